@@ -1,0 +1,206 @@
+/**
+ * Byte helpers shared by the command codec, the snapshot format and the
+ * ordered key space: unsigned byte-order comparison, prefix ranges, and a
+ * small binary writer/reader with LEB128 varints for integers up to 2^53 - 1.
+ */
+
+/** Unsigned lexicographic order: the order of keys in scans. */
+export function compareBytes(a: Uint8Array, b: Uint8Array): number {
+  const n = a.length < b.length ? a.length : b.length;
+  for (let i = 0; i < n; i++) {
+    const d = a[i]! - b[i]!;
+    if (d !== 0) return d;
+  }
+  return a.length - b.length;
+}
+
+export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/**
+ * The smallest key greater than every key that starts with `prefix`, or null
+ * when there is none (the prefix is empty or all 0xff bytes: the range then
+ * runs to the end of the key space).
+ */
+export function prefixEnd(prefix: Uint8Array): Uint8Array | null {
+  for (let i = prefix.length - 1; i >= 0; i--) {
+    if (prefix[i] !== 0xff) {
+      const end = prefix.slice(0, i + 1);
+      end[i]! += 1;
+      return end;
+    }
+  }
+  return null;
+}
+
+const TWO_POW_7 = 128;
+
+/** Bytes a varint of `value` takes. */
+export function varintBytes(value: number): number {
+  let n = 1;
+  while (value >= TWO_POW_7) {
+    value = Math.floor(value / TWO_POW_7);
+    n++;
+  }
+  return n;
+}
+
+/** Largest varint accepted: 8 bytes carry 56 bits, enough for Number.MAX_SAFE_INTEGER. */
+const VARINT_BYTES_MAX = 8;
+
+/** Appends to a buffer that grows by doubling; `finish()` returns the written bytes. */
+export class ByteWriter {
+  private buf: Uint8Array;
+  private view: DataView;
+  pos = 0;
+
+  constructor(initialBytes = 256) {
+    this.buf = new Uint8Array(initialBytes);
+    this.view = new DataView(this.buf.buffer);
+  }
+
+  private ensure(extra: number): void {
+    const needed = this.pos + extra;
+    if (needed <= this.buf.length) return;
+    let size = this.buf.length * 2;
+    while (size < needed) size *= 2;
+    const next = new Uint8Array(size);
+    next.set(this.buf.subarray(0, this.pos));
+    this.buf = next;
+    this.view = new DataView(next.buffer);
+  }
+
+  u8(value: number): void {
+    this.ensure(1);
+    this.buf[this.pos++] = value;
+  }
+
+  u32(value: number): void {
+    this.ensure(4);
+    this.view.setUint32(this.pos, value);
+    this.pos += 4;
+  }
+
+  /** Overwrites 4 bytes written earlier (a length or count known only afterwards). */
+  u32At(offset: number, value: number): void {
+    this.view.setUint32(offset, value);
+  }
+
+  varint(value: number): void {
+    this.ensure(VARINT_BYTES_MAX);
+    while (value >= TWO_POW_7) {
+      this.buf[this.pos++] = (value % TWO_POW_7) | 0x80;
+      value = Math.floor(value / TWO_POW_7);
+    }
+    this.buf[this.pos++] = value;
+  }
+
+  raw(bytes: Uint8Array): void {
+    this.ensure(bytes.length);
+    this.buf.set(bytes, this.pos);
+    this.pos += bytes.length;
+  }
+
+  /** Length-prefixed bytes. */
+  bytes(bytes: Uint8Array): void {
+    this.varint(bytes.length);
+    this.raw(bytes);
+  }
+
+  string(text: string): void {
+    this.bytes(utf8Encoder.encode(text));
+  }
+
+  /** A view of everything written so far (no copy: the writer must not be used afterwards). */
+  finish(): Uint8Array {
+    return this.buf.subarray(0, this.pos);
+  }
+
+  /** The internal buffer, for in-place patching such as a checksum over a written range. */
+  written(from: number, to: number): Uint8Array {
+    return this.buf.subarray(from, to);
+  }
+}
+
+export const utf8Encoder = new TextEncoder();
+export const utf8Decoder = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * Reads what ByteWriter wrote. Every read is bounds-checked; a violation calls
+ * `fail(reason)`, which must throw (the caller picks the typed error).
+ */
+export class ByteReader {
+  pos: number;
+  private readonly view: DataView;
+
+  constructor(
+    readonly buf: Uint8Array,
+    private readonly fail: (reason: string) => never,
+    start = 0,
+    readonly end = buf.length,
+  ) {
+    this.pos = start;
+    this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  }
+
+  get remaining(): number {
+    return this.end - this.pos;
+  }
+
+  u8(): number {
+    if (this.pos >= this.end) this.fail('truncated (expected a byte)');
+    return this.buf[this.pos++]!;
+  }
+
+  u32(): number {
+    if (this.pos + 4 > this.end) this.fail('truncated (expected 4 bytes)');
+    const v = this.view.getUint32(this.pos);
+    this.pos += 4;
+    return v;
+  }
+
+  varint(): number {
+    let value = 0;
+    let scale = 1;
+    for (let i = 0; i < VARINT_BYTES_MAX; i++) {
+      if (this.pos >= this.end) this.fail('truncated varint');
+      const byte = this.buf[this.pos++]!;
+      value += (byte & 0x7f) * scale;
+      if ((byte & 0x80) === 0) {
+        if (value > Number.MAX_SAFE_INTEGER) this.fail('integer exceeds 2^53 - 1');
+        return value;
+      }
+      scale *= TWO_POW_7;
+    }
+    return this.fail('varint longer than 8 bytes');
+  }
+
+  /** `length` bytes as a view into the buffer (no copy). */
+  raw(length: number): Uint8Array {
+    if (length > this.end - this.pos) this.fail(`truncated (expected ${length} bytes, ${this.end - this.pos} left)`);
+    const out = this.buf.subarray(this.pos, this.pos + length);
+    this.pos += length;
+    return out;
+  }
+
+  /** Length-prefixed bytes, copied out so that they do not pin the whole buffer in memory. */
+  bytesCopy(): Uint8Array {
+    return this.raw(this.varint()).slice();
+  }
+
+  string(): string {
+    const raw = this.raw(this.varint());
+    try {
+      return utf8Decoder.decode(raw);
+    } catch {
+      return this.fail('invalid UTF-8 in a string');
+    }
+  }
+
+  expectEnd(): void {
+    if (this.pos !== this.end) this.fail(`${this.end - this.pos} unexpected trailing bytes`);
+  }
+}

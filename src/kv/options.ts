@@ -1,0 +1,73 @@
+/**
+ * Limits and tunables of the key-value state machine.
+ *
+ * Every member of a cluster must run with the same values: they decide the
+ * outcome of applied commands (a value over the limit is an error result, a
+ * session expires after its TTL), and those outcomes must be identical on every
+ * member for the replicas to stay equal (state machine determinism, Raft §5.1).
+ */
+import { assert } from '../common/errors.js';
+import { SNAPSHOT_BLOCK_BYTES_MAX } from './snapshot-format.js';
+
+export interface KvOptions {
+  /** Largest key accepted, in bytes. */
+  readonly keyBytesMax: number;
+  /** Largest value accepted, in bytes. */
+  readonly valueBytesMax: number;
+  /** A session's time to live when the client asks for none (0). */
+  readonly sessionTtlMs: number;
+  /** Requested TTLs are clamped into [sessionTtlMinMs, sessionTtlMaxMs]. */
+  readonly sessionTtlMinMs: number;
+  readonly sessionTtlMaxMs: number;
+  /** Most live sessions; opening one more fails with SessionsFullError. */
+  readonly sessionsMax: number;
+  /** Most unacknowledged saved results per session; a write beyond fails with SessionResultsFullError. */
+  readonly sessionResultsMax: number;
+  /** Largest page a scan may ask for. */
+  readonly scanLimitMax: number;
+  /** A scan page stops once its keys and values add up to this many bytes (it always holds at least one entry). */
+  readonly scanBytesMax: number;
+  /** Target size of one snapshot chunk. */
+  readonly snapshotChunkBytes: number;
+}
+
+export const defaultKvOptions: KvOptions = Object.freeze({
+  keyBytesMax: 4 * 1024,
+  valueBytesMax: 1024 * 1024,
+  sessionTtlMs: 60_000,
+  sessionTtlMinMs: 1_000,
+  sessionTtlMaxMs: 3_600_000,
+  sessionsMax: 10_000,
+  sessionResultsMax: 4_096,
+  scanLimitMax: 10_000,
+  scanBytesMax: 4 * 1024 * 1024,
+  snapshotChunkBytes: 64 * 1024,
+});
+
+/** Fills in defaults and checks the combination (a bad configuration is a programmer error). */
+export function resolveKvOptions(options: Partial<KvOptions> = {}): KvOptions {
+  const resolved: KvOptions = { ...defaultKvOptions, ...stripUndefined(options) };
+  for (const [name, value] of Object.entries(resolved)) {
+    assert(Number.isSafeInteger(value) && (value as number) > 0, `kv option ${name} must be a positive integer, got ${String(value)}`);
+  }
+  assert(resolved.sessionTtlMinMs <= resolved.sessionTtlMaxMs, 'sessionTtlMinMs must not exceed sessionTtlMaxMs');
+  assert(
+    resolved.sessionTtlMs >= resolved.sessionTtlMinMs && resolved.sessionTtlMs <= resolved.sessionTtlMaxMs,
+    'sessionTtlMs must lie within [sessionTtlMinMs, sessionTtlMaxMs]',
+  );
+  assert(
+    resolved.keyBytesMax + resolved.valueBytesMax + 1024 <= SNAPSHOT_BLOCK_BYTES_MAX,
+    `keyBytesMax + valueBytesMax must leave room in a ${SNAPSHOT_BLOCK_BYTES_MAX}-byte snapshot block`,
+  );
+  assert(
+    resolved.sessionResultsMax * (resolved.keyBytesMax + 256) <= SNAPSHOT_BLOCK_BYTES_MAX,
+    'sessionResultsMax saved results (each may hold a key) must fit in one snapshot block',
+  );
+  return Object.freeze(resolved);
+}
+
+function stripUndefined<T extends object>(value: T): Partial<T> {
+  const out: Partial<T> = {};
+  for (const [k, v] of Object.entries(value)) if (v !== undefined) (out as Record<string, unknown>)[k] = v;
+  return out;
+}

@@ -1,0 +1,35 @@
+/**
+ * The snapshot stream of the key-value state machine.
+ *
+ *   header:  "CKVS" | u8 formatVersion (1)
+ *   blocks:  u32 payloadBytes | payload | u32 crc32c(payload)      (big-endian)
+ *   payload: u8 kind | body
+ *     META (1)      varint appliedIndex, clockMs, entryCount, sessionCount
+ *     ENTRIES (2)   u32 count | count x (key, value as varint length + bytes;
+ *                   varint version, createRevision, modRevision)
+ *     SESSIONS (3)  u32 count | count x (varint id, ttlMs, deadlineMs, ackedSeq,
+ *                   resultCount | resultCount x (varint seq, result))
+ *     END (4)       empty
+ *
+ * Blocks come in the order META, ENTRIES*, SESSIONS*, END, and nothing may
+ * follow END. Each block is checksummed on its own, so a reader rejects
+ * corruption as soon as it reads the damaged block; the totals in META, the
+ * strict key order and the END block catch lost, repeated or reordered blocks
+ * and truncation. The format is deterministic: equal states give equal bytes.
+ */
+export const SNAPSHOT_MAGIC = Uint8Array.of(0x43, 0x4b, 0x56, 0x53); // "CKVS"
+export const SNAPSHOT_FORMAT_VERSION = 1;
+export const SNAPSHOT_HEADER_BYTES = SNAPSHOT_MAGIC.length + 1;
+
+export const BlockKind = { Meta: 1, Entries: 2, Sessions: 3, End: 4 } as const;
+export type BlockKind = (typeof BlockKind)[keyof typeof BlockKind];
+
+/**
+ * Largest block a reader accepts: one entry may not be split across blocks, so
+ * this bounds keyBytesMax + valueBytesMax (checked by resolveKvOptions), and it
+ * bounds the memory a corrupt length field can make a reader allocate.
+ */
+export const SNAPSHOT_BLOCK_BYTES_MAX = 64 * 1024 * 1024;
+
+/** Bytes of framing around a block payload: length before, checksum after. */
+export const BLOCK_FRAMING_BYTES = 8;

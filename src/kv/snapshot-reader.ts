@@ -1,0 +1,210 @@
+/**
+ * Reads the snapshot stream (format: snapshot-format.ts) incrementally: push
+ * chunks of any size as they arrive, then `finish()`. Everything is validated
+ * (magic, version, per-block checksums, block order, strict key order, field
+ * ranges, totals, the END block, nothing after it); the first problem throws
+ * CorruptSnapshotError and the reader refuses further input. The state being
+ * built is private to the reader until `finish()` hands it over, so a corrupt
+ * snapshot never changes a live state machine.
+ */
+import { ByteReader } from './bytes.js';
+import { crc32c } from './crc32c.js';
+import { CorruptSnapshotError } from './errors.js';
+import { newKeyTree, type KeyTree } from './key-tree.js';
+import { readResult } from './result-codec.js';
+import { SessionTable } from './sessions.js';
+import {
+  BlockKind,
+  SNAPSHOT_BLOCK_BYTES_MAX,
+  SNAPSHOT_FORMAT_VERSION,
+  SNAPSHOT_HEADER_BYTES,
+  SNAPSHOT_MAGIC,
+} from './snapshot-format.js';
+import { compareBytes } from './bytes.js';
+import type { ApplyResult, KvEntry } from './types.js';
+
+/** The state a complete, valid snapshot describes. */
+export interface RestoredState {
+  readonly appliedIndex: number;
+  readonly clockMs: number;
+  readonly tree: KeyTree;
+  readonly sessions: SessionTable;
+}
+
+const Stage = { Header: 0, Length: 1, Body: 2, Done: 3, Failed: 4 } as const;
+type Stage = (typeof Stage)[keyof typeof Stage];
+
+interface Meta {
+  readonly appliedIndex: number;
+  readonly clockMs: number;
+  readonly entryCount: number;
+  readonly sessionCount: number;
+}
+
+export class SnapshotReader {
+  private stage: Stage = Stage.Header;
+  private target = new Uint8Array(SNAPSHOT_HEADER_BYTES);
+  private filled = 0;
+  private failure: CorruptSnapshotError | null = null;
+
+  private meta: Meta | null = null;
+  private lastBlockKind: number = 0;
+  private readonly tree = newKeyTree();
+  private lastKey: Uint8Array | null = null;
+  private entriesSeen = 0;
+  private readonly sessions = new SessionTable();
+  private lastSessionId = 0;
+  private bytesSeen = 0;
+
+  private readonly fail = (reason: string): never => {
+    this.stage = Stage.Failed;
+    this.failure = new CorruptSnapshotError({ reason: `${reason} (at byte ${this.bytesSeen})` });
+    throw this.failure;
+  };
+
+  /** Feeds the next bytes of the stream (any chunking). */
+  push(chunk: Uint8Array): void {
+    if (this.failure) throw this.failure;
+    let off = 0;
+    while (off < chunk.length) {
+      if (this.stage === Stage.Done) this.fail(`${chunk.length - off} bytes after the END block`);
+      const take = Math.min(this.target.length - this.filled, chunk.length - off);
+      this.target.set(chunk.subarray(off, off + take), this.filled);
+      this.filled += take;
+      off += take;
+      this.bytesSeen += take;
+      if (this.filled === this.target.length) this.complete();
+    }
+  }
+
+  /** Ends the stream; returns the restored state or throws CorruptSnapshotError. */
+  finish(): RestoredState {
+    if (this.failure) throw this.failure;
+    if (this.stage !== Stage.Done) this.fail('truncated: the stream ended before the END block');
+    const meta = this.meta!;
+    return { appliedIndex: meta.appliedIndex, clockMs: meta.clockMs, tree: this.tree, sessions: this.sessions };
+  }
+
+  private expect(bytes: number, stage: Stage): void {
+    this.target = new Uint8Array(bytes);
+    this.filled = 0;
+    this.stage = stage;
+  }
+
+  private complete(): void {
+    const t = this.target;
+    switch (this.stage) {
+      case Stage.Header:
+        for (let i = 0; i < SNAPSHOT_MAGIC.length; i++) {
+          if (t[i] !== SNAPSHOT_MAGIC[i]) this.fail('not a key-value snapshot (bad magic)');
+        }
+        if (t[4] !== SNAPSHOT_FORMAT_VERSION) this.fail(`unsupported snapshot format version ${t[4]}`);
+        this.expect(4, Stage.Length);
+        return;
+      case Stage.Length: {
+        const payloadBytes = new DataView(t.buffer).getUint32(0);
+        if (payloadBytes < 1 || payloadBytes > SNAPSHOT_BLOCK_BYTES_MAX) this.fail(`bad block length ${payloadBytes}`);
+        this.expect(payloadBytes + 4, Stage.Body);
+        return;
+      }
+      case Stage.Body: {
+        const payloadBytes = t.length - 4;
+        const stored = new DataView(t.buffer).getUint32(payloadBytes);
+        if (crc32c(t.subarray(0, payloadBytes)) !== stored) this.fail('block checksum mismatch');
+        this.readBlock(new ByteReader(t, this.fail, 0, payloadBytes));
+        if (this.stage === Stage.Body) this.expect(4, Stage.Length);
+        return;
+      }
+      default:
+        this.fail('internal: unexpected reader stage');
+    }
+  }
+
+  private readBlock(r: ByteReader): void {
+    const kind = r.u8();
+    const previous = this.lastBlockKind;
+    switch (kind) {
+      case BlockKind.Meta:
+        if (previous !== 0) this.fail('META block not first');
+        this.readMeta(r);
+        break;
+      case BlockKind.Entries:
+        if (previous !== BlockKind.Meta && previous !== BlockKind.Entries) this.fail('ENTRIES block out of order');
+        this.readEntries(r);
+        break;
+      case BlockKind.Sessions:
+        if (previous === 0 || previous === BlockKind.End) this.fail('SESSIONS block out of order');
+        this.readSessions(r);
+        break;
+      case BlockKind.End: {
+        if (previous === 0) this.fail('END block before META');
+        const meta = this.meta!;
+        if (this.entriesSeen !== meta.entryCount) this.fail(`${this.entriesSeen} entries, META says ${meta.entryCount}`);
+        if (this.sessions.size !== meta.sessionCount) this.fail(`${this.sessions.size} sessions, META says ${meta.sessionCount}`);
+        this.stage = Stage.Done;
+        break;
+      }
+      default:
+        this.fail(`unknown block kind ${kind}`);
+    }
+    r.expectEnd();
+    this.lastBlockKind = kind;
+  }
+
+  private readMeta(r: ByteReader): void {
+    this.meta = { appliedIndex: r.varint(), clockMs: r.varint(), entryCount: r.varint(), sessionCount: r.varint() };
+  }
+
+  private readEntries(r: ByteReader): void {
+    const appliedIndex = this.meta!.appliedIndex;
+    const count = r.u32();
+    if (count === 0) this.fail('empty ENTRIES block');
+    for (let i = 0; i < count; i++) {
+      const keyView = r.raw(r.varint());
+      const valueView = r.raw(r.varint());
+      // One allocation per entry holding both, so that entries do not pin the block buffer.
+      const storage = new Uint8Array(keyView.length + valueView.length);
+      storage.set(keyView);
+      storage.set(valueView, keyView.length);
+      const key = storage.subarray(0, keyView.length);
+      const value = storage.subarray(keyView.length);
+      const version = r.varint();
+      const createRevision = r.varint();
+      const modRevision = r.varint();
+      if (key.length === 0) this.fail('empty key');
+      if (this.lastKey !== null && compareBytes(this.lastKey, key) >= 0) this.fail('keys out of order');
+      if (version < 1 || createRevision < 1 || createRevision > modRevision || modRevision > appliedIndex) {
+        this.fail('entry version or revisions out of range');
+      }
+      const entry: KvEntry = { key, value, version, createRevision, modRevision };
+      this.tree.set(key, entry);
+      this.lastKey = key;
+    }
+    this.entriesSeen += count;
+    if (this.entriesSeen > this.meta!.entryCount) this.fail('more entries than META says');
+  }
+
+  private readSessions(r: ByteReader): void {
+    const appliedIndex = this.meta!.appliedIndex;
+    const count = r.u32();
+    if (count === 0) this.fail('empty SESSIONS block');
+    for (let i = 0; i < count; i++) {
+      const id = r.varint();
+      const ttlMs = r.varint();
+      const deadlineMs = r.varint();
+      const ackedSeq = r.varint();
+      const resultCount = r.varint();
+      if (id <= this.lastSessionId || id > appliedIndex) this.fail('session ids out of order or range');
+      if (ttlMs < 1) this.fail('session TTL out of range');
+      const results = new Map<number, ApplyResult>();
+      for (let j = 0; j < resultCount; j++) {
+        const seq = r.varint();
+        if (seq <= ackedSeq || results.has(seq)) this.fail('saved result seq out of range or repeated');
+        results.set(seq, readResult(r, this.fail));
+      }
+      this.sessions.add(id, ttlMs, deadlineMs, ackedSeq, results);
+      this.lastSessionId = id;
+    }
+    if (this.sessions.size > this.meta!.sessionCount) this.fail('more sessions than META says');
+  }
+}

@@ -1,0 +1,168 @@
+/**
+ * Writes the snapshot stream (format: snapshot-format.ts) from a frozen view
+ * of the state: an O(1) clone of the key tree plus the sessions, which are
+ * encoded when the snapshot is taken (they are small and mutable). The key
+ * tree is encoded lazily, one block per chunk, while applies go on.
+ */
+import { ByteWriter, varintBytes } from './bytes.js';
+import { crc32c } from './crc32c.js';
+import type { KeyTree } from './key-tree.js';
+import { writeResult } from './result-codec.js';
+import type { SessionTable } from './sessions.js';
+import {
+  BLOCK_FRAMING_BYTES,
+  BlockKind,
+  SNAPSHOT_FORMAT_VERSION,
+  SNAPSHOT_MAGIC,
+} from './snapshot-format.js';
+import type { KvEntry } from './types.js';
+
+/** Starts a block at the writer's position; returns where it starts. */
+function beginBlock(w: ByteWriter, kind: BlockKind): number {
+  const start = w.pos;
+  w.u32(0); // payload length, patched by endBlock
+  w.u8(kind);
+  return start;
+}
+
+function endBlock(w: ByteWriter, start: number): void {
+  const payloadStart = start + 4;
+  const crc = crc32c(w.written(payloadStart, w.pos));
+  const payloadBytes = w.pos - payloadStart;
+  w.u32(crc);
+  w.u32At(start, payloadBytes);
+}
+
+function entryBytes(e: KvEntry): number {
+  return (
+    varintBytes(e.key.length) +
+    e.key.length +
+    varintBytes(e.value.length) +
+    e.value.length +
+    varintBytes(e.version) +
+    varintBytes(e.createRevision) +
+    varintBytes(e.modRevision)
+  );
+}
+
+/** Cuts `bytes` into pieces of at most `chunkBytes` (views, no copies). */
+function* pieces(bytes: Uint8Array, chunkBytes: number): Generator<Uint8Array> {
+  for (let off = 0; off < bytes.length; off += chunkBytes) yield bytes.subarray(off, Math.min(off + chunkBytes, bytes.length));
+}
+
+/** A snapshot of the key-value state at `appliedIndex`; iterate it (as often as needed) for the bytes. */
+export class KvSnapshot implements Iterable<Uint8Array> {
+  private readonly sessionBlocks: readonly Uint8Array[];
+  private readonly sessionCount: number;
+  private readonly entryCount: number;
+
+  constructor(
+    readonly appliedIndex: number,
+    readonly clockMs: number,
+    /** A clone nobody else changes. */
+    private readonly tree: KeyTree,
+    sessions: SessionTable,
+    private readonly chunkBytes: number,
+  ) {
+    this.entryCount = tree.size;
+    this.sessionCount = sessions.size;
+    this.sessionBlocks = encodeSessionBlocks(sessions, chunkBytes);
+  }
+
+  *[Symbol.iterator](): Iterator<Uint8Array> {
+    const chunkBytes = this.chunkBytes;
+    const head = new ByteWriter(64);
+    head.raw(SNAPSHOT_MAGIC);
+    head.u8(SNAPSHOT_FORMAT_VERSION);
+    const meta = beginBlock(head, BlockKind.Meta);
+    head.varint(this.appliedIndex);
+    head.varint(this.clockMs);
+    head.varint(this.entryCount);
+    head.varint(this.sessionCount);
+    endBlock(head, meta);
+    yield head.finish();
+
+    let w: ByteWriter | null = null;
+    let start = 0;
+    let count = 0;
+    for (const entry of this.tree.values()) {
+      const bytes = entryBytes(entry);
+      if (w !== null && w.pos + bytes + 4 > chunkBytes) {
+        w.u32At(start + 5, count);
+        endBlock(w, start);
+        yield* pieces(w.finish(), chunkBytes);
+        w = null;
+      }
+      if (w === null) {
+        w = new ByteWriter(Math.min(chunkBytes, bytes + 32) + BLOCK_FRAMING_BYTES);
+        start = beginBlock(w, BlockKind.Entries);
+        w.u32(0); // entry count, patched when the block ends
+        count = 0;
+      }
+      w.bytes(entry.key);
+      w.bytes(entry.value);
+      w.varint(entry.version);
+      w.varint(entry.createRevision);
+      w.varint(entry.modRevision);
+      count++;
+    }
+    if (w !== null) {
+      w.u32At(start + 5, count);
+      endBlock(w, start);
+      yield* pieces(w.finish(), chunkBytes);
+    }
+
+    for (const block of this.sessionBlocks) yield* pieces(block, chunkBytes);
+
+    const end = new ByteWriter(16);
+    endBlock(end, beginBlock(end, BlockKind.End));
+    yield end.finish();
+  }
+
+  /** The whole snapshot in one array (tests, small states). */
+  toBytes(): Uint8Array {
+    const chunks = [...this];
+    const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+    let off = 0;
+    for (const c of chunks) {
+      out.set(c, off);
+      off += c.length;
+    }
+    return out;
+  }
+}
+
+function encodeSessionBlocks(sessions: SessionTable, chunkBytes: number): Uint8Array[] {
+  const blocks: Uint8Array[] = [];
+  let w: ByteWriter | null = null;
+  let start = 0;
+  let count = 0;
+  const flush = (): void => {
+    if (w === null) return;
+    w.u32At(start + 5, count);
+    endBlock(w, start);
+    blocks.push(w.finish());
+    w = null;
+  };
+  for (const s of sessions.values()) {
+    if (w === null) {
+      w = new ByteWriter(1024);
+      start = beginBlock(w, BlockKind.Sessions);
+      w.u32(0); // session count, patched by flush
+      count = 0;
+    }
+    w.varint(s.id);
+    w.varint(s.ttlMs);
+    w.varint(s.deadlineMs);
+    w.varint(s.ackedSeq);
+    w.varint(s.results.size);
+    for (const [seq, result] of s.results) {
+      w.varint(seq);
+      writeResult(w, result);
+    }
+    count++;
+    if (w.pos >= chunkBytes) flush();
+  }
+  flush();
+  return blocks;
+}

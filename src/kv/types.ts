@@ -1,0 +1,194 @@
+/**
+ * The data model of the key-value state machine: stored entries, the commands
+ * that travel through the Raft log, their results, and scan requests.
+ */
+import type { KvError } from './errors.js';
+
+/**
+ * One stored key. Objects are immutable and shared: the state machine replaces
+ * an entry on every write instead of changing it, which is what lets a
+ * snapshot read an O(1) copy-on-write clone of the tree while applies go on.
+ * Callers must not modify `key` or `value`.
+ */
+export interface KvEntry {
+  readonly key: Uint8Array;
+  readonly value: Uint8Array;
+  /** Writes since the key was (re)created: 1 after creation. A deleted and re-created key starts again at 1. */
+  readonly version: number;
+  /** Raft index of the entry that created the key. */
+  readonly createRevision: number;
+  /** Raft index of the entry that last changed the key. */
+  readonly modRevision: number;
+}
+
+/**
+ * Identifies one write of one client session (exactly-once, Raft thesis §6.3).
+ * A client numbers its writes 1, 2, 3... and reuses a write's `seq` when it
+ * retries it. `ackedSeq` says that the client has the answers to every write
+ * with seq <= ackedSeq, so their saved results can be discarded; it must be
+ * below `seq`.
+ */
+export interface SessionRef {
+  readonly sessionId: number;
+  readonly seq: number;
+  readonly ackedSeq: number;
+}
+
+/**
+ * Compare-and-set conditions; a write whose condition fails changes nothing and
+ * returns VersionMismatchError. 0 means "the key must not exist" for either.
+ * When both are given both must hold.
+ */
+export interface WriteConditions {
+  readonly expectedVersion?: number;
+  readonly expectedModRevision?: number;
+}
+
+export const CommandKind = {
+  Put: 'put',
+  Update: 'update',
+  Delete: 'delete',
+  OpenSession: 'openSession',
+  CloseSession: 'closeSession',
+  KeepAlive: 'keepAlive',
+  Noop: 'noop',
+} as const;
+export type CommandKind = (typeof CommandKind)[keyof typeof CommandKind];
+
+/** Create or overwrite. */
+export interface PutCommand extends WriteConditions {
+  readonly kind: typeof CommandKind.Put;
+  readonly key: Uint8Array;
+  readonly value: Uint8Array;
+  /** Absent: no exactly-once guarantee (a retry may apply twice). */
+  readonly session?: SessionRef;
+}
+
+/** Overwrite an existing key; a missing key is KeyNotFoundError. */
+export interface UpdateCommand extends WriteConditions {
+  readonly kind: typeof CommandKind.Update;
+  readonly key: Uint8Array;
+  readonly value: Uint8Array;
+  readonly session?: SessionRef;
+}
+
+/** Delete a key; a missing key is `{ deleted: false }` unless a condition says otherwise. */
+export interface DeleteCommand extends WriteConditions {
+  readonly kind: typeof CommandKind.Delete;
+  readonly key: Uint8Array;
+  readonly session?: SessionRef;
+}
+
+/** Opens a session; its id is the Raft index of this entry (unique and the same on every member). */
+export interface OpenSessionCommand {
+  readonly kind: typeof CommandKind.OpenSession;
+  /** Requested time to live; 0 asks for the default. Clamped to the configured bounds. */
+  readonly ttlMs: number;
+}
+
+export interface CloseSessionCommand {
+  readonly kind: typeof CommandKind.CloseSession;
+  readonly sessionId: number;
+}
+
+/** Keeps an idle session alive: sessions are only renewed by entries in the log. */
+export interface KeepAliveCommand {
+  readonly kind: typeof CommandKind.KeepAlive;
+  readonly sessionId: number;
+}
+
+/** Carries only the leader's time: lets sessions expire without other traffic. */
+export interface NoopCommand {
+  readonly kind: typeof CommandKind.Noop;
+}
+
+export type WriteCommand = PutCommand | UpdateCommand | DeleteCommand;
+export type Command = WriteCommand | OpenSessionCommand | CloseSessionCommand | KeepAliveCommand | NoopCommand;
+
+/** A command with the leader's wall-clock time at proposal, as stored in one log entry. */
+export interface CommandEnvelope {
+  readonly leaderTimeMs: number;
+  readonly command: Command;
+}
+
+export const ResultKind = {
+  /** put / update succeeded. */
+  Write: 'write',
+  Delete: 'delete',
+  SessionOpened: 'sessionOpened',
+  SessionClosed: 'sessionClosed',
+  /** keepAlive, noop, empty and skipped entries. */
+  Ok: 'ok',
+  Error: 'error',
+} as const;
+export type ResultKind = (typeof ResultKind)[keyof typeof ResultKind];
+
+export interface WriteResult {
+  readonly kind: typeof ResultKind.Write;
+  /** The key's version after the write. */
+  readonly version: number;
+  readonly createRevision: number;
+  /** The index of the entry that made the write (the key's new modRevision). */
+  readonly modRevision: number;
+}
+
+export interface DeleteResult {
+  readonly kind: typeof ResultKind.Delete;
+  /** False when the key did not exist. */
+  readonly deleted: boolean;
+  /** Index of the entry that carried the delete. */
+  readonly revision: number;
+}
+
+export interface SessionOpenedResult {
+  readonly kind: typeof ResultKind.SessionOpened;
+  readonly sessionId: number;
+  /** The TTL granted after clamping. */
+  readonly ttlMs: number;
+}
+
+export interface SessionClosedResult {
+  readonly kind: typeof ResultKind.SessionClosed;
+  /** False when the session was already gone. */
+  readonly closed: boolean;
+}
+
+export interface OkResult {
+  readonly kind: typeof ResultKind.Ok;
+}
+
+/**
+ * A command that failed. Failures of applied commands are results, not
+ * exceptions: they are deterministic, identical on every member, and a write's
+ * failure is saved and replayed to a retrying client like a success.
+ */
+export interface ErrorResult {
+  readonly kind: typeof ResultKind.Error;
+  readonly error: KvError;
+}
+
+export type ApplyResult = WriteResult | DeleteResult | SessionOpenedResult | SessionClosedResult | OkResult | ErrorResult;
+
+export const okResult: OkResult = Object.freeze({ kind: ResultKind.Ok });
+
+/**
+ * A page of a range scan. Give `prefix`, or `start` (inclusive) and/or `end`
+ * (exclusive), or nothing for the whole key space. `after` continues a previous
+ * page: only keys strictly greater than it are returned.
+ */
+export interface ScanRequest {
+  readonly prefix?: Uint8Array;
+  readonly start?: Uint8Array;
+  readonly end?: Uint8Array;
+  readonly after?: Uint8Array;
+  /** Page size, 1..scanLimitMax. */
+  readonly limit: number;
+  /** Stop the page once keys + values reach this many bytes (capped by scanBytesMax; at least one entry is returned). */
+  readonly bytesMax?: number;
+}
+
+export interface ScanPage {
+  readonly entries: readonly KvEntry[];
+  /** The continuation token (the last key returned) when more keys may remain in range; null when the range is exhausted. */
+  readonly next: Uint8Array | null;
+}

@@ -1,0 +1,112 @@
+/**
+ * Checks a command against the limits. The server calls `validateCommand`
+ * BEFORE proposing, so an oversize or malformed request is refused without
+ * ever reaching the log; the state machine runs the same checks on apply (as
+ * error results), so a member with a bug or an old client cannot make replicas
+ * store what the limits forbid.
+ */
+import {
+  EmptyKeyError,
+  InvalidCommandError,
+  KeyTooLargeError,
+  ValueTooLargeError,
+  type KvError,
+} from './errors.js';
+import type { KvOptions } from './options.js';
+import { CommandKind, type Command, type SessionRef, type WriteCommand, type WriteConditions } from './types.js';
+
+type Limits = Pick<KvOptions, 'keyBytesMax' | 'valueBytesMax'>;
+
+/** The problem with `key`, or null when it is acceptable. */
+export function keyProblem(key: Uint8Array, limits: Limits): KvError | null {
+  if (!(key instanceof Uint8Array)) return new InvalidCommandError({ reason: 'key must be bytes' });
+  if (key.length === 0) return new EmptyKeyError();
+  if (key.length > limits.keyBytesMax) return new KeyTooLargeError({ keyBytes: key.length, keyBytesMax: limits.keyBytesMax });
+  return null;
+}
+
+/** The problem with `value`, or null when it is acceptable. */
+export function valueProblem(value: Uint8Array, limits: Limits): KvError | null {
+  if (!(value instanceof Uint8Array)) return new InvalidCommandError({ reason: 'value must be bytes' });
+  if (value.length > limits.valueBytesMax) {
+    return new ValueTooLargeError({ valueBytes: value.length, valueBytesMax: limits.valueBytesMax });
+  }
+  return null;
+}
+
+/** Throws EmptyKeyError / KeyTooLargeError. */
+export function validateKey(key: Uint8Array, limits: Limits): void {
+  const problem = keyProblem(key, limits);
+  if (problem) throw problem;
+}
+
+/** Throws ValueTooLargeError. */
+export function validateValue(value: Uint8Array, limits: Limits): void {
+  const problem = valueProblem(value, limits);
+  if (problem) throw problem;
+}
+
+const isCount = (n: unknown): n is number => typeof n === 'number' && Number.isSafeInteger(n) && n >= 0;
+const isId = (n: unknown): n is number => isCount(n) && n >= 1;
+
+/** The problem with a write's session reference, or null (also null when there is none). */
+export function sessionProblem(session: SessionRef | undefined): KvError | null {
+  if (session === undefined) return null;
+  if (typeof session !== 'object' || session === null) return new InvalidCommandError({ reason: 'session must be an object' });
+  if (!isId(session.sessionId)) return new InvalidCommandError({ reason: 'sessionId must be an integer >= 1' });
+  if (!isId(session.seq)) return new InvalidCommandError({ reason: 'seq must be an integer >= 1' });
+  if (!isCount(session.ackedSeq) || session.ackedSeq >= session.seq) {
+    return new InvalidCommandError({ reason: 'ackedSeq must be an integer in [0, seq)' });
+  }
+  return null;
+}
+
+function conditionsProblem(c: WriteConditions): KvError | null {
+  if (c.expectedVersion !== undefined && !isCount(c.expectedVersion)) {
+    return new InvalidCommandError({ reason: 'expectedVersion must be an integer >= 0' });
+  }
+  if (c.expectedModRevision !== undefined && !isCount(c.expectedModRevision)) {
+    return new InvalidCommandError({ reason: 'expectedModRevision must be an integer >= 0' });
+  }
+  return null;
+}
+
+/** The problem with a write's key, value and conditions (not its session), or null. */
+export function writeProblem(command: WriteCommand, limits: Limits): KvError | null {
+  return (
+    keyProblem(command.key, limits) ??
+    (command.kind === CommandKind.Delete ? null : valueProblem(command.value, limits)) ??
+    conditionsProblem(command)
+  );
+}
+
+/** The first problem with `command`, or null when it may be proposed/applied. */
+export function commandProblem(command: Command, limits: Limits): KvError | null {
+  switch (command.kind) {
+    case CommandKind.Put:
+    case CommandKind.Update:
+      return (
+        keyProblem(command.key, limits) ??
+        valueProblem(command.value, limits) ??
+        conditionsProblem(command) ??
+        sessionProblem(command.session)
+      );
+    case CommandKind.Delete:
+      return keyProblem(command.key, limits) ?? conditionsProblem(command) ?? sessionProblem(command.session);
+    case CommandKind.OpenSession:
+      return isCount(command.ttlMs) ? null : new InvalidCommandError({ reason: 'ttlMs must be an integer >= 0' });
+    case CommandKind.CloseSession:
+    case CommandKind.KeepAlive:
+      return isId(command.sessionId) ? null : new InvalidCommandError({ reason: 'sessionId must be an integer >= 1' });
+    case CommandKind.Noop:
+      return null;
+    default:
+      return new InvalidCommandError({ reason: `unknown command kind ${String((command as { kind: unknown }).kind)}` });
+  }
+}
+
+/** Throws the typed error for the first problem with `command`. */
+export function validateCommand(command: Command, limits: Limits): void {
+  const problem = commandProblem(command, limits);
+  if (problem) throw problem;
+}

@@ -1,0 +1,81 @@
+/**
+ * The wire format of one frame, and the MessagePack codec for bodies.
+ *
+ *   frame   = u32be length, then `length` bytes of body
+ *   body    = u8 kind, then per kind:
+ *     Message  (0): u16be messageId, msgpack(body)
+ *     Request  (1): u32be callId, u16be methodId, msgpack(request)
+ *     Response (2): u32be callId, msgpack(response)
+ *     Error    (3): u32be callId, msgpack({ code, message, details? })
+ *     Cancel   (4): u32be callId              (the caller gave up; the handler's signal aborts)
+ *
+ * Bodies are MessagePack (see msgpack.ts for why our own small codec rather
+ * than msgpackr on this path); the fixed header and the body are written into
+ * one buffer.
+ */
+import { decodeBody, encodeInto, encodedSize } from './msgpack.js';
+
+export const FrameKind = {
+  Message: 0,
+  Request: 1,
+  Response: 2,
+  Error: 3,
+  Cancel: 4,
+} as const;
+export type FrameKind = (typeof FrameKind)[keyof typeof FrameKind];
+
+export const lengthPrefixBytes = 4;
+/** Header bytes (after the length prefix) per kind. */
+export const messageHeaderBytes = 1 + 2;
+export const requestHeaderBytes = 1 + 4 + 2;
+export const responseHeaderBytes = 1 + 4;
+
+/** Marks a frame without a body (Cancel). */
+export const noBody: unique symbol = Symbol('noBody');
+export type Body = unknown;
+
+/** Header bytes (after the length prefix) of a frame of `kind`. */
+export function headerBytesOf(kind: FrameKind): number {
+  return kind === FrameKind.Message ? messageHeaderBytes : kind === FrameKind.Request ? requestHeaderBytes : responseHeaderBytes;
+}
+
+/** Body bytes of `value` (0 for noBody); a TypeError for values outside plain data. */
+export function bodyBytesOf(value: Body): number {
+  return value === noBody ? 0 : encodedSize(value);
+}
+
+/**
+ * Write one whole frame at `offset` of `target`: length prefix, header for
+ * `kind` (`callId` and `id` are used as the kind needs), body. `frameBytes`
+ * is 4 + headerBytesOf(kind) + bodyBytesOf(value).
+ */
+export function writeFrame(
+  target: Buffer,
+  offset: number,
+  frameBytes: number,
+  kind: FrameKind,
+  callId: number,
+  id: number,
+  value: Body,
+): void {
+  target.writeUInt32BE(frameBytes - lengthPrefixBytes, offset);
+  target[offset + 4] = kind;
+  let at = offset + 5;
+  if (kind === FrameKind.Message) {
+    target.writeUInt16BE(id, at);
+    at += 2;
+  } else {
+    target.writeUInt32BE(callId, at);
+    at += 4;
+    if (kind === FrameKind.Request) {
+      target.writeUInt16BE(id, at);
+      at += 2;
+    }
+  }
+  if (value !== noBody) encodeInto(value, target, at);
+}
+
+/** Decode a MessagePack body in `bytes[start, end)`; malformed, truncated or trailing bytes are a DecodeError. */
+export function unpackBody(bytes: Buffer, messageName: string, start: number, end: number): unknown {
+  return decodeBody(bytes, messageName, start, end);
+}

@@ -1,0 +1,694 @@
+/**
+ * A Connection carries typed messages (and, through RpcClient/RpcServer, RPC
+ * frames) over one byte stream of any transport.
+ *
+ * Sending: frames queued during one event-loop turn are written together in
+ * one syscall (one write of their concatenation, or a corked writev for big
+ * frames). When the socket reports backpressure (`write()` returned false) the
+ * connection holds further frames until 'drain'; everything not yet handed to
+ * the kernel counts against `sendQueueBytesMax`, and exceeding it is a
+ * SendQueueFullError for the caller.
+ *
+ * Receiving: either push mode (`setMessageHandler`) or pull mode (`receive()`
+ * / `for await`). In pull mode at most `receiveQueueMessagesMax` messages wait
+ * (plus what one read chunk held); then the socket is paused, so a slow reader
+ * makes the sender's writes block instead of growing our memory.
+ *
+ * Bad input (a frame over `frameBytesMax`, garbage, unknown ids, a body of the
+ * wrong shape) is logged once with the remote address and closes this one
+ * connection; the error is what pending operations see as `cause`.
+ */
+import { ConcordError } from '../common/errors.js';
+import {
+  bodyBytesOf,
+  FrameKind,
+  headerBytesOf,
+  lengthPrefixBytes,
+  messageHeaderBytes,
+  responseHeaderBytes,
+  requestHeaderBytes,
+  unpackBody,
+  writeFrame,
+  type Body,
+} from './codec.js';
+import {
+  AbortedError,
+  ConnectionClosedError,
+  DecodeError,
+  FrameTooLargeError,
+  IdleTimeoutError,
+  SendQueueFullError,
+  TimeoutError,
+  UnknownMessageError,
+} from './errors.js';
+import { Fifo } from './fifo.js';
+import { FrameDecoder, frameBytesMaxDefault } from './frame-decoder.js';
+import { errorFields, silentLogger, type Logger } from './logger.js';
+import type { MessageOf, MessageTable } from './messages.js';
+import { noMessages } from './messages.js';
+import type { Schema } from './schema.js';
+import type { ByteSocket } from './transport.js';
+
+export interface ConnectionOptions<T extends MessageTable<any> = MessageTable<{}>> {
+  /** The one-way messages this connection may carry (default: none, RPC only). */
+  readonly messages?: T;
+  /** Largest frame accepted or sent (default 16 MiB). */
+  readonly frameBytesMax?: number;
+  /** Bytes that may wait to be handed to the kernel before send fails (default 64 MiB; at least frameBytesMax). */
+  readonly sendQueueBytesMax?: number;
+  /** Pull mode: received messages that may wait for `receive()` before reading pauses (default 1024). */
+  readonly receiveQueueMessagesMax?: number;
+  /** Close the connection with IdleTimeoutError after this long with no traffic either way (default: never). */
+  readonly idleTimeoutMs?: number;
+  /** TCP/TLS keepalive probes after this long idle (default: off). */
+  readonly keepAliveMs?: number;
+  /** How long a graceful close() waits for the peer before destroying (default 5000 ms). */
+  readonly closeTimeoutMs?: number;
+  readonly logger?: Logger;
+}
+
+/** Options after defaults, shared by every connection of one listener (one object, not one per connection). */
+export interface ResolvedConnectionOptions<T extends MessageTable<any>> {
+  readonly messages: T;
+  readonly frameBytesMax: number;
+  readonly sendQueueBytesMax: number;
+  readonly receiveQueueMessagesMax: number;
+  readonly idleTimeoutMs: number;
+  readonly keepAliveMs: number;
+  readonly closeTimeoutMs: number;
+  readonly logger: Logger;
+}
+
+export function resolveConnectionOptions<T extends MessageTable<any>>(options: ConnectionOptions<T>): ResolvedConnectionOptions<T> {
+  const frameBytesMax = options.frameBytesMax ?? frameBytesMaxDefault;
+  return {
+    messages: options.messages ?? (noMessages as unknown as T),
+    frameBytesMax,
+    sendQueueBytesMax: Math.max(options.sendQueueBytesMax ?? 64 * 1024 * 1024, frameBytesMax + lengthPrefixBytes),
+    receiveQueueMessagesMax: options.receiveQueueMessagesMax ?? 1024,
+    idleTimeoutMs: options.idleTimeoutMs ?? 0,
+    keepAliveMs: options.keepAliveMs ?? 0,
+    closeTimeoutMs: options.closeTimeoutMs ?? 5000,
+    logger: options.logger ?? silentLogger,
+  };
+}
+
+export const ConnectionState = {
+  Open: 'open',
+  /** close() was called: flushing, then waiting for the peer to close. */
+  Closing: 'closing',
+  Closed: 'closed',
+} as const;
+export type ConnectionState = (typeof ConnectionState)[keyof typeof ConnectionState];
+
+/** Why reading is paused; reading resumes when no reason is left. */
+const PauseReason = {
+  User: 1,
+  ReceiveQueueFull: 2,
+  SendBlocked: 4,
+  HandlersBusy: 8,
+} as const;
+type PauseReason = (typeof PauseReason)[keyof typeof PauseReason];
+
+/**
+ * Frames are encoded straight into per-turn output chunks; a chunk is sized
+ * from the previous turn's output (at least this, at most outChunkBytesMax,
+ * or one frame if bigger), so a steady flow fills one chunk per turn.
+ */
+const outChunkBytesMin = 512;
+const outChunkBytesMax = 64 * 1024;
+
+/**
+ * An RPC server stops reading requests while more than this many bytes of
+ * answers wait to be handed to the kernel: a caller that does not read its
+ * answers (or asks for big ones) then costs us about this much (plus the
+ * answers of handlers already running), not more. Big enough that a pipeline
+ * of 64 KiB answers is not cut to one answer per turn.
+ */
+export const answerBacklogBytesMax = 256 * 1024;
+
+interface SendWaiter {
+  resolve(): void;
+  reject(error: Error): void;
+}
+
+interface Reader<M> {
+  resolve(message: M): void;
+  reject(error: Error): void;
+}
+
+/** Receives RPC request frames (implemented by RpcServer). Internal. */
+export interface RequestSink {
+  onRequest(callId: number, methodId: number, bytes: Buffer, start: number, end: number): void;
+  onCancel(callId: number): void;
+  onConnectionClosed(error: Error | undefined): void;
+}
+
+/** Receives RPC answers (implemented by RpcClient). Internal. */
+export interface ResponseSink {
+  onResponse(kind: typeof FrameKind.Response | typeof FrameKind.Error, callId: number, bytes: Buffer, start: number, end: number): void;
+  onConnectionClosed(error: Error | undefined): void;
+}
+
+export type MessageHandler<T extends MessageTable<any>> = (message: MessageOf<T>, connection: Connection<T>) => void;
+
+export class Connection<T extends MessageTable<any> = MessageTable<{}>> implements AsyncIterable<MessageOf<T>> {
+  /** The peer, for logs: `tcp://10.0.0.2:51234`, `unix:///run/concord.sock#3`, `mem://name#1s`. */
+  readonly remoteAddress: string;
+  private readonly options: ResolvedConnectionOptions<T>;
+  private readonly socket: ByteSocket;
+  private readonly decoder: FrameDecoder;
+  private stateValue: ConnectionState = ConnectionState.Open;
+  private closeError: Error | undefined;
+
+  // Sending: full chunks, then the chunk being filled; all of it goes out in the next flush.
+  private outFrames: Buffer[] | undefined;
+  private outChunk: Buffer | undefined;
+  private outChunkUsed = 0;
+  private outBytes = 0;
+  private lastFlushBytes = 0;
+  private outWaiters: SendWaiter[] | undefined;
+  private flushScheduled = false;
+  private waitingForDrain = false;
+  private drainListeners: (() => void)[] | undefined;
+
+  // Receiving.
+  private pauseReasons = 0;
+  private messageHandler: MessageHandler<T> | undefined;
+  private inbox: Fifo<MessageOf<T>> | undefined;
+  private readers: Fifo<Reader<MessageOf<T>>> | undefined;
+  private requestSink: RequestSink | undefined;
+  private responseSink: ResponseSink | undefined;
+  private pauseOnSendBlocked = false;
+
+  private closeListeners: ((error: Error | undefined) => void)[] | undefined;
+  private closedPromise: Promise<void> | undefined;
+  private closeTimer: NodeJS.Timeout | undefined;
+
+  /** Internal: made by listen() and connect(). */
+  constructor(socket: ByteSocket, remoteAddress: string, options: ResolvedConnectionOptions<T>) {
+    this.socket = socket;
+    this.remoteAddress = remoteAddress;
+    this.options = options;
+    this.decoder = new FrameDecoder(options.frameBytesMax, (bytes, start, end) => {
+      this.dispatch(bytes, start, end);
+      // Paused by this frame (a full queue, too much to answer): decode no further for now.
+      return this.pauseReasons === 0;
+    });
+    socket.on('data', (chunk: Buffer) => {
+      try {
+        this.decoder.push(chunk);
+      } catch (error) {
+        this.failWithBadInput(error as Error);
+      }
+    });
+    socket.on('drain', () => this.onDrain());
+    socket.on('error', (error: Error) => {
+      this.closeError ??= error;
+    });
+    socket.on('close', () => this.finish());
+    if (options.idleTimeoutMs > 0) {
+      socket.setTimeout(options.idleTimeoutMs);
+      socket.on('timeout', () => {
+        const error = new IdleTimeoutError(options.idleTimeoutMs);
+        options.logger.warn(
+          { remoteAddress: this.remoteAddress, err: errorFields(error), partialFrameBytes: this.decoder.bufferedBytes },
+          'closing idle connection',
+        );
+        this.destroy(error);
+      });
+    }
+    if (options.keepAliveMs > 0) socket.setKeepAlive(true, options.keepAliveMs);
+  }
+
+  get state(): ConnectionState {
+    return this.stateValue;
+  }
+
+  /** Bytes accepted by send()/post() but not yet handed to the kernel. */
+  get sendQueuedBytes(): number {
+    return this.outBytes + this.socket.writableLength;
+  }
+
+  /** True while this connection does not read from its socket (see the class comment). */
+  get receivingPaused(): boolean {
+    return this.pauseReasons !== 0;
+  }
+
+  /** Messages received and waiting for receive() (pull mode). */
+  get receiveQueuedMessages(): number {
+    return this.inbox?.length ?? 0;
+  }
+
+  /** The error the connection closed with, if it closed because of one. */
+  get error(): Error | undefined {
+    return this.closeError;
+  }
+
+  // ------------------------------------------------------------------ sending
+
+  /**
+   * Queue a message; resolves once its bytes are handed to the kernel.
+   * Rejects with SendQueueFullError, FrameTooLargeError or ConnectionClosedError.
+   */
+  send(message: MessageOf<T>): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      try {
+        this.enqueueFrame(FrameKind.Message, 0, this.messageId(message), message.body, { resolve, reject });
+      } catch (error) {
+        reject(error);
+      }
+    });
+  }
+
+  /**
+   * Queue a message without waiting (one-way, fire-and-forget: no promise is
+   * made). Throws SendQueueFullError, FrameTooLargeError or ConnectionClosedError.
+   */
+  post(message: MessageOf<T>): void {
+    this.enqueueFrame(FrameKind.Message, 0, this.messageId(message), message.body);
+  }
+
+  private messageId(message: MessageOf<T>): number {
+    const entry = this.options.messages.byName.get(message.type);
+    if (entry === undefined) throw new TypeError(`message type ${String(message.type)} is not in this connection's table`);
+    return entry.id;
+  }
+
+  /**
+   * Internal (also RPC): queue one frame of `kind` with `value` as its body
+   * (`callId`, `id` as the kind's header needs). Throws, queueing nothing, on
+   * a closed connection, a frame over frameBytesMax, a full send queue, or a
+   * body that is not plain data.
+   */
+  enqueueFrame(kind: FrameKind, callId: number, id: number, value: Body, waiter?: SendWaiter): void {
+    if (this.stateValue !== ConnectionState.Open) {
+      throw new ConnectionClosedError(`connection to ${this.remoteAddress} is ${this.stateValue}`, { cause: this.closeError });
+    }
+    const bodyBytes = headerBytesOf(kind) + bodyBytesOf(value);
+    if (bodyBytes > this.options.frameBytesMax) throw new FrameTooLargeError(bodyBytes, this.options.frameBytesMax);
+    const frameBytes = lengthPrefixBytes + bodyBytes;
+    const queued = this.outBytes + this.socket.writableLength;
+    if (queued + frameBytes > this.options.sendQueueBytesMax) {
+      throw new SendQueueFullError(queued, frameBytes, this.options.sendQueueBytesMax);
+    }
+    // Room in the current chunk, or a new chunk.
+    let chunk = this.outChunk;
+    if (chunk === undefined || this.outChunkUsed + frameBytes > chunk.length) {
+      if (chunk !== undefined) (this.outFrames ??= []).push(chunk.subarray(0, this.outChunkUsed));
+      const sized = Math.min(outChunkBytesMax, Math.max(outChunkBytesMin, this.lastFlushBytes, this.outBytes));
+      chunk = this.outChunk = Buffer.allocUnsafe(Math.max(frameBytes, sized));
+      this.outChunkUsed = 0;
+    }
+    writeFrame(chunk, this.outChunkUsed, frameBytes, kind, callId, id, value);
+    this.outChunkUsed += frameBytes;
+    this.outBytes += frameBytes;
+    if (waiter !== undefined) {
+      if (this.outWaiters === undefined) this.outWaiters = [waiter];
+      else this.outWaiters.push(waiter);
+    }
+    if (this.pauseOnSendBlocked && queued + frameBytes > answerBacklogBytesMax) this.pause(PauseReason.SendBlocked);
+    if (!this.flushScheduled && !this.waitingForDrain) {
+      this.flushScheduled = true;
+      // After the current turn's synchronous code and promise reactions, so that
+      // everything sent in this turn leaves in one write.
+      process.nextTick(flushOnNextTick, this);
+    }
+  }
+
+  /** Take everything queued (full chunks + the used part of the current one). */
+  private takeQueued(): Buffer[] | undefined {
+    const chunk = this.outChunk;
+    if (chunk === undefined) return undefined;
+    const frames = this.outFrames ?? [];
+    frames.push(this.outChunkUsed === chunk.length ? chunk : chunk.subarray(0, this.outChunkUsed));
+    this.outFrames = undefined;
+    this.outChunk = undefined;
+    this.outChunkUsed = 0;
+    this.lastFlushBytes = this.outBytes;
+    this.outBytes = 0;
+    return frames;
+  }
+
+  /** Internal: write out what was queued this turn. */
+  flush(): void {
+    this.flushScheduled = false;
+    if (this.outChunk === undefined || this.waitingForDrain || this.stateValue === ConnectionState.Closed) return;
+    const waiters = this.outWaiters;
+    this.outWaiters = undefined;
+    const frames = this.takeQueued()!;
+    const callback = waiters === undefined ? undefined : (error?: Error | null) => settleWaiters(waiters, error, this);
+    const socket = this.socket;
+    let accepted: boolean;
+    if (frames.length === 1) {
+      accepted = socket.write(frames[0]!, callback);
+    } else {
+      socket.cork(); // One writev for all the chunks.
+      const last = frames.length - 1;
+      for (let i = 0; i < last; i++) socket.write(frames[i]!);
+      accepted = socket.write(frames[last]!, callback);
+      socket.uncork();
+    }
+    if (!accepted) {
+      this.waitingForDrain = true;
+      if (this.pauseOnSendBlocked) this.pause(PauseReason.SendBlocked);
+    } else if (this.socket.writableLength <= answerBacklogBytesMax) {
+      this.unpause(PauseReason.SendBlocked);
+    }
+  }
+
+  private onDrain(): void {
+    this.waitingForDrain = false;
+    if (this.outChunk !== undefined) this.flush();
+    if (this.waitingForDrain) return;
+    this.unpause(PauseReason.SendBlocked);
+    const listeners = this.drainListeners;
+    if (listeners !== undefined) {
+      this.drainListeners = undefined;
+      for (const listener of listeners) listener();
+    }
+  }
+
+  /** Resolves when nothing is waiting to be handed to the kernel (immediately if nothing is). */
+  drained(): Promise<void> {
+    if (this.sendQueuedBytes === 0 || this.stateValue === ConnectionState.Closed) return Promise.resolve();
+    return new Promise((resolve) => (this.drainListeners ??= []).push(resolve));
+  }
+
+  // ---------------------------------------------------------------- receiving
+
+  private dispatch(bytes: Buffer, start: number, end: number): void {
+    // After bad input the rest of the stream is not trusted (and not answered).
+    if (this.stateValue === ConnectionState.Closed || this.closeError !== undefined) return;
+    const length = end - start;
+    if (length === 0) throw new DecodeError('empty frame');
+    const kind = bytes[start];
+    switch (kind) {
+      case FrameKind.Message:
+        return this.dispatchMessage(bytes, start, end);
+      case FrameKind.Request: {
+        if (length < requestHeaderBytes) throw new DecodeError('truncated request header');
+        const callId = bytes.readUInt32BE(start + 1);
+        const methodId = bytes.readUInt16BE(start + 5);
+        if (this.requestSink === undefined) throw new DecodeError(`request for method id ${methodId}, but this endpoint serves no RPC`);
+        return this.requestSink.onRequest(callId, methodId, bytes, start + requestHeaderBytes, end);
+      }
+      case FrameKind.Response:
+      case FrameKind.Error: {
+        if (length < responseHeaderBytes) throw new DecodeError('truncated response header');
+        if (this.responseSink === undefined) throw new DecodeError('response frame, but this endpoint made no calls');
+        return this.responseSink.onResponse(kind, bytes.readUInt32BE(start + 1), bytes, start + responseHeaderBytes, end);
+      }
+      case FrameKind.Cancel:
+        if (length !== responseHeaderBytes) throw new DecodeError('malformed cancel frame');
+        this.requestSink?.onCancel(bytes.readUInt32BE(start + 1));
+        return;
+      default:
+        throw new DecodeError(`unknown frame kind ${kind}`);
+    }
+  }
+
+  private dispatchMessage(bytes: Buffer, start: number, end: number): void {
+    if (end - start < messageHeaderBytes) throw new DecodeError('truncated message header');
+    const id = bytes.readUInt16BE(start + 1);
+    const entry = this.options.messages.byId[id];
+    if (entry === undefined) throw new UnknownMessageError(id);
+    const value = unpackBody(bytes, entry.name, start + messageHeaderBytes, end);
+    if (!entry.schema.is(value)) throw schemaError(entry.name, entry.schema, value);
+    const message = { type: entry.name, body: value } as MessageOf<T>;
+    const handler = this.messageHandler;
+    if (handler !== undefined) {
+      try {
+        handler(message, this);
+      } catch (error) {
+        // A bug in the application's handler, not bad input: report it as such.
+        (this.options.logger.error ?? this.options.logger.warn).call(
+          this.options.logger,
+          { remoteAddress: this.remoteAddress, err: errorFields(error) },
+          'message handler threw; closing connection',
+        );
+        this.destroy(error as Error);
+      }
+      return;
+    }
+    const reader = this.readers?.shift();
+    if (reader !== undefined) {
+      reader.resolve(message);
+      return;
+    }
+    const inbox = (this.inbox ??= new Fifo());
+    inbox.push(message);
+    if (inbox.length >= this.options.receiveQueueMessagesMax) this.pause(PauseReason.ReceiveQueueFull);
+  }
+
+  /**
+   * Push mode: deliver every message to `handler` as it arrives (messages
+   * already queued for receive() are delivered first). `undefined` returns to
+   * pull mode. A handler that throws closes the connection.
+   */
+  setMessageHandler(handler: MessageHandler<T> | undefined): void {
+    this.messageHandler = handler;
+    if (handler === undefined) return;
+    const queued = this.inbox?.drain() ?? [];
+    this.inbox = undefined;
+    this.unpause(PauseReason.ReceiveQueueFull);
+    for (const message of queued) {
+      if (this.messageHandler !== handler) break;
+      handler(message, this);
+    }
+  }
+
+  /**
+   * Pull mode: the next message. Rejects with ConnectionClosedError once the
+   * connection is closed and no message is left (its `cause` says why), or
+   * TimeoutError / AbortedError.
+   */
+  receive(options: { signal?: AbortSignal; timeoutMs?: number } = {}): Promise<MessageOf<T>> {
+    const inbox = this.inbox;
+    if (inbox !== undefined && inbox.length > 0) {
+      const message = inbox.shift()!;
+      if (inbox.length <= this.options.receiveQueueMessagesMax >> 1) this.unpause(PauseReason.ReceiveQueueFull);
+      return Promise.resolve(message);
+    }
+    if (this.stateValue === ConnectionState.Closed) {
+      return Promise.reject(new ConnectionClosedError(`connection to ${this.remoteAddress} closed`, { cause: this.closeError }));
+    }
+    if (options.signal?.aborted) return Promise.reject(new AbortedError('receive aborted', { cause: options.signal.reason }));
+    return new Promise<MessageOf<T>>((resolve, reject) => {
+      const readers = (this.readers ??= new Fifo());
+      let timer: NodeJS.Timeout | undefined;
+      const signal = options.signal;
+      const cleanup = () => {
+        if (timer !== undefined) clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+      };
+      const reader: Reader<MessageOf<T>> = {
+        resolve: (message) => {
+          cleanup();
+          resolve(message);
+        },
+        reject: (error) => {
+          cleanup();
+          reject(error);
+        },
+      };
+      const onAbort = () => {
+        readers.remove(reader);
+        reader.reject(new AbortedError('receive aborted', { cause: signal?.reason }));
+      };
+      if (options.timeoutMs !== undefined) {
+        timer = setTimeout(() => {
+          readers.remove(reader);
+          reader.reject(new TimeoutError(`no message within ${options.timeoutMs} ms`));
+        }, options.timeoutMs);
+      }
+      signal?.addEventListener('abort', onAbort, { once: true });
+      readers.push(reader);
+    });
+  }
+
+  /**
+   * Iterate over received messages. Ends when the connection closes cleanly;
+   * throws ConnectionClosedError (with the reason as `cause`) when it closed
+   * because of an error. Breaking out of the loop leaves the connection open.
+   */
+  async *[Symbol.asyncIterator](): AsyncIterator<MessageOf<T>> {
+    for (;;) {
+      try {
+        yield await this.receive();
+      } catch (error) {
+        if (error instanceof ConnectionClosedError && this.stateValue === ConnectionState.Closed && this.closeError === undefined) return;
+        throw error;
+      }
+    }
+  }
+
+  /** Stop reading from the socket until resumeReceiving() (the peer's writes then block). */
+  pauseReceiving(): void {
+    this.pause(PauseReason.User);
+  }
+
+  resumeReceiving(): void {
+    this.unpause(PauseReason.User);
+  }
+
+  /** Internal (RPC server): pause while `busy` (too many handlers running). */
+  setHandlersBusy(busy: boolean): void {
+    if (busy) this.pause(PauseReason.HandlersBusy);
+    else this.unpause(PauseReason.HandlersBusy);
+  }
+
+  private pause(reason: PauseReason): void {
+    if (this.pauseReasons === 0 && this.stateValue !== ConnectionState.Closed) this.socket.pause();
+    this.pauseReasons |= reason;
+  }
+
+  private unpause(reason: PauseReason): void {
+    if ((this.pauseReasons & reason) === 0) return;
+    this.pauseReasons &= ~reason;
+    if (this.pauseReasons !== 0 || this.stateValue === ConnectionState.Closed) return;
+    // Frames held back from the last chunk come first; decode them on a fresh
+    // stack (we may be inside receive() or an answer being sent).
+    if (this.decoder.holding) queueMicrotask(() => this.resumeDecoding());
+    else this.socket.resume();
+  }
+
+  private resumeDecoding(): void {
+    if (this.pauseReasons !== 0 || this.stateValue === ConnectionState.Closed) return;
+    try {
+      this.decoder.resume();
+    } catch (error) {
+      this.failWithBadInput(error as Error);
+      return;
+    }
+    if (this.pauseReasons === 0 && !this.decoder.holding) this.socket.resume();
+  }
+
+  /** Internal: RpcServer registers here. */
+  attachRequestSink(sink: RequestSink): void {
+    if (this.requestSink !== undefined) throw new ConcordError('CONCORD_ERR_ALREADY_SERVING', 'an RpcServer already serves this connection');
+    this.requestSink = sink;
+    // A peer that sends requests but does not read the answers must not make us buffer answers without end.
+    this.pauseOnSendBlocked = true;
+    if (this.waitingForDrain) this.pause(PauseReason.SendBlocked);
+  }
+
+  /** Internal: RpcClient registers here. */
+  attachResponseSink(sink: ResponseSink): void {
+    if (this.responseSink !== undefined) throw new ConcordError('CONCORD_ERR_ALREADY_CALLING', 'an RpcClient already uses this connection');
+    this.responseSink = sink;
+  }
+
+  /**
+   * Internal: close because of bad input, logging it once with the remote
+   * address. `graceful` lets frames already queued (an error answer telling
+   * the peer what was wrong) go out first.
+   */
+  failWithBadInput(error: Error, graceful = false): void {
+    if (this.stateValue === ConnectionState.Closed || this.closeError !== undefined) return;
+    this.options.logger.warn({ remoteAddress: this.remoteAddress, err: errorFields(error) }, 'closing connection: bad input');
+    this.closeError = error;
+    if (graceful) void this.close();
+    else this.destroy(error);
+  }
+
+  // ------------------------------------------------------------------ closing
+
+  /** Register a callback for when the connection is closed (with the error, if it closed because of one). */
+  onClose(listener: (error: Error | undefined) => void): void {
+    if (this.stateValue === ConnectionState.Closed) {
+      queueMicrotask(() => listener(this.closeError));
+      return;
+    }
+    (this.closeListeners ??= []).push(listener);
+  }
+
+  /** Resolves once the connection is closed, however that happens. */
+  whenClosed(): Promise<void> {
+    return (this.closedPromise ??= new Promise<void>((resolve) => this.onClose(() => resolve())));
+  }
+
+  /**
+   * Graceful close: hands everything queued to the kernel, ends our side and
+   * waits for the peer to close (at most `closeTimeoutMs`, then destroys).
+   */
+  close(): Promise<void> {
+    if (this.stateValue === ConnectionState.Open) {
+      this.stateValue = ConnectionState.Closing;
+      this.flushForClose();
+      // Read again whatever paused us: only reading shows us the peer's end of the stream.
+      if (this.pauseReasons !== 0) {
+        this.pauseReasons = 0;
+        if (this.decoder.holding) queueMicrotask(() => this.resumeDecoding());
+        else this.socket.resume();
+      }
+      this.closeTimer = setTimeout(() => this.destroy(), this.options.closeTimeoutMs);
+    }
+    return this.whenClosed();
+  }
+
+  private flushForClose(): void {
+    const waiters = this.outWaiters;
+    this.outWaiters = undefined;
+    const frames = this.takeQueued();
+    if (frames !== undefined) {
+      // Frames held back by backpressure still go out: Writable buffers them until the peer reads.
+      const last = frames.length - 1;
+      for (let i = 0; i < last; i++) this.socket.write(frames[i]!);
+      this.socket.write(frames[last]!, waiters === undefined ? undefined : (error?: Error | null) => settleWaiters(waiters, error, this));
+    }
+    this.socket.end();
+  }
+
+  /** Abrupt close: drops queued frames; pending operations fail with ConnectionClosedError (cause: `error`). */
+  destroy(error?: Error): void {
+    if (this.stateValue === ConnectionState.Closed) return;
+    if (error !== undefined) this.closeError ??= error;
+    this.socket.destroy();
+    this.finish();
+  }
+
+  private finish(): void {
+    if (this.stateValue === ConnectionState.Closed) return;
+    this.stateValue = ConnectionState.Closed;
+    if (this.closeTimer !== undefined) clearTimeout(this.closeTimer);
+    const error = this.closeError;
+    const closed = () => new ConnectionClosedError(`connection to ${this.remoteAddress} closed`, { cause: error });
+    const waiters = this.outWaiters;
+    this.outWaiters = undefined;
+    this.takeQueued();
+    if (waiters !== undefined) for (const waiter of waiters) waiter.reject(closed());
+    const readers = this.readers?.drain();
+    if (readers !== undefined) for (const reader of readers) reader.reject(closed());
+    this.requestSink?.onConnectionClosed(error);
+    this.responseSink?.onConnectionClosed(error);
+    const drainListeners = this.drainListeners;
+    this.drainListeners = undefined;
+    if (drainListeners !== undefined) for (const listener of drainListeners) listener();
+    const listeners = this.closeListeners;
+    this.closeListeners = undefined;
+    if (listeners !== undefined) for (const listener of listeners) listener(error);
+  }
+}
+
+function flushOnNextTick(connection: Connection<any>): void {
+  connection.flush();
+}
+
+function settleWaiters(waiters: SendWaiter[], error: Error | null | undefined, connection: Connection<any>): void {
+  if (error) {
+    const closed = new ConnectionClosedError(`write to ${connection.remoteAddress} failed`, { cause: error });
+    for (const waiter of waiters) waiter.reject(closed);
+  } else {
+    for (const waiter of waiters) waiter.resolve();
+  }
+}
+
+/** The DecodeError for a value that failed `schema`, naming the message and the field path. */
+export function schemaError(messageName: string, schema: Schema<unknown>, value: unknown): DecodeError {
+  const failure = schema.explain(value);
+  return new DecodeError(`expected ${failure.expected}, found ${failure.found}`, {
+    messageName,
+    path: failure.path,
+  });
+}

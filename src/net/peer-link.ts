@@ -1,0 +1,235 @@
+/**
+ * A PeerLink keeps one connection to one remote address for server-to-server
+ * traffic: it connects, reconnects after failures with exponential backoff and
+ * jitter, reports its state, and never makes the caller wait. While
+ * disconnected, `send()` drops the message or queues it (up to
+ * `queueMessagesMax`), as chosen by `whenDisconnected`. Raft tolerates lost
+ * messages (it retries on heartbeats), so dropping is the default.
+ */
+import { EventEmitter } from 'node:events';
+import { Connection, ConnectionState } from './connection.js';
+import type { ConnectionOptions } from './connection.js';
+import { connect } from './endpoint.js';
+import { ConnectionClosedError } from './errors.js';
+import { Fifo } from './fifo.js';
+import { errorFields, silentLogger } from './logger.js';
+import type { MessageOf, MessageTable, MethodName, MethodTable, RequestOf, ResponseOf } from './messages.js';
+import { RpcClient, type CallOptions } from './rpc-client.js';
+import type { TlsOptions } from './transport.js';
+
+export const PeerLinkState = {
+  Connecting: 'connecting',
+  Connected: 'connected',
+  /** Waiting before the next connection attempt. */
+  Backoff: 'backoff',
+  Closed: 'closed',
+} as const;
+export type PeerLinkState = (typeof PeerLinkState)[keyof typeof PeerLinkState];
+
+export const WhenDisconnected = {
+  Drop: 'drop',
+  Queue: 'queue',
+} as const;
+export type WhenDisconnected = (typeof WhenDisconnected)[keyof typeof WhenDisconnected];
+
+export interface PeerLinkOptions<T extends MessageTable<any>, M extends MethodTable<any>> extends ConnectionOptions<T> {
+  /** RPC methods callable over the link with `call()` (optional). */
+  readonly methods?: M;
+  readonly tls?: TlsOptions;
+  /** Messages the peer sends back on this link's connection. */
+  readonly onMessage?: (message: MessageOf<T>, link: PeerLink<T, M>) => void;
+  /** Every state change (also emitted as the 'state' event). */
+  readonly onStateChange?: (state: PeerLinkState, link: PeerLink<T, M>) => void;
+  /** While disconnected: drop messages (default) or queue them. */
+  readonly whenDisconnected?: WhenDisconnected;
+  /** Messages queued while disconnected (whenDisconnected = queue); beyond it they are dropped (default 1024). */
+  readonly queueMessagesMax?: number;
+  /** First reconnect delay (default 50 ms); doubles per failure up to `backoffMaxMs` (default 5000 ms). */
+  readonly backoffInitialMs?: number;
+  readonly backoffMaxMs?: number;
+  /** Give up a connection attempt after this long (default 5000 ms). */
+  readonly connectTimeoutMs?: number;
+  /** Source of randomness for jitter, in [0, 1) (default Math.random; tests inject a seeded one). */
+  readonly random?: () => number;
+  /** Pending-call bound of the link's RpcClient (default 1024). */
+  readonly pendingCallsMax?: number;
+}
+
+/**
+ * The wait before reconnect attempt number `failures` (0-based): exponential,
+ * capped, with "equal jitter" (half fixed, half random from `random01` in
+ * [0, 1)), so peers that failed together spread out yet never retry at once.
+ */
+export function backoffDelayMs(failures: number, initialMs: number, maxMs: number, random01: number): number {
+  const ceiling = Math.min(maxMs, initialMs * 2 ** Math.min(failures, 30));
+  return ceiling / 2 + random01 * (ceiling / 2);
+}
+
+export interface PeerLinkStats {
+  readonly sentMessages: number;
+  readonly droppedMessages: number;
+  readonly queuedMessages: number;
+  readonly connects: number;
+}
+
+export class PeerLink<T extends MessageTable<any> = MessageTable<{}>, M extends MethodTable<any> = MethodTable<{}>> extends EventEmitter<{
+  state: [PeerLinkState];
+}> {
+  private stateValue: PeerLinkState = PeerLinkState.Connecting;
+  private connection: Connection<T> | undefined;
+  private client: RpcClient<M> | undefined;
+  private readonly queue = new Fifo<MessageOf<T>>();
+  private failures = 0;
+  private backoffTimer: NodeJS.Timeout | undefined;
+  private attempt: AbortController | undefined;
+  private sentMessages = 0;
+  private droppedMessages = 0;
+  private connects = 0;
+
+  constructor(
+    readonly address: string,
+    private readonly options: PeerLinkOptions<T, M> = {},
+  ) {
+    super();
+    this.connectNow();
+  }
+
+  get state(): PeerLinkState {
+    return this.stateValue;
+  }
+
+  get stats(): PeerLinkStats {
+    return {
+      sentMessages: this.sentMessages,
+      droppedMessages: this.droppedMessages,
+      queuedMessages: this.queue.length,
+      connects: this.connects,
+    };
+  }
+
+  /**
+   * One-way send; never waits. Returns true when the message was handed to
+   * the connection or queued, false when it was dropped (disconnected in drop
+   * mode, the queue is full, the connection's send queue is full, or closed).
+   */
+  send(message: MessageOf<T>): boolean {
+    const connection = this.connection;
+    if (connection !== undefined) {
+      try {
+        connection.post(message);
+        this.sentMessages++;
+        return true;
+      } catch (error) {
+        if (error instanceof TypeError) throw error; // Not plain data: a bug in the caller, not a network condition.
+        if (connection.state === ConnectionState.Open) {
+          // Full send queue or a message over frameBytesMax: this message is lost, the link stays.
+          this.droppedMessages++;
+          return false;
+        }
+      }
+    }
+    if (this.stateValue === PeerLinkState.Closed || (this.options.whenDisconnected ?? WhenDisconnected.Drop) === WhenDisconnected.Drop) {
+      this.droppedMessages++;
+      return false;
+    }
+    if (this.queue.length >= (this.options.queueMessagesMax ?? 1024)) {
+      this.droppedMessages++;
+      return false;
+    }
+    this.queue.push(message);
+    return true;
+  }
+
+  /** RPC over the link; rejects with ConnectionClosedError at once while disconnected. */
+  call<K extends MethodName<M>>(method: K, request: RequestOf<M, K>, options?: CallOptions): Promise<ResponseOf<M, K>> {
+    if (this.client === undefined) {
+      return Promise.reject(new ConnectionClosedError(`peer ${this.address} is not connected (${this.stateValue})`));
+    }
+    return this.client.call(method, request, options);
+  }
+
+  /** Stop reconnecting and close the connection gracefully; queued messages are dropped. */
+  async close(): Promise<void> {
+    if (this.stateValue === PeerLinkState.Closed) return;
+    this.setState(PeerLinkState.Closed);
+    if (this.backoffTimer !== undefined) clearTimeout(this.backoffTimer);
+    this.attempt?.abort();
+    this.droppedMessages += this.queue.drain().length;
+    const connection = this.connection;
+    this.connection = undefined;
+    this.client = undefined;
+    if (connection !== undefined) await connection.close();
+  }
+
+  private setState(state: PeerLinkState): void {
+    if (this.stateValue === state) return;
+    this.stateValue = state;
+    this.options.onStateChange?.(state, this);
+    this.emit('state', state);
+  }
+
+  private connectNow(): void {
+    this.backoffTimer = undefined;
+    this.setState(PeerLinkState.Connecting);
+    const attempt = new AbortController();
+    this.attempt = attempt;
+    connect(this.address, { ...this.options, signal: attempt.signal, timeoutMs: this.options.connectTimeoutMs ?? 5000 }).then(
+      (connection) => {
+        this.attempt = undefined;
+        if (this.stateValue === PeerLinkState.Closed) {
+          connection.destroy();
+          return;
+        }
+        this.onConnected(connection);
+      },
+      (error: unknown) => {
+        this.attempt = undefined;
+        if (this.stateValue === PeerLinkState.Closed) return;
+        (this.options.logger ?? silentLogger).debug?.({ peer: this.address, err: errorFields(error) }, 'peer connect failed');
+        this.scheduleReconnect();
+      },
+    );
+  }
+
+  private onConnected(connection: Connection<T>): void {
+    this.connection = connection;
+    this.connects++;
+    this.failures = 0;
+    if (this.options.methods !== undefined) {
+      this.client = new RpcClient(connection, this.options.methods, { pendingCallsMax: this.options.pendingCallsMax });
+    }
+    const onMessage = this.options.onMessage;
+    connection.setMessageHandler(onMessage === undefined ? () => {} : (message) => onMessage(message, this));
+    connection.onClose((error) => {
+      if (this.connection !== connection) return;
+      this.connection = undefined;
+      this.client = undefined;
+      if (this.stateValue === PeerLinkState.Closed) return;
+      (this.options.logger ?? silentLogger).info?.({ peer: this.address, err: error && errorFields(error) }, 'peer connection lost');
+      this.scheduleReconnect();
+    });
+    this.setState(PeerLinkState.Connected);
+    // Flush what waited, in order, until the connection pushes back.
+    while (this.queue.length > 0 && this.connection === connection) {
+      const message = this.queue.shift()!;
+      try {
+        connection.post(message);
+        this.sentMessages++;
+      } catch {
+        this.droppedMessages++;
+      }
+    }
+  }
+
+  private scheduleReconnect(): void {
+    const delayMs = backoffDelayMs(
+      this.failures++,
+      this.options.backoffInitialMs ?? 50,
+      this.options.backoffMaxMs ?? 5000,
+      (this.options.random ?? Math.random)(),
+    );
+    this.setState(PeerLinkState.Backoff);
+    this.backoffTimer = setTimeout(() => this.connectNow(), delayMs);
+    this.backoffTimer.unref(); // A link waiting to reconnect does not by itself keep the process alive.
+  }
+}

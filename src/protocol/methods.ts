@@ -1,0 +1,92 @@
+/**
+ * The client-facing RPC methods: one name per operation, and the request and
+ * response type of each. Every member serves every method; a follower
+ * forwards writes and linearizable reads to the leader itself and answers
+ * with the leader's client URL in the header.
+ */
+import type {
+  CloseSessionRequest,
+  CloseSessionResponse,
+  DeleteRequest,
+  DeleteResponse,
+  GetRequest,
+  GetResponse,
+  KeepAliveRequest,
+  KeepAliveResponse,
+  OpenSessionRequest,
+  OpenSessionResponse,
+  PutRequest,
+  ScanRequest,
+  ScanResponse,
+  StatusRequest,
+  StatusResponse,
+  UpdateRequest,
+  WriteResponse,
+} from './types.js';
+
+export const Method = {
+  /**
+   * Read one key. Linearizable by default (ReadIndex, batched with the other
+   * reads arriving in the same event-loop turn); `consistency: 'stale'` reads
+   * the contacted member's state without a Raft round. A missing key answers
+   * `kv: null`.
+   */
+  Get: 'kv.get',
+  /**
+   * Create or overwrite a key. Exactly once per (sessionId, seq). With
+   * `expectedVersion` / `expectedModRevision` it is a compare-and-set
+   * (VersionMismatch when the condition fails; expectedVersion 0 = create only).
+   */
+  Put: 'kv.put',
+  /** Overwrite an existing key; KeyNotFound if it does not exist. Exactly once per (sessionId, seq). */
+  Update: 'kv.update',
+  /** Delete a key (`deleted: false` if it did not exist). Exactly once per (sessionId, seq). */
+  Delete: 'kv.delete',
+  /** One page of keys in key order; pass `next` back as `after` for the next page. */
+  Scan: 'kv.scan',
+  /** Open a client session (a replicated entry); its id scopes the exactly-once sequence numbers. */
+  OpenSession: 'session.open',
+  /** Keep a session alive (a replicated entry carrying the leader's clock). */
+  KeepAlive: 'session.keepAlive',
+  /** Close a session and free its remembered results. */
+  CloseSession: 'session.close',
+  /** The answering member's state and the cluster's members. Served locally, never forwarded. */
+  Status: 'cluster.status',
+} as const;
+export type Method = (typeof Method)[keyof typeof Method];
+
+/** Request and response types per method, for typed call sites. */
+export interface MethodTypes {
+  'kv.get': { request: GetRequest; response: GetResponse };
+  'kv.put': { request: PutRequest; response: WriteResponse };
+  'kv.update': { request: UpdateRequest; response: WriteResponse };
+  'kv.delete': { request: DeleteRequest; response: DeleteResponse };
+  'kv.scan': { request: ScanRequest; response: ScanResponse };
+  'session.open': { request: OpenSessionRequest; response: OpenSessionResponse };
+  'session.keepAlive': { request: KeepAliveRequest; response: KeepAliveResponse };
+  'session.close': { request: CloseSessionRequest; response: CloseSessionResponse };
+  'cluster.status': { request: StatusRequest; response: StatusResponse };
+}
+
+/** Methods that change state: forwarded to the leader and proposed through Raft. */
+export const writeMethods: ReadonlySet<Method> = new Set<Method>([
+  Method.Put,
+  Method.Update,
+  Method.Delete,
+  Method.OpenSession,
+  Method.KeepAlive,
+  Method.CloseSession,
+]);
+
+/** Protocol-level bounds a member enforces (the member's own key/value limits are configurable). */
+export const protocolLimits = {
+  /** Largest page a scan may ask for. */
+  scanLimitMax: 10_000,
+  /** Smallest and largest session time to live a member grants. */
+  sessionTtlMinMs: 1_000,
+  sessionTtlMaxMs: 24 * 60 * 60 * 1000,
+} as const;
+
+/** Default member limits (overridable by server config). */
+export const defaultKeyBytesMax = 4 * 1024;
+export const defaultValueBytesMax = 1024 * 1024;

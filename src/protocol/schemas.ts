@@ -1,0 +1,154 @@
+/**
+ * Wire schemas of the client protocol (the net layer's schema DSL). They
+ * validate every request a member receives and every response a client
+ * receives; `Infer<typeof X>` of each equals the type in types.ts (checked at
+ * compile time below).
+ *
+ * Byte fields are bounded generously here (a frame is already bounded by
+ * frameBytesMax); the member enforces its configured key/value limits itself,
+ * so that an oversize value gets a specific ValueTooLarge error rather than a
+ * generic shape error.
+ */
+import { defineMethods, type MethodName, s, type Infer, type RequestOf, type ResponseOf } from '../net/index.js';
+import type { Method, MethodTypes } from './methods.js';
+import type * as T from './types.js';
+
+const consistency = s.oneOf('linearizable', 'stale');
+const role = s.oneOf('follower', 'pre-candidate', 'candidate', 'leader');
+
+export const responseHeaderSchema = s.object({
+  memberName: s.string(),
+  leaderId: s.nullable(s.string()),
+  leaderClientUrl: s.nullable(s.string()),
+  revision: s.uint(),
+});
+
+export const keyValueSchema = s.object({
+  key: s.bytes(),
+  value: s.bytes(),
+  version: s.uint(),
+  createRevision: s.uint(),
+  modRevision: s.uint(),
+});
+
+export const sessionRefSchema = s.object({
+  sessionId: s.uint(),
+  seq: s.uint(),
+  ackedSeq: s.uint(),
+});
+
+export const getRequestSchema = s.object({ key: s.bytes(), consistency });
+export const getResponseSchema = s.object({ header: responseHeaderSchema, kv: s.nullable(keyValueSchema) });
+
+const writeShape = {
+  key: s.bytes(),
+  value: s.bytes(),
+  session: sessionRefSchema,
+  expectedVersion: s.optional(s.uint()),
+  expectedModRevision: s.optional(s.uint()),
+};
+export const putRequestSchema = s.object(writeShape);
+export const updateRequestSchema = s.object(writeShape);
+export const writeResponseSchema = s.object({ header: responseHeaderSchema, revision: s.uint(), version: s.uint() });
+
+export const deleteRequestSchema = s.object({
+  key: s.bytes(),
+  session: sessionRefSchema,
+  expectedVersion: s.optional(s.uint()),
+  expectedModRevision: s.optional(s.uint()),
+});
+export const deleteResponseSchema = s.object({ header: responseHeaderSchema, revision: s.uint(), deleted: s.bool() });
+
+export const scanRequestSchema = s.object({
+  start: s.optional(s.bytes()),
+  end: s.optional(s.bytes()),
+  prefix: s.optional(s.bytes()),
+  after: s.optional(s.bytes()),
+  limit: s.uint(),
+  consistency,
+});
+export const scanResponseSchema = s.object({
+  header: responseHeaderSchema,
+  items: s.array(keyValueSchema),
+  next: s.nullable(s.bytes()),
+});
+
+export const openSessionRequestSchema = s.object({ ttlMs: s.uint() });
+export const openSessionResponseSchema = s.object({ header: responseHeaderSchema, sessionId: s.uint(), ttlMs: s.uint() });
+export const keepAliveRequestSchema = s.object({ sessionId: s.uint() });
+export const keepAliveResponseSchema = s.object({ header: responseHeaderSchema });
+export const closeSessionRequestSchema = s.object({ sessionId: s.uint() });
+export const closeSessionResponseSchema = s.object({ header: responseHeaderSchema });
+
+export const statusRequestSchema = s.object({ verbose: s.optional(s.bool()) });
+export const memberInfoSchema = s.object({
+  name: s.string(),
+  peerUrl: s.string(),
+  clientUrl: s.nullable(s.string()),
+  voter: s.bool(),
+});
+export const memberStatusSchema = s.object({
+  name: s.string(),
+  clientUrl: s.string(),
+  peerUrl: s.string(),
+  role,
+  term: s.uint(),
+  commitIndex: s.uint(),
+  appliedIndex: s.uint(),
+  snapshotIndex: s.uint(),
+  firstLogIndex: s.uint(),
+  lastLogIndex: s.uint(),
+  leaderId: s.nullable(s.string()),
+  leaderClientUrl: s.nullable(s.string()),
+  storageFailed: s.bool(),
+  version: s.string(),
+});
+export const statusResponseSchema = s.object({
+  header: responseHeaderSchema,
+  member: memberStatusSchema,
+  members: s.array(memberInfoSchema),
+});
+
+/**
+ * The client method table (net layer RPC). Ids go on the wire and are never
+ * reused for a different shape; the names are the `Method` strings.
+ */
+export const clientMethods = defineMethods({
+  'kv.get': { id: 1, request: getRequestSchema, response: getResponseSchema },
+  'kv.put': { id: 2, request: putRequestSchema, response: writeResponseSchema },
+  'kv.update': { id: 3, request: updateRequestSchema, response: writeResponseSchema },
+  'kv.delete': { id: 4, request: deleteRequestSchema, response: deleteResponseSchema },
+  'kv.scan': { id: 5, request: scanRequestSchema, response: scanResponseSchema },
+  'session.open': { id: 6, request: openSessionRequestSchema, response: openSessionResponseSchema },
+  'session.keepAlive': { id: 7, request: keepAliveRequestSchema, response: keepAliveResponseSchema },
+  'session.close': { id: 8, request: closeSessionRequestSchema, response: closeSessionResponseSchema },
+  'cluster.status': { id: 9, request: statusRequestSchema, response: statusResponseSchema },
+});
+export type ClientMethods = typeof clientMethods;
+
+/** Every Method has an entry in the table, and nothing else does. */
+export type MethodTableCovers = Check<Same<MethodName<ClientMethods>, Method>>;
+
+// ------------------------------------------------------------------------
+// Compile-time proof that the schemas and the hand-written types agree.
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+type Check<X extends true> = X;
+type Loose<X> = X extends Uint8Array ? Uint8Array : X extends readonly (infer I)[] ? Loose<I>[] : X extends object ? { -readonly [K in keyof X]: Loose<X[K]> } : X;
+export type SchemaTypeChecks = [
+  Check<Same<Loose<Infer<typeof getRequestSchema>>, Loose<T.GetRequest>>>,
+  Check<Same<Loose<Infer<typeof getResponseSchema>>, Loose<T.GetResponse>>>,
+  Check<Same<Loose<Infer<typeof putRequestSchema>>, Loose<T.PutRequest>>>,
+  Check<Same<Loose<Infer<typeof writeResponseSchema>>, Loose<T.WriteResponse>>>,
+  Check<Same<Loose<Infer<typeof deleteRequestSchema>>, Loose<T.DeleteRequest>>>,
+  Check<Same<Loose<Infer<typeof deleteResponseSchema>>, Loose<T.DeleteResponse>>>,
+  Check<Same<Loose<Infer<typeof scanRequestSchema>>, Loose<T.ScanRequest>>>,
+  Check<Same<Loose<Infer<typeof scanResponseSchema>>, Loose<T.ScanResponse>>>,
+  Check<Same<Loose<Infer<typeof openSessionResponseSchema>>, Loose<T.OpenSessionResponse>>>,
+  Check<Same<Loose<Infer<typeof statusResponseSchema>>, Loose<T.StatusResponse>>>,
+];
+
+/** MethodTypes (hand-written) and the table agree for every method. */
+export type MethodTypesChecks = [
+  Check<Same<Loose<{ [M in Method]: RequestOf<ClientMethods, M> }>, Loose<{ [M in Method]: MethodTypes[M]['request'] }>>>,
+  Check<Same<Loose<{ [M in Method]: ResponseOf<ClientMethods, M> }>, Loose<{ [M in Method]: MethodTypes[M]['response'] }>>>,
+];

@@ -1,0 +1,217 @@
+/**
+ * The client-facing wire types of Concord: what a client sends to any member
+ * and what it gets back. Pure data, no behaviour. The schemas that validate
+ * these shapes on the wire are in `schemas.ts`; the method table in `methods.ts`.
+ *
+ * Keys and values are bytes (`Uint8Array`; msgpack `bin`). Revisions are Raft
+ * log indexes: `modRevision` of a key is the index of the entry that last
+ * changed it, `createRevision` the index of the entry that created it.
+ */
+
+/** How a read is served. */
+export const Consistency = {
+  /**
+   * Default. The answer reflects every write acknowledged before the read was
+   * sent (ReadIndex, Raft thesis §6.4): the leader confirms it still leads
+   * with a heartbeat round, then the serving member waits until it has
+   * applied up to the read index.
+   */
+  Linearizable: 'linearizable',
+  /** Served from the contacted member's local state, possibly behind the leader. No Raft round. */
+  Stale: 'stale',
+} as const;
+export type Consistency = (typeof Consistency)[keyof typeof Consistency];
+
+/** A member's role as it reports it. */
+export const MemberRole = {
+  Follower: 'follower',
+  PreCandidate: 'pre-candidate',
+  Candidate: 'candidate',
+  Leader: 'leader',
+} as const;
+export type MemberRole = (typeof MemberRole)[keyof typeof MemberRole];
+
+/**
+ * Present on every successful response: who served it and where the leader
+ * is, so that a client can send its next request straight to the leader
+ * (forwarding through a follower costs one extra hop).
+ */
+export interface ResponseHeader {
+  /** Name of the member that answered (e.g. "n2"). */
+  readonly memberName: string;
+  /** The leader as this member knows it, or null when no leader is known. */
+  readonly leaderId: string | null;
+  /** The leader's client URL (e.g. "tcp://127.0.0.1:7001"), or null when unknown. */
+  readonly leaderClientUrl: string | null;
+  /** The serving member's applied index when it answered (the store's revision it read from). */
+  readonly revision: number;
+}
+
+/** A key with its value and bookkeeping. */
+export interface KeyValue {
+  readonly key: Uint8Array;
+  readonly value: Uint8Array;
+  /** Number of writes since the key was (re)created; 1 after creation. */
+  readonly version: number;
+  /** Raft index of the entry that created the key. */
+  readonly createRevision: number;
+  /** Raft index of the entry that last changed the key. */
+  readonly modRevision: number;
+}
+
+/**
+ * Identifies one write of one client session for exactly-once semantics
+ * (Raft thesis §6.3). A client numbers its writes 1, 2, 3... in its session;
+ * a retry reuses the same `seq`, and the state machine answers a retry of an
+ * already-applied write with the original result instead of applying it again.
+ */
+export interface SessionRef {
+  /** From `session.open`. */
+  readonly sessionId: number;
+  /** This write's sequence number in the session (>= 1). */
+  readonly seq: number;
+  /**
+   * Every write with seq <= ackedSeq has had its response received by the
+   * client, so the state machine may forget those results (bounds memory).
+   */
+  readonly ackedSeq: number;
+}
+
+/** Conditions on a write (compare-and-set). A write whose condition fails changes nothing. */
+export interface WriteConditions {
+  /** The key's current version must equal this; 0 means "the key must not exist". */
+  readonly expectedVersion?: number;
+  /** The key's current modRevision must equal this. */
+  readonly expectedModRevision?: number;
+}
+
+// ---------------------------------------------------------------- requests
+
+export interface GetRequest {
+  readonly key: Uint8Array;
+  readonly consistency: Consistency;
+}
+export interface GetResponse {
+  readonly header: ResponseHeader;
+  /** null when the key does not exist (a missing key is not an error for `get`). */
+  readonly kv: KeyValue | null;
+}
+
+export interface PutRequest extends WriteConditions {
+  readonly key: Uint8Array;
+  readonly value: Uint8Array;
+  readonly session: SessionRef;
+}
+export interface UpdateRequest extends WriteConditions {
+  readonly key: Uint8Array;
+  readonly value: Uint8Array;
+  readonly session: SessionRef;
+}
+/** Answer to put and update. */
+export interface WriteResponse {
+  readonly header: ResponseHeader;
+  /** Raft index of the entry that carried this write (the key's new modRevision). */
+  readonly revision: number;
+  /** The key's version after this write. */
+  readonly version: number;
+}
+
+export interface DeleteRequest extends WriteConditions {
+  readonly key: Uint8Array;
+  readonly session: SessionRef;
+}
+export interface DeleteResponse {
+  readonly header: ResponseHeader;
+  /** Raft index of the entry that carried this delete. */
+  readonly revision: number;
+  /** False when the key did not exist (not an error). */
+  readonly deleted: boolean;
+}
+
+/**
+ * A range scan in key order. Give either `prefix`, or `start` (inclusive)
+ * and/or `end` (exclusive); none of them scans everything. `after` continues a
+ * previous page: only keys strictly greater than it are returned.
+ */
+export interface ScanRequest {
+  readonly start?: Uint8Array;
+  readonly end?: Uint8Array;
+  readonly prefix?: Uint8Array;
+  readonly after?: Uint8Array;
+  /** Page size, 1..scanLimitMax (see `limits`). */
+  readonly limit: number;
+  readonly consistency: Consistency;
+}
+export interface ScanResponse {
+  readonly header: ResponseHeader;
+  readonly items: readonly KeyValue[];
+  /** When more keys remain in range: pass it as `after` to get the next page. */
+  readonly next: Uint8Array | null;
+}
+
+export interface OpenSessionRequest {
+  /** Requested time to live without keep-alives; the server clamps it to its bounds. */
+  readonly ttlMs: number;
+}
+export interface OpenSessionResponse {
+  readonly header: ResponseHeader;
+  readonly sessionId: number;
+  /** The time to live the server granted. */
+  readonly ttlMs: number;
+}
+
+export interface KeepAliveRequest {
+  readonly sessionId: number;
+}
+export interface KeepAliveResponse {
+  readonly header: ResponseHeader;
+}
+
+export interface CloseSessionRequest {
+  readonly sessionId: number;
+}
+export interface CloseSessionResponse {
+  readonly header: ResponseHeader;
+}
+
+// ---------------------------------------------------------------- status
+
+export interface StatusRequest {
+  /** Reserved; send {}. */
+  readonly verbose?: boolean;
+}
+
+/** One member of the cluster as the answering member knows it. */
+export interface MemberInfo {
+  readonly name: string;
+  readonly peerUrl: string;
+  /** Learned from the member itself; null until it has been heard from. */
+  readonly clientUrl: string | null;
+  readonly voter: boolean;
+}
+
+/** The answering member's own state. */
+export interface MemberStatus {
+  readonly name: string;
+  readonly clientUrl: string;
+  readonly peerUrl: string;
+  readonly role: MemberRole;
+  readonly term: number;
+  readonly commitIndex: number;
+  readonly appliedIndex: number;
+  /** Index of the latest snapshot (0 when none). */
+  readonly snapshotIndex: number;
+  readonly firstLogIndex: number;
+  readonly lastLogIndex: number;
+  readonly leaderId: string | null;
+  readonly leaderClientUrl: string | null;
+  /** True when a storage failure stopped this member from accepting writes. */
+  readonly storageFailed: boolean;
+  readonly version: string;
+}
+
+export interface StatusResponse {
+  readonly header: ResponseHeader;
+  readonly member: MemberStatus;
+  readonly members: readonly MemberInfo[];
+}

@@ -1,0 +1,260 @@
+/**
+ * Server configuration: one table of options, read from command-line flags,
+ * environment variables and a JSON config file, with precedence
+ * flags > env > file > defaults.
+ *
+ * A member's name and the initial cluster are persisted in its data
+ * directory on first start (`member.json`, see membership-file.ts), so a
+ * restarted member needs only `--data-dir` and its URLs.
+ */
+import { readFileSync } from 'node:fs';
+import { ConcordError } from '../common/errors.js';
+import { parseAddress } from '../net/index.js';
+import { defaultKeyBytesMax, defaultValueBytesMax } from '../protocol/index.js';
+import { readMemberFile } from './member-file.js';
+
+export const LogFormat = { Auto: 'auto', Pretty: 'pretty', Json: 'json' } as const;
+export type LogFormat = (typeof LogFormat)[keyof typeof LogFormat];
+
+export const LogLevel = { Trace: 'trace', Debug: 'debug', Info: 'info', Warn: 'warn', Error: 'error', Fatal: 'fatal', Silent: 'silent' } as const;
+export type LogLevel = (typeof LogLevel)[keyof typeof LogLevel];
+
+export interface ServerConfig {
+  /** This member's stable name, e.g. "n1". */
+  readonly name: string;
+  /** Directory for the write-ahead log, snapshots and member.json. Locked while the server runs. */
+  readonly dataDir: string;
+  /** Where clients connect (net address: tcp://host:port, unix:///path...). */
+  readonly clientUrl: string;
+  /** Where the other members connect for Raft traffic and forwarded requests. */
+  readonly peerUrl: string;
+  /** Every initial voter: name -> peer URL (must include this member). */
+  readonly initialCluster: Readonly<Record<string, string>>;
+  /** Leader heartbeat period, and the clock's tick. */
+  readonly heartbeatIntervalMs: number;
+  /** Base election timeout (randomized in [t, 2t) by the core). Must be >= 2 heartbeats. */
+  readonly electionTimeoutMs: number;
+  /** Take a snapshot and compact the log after this many applied entries. */
+  readonly snapshotEveryEntries: number;
+  readonly keyBytesMax: number;
+  readonly valueBytesMax: number;
+  /** Server-side deadline for a request (proposal wait, forwarding, read index). */
+  readonly requestTimeoutMs: number;
+  /** Bound on proposals and reads waiting for an answer on this member. */
+  readonly pendingRequestsMax: number;
+  /** Max time graceful shutdown waits for in-flight requests and leadership transfer. */
+  readonly shutdownTimeoutMs: number;
+  readonly logLevel: LogLevel;
+  readonly logFormat: LogFormat;
+  /** Serve Prometheus metrics at <metricsUrl>/metrics (e.g. http://127.0.0.1:9101); off when absent. */
+  readonly metricsUrl?: string;
+}
+
+/** A configuration problem the user must fix; the message says which setting and why. */
+export class InvalidConfigError extends ConcordError {
+  constructor(message: string) {
+    super('CONCORD_ERR_INVALID_CONFIG', message);
+  }
+}
+
+type OptionKind = 'string' | 'integer' | 'cluster' | 'logLevel' | 'logFormat';
+
+export interface ConfigOption {
+  readonly key: keyof ServerConfig;
+  /** Long flag, e.g. "--data-dir". */
+  readonly flag: string;
+  /** Environment variable, e.g. "CONCORD_DATA_DIR". */
+  readonly env: string;
+  readonly kind: OptionKind;
+  readonly description: string;
+  /** undefined: required (or taken from the data directory). */
+  readonly defaultValue?: string | number;
+}
+
+/** Every server option. The CLI builds its `concord server` flags from this table. */
+export const serverConfigOptions: readonly ConfigOption[] = [
+  { key: 'name', flag: '--name', env: 'CONCORD_NAME', kind: 'string', description: 'member name (stored in the data dir on first start)' },
+  { key: 'dataDir', flag: '--data-dir', env: 'CONCORD_DATA_DIR', kind: 'string', description: 'data directory (log, snapshots, membership)' },
+  { key: 'clientUrl', flag: '--client-url', env: 'CONCORD_CLIENT_URL', kind: 'string', description: 'address clients connect to, e.g. tcp://127.0.0.1:7001' },
+  { key: 'peerUrl', flag: '--peer-url', env: 'CONCORD_PEER_URL', kind: 'string', description: 'address other members connect to, e.g. tcp://127.0.0.1:7101' },
+  { key: 'initialCluster', flag: '--initial-cluster', env: 'CONCORD_INITIAL_CLUSTER', kind: 'cluster', description: 'initial members: n1=tcp://h:p,n2=tcp://h:p,... (stored in the data dir on first start)' },
+  { key: 'heartbeatIntervalMs', flag: '--heartbeat-interval-ms', env: 'CONCORD_HEARTBEAT_INTERVAL_MS', kind: 'integer', description: 'leader heartbeat period and clock tick', defaultValue: 100 },
+  { key: 'electionTimeoutMs', flag: '--election-timeout-ms', env: 'CONCORD_ELECTION_TIMEOUT_MS', kind: 'integer', description: 'election timeout base (randomized up to 2x)', defaultValue: 1000 },
+  { key: 'snapshotEveryEntries', flag: '--snapshot-every-entries', env: 'CONCORD_SNAPSHOT_EVERY_ENTRIES', kind: 'integer', description: 'snapshot and compact the log after this many applied entries', defaultValue: 10_000 },
+  { key: 'keyBytesMax', flag: '--key-bytes-max', env: 'CONCORD_KEY_BYTES_MAX', kind: 'integer', description: 'largest key accepted', defaultValue: defaultKeyBytesMax },
+  { key: 'valueBytesMax', flag: '--value-bytes-max', env: 'CONCORD_VALUE_BYTES_MAX', kind: 'integer', description: 'largest value accepted', defaultValue: defaultValueBytesMax },
+  { key: 'requestTimeoutMs', flag: '--request-timeout-ms', env: 'CONCORD_REQUEST_TIMEOUT_MS', kind: 'integer', description: 'server-side deadline per request', defaultValue: 5_000 },
+  { key: 'pendingRequestsMax', flag: '--pending-requests-max', env: 'CONCORD_PENDING_REQUESTS_MAX', kind: 'integer', description: 'bound on requests waiting for an answer', defaultValue: 100_000 },
+  { key: 'shutdownTimeoutMs', flag: '--shutdown-timeout-ms', env: 'CONCORD_SHUTDOWN_TIMEOUT_MS', kind: 'integer', description: 'how long graceful shutdown waits', defaultValue: 5_000 },
+  { key: 'logLevel', flag: '--log-level', env: 'CONCORD_LOG_LEVEL', kind: 'logLevel', description: 'trace|debug|info|warn|error|fatal|silent', defaultValue: 'info' },
+  { key: 'metricsUrl', flag: '--metrics-url', env: 'CONCORD_METRICS_URL', kind: 'string', description: 'serve Prometheus metrics at <url>/metrics, e.g. http://127.0.0.1:9101 (default: off)' },
+  { key: 'logFormat', flag: '--log-format', env: 'CONCORD_LOG_FORMAT', kind: 'logFormat', description: 'auto (pretty on a terminal, JSON otherwise)|pretty|json', defaultValue: 'auto' },
+];
+
+/** The env var naming a JSON config file (the `--config` flag wins over it). */
+export const configFileEnv = 'CONCORD_CONFIG';
+
+/** Raw settings as strings (flags, env) or JSON values (file), keyed by ServerConfig field. */
+export type RawSettings = Partial<Record<keyof ServerConfig, unknown>>;
+
+export interface LoadServerConfigInput {
+  /** Values from command-line flags, keyed by ServerConfig field (commander's camelCase keys match). */
+  readonly flags?: RawSettings & { config?: string };
+  /** Environment (default: process.env). */
+  readonly env?: Readonly<Record<string, string | undefined>>;
+}
+
+/** Parses "n1=tcp://h:1,n2=tcp://h:2" into { n1: 'tcp://h:1', n2: 'tcp://h:2' }. */
+export function parseInitialCluster(text: string): Record<string, string> {
+  const cluster: Record<string, string> = {};
+  for (const part of text.split(',').map((p) => p.trim()).filter((p) => p.length > 0)) {
+    const eq = part.indexOf('=');
+    if (eq <= 0 || eq === part.length - 1) throw new InvalidConfigError(`initial cluster entry "${part}" is not name=url`);
+    const name = part.slice(0, eq).trim();
+    if (name in cluster) throw new InvalidConfigError(`initial cluster names member "${name}" twice`);
+    cluster[name] = part.slice(eq + 1).trim();
+  }
+  return cluster;
+}
+
+export function formatInitialCluster(cluster: Readonly<Record<string, string>>): string {
+  return Object.entries(cluster).map(([name, url]) => `${name}=${url}`).join(',');
+}
+
+function coerce(option: ConfigOption, value: unknown, source: string): unknown {
+  const where = `${option.key} (from ${source})`;
+  switch (option.kind) {
+    case 'string': {
+      if (typeof value !== 'string' || value.length === 0) throw new InvalidConfigError(`${where} must be a non-empty string`);
+      return value;
+    }
+    case 'integer': {
+      const n = typeof value === 'number' ? value : typeof value === 'string' && /^\s*\d+\s*$/.test(value) ? Number(value) : NaN;
+      if (!Number.isSafeInteger(n) || n <= 0) throw new InvalidConfigError(`${where} must be a positive integer, got ${JSON.stringify(value)}`);
+      return n;
+    }
+    case 'cluster': {
+      if (typeof value === 'string') return parseInitialCluster(value);
+      if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
+        const out: Record<string, string> = {};
+        for (const [k, v] of Object.entries(value)) {
+          if (typeof v !== 'string' || v.length === 0) throw new InvalidConfigError(`${where}: member "${k}" needs a peer URL string`);
+          out[k] = v;
+        }
+        return out;
+      }
+      throw new InvalidConfigError(`${where} must be "name=url,..." or an object of name -> url`);
+    }
+    case 'logLevel': {
+      if (typeof value !== 'string' || !(Object.values(LogLevel) as string[]).includes(value)) {
+        throw new InvalidConfigError(`${where} must be one of ${Object.values(LogLevel).join('|')}`);
+      }
+      return value;
+    }
+    case 'logFormat': {
+      if (typeof value !== 'string' || !(Object.values(LogFormat) as string[]).includes(value)) {
+        throw new InvalidConfigError(`${where} must be one of ${Object.values(LogFormat).join('|')}`);
+      }
+      return value;
+    }
+  }
+}
+
+function readConfigFile(path: string): RawSettings {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new InvalidConfigError(`cannot read config file ${path}: ${(error as Error).message}`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (error) {
+    throw new InvalidConfigError(`config file ${path} is not valid JSON: ${(error as Error).message}`);
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new InvalidConfigError(`config file ${path} must hold a JSON object`);
+  }
+  const known = new Set<string>(serverConfigOptions.map((o) => o.key));
+  for (const key of Object.keys(parsed)) {
+    if (!known.has(key)) throw new InvalidConfigError(`config file ${path}: unknown setting "${key}" (known: ${[...known].join(', ')})`);
+  }
+  return parsed as RawSettings;
+}
+
+/**
+ * Resolves the server configuration: flags > env > config file > defaults,
+ * then fills `name` and `initialCluster` from the data directory's
+ * member.json when the member was started before. Throws InvalidConfigError
+ * naming the setting on any problem.
+ */
+export function loadServerConfig(input: LoadServerConfigInput = {}): ServerConfig {
+  const flags = input.flags ?? {};
+  const env = input.env ?? process.env;
+  const configPath = flags.config ?? env[configFileEnv];
+  const file: RawSettings = configPath !== undefined && configPath !== '' ? readConfigFile(configPath) : {};
+
+  const resolved: Record<string, unknown> = {};
+  for (const option of serverConfigOptions) {
+    const fromFlag = flags[option.key];
+    const fromEnv = env[option.env];
+    const fromFile = file[option.key];
+    if (fromFlag !== undefined && fromFlag !== null) resolved[option.key] = coerce(option, fromFlag, `flag ${option.flag}`);
+    else if (fromEnv !== undefined && fromEnv !== '') resolved[option.key] = coerce(option, fromEnv, `env ${option.env}`);
+    else if (fromFile !== undefined) resolved[option.key] = coerce(option, fromFile, `config file ${configPath}`);
+    else if (option.defaultValue !== undefined) resolved[option.key] = option.defaultValue;
+  }
+
+  const dataDir = resolved['dataDir'];
+  if (typeof dataDir !== 'string') throw new InvalidConfigError('dataDir is required (--data-dir or CONCORD_DATA_DIR)');
+  const stored = readMemberFile(dataDir);
+  if (stored !== null) {
+    if (resolved['name'] !== undefined && resolved['name'] !== stored.name) {
+      throw new InvalidConfigError(`data dir ${dataDir} belongs to member "${stored.name}", but the name given is "${String(resolved['name'])}"`);
+    }
+    resolved['name'] = stored.name;
+    // The persisted membership wins: the initial cluster only matters on first start.
+    resolved['initialCluster'] = stored.initialCluster;
+  }
+  for (const key of ['name', 'clientUrl', 'peerUrl', 'initialCluster'] as const) {
+    if (resolved[key] === undefined) {
+      const option = serverConfigOptions.find((o) => o.key === key)!;
+      throw new InvalidConfigError(`${key} is required (${option.flag} or ${option.env})`);
+    }
+  }
+  const config = resolved as unknown as ServerConfig;
+  validateServerConfig(config);
+  return config;
+}
+
+/** Cross-field checks; throws InvalidConfigError. */
+export function validateServerConfig(config: ServerConfig): void {
+  if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/.test(config.name)) {
+    throw new InvalidConfigError(`name "${config.name}" must be 1-64 letters, digits, '.', '_' or '-'`);
+  }
+  const members = Object.keys(config.initialCluster);
+  if (members.length === 0) throw new InvalidConfigError('initialCluster is empty');
+  if (!(config.name in config.initialCluster)) {
+    throw new InvalidConfigError(`initialCluster (${members.join(', ')}) does not include this member "${config.name}"`);
+  }
+  if (config.electionTimeoutMs < 2 * config.heartbeatIntervalMs) {
+    throw new InvalidConfigError(`electionTimeoutMs (${config.electionTimeoutMs}) must be at least twice heartbeatIntervalMs (${config.heartbeatIntervalMs})`);
+  }
+  if (config.clientUrl === config.peerUrl) throw new InvalidConfigError('clientUrl and peerUrl must differ');
+  const urls: [string, string][] = [
+    ['clientUrl', config.clientUrl],
+    ['peerUrl', config.peerUrl],
+    ...Object.entries(config.initialCluster).map(([name, url]): [string, string] => [`initialCluster.${name}`, url]),
+  ];
+  for (const [setting, url] of urls) {
+    try {
+      parseAddress(url);
+    } catch (error) {
+      throw new InvalidConfigError(`${setting}: ${(error as Error).message}`);
+    }
+  }
+  if (config.metricsUrl !== undefined && !/^http:\/\/[^/]+:\d+\/?$/.test(config.metricsUrl)) {
+    throw new InvalidConfigError(`metricsUrl "${config.metricsUrl}" must look like http://127.0.0.1:9101`);
+  }
+}

@@ -1,0 +1,23 @@
+/**
+ * The Concord server: one cluster member. The CLI's `concord server` uses
+ * `loadServerConfig` + `createLogger` + `startServer` + `shutdownOnSignals`.
+ * Operations guide: docs/operations.md.
+ */
+export {
+  loadServerConfig,
+  validateServerConfig,
+  parseInitialCluster,
+  formatInitialCluster,
+  serverConfigOptions,
+  configFileEnv,
+  InvalidConfigError,
+  LogFormat,
+  LogLevel,
+  type ServerConfig,
+  type ConfigOption,
+  type LoadServerConfigInput,
+} from './config.js';
+export { createLogger, type Logger, type CreateLoggerOptions } from './logger.js';
+export { startServer, serverVersion, type RunningServer, type StartServerOptions } from './server.js';
+export { shutdownOnSignals, type ShutdownOnSignalsOptions } from './signals.js';
+export { readMemberFile, memberFileName, type MemberFile } from './member-file.js';

@@ -1,0 +1,33 @@
+/**
+ * A standalone entry for one member, without the CLI:
+ *   node dist/src/server/main.js --name n1 --data-dir DIR --client-url ... --peer-url ... --initial-cluster ...
+ * Same flags, env vars and config file as `concord server` (which is what
+ * users run); tests may use this one to exercise the server alone.
+ */
+import { parseArgs } from 'node:util';
+import { loadServerConfig, serverConfigOptions, type RawSettings } from './config.js';
+import { createLogger } from './logger.js';
+import { startServer } from './server.js';
+import { shutdownOnSignals } from './signals.js';
+
+async function main(): Promise<void> {
+  const options: Record<string, { type: 'string' }> = { config: { type: 'string' } };
+  for (const option of serverConfigOptions) options[option.flag.slice(2)] = { type: 'string' };
+  const { values } = parseArgs({ options, strict: true, allowPositionals: false });
+  const flags: RawSettings & { config?: string } = {};
+  for (const option of serverConfigOptions) {
+    const value = values[option.flag.slice(2)];
+    if (typeof value === 'string') flags[option.key] = value;
+  }
+  if (typeof values['config'] === 'string') flags.config = values['config'];
+  const config = loadServerConfig({ flags });
+  const logger = createLogger({ level: config.logLevel, format: config.logFormat, bindings: { member: config.name } });
+  const server = await startServer(config, logger);
+  shutdownOnSignals(server, logger);
+}
+
+main().catch((error: unknown) => {
+  const e = error as { code?: string; message?: string };
+  process.stderr.write(`concord server: ${e.message ?? String(error)}${e.code ? ` [${e.code}]` : ''}\n`);
+  process.exit(1);
+});

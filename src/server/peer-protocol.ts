@@ -1,0 +1,143 @@
+/**
+ * The member-to-member wire protocol, spoken on each member's peer URL.
+ *
+ * One-way messages (over a PeerLink per remote member, fire-and-forget: Raft
+ * tolerates loss, duplication and reordering, and retries on its own):
+ * - `raft` (id 1): one Raft message exactly as the core produced it
+ *   (src/raft/messages.ts), validated field by field on receipt.
+ * - `hello` (id 2): a member announces its name and URLs, on every
+ *   (re)connection and periodically, so that every member learns the others'
+ *   client URLs (for leader hints in responses) without extra configuration.
+ *
+ * RPC (forwarding): the client methods (`clientMethods`, same ids and
+ * schemas). A follower forwards a write or linearizable read to the leader's
+ * peer URL with the client's request unchanged (session and seq included, so
+ * exactly-once holds across forwarding); the leader serves it without
+ * forwarding again (no loops) and answers NotLeader if it lost leadership.
+ *
+ * This lives in src/server rather than src/protocol because it needs the Raft
+ * message types, and the layer rules keep src/protocol independent of src/raft.
+ */
+import { defineMessages, Schema, describe, s, type Infer, type SchemaFailure } from '../net/index.js';
+import type { Message } from '../raft/index.js';
+
+const nodeId = s.string({ maxLength: 64 });
+const bytes = s.bytes();
+
+const entrySchema = s.object({
+  index: s.uint(),
+  term: s.uint(),
+  type: s.oneOf(0, 1),
+  data: bytes,
+});
+
+const confStateSchema = s.object({
+  voters: s.array(nodeId),
+  learners: s.array(nodeId),
+  votersOutgoing: s.array(nodeId),
+  learnersNext: s.array(nodeId),
+  autoLeave: s.bool(),
+});
+
+const snapshotMetadataSchema = s.object({ index: s.uint(), term: s.uint(), conf: confStateSchema });
+
+const base = { from: nodeId, to: nodeId, term: s.uint() };
+
+/** One schema per Raft message type, keyed by the `type` tag. */
+const raftMessageSchemas = {
+  RequestVote: s.object({ ...base, type: s.literal('RequestVote'), lastLogIndex: s.uint(), lastLogTerm: s.uint(), transfer: s.bool() }),
+  RequestPreVote: s.object({ ...base, type: s.literal('RequestPreVote'), lastLogIndex: s.uint(), lastLogTerm: s.uint() }),
+  RequestVoteResponse: s.object({ ...base, type: s.literal('RequestVoteResponse'), granted: s.bool() }),
+  RequestPreVoteResponse: s.object({ ...base, type: s.literal('RequestPreVoteResponse'), granted: s.bool() }),
+  AppendEntries: s.object({
+    ...base,
+    type: s.literal('AppendEntries'),
+    prevLogIndex: s.uint(),
+    prevLogTerm: s.uint(),
+    entries: s.array(entrySchema),
+    leaderCommit: s.uint(),
+  }),
+  AppendEntriesResponse: s.object({
+    ...base,
+    type: s.literal('AppendEntriesResponse'),
+    success: s.bool(),
+    index: s.uint(),
+    conflictTerm: s.uint(),
+    conflictIndex: s.uint(),
+  }),
+  Heartbeat: s.object({ ...base, type: s.literal('Heartbeat'), commit: s.uint(), context: bytes }),
+  HeartbeatResponse: s.object({ ...base, type: s.literal('HeartbeatResponse'), context: bytes }),
+  InstallSnapshot: s.object({
+    ...base,
+    type: s.literal('InstallSnapshot'),
+    snapshot: snapshotMetadataSchema,
+    offset: s.uint(),
+    data: bytes,
+    done: s.bool(),
+  }),
+  InstallSnapshotResponse: s.object({
+    ...base,
+    type: s.literal('InstallSnapshotResponse'),
+    snapshotIndex: s.uint(),
+    nextOffset: s.uint(),
+    done: s.bool(),
+  }),
+  TimeoutNow: s.object({ ...base, type: s.literal('TimeoutNow') }),
+  ReadIndex: s.object({ ...base, type: s.literal('ReadIndex'), context: bytes }),
+  ReadIndexResponse: s.object({ ...base, type: s.literal('ReadIndexResponse'), index: s.uint(), context: bytes }),
+  TransferLeader: s.object({ ...base, type: s.literal('TransferLeader'), transferee: nodeId }),
+};
+
+type WireMessage = Infer<(typeof raftMessageSchemas)[keyof typeof raftMessageSchemas]>;
+
+/** Dispatches on the `type` tag: one lookup instead of trying every variant. */
+class RaftMessageSchema extends Schema<WireMessage> {
+  readonly description = 'Raft message';
+  is(value: unknown): value is WireMessage {
+    if (typeof value !== 'object' || value === null) return false;
+    const type = (value as { type?: unknown }).type;
+    if (typeof type !== 'string' || !Object.prototype.hasOwnProperty.call(raftMessageSchemas, type)) return false;
+    return raftMessageSchemas[type as keyof typeof raftMessageSchemas].is(value);
+  }
+  override explain(value: unknown, path = ''): SchemaFailure {
+    const type = typeof value === 'object' && value !== null ? (value as { type?: unknown }).type : undefined;
+    if (typeof type === 'string' && Object.prototype.hasOwnProperty.call(raftMessageSchemas, type)) {
+      return raftMessageSchemas[type as keyof typeof raftMessageSchemas].explain(value, path);
+    }
+    return { path: path === '' ? 'type' : `${path}.type`, expected: Object.keys(raftMessageSchemas).join(' | '), found: describe(type) };
+  }
+}
+
+export const raftMessageSchema = new RaftMessageSchema();
+
+export const helloSchema = s.object({
+  name: nodeId,
+  clientUrl: s.string({ maxLength: 1024 }),
+  peerUrl: s.string({ maxLength: 1024 }),
+});
+export type Hello = Infer<typeof helloSchema>;
+
+export const peerMessages = defineMessages({
+  raft: { id: 1, schema: raftMessageSchema },
+  hello: { id: 2, schema: helloSchema },
+});
+export type PeerMessages = typeof peerMessages;
+
+/** A validated wire message is a core message (the schemas mirror src/raft/messages.ts). */
+export function toRaftMessage(wire: WireMessage): Message {
+  return wire as Message;
+}
+
+/** A core message as the wire body (same shape; the core's arrays are readonly). */
+export function fromRaftMessage(message: Message): WireMessage {
+  return message as unknown as WireMessage;
+}
+
+// Compile-time proof that every core message type has a schema and the shapes agree.
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+type Check<X extends true> = X;
+type Loose<X> = X extends Uint8Array ? Uint8Array : X extends readonly (infer I)[] ? Loose<I>[] : X extends object ? { -readonly [K in keyof X]: Loose<X[K]> } : X;
+export type RaftWireChecks = [
+  Check<Same<keyof typeof raftMessageSchemas, Message['type']>>,
+  Check<Same<Loose<WireMessage>, Loose<Message>>>,
+];

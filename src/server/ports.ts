@@ -1,0 +1,65 @@
+/**
+ * The narrow views the server's Raft loop has of the layers below it. Each
+ * is implemented by a small adapter over the real layer (raft-core-adapter.ts,
+ * storage-adapter.ts), so the loop's ordering logic does not depend on the
+ * details of their APIs.
+ */
+import type { Message, IncomingSnapshotChunk, Ready, Role, ConfState, NodeId, SnapshotMetadata, HardState, Entry } from '../raft/index.js';
+
+export interface CoreStatus {
+  readonly role: Role;
+  readonly term: number;
+  readonly leader: NodeId | null;
+  readonly commitIndex: number;
+  readonly appliedIndex: number;
+  readonly conf: ConfState;
+  /** Leader only: how far each follower's log matches (for picking a transfer target). */
+  readonly matchIndex: Readonly<Record<NodeId, number>>;
+  readonly lastLogIndex: number;
+}
+
+/** The Raft core (src/raft RaftNode). Synchronous; throws ProposalDroppedError on refusal. */
+export interface RaftCore {
+  tick(): void;
+  step(message: Message): void;
+  /**
+   * Appends one Normal entry (leader only); many between two Readies go out in
+   * one append per follower. Returns where it went: it committed iff the entry
+   * applied at `index` has this `term`.
+   */
+  propose(data: Uint8Array): { index: number; term: number };
+  readIndex(context: Uint8Array): void;
+  transferLeadership(to: NodeId): void;
+  hasReady(): boolean;
+  ready(): Ready;
+  advance(ready: Ready): void;
+  status(): CoreStatus;
+}
+
+/** One Ready's durable part: written with one group commit (one fsync). */
+export interface PersistBatch {
+  readonly snapshotChunks: readonly IncomingSnapshotChunk[];
+  readonly snapshot?: SnapshotMetadata;
+  readonly entries: readonly Entry[];
+  readonly hardState?: HardState;
+}
+
+/** The durable log and snapshot store (src/storage). */
+export interface HostStorage {
+  /** Persists the batch (truncating a conflicting suffix first) and resolves once it is durable. */
+  persist(batch: PersistBatch): Promise<void>;
+  /**
+   * Writes a snapshot taken locally, then compacts the log up to it; resolves
+   * once both are durable.
+   */
+  writeSnapshot(meta: SnapshotMetadata, contents: Iterable<Uint8Array> | AsyncIterable<Uint8Array>): Promise<void>;
+  /** The contents of the latest snapshot, as a stream of chunks (null when there is none). */
+  readSnapshot(): { meta: SnapshotMetadata; contents: AsyncIterable<Uint8Array> } | null;
+  /** Term of the entry at `index` (for snapshot metadata). */
+  term(index: number): number;
+  firstIndex(): number;
+  lastIndex(): number;
+  snapshotIndex(): number;
+  /** Flushes and releases everything, including the data directory lock. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,54 @@
+/**
+ * The server's view of the Raft core (ports.ts RaftCore) over src/raft's
+ * RaftNode, with the real randomness source for election timeouts.
+ */
+import { randomInt } from 'node:crypto';
+import { RaftNode, type Storage, type NodeId } from '../raft/index.js';
+import type { CoreStatus, RaftCore } from './ports.js';
+
+export interface CreateRaftCoreOptions {
+  readonly name: NodeId;
+  readonly storage: Storage;
+  /** Index the state machine has applied (restored from a snapshot) when the core starts. */
+  readonly applied: number;
+  readonly heartbeatIntervalTicks: number;
+  readonly electionTimeoutTicks: number;
+}
+
+export function createRaftCore(options: CreateRaftCoreOptions): RaftCore {
+  const node = new RaftNode({
+    id: options.name,
+    storage: options.storage,
+    applied: options.applied,
+    heartbeatIntervalTicks: options.heartbeatIntervalTicks,
+    electionTimeoutTicks: options.electionTimeoutTicks,
+    rng: { nextInt: (n: number) => randomInt(n) },
+    preVote: true,
+    checkQuorum: true,
+  });
+  return {
+    tick: () => node.tick(),
+    step: (message) => node.step(message),
+    propose: (data) => node.propose(data),
+    readIndex: (context) => node.readIndex(context),
+    transferLeadership: (to) => node.transferLeadership(to),
+    hasReady: () => node.hasReady(),
+    ready: () => node.ready(),
+    advance: (ready) => node.advance(ready),
+    status: (): CoreStatus => {
+      const s = node.status();
+      const matchIndex: Record<NodeId, number> = {};
+      for (const [id, progress] of Object.entries(s.progress ?? {})) matchIndex[id] = progress.match;
+      return {
+        role: s.role,
+        term: s.term,
+        leader: s.leader,
+        commitIndex: s.commit,
+        appliedIndex: s.applied,
+        conf: s.conf,
+        matchIndex,
+        lastLogIndex: s.lastIndex,
+      };
+    },
+  };
+}

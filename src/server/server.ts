@@ -1,0 +1,232 @@
+/**
+ * `startServer(config)`: one Concord member. It opens the data directory
+ * (locked), restores the key-value state from the latest snapshot, starts the
+ * Raft core over the durable log, listens on the peer URL (Raft traffic and
+ * forwarded requests) and the client URL, and starts the clock.
+ */
+import { mkdirSync, readFileSync } from 'node:fs';
+import { KvStateMachine } from '../kv/index.js';
+import { RpcServer, listen, type Listener, type Handlers } from '../net/index.js';
+import { clientMethods, type ClientMethods, type StatusResponse } from '../protocol/index.js';
+import { ClientService, type RequestContext } from './client-service.js';
+import { InvalidConfigError, type ServerConfig } from './config.js';
+import { createLogger, type Logger } from './logger.js';
+import { readMemberFile, writeMemberFile } from './member-file.js';
+import { PeerNetwork } from './peer-network.js';
+import { peerMessages, type PeerMessages } from './peer-protocol.js';
+import { RaftHost } from './raft-host.js';
+import { ServerMetrics } from './metrics.js';
+import { createRaftCore } from './raft-core-adapter.js';
+import { openHostStorage } from './storage-adapter.js';
+import type { Disk } from '../storage/index.js';
+
+export interface RunningServer {
+  readonly config: ServerConfig;
+  /** The bound client address (the real port when configured with port 0). */
+  readonly clientUrl: string;
+  readonly peerUrl: string;
+  /** This member's status, as `cluster.status` reports it. */
+  status(): Omit<StatusResponse, 'header'>;
+  /**
+   * Graceful shutdown: stop accepting requests, let in-flight ones finish, a
+   * leader hands leadership to the most up-to-date follower, then close the
+   * listeners, links and storage (everything acknowledged is already durable).
+   * Idempotent.
+   */
+  close(): Promise<void>;
+}
+
+/** Largest frame on client and peer connections: a value at the limit plus headroom, or an append batch. */
+function frameBytesMaxFor(config: ServerConfig): number {
+  return Math.max(16 * 1024 * 1024, 2 * (config.valueBytesMax + config.keyBytesMax) + 64 * 1024);
+}
+
+export function serverVersion(): string {
+  try {
+    const text = readFileSync(new URL('../../../package.json', import.meta.url), 'utf8');
+    const version = (JSON.parse(text) as { version?: unknown }).version;
+    return typeof version === 'string' ? version : '0.0.0';
+  } catch {
+    return '0.0.0';
+  }
+}
+
+export interface StartServerOptions {
+  /** The disk under the data directory (default: the real one). Tests inject a simulated disk to fail writes. */
+  readonly disk?: Disk;
+}
+
+export async function startServer(config: ServerConfig, logger?: Logger, options: StartServerOptions = {}): Promise<RunningServer> {
+  const log = logger ?? createLogger({ level: config.logLevel, format: config.logFormat, bindings: { member: config.name } });
+  mkdirSync(config.dataDir, { recursive: true });
+
+  // The storage takes the data directory lock first: nothing is written before we own the directory.
+  const storage = await openHostStorage(config.dataDir, log, options.disk);
+  const cleanups: (() => Promise<void>)[] = [() => storage.close()];
+  const cleanup = async (): Promise<void> => {
+    for (const fn of cleanups.reverse()) await fn().catch((error: unknown) => log.warn({ err: error }, 'cleanup step failed'));
+  };
+  try {
+    const stored = readMemberFile(config.dataDir);
+    if (stored === null) writeMemberFile(config.dataDir, { name: config.name, initialCluster: config.initialCluster });
+    else if (stored.name !== config.name) {
+      throw new InvalidConfigError(`data dir ${config.dataDir} belongs to member "${stored.name}", not "${config.name}"`);
+    }
+    const fresh = await storage.bootstrapIfEmpty(Object.keys(config.initialCluster));
+
+    const kv = new KvStateMachine({ keyBytesMax: config.keyBytesMax, valueBytesMax: config.valueBytesMax });
+    const latest = storage.hostStorage.readSnapshot();
+    if (latest !== null) {
+      await kv.restoreAsync(latest.contents);
+      log.info({ index: latest.meta.index, keys: kv.keyCount }, 'restored the state machine from the latest snapshot');
+    }
+
+    const tickIntervalMs = config.heartbeatIntervalMs;
+    const core = createRaftCore({
+      name: config.name,
+      storage: storage.raftStorage,
+      applied: kv.appliedIndex,
+      heartbeatIntervalTicks: 1,
+      electionTimeoutTicks: Math.max(2, Math.round(config.electionTimeoutMs / tickIntervalMs)),
+    });
+
+    let host: RaftHost | null = null;
+    const metrics =
+      config.metricsUrl === undefined
+        ? null
+        : new ServerMetrics(config.name, () =>
+            host === null
+              ? null
+              : {
+                  term: () => host!.status().member.term,
+                  commitIndex: () => host!.status().member.commitIndex,
+                  appliedIndex: () => kv.appliedIndex,
+                  snapshotIndex: () => host!.status().member.snapshotIndex,
+                  isLeader: () => host!.isLeader(),
+                  inflight: () => host!.inflight,
+                },
+          );
+    const peers = new PeerNetwork({
+      name: config.name,
+      clientUrl: config.clientUrl,
+      peerUrl: config.peerUrl,
+      cluster: config.initialCluster,
+      helloIntervalMs: 1000,
+      frameBytesMax: frameBytesMaxFor(config),
+      logger: log,
+      leader: () => host?.leaderId() ?? null,
+      onRaftMessage: (message) => host?.receive(message),
+    });
+    cleanups.push(() => peers.close());
+
+    const hostOptions = {
+      name: config.name,
+      clientUrl: config.clientUrl,
+      peerUrl: config.peerUrl,
+      tickIntervalMs,
+      snapshotEveryEntries: config.snapshotEveryEntries,
+      pendingRequestsMax: config.pendingRequestsMax,
+      version: serverVersion(),
+    };
+    host = new RaftHost(hostOptions, core, storage.hostStorage, kv, peers, log, metrics);
+    const raftHost = host;
+    cleanups.push(() => raftHost.stop());
+
+    const service = new ClientService(host, peers, config.requestTimeoutMs);
+    const handlersFor = (context: RequestContext): Handlers<ClientMethods> => {
+      const out: Record<string, (request: never) => Promise<unknown>> = {};
+      for (const [name, handler] of Object.entries(service.handlers)) {
+        const call = handler as (r: never, c: RequestContext) => Promise<unknown>;
+        if (metrics === null || context.forwarded) {
+          out[name] = (request: never) => call(request, context);
+          continue;
+        }
+        const requests = metrics.requests;
+        const seconds = metrics.requestSeconds.labels(name);
+        out[name] = (request: never) => {
+          const done = seconds.startTimer();
+          return call(request, context).then(
+            (response) => {
+              done();
+              requests.inc({ method: name, code: 'ok' });
+              return response;
+            },
+            (error: unknown) => {
+              done();
+              requests.inc({ method: name, code: (error as { code?: string }).code ?? 'unknown' });
+              throw error;
+            },
+          );
+        };
+      }
+      return out as unknown as Handlers<ClientMethods>;
+    };
+    const frameBytesMax = frameBytesMaxFor(config);
+    const clientRpc = new RpcServer(clientMethods, handlersFor({ forwarded: false }), { logger: log });
+    const peerRpc = new RpcServer(clientMethods, handlersFor({ forwarded: true }), { logger: log });
+
+    const peerListener: Listener<PeerMessages> = await listen(config.peerUrl, {
+      messages: peerMessages,
+      frameBytesMax,
+      logger: log,
+      onConnection: (connection) => {
+        peers.attachIncoming(connection);
+        peerRpc.serve(connection);
+      },
+    });
+    cleanups.push(() => peerListener.close());
+    const clientListener = await listen(config.clientUrl, {
+      frameBytesMax,
+      logger: log,
+      onConnection: (connection) => clientRpc.serve(connection),
+    });
+    cleanups.push(() => clientListener.close());
+
+    // Listening on port 0 (tests) binds a real port: announce that one.
+    hostOptions.clientUrl = clientListener.address;
+    peers.setClientUrl(clientListener.address);
+
+    const metricsServer = metrics !== null && config.metricsUrl !== undefined ? await metrics.listen(config.metricsUrl) : null;
+    if (metricsServer !== null) cleanups.push(() => metricsServer.close());
+
+    peers.start();
+    host.start();
+    log.info(
+      {
+        clientUrl: clientListener.address,
+        peerUrl: peerListener.address,
+        dataDir: config.dataDir,
+        fresh,
+        cluster: config.initialCluster,
+        appliedIndex: kv.appliedIndex,
+        metrics: metricsServer?.address ?? null,
+      },
+      'concord member started',
+    );
+
+    let closing: Promise<void> | null = null;
+    return {
+      config,
+      clientUrl: clientListener.address,
+      peerUrl: peerListener.address,
+      status: () => raftHost.status(),
+      close: () =>
+        (closing ??= (async () => {
+          const deadline = Date.now() + config.shutdownTimeoutMs;
+          raftHost.stopAccepting();
+          await raftHost.drainInflight(deadline);
+          const transferred = await raftHost.transferLeadership(Math.min(deadline, Date.now() + 2 * config.electionTimeoutMs));
+          if (transferred) log.info({ leader: raftHost.leaderId() }, 'leadership handed over');
+          await clientListener.close();
+          await raftHost.stop();
+          await peers.close();
+          await peerListener.close();
+          await metricsServer?.close();
+          await storage.close();
+        })()),
+    };
+  } catch (error) {
+    await cleanup();
+    throw error;
+  }
+}

@@ -1,0 +1,302 @@
+/**
+ * The member's loop against a scripted core, storage and network: the order
+ * of side effects (send, persist, send-after-persist, apply, advance), batching
+ * of a turn's proposals and reads, matching results to proposals, and what
+ * waiting clients see when leadership is lost.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { pino } from 'pino';
+import { encodeCommand, KvStateMachine, CommandKind, ResultKind } from '../../src/kv/index.js';
+import { ErrorCode } from '../../src/protocol/index.js';
+import { DropReason, EntryType, ProposalDroppedError, Role, type Entry, type Message, type Ready } from '../../src/raft/index.js';
+import type { CoreStatus, HostStorage, PersistBatch, RaftCore } from '../../src/server/ports.js';
+import { RaftHost, type PeerDirectory } from '../../src/server/raft-host.js';
+
+const silent = pino({ level: 'silent' });
+const emptyReady: Ready = { messages: [], snapshotChunks: [], entries: [], messagesAfterPersist: [], committedEntries: [], readStates: [] };
+
+function heartbeat(to: string, term = 1): Message {
+  return { type: 'Heartbeat', from: 'n1', to, term, commit: 0, context: new Uint8Array(0) };
+}
+
+class Deferred {
+  resolve!: () => void;
+  readonly promise = new Promise<void>((resolve) => (this.resolve = resolve));
+}
+
+/** A core that hands out scripted Readies and records what the host did. */
+class ScriptedCore implements RaftCore {
+  readonly readies: Ready[] = [];
+  readonly events: string[];
+  proposals: Uint8Array[] = [];
+  readContexts: Uint8Array[] = [];
+  role: Role = Role.Leader;
+  nextIndex = 10;
+  term = 1;
+  refuse = false;
+  constructor(events: string[]) {
+    this.events = events;
+  }
+  tick(): void {}
+  step(): void {}
+  propose(data: Uint8Array): { index: number; term: number } {
+    if (this.refuse) throw new ProposalDroppedError(DropReason.NotLeader, 'n2');
+    this.events.push('propose');
+    this.proposals.push(data);
+    return { index: this.nextIndex++, term: this.term };
+  }
+  readIndex(context: Uint8Array): void {
+    this.events.push('readIndex');
+    this.readContexts.push(context);
+  }
+  transferLeadership(): void {}
+  hasReady(): boolean {
+    return this.readies.length > 0;
+  }
+  ready(): Ready {
+    this.events.push('ready');
+    return this.readies.shift()!;
+  }
+  advance(): void {
+    this.events.push('advance');
+  }
+  status(): CoreStatus {
+    return {
+      role: this.role,
+      term: this.term,
+      leader: 'n1',
+      commitIndex: 0,
+      appliedIndex: 0,
+      conf: { voters: ['n1', 'n2', 'n3'], learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false },
+      matchIndex: {},
+      lastLogIndex: 0,
+    };
+  }
+}
+
+class ScriptedStorage implements HostStorage {
+  gate: Deferred | null = null;
+  readonly batches: PersistBatch[] = [];
+  constructor(private readonly events: string[]) {}
+  async persist(batch: PersistBatch): Promise<void> {
+    this.events.push('persist-start');
+    this.batches.push(batch);
+    if (this.gate) await this.gate.promise;
+    this.events.push('persist-done');
+  }
+  async writeSnapshot(): Promise<void> {}
+  readSnapshot(): null {
+    return null;
+  }
+  term(): number {
+    return 1;
+  }
+  firstIndex(): number {
+    return 1;
+  }
+  lastIndex(): number {
+    return 0;
+  }
+  snapshotIndex(): number {
+    return 0;
+  }
+  async close(): Promise<void> {}
+}
+
+function setup() {
+  const events: string[] = [];
+  const core = new ScriptedCore(events);
+  const storage = new ScriptedStorage(events);
+  const kv = new KvStateMachine();
+  const sent: Message[] = [];
+  const peers: PeerDirectory = {
+    send: (m) => {
+      events.push(`send:${m.to}`);
+      sent.push(m);
+    },
+    clientUrlOf: () => null,
+    peerUrlOf: () => null,
+    members: () => [],
+  };
+  const host = new RaftHost(
+    { name: 'n1', clientUrl: 'tcp://c', peerUrl: 'tcp://p', tickIntervalMs: 1_000_000, snapshotEveryEntries: 1_000_000, pendingRequestsMax: 100, version: 'test' },
+    core,
+    storage,
+    kv,
+    peers,
+    silent,
+  );
+  return { events, core, storage, kv, host, sent };
+}
+
+const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
+async function settle(): Promise<void> {
+  for (let i = 0; i < 5; i++) await turn();
+}
+
+function entry(index: number, data: Uint8Array, term = 1): Entry {
+  return { index, term, type: EntryType.Normal, data };
+}
+
+test('one Ready: send messages, persist once, then acknowledgements, then apply, then advance', async () => {
+  const { events, core, storage, kv, host } = setup();
+  const gate = new Deferred();
+  storage.gate = gate;
+  core.readies.push({
+    ...emptyReady,
+    softState: { leader: 'n1', role: Role.Leader },
+    messages: [heartbeat('n2')],
+    entries: [entry(1, new Uint8Array(0))],
+    hardState: { term: 1, vote: 'n1', commit: 1 },
+    messagesAfterPersist: [heartbeat('n3')],
+    committedEntries: [{ index: 1, term: 1, type: EntryType.ConfChange, data: new Uint8Array(0) }],
+  });
+  host.start();
+  await settle();
+  // While the fsync is in flight: the early message went out, nothing after persistence happened.
+  assert.deepEqual(events, ['ready', 'send:n2', 'persist-start']);
+  assert.equal(kv.appliedIndex, 0);
+  gate.resolve();
+  await settle();
+  assert.deepEqual(events, ['ready', 'send:n2', 'persist-start', 'persist-done', 'send:n3', 'advance']);
+  assert.equal(kv.appliedIndex, 1, 'applied after persistence, before advance');
+  assert.equal(storage.batches.length, 1, 'one group commit for the Ready');
+  await host.stop();
+});
+
+test("a turn's proposals reach the core before the next ready(), and each client gets its own entry's result", async () => {
+  const { events, core, kv, host } = setup();
+  core.readies.push({ ...emptyReady, softState: { leader: 'n1', role: Role.Leader } });
+  host.start();
+  await settle();
+  assert.ok(host.isLeader());
+  kv.apply(1, new Uint8Array(0));
+  events.length = 0;
+  const results = [1, 2, 3].map((i) =>
+    host.propose({ kind: CommandKind.Put, key: new TextEncoder().encode(`k${i}`), value: new Uint8Array([i]) }, Date.now() + 10_000),
+  );
+  await turn();
+  await turn();
+  assert.deepEqual(events.slice(0, 3), ['propose', 'propose', 'propose'], 'all proposed in one batch');
+  // The core commits them at the indexes it gave them.
+  core.readies.push({ ...emptyReady, committedEntries: core.proposals.map((data, i) => entry(2 + i, data)) });
+  core.proposals = [];
+  (host as unknown as { schedule(): void }).schedule();
+  const settled = await Promise.all(results);
+  assert.deepEqual(
+    settled.map((r) => (r.kind === ResultKind.Write ? r.modRevision : -1)),
+    [2, 3, 4],
+  );
+  await host.stop();
+});
+
+test('leadership lost before apply: waiting writes get LeaderChanged (retryable), an overwritten entry too', async () => {
+  const { core, host } = setup();
+  core.readies.push({ ...emptyReady, softState: { leader: 'n1', role: Role.Leader } });
+  host.start();
+  await settle();
+  const write = host.propose({ kind: CommandKind.Put, key: new Uint8Array([1]), value: new Uint8Array([1]) }, Date.now() + 10_000);
+  await settle();
+  core.readies.push({ ...emptyReady, softState: { leader: 'n2', role: Role.Follower } });
+  (host as unknown as { schedule(): void }).schedule();
+  await assert.rejects(write, (error: { code?: string; details?: { leaderId?: string } }) => {
+    return error.code === ErrorCode.LeaderChanged && error.details?.leaderId === 'n2';
+  });
+  assert.equal(host.isLeader(), false);
+  await assert.rejects(
+    host.propose({ kind: CommandKind.Noop }, Date.now() + 1000),
+    (error: { code?: string }) => error.code === ErrorCode.NotLeader,
+  );
+  await host.stop();
+});
+
+test('an entry of another term applied at our proposal index means it was overwritten: LeaderChanged', async () => {
+  const { core, host } = setup();
+  core.readies.push({ ...emptyReady, softState: { leader: 'n1', role: Role.Leader } });
+  host.start();
+  await settle();
+  core.nextIndex = 1;
+  const write = host.propose({ kind: CommandKind.Put, key: new Uint8Array([1]), value: new Uint8Array([1]) }, Date.now() + 10_000);
+  await settle();
+  core.readies.push({ ...emptyReady, committedEntries: [entry(1, new Uint8Array(0), 7)] });
+  (host as unknown as { schedule(): void }).schedule();
+  await assert.rejects(write, (error: { code?: string }) => error.code === ErrorCode.LeaderChanged);
+  await host.stop();
+});
+
+test('linearizable reads arriving in one turn share one ReadIndex request and are served once it is applied', async () => {
+  const { events, core, kv, host } = setup();
+  core.readies.push({ ...emptyReady, softState: { leader: 'n1', role: Role.Leader } });
+  host.start();
+  await settle();
+  events.length = 0;
+  let served = 0;
+  const reads = Array.from({ length: 10 }, () => host.readBarrier(Date.now() + 10_000).then(() => served++));
+  await settle();
+  assert.equal(events.filter((e) => e === 'readIndex').length, 1);
+  // The read index is 2: not yet applied.
+  core.readies.push({ ...emptyReady, readStates: [{ index: 2, context: core.readContexts[0]! }] });
+  (host as unknown as { schedule(): void }).schedule();
+  await settle();
+  assert.equal(served, 0, 'not before the read index is applied');
+  core.readies.push({
+    ...emptyReady,
+    committedEntries: [entry(1, new Uint8Array(0)), entry(2, new Uint8Array(0))],
+  });
+  (host as unknown as { schedule(): void }).schedule();
+  await Promise.all(reads);
+  assert.equal(served, 10);
+  assert.equal(kv.appliedIndex, 2);
+  await host.stop();
+});
+
+test('a refused proposal is answered at once, not left waiting', async () => {
+  const { core, host } = setup();
+  core.readies.push({ ...emptyReady, softState: { leader: 'n1', role: Role.Leader } });
+  host.start();
+  await settle();
+  core.refuse = true;
+  await assert.rejects(
+    host.propose({ kind: CommandKind.Noop }, Date.now() + 10_000),
+    (error: { code?: string }) => error.code === ErrorCode.NotLeader,
+  );
+  assert.equal(host.inflight, 0);
+  await host.stop();
+});
+
+test('a commit-only hard state does not cost an fsync of its own; it rides with the next write', async () => {
+  const { core, storage, host } = setup();
+  core.readies.push({ ...emptyReady, softState: { leader: 'n1', role: Role.Leader }, hardState: { term: 1, vote: 'n1', commit: 0 } });
+  core.readies.push({ ...emptyReady, hardState: { term: 1, vote: 'n1', commit: 5 } });
+  host.start();
+  await settle();
+  assert.equal(storage.batches.length, 1, 'term/vote persisted; the commit-only change deferred');
+  core.readies.push({ ...emptyReady, entries: [entry(6, encodeCommand({ kind: CommandKind.Noop }, 1))] });
+  (host as unknown as { schedule(): void }).schedule();
+  await settle();
+  assert.equal(storage.batches.length, 2);
+  assert.deepEqual(storage.batches[1]!.hardState, { term: 1, vote: 'n1', commit: 5 });
+  await host.stop();
+});
+
+test('entries committed by an earlier Ready are applied without waiting for this Ready’s fsync; its own entries wait', async () => {
+  const { events, core, storage, kv, host } = setup();
+  for (let i = 1; i <= 3; i++) kv.apply(i, new Uint8Array(0));
+  const gate = new Deferred();
+  storage.gate = gate;
+  core.readies.push({
+    ...emptyReady,
+    entries: [entry(5, new Uint8Array(0))],
+    committedEntries: [entry(4, new Uint8Array(0)), entry(5, new Uint8Array(0))],
+  });
+  host.start();
+  await settle();
+  assert.deepEqual(events, ['ready', 'persist-start']);
+  assert.equal(kv.appliedIndex, 4, 'entry 4 was durable already: applied during the fsync');
+  gate.resolve();
+  await settle();
+  assert.equal(kv.appliedIndex, 5, 'entry 5 applied once its own write is durable');
+  assert.deepEqual(events, ['ready', 'persist-start', 'persist-done', 'advance']);
+  await host.stop();
+});

@@ -1,0 +1,57 @@
+/** The server's own wire pieces: the proposal envelope and the peer message schema. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { CorruptEnvelopeError, decodeProposal, encodeProposal } from '../../src/server/proposal-envelope.js';
+import { raftMessageSchema } from '../../src/server/peer-protocol.js';
+import { clientMethods } from '../../src/protocol/index.js';
+
+test('a proposal envelope decodes to the header and command it was made from', () => {
+  fc.assert(
+    fc.property(fc.integer({ min: 1, max: 2 ** 47 }), fc.nat({ max: Number.MAX_SAFE_INTEGER }), fc.uint8Array({ maxLength: 200 }), (instance, requestId, command) => {
+      const decoded = decodeProposal(7, encodeProposal({ proposerInstance: instance, requestId }, command));
+      assert.equal(decoded.proposerInstance, instance);
+      assert.equal(decoded.requestId, requestId);
+      assert.deepEqual([...decoded.command], [...command]);
+    }),
+  );
+});
+
+test('bytes that are not an envelope are refused naming the entry', () => {
+  assert.throws(() => decodeProposal(9, new Uint8Array([1, 2, 3])), (e: unknown) => e instanceof CorruptEnvelopeError && /entry 9/.test(e.message));
+  assert.throws(() => decodeProposal(9, new Uint8Array([0xc1, 0x80])), CorruptEnvelopeError);
+});
+
+test('the Raft message schema accepts core messages and names the field of a malformed one', () => {
+  const append = {
+    type: 'AppendEntries',
+    from: 'n1',
+    to: 'n2',
+    term: 3,
+    prevLogIndex: 4,
+    prevLogTerm: 2,
+    entries: [{ index: 5, term: 3, type: 0, data: new Uint8Array([1]) }],
+    leaderCommit: 4,
+  };
+  assert.ok(raftMessageSchema.is(append));
+  const bad = { ...append, entries: [{ index: 5, term: 3, type: 0, data: 'nope' }] };
+  assert.equal(raftMessageSchema.is(bad), false);
+  assert.equal(raftMessageSchema.explain(bad).path, 'entries[0].data');
+  assert.equal(raftMessageSchema.is({ ...append, type: 'Bogus' }), false);
+  assert.equal(raftMessageSchema.explain({ ...append, type: 'Bogus' }).path, 'type');
+});
+
+test('the client method table has stable ids for every method', () => {
+  const ids = Object.fromEntries([...clientMethods.byName.values()].map((m) => [m.name, m.id]));
+  assert.deepEqual(ids, {
+    'kv.get': 1,
+    'kv.put': 2,
+    'kv.update': 3,
+    'kv.delete': 4,
+    'kv.scan': 5,
+    'session.open': 6,
+    'session.keepAlive': 7,
+    'session.close': 8,
+    'cluster.status': 9,
+  });
+});

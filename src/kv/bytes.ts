@@ -25,10 +25,22 @@ export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
  * when there is none (the prefix is empty or all 0xff bytes: the range then
  * runs to the end of the key space).
  */
+/**
+ * A fresh copy of `bytes[start, end)`. Not `bytes.slice()`: when the caller
+ * hands us a Node Buffer (a Uint8Array subclass), Buffer#slice returns a view
+ * that shares memory, and mutating or keeping it would corrupt the caller's
+ * data or pin a large buffer.
+ */
+export function copyBytes(bytes: Uint8Array, start = 0, end = bytes.length): Uint8Array {
+  const out = new Uint8Array(end - start);
+  out.set(bytes.subarray(start, end));
+  return out;
+}
+
 export function prefixEnd(prefix: Uint8Array): Uint8Array | null {
   for (let i = prefix.length - 1; i >= 0; i--) {
     if (prefix[i] !== 0xff) {
-      const end = prefix.slice(0, i + 1);
+      const end = copyBytes(prefix, 0, i + 1);
       end[i]! += 1;
       return end;
     }
@@ -188,7 +200,7 @@ export class ByteReader {
 
   /** Length-prefixed bytes, copied out so that they do not pin the whole buffer in memory. */
   bytesCopy(): Uint8Array {
-    return this.raw(this.varint()).slice();
+    return copyBytes(this.raw(this.varint()));
   }
 
   string(): string {

@@ -16,7 +16,7 @@
  */
 import { assert } from '../common/errors.js';
 import { InvalidCommandError } from './errors.js';
-import { ByteReader, varintBytes } from './bytes.js';
+import { ByteReader, copyBytes, varintBytes } from './bytes.js';
 import { CommandKind, type Command, type CommandEnvelope, type SessionRef, type WriteCommand } from './types.js';
 
 export const COMMAND_FORMAT_VERSION = 1;
@@ -168,7 +168,7 @@ function fail(reason: string): never {
  */
 export function decodeCommand(data: Uint8Array): CommandEnvelope {
   const ownsBuffer = data.byteOffset === 0 && data.byteLength === data.buffer.byteLength;
-  const r = new ByteReader(ownsBuffer ? data : data.slice(), fail);
+  const r = new ByteReader(ownsBuffer ? data : copyBytes(data), fail);
   const version = r.u8();
   if (version !== COMMAND_FORMAT_VERSION) fail(`unknown command format version ${version}`);
   const tag = r.u8();

@@ -10,7 +10,7 @@
  * entries produce byte-identical snapshots.
  */
 import { assert } from '../common/errors.js';
-import { compareBytes, prefixEnd } from './bytes.js';
+import { compareBytes, copyBytes, prefixEnd } from './bytes.js';
 import { decodeCommand } from './command-codec.js';
 import {
   InvalidScanError,
@@ -133,8 +133,8 @@ export class KvStateMachine {
       if (problem === null) {
         command =
           command.kind === CommandKind.Delete
-            ? { ...command, key: command.key.slice() }
-            : { ...command, key: command.key.slice(), value: command.value.slice() };
+            ? { ...command, key: copyBytes(command.key) }
+            : { ...command, key: copyBytes(command.key), value: copyBytes(command.value) };
       }
     }
     return this.applyOwned(index, command, leaderTimeMs);

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { crc32c as nativeCrc32c } from '@node-rs/crc32';
-import { ByteReader, ByteWriter, compareBytes, prefixEnd, varintBytes } from '../../src/kv/bytes.js';
+import { ByteReader, ByteWriter, compareBytes, copyBytes, prefixEnd, varintBytes } from '../../src/kv/bytes.js';
 import { crc32c } from '../../src/kv/crc32c.js';
 
 const fail = (reason: string): never => {
@@ -80,4 +80,19 @@ test('crc32c matches the standard check value and the native implementation', ()
       assert.equal(crc32c(data.subarray(at), crc32c(data.subarray(0, at))), whole, 'incremental equals whole');
     }),
   );
+});
+
+test('prefixEnd never changes a Buffer prefix handed in by a Node caller', () => {
+  // Buffer#slice is a view, not a copy: the scan prefix used to be bumped in place.
+  const prefix = Buffer.from('user/');
+  const end = prefixEnd(prefix);
+  assert.equal(prefix.toString(), 'user/');
+  assert.deepEqual(end && Array.from(end), Array.from(Buffer.from('user0')));
+});
+
+test('copyBytes copies even when given a Buffer', () => {
+  const source = Buffer.from([1, 2, 3, 4]);
+  const copy = copyBytes(source, 1, 3);
+  source[1] = 9;
+  assert.deepEqual(Array.from(copy), [2, 3]);
 });

@@ -1,0 +1,78 @@
+/**
+ * `npm run bench:kv`: starts a local 3-member cluster (real server processes,
+ * fsync on, in a temp dir), runs `concord bench`'s put and get workloads with
+ * 64 clients and one sequential client's puts, prints the results, stops the
+ * cluster and removes its data.
+ *
+ *   npm run bench:kv                 a table
+ *   npm run bench:kv -- --json       one JSON object per workload
+ *   npm run bench:kv -- --duration 5 seconds per workload (default 10)
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { LocalCluster, MemberOutput } from '../src/cli/dev/local-cluster.js';
+import { freePortRange } from '../src/cli/dev/free-ports.js';
+import { formatBenchResults, runBench, Workload, type BenchResult } from '../src/cli/bench/run-bench.js';
+import { ProgressBar } from '../src/cli/bench/progress-bar.js';
+
+const { values } = parseArgs({
+  options: {
+    json: { type: 'boolean', default: false },
+    duration: { type: 'string', default: '10' },
+    clients: { type: 'string', default: '64' },
+    'keep-logs': { type: 'boolean', default: false },
+  },
+});
+const durationS = Number(values.duration);
+const clients = Number(values.clients);
+
+const cases: { label: string; workload: Workload; clients: number }[] = [
+  { label: `put, ${clients} clients`, workload: Workload.Put, clients },
+  { label: `get (linearizable), ${clients} clients`, workload: Workload.Get, clients },
+  { label: 'put, 1 sequential client', workload: Workload.Put, clients: 1 },
+];
+
+const dataDir = mkdtempSync(join(tmpdir(), 'concord-bench-kv-'));
+const peerOffset = 100;
+const clientPortBase = await freePortRange(3, peerOffset);
+const cluster = await LocalCluster.start({
+  nodes: 3,
+  dataDir,
+  clientPortBase,
+  peerPortBase: clientPortBase + peerOffset,
+  output: MemberOutput.LogFile,
+  serverArgs: ['--log-level', 'warn'],
+});
+const cleanup = async (): Promise<void> => {
+  await cluster.stop();
+  if (!values['keep-logs']) rmSync(dataDir, { recursive: true, force: true });
+};
+process.once('SIGINT', () => {
+  void cleanup().then(() => process.exit(130));
+});
+
+const results: BenchResult[] = [];
+try {
+  await cluster.waitForLeader({ timeoutMs: 30_000 });
+  if (!values.json) process.stderr.write(`cluster ready at ${cluster.endpoints.join(',')} (data in ${dataDir})\n`);
+  for (const c of cases) {
+    const bar = new ProgressBar(c.label);
+    const result = await runBench({
+      endpoints: cluster.endpoints,
+      workload: c.workload,
+      clients: c.clients,
+      durationS,
+      valueBytes: 256,
+      keys: 10_000,
+      onProgress: (p) => bar.update(p),
+    });
+    bar.done();
+    results.push(result);
+    if (values.json) process.stdout.write(JSON.stringify({ case: c.label, ...result }) + '\n');
+  }
+  if (!values.json) process.stdout.write(formatBenchResults(results) + '\n');
+} finally {
+  await cleanup();
+}

@@ -1,0 +1,40 @@
+/**
+ * A one-line progress bar on stderr, redrawn in place; only when stderr is a
+ * terminal (in a pipe or a log file it would be noise).
+ */
+import type { BenchProgress } from './run-bench.js';
+
+const barWidth = 30;
+
+export class ProgressBar {
+  private lastOps = 0;
+  private lastS = 0;
+  readonly enabled: boolean;
+
+  constructor(
+    private readonly label: string,
+    private readonly stream: NodeJS.WriteStream = process.stderr,
+  ) {
+    this.enabled = stream.isTTY === true;
+  }
+
+  update(progress: BenchProgress): void {
+    if (!this.enabled) return;
+    const fraction = Math.min(1, progress.elapsedS / progress.durationS);
+    const filled = Math.round(fraction * barWidth);
+    const intervalS = progress.elapsedS - this.lastS;
+    const rate = intervalS > 0 ? (progress.ops - this.lastOps) / intervalS : 0;
+    this.lastOps = progress.ops;
+    this.lastS = progress.elapsedS;
+    const bar = '#'.repeat(filled) + '-'.repeat(barWidth - filled);
+    this.stream.write(
+      `\r${this.label} [${bar}] ${Math.round(fraction * 100)
+        .toString()
+        .padStart(3)}%  ${Math.round(rate).toLocaleString('en-US')} ops/s  \x1b[K`,
+    );
+  }
+
+  done(): void {
+    if (this.enabled) this.stream.write('\r\x1b[K');
+  }
+}

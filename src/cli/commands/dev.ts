@@ -1,0 +1,156 @@
+/**
+ * `concord dev`: a local cluster of real server processes on loopback, with
+ * its data under ./.concord/dev, until Ctrl-C. Running it again restarts the
+ * same members over the same data.
+ */
+import type { Command } from 'commander';
+import { existsSync } from 'node:fs';
+import { relative } from 'node:path';
+import { LocalCluster, MemberOutput, type LocalMember } from '../dev/local-cluster.js';
+import { devClientPortBase, devHost, devPeerPortBase } from '../endpoints.js';
+import { CliExit, ExitCode } from '../exit-codes.js';
+import { parsePositiveInteger } from '../parse.js';
+
+export const defaultDevDataDir = '.concord/dev';
+
+/**
+ * A signal this soon after the first is the same request delivered twice
+ * (e.g. to this process and to its process group), not an impatient user.
+ */
+const duplicateSignalWindowMs = 500;
+
+interface DevOptions {
+  readonly nodes: number;
+  readonly dataDir: string;
+  readonly host: string;
+  readonly clientPort: number;
+  readonly peerPort: number;
+  readonly logs: boolean;
+  readonly heartbeatIntervalMs?: number;
+  readonly electionTimeoutMs?: number;
+  readonly snapshotEveryEntries?: number;
+  readonly leaderTimeout: number;
+}
+
+export function registerDevCommand(program: Command): void {
+  program
+    .command('dev')
+    .description('start a local cluster of server processes on loopback (Ctrl-C stops it; data is kept for the next run)')
+    .option('--nodes <n>', 'number of members', parsePositiveInteger, 3)
+    .option('--data-dir <dir>', 'data directory (one subdirectory per member)', defaultDevDataDir)
+    .option('--host <host>', 'loopback address to listen on', devHost)
+    .option('--client-port <port>', 'client port of the first member (the others follow)', parsePositiveInteger, devClientPortBase)
+    .option('--peer-port <port>', 'peer port of the first member (the others follow)', parsePositiveInteger, devPeerPortBase)
+    .option('--logs', 'print the members\' logs here instead of <data-dir>/<name>.log', false)
+    .option('--heartbeat-interval-ms <ms>', 'passed to every member', parsePositiveInteger)
+    .option('--election-timeout-ms <ms>', 'passed to every member', parsePositiveInteger)
+    .option('--snapshot-every-entries <n>', 'passed to every member', parsePositiveInteger)
+    .option('--leader-timeout <ms>', 'how long to wait for a leader', parsePositiveInteger, 30_000)
+    .action(async (options: DevOptions) => {
+      await runDev(options);
+    });
+}
+
+async function runDev(options: DevOptions): Promise<void> {
+  const restarting = existsSync(options.dataDir);
+  const serverArgs: string[] = [];
+  if (options.heartbeatIntervalMs !== undefined) serverArgs.push('--heartbeat-interval-ms', String(options.heartbeatIntervalMs));
+  if (options.electionTimeoutMs !== undefined) serverArgs.push('--election-timeout-ms', String(options.electionTimeoutMs));
+  if (options.snapshotEveryEntries !== undefined) serverArgs.push('--snapshot-every-entries', String(options.snapshotEveryEntries));
+  const cluster = await LocalCluster.start({
+    nodes: options.nodes,
+    dataDir: options.dataDir,
+    host: options.host,
+    clientPortBase: options.clientPort,
+    peerPortBase: options.peerPort,
+    serverArgs,
+    output: options.logs ? MemberOutput.Prefixed : MemberOutput.LogFile,
+  });
+
+  // Ctrl-C / SIGTERM: stop the members gracefully, once. A second Ctrl-C kills them.
+  let stopRequested: ((signal: string) => void) | null = null;
+  const stopSignal = new Promise<string>((resolve) => (stopRequested = resolve));
+  let firstSignalMs: number | null = null;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (firstSignalMs === null) {
+      firstSignalMs = performance.now();
+      process.stderr.write(`\n${signal}: stopping the cluster...\n`);
+      stopRequested?.(signal);
+    } else if (performance.now() - firstSignalMs > duplicateSignalWindowMs) {
+      process.stderr.write('second signal: killing the members\n');
+      cluster.killAllNow();
+    }
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  process.on('SIGHUP', onSignal);
+  // If this process dies some other way, do not leave members behind.
+  const onExit = (): void => cluster.killAllNow();
+  process.on('exit', onExit);
+
+  let failure: string | null = null;
+  let stopping = false;
+  try {
+    const dataDirShown = relative(process.cwd(), cluster.options.dataDir) || '.';
+    process.stdout.write(
+      `${restarting ? 'Restarting' : 'Starting'} a ${options.nodes}-member cluster in ${dataDirShown} ...\n`,
+    );
+    const abort = new AbortController();
+    void stopSignal.then(() => abort.abort(new Error('stopped before a leader was elected')));
+    let leader: LocalMember;
+    try {
+      ({ leader } = await cluster.waitForLeader({ timeoutMs: options.leaderTimeout, signal: abort.signal }));
+    } catch (error) {
+      if (abort.signal.aborted) return; // Ctrl-C while starting: just stop (below).
+      throw error;
+    }
+    const endpoints = cluster.endpoints.join(',');
+    const defaultEndpoints = options.host === devHost && options.clientPort === devClientPortBase && options.nodes === 3;
+    process.stdout.write(
+      [
+        `Cluster ready: leader ${leader.name}.`,
+        ...cluster.members.map(
+          (m) =>
+            `  ${m.name}  client ${m.clientUrl}  peer ${m.peerUrl}  pid ${m.process?.pid ?? '-'}` +
+            (m.logFile ? `  log ${relative(process.cwd(), m.logFile)}` : ''),
+        ),
+        `Endpoints: ${endpoints}`,
+        '',
+        'Try, in another terminal:',
+        defaultEndpoints ? '  npx concord put hello world && npx concord get hello' : `  CONCORD_ENDPOINTS=${endpoints} npx concord put hello world`,
+        '',
+        'Press Ctrl-C to stop (the data stays for the next run).',
+        '',
+      ].join('\n'),
+    );
+    // A member that dies (say, killed to watch a failover) is reported and
+    // the others keep running: a majority still serves. Only when every
+    // member is gone is there nothing left to run.
+    let alive = cluster.members.length;
+    const allDied = new Promise<void>((resolve) => {
+      for (const member of cluster.members) {
+        void member.exited.then((how) => {
+          if (stopping) return;
+          alive--;
+          process.stderr.write(
+            `member ${member.name} exited (${String(how)}); ${alive} of ${cluster.members.length} still running` +
+              (alive > cluster.members.length / 2 ? ' (still a majority)' : ' (no majority: the cluster cannot serve)') +
+              '\n',
+          );
+          if (alive === 0) resolve();
+        });
+      }
+    });
+    const outcome = await Promise.race([stopSignal.then(() => 'stop' as const), allDied.then(() => 'all-died' as const)]);
+    stopping = true;
+    if (outcome === 'all-died') failure = 'every member exited';
+  } finally {
+    await cluster.stop();
+    process.stdout.write('Cluster stopped.\n');
+    process.off('exit', onExit);
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    process.off('SIGHUP', onSignal);
+  }
+  if (failure !== null) throw new CliExit(ExitCode.Failure, failure);
+}

@@ -1,0 +1,93 @@
+/**
+ * Concord's client library.
+ *
+ *   import { connect } from 'concord-kv/client';
+ *   const kv = await connect({ endpoints: ['tcp://127.0.0.1:7001', 'tcp://127.0.0.1:7002'] });
+ *   await kv.put('greeting', 'hello');
+ *   (await kv.get('greeting'))?.valueString(); // 'hello'
+ *   await kv.close();
+ *
+ * See docs/client.md for retries, exactly-once writes and errors.
+ */
+import { parseAddress } from '../net/index.js';
+import { connectWith, KvClient } from './client.js';
+import type { KvClientOptions } from './options.js';
+import { InvalidRequestError } from './errors.js';
+import { createRpcChannel } from './net-channel.js';
+import type { TlsOptions } from '../net/index.js';
+
+export interface ConnectOptions extends KvClientOptions {
+  /** CA (and, for mutual TLS, certificate and key) for tls:// endpoints. */
+  readonly tls?: TlsOptions;
+  /** Calls in flight per connection before further ones wait and retry (default 4096). */
+  readonly pendingCallsMax?: number;
+}
+
+/**
+ * Connects to a Concord cluster and, unless `openSessionOnConnect` is false,
+ * opens the client's session (which needs a leader: it waits up to
+ * `timeoutMs` for one).
+ */
+export function connect(options: ConnectOptions): Promise<KvClient> {
+  for (const endpoint of options.endpoints) {
+    try {
+      parseAddress(endpoint);
+    } catch (error) {
+      return Promise.reject(new InvalidRequestError((error as Error).message, 'bad endpoint'));
+    }
+  }
+  const connectTimeoutMs = options.connectTimeoutMs ?? 1_000;
+  return connectWith(options, (address) =>
+    createRpcChannel(address, {
+      timeoutMs: connectTimeoutMs,
+      ...(options.tls !== undefined ? { tls: options.tls } : {}),
+      ...(options.pendingCallsMax !== undefined ? { pendingCallsMax: options.pendingCallsMax } : {}),
+    }),
+  );
+}
+
+export { KvClient } from './client.js';
+export {
+  type CallOptions,
+  type ClusterStatus,
+  type DeleteOptions,
+  type KvClientOptions,
+  type DeleteResult,
+  type GetOptions,
+  type MemberReport,
+  type PutOptions,
+  type ScanOptions,
+  type WriteConditionOptions,
+  type WriteResult,
+} from './options.js';
+export { KeyValueResult } from './key-value.js';
+export { ScanIterable, type ScanRange } from './scan.js';
+export { UnresolvedWrite, UnresolvedWriteState } from './unresolved-write.js';
+export { toBytes, bytesToString, type BytesLike } from './bytes.js';
+export type { BackoffOptions } from './backoff.js';
+export type { RpcChannel, ChannelFactory } from './channel.js';
+export {
+  AbortedError,
+  ClientClosedError,
+  ClientErrorCode,
+  InvalidRequestError,
+  ServerError,
+  TimeoutError,
+  UnavailableError,
+  type OutcomeUnknown,
+} from './errors.js';
+export {
+  EmptyKeyError,
+  InvalidCommandError,
+  InvalidScanError,
+  KeyNotFoundError,
+  KeyTooLargeError,
+  KvError,
+  SessionExpiredError,
+  SessionResultsFullError,
+  SessionsFullError,
+  StaleSequenceError,
+  ValueTooLargeError,
+  VersionMismatchError,
+} from '../kv/errors.js';
+export { Consistency, ErrorCode } from '../protocol/index.js';

@@ -1,0 +1,109 @@
+/**
+ * The client's options and results: what `connect` and each call take, and
+ * what they return.
+ */
+import type { Consistency, MemberStatus } from '../protocol/index.js';
+import type { BackoffOptions } from './backoff.js';
+
+/** Per-call options every method takes. */
+export interface CallOptions {
+  /** Deadline for the whole call, retries included (default: the client's `timeoutMs`). */
+  readonly timeoutMs?: number;
+  readonly signal?: AbortSignal;
+}
+
+export interface GetOptions extends CallOptions {
+  /** 'linearizable' (default) or 'stale' (served by the contacted member from its local copy). */
+  readonly consistency?: Consistency;
+}
+
+export interface WriteConditionOptions {
+  /** Apply only if the key's version is this (0: only if the key does not exist). */
+  readonly expectedVersion?: number;
+  /** Apply only if the key's modRevision is this. */
+  readonly expectedModRevision?: number;
+}
+
+export interface PutOptions extends CallOptions, WriteConditionOptions {}
+export interface DeleteOptions extends CallOptions, WriteConditionOptions {}
+
+export interface ScanOptions {
+  /** Stop after this many keys in total (default: no limit). */
+  readonly limit?: number;
+  /** Keys per request (default 1000, at most protocolLimits.scanLimitMax). */
+  readonly pageSize?: number;
+  readonly consistency?: Consistency;
+  /** Deadline of each page's request. */
+  readonly timeoutMs?: number;
+  readonly signal?: AbortSignal;
+}
+
+/** The outcome of a put or update. */
+export interface WriteResult {
+  /** Raft index of the entry that carried the write (the key's new modRevision). */
+  readonly revision: number;
+  /** The key's version after the write. */
+  readonly version: number;
+}
+
+/** The outcome of a delete. */
+export interface DeleteResult {
+  readonly revision: number;
+  /** False when the key did not exist. */
+  readonly deleted: boolean;
+}
+
+/** One member in `status()`: what the cluster configuration says, plus its own report when reachable. */
+export interface MemberReport {
+  readonly name: string;
+  readonly peerUrl: string;
+  readonly clientUrl: string | null;
+  readonly voter: boolean;
+  /** The member's own status, or null when it could not be reached. */
+  readonly status: MemberStatus | null;
+  /** Why the member could not be reached. */
+  readonly error: string | null;
+}
+
+export interface ClusterStatus {
+  /** The leader's name as the majority of reachable members report it, or null. */
+  readonly leaderId: string | null;
+  readonly members: readonly MemberReport[];
+}
+
+export interface KvClientOptions {
+  /** Client URLs of some or all members: tcp://host:port, unix:///path.sock, tls://host:port, mem://name. */
+  readonly endpoints: readonly string[];
+  /** Default deadline of each call, retries included. Default 5000. */
+  readonly timeoutMs?: number;
+  /** How long opening one connection may take before the next member is tried. Default 1000. */
+  readonly connectTimeoutMs?: number;
+  /** Session time to live the client asks for (the server clamps it). Default 60000. */
+  readonly sessionTtlMs?: number;
+  /** Retry waits. Default: full jitter, 5 ms doubling to 500 ms. */
+  readonly backoff?: BackoffOptions;
+  /**
+   * Bound on writes kept for `retryWrite` after their outcome was unknown.
+   * Beyond it the oldest is forgotten (its saved result may then be discarded
+   * by the server). Default 256.
+   */
+  readonly unresolvedWritesMax?: number;
+  /**
+   * Open the session while connecting (default true), so that connecting
+   * proves a leader is reachable and the first write pays no extra round.
+   * With false the session is opened by the first write: a client that only
+   * reads (stale reads work without a leader) never proposes anything.
+   */
+  readonly openSessionOnConnect?: boolean;
+  /** Cancels connecting (the session open). */
+  readonly signal?: AbortSignal;
+}
+
+export const clientDefaults = {
+  timeoutMs: 5_000,
+  connectTimeoutMs: 1_000,
+  sessionTtlMs: 60_000,
+  unresolvedWritesMax: 256,
+  scanPageSize: 1_000,
+} as const;
+

@@ -1,0 +1,266 @@
+/**
+ * The `concord` CLI end to end: `concord dev` runs a real three-process
+ * cluster on loopback (free ports, a temp data dir), and the key commands,
+ * `status`, the exit codes, Ctrl-C (SIGINT) and a restart over the same data
+ * are exercised through the real command line.
+ */
+import { test, describe, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { freePortRange } from '../../src/cli/dev/free-ports.js';
+
+const cliMain = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+const peerPortOffset = 100;
+
+interface CliResult {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+function concord(args: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [cliMain, ...args],
+      { env: { ...process.env, ...env }, timeout: 30_000 },
+      (error, stdout, stderr) => {
+        const code = error === null ? 0 : typeof error.code === 'number' ? error.code : -1;
+        resolve({ code, stdout, stderr });
+      },
+    );
+  });
+}
+
+/** A `concord dev` process: its output, its members' pids, and how it ended. */
+class DevProcess {
+  stdout = '';
+  stderr = '';
+  readonly exited: Promise<number | string>;
+  readonly child: ChildProcess;
+
+  constructor(args: readonly string[], cwd: string) {
+    this.child = spawn(process.execPath, [cliMain, 'dev', ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (this.stdout += chunk));
+    this.child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (this.stderr += chunk));
+    this.exited = new Promise((resolve) => this.child.once('exit', (code, signal) => resolve(code ?? signal ?? 'unknown')));
+  }
+
+  /** Resolves when the cluster has a leader; rejects if the process exits first. */
+  async ready(timeoutMs = 60_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!this.stdout.includes('Cluster ready')) {
+      if (this.child.exitCode !== null) throw new Error(`concord dev exited ${this.child.exitCode}: ${this.stdout}${this.stderr}`);
+      if (Date.now() > deadline) throw new Error(`concord dev not ready in ${timeoutMs} ms: ${this.stdout}${this.stderr}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  get memberPids(): number[] {
+    return [...this.stdout.matchAll(/ pid (\d+)/g)].map((m) => Number(m[1]));
+  }
+
+  /** Last resort for cleanup: kill the dev process and its (detached) members. */
+  killAll(): void {
+    for (const pid of [this.child.pid, ...this.memberPids]) {
+      if (pid === undefined) continue;
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // Already gone.
+      }
+    }
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function portAcceptsConnections(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: '127.0.0.1', port });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+describe('concord CLI against a `concord dev` cluster', () => {
+  let workDir: string | undefined;
+  let clientPort: number;
+  let env: NodeJS.ProcessEnv;
+  let devArgs: string[];
+  const devs: DevProcess[] = [];
+
+  const startDev = async (): Promise<DevProcess> => {
+    const dev = new DevProcess(devArgs, workDir!);
+    devs.push(dev);
+    await dev.ready();
+    return dev;
+  };
+
+  before(async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'concord-cli-test-'));
+    workDir = dir;
+    clientPort = await freePortRange(3, peerPortOffset);
+    devArgs = [
+      '--client-port', String(clientPort),
+      '--peer-port', String(clientPort + peerPortOffset),
+      '--data-dir', join(dir, 'dev'),
+      '--heartbeat-interval-ms', '50',
+      '--election-timeout-ms', '300',
+    ];
+    env = { CONCORD_ENDPOINTS: [0, 1, 2].map((i) => `tcp://127.0.0.1:${clientPort + i}`).join(',') };
+  });
+
+  after(() => {
+    for (const dev of devs) dev.killAll();
+    if (workDir !== undefined) rmSync(workDir, { recursive: true, force: true });
+  });
+
+  test('dev starts three members and prints endpoints and a line to try', async () => {
+    const dev = await startDev();
+    assert.match(dev.stdout, /Starting a 3-member cluster/);
+    assert.equal(dev.memberPids.length, 3);
+    assert.match(dev.stdout, new RegExp(`Endpoints: tcp://127\\.0\\.0\\.1:${clientPort},`));
+    assert.match(dev.stdout, /concord put hello world/);
+  });
+
+  test('put, get, update and get again', async () => {
+    const put = await concord(['put', 'hello', 'world'], env);
+    assert.equal(put.code, 0, put.stderr);
+    assert.match(put.stdout, /^OK \(version 1, revision \d+\)/);
+
+    const get = await concord(['get', 'hello'], env);
+    assert.equal(get.code, 0, get.stderr);
+    assert.equal(get.stdout, 'world\n');
+
+    const update = await concord(['update', 'hello', 'there', '--json'], env);
+    assert.equal(update.code, 0, update.stderr);
+    assert.equal(JSON.parse(update.stdout).version, 2);
+
+    const json = await concord(['get', 'hello', '--json'], env);
+    const kv = JSON.parse(json.stdout);
+    assert.deepEqual([kv.key, kv.value, kv.version], ['hello', 'there', 2]);
+    assert.ok(kv.modRevision > kv.createRevision);
+
+    const stale = await concord(['get', 'hello', '--consistency', 'stale', '--endpoints', `tcp://127.0.0.1:${clientPort + 2}`], env);
+    assert.equal(stale.code, 0, stale.stderr);
+  });
+
+  test('a missing key exits 1 with a message on stderr', async () => {
+    const get = await concord(['get', 'no-such-key'], env);
+    assert.equal(get.code, 1);
+    assert.equal(get.stdout, '');
+    assert.match(get.stderr, /no-such-key.*not found/);
+
+    const update = await concord(['update', 'no-such-key', 'v'], env);
+    assert.equal(update.code, 1);
+    assert.match(update.stderr, /not found/);
+  });
+
+  test('del removes a key; deleting it again exits 1', async () => {
+    await concord(['put', 'doomed', 'x'], env);
+    const del = await concord(['del', 'doomed'], env);
+    assert.equal(del.code, 0, del.stderr);
+    assert.equal((await concord(['get', 'doomed'], env)).code, 1);
+    const again = await concord(['del', 'doomed'], env);
+    assert.equal(again.code, 1);
+    assert.match(again.stderr, /not found/);
+  });
+
+  test('compare-and-set through the CLI: a stale expected version exits 1', async () => {
+    await concord(['put', 'cas', 'v1'], env);
+    const wrong = await concord(['put', 'cas', 'v2', '--expected-version', '7'], env);
+    assert.equal(wrong.code, 1);
+    const right = await concord(['put', 'cas', 'v2', '--expected-version', '1'], env);
+    assert.equal(right.code, 0, right.stderr);
+  });
+
+  test('scan lists keys by prefix in order, with --limit', async () => {
+    for (const k of ['fruit/cherry', 'fruit/apple', 'fruit/banana', 'veg/kale']) await concord(['put', k, k.toUpperCase()], env);
+    const scan = await concord(['scan', 'fruit/'], env);
+    assert.equal(scan.code, 0, scan.stderr);
+    assert.equal(scan.stdout, 'fruit/apple\tFRUIT/APPLE\nfruit/banana\tFRUIT/BANANA\nfruit/cherry\tFRUIT/CHERRY\n');
+    const limited = await concord(['scan', 'fruit/', '--limit', '2', '--json'], env);
+    assert.deepEqual(
+      JSON.parse(limited.stdout).map((kv: { key: string }) => kv.key),
+      ['fruit/apple', 'fruit/banana'],
+    );
+  });
+
+  test('status shows every member with one leader', async () => {
+    const table = await concord(['status'], env);
+    assert.equal(table.code, 0, table.stderr);
+    const lines = table.stdout.trim().split('\n');
+    assert.match(lines[0]!, /^NAME\s+CLIENT URL\s+PEER URL\s+ROLE\s+TERM\s+COMMIT\s+APPLIED\s+LEADER$/);
+    assert.equal(lines.length, 4);
+    assert.equal(lines.filter((l) => /\sleader\s/.test(l)).length, 1);
+
+    const json = JSON.parse((await concord(['status', '--json'], env)).stdout);
+    assert.deepEqual(
+      json.members.map((m: { name: string }) => m.name),
+      ['n1', 'n2', 'n3'],
+    );
+    assert.ok(json.leaderId !== null);
+    for (const member of json.members) {
+      assert.equal(member.status.leaderId, json.leaderId);
+      assert.ok(member.status.appliedIndex > 0);
+    }
+  });
+
+  test('usage errors exit 2; --help exits 0', async () => {
+    const missingArg = await concord(['get'], env);
+    assert.equal(missingArg.code, 2);
+    assert.match(missingArg.stderr, /missing required argument/);
+    assert.equal((await concord(['frobnicate'], env)).code, 2);
+    assert.equal((await concord(['get', 'k', '--no-such-flag'], env)).code, 2);
+    assert.equal((await concord(['scan', '--limit', 'many'], env)).code, 2);
+    assert.equal((await concord(['get', 'k', '--consistency', 'sometimes'], env)).code, 2);
+    const help = await concord(['--help']);
+    assert.equal(help.code, 0);
+    assert.match(help.stdout, /Usage: concord/);
+    const putHelp = await concord(['put', '--help']);
+    assert.equal(putHelp.code, 0);
+    assert.match(putHelp.stdout, /--expected-version/);
+  });
+
+  test('an unreachable cluster exits 3 quickly with a clear message', async () => {
+    const port = await freePortRange(1, 0);
+    const result = await concord(['get', 'k', '--endpoints', `tcp://127.0.0.1:${port}`, '--timeout', '300']);
+    assert.equal(result.code, 3);
+    assert.match(result.stderr, /no member could serve/);
+  });
+
+  test('SIGINT stops every member cleanly; a restart keeps the data', async () => {
+    const first = devs[0]!;
+    const pids = first.memberPids;
+    first.child.kill('SIGINT');
+    assert.equal(await first.exited, 0, first.stderr);
+    assert.match(first.stdout, /Cluster stopped/);
+    for (const pid of pids) assert.equal(isAlive(pid), false, `member pid ${pid} still running`);
+    assert.equal(await portAcceptsConnections(clientPort), false);
+
+    const second = await startDev();
+    assert.match(second.stdout, /Restarting a 3-member cluster/);
+    const get = await concord(['get', 'hello'], env);
+    assert.equal(get.code, 0, get.stderr);
+    assert.equal(get.stdout, 'there\n');
+    second.child.kill('SIGINT');
+    assert.equal(await second.exited, 0);
+    for (const pid of second.memberPids) assert.equal(isAlive(pid), false);
+  });
+});

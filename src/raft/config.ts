@@ -1,0 +1,94 @@
+/** Configuration of one Raft node, with defaults and validation. */
+import { assert } from '../common/errors.js';
+import type { Storage } from './storage.js';
+import type { NodeId } from './types.js';
+
+/** A seeded source of randomness, injected so that runs are reproducible. */
+export interface RandomSource {
+  /** A uniformly distributed integer in [0, n). */
+  nextInt(n: number): number;
+}
+
+export interface RaftConfig {
+  readonly id: NodeId;
+  readonly storage: Storage;
+  /** Followers start an election after between this and twice this many ticks without hearing from a leader (paper §5.2). */
+  readonly electionTimeoutTicks: number;
+  /** A leader sends heartbeats every this many ticks; must be less than the election timeout. */
+  readonly heartbeatIntervalTicks: number;
+  readonly rng: RandomSource;
+  /** Index the state machine has applied when the node starts. Default: the latest snapshot's index. */
+  readonly applied?: number;
+  /** Run a pre-vote round before a real election (thesis §9.6). Default true. */
+  readonly preVote?: boolean;
+  /** A leader steps down when it has not heard from a quorum for an election timeout (thesis §6.2). Default true. */
+  readonly checkQuorum?: boolean;
+  /** Bound on append messages in flight to one follower while pipelining. Default 256. */
+  readonly maxInflightAppends?: number;
+  /** Bound on the entry bytes of one append message (always at least one entry). Default 1 MiB. */
+  readonly maxAppendBytes?: number;
+  /** Size of one InstallSnapshot chunk. Default 1 MiB. */
+  readonly maxSnapshotChunkBytes?: number;
+  /** A leader drops proposals while this many bytes are proposed but uncommitted. Default 64 MiB. */
+  readonly maxUncommittedEntriesBytes?: number;
+  /** Bound on the bytes of committed entries handed out in one Ready (always at least one entry). Default 64 MiB. */
+  readonly maxCommittedEntriesBytesPerReady?: number;
+  /** Bound on ReadIndex requests waiting for leadership confirmation at a leader. Default 4096. */
+  readonly maxPendingReadIndexRequests?: number;
+  /** Deliberately unsafe behaviour, for proving that the simulator catches safety bugs. Never set in production. */
+  readonly testingOnlyUnsafe?: {
+    /** Count vote grants that answer an election of an earlier term (breaks Election Safety, paper §5.2). */
+    readonly countStaleVotes?: boolean;
+  };
+}
+
+export interface ResolvedRaftConfig {
+  readonly id: NodeId;
+  readonly storage: Storage;
+  readonly electionTimeoutTicks: number;
+  readonly heartbeatIntervalTicks: number;
+  readonly rng: RandomSource;
+  readonly applied: number | undefined;
+  readonly preVote: boolean;
+  readonly checkQuorum: boolean;
+  readonly maxInflightAppends: number;
+  readonly maxAppendBytes: number;
+  readonly maxSnapshotChunkBytes: number;
+  readonly maxUncommittedEntriesBytes: number;
+  readonly maxCommittedEntriesBytesPerReady: number;
+  readonly maxPendingReadIndexRequests: number;
+  readonly countStaleVotes: boolean;
+}
+
+const MiB = 1024 * 1024;
+
+export function resolveConfig(config: RaftConfig): ResolvedRaftConfig {
+  const resolved: ResolvedRaftConfig = {
+    id: config.id,
+    storage: config.storage,
+    electionTimeoutTicks: config.electionTimeoutTicks,
+    heartbeatIntervalTicks: config.heartbeatIntervalTicks,
+    rng: config.rng,
+    applied: config.applied,
+    preVote: config.preVote ?? true,
+    checkQuorum: config.checkQuorum ?? true,
+    maxInflightAppends: config.maxInflightAppends ?? 256,
+    maxAppendBytes: config.maxAppendBytes ?? MiB,
+    maxSnapshotChunkBytes: config.maxSnapshotChunkBytes ?? MiB,
+    maxUncommittedEntriesBytes: config.maxUncommittedEntriesBytes ?? 64 * MiB,
+    maxCommittedEntriesBytesPerReady: config.maxCommittedEntriesBytesPerReady ?? 64 * MiB,
+    maxPendingReadIndexRequests: config.maxPendingReadIndexRequests ?? 4096,
+    countStaleVotes: config.testingOnlyUnsafe?.countStaleVotes ?? false,
+  };
+  assert(typeof resolved.id === 'string' && resolved.id.length > 0, 'config.id must be a non-empty string');
+  assert(Number.isInteger(resolved.electionTimeoutTicks) && resolved.electionTimeoutTicks > 0, 'electionTimeoutTicks must be a positive integer');
+  assert(Number.isInteger(resolved.heartbeatIntervalTicks) && resolved.heartbeatIntervalTicks > 0, 'heartbeatIntervalTicks must be a positive integer');
+  assert(resolved.heartbeatIntervalTicks < resolved.electionTimeoutTicks, 'heartbeatIntervalTicks must be less than electionTimeoutTicks');
+  assert(Number.isInteger(resolved.maxInflightAppends) && resolved.maxInflightAppends > 0, 'maxInflightAppends must be a positive integer');
+  assert(resolved.maxAppendBytes > 0, 'maxAppendBytes must be positive');
+  assert(resolved.maxSnapshotChunkBytes > 0, 'maxSnapshotChunkBytes must be positive');
+  assert(resolved.maxUncommittedEntriesBytes > 0, 'maxUncommittedEntriesBytes must be positive');
+  assert(resolved.maxCommittedEntriesBytesPerReady > 0, 'maxCommittedEntriesBytesPerReady must be positive');
+  assert(resolved.maxPendingReadIndexRequests > 0, 'maxPendingReadIndexRequests must be positive');
+  return resolved;
+}

@@ -1,0 +1,116 @@
+/**
+ * What the core hands its host in one batch. The host handles the fields in
+ * the order given by the numbers in their doc comments, then calls
+ * `advance(ready)`; it must not call `ready()` again before that. Meanwhile it
+ * may keep calling `step()`, `tick()` and `propose()`: their effects go into
+ * the next Ready.
+ */
+import type { Message } from './messages.js';
+import type { Entry, HardState, NodeId, SnapshotMetadata } from './types.js';
+
+export const Role = {
+  Follower: 'follower',
+  PreCandidate: 'pre-candidate',
+  Candidate: 'candidate',
+  Leader: 'leader',
+} as const;
+export type Role = (typeof Role)[keyof typeof Role];
+
+/** Volatile state worth reporting: who leads and what this node is. */
+export interface SoftState {
+  readonly leader: NodeId | null;
+  readonly role: Role;
+}
+
+/** A linearizable read is safe once the state machine has applied `index` (thesis §6.4). */
+export interface ReadState {
+  readonly index: number;
+  readonly context: Uint8Array;
+}
+
+/** A piece of an incoming snapshot to write to the pending snapshot file. */
+export interface IncomingSnapshotChunk {
+  /** The snapshot's last included index and term: which pending file this belongs to. */
+  readonly index: number;
+  readonly term: number;
+  /** Byte offset within the snapshot. Offset 0 starts a new pending file (discard any other partial one). */
+  readonly offset: number;
+  readonly data: Uint8Array;
+  /** True when this chunk completes the snapshot. */
+  readonly done: boolean;
+}
+
+export interface Ready {
+  /** (any time) The new leader/role, present only when it changed. Informational. */
+  readonly softState?: SoftState;
+
+  /**
+   * (1, may start at once) Messages that may be sent immediately, even before
+   * this Ready's persistence finishes: a leader's appends, heartbeats and
+   * snapshot chunks, vote requests, TimeoutNow, forwarded requests. A leader
+   * writing to its own disk in parallel with its followers is safe because
+   * it counts its own log only once `advance()` says it is durable.
+   */
+  readonly messages: readonly Message[];
+
+  /**
+   * (2a) Incoming InstallSnapshot chunks: write them, in order, to the pending
+   * snapshot file named by (index, term). Offset 0 starts a new file. A
+   * completed pending file that `snapshot` does not install (the core found
+   * it already had those entries) may be discarded.
+   */
+  readonly snapshotChunks: readonly IncomingSnapshotChunk[];
+
+  /**
+   * (2b) A completed incoming snapshot to install: finalize the pending
+   * snapshot file at this index, reset the log to start after it, and restore
+   * the state machine from it. Done after the chunks, before the entries.
+   */
+  readonly snapshot?: SnapshotMetadata;
+
+  /**
+   * (2c) Entries to append durably. If the first entry's index is at or below
+   * the stored last index, first truncate the stored log from that index on
+   * (a conflicting suffix being replaced, paper §5.3).
+   */
+  readonly entries: readonly Entry[];
+
+  /** (2d) Hard state to persist (term, vote, commit), present only when it changed. Then fsync 2a-2d together. */
+  readonly hardState?: HardState;
+
+  /**
+   * (3) Messages to send only once 2a-2d are durable: vote grants, append and
+   * snapshot acknowledgements, heartbeat responses — each promises state that
+   * must survive a crash (paper §5, Figure 2 "respond after persisting").
+   */
+  readonly messagesAfterPersist: readonly Message[];
+
+  /**
+   * (4) Committed entries to apply to the state machine, in order, after 2a-2d
+   * are durable. Membership changes (EntryType.ConfChange) take effect inside
+   * the core when `advance()` is called for this Ready.
+   */
+  readonly committedEntries: readonly Entry[];
+
+  /**
+   * (5) Linearizable reads that became safe: serve each once the state
+   * machine's applied index is at least `index` (possibly after applying
+   * entries of a later Ready).
+   */
+  readonly readStates: readonly ReadState[];
+}
+
+/** An empty Ready (nothing to do). */
+export function isEmptyReady(r: Ready): boolean {
+  return (
+    r.softState === undefined &&
+    r.hardState === undefined &&
+    r.snapshot === undefined &&
+    r.messages.length === 0 &&
+    r.snapshotChunks.length === 0 &&
+    r.entries.length === 0 &&
+    r.messagesAfterPersist.length === 0 &&
+    r.committedEntries.length === 0 &&
+    r.readStates.length === 0
+  );
+}

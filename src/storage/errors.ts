@@ -1,0 +1,102 @@
+/**
+ * Errors of the storage layer: one class per failure mode a caller can act on.
+ */
+import { ConcordError } from '../common/errors.js';
+
+/**
+ * The write-ahead log on disk is damaged in a way a crash cannot explain (a
+ * checksum mismatch before the tail of the last segment, a gap in indexes, a
+ * missing segment). Starting anyway could silently drop acknowledged writes,
+ * so the node refuses to start: restore this node from a peer instead.
+ */
+export class CorruptLogError extends ConcordError {
+  constructor(
+    readonly file: string,
+    readonly offset: number,
+    readonly reason: string,
+  ) {
+    super('CONCORD_ERR_CORRUPT_LOG', `corrupt write-ahead log: ${file} at offset ${offset}: ${reason}`);
+  }
+}
+
+/** A snapshot file fails its checksum or has an unreadable trailer. */
+export class CorruptSnapshotError extends ConcordError {
+  constructor(
+    readonly file: string,
+    readonly reason: string,
+  ) {
+    super('CONCORD_ERR_CORRUPT_SNAPSHOT', `corrupt snapshot ${file}: ${reason}`);
+  }
+}
+
+/**
+ * The disk failed a write or a sync (ENOSPC, EIO, ...). After this the log is
+ * poisoned: what reached the disk is unknown (after a failed fsync the kernel
+ * may have dropped the dirty pages, see "fsyncgate"), so every later write is
+ * refused with this same error and the node must stop accepting writes.
+ */
+export class StorageFailedError extends ConcordError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('CONCORD_ERR_STORAGE_FAILED', message, options);
+  }
+}
+
+/** Another process (or another open storage in this process) holds the data directory. */
+export class DataDirLockedError extends ConcordError {
+  constructor(
+    readonly dir: string,
+    readonly holderPid: number | null,
+  ) {
+    super(
+      'CONCORD_ERR_DATA_DIR_LOCKED',
+      `data directory ${dir} is locked by ${holderPid === null ? 'another process' : `process ${holderPid}`}; ` +
+        'is another Concord node running on it?',
+    );
+  }
+}
+
+/** The storage was closed; no more reads or writes. */
+export class StorageClosedError extends ConcordError {
+  constructor() {
+    super('CONCORD_ERR_STORAGE_CLOSED', 'storage is closed');
+  }
+}
+
+/** Too many bytes are waiting to be written (`pendingWriteBytesMax`): the caller is outrunning the disk. */
+export class WriteQueueFullError extends ConcordError {
+  constructor(
+    readonly pendingBytes: number,
+    readonly pendingWriteBytesMax: number,
+  ) {
+    super(
+      'CONCORD_ERR_WRITE_QUEUE_FULL',
+      `write queue full: ${pendingBytes} bytes pending, bound pendingWriteBytesMax is ${pendingWriteBytesMax}`,
+    );
+  }
+}
+
+/**
+ * An incoming InstallSnapshot chunk does not continue the snapshot being
+ * received. `expectedOffset` is where the sender must resume (0 when a new
+ * transfer must start).
+ */
+export class SnapshotChunkRejectedError extends ConcordError {
+  constructor(
+    readonly index: number,
+    readonly term: number,
+    readonly expectedOffset: number,
+    reason: string,
+  ) {
+    super(
+      'CONCORD_ERR_SNAPSHOT_CHUNK_REJECTED',
+      `snapshot chunk for index ${index} term ${term} rejected (${reason}); resume at offset ${expectedOffset}`,
+    );
+  }
+}
+
+/** A snapshot being written or received exceeds `snapshotBytesMax`. */
+export class SnapshotTooLargeError extends ConcordError {
+  constructor(readonly snapshotBytesMax: number) {
+    super('CONCORD_ERR_SNAPSHOT_TOO_LARGE', `snapshot exceeds snapshotBytesMax (${snapshotBytesMax} bytes)`);
+  }
+}

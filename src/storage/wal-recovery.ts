@@ -1,0 +1,331 @@
+/**
+ * Recovery on start: read every segment in order, check every record, and
+ * rebuild the log index and the hard state.
+ *
+ * What is repaired and what refuses to start:
+ * - In the LAST flush of the LAST segment (no intact FlushStart record after
+ *   it), an incomplete record (a crash cut the file), or a damaged record with
+ *   an all-zero header or an all-zero 512-byte sector (a write whose pages
+ *   never reached the disk: the file grew but the data did not land), is a
+ *   torn write. Nothing there was ever acknowledged (a flush is acknowledged
+ *   only after its fdatasync, and the next flush is only written after that),
+ *   so it is truncated away, logged with its size.
+ * - Anything else (a checksum mismatch earlier in the last segment or in any
+ *   other segment, a gap in entry indexes, a missing segment, a frame that
+ *   does not match the log, a snapshot older than the log needs) throws
+ *   CorruptLogError naming the file and offset: dropping those records could
+ *   silently lose acknowledged writes.
+ */
+import * as path from 'node:path';
+import { emptyHardState, type HardState, type SnapshotMetadata } from '../raft/types.js';
+import type { Disk, DiskFile } from './disk.js';
+import { CorruptLogError } from './errors.js';
+import { LogIndex } from './log-index.js';
+import type { StorageLogger } from './logger.js';
+import {
+  RecordCheck,
+  RecordType,
+  decodeEntryIndexTerm,
+  decodeFrame,
+  decodeHardState,
+  decodeSegmentStart,
+  flushStartRecordBytes,
+  payloadBytesMin,
+  readRecordAt,
+  readU32,
+  recordHeaderBytes,
+  segmentFormatVersion,
+  segmentMagic,
+  type FrameRecord,
+  type RecordAt,
+} from './wal-record.js';
+import { parseSegmentFileName, segmentFileName, type Segment } from './wal-segment.js';
+
+const sectorBytes = 512;
+
+export interface RecoveredWal {
+  readonly index: LogIndex;
+  readonly hardState: HardState;
+  /** Open segments, oldest first (may be empty for a new data directory). */
+  readonly segments: Segment[];
+}
+
+/**
+ * The zero patterns a power cut leaves when a file grew but some of its new
+ * pages never reached the disk: the record's header is all zeros (the write
+ * never landed from its start), or a whole 512-byte sector starting inside
+ * the record is all zeros (clipped to the end of the file). A flipped bit in
+ * a written record cannot produce either (a header always has non-zero bytes).
+ */
+export function hasTornZeros(bytes: Uint8Array, start: number, end: number): boolean {
+  const stop = Math.min(end, bytes.byteLength);
+  const allZero = (from: number, to: number): boolean => {
+    for (let i = from; i < to; i++) if (bytes[i] !== 0) return false;
+    return from < to;
+  };
+  if (allZero(start, Math.min(start + recordHeaderBytes, bytes.byteLength))) return true;
+  for (let s = Math.ceil(start / sectorBytes) * sectorBytes; s < stop; s += sectorBytes) {
+    if (allZero(s, Math.min(s + sectorBytes, bytes.byteLength))) return true;
+  }
+  return false;
+}
+
+/**
+ * True if an intact FlushStart record begins anywhere after `from`. A flush is
+ * written only after the previous one's fdatasync returned, so damage followed
+ * by a later flush is damage to synced, acknowledged data: never a torn write.
+ * Byte by byte, since the damaged record's length cannot be trusted; this runs
+ * at most once per start.
+ */
+export function hasFlushStartAfter(bytes: Uint8Array, from: number): boolean {
+  const inverted = ~8 >>> 0;
+  for (let p = from; p + flushStartRecordBytes <= bytes.byteLength; p++) {
+    if (bytes[p + 12] !== RecordType.FlushStart || readU32(bytes, p) !== 8 || readU32(bytes, p + 4) !== inverted) continue;
+    if (readRecordAt(bytes, p).check === RecordCheck.Ok) return true;
+  }
+  return false;
+}
+
+/**
+ * A damaged record at the end of the last segment is a torn write when (1) it
+ * lies in the last flush (no intact flush starts after it) and (2) its damage
+ * looks like an interrupted write: the file ends inside it, or it holds
+ * zeros that never got their data. Anything else is refused: a flipped bit in
+ * the last flush has neither pattern.
+ */
+function isTornWrite(bytes: Uint8Array, at: number, record: RecordAt): boolean {
+  if (hasFlushStartAfter(bytes, at + 1)) return false;
+  if (record.check === RecordCheck.Truncated) return true;
+  const end = record.check === RecordCheck.BadLength ? at + recordHeaderBytes : record.end;
+  return hasTornZeros(bytes, at, end);
+}
+
+function describe(check: RecordCheck): string {
+  switch (check) {
+    case RecordCheck.BadLength:
+      return 'record length is damaged';
+    case RecordCheck.BadChecksum:
+      return 'record checksum mismatch';
+    case RecordCheck.Truncated:
+      return 'record is incomplete';
+    case RecordCheck.Ok:
+      return 'ok';
+  }
+}
+
+class Replay {
+  readonly index = new LogIndex();
+  hardState: HardState = emptyHardState;
+  private started = false;
+
+  constructor(private readonly lowWater: (value: number) => void) {}
+
+  frame(f: FrameRecord, file: string, at: number, segmentStart: boolean): void {
+    const corrupt = (reason: string) => new CorruptLogError(file, at, reason);
+    if (f.prevIndex < f.baseIndex) throw corrupt(`frame ends the log at ${f.prevIndex}, before its base ${f.baseIndex}`);
+    if (!this.started) {
+      // The oldest segment on disk: entries up to its prevIndex are in older,
+      // deleted segments (the final snapshot check makes sure a snapshot covers them).
+      this.started = true;
+      this.index.rebase(f.prevIndex, f.prevTerm);
+      return;
+    }
+    if (!segmentStart) this.lowWater(f.prevIndex);
+    if (f.baseIndex > this.index.baseIndex) this.index.rebase(f.baseIndex, f.baseTerm);
+    if (f.prevIndex < this.index.baseIndex) {
+      throw corrupt(`frame ends the log at ${f.prevIndex}, below the log's start ${this.index.baseIndex}`);
+    }
+    if (f.prevIndex > this.index.lastIndex()) {
+      throw corrupt(`gap: frame says the log reaches ${f.prevIndex} but entries end at ${this.index.lastIndex()}`);
+    }
+    this.index.truncateAfter(f.prevIndex);
+    if (this.index.term(f.prevIndex) !== f.prevTerm) {
+      throw corrupt(`frame says entry ${f.prevIndex} has term ${f.prevTerm}, the log has ${this.index.term(f.prevIndex)}`);
+    }
+  }
+
+  entry(indexValue: number, term: number, segment: number, file: string, at: number): void {
+    const corrupt = (reason: string) => new CorruptLogError(file, at, reason);
+    if (!this.started) throw corrupt('entry before the segment frame');
+    if (indexValue <= this.index.baseIndex) {
+      throw corrupt(`entry ${indexValue} is at or below the log's start ${this.index.baseIndex}`);
+    }
+    if (indexValue > this.index.lastIndex() + 1) {
+      throw corrupt(`gap: entry ${indexValue} follows entry ${this.index.lastIndex()}`);
+    }
+    if (indexValue > 1 && indexValue - 1 > this.index.baseIndex && term < this.index.term(indexValue - 1)) {
+      throw corrupt(`entry ${indexValue} has term ${term}, lower than its predecessor's`);
+    }
+    this.lowWater(indexValue - 1);
+    this.index.append(indexValue, term, segment, at);
+  }
+}
+
+export async function recoverWal(options: {
+  dir: string;
+  disk: Disk;
+  logger: StorageLogger;
+  snapshot: SnapshotMetadata;
+}): Promise<RecoveredWal> {
+  const { dir, disk, logger, snapshot } = options;
+  const sequences: number[] = [];
+  for (const name of await disk.readdir(dir)) {
+    const sequence = parseSegmentFileName(name);
+    if (sequence === null) logger.warn({ file: path.join(dir, name) }, 'ignoring unknown file in the WAL directory');
+    else sequences.push(sequence);
+  }
+  sequences.sort((a, b) => a - b);
+  for (let i = 1; i < sequences.length; i++) {
+    if (sequences[i] !== sequences[i - 1]! + 1) {
+      throw new CorruptLogError(
+        path.join(dir, segmentFileName(sequences[i]!)),
+        0,
+        `segment ${segmentFileName(sequences[i - 1]! + 1)} is missing`,
+      );
+    }
+  }
+
+  const segments: Segment[] = [];
+  /** The segment being read, closed if it throws. */
+  let reading: DiskFile | null = null;
+  let lowWaterOfCurrent = Infinity;
+  const replay = new Replay((value) => {
+    lowWaterOfCurrent = Math.min(lowWaterOfCurrent, value);
+  });
+  try {
+    for (let s = 0; s < sequences.length; s++) {
+      const sequence = sequences[s]!;
+      const isLast = s === sequences.length - 1;
+      const file = path.join(dir, segmentFileName(sequence));
+      // Read-write: if a torn last segment is removed, the one before becomes the active one.
+      const handle = await disk.open(file, 'readwrite');
+      reading = handle;
+      const size = await handle.size();
+      const bytes = new Uint8Array(size);
+      if ((await handle.read(bytes, 0)) !== size) throw new CorruptLogError(file, 0, 'short read');
+      lowWaterOfCurrent = Infinity;
+      let at = 0;
+      let recordNumber = 0;
+      let startPrevIndex = -1;
+      let startBytes = 0;
+      let tornAt = -1;
+      while (at < size) {
+        const record = readRecordAt(bytes, at);
+        if (record.check !== RecordCheck.Ok) {
+          if (isLast && isTornWrite(bytes, at, record)) {
+            tornAt = at;
+            break;
+          }
+          throw new CorruptLogError(file, at, describe(record.check));
+        }
+        const min = payloadBytesMin(record.type);
+        if (min === undefined || record.payload.byteLength < min) {
+          throw new CorruptLogError(file, at, `record of unknown type ${record.type} or too short`);
+        }
+        if (recordNumber === 0 && record.type !== RecordType.SegmentStart) {
+          throw new CorruptLogError(file, at, 'segment does not begin with a segment start record');
+        }
+        if (recordNumber === 1 && record.type !== RecordType.Frame) {
+          throw new CorruptLogError(file, at, 'segment start is not followed by a frame');
+        }
+        if (recordNumber === 2 && record.type !== RecordType.HardState) {
+          throw new CorruptLogError(file, at, 'segment frame is not followed by a hard state');
+        }
+        switch (record.type) {
+          case RecordType.SegmentStart: {
+            const start = decodeSegmentStart(record.payload);
+            if (recordNumber !== 0) throw new CorruptLogError(file, at, 'segment start record in the middle of a segment');
+            if (start.magic !== segmentMagic) throw new CorruptLogError(file, at, 'bad magic');
+            if (start.version !== segmentFormatVersion) {
+              throw new CorruptLogError(file, at, `unsupported WAL format version ${start.version}`);
+            }
+            if (start.sequence !== sequence) {
+              throw new CorruptLogError(file, at, `segment says it is sequence ${start.sequence}`);
+            }
+            break;
+          }
+          case RecordType.Frame: {
+            const frame = decodeFrame(record.payload);
+            if (recordNumber === 1) startPrevIndex = frame.prevIndex;
+            replay.frame(frame, file, at, recordNumber === 1);
+            break;
+          }
+          case RecordType.HardState:
+            replay.hardState = decodeHardState(record.payload);
+            if (recordNumber === 2) startBytes = record.end;
+            break;
+          case RecordType.Entry: {
+            const { index, term } = decodeEntryIndexTerm(record.payload);
+            replay.entry(index, term, sequence, file, at);
+            break;
+          }
+          case RecordType.FlushStart:
+            break;
+        }
+        recordNumber++;
+        at = record.end;
+      }
+      if (tornAt >= 0) {
+        if (recordNumber < 3) {
+          // The crash hit while the segment was being created: nothing in it was acknowledged.
+          logger.warn({ file, bytes: size }, `removing WAL segment torn while it was created (${size} bytes)`);
+          reading = null;
+          await handle.close();
+          await disk.unlink(file);
+          await disk.fsyncDir(dir);
+          continue;
+        }
+        logger.warn(
+          { file, offset: tornAt, bytes: size - tornAt },
+          `truncating a torn write at the end of the WAL: ${size - tornAt} bytes at offset ${tornAt}`,
+        );
+        await handle.truncate(tornAt);
+        await handle.datasync();
+      } else if (recordNumber < 3) {
+        throw new CorruptLogError(file, at, 'segment is missing its start records');
+      }
+      reading = null;
+      segments.push({
+        sequence,
+        path: file,
+        file: handle,
+        size: tornAt >= 0 ? tornAt : size,
+        startBytes,
+        startPrevIndex,
+        lowWaterIndex: lowWaterOfCurrent,
+      });
+    }
+  } catch (error) {
+    await (reading as DiskFile | null)?.close().catch(() => {});
+    for (const segment of segments) await segment.file.close().catch(() => {});
+    throw error;
+  }
+
+  // Finally the latest snapshot (Raft §7): it must cover at least the log's
+  // start; if the log has its last entry, the suffix after it stays,
+  // otherwise the whole log is superseded by it.
+  const index = replay.index;
+  const where = segments[segments.length - 1]?.path ?? dir;
+  if (segments.length === 0 && snapshot.index > 0) {
+    throw new CorruptLogError(where, 0, `no WAL segments, but a snapshot at index ${snapshot.index} exists`);
+  }
+  if (snapshot.index < index.baseIndex) {
+    for (const segment of segments) await segment.file.close().catch(() => {});
+    throw new CorruptLogError(
+      segments[0]?.path ?? dir,
+      0,
+      `the WAL starts after index ${index.baseIndex}, but the newest snapshot is at ${snapshot.index}: ` +
+        'segments or a snapshot are missing',
+    );
+  }
+  if (snapshot.index === index.baseIndex && snapshot.term !== index.baseTerm && snapshot.index > 0) {
+    for (const segment of segments) await segment.file.close().catch(() => {});
+    throw new CorruptLogError(
+      segments[0]?.path ?? dir,
+      0,
+      `the WAL starts at index ${index.baseIndex} term ${index.baseTerm}, the snapshot there has term ${snapshot.term}`,
+    );
+  }
+  if (snapshot.index > index.baseIndex) index.adoptSnapshot(snapshot.index, snapshot.term);
+  return { index, hardState: replay.hardState, segments };
+}

@@ -1,0 +1,213 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { SimulatedDisk } from '../../src/storage/simulated-disk.js';
+import { DurableStorage } from '../../src/storage/durable-storage.js';
+import { StorageFailedError } from '../../src/storage/errors.js';
+import { entries, entry, recordingLogger, text } from './helpers.js';
+
+const bytes = (s: string) => new TextEncoder().encode(s);
+
+describe('SimulatedDisk', () => {
+  it('loses writes not covered by a datasync, keeps those that are', async () => {
+    const disk = new SimulatedDisk();
+    await disk.mkdirp('/d');
+    const f = await disk.open('/d/a', 'create-exclusive');
+    await disk.fsyncDir('/d');
+    await f.writev([bytes('hello ')], 0);
+    await f.datasync();
+    await f.writev([bytes('world')], 6);
+    disk.crash();
+    assert.equal(new TextDecoder().decode(disk.fileBytes('/d/a')), 'hello ');
+  });
+
+  it('loses a created file whose directory entry was never synced', async () => {
+    const disk = new SimulatedDisk();
+    await disk.mkdirp('/d');
+    const f = await disk.open('/d/a', 'create-exclusive');
+    await f.writev([bytes('x')], 0);
+    await f.datasync();
+    disk.crash();
+    assert.deepEqual(await disk.readdir('/d'), []);
+  });
+
+  it('a rename is durable only after fsyncDir', async () => {
+    const disk = new SimulatedDisk();
+    await disk.mkdirp('/d');
+    const f = await disk.open('/d/a.tmp', 'create-exclusive');
+    await f.writev([bytes('x')], 0);
+    await f.datasync();
+    await disk.fsyncDir('/d');
+    await disk.rename('/d/a.tmp', '/d/a');
+    disk.crash();
+    assert.deepEqual(await disk.readdir('/d'), ['a.tmp']);
+    await disk.rename('/d/a.tmp', '/d/a');
+    await disk.fsyncDir('/d');
+    disk.crash();
+    assert.deepEqual(await disk.readdir('/d'), ['a']);
+  });
+
+  it('tears unsynced writes at a seeded point: always a prefix of what was written', async () => {
+    const seen = new Set<number>();
+    for (let seed = 1; seed <= 40; seed++) {
+      const disk = new SimulatedDisk({ seed });
+      await disk.mkdirp('/d');
+      const f = await disk.open('/d/a', 'create-exclusive');
+      await disk.fsyncDir('/d');
+      await f.writev([bytes('durable|')], 0);
+      await f.datasync();
+      await f.writev([bytes('one|')], 8);
+      await f.writev([bytes('two|three')], 12);
+      disk.crash({ tear: true });
+      const after = new TextDecoder().decode(disk.fileBytes('/d/a'));
+      assert.ok('durable|one|two|three'.startsWith(after) && after.startsWith('durable|'), after);
+      seen.add(after.length);
+    }
+    assert.ok(seen.size > 3, 'different seeds tear at different points');
+  });
+
+  it('handles opened before a crash are dead afterwards', async () => {
+    const disk = new SimulatedDisk();
+    await disk.mkdirp('/d');
+    const f = await disk.open('/d/a', 'create-exclusive');
+    disk.crash();
+    await assert.rejects(f.writev([bytes('x')], 0), /EBADF/);
+  });
+
+  it('injects ENOSPC and EIO on the chosen operation, for the chosen number of calls', async () => {
+    const disk = new SimulatedDisk();
+    await disk.mkdirp('/d');
+    const f = await disk.open('/d/a', 'create-exclusive');
+    disk.injectFault({ op: 'writev', code: 'ENOSPC' });
+    await assert.rejects(f.writev([bytes('x')], 0), (e: NodeJS.ErrnoException) => e.code === 'ENOSPC');
+    await f.writev([bytes('x')], 0);
+    disk.injectFault({ op: 'datasync', code: 'EIO', count: 2 });
+    await assert.rejects(f.datasync(), (e: NodeJS.ErrnoException) => e.code === 'EIO');
+    await assert.rejects(f.datasync(), (e: NodeJS.ErrnoException) => e.code === 'EIO');
+    await f.datasync();
+  });
+});
+
+describe('DurableStorage on a simulated disk: crashes', () => {
+  it('a crash before the fsync loses the batch; after it, the batch is kept', async () => {
+    const disk = new SimulatedDisk();
+    const s = await DurableStorage.open({ dir: '/data', disk });
+    await s.append({ entries: entries(1, 3, 1), hardState: { term: 1, vote: 'n1', commit: 1 } });
+    disk.pauseSyncs();
+    let acknowledged = false;
+    void s.append({ entries: entries(4, 6, 1), hardState: { term: 1, vote: 'n1', commit: 4 } }).then(() => (acknowledged = true));
+    while (disk.heldSyncCount === 0) await new Promise((r) => setImmediate(r));
+    assert.equal(s.lastIndex(), 6); // visible in memory...
+    disk.crash(); // ...but the power went before the fsync returned
+    assert.equal(acknowledged, false);
+    const r = await DurableStorage.open({ dir: '/data', disk });
+    assert.equal(r.lastIndex(), 3);
+    assert.equal(r.hardState().commit, 1);
+    await r.append({ entries: entries(4, 6, 2) });
+    disk.crash(); // after the fsync: kept
+    const again = await DurableStorage.open({ dir: '/data', disk });
+    assert.equal(again.lastIndex(), 6);
+    assert.deepEqual(again.entries(1, 7, Infinity).map(text), [...entries(1, 3, 1), ...entries(4, 6, 2)].map(text));
+    await again.close();
+  });
+
+  it('torn crashes at random points never lose an acknowledged entry and never invent one', async () => {
+    let tornTails = 0;
+    for (let seed = 1; seed <= 60; seed++) {
+      const disk = new SimulatedDisk({ seed });
+      let s = await DurableStorage.open({ dir: '/data', disk, segmentBytesMax: 1500 });
+      let acknowledgedLast = 0;
+      let written = 0;
+      for (let round = 0; round < 3; round++) {
+        // Some acknowledged appends...
+        for (let k = 0; k < seed % 4; k++) {
+          const from = written + 1;
+          written += 3;
+          await s.append({ entries: entries(from, written, 1) });
+          acknowledgedLast = written;
+        }
+        // ...then a flush whose records are written but whose fsync never returns.
+        disk.pauseSyncs();
+        for (let k = 0; k < 4; k++) {
+          const from = written + 1;
+          written += 3;
+          const hi = written;
+          void s.append({ entries: entries(from, hi, 1) }).then(
+            () => void (acknowledgedLast = Math.max(acknowledgedLast, hi)),
+            () => {},
+          );
+        }
+        while (disk.heldSyncCount === 0) await new Promise((r) => setImmediate(r));
+        disk.crash({ tear: true });
+        const logger = recordingLogger();
+        s = await DurableStorage.open({ dir: '/data', disk, segmentBytesMax: 1500, logger });
+        if (logger.lines.some((l) => /torn/.test(l.message))) tornTails++;
+        assert.ok(s.lastIndex() >= acknowledgedLast, `seed ${seed}: lost acknowledged entries (${s.lastIndex()} < ${acknowledgedLast})`);
+        assert.ok(s.lastIndex() <= written);
+        assert.deepEqual(s.entries(1, s.lastIndex() + 1, Infinity).map(text), entries(1, s.lastIndex(), 1).map(text));
+        written = s.lastIndex();
+        acknowledgedLast = written;
+      }
+      await s.close();
+    }
+    assert.ok(tornTails > 10, `only ${tornTails} crashes left a torn tail: the test is not exercising recovery`);
+  });
+});
+
+describe('DurableStorage: crash between installing a snapshot and recording it in the WAL', () => {
+  it('recovery applies Raft §7 itself, and records its decision before new entries land', async () => {
+    const disk = new SimulatedDisk();
+    const s = await DurableStorage.open({ dir: '/data', disk });
+    await s.append({ entries: entries(1, 20, 1) });
+    await s.receiveSnapshotChunk({ index: 15, term: 2, offset: 0, data: Buffer.from('leader state'), done: true });
+    // The snapshot file becomes durable, then the WAL frame that records the reset fails.
+    disk.injectFault({ op: 'datasync', code: 'EIO', pathIncludes: '/wal/' });
+    await assert.rejects(s.installSnapshot({ index: 15, term: 2, conf: s.initialState().confState }), StorageFailedError);
+    disk.crash();
+    let r = await DurableStorage.open({ dir: '/data', disk });
+    // Entry 15 on disk has term 1, the snapshot says 2: the whole old log goes (§7).
+    assert.equal(r.firstIndex(), 16);
+    assert.equal(r.lastIndex(), 15);
+    await r.append({ entries: entries(16, 18, 2) });
+    await r.close();
+    r = await DurableStorage.open({ dir: '/data', disk });
+    assert.equal(r.lastIndex(), 18);
+    assert.deepEqual(r.entries(16, 19, Infinity).map(text), entries(16, 18, 2).map(text));
+    await r.close();
+  });
+});
+
+describe('DurableStorage on a failing disk', () => {
+  for (const [op, code] of [
+    ['writev', 'ENOSPC'],
+    ['datasync', 'EIO'],
+  ] as const) {
+    it(`${code} during ${op}: a logged StorageFailedError, and every later write is refused`, async () => {
+      const disk = new SimulatedDisk();
+      const logger = recordingLogger();
+      const s = await DurableStorage.open({ dir: '/data', disk, logger });
+      await s.append({ entries: entries(1, 2, 1) });
+      disk.injectFault({ op, code });
+      const failed = s.append({ entries: [entry(3, 1)] });
+      const queued = s.append({ entries: [entry(4, 1)] });
+      await assert.rejects(failed, (e: unknown) => {
+        assert.ok(e instanceof StorageFailedError);
+        assert.equal((e.cause as NodeJS.ErrnoException).code, code);
+        assert.match(e.message, new RegExp(code));
+        return true;
+      });
+      await assert.rejects(queued, StorageFailedError);
+      // The fault is gone, but the log stays poisoned: what reached the disk is unknown.
+      await assert.rejects(s.append({ entries: [entry(3, 1)] }), StorageFailedError);
+      await assert.rejects(s.saveSnapshot({ index: 2, term: 1, conf: s.initialState().confState }, []), StorageFailedError);
+      assert.ok(s.failure instanceof StorageFailedError);
+      const line = logger.lines.find((l) => l.level === 'error');
+      assert.ok(line, 'the failure is logged');
+      assert.match(line.message, /refuses every further write/);
+      await s.close();
+      // A restart recovers what was durable.
+      const r = await DurableStorage.open({ dir: '/data', disk });
+      assert.ok(r.lastIndex() >= 2);
+      await r.close();
+    });
+  }
+});

@@ -245,8 +245,20 @@ export class DurableStorage implements Storage {
    * to install, then entries and hard state. Resolves when all of it is durable.
    */
   async persist(ready: ReadyToPersist): Promise<void> {
-    for (const chunk of ready.snapshotChunks ?? []) await this.receiveSnapshotChunk(chunk);
-    if (ready.snapshot) await this.installSnapshot(ready.snapshot);
+    // One Ready may carry the last chunk of snapshot A, the order to install A,
+    // and already the first chunk of a newer snapshot B (simulator finding F2).
+    // There is one incoming file at a time, so A is installed as soon as its
+    // final chunk is written, before any chunk of B replaces the incoming file.
+    const snapshot = ready.snapshot;
+    let installed = false;
+    for (const chunk of ready.snapshotChunks ?? []) {
+      if (snapshot && !installed && chunk.index !== snapshot.index && this.snapshotReceiveProgress()?.done === true && this.snapshotReceiveProgress()?.index === snapshot.index) {
+        await this.installSnapshot(snapshot);
+        installed = true;
+      }
+      await this.receiveSnapshotChunk(chunk);
+    }
+    if (snapshot && !installed) await this.installSnapshot(snapshot);
     if ((ready.entries?.length ?? 0) > 0 || ready.hardState) {
       await this.append({ entries: ready.entries ?? [], hardState: ready.hardState });
     }

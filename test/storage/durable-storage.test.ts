@@ -212,6 +212,24 @@ describe('DurableStorage on real files', () => {
     await r.close();
   });
 
+  it('installs a finished snapshot even when the same Ready already starts a newer one (simulator finding F2)', async () => {
+    const disk = new SimulatedDisk();
+    const s = await DurableStorage.open({ dir: '/data', disk });
+    await s.append({ entries: entries(1, 20, 1) });
+    await s.receiveSnapshotChunk({ index: 15, term: 3, offset: 0, data: Buffer.from('old '), done: false });
+    await s.persist({
+      snapshotChunks: [
+        { index: 15, term: 3, offset: 4, data: Buffer.from('state'), done: true },
+        { index: 30, term: 4, offset: 0, data: Buffer.from('newer'), done: false },
+      ],
+      snapshot: meta(15, 3),
+    });
+    assert.equal(s.snapshotMetadata().index, 15);
+    assert.deepEqual(await collect(s.readSnapshot()), Buffer.from('old state'));
+    assert.deepEqual(s.snapshotReceiveProgress(), { index: 30, term: 4, bytes: 5, done: false });
+    await s.close();
+  });
+
   it('a chunk at a non-zero offset with no transfer in progress says to start at 0', async () => {
     const s = await DurableStorage.open({ dir: '/data', disk: new SimulatedDisk() });
     await assert.rejects(

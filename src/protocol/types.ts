@@ -47,43 +47,14 @@ export interface ResponseHeader {
   readonly revision: number;
 }
 
-/** A key with its value and bookkeeping. */
-export interface KeyValue {
-  readonly key: Uint8Array;
-  readonly value: Uint8Array;
-  /** Number of writes since the key was (re)created; 1 after creation. */
-  readonly version: number;
-  /** Raft index of the entry that created the key. */
-  readonly createRevision: number;
-  /** Raft index of the entry that last changed the key. */
-  readonly modRevision: number;
-}
-
 /**
- * Identifies one write of one client session for exactly-once semantics
- * (Raft thesis §6.3). A client numbers its writes 1, 2, 3... in its session;
- * a retry reuses the same `seq`, and the state machine answers a retry of an
- * already-applied write with the original result instead of applying it again.
+ * A key with its value and bookkeeping, the compare-and-set conditions and the
+ * exactly-once session reference are the state machine's own types: the wire
+ * carries them as they are (see src/kv/types.ts for their meaning).
  */
-export interface SessionRef {
-  /** From `session.open`. */
-  readonly sessionId: number;
-  /** This write's sequence number in the session (>= 1). */
-  readonly seq: number;
-  /**
-   * Every write with seq <= ackedSeq has had its response received by the
-   * client, so the state machine may forget those results (bounds memory).
-   */
-  readonly ackedSeq: number;
-}
-
-/** Conditions on a write (compare-and-set). A write whose condition fails changes nothing. */
-export interface WriteConditions {
-  /** The key's current version must equal this; 0 means "the key must not exist". */
-  readonly expectedVersion?: number;
-  /** The key's current modRevision must equal this. */
-  readonly expectedModRevision?: number;
-}
+import type { KvEntry, SessionRef, WriteConditions } from '../kv/index.js';
+export type { SessionRef, WriteConditions };
+export type KeyValue = KvEntry;
 
 // ---------------------------------------------------------------- requests
 

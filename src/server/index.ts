@@ -18,6 +18,7 @@ export {
   type LoadServerConfigInput,
 } from './config.js';
 export { createLogger, type Logger, type CreateLoggerOptions } from './logger.js';
-export { startServer, serverVersion, type RunningServer, type StartServerOptions } from './server.js';
+export { serverVersion } from './version.js';
+export { startServer, type RunningServer, type StartServerOptions } from './server.js';
 export { shutdownOnSignals, type ShutdownOnSignalsOptions } from './signals.js';
 export { readMemberFile, memberFileName, type MemberFile } from './member-file.js';

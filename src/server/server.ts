@@ -4,7 +4,8 @@
  * Raft core over the durable log, listens on the peer URL (Raft traffic and
  * forwarded requests) and the client URL, and starts the clock.
  */
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
+import { serverVersion } from './version.js';
 import { KvStateMachine } from '../kv/index.js';
 import { RpcServer, listen, type Listener, type Handlers } from '../net/index.js';
 import { clientMethods, type ClientMethods, type StatusResponse } from '../protocol/index.js';
@@ -41,15 +42,6 @@ function frameBytesMaxFor(config: ServerConfig): number {
   return Math.max(16 * 1024 * 1024, 2 * (config.valueBytesMax + config.keyBytesMax) + 64 * 1024);
 }
 
-export function serverVersion(): string {
-  try {
-    const text = readFileSync(new URL('../../../package.json', import.meta.url), 'utf8');
-    const version = (JSON.parse(text) as { version?: unknown }).version;
-    return typeof version === 'string' ? version : '0.0.0';
-  } catch {
-    return '0.0.0';
-  }
-}
 
 export interface StartServerOptions {
   /** The disk under the data directory (default: the real one). Tests inject a simulated disk to fail writes. */

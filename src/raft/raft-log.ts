@@ -12,7 +12,7 @@
  */
 import { assert } from '../common/errors.js';
 import { LogCompactedError, LogUnavailableError, type Storage } from './storage.js';
-import type { Entry, SnapshotMetadata } from './types.js';
+import { EntryType, type Entry, type SnapshotMetadata } from './types.js';
 
 export class RaftLog {
   /** Index of `tail[0]`. */
@@ -240,6 +240,20 @@ export class RaftLog {
     const out = this.slice(lo, this.committed + 1, maxBytes);
     this.applying = lo + out.length - 1;
     return out;
+  }
+
+  /**
+   * Like takeCommitted, but stops before the first membership change entry
+   * (those take effect in advance(), so they only travel in a Ready).
+   */
+  takeCommittedUntilConfChange(maxBytes: number): Entry[] {
+    if (!this.hasCommittedToApply()) return [];
+    const lo = this.applying + 1;
+    const all = this.slice(lo, this.committed + 1, maxBytes);
+    let n = 0;
+    while (n < all.length && all[n]!.type !== EntryType.ConfChange) n++;
+    this.applying = lo + n - 1;
+    return n === all.length ? all : all.slice(0, n);
   }
 
   /** Called when a snapshot is handed out: the state machine will jump to it. */

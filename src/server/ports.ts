@@ -31,6 +31,11 @@ export interface RaftCore {
   readIndex(context: Uint8Array): void;
   transferLeadership(to: NodeId): void;
   hasReady(): boolean;
+  /**
+   * Committed entries to apply now, while a Ready is still being persisted
+   * (RaftNode.takeCommittedEntries: commitment does not wait for our own fsync).
+   */
+  takeCommittedEntries(): Entry[];
   ready(): Ready;
   advance(ready: Ready): void;
   status(): CoreStatus;

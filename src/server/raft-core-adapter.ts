@@ -33,6 +33,7 @@ export function createRaftCore(options: CreateRaftCoreOptions): RaftCore {
     readIndex: (context) => node.readIndex(context),
     transferLeadership: (to) => node.transferLeadership(to),
     hasReady: () => node.hasReady(),
+    takeCommittedEntries: () => node.takeCommittedEntries(),
     ready: () => node.ready(),
     advance: (ready) => node.advance(ready),
     status: (): CoreStatus => {

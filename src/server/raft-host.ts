@@ -96,6 +96,8 @@ export class RaftHost implements Replica {
   private loopDone: Promise<void> = Promise.resolve();
 
   private snapshotInProgress = false;
+  /** Term of the entry at kv.appliedIndex (the snapshot's term when one was installed). */
+  private appliedTerm = 0;
   private lastSnapshotIndex: number;
   private confState: ConfState;
   private readonly leaderWaiters = new Set<() => void>();
@@ -113,6 +115,7 @@ export class RaftHost implements Replica {
     this.proposals = new PendingRequests('proposal queue', options.pendingRequestsMax);
     this.reads = new ReadBatcher(options.pendingRequestsMax, () => this.leaderChangedError('read'));
     this.lastSnapshotIndex = storage.snapshotIndex();
+    this.appliedTerm = this.lastSnapshotIndex > 0 ? storage.term(this.lastSnapshotIndex) : 0;
     this.confState = core.status().conf;
   }
 
@@ -242,6 +245,7 @@ export class RaftHost implements Replica {
     setImmediate(() => {
       this.scheduled = false;
       if (!this.driving) this.loopDone = this.drive();
+      else this.applyCommittedDuringPersist();
     });
   }
 
@@ -275,6 +279,19 @@ export class RaftHost implements Replica {
     }
   }
 
+  /**
+   * While a Ready's fsync is in flight, entries that become committed (a
+   * follower's acknowledgement arrived) are applied and answered at once
+   * instead of after that fsync: one disk flush less on a write's latency.
+   */
+  private applyCommittedDuringPersist(): void {
+    if (this.stopped || this.storageFailure !== null) return;
+    const entries = this.core.takeCommittedEntries();
+    if (entries.length === 0) return;
+    this.applyEntries(entries);
+    this.reads.onApplied(this.kv.appliedIndex);
+  }
+
   private async drive(): Promise<void> {
     this.driving = true;
     try {
@@ -301,18 +318,17 @@ export class RaftHost implements Replica {
     // 1. Messages that may go before our own write.
     for (const message of ready.messages) this.peers.send(message);
 
-    // Committed entries that an earlier Ready already made durable here need not wait for this
-    // Ready's fsync: apply them (and answer their clients) now. Only entries this Ready itself
-    // persists wait. This takes one fsync off every write's latency on a busy leader.
+    // Committed entries need not wait for this Ready's fsync, even those this Ready itself
+    // persists: committed means durable on a majority (the leader counts itself only up to
+    // what advance() reported durable), and after a crash the state machine is rebuilt from
+    // the durable snapshot and log anyway. Apply them (and answer their clients) now: this
+    // takes a disk flush off every write's latency. A snapshot to install comes first, though.
     const committed = ready.committedEntries;
     let appliedEarly = 0;
-    if (ready.snapshot === undefined && ready.snapshotChunks.length === 0) {
-      const firstNewIndex = ready.entries[0]?.index ?? Infinity;
-      while (appliedEarly < committed.length && committed[appliedEarly]!.index < firstNewIndex) appliedEarly++;
-      if (appliedEarly > 0) {
-        this.applyEntries(appliedEarly === committed.length ? committed : committed.slice(0, appliedEarly));
-        this.reads.onApplied(this.kv.appliedIndex);
-      }
+    if (ready.snapshot === undefined && ready.snapshotChunks.length === 0 && committed.length > 0) {
+      this.applyEntries(committed);
+      this.reads.onApplied(this.kv.appliedIndex);
+      appliedEarly = committed.length;
     }
 
     // 2. One group commit for everything durable in this Ready.
@@ -384,6 +400,7 @@ export class RaftHost implements Replica {
         if (proposed.term !== entry.term) this.proposals.reject(proposed.requestId, this.leaderChangedError('write'));
       }
       if (entry.index <= this.kv.appliedIndex) continue; // covered by a snapshot we installed
+      this.appliedTerm = entry.term;
       if (entry.type === EntryType.ConfChange) {
         this.kv.skip(entry.index);
         continue;
@@ -414,6 +431,7 @@ export class RaftHost implements Replica {
     }
     await this.kv.restoreAsync(latest.contents);
     this.lastSnapshotIndex = index;
+    this.appliedTerm = latest.meta.term;
     this.confState = latest.meta.conf;
     this.logger.info({ index, term: latest.meta.term, keys: this.kv.keyCount }, 'installed a snapshot from the leader');
   }
@@ -435,6 +453,11 @@ export class RaftHost implements Replica {
     if (this.snapshotInProgress) return;
     const applied = this.kv.appliedIndex;
     if (applied - this.lastSnapshotIndex < this.options.snapshotEveryEntries) return;
+    // Entries are applied as soon as they commit, possibly before this member's log holds
+    // them, or while it still holds a conflicting entry from an older term at that index
+    // (a follower whose log is being repaired). The snapshot's term must be that of the
+    // applied entry, so wait until the log agrees.
+    if (applied > this.storage.lastIndex() || this.storage.term(applied) !== this.appliedTerm) return;
     this.snapshotInProgress = true;
     const snapshot = this.kv.snapshot();
     const meta = { index: snapshot.appliedIndex, term: this.storage.term(snapshot.appliedIndex), conf: this.confState };

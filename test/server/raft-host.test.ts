@@ -51,8 +51,16 @@ class ScriptedCore implements RaftCore {
     this.readContexts.push(context);
   }
   transferLeadership(): void {}
+  /** Entries the core will report committed while a Ready is in flight. */
+  committedDuringPersist: Entry[] = [];
   hasReady(): boolean {
     return this.readies.length > 0;
+  }
+  takeCommittedEntries(): Entry[] {
+    const out = this.committedDuringPersist;
+    this.committedDuringPersist = [];
+    if (out.length > 0) this.events.push('take-committed');
+    return out;
   }
   ready(): Ready {
     this.events.push('ready');
@@ -139,7 +147,7 @@ function entry(index: number, data: Uint8Array, term = 1): Entry {
   return { index, term, type: EntryType.Normal, data };
 }
 
-test('one Ready: send messages, persist once, then acknowledgements, then apply, then advance', async () => {
+test('one Ready: send messages and apply what is committed, persist once, then acknowledgements, then advance', async () => {
   const { events, core, storage, kv, host } = setup();
   const gate = new Deferred();
   storage.gate = gate;
@@ -154,13 +162,13 @@ test('one Ready: send messages, persist once, then acknowledgements, then apply,
   });
   host.start();
   await settle();
-  // While the fsync is in flight: the early message went out, nothing after persistence happened.
+  // While the fsync is in flight: the early message went out and the committed entry was applied
+  // (committed = durable on a majority already), but no acknowledgement left and no advance().
   assert.deepEqual(events, ['ready', 'send:n2', 'persist-start']);
-  assert.equal(kv.appliedIndex, 0);
+  assert.equal(kv.appliedIndex, 1, 'a committed entry does not wait for our own fsync');
   gate.resolve();
   await settle();
   assert.deepEqual(events, ['ready', 'send:n2', 'persist-start', 'persist-done', 'send:n3', 'advance']);
-  assert.equal(kv.appliedIndex, 1, 'applied after persistence, before advance');
   assert.equal(storage.batches.length, 1, 'one group commit for the Ready');
   await host.stop();
 });
@@ -280,23 +288,47 @@ test('a commit-only hard state does not cost an fsync of its own; it rides with 
   await host.stop();
 });
 
-test('entries committed by an earlier Ready are applied without waiting for this Ready’s fsync; its own entries wait', async () => {
+test('committed entries are applied without waiting for the fsync in flight, also those that commit during it', async () => {
   const { events, core, storage, kv, host } = setup();
   for (let i = 1; i <= 3; i++) kv.apply(i, new Uint8Array(0));
   const gate = new Deferred();
   storage.gate = gate;
   core.readies.push({
     ...emptyReady,
-    entries: [entry(5, new Uint8Array(0))],
+    entries: [entry(5, new Uint8Array(0)), entry(6, new Uint8Array(0))],
     committedEntries: [entry(4, new Uint8Array(0)), entry(5, new Uint8Array(0))],
   });
   host.start();
   await settle();
   assert.deepEqual(events, ['ready', 'persist-start']);
-  assert.equal(kv.appliedIndex, 4, 'entry 4 was durable already: applied during the fsync');
+  assert.equal(kv.appliedIndex, 5, 'entries 4 and 5 are committed: applied during the fsync');
+  // A follower's acknowledgement arrives during the fsync and commits entry 6.
+  core.committedDuringPersist = [entry(6, new Uint8Array(0))];
+  host.receive(heartbeat('n1'));
+  await settle();
+  assert.equal(kv.appliedIndex, 6, 'entry 6 committed during the fsync: applied before it ends');
   gate.resolve();
   await settle();
-  assert.equal(kv.appliedIndex, 5, 'entry 5 applied once its own write is durable');
-  assert.deepEqual(events, ['ready', 'persist-start', 'persist-done', 'advance']);
+  assert.deepEqual(events, ['ready', 'persist-start', 'take-committed', 'persist-done', 'advance']);
+  await host.stop();
+});
+
+test('a Ready that installs a snapshot applies nothing before the snapshot is in place', async () => {
+  const { core, storage, kv, host } = setup();
+  const gate = new Deferred();
+  storage.gate = gate;
+  core.readies.push({
+    ...emptyReady,
+    snapshotChunks: [{ index: 9, term: 1, offset: 0, data: new Uint8Array(3), done: false }],
+    entries: [entry(1, new Uint8Array(0))],
+    committedEntries: [entry(1, new Uint8Array(0))],
+  });
+  core.committedDuringPersist = [entry(2, new Uint8Array(0))];
+  host.start();
+  await settle();
+  assert.equal(kv.appliedIndex, 0, 'nothing applied while snapshot chunks are being written');
+  gate.resolve();
+  await settle();
+  assert.equal(kv.appliedIndex, 1);
   await host.stop();
 });

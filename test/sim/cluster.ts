@@ -207,6 +207,7 @@ class Simulation {
       countStaleVotes: options.countStaleVotes ?? false,
       preVote: scenario.preVote,
       checkQuorum: scenario.checkQuorum,
+      applyBeforeDurable: scenario.applyBeforeDurable,
     };
   }
 

@@ -63,6 +63,12 @@ export interface Scenario {
   readonly snapshotChunkBytes: number;
   /** After healing: ticks within which a leader must be elected and a probe write commit. */
   readonly livenessTicksMax: number;
+  /**
+   * How the host applies committed entries: false, when the Ready carrying
+   * them is durable; true, at once, and also while a Ready's fsync is in
+   * flight (RaftNode.takeCommittedEntries), as the server does.
+   */
+  readonly applyBeforeDurable: boolean;
 }
 
 export function scenarioForSeed(seed: number): Scenario {
@@ -135,6 +141,8 @@ export function scenarioForSeed(seed: number): Scenario {
     snapshotEveryEntries: rng.pick([0, 5, 10, 25, 50]),
     snapshotChunkBytes: rng.pick([32, 128, 1024]),
     livenessTicksMax: 200,
+    // Its own stream, so that adding this choice left every other draw of a seed as it was.
+    applyBeforeDurable: new Prng(seed ^ 0x0a9971ed).chance(0.5),
   };
 }
 

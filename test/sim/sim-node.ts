@@ -59,6 +59,8 @@ export interface NodeEnv {
   readonly countStaleVotes: boolean;
   readonly preVote: boolean;
   readonly checkQuorum: boolean;
+  /** Apply committed entries without waiting for local durability (see Scenario.applyBeforeDurable). */
+  readonly applyBeforeDurable: boolean;
 }
 
 const textDecoder = new TextDecoder();
@@ -70,7 +72,9 @@ export class SimNode {
   incarnation = 0;
   private sm = new RegisterStateMachine();
   private applied = 0;
-  private inflight: { ready: Ready; batch: PersistBatch } | null = null;
+  private inflight: { ready: Ready; batch: PersistBatch; appliedEarly: boolean } | null = null;
+  /** Term of the entry at `applied` (of the snapshot when it came from one). */
+  private appliedTerm = 0;
   private view: { snapshotIndex: number; snapshotTerm: number; terms: number[] } = { snapshotIndex: 0, snapshotTerm: 0, terms: [] };
   private readonly proposals = new Map<string, PendingRequest>();
   private readonly reads = new Map<string, PendingRequest>();
@@ -102,6 +106,7 @@ export class SimNode {
     const snap = this.disk.snapshotMetadata();
     this.sm = snap.index > 0 ? RegisterStateMachine.deserialize(this.disk.snapshotData()) : new RegisterStateMachine();
     this.applied = snap.index;
+    this.appliedTerm = snap.term;
     this.env.invariants.resetApplied(this.id, snap.index);
     if (snap.index > 0) this.env.invariants.observeState(this.id, snap.index, fingerprint(this.sm.canonical()), 'restored from its snapshot');
     this.view = { snapshotIndex: snap.index, snapshotTerm: snap.term, terms: this.disk.logEntries().map((e) => e.term) };
@@ -157,13 +162,25 @@ export class SimNode {
 
   tick(): void {
     this.raft?.tick();
+    this.applyDuringPersist();
     this.pump();
   }
 
   deliver(m: Message): void {
     if (!this.raft) return;
     this.raft.step(m);
+    this.applyDuringPersist();
     this.pump();
+  }
+
+  /** With applyBeforeDurable: entries that commit while a Ready's fsync is in flight are applied at once. */
+  private applyDuringPersist(): void {
+    if (!this.env.applyBeforeDurable || !this.raft || this.inflight === null) return;
+    const entries = this.raft.takeCommittedEntries();
+    if (entries.length === 0) return;
+    if (this.env.tracing) this.env.trace(`${this.id} apply during fsync ${describeEntries(entries)}`);
+    for (const e of entries) this.applyEntry(e);
+    this.serveReads();
   }
 
   /** Register a client request accepted by the core here (a proposal or a ReadIndex). */
@@ -196,10 +213,17 @@ export class SimNode {
         entries: rd.entries,
         hardState: rd.hardState,
       };
+      // Committed means durable on a majority: a host may apply before its own fsync (as the
+      // server does), unless a snapshot must be installed first.
+      const appliedEarly = this.env.applyBeforeDurable && rd.snapshot === undefined && rd.snapshotChunks.length === 0;
+      if (appliedEarly) {
+        for (const e of rd.committedEntries) this.applyEntry(e);
+        this.serveReads();
+      }
       if (isEmptyBatch(batch)) {
-        this.finish(rd, batch);
+        this.finish(rd, batch, appliedEarly);
       } else {
-        this.inflight = { ready: rd, batch };
+        this.inflight = { ready: rd, batch, appliedEarly };
         this.env.scheduleFsync(this, this.incarnation);
         break;
       }
@@ -210,9 +234,9 @@ export class SimNode {
   /** The simulated fsync of the in-flight write completed. */
   fsyncDone(incarnation: number): void {
     if (incarnation !== this.incarnation || !this.inflight || !this.raft) return;
-    const { ready, batch } = this.inflight;
+    const { ready, batch, appliedEarly } = this.inflight;
     this.inflight = null;
-    this.finish(ready, batch);
+    this.finish(ready, batch, appliedEarly);
     this.pump();
   }
 
@@ -252,7 +276,7 @@ export class SimNode {
     if (parts.length > 0) this.env.trace(`${this.id} ready ${parts.join(' ')}`);
   }
 
-  private finish(rd: Ready, batch: PersistBatch): void {
+  private finish(rd: Ready, batch: PersistBatch, appliedEarly: boolean): void {
     const raft = this.raft as RaftNode;
     if (!isEmptyBatch(batch)) {
       this.disk.writeBatch(batch);
@@ -260,7 +284,7 @@ export class SimNode {
     }
     if (batch.snapshot) this.installSnapshot(batch.snapshot.index);
     this.env.send(this, rd.messagesAfterPersist);
-    for (const e of rd.committedEntries) this.applyEntry(e);
+    if (!appliedEarly) for (const e of rd.committedEntries) this.applyEntry(e);
     for (const rs of rd.readStates) {
       const ctx = textDecoder.decode(rs.context);
       const req = this.reads.get(ctx);
@@ -277,6 +301,7 @@ export class SimNode {
     this.snapshotsInstalled++;
     this.sm = RegisterStateMachine.deserialize(this.disk.snapshotData());
     this.applied = index;
+    this.appliedTerm = this.disk.snapshotMetadata().term;
     this.env.invariants.resetApplied(this.id, index);
     this.env.invariants.observeState(this.id, index, fingerprint(this.sm.canonical()), 'installed from a leader snapshot');
     if (this.env.tracing) this.env.trace(`${this.id} installed snapshot ${index}`);
@@ -288,6 +313,7 @@ export class SimNode {
     }
     this.env.invariants.observeApply(this.id, e.index, e.term, fingerprint(e.data));
     this.applied = e.index;
+    this.appliedTerm = e.term;
     if (e.type === EntryType.Normal && e.data.length > 0) {
       const cmd = decodeCommand(e.data);
       const key = requestKey(cmd.clientId, cmd.seq);
@@ -343,8 +369,10 @@ export class SimNode {
     if (every <= 0) return;
     const snapIndex = this.disk.snapshotMetadata().index;
     if (this.applied - snapIndex < every) return;
-    // Only durable entries can be compacted (applied entries always are: they were persisted first).
-    if (this.applied > this.disk.lastIndex()) return;
+    // Only durable entries can be compacted. Applied entries may not be durable here yet (with
+    // applyBeforeDurable), or the durable log may still hold an older term's entry at that
+    // index: the snapshot's term must be the applied entry's, so wait until the disk agrees.
+    if (this.applied > this.disk.lastIndex() || this.disk.term(this.applied) !== this.appliedTerm) return;
     const conf = raft.status().conf;
     this.disk.createSnapshot(this.applied, conf, this.sm.serialize());
     if (this.env.tracing) this.env.trace(`${this.id} snapshot+compact at ${this.applied}`);

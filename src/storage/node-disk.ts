@@ -19,6 +19,23 @@ function flagsFor(mode: OpenMode): number {
   }
 }
 
+/** Writes up to this size are made synchronously (see NodeDiskFile.writev). */
+const syncWriteBytesMax = 256 * 1024;
+
+/** `buffers` without their first `count` bytes. */
+function skipBytes(buffers: readonly Uint8Array[], count: number): Uint8Array[] {
+  let skip = count;
+  const rest: Uint8Array[] = [];
+  for (const b of buffers) {
+    if (skip >= b.byteLength) skip -= b.byteLength;
+    else {
+      rest.push(skip > 0 ? b.subarray(skip) : b);
+      skip = 0;
+    }
+  }
+  return rest;
+}
+
 function writevAll(fd: number, buffers: readonly Uint8Array[], position: number): Promise<void> {
   return new Promise((resolve, reject) => {
     const total = buffers.reduce((sum, b) => sum + b.byteLength, 0);
@@ -27,16 +44,7 @@ function writevAll(fd: number, buffers: readonly Uint8Array[], position: number)
         if (error) return reject(error);
         if (written === left) return resolve();
         // A short write (rare on regular files): continue after what was written.
-        let skip = written;
-        const rest: Uint8Array[] = [];
-        for (const b of pending) {
-          if (skip >= b.byteLength) skip -= b.byteLength;
-          else {
-            rest.push(skip > 0 ? b.subarray(skip) : b);
-            skip = 0;
-          }
-        }
-        step(rest, at + written, left - written);
+        step(skipBytes(pending, written), at + written, left - written);
       });
     };
     if (total === 0) resolve();
@@ -85,7 +93,27 @@ class NodeDiskFile implements DiskFile {
   }
 
   writev(buffers: readonly Uint8Array[], position: number): Promise<void> {
-    return writevAll(this.fd, buffers, position);
+    let total = 0;
+    for (const b of buffers) total += b.byteLength;
+    if (total > syncWriteBytesMax) return writevAll(this.fd, buffers, position);
+    // A small write only copies bytes into the page cache (microseconds), while a
+    // threadpool round trip costs tens of microseconds: on a fast disk that is a
+    // third of the fdatasync that follows. So small writes are made inline; the
+    // event loop is held no longer than a memcpy of syncWriteBytesMax.
+    try {
+      let at = position;
+      let pending: readonly Uint8Array[] = buffers;
+      let left = total;
+      while (left > 0) {
+        const written = fs.writevSync(this.fd, pending as Uint8Array[], at);
+        left -= written;
+        at += written;
+        if (left > 0) pending = skipBytes(pending, written); // a short write: rare on regular files
+      }
+      return Promise.resolve();
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   datasync(): Promise<void> {

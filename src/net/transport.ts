@@ -77,7 +77,10 @@ export async function listenTransport(
       requestCert: t.requestClientCert ?? false,
       rejectUnauthorized: t.rejectUnauthorized ?? true,
     });
-    server.on('secureConnection', (socket: tls.TLSSocket) => onSocket(socket, remoteOf(parsed, socket)));
+    server.on('secureConnection', (socket: tls.TLSSocket) => {
+      socket.setNoDelay(true); // as for tcp://: our own write coalescing makes Nagle's delay pure latency
+      onSocket(socket, remoteOf(parsed, socket));
+    });
     server.on('tlsClientError', (error: Error, socket: tls.TLSSocket) => {
       options.onAcceptError?.(error, remoteOf(parsed, socket));
     });
@@ -188,6 +191,7 @@ export async function connectTransport(address: string, options: TransportConnec
     const onError = (error: Error) => fail(new ConnectError(address, error.message, { cause: error }));
     const onReady = () => {
       cleanup();
+      if (parsed.transport === 'tls') socket.setNoDelay(true);
       resolve(socket);
     };
     socket.once('error', onError);

@@ -1090,14 +1090,18 @@ export class RaftNode {
   takeCommittedEntries(): Entry[] {
     const inFlight = this.inFlight?.ready;
     if (inFlight !== undefined && (inFlight.snapshot !== undefined || inFlight.snapshotChunks.length > 0)) return [];
-    const out = this.log.takeCommittedUntilConfChange(this.cfg.maxCommittedEntriesBytesPerReady);
+    const out = this.log.takeCommitted(this.cfg.maxCommittedEntriesBytesPerReady, true);
     if (out.length === 0) return out;
-    if (this.role === Role.Leader && this.uncommittedBytes > 0) {
-      for (const e of out) this.uncommittedBytes -= e.data.length;
-      if (this.uncommittedBytes < 0) this.uncommittedBytes = 0;
-    }
+    this.releaseUncommitted(out);
     this.log.appliedTo(out[out.length - 1]!.index);
     return out;
+  }
+
+  /** Committed entries no longer count toward the leader's bound on uncommitted bytes. */
+  private releaseUncommitted(committed: readonly Entry[]): void {
+    if (this.role !== Role.Leader || this.uncommittedBytes === 0) return;
+    for (const e of committed) this.uncommittedBytes -= e.data.length;
+    if (this.uncommittedBytes < 0) this.uncommittedBytes = 0;
   }
 
   /** Take the next batch of work. Call `advance(ready)` once it is handled; not again before. */
@@ -1120,10 +1124,7 @@ export class RaftNode {
     if (snapshot !== undefined) log.skipApplyingTo(snapshot.index);
     const entries = log.takeUnpersisted();
     const committedEntries = log.takeCommitted(this.cfg.maxCommittedEntriesBytesPerReady);
-    if (this.role === Role.Leader && this.uncommittedBytes > 0) {
-      for (const e of committedEntries) this.uncommittedBytes -= e.data.length;
-      if (this.uncommittedBytes < 0) this.uncommittedBytes = 0;
-    }
+    this.releaseUncommitted(committedEntries);
     // Empty lists are shared frozen constants; non-empty ones are handed over and replaced.
     const ready: Mutable<Ready> = {
       messages: this.msgs.length > 0 ? this.msgs : NO_MESSAGES,

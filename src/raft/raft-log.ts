@@ -233,25 +233,21 @@ export class RaftLog {
     return this.committed > this.applying && (this.pendingSnapshot === null || this.pendingSnapshotHandedOut);
   }
 
-  /** Committed entries not yet handed out for applying, bounded by `maxBytes`; marks them handed out. */
-  takeCommitted(maxBytes: number): Entry[] {
-    if (!this.hasCommittedToApply()) return [];
-    const lo = this.applying + 1;
-    const out = this.slice(lo, this.committed + 1, maxBytes);
-    this.applying = lo + out.length - 1;
-    return out;
-  }
-
   /**
-   * Like takeCommitted, but stops before the first membership change entry
-   * (those take effect in advance(), so they only travel in a Ready).
+   * Committed entries not yet handed out for applying, bounded by `maxBytes`;
+   * marks them handed out. With `stopBeforeConfChange`, stops before the
+   * first membership change entry (those take effect in advance(), so they
+   * only travel in a Ready).
    */
-  takeCommittedUntilConfChange(maxBytes: number): Entry[] {
+  takeCommitted(maxBytes: number, stopBeforeConfChange = false): Entry[] {
     if (!this.hasCommittedToApply()) return [];
     const lo = this.applying + 1;
     const all = this.slice(lo, this.committed + 1, maxBytes);
-    let n = 0;
-    while (n < all.length && all[n]!.type !== EntryType.ConfChange) n++;
+    let n = all.length;
+    if (stopBeforeConfChange) {
+      n = 0;
+      while (n < all.length && all[n]!.type !== EntryType.ConfChange) n++;
+    }
     this.applying = lo + n - 1;
     return n === all.length ? all : all.slice(0, n);
   }

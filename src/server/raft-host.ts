@@ -324,11 +324,10 @@ export class RaftHost implements Replica {
     // the durable snapshot and log anyway. Apply them (and answer their clients) now: this
     // takes a disk flush off every write's latency. A snapshot to install comes first, though.
     const committed = ready.committedEntries;
-    let appliedEarly = 0;
-    if (ready.snapshot === undefined && ready.snapshotChunks.length === 0 && committed.length > 0) {
+    const applyBeforePersist = ready.snapshot === undefined && ready.snapshotChunks.length === 0;
+    if (applyBeforePersist && committed.length > 0) {
       this.applyEntries(committed);
       this.reads.onApplied(this.kv.appliedIndex);
-      appliedEarly = committed.length;
     }
 
     // 2. One group commit for everything durable in this Ready.
@@ -367,7 +366,7 @@ export class RaftHost implements Replica {
     for (const message of ready.messagesAfterPersist) this.peers.send(message);
 
     // 4. Apply and answer (what was not applied early).
-    if (appliedEarly < committed.length) this.applyEntries(appliedEarly === 0 ? committed : committed.slice(appliedEarly));
+    if (!applyBeforePersist) this.applyEntries(committed);
     for (const readState of ready.readStates) this.reads.onReadState(readState.index, readState.context, this.kv.appliedIndex);
     this.reads.onApplied(this.kv.appliedIndex);
   }

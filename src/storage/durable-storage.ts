@@ -252,9 +252,12 @@ export class DurableStorage implements Storage {
     const snapshot = ready.snapshot;
     let installed = false;
     for (const chunk of ready.snapshotChunks ?? []) {
-      if (snapshot && !installed && chunk.index !== snapshot.index && this.snapshotReceiveProgress()?.done === true && this.snapshotReceiveProgress()?.index === snapshot.index) {
-        await this.installSnapshot(snapshot);
-        installed = true;
+      if (snapshot && !installed && chunk.index !== snapshot.index) {
+        const receiving = this.snapshotReceiveProgress();
+        if (receiving?.done === true && receiving.index === snapshot.index) {
+          await this.installSnapshot(snapshot);
+          installed = true;
+        }
       }
       await this.receiveSnapshotChunk(chunk);
     }

@@ -5,10 +5,10 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, createWriteStream, type WriteStream } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePort } from '../../src/cli/dev/free-ports.js';
 import { connect, RemoteError, RpcClient, type Connection } from '../../src/net/index.js';
 import {
   clientMethods,
@@ -30,34 +30,11 @@ const serverCommand: readonly string[] =
     : [fileURLToPath(new URL('../../src/cli/main.js', import.meta.url)), 'server'];
 
 /**
- * A free TCP port on 127.0.0.1 BELOW the kernel's ephemeral range. A port
- * from the ephemeral range (what listening on port 0 gives) can be taken as
- * the source port of any outgoing connection while a killed member is down,
- * and the member could then not listen on it again when it restarts.
+ * Member ports come from below the kernel's ephemeral range: a port from that
+ * range can be taken as the source port of an outgoing connection while a
+ * killed member is down, and the member could not listen on it again.
  */
-export async function freePort(): Promise<number> {
-  let ephemeralLow = 32768;
-  try {
-    ephemeralLow = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]) || ephemeralLow;
-  } catch {
-    // Not Linux: assume the IANA range (49152-65535) or Linux's default, whichever is lower.
-  }
-  const low = 20_000;
-  const high = Math.max(low + 1000, Math.min(ephemeralLow, 32768));
-  for (let attempt = 0; attempt < 200; attempt++) {
-    const port = low + Math.floor(Math.random() * (high - low));
-    if (await canListen(port)) return port;
-  }
-  throw new Error('no free port found below the ephemeral range');
-}
-
-function canListen(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.once('error', () => resolve(false));
-    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
-  });
-}
+export { freePort };
 
 function tail(path: string, lines = 15): string {
   try {

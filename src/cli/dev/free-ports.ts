@@ -29,6 +29,11 @@ function ephemeralPortLow(): number {
   }
 }
 
+/** One free port on 127.0.0.1, below the ephemeral range. */
+export function freePort(): Promise<number> {
+  return freePortRange(1, 0);
+}
+
 /** A base port such that base..base+count-1 and base+offset..base+offset+count-1 are all free. */
 export async function freePortRange(count: number, offset: number): Promise<number> {
   const low = 10_000;

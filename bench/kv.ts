@@ -7,6 +7,9 @@
  *   npm run bench:kv                 a table
  *   npm run bench:kv -- --json       one JSON object per workload
  *   npm run bench:kv -- --duration 5 seconds per workload (default 10)
+ *   npm run bench:kv -- --warmup 0   unmeasured seconds of the same load before
+ *                                    each workload (default 5: the servers' JIT
+ *                                    warm-up; see run-bench.ts)
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -21,11 +24,13 @@ const { values } = parseArgs({
   options: {
     json: { type: 'boolean', default: false },
     duration: { type: 'string', default: '10' },
+    warmup: { type: 'string', default: '5' },
     clients: { type: 'string', default: '64' },
     'keep-logs': { type: 'boolean', default: false },
   },
 });
 const durationS = Number(values.duration);
+const warmupS = Number(values.warmup);
 const clients = Number(values.clients);
 
 const cases: { label: string; workload: Workload; clients: number }[] = [
@@ -64,6 +69,7 @@ try {
       workload: c.workload,
       clients: c.clients,
       durationS,
+      warmupS,
       valueBytes: 256,
       keys: 10_000,
       onProgress: (p) => bar.update(p),

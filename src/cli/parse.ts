@@ -18,3 +18,9 @@ export function parsePositiveNumber(text: string): number {
   if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('must be a positive number');
   return n;
 }
+
+export function parseNonNegativeNumber(text: string): number {
+  const n = text.trim() === '' ? NaN : Number(text);
+  if (!Number.isFinite(n) || n < 0) throw new InvalidArgumentError('must be a number, 0 or more');
+  return n;
+}

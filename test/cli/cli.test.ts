@@ -222,6 +222,27 @@ describe('concord CLI against a `concord dev` cluster', () => {
     }
   });
 
+  test('bench runs a closed-loop load, counts only after the warm-up, and reports one JSON object', async () => {
+    const run = await concord(
+      ['bench', '--workload', 'mixed', '--clients', '8', '--keys', '50', '--warmup', '0.3', '--duration', '0.5', '--json'],
+      env,
+    );
+    assert.equal(run.code, 0, run.stderr);
+    const result = JSON.parse(run.stdout);
+    assert.equal(result.workload, 'mixed');
+    assert.equal(result.warmupS, 0.3);
+    assert.equal(result.errors, 0, result.firstError);
+    assert.ok(result.ops > 0);
+    // Measured over the duration only: the warm-up's requests are not in it.
+    assert.ok(result.durationS >= 0.5 && result.durationS < 0.5 + 0.3 + 5, `durationS ${result.durationS}`);
+    assert.ok(result.latencyMs.p50 > 0 && result.latencyMs.p50 <= result.latencyMs.p99);
+    // The bench's keys are there afterwards (the mixed workload preloads every key).
+    const get = await concord(['get', 'bench/00000049'], env);
+    assert.equal(get.code, 0, get.stderr);
+
+    assert.equal((await concord(['bench', '--warmup', '-1'], env)).code, 2);
+  });
+
   test('usage errors exit 2; --help exits 0', async () => {
     const missingArg = await concord(['get'], env);
     assert.equal(missingArg.code, 2);

@@ -18,17 +18,26 @@ export class ProgressBar {
     this.enabled = stream.isTTY === true;
   }
 
+  private phase: BenchProgress['phase'] | undefined;
+
   update(progress: BenchProgress): void {
     if (!this.enabled) return;
+    if (progress.phase !== this.phase) {
+      // A new phase restarts the rate computation.
+      this.phase = progress.phase;
+      this.lastOps = progress.ops;
+      this.lastS = progress.elapsedS;
+    }
     const fraction = Math.min(1, progress.elapsedS / progress.durationS);
     const filled = Math.round(fraction * barWidth);
     const intervalS = progress.elapsedS - this.lastS;
     const rate = intervalS > 0 ? (progress.ops - this.lastOps) / intervalS : 0;
     this.lastOps = progress.ops;
     this.lastS = progress.elapsedS;
-    const bar = '#'.repeat(filled) + '-'.repeat(barWidth - filled);
+    const bar = (progress.phase === 'warmup' ? '~' : '#').repeat(filled) + '-'.repeat(barWidth - filled);
+    const label = progress.phase === 'warmup' ? `${this.label} (warm-up)` : this.label;
     this.stream.write(
-      `\r${this.label} [${bar}] ${Math.round(fraction * 100)
+      `\r${label} [${bar}] ${Math.round(fraction * 100)
         .toString()
         .padStart(3)}%  ${Math.round(rate).toLocaleString('en-US')} ops/s  \x1b[K`,
     );

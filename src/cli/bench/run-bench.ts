@@ -7,6 +7,12 @@
  * one process can keep many requests in flight without one socket per loop,
  * and the servers see batches they can group-commit. Latency is measured per
  * request from send to answer, into an HDR-style histogram.
+ *
+ * A warm-up phase (`warmupS`) runs the same load first without counting it:
+ * the servers are JavaScript, and for their first seconds under load V8 is
+ * still compiling the hot paths (on a 2-core machine the optimizing compiler
+ * then takes a large share of the CPU), so a cold measurement reports start-up
+ * rather than the steady state a long-running cluster has.
  */
 import { loadavg } from 'node:os';
 import { connect, type KvClient } from '../../client/index.js';
@@ -26,6 +32,8 @@ export interface BenchOptions {
   readonly workload: Workload;
   readonly clients: number;
   readonly durationS: number;
+  /** Seconds of the same load before measuring begins (default 0). */
+  readonly warmupS?: number;
   readonly valueBytes: number;
   readonly keys: number;
   /** Client connections the loops share (default: min(clients, 4)). */
@@ -33,12 +41,15 @@ export interface BenchOptions {
   readonly consistency?: Consistency;
   /** Per-request deadline. */
   readonly timeoutMs?: number;
-  /** Called about five times a second while measuring. */
+  /** Called about five times a second while warming up and measuring. */
   readonly onProgress?: (progress: BenchProgress) => void;
   readonly signal?: AbortSignal;
 }
 
 export interface BenchProgress {
+  /** Warming up (not measured yet) or measuring. */
+  readonly phase: 'warmup' | 'measure';
+  /** Seconds into the current phase. */
   readonly elapsedS: number;
   readonly durationS: number;
   readonly ops: number;
@@ -52,6 +63,7 @@ export interface BenchResult {
   readonly keys: number;
   readonly consistency: Consistency;
   readonly durationS: number;
+  readonly warmupS: number;
   readonly ops: number;
   readonly errors: number;
   readonly firstError: string | null;
@@ -83,15 +95,24 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
     let ops = 0;
     let errors = 0;
     let firstError: string | null = null;
-    const loadAverage1m = round(loadavg()[0] ?? 0, 2);
-    const startMs = performance.now();
+    const warmupS = options.warmupS ?? 0;
+    let loadAverage1m = round(loadavg()[0] ?? 0, 2);
+    const warmupStartMs = performance.now();
+    const startMs = warmupStartMs + warmupS * 1000;
     const endMs = startMs + options.durationS * 1000;
     const progressTimer =
       options.onProgress === undefined
         ? null
         : setInterval(() => {
-            options.onProgress!({ elapsedS: (performance.now() - startMs) / 1000, durationS: options.durationS, ops });
+            const now = performance.now();
+            options.onProgress!(
+              now < startMs
+                ? { phase: 'warmup', elapsedS: (now - warmupStartMs) / 1000, durationS: warmupS, ops: 0 }
+                : { phase: 'measure', elapsedS: (now - startMs) / 1000, durationS: options.durationS, ops },
+            );
           }, 200);
+    // The load average that matters is the one when measuring begins.
+    const warmupTimer = warmupS > 0 ? setTimeout(() => (loadAverage1m = round(loadavg()[0] ?? 0, 2)), warmupS * 1000) : null;
 
     const loop = async (loopIndex: number): Promise<void> => {
       const client = clients[loopIndex % clients.length]!;
@@ -104,12 +125,16 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
         n = (n + 1) | 0;
         const key = keys[((n * 2654435761) >>> 0) % keys.length]!;
         const doPut = options.workload === Workload.Put || (options.workload === Workload.Mixed && (n & 1) === 0);
+        // Requests sent during the warm-up are not counted, even when answered after it.
+        const counted = sentMs >= startMs;
         try {
           if (doPut) await client.put(key, value, callOptions);
           else await client.get(key, callOptions);
+          if (!counted) continue;
           ops++;
           histogram.record((performance.now() - sentMs) * 1000);
         } catch (error) {
+          if (!counted) continue;
           errors++;
           firstError ??= error instanceof Error ? error.message : String(error);
         }
@@ -117,6 +142,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
     };
     await Promise.all(Array.from({ length: options.clients }, (_, i) => loop(i)));
     if (progressTimer !== null) clearInterval(progressTimer);
+    if (warmupTimer !== null) clearTimeout(warmupTimer);
     const elapsedS = (performance.now() - startMs) / 1000;
     return {
       workload: options.workload,
@@ -126,6 +152,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
       keys: options.keys,
       consistency,
       durationS: round(elapsedS, 3),
+      warmupS,
       ops,
       errors,
       firstError,

@@ -5,12 +5,13 @@ import { ProgressBar } from '../bench/progress-bar.js';
 import { formatBenchResults, runBench, Workload } from '../bench/run-bench.js';
 import { endpointsEnv, resolveEndpoints } from '../endpoints.js';
 import { CliExit, ExitCode } from '../exit-codes.js';
-import { parsePositiveInteger, parsePositiveNumber } from '../parse.js';
+import { parseNonNegativeNumber, parsePositiveInteger, parsePositiveNumber } from '../parse.js';
 
 interface BenchCommandOptions {
   readonly endpoints?: string;
   readonly clients: number;
   readonly duration: number;
+  readonly warmup: number;
   readonly workload: Workload;
   readonly valueBytes: number;
   readonly keys: number;
@@ -26,6 +27,7 @@ export function registerBenchCommand(program: Command): void {
     .option('--endpoints <urls>', `comma-separated client URLs (default: $${endpointsEnv}, else the dev cluster)`)
     .option('--clients <n>', 'concurrent request loops', parsePositiveInteger, 64)
     .option('--duration <seconds>', 'how long to measure', parsePositiveNumber, 10)
+    .option('--warmup <seconds>', 'run the same load this long first, unmeasured (JIT warm-up of the servers)', parseNonNegativeNumber, 0)
     .addOption(
       new Option('--workload <kind>', 'put, get (linearizable unless --consistency stale), or mixed (half each)')
         .choices(Object.values(Workload))
@@ -47,6 +49,7 @@ export function registerBenchCommand(program: Command): void {
         workload: options.workload,
         clients: options.clients,
         durationS: options.duration,
+        warmupS: options.warmup,
         valueBytes: options.valueBytes,
         keys: options.keys,
         consistency: options.consistency,

@@ -148,6 +148,8 @@ export class RaftNode {
 
   private electionElapsed = 0;
   private heartbeatElapsed = 0;
+  /** Ticks since this node started (only compared with itself: see sendAppends). */
+  private ticks = 0;
   private randomizedElectionTimeout = 0;
 
   private leadTransferee: NodeId | null = null;
@@ -212,6 +214,7 @@ export class RaftNode {
 
   /** Advance the logical clock by one tick (election and heartbeat timers, paper §5.2). */
   tick(): void {
+    this.ticks++;
     if (this.role === Role.Leader) this.tickLeader();
     else this.tickElection();
   }
@@ -727,7 +730,14 @@ export class RaftNode {
     // Nothing new to send, but the follower could learn a newer commit index, or (probe state)
     // whether its log holds our entry at next - 1: an empty append asks.
     const unconfirmedProbe = pr.state === ProgressState.Probe && pr.next - 1 > pr.match;
-    if (unconfirmedProbe || Math.min(this.log.committed, pr.next - 1) > pr.commitSent) this.sendAppend(pr, true);
+    // A newer commit index alone waits while appends sent this tick to this follower are in
+    // flight: their acknowledgements bring us back here, and the commit index then rides on the
+    // next append (under load, one with entries). That saves a message and its answer per
+    // batch. Once nothing is in flight, or the appends in flight are a tick old (lost, perhaps:
+    // the empty append's answer then tells), it goes at once, as before.
+    const commitOnly = Math.min(this.log.committed, pr.next - 1) > pr.commitSent;
+    const recentAppendsInFlight = pr.state === ProgressState.Replicate && pr.inflights.count > 0 && pr.entriesSentTick === this.ticks;
+    if (unconfirmedProbe || (commitOnly && !recentAppendsInFlight)) this.sendAppend(pr, true);
   }
 
   /** One AppendEntries from pr.next; falls back to a snapshot when those entries are compacted. */
@@ -750,6 +760,7 @@ export class RaftNode {
     const leaderCommit = log.committed;
     this.send({ type: MessageType.AppendEntries, from: this.id, to: pr.id, term: this.term, prevLogIndex, prevLogTerm, entries, leaderCommit });
     const lastSent = prevLogIndex + entries.length;
+    if (entries.length > 0) pr.entriesSentTick = this.ticks;
     if (entries.length > 0 && pr.state === ProgressState.Replicate) {
       pr.next = lastSent + 1;
       pr.inflights.add(lastSent);

@@ -162,3 +162,43 @@ test('a follower restarted after a crash keeps what it acknowledged', () => {
   net.tick(3);
   assert.equal(net.host(f).appliedData.length, 10);
 });
+
+test('under load the commit index rides on the next append; an idle follower gets it in an empty append at once', () => {
+  const net = new TestNetwork(['a', 'b', 'c']);
+  net.settle();
+  const leader = net.electLeader();
+  net.tick(2);
+  const [f1, f2] = ['a', 'b', 'c'].filter((id) => id !== leader) as [string, string];
+  const lh = net.host(leader);
+  const isAppend = (m: { type: string }): m is AppendEntriesMessage => m.type === MessageType.AppendEntries;
+
+  // Two batches in flight to both followers within one tick (nothing delivered yet).
+  net.node(leader).propose(bytes('A'));
+  const batchA = lh.handleReady().filter(isAppend);
+  net.node(leader).propose(bytes('B'));
+  const batchB = lh.handleReady().filter(isAppend);
+  assert.deepEqual([batchA.length, batchB.length], [2, 2]);
+
+  // f1 acknowledges A: A commits. f1 still has B in flight, f2 both: no empty append to either.
+  const toF1 = (batch: AppendEntriesMessage[]) => batch.find((m) => m.to === f1)!;
+  net.deliver(toF1(batchA));
+  const ackA = net.host(f1).handleReady().filter((m) => m.type === MessageType.AppendEntriesResponse);
+  for (const m of ackA) net.deliver(m);
+  assert.equal(net.node(leader).status().commit, toF1(batchA).entries[0]!.index);
+  const afterAckA = lh.handleReady().filter(isAppend);
+  assert.deepEqual(afterAckA, [], 'the new commit index waits for the next append');
+
+  // f1 acknowledges B: nothing is in flight to f1 any more, so it learns B's commit at once.
+  net.deliver(toF1(batchB));
+  for (const m of net.host(f1).handleReady()) net.deliver(m);
+  const afterAckB = lh.handleReady().filter(isAppend);
+  const commitOnly = afterAckB.filter((m) => m.to === f1);
+  assert.equal(commitOnly.length, 1);
+  assert.deepEqual([commitOnly[0]!.entries.length, commitOnly[0]!.leaderCommit], [0, toF1(batchB).entries[0]!.index]);
+  assert.deepEqual(afterAckB.filter((m) => m.to === f2), [], 'f2 still has both batches in flight');
+
+  // f2's appends were lost: a tick later the commit goes out anyway, and its answer repairs f2.
+  net.tick(1);
+  net.tick(12);
+  for (const id of [f1, f2]) assert.deepEqual(net.host(id).appliedData, ['A', 'B']);
+});

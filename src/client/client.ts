@@ -204,7 +204,8 @@ export class KvClient {
   private async write(method: Method, fields: Readonly<Record<string, unknown>>, options: CallOptions): Promise<WriteResponse | DeleteResponse> {
     const deadline = this.deadline(method, options);
     for (;;) {
-      const session = await this.ensureSession(deadline);
+      // The common case without an await: a suspended async call per write costs real CPU at load.
+      const session = this.session !== null && !this.session.expired ? this.session : await this.ensureSession(deadline);
       const write = new UnresolvedWrite(method, fields, session, session.allocateSeq());
       this.forgetLaggingWrites(write.seq);
       const attempts: WriteAttempts = { mayHaveApplied: false };

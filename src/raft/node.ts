@@ -1206,6 +1206,11 @@ export class RaftNode {
     this.msgsAfterPersist.push(m);
   }
 
+  /** The membership in force (as of the applied index): status().conf without building the rest. */
+  get confState(): ConfState {
+    return this.conf;
+  }
+
   status(): RaftStatus {
     const base = {
       id: this.id,

@@ -39,6 +39,8 @@ export interface RaftCore {
   ready(): Ready;
   advance(ready: Ready): void;
   status(): CoreStatus;
+  /** The membership in force: cheap, for every Ready (status() builds a whole report). */
+  conf(): ConfState;
 }
 
 /** One Ready's durable part: written with one group commit (one fsync). */

@@ -36,6 +36,7 @@ export function createRaftCore(options: CreateRaftCoreOptions): RaftCore {
     takeCommittedEntries: () => node.takeCommittedEntries(),
     ready: () => node.ready(),
     advance: (ready) => node.advance(ready),
+    conf: () => node.confState,
     status: (): CoreStatus => {
       const s = node.status();
       const matchIndex: Record<NodeId, number> = {};

@@ -436,7 +436,7 @@ export class RaftHost implements Replica {
   }
 
   private afterAdvance(): void {
-    this.confState = this.core.status().conf;
+    this.confState = this.core.conf();
     this.maybeSnapshot();
   }
 

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { pino } from 'pino';
 import { encodeCommand, KvStateMachine, CommandKind, ResultKind } from '../../src/kv/index.js';
 import { ErrorCode } from '../../src/protocol/index.js';
-import { DropReason, EntryType, ProposalDroppedError, Role, type Entry, type Message, type Ready } from '../../src/raft/index.js';
+import { DropReason, EntryType, ProposalDroppedError, Role, type ConfState, type Entry, type Message, type Ready } from '../../src/raft/index.js';
 import type { CoreStatus, HostStorage, PersistBatch, RaftCore } from '../../src/server/ports.js';
 import { RaftHost, type PeerDirectory } from '../../src/server/raft-host.js';
 
@@ -80,6 +80,9 @@ class ScriptedCore implements RaftCore {
       matchIndex: {},
       lastLogIndex: 0,
     };
+  }
+  conf(): ConfState {
+    return this.status().conf;
   }
 }
 

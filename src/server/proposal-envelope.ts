@@ -56,27 +56,43 @@ export function encodeProposal(header: ProposalHeader, command: Uint8Array): Uin
 }
 
 export interface DecodedProposal extends ProposalHeader {
-  /** The key-value command bytes (a view into the entry data, not a copy). */
+  /**
+   * The key-value command bytes: a view into the entry data, not a copy, and
+   * always a plain Uint8Array even when the data is a Node Buffer (see
+   * bytes.ts: the key-value layer relies on `slice()` copying).
+   */
   readonly command: Uint8Array;
 }
 
 /** Decodes an entry's data; throws CorruptEnvelopeError (a corrupt log is never applied silently). */
 export function decodeProposal(index: number, data: Uint8Array): DecodedProposal {
   if (data.length === 0 || data[0] !== envelopeVersion) throw new CorruptEnvelopeError(index, `unknown envelope version ${data[0]}`);
-  let pos = 1;
-  const readVarint = (): number => {
-    let value = 0;
-    let scale = 1;
-    for (let i = 0; i < 8; i++) {
-      if (pos >= data.length) throw new CorruptEnvelopeError(index, 'truncated header');
-      const byte = data[pos++]!;
-      value += (byte & 0x7f) * scale;
-      if ((byte & 0x80) === 0) return value;
-      scale *= 128;
-    }
-    throw new CorruptEnvelopeError(index, 'varint too long');
+  const instanceEnd = varintEnd(index, data, 1);
+  const requestEnd = varintEnd(index, data, instanceEnd);
+  return {
+    proposerInstance: readVarint(data, 1),
+    requestId: readVarint(data, instanceEnd),
+    command: new Uint8Array(data.buffer, data.byteOffset + requestEnd, data.length - requestEnd),
   };
-  const proposerInstance = readVarint();
-  const requestId = readVarint();
-  return { proposerInstance, requestId, command: data.subarray(pos) };
+}
+
+/** Where the varint at `pos` ends; throws on a truncated or overlong one. (Called per applied entry: no closures.) */
+function varintEnd(index: number, data: Uint8Array, pos: number): number {
+  for (let i = 0; i < 8; i++) {
+    if (pos >= data.length) throw new CorruptEnvelopeError(index, 'truncated header');
+    if ((data[pos++]! & 0x80) === 0) return pos;
+  }
+  throw new CorruptEnvelopeError(index, 'varint too long');
+}
+
+/** The value of a varint already checked by varintEnd. */
+function readVarint(data: Uint8Array, pos: number): number {
+  let value = 0;
+  let scale = 1;
+  for (;;) {
+    const byte = data[pos++]!;
+    value += (byte & 0x7f) * scale;
+    if ((byte & 0x80) === 0) return value;
+    scale *= 128;
+  }
 }

@@ -44,7 +44,6 @@ import { PendingRequests } from './pending-requests.js';
 import { ServerError } from './errors.js';
 import { decodeProposal, encodeProposal } from './proposal-envelope.js';
 import { ReadBatcher } from './read-batcher.js';
-import { plainBytes } from './bytes.js';
 import { StorageFailedError } from '../storage/index.js';
 import type { ServerMetrics } from './metrics.js';
 
@@ -417,7 +416,7 @@ export class RaftHost implements Replica {
         this.kv.skip(entry.index);
         continue;
       }
-      const result = this.kv.apply(entry.index, plainBytes(proposal.command));
+      const result = this.kv.apply(entry.index, proposal.command);
       if (proposal.proposerInstance === this.instance) this.proposals.resolve(proposal.requestId, result);
     }
   }

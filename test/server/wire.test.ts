@@ -17,6 +17,18 @@ test('a proposal envelope decodes to the header and command it was made from', (
   );
 });
 
+test('the command of an envelope read from a Buffer is a plain Uint8Array view: slice() copies', () => {
+  const data = Buffer.from(encodeProposal({ proposerInstance: 300, requestId: 5 }, new Uint8Array([9, 8, 7])));
+  const { command } = decodeProposal(3, data);
+  assert.ok(!Buffer.isBuffer(command));
+  assert.deepEqual([...command], [9, 8, 7]);
+  const copy = command.slice();
+  copy[0] = 0;
+  assert.equal(data[data.length - 3], 9, 'the entry data is untouched');
+  data[data.length - 1] = 1;
+  assert.equal(command[2], 1, 'a view, not a copy');
+});
+
 test('bytes that are not an envelope are refused naming the entry', () => {
   assert.throws(() => decodeProposal(9, new Uint8Array([1, 2, 3])), (e: unknown) => e instanceof CorruptEnvelopeError && /entry 9/.test(e.message));
   assert.throws(() => decodeProposal(9, new Uint8Array([0xc1, 0x80])), CorruptEnvelopeError);

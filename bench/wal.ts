@@ -4,7 +4,11 @@
  * case with many concurrent single-entry appenders to show group commit, and
  * beside them the raw ceiling measured in the same run: a 4 KiB write plus
  * fdatasync in a loop, as ../shared/anchors/fsync.mjs does (blocking calls),
- * once more with async calls, and again right before each WAL case.
+ * once more with async calls, once overwriting space that was zero-filled and
+ * synced first (what the WAL's preallocation buys: no new file size to sync),
+ * and again right before each WAL case. "batch 1, no preallocation" runs the
+ * WAL with preallocateBytes 0 (every flush extends the file) for comparison.
+ * CPU columns: process.cpuUsage() per fsync of each case (user / system µs).
  *
  * Usage: node dist/bench/wal.js [--json] [--seconds N] [--dir PATH]
  * Data lives in a temp directory under os.tmpdir() (or --dir) and is removed.
@@ -24,6 +28,9 @@ interface CaseResult {
   seconds: number;
   entriesPerSec: number;
   fsyncsPerSec: number;
+  /** process.cpuUsage() over the case, per fsync, in microseconds. */
+  userUsPerFsync: number;
+  systemUsPerFsync: number;
   /** Raw 4 KiB write + fdatasync rate measured right before this case. */
   rawFsyncsPerSec?: number;
   vsRawFsync?: number;
@@ -45,32 +52,43 @@ function now(): number {
 /**
  * Raw ceiling: append 4 KiB, fdatasync, repeat. `sync` uses blocking calls
  * exactly as ../shared/anchors/fsync.mjs does; otherwise the async calls a
- * server must use (one threadpool round trip each), like the WAL.
+ * server must use (one threadpool round trip each), like the WAL. `overwrite`
+ * first writes and syncs 16 MiB of zeros, then overwrites it 4 KiB at a time
+ * (wrapping around), so no fdatasync has to write a new file size.
  */
-async function rawFsync(dir: string, sync: boolean): Promise<CaseResult> {
+async function rawFsync(dir: string, sync: boolean, overwrite = false): Promise<CaseResult> {
   const file = path.join(dir, 'raw-fsync.dat');
   const fd = fs.openSync(file, 'w+');
   const block = Buffer.alloc(4096, 0x61);
+  const regionBlocks = 4096;
+  if (overwrite) {
+    const zeros = Buffer.alloc(1024 * 1024);
+    for (let i = 0; i < (regionBlocks * block.byteLength) / zeros.byteLength; i++) fs.writeSync(fd, zeros, 0, zeros.byteLength, i * zeros.byteLength);
+    fs.fdatasyncSync(fd);
+  }
   let n = 0;
+  const cpu = process.cpuUsage();
   const start = now();
   const deadline = start + caseSeconds;
   while (now() < deadline && n < 1_000_000) {
+    const at = (overwrite ? n % regionBlocks : n) * block.byteLength;
     if (sync) {
-      fs.writeSync(fd, block, 0, block.byteLength, n * block.byteLength);
+      fs.writeSync(fd, block, 0, block.byteLength, at);
       fs.fdatasyncSync(fd);
     } else {
       await new Promise<void>((resolve, reject) =>
-        fs.write(fd, block, 0, block.byteLength, n * block.byteLength, (e) => (e ? reject(e) : resolve())),
+        fs.write(fd, block, 0, block.byteLength, at, (e) => (e ? reject(e) : resolve())),
       );
       await new Promise<void>((resolve, reject) => fs.fdatasync(fd, (e) => (e ? reject(e) : resolve())));
     }
     n++;
   }
   const seconds = now() - start;
+  const used = process.cpuUsage(cpu);
   fs.closeSync(fd);
   fs.rmSync(file);
   return {
-    case: sync ? 'raw 4KiB write+fdatasync' : 'raw 4KiB async write+fdatasync',
+    case: `raw 4KiB ${sync ? '' : 'async '}${overwrite ? 'overwrite' : 'write'}+fdatasync`,
     entriesPerAppend: 0,
     appenders: 1,
     entries: 0,
@@ -78,16 +96,25 @@ async function rawFsync(dir: string, sync: boolean): Promise<CaseResult> {
     seconds,
     entriesPerSec: 0,
     fsyncsPerSec: n / seconds,
+    userUsPerFsync: used.user / Math.max(1, n),
+    systemUsPerFsync: used.system / Math.max(1, n),
   };
 }
 
-async function walCase(dir: string, name: string, entriesPerAppend: number, appenders: number): Promise<CaseResult> {
+async function walCase(
+  dir: string,
+  name: string,
+  entriesPerAppend: number,
+  appenders: number,
+  preallocateBytes?: number,
+): Promise<CaseResult> {
   const caseDir = path.join(dir, name.replace(/[^a-z0-9]+/gi, '-'));
-  const storage = await DurableStorage.open({ dir: caseDir });
+  const storage = await DurableStorage.open({ dir: caseDir, ...(preallocateBytes !== undefined ? { preallocateBytes } : {}) });
   const payload = new Uint8Array(entryBytes).fill(0x62);
   let nextIndex = storage.lastIndex() + 1;
   let appended = 0;
   const flushesBefore = storage.walStats.flushes;
+  const cpu = process.cpuUsage();
   const start = now();
   const deadline = start + caseSeconds;
   const appender = async (): Promise<void> => {
@@ -100,6 +127,7 @@ async function walCase(dir: string, name: string, entriesPerAppend: number, appe
   };
   await Promise.all(Array.from({ length: appenders }, appender));
   const seconds = now() - start;
+  const used = process.cpuUsage(cpu);
   const fsyncs = storage.walStats.flushes - flushesBefore;
   await storage.close();
   fs.rmSync(caseDir, { recursive: true, force: true });
@@ -112,6 +140,8 @@ async function walCase(dir: string, name: string, entriesPerAppend: number, appe
     seconds,
     entriesPerSec: appended / seconds,
     fsyncsPerSec: fsyncs / seconds,
+    userUsPerFsync: used.user / Math.max(1, fsyncs),
+    systemUsPerFsync: used.system / Math.max(1, fsyncs),
   };
 }
 
@@ -121,16 +151,18 @@ async function main(): Promise<void> {
   try {
     results.push(await rawFsync(dir, true));
     results.push(await rawFsync(dir, false));
-    const cases: Array<[string, number, number]> = [
+    results.push(await rawFsync(dir, true, true));
+    const cases: Array<[string, number, number, number?]> = [
       ['batch 1', 1, 1],
+      ['batch 1, no preallocation', 1, 1, 0],
       ['batch 16', 16, 1],
       ['batch 256', 256, 1],
       ['64 appenders x 1', 1, 64],
     ];
-    for (const [name, perAppend, appenders] of cases) {
+    for (const [name, perAppend, appenders, preallocateBytes] of cases) {
       // The raw ceiling right before each case: the disk's rate drifts with other load on the machine.
       const raw = await rawFsync(dir, true);
-      const r = await walCase(dir, name, perAppend, appenders);
+      const r = await walCase(dir, name, perAppend, appenders, preallocateBytes);
       r.rawFsyncsPerSec = raw.fsyncsPerSec;
       r.vsRawFsync = r.fsyncsPerSec / raw.fsyncsPerSec;
       results.push(r);
@@ -148,6 +180,8 @@ async function main(): Promise<void> {
           fsyncsPerSec: Math.round(r.fsyncsPerSec),
           ...(r.rawFsyncsPerSec !== undefined ? { rawFsyncsPerSec: Math.round(r.rawFsyncsPerSec) } : {}),
           ...(r.vsRawFsync !== undefined ? { vsRawFsync: +r.vsRawFsync.toFixed(3) } : {}),
+          userUsPerFsync: +r.userUsPerFsync.toFixed(1),
+          systemUsPerFsync: +r.systemUsPerFsync.toFixed(1),
           entryBytes,
         }),
       );
@@ -157,7 +191,12 @@ async function main(): Promise<void> {
   const pad = (s: string, n: number) => s.padEnd(n);
   console.log(`WAL append, ${entryBytes}-byte entries, ${caseSeconds} s per case, dir ${baseDir}`);
   console.log(
-    pad('case', 36) + pad('entries/s', 14) + pad('fsyncs/s', 12) + pad('entries/fsync', 15) + 'fsyncs/s vs raw just before',
+    pad('case', 36) +
+      pad('entries/s', 14) +
+      pad('fsyncs/s', 12) +
+      pad('entries/fsync', 15) +
+      pad('cpu µs/fsync usr/sys', 22) +
+      'fsyncs/s vs raw just before',
   );
   for (const r of results) {
     console.log(
@@ -165,6 +204,7 @@ async function main(): Promise<void> {
         pad(r.entries ? Math.round(r.entriesPerSec).toString() : '-', 14) +
         pad(Math.round(r.fsyncsPerSec).toString(), 12) +
         pad(r.fsyncs && r.entries ? (r.entries / r.fsyncs).toFixed(1) : '-', 15) +
+        pad(`${r.userUsPerFsync.toFixed(0)}/${r.systemUsPerFsync.toFixed(0)}`, 22) +
         (r.vsRawFsync !== undefined ? `${r.vsRawFsync.toFixed(2)}x (raw ${Math.round(r.rawFsyncsPerSec!)}/s)` : ''),
     );
   }

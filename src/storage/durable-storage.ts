@@ -38,11 +38,13 @@ import {
   hardStateRecordBytes,
   readRecordAt,
   recordHeaderBytes,
+  segmentStartRecordBytes,
   writeEntryRecord,
   writeFrameRecord,
   writeHardStateRecord,
   type FrameRecord,
 } from './wal-record.js';
+import { extendingFlushPadBytes } from './wal-preallocator.js';
 import { recoverWal } from './wal-recovery.js';
 import { deletableSegmentCount, type Segment } from './wal-segment.js';
 import { WalWriter, createSegment, type WalItem } from './wal-writer.js';
@@ -57,6 +59,13 @@ export interface DurableStorageOptions {
   readonly segmentBytesMax?: number;
   /** Bound of the recent-entries cache (sum of entry data). Default 64 MiB. */
   readonly entryCacheBytesMax?: number;
+  /**
+   * Zeros kept ahead of the WAL's write position, written this many bytes at
+   * a time in the background, so that flushes overwrite allocated space
+   * instead of extending the file (see wal-preallocator.ts). Default 1 MiB;
+   * 0 turns preallocation off.
+   */
+  readonly preallocateBytes?: number;
   /** Bound of bytes queued for the next flush. Default 256 MiB. */
   readonly pendingWriteBytesMax?: number;
   /** Snapshots kept on disk. Default 2. */
@@ -139,8 +148,13 @@ export class DurableStorage implements Storage {
         logger,
         segmentBytesMax: options.segmentBytesMax ?? 64 * 1024 * 1024,
         pendingWriteBytesMax: options.pendingWriteBytesMax ?? 256 * 1024 * 1024,
+        preallocateBytes: options.preallocateBytes ?? 1024 * 1024,
       };
-      if (segments.length === 0) segments.push(await createSegment(walOptions, 1, frame, hardState));
+      if (segments.length === 0) {
+        const startBytes = segmentStartRecordBytes + frameRecordBytes + hardStateRecordBytes(hardState);
+        const pad = extendingFlushPadBytes(walOptions.preallocateBytes, walOptions.segmentBytesMax, startBytes);
+        segments.push(await createSegment(walOptions, 1, frame, hardState, [], pad));
+      }
       const writer = new WalWriter(walOptions, segments, frame, hardState);
       const storage = new DurableStorage(
         dir,
@@ -235,8 +249,20 @@ export class DurableStorage implements Storage {
     return this.writer.failure;
   }
 
-  /** Counters of the WAL writer (flushes = fdatasyncs of batches). */
-  get walStats(): { readonly flushes: number; readonly items: number; readonly bytes: number; readonly rollovers: number } {
+  /**
+   * Counters of the WAL writer: flushes (= fdatasyncs of batches), items,
+   * bytes (of records), rollovers, flushesBeyondPreallocation (flushes that
+   * wrote past the synced zero-filled space, so their fdatasync also wrote a
+   * new file size), preallocatedBytes (zeros written ahead).
+   */
+  get walStats(): {
+    readonly flushes: number;
+    readonly items: number;
+    readonly bytes: number;
+    readonly rollovers: number;
+    readonly flushesBeyondPreallocation: number;
+    readonly preallocatedBytes: number;
+  } {
     return this.writer.stats;
   }
 

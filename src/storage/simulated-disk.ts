@@ -6,8 +6,11 @@
  * `datasync()`; directory entries (create, rename, unlink) on `fsyncDir()`,
  * as POSIX requires. `crash()` throws away everything not durable. With
  * `tear: true` a seeded prefix of each file's unsynced operations survives,
- * the last surviving write cut at a seeded byte: the torn tail a power cut
- * leaves in an append-only file.
+ * the last surviving write torn: where it extends the file it is cut at a
+ * seeded byte (the torn tail a power cut leaves when a file grows); where it
+ * overwrites bytes the file already had (the WAL's preallocated zeros), each
+ * 512-byte sector of it lands or not, independently (sectors are written
+ * atomically, in any order), so lost sectors keep their old bytes.
  *
  * Faults: `injectFault` makes the next N calls of an operation fail with
  * ENOSPC or EIO (nothing of a failed call takes effect). `pauseSyncs()` holds
@@ -17,6 +20,9 @@
 import * as nodePath from 'node:path';
 import { DataDirLockedError } from './errors.js';
 import type { Disk, DiskFile, DiskLock, OpenMode } from './disk.js';
+
+/** Sectors a disk writes atomically (a torn overwrite keeps or loses whole sectors). */
+const sectorBytes = 512;
 
 /** A growable byte image of one file. */
 class Bytes {
@@ -190,16 +196,37 @@ export class SimulatedDisk implements Disk {
         const keep = Math.floor(this.random() * (inode.pending.length + 1));
         for (let i = 0; i < keep; i++) {
           const op = inode.pending[i]!;
-          if (i === keep - 1 && op.kind === 'write') {
-            const bytes = Math.floor(this.random() * (op.data.byteLength + 1));
-            image.write(op.position, op.data.subarray(0, bytes));
-          } else inode.apply(op, image);
+          if (i === keep - 1 && op.kind === 'write') this.tearWrite(image, op);
+          else inode.apply(op, image);
         }
       }
       inode.durable = image;
       inode.current = Bytes.copyOf(image);
       inode.pending = [];
     }
+  }
+
+  /** See the class comment: a write torn by a power cut. */
+  private tearWrite(image: Bytes, op: { position: number; data: Uint8Array }): void {
+    const end = op.position + op.data.byteLength;
+    const oldLength = image.length;
+    // The part overwriting existing bytes: whole sectors, each landing or not.
+    for (let s = op.position; s < Math.min(end, oldLength); ) {
+      const next = Math.min((Math.floor(s / sectorBytes) + 1) * sectorBytes, end, oldLength);
+      if (this.random() < 0.5) image.write(s, op.data.subarray(s - op.position, next - op.position));
+      s = next;
+    }
+    // The part extending the file: a prefix, cut at any byte.
+    const from = Math.max(op.position, oldLength);
+    if (end > from) {
+      const cut = from + Math.floor(this.random() * (end - from + 1));
+      if (cut > from) image.write(from, op.data.subarray(from - op.position, cut - op.position));
+    }
+  }
+
+  /** Length of a file's durable image: what a crash now would leave (tests check preallocation through this). */
+  durableBytes(path: string): number {
+    return this.lookup(path, 'stat').durable.length;
   }
 
   /** The bytes of a file as the process sees them (tests corrupt files through this). */

@@ -2,19 +2,27 @@
  * Recovery on start: read every segment in order, check every record, and
  * rebuild the log index and the hard state.
  *
+ * Where a segment's records end: segments are preallocated (zeros kept ahead
+ * of the write position, wal-preallocator.ts), so a segment usually ends in
+ * zeros. A record boundary from which the rest of the file is all zeros ends
+ * the segment's records; that is the normal case, not damage. A zero header
+ * followed by anything non-zero is damage, judged by the rules below.
+ *
  * What is repaired and what refuses to start:
  * - In the LAST flush of the LAST segment (no intact FlushStart record after
  *   it), an incomplete record (a crash cut the file), or a damaged record with
- *   an all-zero header or an all-zero 512-byte sector (a write whose pages
- *   never reached the disk: the file grew but the data did not land), is a
+ *   the zeros a lost write leaves (an all-zero header; an all-zero 512-byte
+ *   sector starting inside it; the part of it before its first sector
+ *   boundary all zero: its sectors never landed, possibly out of order), is a
  *   torn write. Nothing there was ever acknowledged (a flush is acknowledged
  *   only after its fdatasync, and the next flush is only written after that),
- *   so it is truncated away, logged with its size.
- * - Anything else (a checksum mismatch earlier in the last segment or in any
- *   other segment, a gap in entry indexes, a missing segment, a frame that
- *   does not match the log, a snapshot older than the log needs) throws
- *   CorruptLogError naming the file and offset: dropping those records could
- *   silently lose acknowledged writes.
+ *   so the file is truncated there (zeros and garbage after it too, so new
+ *   records never follow garbage), logged with its size.
+ * - Anything else (a checksum mismatch or zeroed bytes earlier in the last
+ *   segment or in any other segment, a gap in entry indexes, a missing
+ *   segment, a frame that does not match the log, a snapshot older than the
+ *   log needs) throws CorruptLogError naming the file and offset: dropping
+ *   those records could silently lose acknowledged writes.
  */
 import * as path from 'node:path';
 import { emptyHardState, type HardState, type SnapshotMetadata } from '../raft/types.js';
@@ -51,11 +59,37 @@ export interface RecoveredWal {
 }
 
 /**
- * The zero patterns a power cut leaves when a file grew but some of its new
- * pages never reached the disk: the record's header is all zeros (the write
- * never landed from its start), or a whole 512-byte sector starting inside
- * the record is all zeros (clipped to the end of the file). A flipped bit in
- * a written record cannot produce either (a header always has non-zero bytes).
+ * Where the file's trailing run of zero bytes begins (its length if the last
+ * byte is not zero): from a record boundary at or after this point, the rest
+ * of the segment is the preallocated zero tail.
+ */
+export function zeroTailStart(bytes: Uint8Array): number {
+  let end = bytes.byteLength;
+  // Eight bytes at a time over the aligned part (a tail of up to a few MiB is read at every start).
+  if (bytes.byteOffset % 8 === 0) {
+    const words = new BigUint64Array(bytes.buffer, bytes.byteOffset, Math.floor(bytes.byteLength / 8));
+    while (end % 8 !== 0 && bytes[end - 1] === 0) end--;
+    if (end % 8 === 0) {
+      let w = end / 8;
+      while (w > 0 && words[w - 1] === 0n) w--;
+      end = w * 8;
+    }
+  }
+  while (end > 0 && bytes[end - 1] === 0) end--;
+  return end;
+}
+
+/**
+ * The zero patterns a power cut leaves when a flush's sectors never reached
+ * the disk: beyond the previous flush the file held zeros (preallocated) or
+ * nothing (it grew), so a lost sector reads as zeros. Hence: the record's
+ * header is all zeros; or a whole 512-byte sector starting inside the record
+ * is all zeros (clipped to the end of the file); or the record's bytes before
+ * its first sector boundary are all zeros (its first sector was lost while a
+ * later one landed: sectors reach the disk in any order). A flipped bit in a
+ * written record cannot produce these: a header always has non-zero bytes,
+ * and its first bytes are zero only for a length that is a multiple of 256
+ * (see the known limit in docs/storage.md).
  */
 export function hasTornZeros(bytes: Uint8Array, start: number, end: number): boolean {
   const stop = Math.min(end, bytes.byteLength);
@@ -64,22 +98,25 @@ export function hasTornZeros(bytes: Uint8Array, start: number, end: number): boo
     return from < to;
   };
   if (allZero(start, Math.min(start + recordHeaderBytes, bytes.byteLength))) return true;
-  for (let s = Math.ceil(start / sectorBytes) * sectorBytes; s < stop; s += sectorBytes) {
+  const firstBoundary = Math.ceil(start / sectorBytes) * sectorBytes;
+  if (firstBoundary > start && allZero(start, Math.min(firstBoundary, stop))) return true;
+  for (let s = firstBoundary; s < stop; s += sectorBytes) {
     if (allZero(s, Math.min(s + sectorBytes, bytes.byteLength))) return true;
   }
   return false;
 }
 
 /**
- * True if an intact FlushStart record begins anywhere after `from`. A flush is
+ * True if an intact FlushStart record begins in [from, to). A flush is
  * written only after the previous one's fdatasync returned, so damage followed
  * by a later flush is damage to synced, acknowledged data: never a torn write.
  * Byte by byte, since the damaged record's length cannot be trusted; this runs
- * at most once per start.
+ * at most once per start, and only up to the zero tail.
  */
-export function hasFlushStartAfter(bytes: Uint8Array, from: number): boolean {
+export function hasFlushStartAfter(bytes: Uint8Array, from: number, to = bytes.byteLength): boolean {
   const inverted = ~8 >>> 0;
-  for (let p = from; p + flushStartRecordBytes <= bytes.byteLength; p++) {
+  const stop = Math.min(to, bytes.byteLength);
+  for (let p = from; p < stop && p + flushStartRecordBytes <= bytes.byteLength; p++) {
     if (bytes[p + 12] !== RecordType.FlushStart || readU32(bytes, p) !== 8 || readU32(bytes, p + 4) !== inverted) continue;
     if (readRecordAt(bytes, p).check === RecordCheck.Ok) return true;
   }
@@ -87,14 +124,14 @@ export function hasFlushStartAfter(bytes: Uint8Array, from: number): boolean {
 }
 
 /**
- * A damaged record at the end of the last segment is a torn write when (1) it
- * lies in the last flush (no intact flush starts after it) and (2) its damage
- * looks like an interrupted write: the file ends inside it, or it holds
- * zeros that never got their data. Anything else is refused: a flipped bit in
- * the last flush has neither pattern.
+ * A damaged record in the last segment is a torn write when (1) it lies in
+ * the last flush (no intact flush starts after it) and (2) its damage looks
+ * like an interrupted write: the file ends inside it, or it holds zeros that
+ * never got their data. Anything else is refused: a flipped bit in the last
+ * flush has neither pattern.
  */
-function isTornWrite(bytes: Uint8Array, at: number, record: RecordAt): boolean {
-  if (hasFlushStartAfter(bytes, at + 1)) return false;
+function isTornWrite(bytes: Uint8Array, at: number, record: RecordAt, zeroFrom: number): boolean {
+  if (hasFlushStartAfter(bytes, at + 1, zeroFrom)) return false;
   if (record.check === RecordCheck.Truncated) return true;
   const end = record.check === RecordCheck.BadLength ? at + recordHeaderBytes : record.end;
   return hasTornZeros(bytes, at, end);
@@ -204,19 +241,28 @@ export async function recoverWal(options: {
       const bytes = new Uint8Array(size);
       if ((await handle.read(bytes, 0)) !== size) throw new CorruptLogError(file, 0, 'short read');
       lowWaterOfCurrent = Infinity;
+      const zeroFrom = zeroTailStart(bytes);
       let at = 0;
       let recordNumber = 0;
       let startPrevIndex = -1;
       let startBytes = 0;
       let tornAt = -1;
-      while (at < size) {
+      // At or past zeroFrom the rest of the file is zeros: the preallocated
+      // tail after the last record (a zero header followed by anything else is
+      // judged as damage below).
+      while (at < zeroFrom) {
         const record = readRecordAt(bytes, at);
         if (record.check !== RecordCheck.Ok) {
-          if (isLast && isTornWrite(bytes, at, record)) {
+          if (isLast && isTornWrite(bytes, at, record, zeroFrom)) {
             tornAt = at;
             break;
           }
-          throw new CorruptLogError(file, at, describe(record.check));
+          const zeroHeader = bytes.subarray(at, at + recordHeaderBytes).every((b) => b === 0);
+          throw new CorruptLogError(
+            file,
+            at,
+            zeroHeader ? 'zeroed bytes where a record should start, with data after them' : describe(record.check),
+          );
         }
         const min = payloadBytesMin(record.type);
         if (min === undefined || record.payload.byteLength < min) {
@@ -265,16 +311,18 @@ export async function recoverWal(options: {
         recordNumber++;
         at = record.end;
       }
+      if (recordNumber < 3 && isLast) {
+        // The crash hit while the segment was being created (torn, or only
+        // zeros or nothing landed): nothing in it was acknowledged, since
+        // createSegment syncs its start records before any flush goes on.
+        logger.warn({ file, bytes: size }, `removing WAL segment torn while it was created (${size} bytes)`);
+        reading = null;
+        await handle.close();
+        await disk.unlink(file);
+        await disk.fsyncDir(dir);
+        continue;
+      }
       if (tornAt >= 0) {
-        if (recordNumber < 3) {
-          // The crash hit while the segment was being created: nothing in it was acknowledged.
-          logger.warn({ file, bytes: size }, `removing WAL segment torn while it was created (${size} bytes)`);
-          reading = null;
-          await handle.close();
-          await disk.unlink(file);
-          await disk.fsyncDir(dir);
-          continue;
-        }
         logger.warn(
           { file, offset: tornAt, bytes: size - tornAt },
           `truncating a torn write at the end of the WAL: ${size - tornAt} bytes at offset ${tornAt}`,
@@ -289,7 +337,11 @@ export async function recoverWal(options: {
         sequence,
         path: file,
         file: handle,
-        size: tornAt >= 0 ? tornAt : size,
+        size: tornAt >= 0 ? tornAt : at,
+        // What recovery read back: if it was only in the page cache (a process
+        // crash, not a power cut), the first flush's fdatasync makes it durable.
+        fileBytes: tornAt >= 0 ? tornAt : size,
+        syncedBytes: tornAt >= 0 ? tornAt : size,
         startBytes,
         startPrevIndex,
         lowWaterIndex: lowWaterOfCurrent,

@@ -22,8 +22,20 @@ export interface Segment {
   readonly sequence: number;
   readonly path: string;
   readonly file: DiskFile;
-  /** Bytes of whole records (what is written and, once the batch is synced, durable). */
+  /** Bytes of whole records: the write position of the next flush. */
   size: number;
+  /**
+   * Length of the file as written: records up to `size`, zeros after it (the
+   * preallocated region, see WalPreallocator). Never less than `size`.
+   */
+  fileBytes: number;
+  /**
+   * Prefix of the file known to be durable, allocated and sized on disk (an
+   * fdatasync returned after it was written). A flush that ends at or below
+   * it only overwrites blocks the file already has, so its fdatasync need not
+   * write the inode.
+   */
+  syncedBytes: number;
   /** Bytes of the segment's opening records (SegmentStart, Frame, HardState). */
   readonly startBytes: number;
   /** prevIndex of the segment's starting frame: the log ended here when the segment was created. */

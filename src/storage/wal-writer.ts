@@ -10,6 +10,10 @@
  * FlushStart record, so recovery can tell the last (possibly torn) flush from
  * earlier, synced ones. A batch's promise therefore
  * resolves only after the fdatasync that covers its bytes has returned.
+ *
+ * Flushes write into zero-filled space kept ahead of the write position
+ * (WalPreallocator), so that their fdatasync overwrites allocated blocks
+ * instead of also writing a new file size.
  */
 import * as path from 'node:path';
 import type { HardState } from '../raft/types.js';
@@ -28,6 +32,7 @@ import {
   type FrameRecord,
 } from './wal-record.js';
 import { segmentFileName, type Segment } from './wal-segment.js';
+import { WalPreallocator, zeroPad } from './wal-preallocator.js';
 
 /** The log as it stands after a batch: what a new segment's starting frame records. */
 export interface WalItem {
@@ -58,6 +63,8 @@ export interface WalWriterOptions {
   readonly logger: StorageLogger;
   readonly segmentBytesMax: number;
   readonly pendingWriteBytesMax: number;
+  /** Zeros kept ahead of the write position, written this many bytes at a time (0: off). See WalPreallocator. */
+  readonly preallocateBytes: number;
 }
 
 /** Bytes of a segment's start: SegmentStart, Frame and HardState records. */
@@ -69,27 +76,36 @@ export function encodeSegmentStart(sequence: number, frame: FrameRecord, hardSta
   return buf;
 }
 
-/** Creates a segment durably (file data and directory entry), optionally with first records after its start. */
+/**
+ * Creates a segment durably (file data and directory entry), optionally with
+ * first records after its start, and `zeroPadBytes` zeros after those: room
+ * the next flushes overwrite instead of extending the new file.
+ */
 export async function createSegment(
   options: { dir: string; disk: Disk },
   sequence: number,
   frame: FrameRecord,
   hardState: HardState,
   records: readonly Uint8Array[] = [],
+  zeroPadBytes = 0,
 ): Promise<Segment> {
   const filePath = path.join(options.dir, segmentFileName(sequence));
   const file = await options.disk.open(filePath, 'create-exclusive');
   try {
     const start = encodeSegmentStart(sequence, frame, hardState);
-    await file.writev([start, ...records], 0);
+    const pad = zeroPadBytes > 0 ? [zeroPad.subarray(0, zeroPadBytes)] : [];
+    await file.writev([start, ...records, ...pad], 0);
     await file.datasync();
     // The new name must be durable too, or a crash could lose the whole file.
     await options.disk.fsyncDir(options.dir);
+    const size = start.byteLength + records.reduce((s, r) => s + r.byteLength, 0);
     return {
       sequence,
       path: filePath,
       file,
-      size: start.byteLength + records.reduce((s, r) => s + r.byteLength, 0),
+      size,
+      fileBytes: size + zeroPadBytes,
+      syncedBytes: size + zeroPadBytes,
       startBytes: start.byteLength,
       startPrevIndex: frame.prevIndex,
       lowWaterIndex: Infinity,
@@ -108,8 +124,13 @@ export class WalWriter {
   private failureError: StorageFailedError | null = null;
   /** Reused for every flush (the kernel has copied it once writev returns). */
   private scratch = Buffer.allocUnsafe(1024 * 1024);
-  /** Counters for metrics and tests. */
-  readonly stats = { flushes: 0, items: 0, bytes: 0, rollovers: 0 };
+  private readonly preallocator: WalPreallocator;
+  /**
+   * Counters for metrics and tests. flushesBeyondPreallocation: flushes that
+   * wrote past the synced, preallocated space (their fdatasync had to make a
+   * new file size durable); preallocatedBytes: zeros written ahead.
+   */
+  readonly stats = { flushes: 0, items: 0, bytes: 0, rollovers: 0, flushesBeyondPreallocation: 0, preallocatedBytes: 0 };
 
   constructor(
     private readonly options: WalWriterOptions,
@@ -118,7 +139,18 @@ export class WalWriter {
     /** The log as of the last durable record (for the next segment's starting frame). */
     private frameTail: FrameRecord,
     private hardStateTail: HardState,
-  ) {}
+  ) {
+    this.preallocator = new WalPreallocator({
+      chunkBytes: options.preallocateBytes,
+      segmentBytesMax: options.segmentBytesMax,
+      logger: options.logger,
+      stats: this.stats,
+      onFailure: (cause) => {
+        // While a flush runs, the flush loop poisons the log before its next batch.
+        if (!this.flushing && this.failureError === null) this.poison(cause, []);
+      },
+    });
+  }
 
   get failure(): StorageFailedError | null {
     return this.failureError;
@@ -148,10 +180,10 @@ export class WalWriter {
     });
   }
 
-  /** Resolves when nothing is queued or in flight. */
-  whenIdle(): Promise<void> {
-    if (!this.flushing) return Promise.resolve();
-    return new Promise((resolve) => this.drained.push(resolve));
+  /** Resolves when nothing is queued or in flight (zero writes ahead included). */
+  async whenIdle(): Promise<void> {
+    if (this.flushing) await new Promise<void>((resolve) => this.drained.push(resolve));
+    await this.preallocator.settle();
   }
 
   /** Deletes the `count` oldest segments, oldest first, each deletion made durable before the next. */
@@ -184,12 +216,21 @@ export class WalWriter {
       }
       for (const q of batch) q.resolve();
     }
+    const preallocationFailure = this.preallocator.failure;
+    if (preallocationFailure !== null && this.failureError === null) {
+      this.poison(preallocationFailure, this.queue);
+      this.queue = [];
+      this.queuedBytes = 0;
+    }
     this.flushing = false;
     for (const resolve of this.drained.splice(0)) resolve();
   }
 
   private async writeBatch(batch: readonly Queued[], recordBytes: number): Promise<void> {
+    // A failed zero write ahead poisons the log like a failed flush.
+    if (this.preallocator.failure !== null) throw this.preallocator.failure;
     const last = batch[batch.length - 1]!.item;
+    let segment = this.segments[this.segments.length - 1]!;
     if (recordBytes > 0) {
       const bytes = flushStartRecordBytes + recordBytes;
       if (this.scratch.byteLength < bytes) this.scratch = Buffer.allocUnsafe(Math.max(bytes, this.scratch.byteLength * 2));
@@ -198,19 +239,47 @@ export class WalWriter {
         q.item.encode(this.scratch, fill);
         fill += q.item.recordBytes;
       }
-      const buffers = [this.scratch.subarray(0, bytes)];
-      let segment = this.segments[this.segments.length - 1]!;
+      const records = this.scratch.subarray(0, bytes);
       let at: number;
       if (segment.size > segment.startBytes && segment.size + bytes > this.options.segmentBytesMax) {
-        segment = await createSegment(this.options, segment.sequence + 1, this.frameTail, this.hardStateTail, buffers);
+        // The zero write in flight (if any) targets the segment being left:
+        // let it finish first, so that it never runs on a file that may be
+        // deleted and closed by compaction.
+        await this.preallocator.settle();
+        if (this.preallocator.failure !== null) throw this.preallocator.failure;
+        const startBytes = segmentStartRecordBytes + frameRecordBytes + hardStateRecordBytes(this.hardStateTail);
+        const pad = this.preallocator.padBytesFor(startBytes + bytes);
+        segment = await createSegment(this.options, segment.sequence + 1, this.frameTail, this.hardStateTail, [records], pad);
+        this.stats.preallocatedBytes += pad;
         this.segments.push(segment);
         this.stats.rollovers++;
+        this.stats.flushesBeyondPreallocation++;
         at = segment.startBytes;
       } else {
         at = segment.size;
+        const end = at + bytes;
+        // Only a flush larger than the zeros ahead can reach a zero write still in flight.
+        const zeroWrite = this.preallocator.overlapping(segment, at, end);
+        if (zeroWrite !== null) await zeroWrite;
+        const buffers: Uint8Array[] = [records];
+        if (end > segment.syncedBytes) {
+          this.stats.flushesBeyondPreallocation++;
+          // This fdatasync writes a new size anyway: add zeros for the next flushes
+          // to overwrite while the background chunk is written.
+          if (end > segment.fileBytes) {
+            const pad = this.preallocator.padBytesFor(end);
+            if (pad > 0) buffers.push(zeroPad.subarray(0, pad));
+            this.stats.preallocatedBytes += pad;
+          }
+        }
         await segment.file.writev(buffers, at);
+        const written = at + bytes + (buffers.length > 1 ? buffers[1]!.byteLength : 0);
+        segment.fileBytes = Math.max(segment.fileBytes, written);
+        // Everything written to the file so far (zero writes that completed included) is covered by this fdatasync.
+        const covered = segment.fileBytes;
         await segment.file.datasync();
-        segment.size += bytes;
+        segment.size = end;
+        segment.syncedBytes = Math.max(segment.syncedBytes, covered);
       }
       at += flushStartRecordBytes;
       for (const q of batch) {
@@ -224,6 +293,7 @@ export class WalWriter {
     this.stats.items += batch.length;
     this.frameTail = last.frameAfter;
     this.hardStateTail = last.hardStateAfter;
+    this.preallocator.maybeStart(segment);
   }
 
   private poison(cause: unknown, failed: readonly Queued[]): void {

@@ -15,7 +15,7 @@ import {
   writeFrameRecord,
   writeHardStateRecord,
 } from '../../src/storage/wal-record.js';
-import { hasTornZeros } from '../../src/storage/wal-recovery.js';
+import { hasTornZeros, zeroTailStart } from '../../src/storage/wal-recovery.js';
 import { deletableSegmentCount, type Segment } from '../../src/storage/wal-segment.js';
 
 describe('WAL records', () => {
@@ -75,6 +75,27 @@ describe('WAL records', () => {
     bytes.fill(7);
     bytes.fill(0, 600, 1000); // zeros, but no whole sector: data, not a tear
     assert.equal(hasTornZeros(bytes, 100, 1500), false);
+    bytes.fill(7);
+    bytes.fill(0, 505, 512); // the record's first sector was lost (header straddles 512), the next one landed
+    assert.equal(hasTornZeros(bytes, 505, 1500), true);
+    bytes.fill(7);
+    bytes.fill(0, 506, 512); // a zero run that starts after the record does: data
+    assert.equal(hasTornZeros(bytes, 505, 1500), false);
+  });
+
+  it('finds where the zero tail of a segment begins', () => {
+    const bytes = new Uint8Array(10_000);
+    assert.equal(zeroTailStart(bytes), 0);
+    bytes[0] = 1;
+    assert.equal(zeroTailStart(bytes), 1);
+    bytes[8191] = 1;
+    assert.equal(zeroTailStart(bytes), 8192);
+    bytes[9999] = 1;
+    assert.equal(zeroTailStart(bytes), 10_000);
+    // Unaligned views and lengths take the byte-by-byte path.
+    assert.equal(zeroTailStart(bytes.subarray(3, 9000)), 8192 - 3);
+    assert.equal(zeroTailStart(bytes.subarray(0, 8195)), 8192);
+    assert.equal(zeroTailStart(new Uint8Array(0)), 0);
   });
 });
 

@@ -13,7 +13,7 @@
  * than msgpackr on this path); the fixed header and the body are written into
  * one buffer.
  */
-import { decodeBody, encodeInto, encodedSize } from './msgpack.js';
+import { decodeReceivedBody, encodeInto, encodedSize, put16, put32 } from './msgpack.js';
 
 export const FrameKind = {
   Message: 0,
@@ -58,24 +58,23 @@ export function writeFrame(
   id: number,
   value: Body,
 ): void {
-  target.writeUInt32BE(frameBytes - lengthPrefixBytes, offset);
+  put32(target, offset, frameBytes - lengthPrefixBytes);
   target[offset + 4] = kind;
   let at = offset + 5;
   if (kind === FrameKind.Message) {
-    target.writeUInt16BE(id, at);
-    at += 2;
+    at = put16(target, at, id);
   } else {
-    target.writeUInt32BE(callId, at);
-    at += 4;
-    if (kind === FrameKind.Request) {
-      target.writeUInt16BE(id, at);
-      at += 2;
-    }
+    at = put32(target, at, callId);
+    if (kind === FrameKind.Request) at = put16(target, at, id);
   }
   if (value !== noBody) encodeInto(value, target, at);
 }
 
-/** Decode a MessagePack body in `bytes[start, end)`; malformed, truncated or trailing bytes are a DecodeError. */
+/**
+ * Decode a received MessagePack body in `bytes[start, end)` (binary fields may
+ * be views of small received buffers: see msgpack.ts); malformed, truncated or
+ * trailing bytes are a DecodeError.
+ */
 export function unpackBody(bytes: Buffer, messageName: string, start: number, end: number): unknown {
-  return decodeBody(bytes, messageName, start, end);
+  return decodeReceivedBody(bytes, messageName, start, end);
 }

@@ -42,6 +42,7 @@ import {
   UnknownMessageError,
 } from './errors.js';
 import { Fifo } from './fifo.js';
+import { allocateOutChunk, trimOutChunk } from './out-slab.js';
 import { FrameDecoder, frameBytesMaxDefault } from './frame-decoder.js';
 import { errorFields, silentLogger, type Logger } from './logger.js';
 import type { MessageOf, MessageTable } from './messages.js';
@@ -167,6 +168,13 @@ export class Connection<T extends MessageTable<any> = MessageTable<{}>> implemen
   private outChunkUsed = 0;
   private outBytes = 0;
   private lastFlushBytes = 0;
+  /**
+   * An upper bound of `socket.writableLength`, read after each of our writes:
+   * only our writes add to it, so it can only have shrunk since. Checking
+   * the send queue's bounds against it spares a getter call per frame; the
+   * exact figure is read only near a bound.
+   */
+  private socketQueuedBytesBound = 0;
   private outWaiters: SendWaiter[] | undefined;
   private flushScheduled = false;
   private waitingForDrain = false;
@@ -288,16 +296,20 @@ export class Connection<T extends MessageTable<any> = MessageTable<{}>> implemen
     const bodyBytes = headerBytesOf(kind) + bodyBytesOf(value);
     if (bodyBytes > this.options.frameBytesMax) throw new FrameTooLargeError(bodyBytes, this.options.frameBytesMax);
     const frameBytes = lengthPrefixBytes + bodyBytes;
-    const queued = this.outBytes + this.socket.writableLength;
-    if (queued + frameBytes > this.options.sendQueueBytesMax) {
-      throw new SendQueueFullError(queued, frameBytes, this.options.sendQueueBytesMax);
+    let queued = this.outBytes + this.socketQueuedBytesBound;
+    if (queued + frameBytes > this.options.sendQueueBytesMax || (this.pauseOnSendBlocked && queued + frameBytes > answerBacklogBytesMax)) {
+      this.socketQueuedBytesBound = this.socket.writableLength;
+      queued = this.outBytes + this.socketQueuedBytesBound;
+      if (queued + frameBytes > this.options.sendQueueBytesMax) {
+        throw new SendQueueFullError(queued, frameBytes, this.options.sendQueueBytesMax);
+      }
     }
     // Room in the current chunk, or a new chunk.
     let chunk = this.outChunk;
     if (chunk === undefined || this.outChunkUsed + frameBytes > chunk.length) {
-      if (chunk !== undefined) (this.outFrames ??= []).push(chunk.subarray(0, this.outChunkUsed));
+      if (chunk !== undefined) (this.outFrames ??= []).push(trimOutChunk(chunk, this.outChunkUsed));
       const sized = Math.min(outChunkBytesMax, Math.max(outChunkBytesMin, this.lastFlushBytes, this.outBytes));
-      chunk = this.outChunk = Buffer.allocUnsafe(Math.max(frameBytes, sized));
+      chunk = this.outChunk = allocateOutChunk(Math.max(frameBytes, sized));
       this.outChunkUsed = 0;
     }
     writeFrame(chunk, this.outChunkUsed, frameBytes, kind, callId, id, value);
@@ -321,7 +333,7 @@ export class Connection<T extends MessageTable<any> = MessageTable<{}>> implemen
     const chunk = this.outChunk;
     if (chunk === undefined) return undefined;
     const frames = this.outFrames ?? [];
-    frames.push(this.outChunkUsed === chunk.length ? chunk : chunk.subarray(0, this.outChunkUsed));
+    frames.push(trimOutChunk(chunk, this.outChunkUsed));
     this.outFrames = undefined;
     this.outChunk = undefined;
     this.outChunkUsed = 0;
@@ -349,10 +361,11 @@ export class Connection<T extends MessageTable<any> = MessageTable<{}>> implemen
       accepted = socket.write(frames[last]!, callback);
       socket.uncork();
     }
+    this.socketQueuedBytesBound = socket.writableLength;
     if (!accepted) {
       this.waitingForDrain = true;
       if (this.pauseOnSendBlocked) this.pause(PauseReason.SendBlocked);
-    } else if (this.socket.writableLength <= answerBacklogBytesMax) {
+    } else if (this.socketQueuedBytesBound <= answerBacklogBytesMax) {
       this.unpause(PauseReason.SendBlocked);
     }
   }
@@ -388,8 +401,8 @@ export class Connection<T extends MessageTable<any> = MessageTable<{}>> implemen
         return this.dispatchMessage(bytes, start, end);
       case FrameKind.Request: {
         if (length < requestHeaderBytes) throw new DecodeError('truncated request header');
-        const callId = bytes.readUInt32BE(start + 1);
-        const methodId = bytes.readUInt16BE(start + 5);
+        const callId = readU32(bytes, start + 1);
+        const methodId = (bytes[start + 5]! << 8) | bytes[start + 6]!;
         if (this.requestSink === undefined) throw new DecodeError(`request for method id ${methodId}, but this endpoint serves no RPC`);
         return this.requestSink.onRequest(callId, methodId, bytes, start + requestHeaderBytes, end);
       }
@@ -397,11 +410,11 @@ export class Connection<T extends MessageTable<any> = MessageTable<{}>> implemen
       case FrameKind.Error: {
         if (length < responseHeaderBytes) throw new DecodeError('truncated response header');
         if (this.responseSink === undefined) throw new DecodeError('response frame, but this endpoint made no calls');
-        return this.responseSink.onResponse(kind, bytes.readUInt32BE(start + 1), bytes, start + responseHeaderBytes, end);
+        return this.responseSink.onResponse(kind, readU32(bytes, start + 1), bytes, start + responseHeaderBytes, end);
       }
       case FrameKind.Cancel:
         if (length !== responseHeaderBytes) throw new DecodeError('malformed cancel frame');
-        this.requestSink?.onCancel(bytes.readUInt32BE(start + 1));
+        this.requestSink?.onCancel(readU32(bytes, start + 1));
         return;
       default:
         throw new DecodeError(`unknown frame kind ${kind}`);
@@ -669,6 +682,11 @@ export class Connection<T extends MessageTable<any> = MessageTable<{}>> implemen
     this.closeListeners = undefined;
     if (listeners !== undefined) for (const listener of listeners) listener(error);
   }
+}
+
+/** A big-endian u32 at `offset` (the caller checked the bounds; no Buffer method call per frame). */
+function readU32(bytes: Buffer, offset: number): number {
+  return bytes[offset]! * 0x1000000 + ((bytes[offset + 1]! << 16) | (bytes[offset + 2]! << 8) | bytes[offset + 3]!);
 }
 
 function flushOnNextTick(connection: Connection<any>): void {

@@ -69,7 +69,7 @@ export class FrameDecoder {
     while (offset < end) {
       if (this.expectedBytes < 0) {
         if (this.prefixBytes === 0 && end - offset >= lengthPrefixBytes) {
-          this.expectedBytes = chunk.readUInt32BE(offset);
+          this.expectedBytes = chunk[offset]! * 0x1000000 + ((chunk[offset + 1]! << 16) | (chunk[offset + 2]! << 8) | chunk[offset + 3]!);
           offset += lengthPrefixBytes;
         } else {
           const prefix = (this.prefix ??= Buffer.allocUnsafe(lengthPrefixBytes));

@@ -88,8 +88,14 @@ class ServerCall implements CallContext {
   get signal(): AbortSignal {
     if (this.controller === undefined) {
       this.controller = new AbortController();
+      const served = this.served;
       if (this.done) this.controller.abort(new ConcordError('CONCORD_ERR_ABORTED', 'the call is over'));
-      else this.served.track(this);
+      else if (served.closed) this.abort('the connection closed');
+      else if (served.takeCancelled(this.callId)) {
+        // Cancelled before its handler looked: as onCancel does for tracked calls.
+        served.handlerDone();
+        this.abort('the caller cancelled the call');
+      } else served.track(this);
     }
     return this.controller.signal;
   }
@@ -103,19 +109,43 @@ class ServedConnection implements RequestSink {
   private inflight = 0;
   /** Running calls whose handler asked for its signal, by call id (for Cancel frames and close). */
   private tracked: Map<number, ServerCall> | undefined;
+  /**
+   * Ids of Cancel frames that matched no tracked call: the call may still be
+   * running with a handler that has not looked at its signal yet, and must see
+   * it aborted when it does. Ids of calls that had already finished (a Cancel
+   * crossing the answer) are stale: forgotten when a new call reuses the id,
+   * when no handler is running, or (bound) when there are more than
+   * 2 x inflightRequestsMax of them.
+   */
+  private cancelled: Set<number> | undefined;
+  /** Set once the connection closed: a handler that looks at its signal later sees it aborted. */
+  closed = false;
+  /** Reading is paused because inflightRequestsMax handlers run. */
+  private busy = false;
+  private readonly entryById: readonly (MethodEntry | undefined)[];
+  private readonly handlerById: readonly (Handler<any, any> | undefined)[];
 
   constructor(
     private readonly server: RpcServer<any>,
     readonly connection: Connection<any>,
-  ) {}
+  ) {
+    this.entryById = server.methods.byId;
+    this.handlerById = server.handlerById;
+  }
 
   track(call: ServerCall): void {
     (this.tracked ??= new Map()).set(call.callId, call);
   }
 
+  /** True (once) if a Cancel came for `callId` before its handler looked at the signal. */
+  takeCancelled(callId: number): boolean {
+    return this.cancelled !== undefined && this.cancelled.delete(callId);
+  }
+
   onRequest(callId: number, methodId: number, bytes: Buffer, start: number, end: number): void {
-    const entry = this.server.methods.byId[methodId] as MethodEntry | undefined;
-    const handler = this.server.handlerById[methodId];
+    const entry = this.entryById[methodId];
+    const handler = this.handlerById[methodId];
+    if (this.cancelled !== undefined) this.cancelled.delete(callId); // A Cancel for an earlier use of this id is stale.
     if (entry === undefined || handler === undefined) {
       // Well-framed but unknown: a newer client, say. Answer, and keep the connection.
       this.replyError(callId, unknownMethodCode, `unknown method id ${methodId}`, undefined);
@@ -130,7 +160,10 @@ class ServedConnection implements RequestSink {
       return;
     }
     const call = new ServerCall(entry.name, callId, this);
-    if (++this.inflight >= this.server.inflightRequestsMax) this.connection.setHandlersBusy(true);
+    if (++this.inflight >= this.server.inflightRequestsMax && !this.busy) {
+      this.busy = true;
+      this.connection.setHandlersBusy(true);
+    }
     let result: unknown;
     try {
       result = handler(request, call);
@@ -151,7 +184,8 @@ class ServedConnection implements RequestSink {
   private finish(call: ServerCall, value: unknown, error: unknown): void {
     if (call.done) return; // Cancelled, or the connection closed.
     call.done = true;
-    this.tracked?.delete(call.callId);
+    if (this.tracked !== undefined) this.tracked.delete(call.callId);
+    if (this.cancelled !== undefined) this.cancelled.delete(call.callId);
     this.handlerDone();
     if (this.connection.state !== ConnectionState.Open) return;
     if (error === undefined) {
@@ -173,9 +207,12 @@ class ServedConnection implements RequestSink {
     }
   }
 
-  private handlerDone(): void {
-    this.inflight--;
-    if (this.inflight <= this.server.inflightRequestsMax >> 1) this.connection.setHandlersBusy(false);
+  handlerDone(): void {
+    if (--this.inflight === 0) this.cancelled = undefined; // No call runs: every remembered Cancel is stale.
+    if (this.busy && this.inflight <= this.server.inflightRequestsMax >> 1) {
+      this.busy = false;
+      this.connection.setHandlersBusy(false);
+    }
   }
 
   private replyError(callId: number, code: string, message: string, details: unknown): void {
@@ -198,17 +235,27 @@ class ServedConnection implements RequestSink {
 
   onCancel(callId: number): void {
     // Only calls whose handler watches its signal are tracked; for the others the
-    // answer is simply ignored by the caller when it comes.
+    // answer is simply ignored by the caller when it comes, but a handler that
+    // looks at its signal later must find it aborted (see `cancelled`).
     const call = this.tracked?.get(callId);
-    if (call === undefined) return;
+    if (call === undefined) {
+      if (this.inflight === 0) return; // Nothing runs: the call is over.
+      const cancelled = (this.cancelled ??= new Set());
+      if (cancelled.size >= 2 * this.server.inflightRequestsMax) cancelled.clear();
+      cancelled.add(callId);
+      return;
+    }
     this.tracked!.delete(callId);
     this.handlerDone();
     call.abort('the caller cancelled the call');
   }
 
   onConnectionClosed(): void {
+    this.closed = true;
+    this.cancelled = undefined;
     const calls = this.tracked === undefined ? [] : [...this.tracked.values()];
     this.tracked = undefined;
     for (const call of calls) call.abort('the connection closed');
   }
 }
+

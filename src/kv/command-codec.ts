@@ -16,7 +16,7 @@
  */
 import { assert } from '../common/errors.js';
 import { InvalidCommandError } from './errors.js';
-import { ByteReader, copyBytes, varintBytes } from './bytes.js';
+import { copyBytes, varintBytes } from './bytes.js';
 import { CommandKind, type Command, type CommandEnvelope, type SessionRef, type WriteCommand } from './types.js';
 
 export const COMMAND_FORMAT_VERSION = 1;
@@ -154,63 +154,183 @@ function fail(reason: string): never {
   throw new InvalidCommandError({ reason });
 }
 
+const kindOfTag: readonly (Command['kind'] | undefined)[] = [
+  undefined,
+  CommandKind.Put,
+  CommandKind.Update,
+  CommandKind.Delete,
+  CommandKind.OpenSession,
+  CommandKind.CloseSession,
+  CommandKind.KeepAlive,
+  CommandKind.Noop,
+];
+
 /**
- * Decodes one entry's bytes. Structural problems (unknown version or tag,
- * truncation, unknown flags, trailing bytes) throw InvalidCommandError; range
- * checks of the fields (limits, seq order) are `commandProblem`'s job.
+ * The fields of one entry as `readCommand` finds them: numbers and offsets,
+ * no objects. The state machine's apply path reads entries into one reused
+ * instance, so decoding a put allocates nothing; `decodeCommand` builds the
+ * public Command from it.
+ */
+export class CommandFields {
+  /** The bytes read; the offsets below index into them. */
+  bytes: Uint8Array = new Uint8Array(0);
+  kind: Command['kind'] = CommandKind.Noop;
+  leaderTimeMs = 0;
+  /** Writes: which optional fields are present. */
+  hasSession = false;
+  hasExpectedVersion = false;
+  hasExpectedModRevision = false;
+  sessionId = 0;
+  seq = 0;
+  ackedSeq = 0;
+  expectedVersion = 0;
+  expectedModRevision = 0;
+  keyStart = 0;
+  keyEnd = 0;
+  /** Put and update only. */
+  valueStart = 0;
+  valueEnd = 0;
+  /** openSession. (closeSession and keepAlive use `sessionId`.) */
+  ttlMs = 0;
+  /** Read cursor. */
+  pos = 0;
+}
+
+function readByte(f: CommandFields): number {
+  if (f.pos >= f.bytes.length) fail('truncated (expected a byte)');
+  return f.bytes[f.pos++]!;
+}
+
+const VARINT_BYTES_MAX = 8;
+
+/** A LEB128 varint of at most 8 bytes and at most 2^53 - 1 (the format ByteWriter writes). */
+function readVarint(f: CommandFields): number {
+  const bytes = f.bytes;
+  let value = 0;
+  let scale = 1;
+  for (let i = 0; i < VARINT_BYTES_MAX; i++) {
+    if (f.pos >= bytes.length) fail('truncated varint');
+    const byte = bytes[f.pos++]!;
+    value += (byte & 0x7f) * scale;
+    if ((byte & 0x80) === 0) {
+      if (value > Number.MAX_SAFE_INTEGER) fail('integer exceeds 2^53 - 1');
+      return value;
+    }
+    scale *= 128;
+  }
+  return fail('varint longer than 8 bytes');
+}
+
+/** Skips a length-prefixed byte string; returns where it starts (it ends at f.pos). */
+function skipBytes(f: CommandFields): number {
+  const length = readVarint(f);
+  const left = f.bytes.length - f.pos;
+  if (length > left) fail(`truncated (expected ${length} bytes, ${left} left)`);
+  const start = f.pos;
+  f.pos += length;
+  return start;
+}
+
+/**
+ * Reads one entry's bytes into `f` (all of it: fields left over from an
+ * earlier entry are reset or irrelevant to the new kind). Structural
+ * problems (unknown version or tag, truncation, unknown flags, trailing
+ * bytes) throw InvalidCommandError; range checks of the fields (limits, seq
+ * order) are for the caller. Keeps no reference to `data` beyond `f.bytes`.
+ */
+export function readCommand(data: Uint8Array, f: CommandFields): void {
+  f.bytes = data;
+  f.pos = 0;
+  const version = readByte(f);
+  if (version !== COMMAND_FORMAT_VERSION) fail(`unknown command format version ${version}`);
+  const tag = readByte(f);
+  f.leaderTimeMs = readVarint(f);
+  const kind = kindOfTag[tag];
+  if (kind === undefined) fail(`unknown command tag ${tag}`);
+  f.kind = kind;
+  switch (tag) {
+    case Tag.Put:
+    case Tag.Update:
+    case Tag.Delete: {
+      const flags = readByte(f);
+      if ((flags & ~FLAGS_KNOWN) !== 0) fail(`unknown flags 0x${flags.toString(16)}`);
+      f.hasSession = (flags & Flag.Session) !== 0;
+      if (f.hasSession) {
+        f.sessionId = readVarint(f);
+        f.seq = readVarint(f);
+        f.ackedSeq = readVarint(f);
+      }
+      f.hasExpectedVersion = (flags & Flag.ExpectedVersion) !== 0;
+      if (f.hasExpectedVersion) f.expectedVersion = readVarint(f);
+      f.hasExpectedModRevision = (flags & Flag.ExpectedModRevision) !== 0;
+      if (f.hasExpectedModRevision) f.expectedModRevision = readVarint(f);
+      f.keyStart = skipBytes(f);
+      f.keyEnd = f.pos;
+      if (tag !== Tag.Delete) {
+        f.valueStart = skipBytes(f);
+        f.valueEnd = f.pos;
+      } else {
+        f.valueStart = f.valueEnd = f.pos;
+      }
+      break;
+    }
+    case Tag.OpenSession:
+      f.ttlMs = readVarint(f);
+      break;
+    case Tag.CloseSession:
+    case Tag.KeepAlive:
+      f.sessionId = readVarint(f);
+      break;
+  }
+  if (f.pos !== data.length) fail(`${data.length - f.pos} unexpected trailing bytes`);
+}
+
+/**
+ * Decodes one entry's bytes into a Command. Structural problems throw
+ * InvalidCommandError (see readCommand); range checks of the fields (limits,
+ * seq order) are `commandProblem`'s job.
  *
  * Keys and values are views into `data` when `data` is its own whole
  * ArrayBuffer (typically the buffer the leader encoded): log entries are never
  * modified, and such a view pins nothing larger than the entry. Otherwise
  * (`data` is a window on a larger buffer, such as a network frame holding many
- * entries) the entry is copied once first, so that a stored value never keeps
- * a whole frame alive. Either way a put costs at most one allocation.
+ * entries) the entry is copied once first, so that a kept key or value never
+ * keeps a whole frame alive. (The state machine's own apply path does not use
+ * this: it reads entries with readCommand and decides per value, see
+ * state-machine.ts.)
  */
 export function decodeCommand(data: Uint8Array): CommandEnvelope {
   const ownsBuffer = data.byteOffset === 0 && data.byteLength === data.buffer.byteLength;
-  const r = new ByteReader(ownsBuffer ? data : copyBytes(data), fail);
-  const version = r.u8();
-  if (version !== COMMAND_FORMAT_VERSION) fail(`unknown command format version ${version}`);
-  const tag = r.u8();
-  const leaderTimeMs = r.varint();
+  const bytes = ownsBuffer ? data : copyBytes(data);
+  const f = new CommandFields();
+  readCommand(bytes, f);
   let command: Command;
-  switch (tag) {
-    case Tag.Put:
-    case Tag.Update:
-    case Tag.Delete: {
-      const flags = r.u8();
-      if ((flags & ~FLAGS_KNOWN) !== 0) fail(`unknown flags 0x${flags.toString(16)}`);
-      const session =
-        flags & Flag.Session ? { sessionId: r.varint(), seq: r.varint(), ackedSeq: r.varint() } : undefined;
-      const expectedVersion = flags & Flag.ExpectedVersion ? r.varint() : undefined;
-      const expectedModRevision = flags & Flag.ExpectedModRevision ? r.varint() : undefined;
-      const key = r.raw(r.varint());
+  switch (f.kind) {
+    case CommandKind.Put:
+    case CommandKind.Update:
+    case CommandKind.Delete: {
+      const key = bytes.subarray(f.keyStart, f.keyEnd);
       const write: MutableWriteCommand =
-        tag === Tag.Delete
-          ? { kind: CommandKind.Delete, key }
-          : { kind: tag === Tag.Put ? CommandKind.Put : CommandKind.Update, key, value: r.raw(r.varint()) };
+        f.kind === CommandKind.Delete ? { kind: f.kind, key } : { kind: f.kind, key, value: bytes.subarray(f.valueStart, f.valueEnd) };
       // Only present fields become properties: a decoded command equals the one that was encoded.
-      if (session !== undefined) write.session = session;
-      if (expectedVersion !== undefined) write.expectedVersion = expectedVersion;
-      if (expectedModRevision !== undefined) write.expectedModRevision = expectedModRevision;
+      if (f.hasSession) write.session = { sessionId: f.sessionId, seq: f.seq, ackedSeq: f.ackedSeq };
+      if (f.hasExpectedVersion) write.expectedVersion = f.expectedVersion;
+      if (f.hasExpectedModRevision) write.expectedModRevision = f.expectedModRevision;
       command = write as unknown as WriteCommand;
       break;
     }
-    case Tag.OpenSession:
-      command = { kind: CommandKind.OpenSession, ttlMs: r.varint() };
+    case CommandKind.OpenSession:
+      command = { kind: CommandKind.OpenSession, ttlMs: f.ttlMs };
       break;
-    case Tag.CloseSession:
-      command = { kind: CommandKind.CloseSession, sessionId: r.varint() };
+    case CommandKind.CloseSession:
+      command = { kind: CommandKind.CloseSession, sessionId: f.sessionId };
       break;
-    case Tag.KeepAlive:
-      command = { kind: CommandKind.KeepAlive, sessionId: r.varint() };
+    case CommandKind.KeepAlive:
+      command = { kind: CommandKind.KeepAlive, sessionId: f.sessionId };
       break;
-    case Tag.Noop:
+    case CommandKind.Noop:
       command = { kind: CommandKind.Noop };
       break;
-    default:
-      return fail(`unknown command tag ${tag}`);
   }
-  r.expectEnd();
-  return { leaderTimeMs, command };
+  return { leaderTimeMs: f.leaderTimeMs, command };
 }

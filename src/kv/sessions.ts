@@ -25,7 +25,11 @@ export interface Session {
   ackedSeq: number;
   /** Saved results of unacknowledged writes, by seq. */
   readonly results: Map<number, ApplyResult>;
-  /** This session's key in the expiry index (replaced when the deadline moves). */
+  /**
+   * This session's key in the expiry index. Its deadline may be older than
+   * `deadlineMs`: a write only moves `deadlineMs`, and `expire` files the
+   * session again under its real deadline when the old one comes due.
+   */
   expiryKey: ExpiryKey;
 }
 
@@ -38,10 +42,21 @@ function compareExpiry(a: ExpiryKey, b: ExpiryKey): number {
   return a.deadlineMs - b.deadlineMs || a.id - b.id;
 }
 
+/**
+ * Expiry costs O(1) per write. Each session sits in the expiry index under a
+ * deadline that is at most its real one (a deadline is clock + TTL, the clock
+ * never goes back and a session's TTL is fixed, so deadlines only grow), so the index's first key is a lower
+ * bound of every real deadline. A write just moves `deadlineMs`; when an indexed
+ * deadline passes, `expire` either removes the session (its real deadline has
+ * passed too) or files it again under its real deadline, at most once per TTL
+ * per session. Which sessions are live after each entry is exactly "those whose
+ * deadline has not passed", the same on every member whatever the index holds,
+ * and snapshots (sessions in id order, with their real deadlines) are unchanged.
+ */
 export class SessionTable {
   /** Insertion order is id order: ids are increasing log indexes, and a restore inserts in id order. */
   private readonly byId = new Map<number, Session>();
-  /** Sessions ordered by deadline, so that expiry costs O(log n) per expired session. */
+  /** Sessions ordered by (possibly stale, never later than real) deadline. */
   private readonly byDeadline: BTree<ExpiryKey, Session> = new BTree<ExpiryKey, Session>(undefined, compareExpiry);
 
   get size(): number {
@@ -74,13 +89,16 @@ export class SessionTable {
     return true;
   }
 
-  /** The client was heard from at `nowMs`: its session lives for another ttlMs. */
+  /** The client was heard from at `nowMs`: its session lives for another ttlMs. O(1): see the class comment. */
   touch(session: Session, nowMs: number): void {
-    const deadlineMs = nowMs + session.ttlMs;
-    if (deadlineMs === session.deadlineMs) return;
+    session.deadlineMs = nowMs + session.ttlMs;
+    // Only a snapshot holding a deadline beyond clock + TTL can make it go back; keep the index a lower bound.
+    if (session.deadlineMs < session.expiryKey.deadlineMs) this.refile(session);
+  }
+
+  private refile(session: Session): void {
     this.byDeadline.delete(session.expiryKey);
-    session.deadlineMs = deadlineMs;
-    session.expiryKey = { deadlineMs, id: session.id };
+    session.expiryKey = { deadlineMs: session.deadlineMs, id: session.id };
     this.byDeadline.set(session.expiryKey, session);
   }
 
@@ -90,9 +108,15 @@ export class SessionTable {
     for (;;) {
       const first = this.byDeadline.minKey();
       if (first === undefined || first.deadlineMs >= nowMs) return removed;
-      this.byDeadline.delete(first);
-      this.byId.delete(first.id);
-      removed++;
+      const session = this.byId.get(first.id)!;
+      if (session.deadlineMs < nowMs) {
+        this.byDeadline.delete(first);
+        this.byId.delete(session.id);
+        removed++;
+      } else {
+        // Renewed since it was filed: file it under its real deadline (which has not passed).
+        this.refile(session);
+      }
     }
   }
 

@@ -10,7 +10,7 @@
 import { ByteReader } from './bytes.js';
 import { crc32c } from './crc32c.js';
 import { CorruptSnapshotError } from './errors.js';
-import { newKeyTree, type KeyTree } from './key-tree.js';
+import { newKeyTree, StoredEntry, type KeyTree } from './key-tree.js';
 import { readResult } from './result-codec.js';
 import { SessionTable } from './sessions.js';
 import {
@@ -20,8 +20,8 @@ import {
   SNAPSHOT_HEADER_BYTES,
   SNAPSHOT_MAGIC,
 } from './snapshot-format.js';
-import { compareBytes } from './bytes.js';
-import type { ApplyResult, KvEntry } from './types.js';
+import { binaryStringFromBytes, copyBytes, type BinaryString } from './bytes.js';
+import type { ApplyResult } from './types.js';
 
 /** The state a complete, valid snapshot describes. */
 export interface RestoredState {
@@ -50,7 +50,7 @@ export class SnapshotReader {
   private meta: Meta | null = null;
   private lastBlockKind: number = 0;
   private readonly tree = newKeyTree();
-  private lastKey: Uint8Array | null = null;
+  private lastKey: BinaryString | null = null;
   private entriesSeen = 0;
   private readonly sessions = new SessionTable();
   private lastSessionId = 0;
@@ -162,22 +162,19 @@ export class SnapshotReader {
     for (let i = 0; i < count; i++) {
       const keyView = r.raw(r.varint());
       const valueView = r.raw(r.varint());
-      // One allocation per entry holding both, so that entries do not pin the block buffer.
-      const storage = new Uint8Array(keyView.length + valueView.length);
-      storage.set(keyView);
-      storage.set(valueView, keyView.length);
-      const key = storage.subarray(0, keyView.length);
-      const value = storage.subarray(keyView.length);
+      // The key becomes a string and the value a copy: entries must not pin the block buffer.
+      const key = binaryStringFromBytes(keyView);
+      const value = copyBytes(valueView);
       const version = r.varint();
       const createRevision = r.varint();
       const modRevision = r.varint();
       if (key.length === 0) this.fail('empty key');
-      if (this.lastKey !== null && compareBytes(this.lastKey, key) >= 0) this.fail('keys out of order');
+      // Binary strings compare in unsigned byte order (see bytes.ts).
+      if (this.lastKey !== null && this.lastKey >= key) this.fail('keys out of order');
       if (version < 1 || createRevision < 1 || createRevision > modRevision || modRevision > appliedIndex) {
         this.fail('entry version or revisions out of range');
       }
-      const entry: KvEntry = { key, value, version, createRevision, modRevision };
-      this.tree.set(key, entry);
+      this.tree.set(key, new StoredEntry(key, value, version, createRevision, modRevision));
       this.lastKey = key;
     }
     this.entriesSeen += count;

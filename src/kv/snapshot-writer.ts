@@ -6,7 +6,7 @@
  */
 import { ByteWriter, varintBytes } from './bytes.js';
 import { crc32c } from './crc32c.js';
-import type { KeyTree } from './key-tree.js';
+import type { KeyTree, StoredEntry } from './key-tree.js';
 import { writeResult } from './result-codec.js';
 import type { SessionTable } from './sessions.js';
 import {
@@ -15,7 +15,6 @@ import {
   SNAPSHOT_FORMAT_VERSION,
   SNAPSHOT_MAGIC,
 } from './snapshot-format.js';
-import type { KvEntry } from './types.js';
 
 /** Starts a block at the writer's position; returns where it starts. */
 function beginBlock(w: ByteWriter, kind: BlockKind): number {
@@ -33,10 +32,11 @@ function endBlock(w: ByteWriter, start: number): void {
   w.u32At(start, payloadBytes);
 }
 
-function entryBytes(e: KvEntry): number {
+function entryBytes(e: StoredEntry): number {
+  const keyBytes = e.keyString.length;
   return (
-    varintBytes(e.key.length) +
-    e.key.length +
+    varintBytes(keyBytes) +
+    keyBytes +
     varintBytes(e.value.length) +
     e.value.length +
     varintBytes(e.version) +
@@ -99,7 +99,7 @@ export class KvSnapshot implements Iterable<Uint8Array> {
         w.u32(0); // entry count, patched when the block ends
         count = 0;
       }
-      w.bytes(entry.key);
+      w.binaryString(entry.keyString);
       w.bytes(entry.value);
       w.varint(entry.version);
       w.varint(entry.createRevision);

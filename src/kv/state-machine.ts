@@ -10,8 +10,15 @@
  * entries produce byte-identical snapshots.
  */
 import { assert } from '../common/errors.js';
-import { compareBytes, copyBytes, prefixEnd } from './bytes.js';
-import { decodeCommand } from './command-codec.js';
+import {
+  binaryStringFromBytes,
+  bytesFromBinaryString,
+  compareBinaryStrings,
+  copyBytes,
+  prefixEnd,
+  type BinaryString,
+} from './bytes.js';
+import { CommandFields, readCommand } from './command-codec.js';
 import {
   InvalidScanError,
   KeyNotFoundError,
@@ -22,7 +29,7 @@ import {
   StaleSequenceError,
   VersionMismatchError,
 } from './errors.js';
-import { newKeyTree, type KeyTree } from './key-tree.js';
+import { newKeyTree, StoredEntry, type KeyTree } from './key-tree.js';
 import { resolveKvOptions, type KvOptions } from './options.js';
 import { SessionTable } from './sessions.js';
 import { SnapshotReader } from './snapshot-reader.js';
@@ -38,11 +45,57 @@ import {
   type ScanPage,
   type ScanRequest,
   type WriteCommand,
-  type WriteConditions,
 } from './types.js';
-import { commandProblem, sessionProblem, writeProblem } from './validate.js';
+import {
+  commandProblem,
+  keyLengthProblem,
+  sessionFieldsProblem,
+  sessionProblem,
+  valueLengthProblem,
+  writeProblem,
+} from './validate.js';
 
-const EMPTY_KEY = new Uint8Array(0);
+/** The value of every empty put: a view of length 0 would still pin its entry's buffer. */
+const EMPTY_VALUE = new Uint8Array(0);
+
+/**
+ * A stored value may be a view into its log entry's buffer (instead of a
+ * copy) when that buffer holds at most this many bytes besides the value.
+ * A copy costs an ArrayBuffer, its backing store and their headers (well over
+ * 100 bytes on V8, plus malloc/free and sweeping work), so keeping up to this
+ * much of the entry (its header and key) alive costs about the same memory
+ * and saves the allocation. The leader's own entries (one buffer per
+ * proposal) qualify; an entry that is a window on a larger buffer (a network
+ * frame, a batch read from disk, Node's 8 KiB Buffer pool) never does, so a
+ * value never pins a buffer shared with anything else.
+ */
+export const VALUE_VIEW_EXTRA_BYTES_MAX = 256;
+
+/** No condition given (conditions are non-negative integers). */
+const ABSENT = -1;
+
+/**
+ * One write being applied, in the form the apply path works on: the key as a
+ * binary string, the value as it will be stored, and the outcome of the field
+ * checks. The state machine reuses one instance (applying is synchronous and
+ * nothing keeps a reference to it), so a put allocates no command objects.
+ */
+class PendingWrite {
+  kind: WriteCommand['kind'] = CommandKind.Put;
+  /** Valid only when `problem` is null. */
+  key: BinaryString = '';
+  value: Uint8Array = EMPTY_VALUE;
+  /** The first problem with the key, value or conditions (returned after the session checks). */
+  problem: KvError | null = null;
+  hasSession = false;
+  /** The problem with the session fields, when there is a session. */
+  sessionProblem: KvError | null = null;
+  sessionId = 0;
+  seq = 0;
+  ackedSeq = 0;
+  expectedVersion = ABSENT;
+  expectedModRevision = ABSENT;
+}
 
 function errorResult(error: KvError): ErrorResult {
   return { kind: ResultKind.Error, error };
@@ -61,6 +114,17 @@ export class KvStateMachine {
   private sessions = new SessionTable();
   private applied = 0;
   private clock = 0;
+  /** Scratch for the apply path (see PendingWrite). */
+  private readonly fields = new CommandFields();
+  private readonly pending = new PendingWrite();
+  /** State of the overwrite in progress, for overwriteExisting (reused: applying is synchronous). */
+  private readonly overwrite: {
+    index: number;
+    write: PendingWrite | null;
+    result: ApplyResult | null;
+    /** What editRange is told to store (it reads `value` and keeps only the entry). */
+    readonly edit: { value: StoredEntry | undefined };
+  } = { index: 0, write: null, result: null, edit: { value: undefined } };
 
   constructor(options: Partial<KvOptions> = {}) {
     this.options = resolveKvOptions(options);
@@ -99,8 +163,8 @@ export class KvStateMachine {
    * leader appends, Raft §8) is a no-op. Undecodable data is an error result:
    * it is the same on every member, so the replicas stay equal.
    *
-   * Stored keys and values may be views into `data` (see decodeCommand): like
-   * every log entry, it must not be modified afterwards.
+   * A stored value may be a view into `data` (see VALUE_VIEW_EXTRA_BYTES_MAX):
+   * like every log entry, it must not be modified afterwards.
    */
   apply(index: number, data: Uint8Array): ApplyResult {
     this.checkIndex(index);
@@ -108,16 +172,41 @@ export class KvStateMachine {
       this.applied = index;
       return okResult;
     }
-    let leaderTimeMs: number;
-    let command: Command;
+    const f = this.fields;
     try {
-      ({ leaderTimeMs, command } = decodeCommand(data));
+      readCommand(data, f);
     } catch (err) {
+      f.bytes = EMPTY_VALUE;
       if (!(err instanceof KvError)) throw err;
       this.applied = index;
       return errorResult(err);
     }
-    return this.applyOwned(index, command, leaderTimeMs);
+    this.advanceClock(f.leaderTimeMs);
+    let result: ApplyResult;
+    switch (f.kind) {
+      case CommandKind.Put:
+      case CommandKind.Update:
+      case CommandKind.Delete:
+        result = this.executeWrite(index, this.pendingFromFields(f));
+        break;
+      case CommandKind.OpenSession:
+        result = this.openSession(index, f.ttlMs);
+        break;
+      case CommandKind.CloseSession:
+        result = this.closeSession(f.sessionId);
+        break;
+      case CommandKind.KeepAlive:
+        result = this.keepAlive(f.sessionId);
+        break;
+      case CommandKind.Noop:
+        result = okResult;
+        break;
+    }
+    // The scratch must not keep this entry's buffer (possibly a whole frame) alive until the next apply.
+    f.bytes = EMPTY_VALUE;
+    this.pending.value = EMPTY_VALUE;
+    this.applied = index;
+    return result;
   }
 
   /**
@@ -127,17 +216,35 @@ export class KvStateMachine {
   applyCommand(index: number, command: Command, leaderTimeMs: number): ApplyResult {
     this.checkIndex(index);
     assert(Number.isSafeInteger(leaderTimeMs) && leaderTimeMs >= 0, 'leaderTimeMs must be a non-negative integer');
-    if (command.kind === CommandKind.Put || command.kind === CommandKind.Update || command.kind === CommandKind.Delete) {
-      // Validate before copying: a non-byte key or value must become an error result, not a TypeError.
-      const problem = writeProblem(command, this.options);
-      if (problem === null) {
-        command =
-          command.kind === CommandKind.Delete
-            ? { ...command, key: copyBytes(command.key) }
-            : { ...command, key: copyBytes(command.key), value: copyBytes(command.value) };
+    this.advanceClock(leaderTimeMs);
+    let result: ApplyResult;
+    switch (command.kind) {
+      case CommandKind.Put:
+      case CommandKind.Update:
+      case CommandKind.Delete:
+        result = this.executeWrite(index, this.pendingFromCommand(command));
+        this.pending.value = EMPTY_VALUE;
+        break;
+      case CommandKind.OpenSession:
+        result = this.openSession(index, command.ttlMs);
+        break;
+      case CommandKind.CloseSession:
+        result = this.closeSession(command.sessionId);
+        break;
+      case CommandKind.KeepAlive:
+        result = this.keepAlive(command.sessionId);
+        break;
+      case CommandKind.Noop:
+        result = okResult;
+        break;
+      default: {
+        const problem = commandProblem(command, this.options);
+        assert(problem !== null, 'an unknown command kind must be a problem');
+        result = errorResult(problem);
       }
     }
-    return this.applyOwned(index, command, leaderTimeMs);
+    this.applied = index;
+    return result;
   }
 
   /** Marks a committed entry that carries no command (a membership change) as applied. */
@@ -150,42 +257,71 @@ export class KvStateMachine {
     assert(index === this.applied + 1, `entries must be applied in order: expected index ${this.applied + 1}, got ${index}`);
   }
 
-  private applyOwned(index: number, command: Command, leaderTimeMs: number): ApplyResult {
+  private advanceClock(leaderTimeMs: number): void {
     if (leaderTimeMs > this.clock) {
       this.clock = leaderTimeMs;
       // A session is expired when an entry's time passes its deadline; before the entry is executed,
       // so that a late write of an expired session fails on every member alike.
       this.sessions.expire(this.clock);
     }
-    const result = this.execute(index, command);
-    this.applied = index;
-    return result;
   }
 
-  private execute(index: number, command: Command): ApplyResult {
-    switch (command.kind) {
-      case CommandKind.Put:
-      case CommandKind.Update:
-      case CommandKind.Delete:
-        return command.session === undefined ? this.executeWriteChecked(index, command) : this.executeSessionWrite(index, command);
-      case CommandKind.OpenSession:
-        return this.openSession(index, command.ttlMs);
-      case CommandKind.CloseSession:
-        return { kind: ResultKind.SessionClosed, closed: this.sessions.remove(command.sessionId) };
-      case CommandKind.KeepAlive: {
-        const session = this.sessions.get(command.sessionId);
-        if (session === undefined) return errorResult(new SessionExpiredError({ sessionId: command.sessionId }));
-        this.sessions.touch(session, this.clock);
-        return okResult;
-      }
-      case CommandKind.Noop:
-        return okResult;
-      default: {
-        const problem = commandProblem(command, this.options);
-        assert(problem !== null, 'an unknown command kind must be a problem');
-        return errorResult(problem);
+  /** A decoded write as a PendingWrite (the reused instance). */
+  private pendingFromFields(f: CommandFields): PendingWrite {
+    const w = this.pending;
+    w.kind = f.kind as WriteCommand['kind'];
+    w.hasSession = f.hasSession;
+    if (f.hasSession) {
+      w.sessionProblem = sessionFieldsProblem(f.sessionId, f.seq, f.ackedSeq);
+      w.sessionId = f.sessionId;
+      w.seq = f.seq;
+      w.ackedSeq = f.ackedSeq;
+    }
+    w.expectedVersion = f.hasExpectedVersion ? f.expectedVersion : ABSENT;
+    w.expectedModRevision = f.hasExpectedModRevision ? f.expectedModRevision : ABSENT;
+    // Decoded integers are non-negative safe integers, so the conditions are always valid here.
+    const isDelete = w.kind === CommandKind.Delete;
+    const valueBytes = f.valueEnd - f.valueStart;
+    w.problem = keyLengthProblem(f.keyEnd - f.keyStart, this.options) ?? (isDelete ? null : valueLengthProblem(valueBytes, this.options));
+    if (w.problem !== null) return w;
+    w.key = binaryStringFromBytes(f.bytes, f.keyStart, f.keyEnd);
+    w.value = isDelete || valueBytes === 0 ? EMPTY_VALUE : storedValue(f.bytes, f.valueStart, f.valueEnd);
+    return w;
+  }
+
+  /** A caller's command as a PendingWrite (the reused instance); key and value are copied. */
+  private pendingFromCommand(command: WriteCommand): PendingWrite {
+    const w = this.pending;
+    w.kind = command.kind;
+    const ref = command.session;
+    w.hasSession = ref !== undefined;
+    if (ref !== undefined) {
+      w.sessionProblem = sessionProblem(ref);
+      if (w.sessionProblem === null) {
+        w.sessionId = ref.sessionId;
+        w.seq = ref.seq;
+        w.ackedSeq = ref.ackedSeq;
       }
     }
+    // Validate before copying: a non-byte key or value must become an error result, not a TypeError.
+    w.problem = writeProblem(command, this.options);
+    if (w.problem !== null) return w;
+    w.expectedVersion = command.expectedVersion ?? ABSENT;
+    w.expectedModRevision = command.expectedModRevision ?? ABSENT;
+    w.key = binaryStringFromBytes(command.key);
+    w.value = command.kind === CommandKind.Delete || command.value.length === 0 ? EMPTY_VALUE : copyBytes(command.value);
+    return w;
+  }
+
+  private closeSession(sessionId: number): ApplyResult {
+    return { kind: ResultKind.SessionClosed, closed: this.sessions.remove(sessionId) };
+  }
+
+  private keepAlive(sessionId: number): ApplyResult {
+    const session = this.sessions.get(sessionId);
+    if (session === undefined) return errorResult(new SessionExpiredError({ sessionId }));
+    this.sessions.touch(session, this.clock);
+    return okResult;
   }
 
   private openSession(index: number, ttlMsRequested: number): ApplyResult {
@@ -202,75 +338,81 @@ export class KvStateMachine {
     return { kind: ResultKind.SessionOpened, sessionId: index, ttlMs };
   }
 
+  private executeWrite(index: number, w: PendingWrite): ApplyResult {
+    return w.hasSession ? this.executeSessionWrite(index, w) : this.executeWriteChecked(index, w);
+  }
+
   /**
    * Exactly-once (thesis §6.3): a retried (sessionId, seq) gets its saved
    * result; results the client acknowledged are discarded; only a write the
    * session has not seen is executed, and its result (success or error) saved.
    */
-  private executeSessionWrite(index: number, command: WriteCommand): ApplyResult {
-    const ref = command.session!;
-    const refProblem = sessionProblem(ref);
-    if (refProblem) return errorResult(refProblem);
-    const session = this.sessions.get(ref.sessionId);
-    if (session === undefined) return errorResult(new SessionExpiredError({ sessionId: ref.sessionId }));
+  private executeSessionWrite(index: number, w: PendingWrite): ApplyResult {
+    if (w.sessionProblem !== null) return errorResult(w.sessionProblem);
+    const session = this.sessions.get(w.sessionId);
+    if (session === undefined) return errorResult(new SessionExpiredError({ sessionId: w.sessionId }));
     this.sessions.touch(session, this.clock);
-    if (ref.seq <= session.ackedSeq) {
-      return errorResult(new StaleSequenceError({ sessionId: ref.sessionId, seq: ref.seq, ackedSeq: session.ackedSeq }));
+    if (w.seq <= session.ackedSeq) {
+      return errorResult(new StaleSequenceError({ sessionId: w.sessionId, seq: w.seq, ackedSeq: session.ackedSeq }));
     }
-    const saved = session.results.get(ref.seq);
+    const saved = session.results.get(w.seq);
     if (saved !== undefined) return saved;
-    this.sessions.acknowledge(session, ref.ackedSeq);
+    this.sessions.acknowledge(session, w.ackedSeq);
     if (session.results.size >= this.options.sessionResultsMax) {
-      return errorResult(new SessionResultsFullError({ sessionId: ref.sessionId, sessionResultsMax: this.options.sessionResultsMax }));
+      return errorResult(new SessionResultsFullError({ sessionId: w.sessionId, sessionResultsMax: this.options.sessionResultsMax }));
     }
-    const result = this.executeWriteChecked(index, command);
-    session.results.set(ref.seq, result);
+    const result = this.executeWriteChecked(index, w);
+    session.results.set(w.seq, result);
     return result;
   }
 
-  private executeWriteChecked(index: number, command: WriteCommand): ApplyResult {
-    const problem = writeProblem(command, this.options);
-    if (problem) return errorResult(problem);
-    const existing = this.tree.get(command.key);
-    if (command.kind === CommandKind.Update && existing === undefined) {
-      return errorResult(new KeyNotFoundError({ key: command.key }));
+  private executeWriteChecked(index: number, w: PendingWrite): ApplyResult {
+    if (w.problem !== null) return errorResult(w.problem);
+    if (w.kind !== CommandKind.Delete) {
+      // An existing key (the common case) is overwritten in one descent of the tree.
+      this.overwrite.index = index;
+      this.overwrite.write = w;
+      this.overwrite.result = null;
+      this.tree.editRange(w.key, w.key, true, this.overwriteExisting);
+      const result = this.overwrite.result;
+      this.overwrite.write = null;
+      this.overwrite.edit.value = undefined;
+      if (result !== null) return result;
+      if (w.kind === CommandKind.Update) return errorResult(new KeyNotFoundError({ key: bytesFromBinaryString(w.key) }));
+      if (conditionFails(w, undefined)) return errorResult(versionMismatch(w, undefined));
+      this.tree.set(w.key, new StoredEntry(w.key, w.value, 1, index, index), false);
+      return { kind: ResultKind.Write, version: 1, createRevision: index, modRevision: index };
     }
-    if (conditionFails(command, existing)) {
-      return errorResult(
-        new VersionMismatchError({
-          key: command.key,
-          expectedVersion: command.expectedVersion ?? null,
-          expectedModRevision: command.expectedModRevision ?? null,
-          actualVersion: existing?.version ?? 0,
-          actualModRevision: existing?.modRevision ?? 0,
-        }),
-      );
-    }
-    if (command.kind === CommandKind.Delete) {
-      if (existing === undefined) return { kind: ResultKind.Delete, deleted: false, revision: index };
-      this.tree.delete(existing.key);
-      return { kind: ResultKind.Delete, deleted: true, revision: index };
-    }
-    // Entries are replaced, never changed in place: a snapshot's clone may still share the old one.
-    const entry: KvEntry =
-      existing === undefined
-        ? { key: command.key, value: command.value, version: 1, createRevision: index, modRevision: index }
-        : {
-            key: existing.key,
-            value: command.value,
-            version: existing.version + 1,
-            createRevision: existing.createRevision,
-            modRevision: index,
-          };
-    this.tree.set(entry.key, entry, true);
-    return { kind: ResultKind.Write, version: entry.version, createRevision: entry.createRevision, modRevision: index };
+    const existing = this.tree.get(w.key);
+    if (conditionFails(w, existing)) return errorResult(versionMismatch(w, existing));
+    if (existing === undefined) return { kind: ResultKind.Delete, deleted: false, revision: index };
+    this.tree.delete(existing.keyString);
+    return { kind: ResultKind.Delete, deleted: true, revision: index };
   }
+
+  /**
+   * editRange's callback for a put or update of a key that exists: decides the
+   * outcome from the existing entry and replaces it. Entries are replaced,
+   * never changed in place: a snapshot's clone may still share the old one
+   * (editRange copies shared tree nodes on the way down, like set).
+   */
+  private readonly overwriteExisting = (_key: BinaryString, existing: StoredEntry): { value?: StoredEntry } | undefined => {
+    const { write: w, index } = this.overwrite;
+    if (conditionFails(w!, existing)) {
+      this.overwrite.result = errorResult(versionMismatch(w!, existing));
+      return undefined;
+    }
+    const entry = new StoredEntry(existing.keyString, w!.value, existing.version + 1, existing.createRevision, index);
+    this.overwrite.result = { kind: ResultKind.Write, version: entry.version, createRevision: entry.createRevision, modRevision: index };
+    this.overwrite.edit.value = entry;
+    return this.overwrite.edit;
+  };
 
   // ------------------------------------------------------------------ reads
 
   /** The entry for `key`, or null. Reads the local state: linearizability is the server's job (ReadIndex, thesis §6.4). */
   get(key: Uint8Array): KvEntry | null {
-    return this.tree.get(key) ?? null;
+    return this.tree.get(binaryStringFromBytes(key)) ?? null;
   }
 
   /**
@@ -286,23 +428,27 @@ export class KvStateMachine {
     }
     const bytesMax = Math.min(request.bytesMax ?? scanBytesMax, scanBytesMax);
     if (!(bytesMax >= 1)) throw new InvalidScanError({ reason: 'bytesMax must be >= 1' });
-    let low: Uint8Array;
-    let high: Uint8Array | null;
+    let low: BinaryString;
+    let high: BinaryString | null;
     if (request.prefix !== undefined) {
       if (request.start !== undefined || request.end !== undefined) {
         throw new InvalidScanError({ reason: 'give either a prefix or a start/end range, not both' });
       }
-      low = request.prefix;
-      high = prefixEnd(request.prefix);
+      low = binaryStringFromBytes(request.prefix);
+      const end = prefixEnd(request.prefix);
+      high = end === null ? null : binaryStringFromBytes(end);
     } else {
-      low = request.start ?? EMPTY_KEY;
-      high = request.end ?? null;
-      if (high !== null && compareBytes(low, high) > 0) throw new InvalidScanError({ reason: 'start is after end' });
+      low = request.start === undefined ? '' : binaryStringFromBytes(request.start);
+      high = request.end === undefined ? null : binaryStringFromBytes(request.end);
+      if (high !== null && compareBinaryStrings(low, high) > 0) throw new InvalidScanError({ reason: 'start is after end' });
     }
-    let exclusive: Uint8Array | null = null;
-    if (request.after !== undefined && compareBytes(request.after, low) >= 0) {
-      low = request.after;
-      exclusive = request.after;
+    let exclusive: BinaryString | null = null;
+    if (request.after !== undefined) {
+      const after = binaryStringFromBytes(request.after);
+      if (compareBinaryStrings(after, low) >= 0) {
+        low = after;
+        exclusive = after;
+      }
     }
 
     const entries: KvEntry[] = [];
@@ -310,14 +456,14 @@ export class KvStateMachine {
     let full = false;
     for (const entry of this.tree.values(low)) {
       if (exclusive !== null) {
-        const skip = compareBytes(entry.key, exclusive) === 0;
+        const skip = entry.keyString === exclusive;
         exclusive = null;
         if (skip) continue;
       }
-      if (high !== null && compareBytes(entry.key, high) >= 0) break;
+      if (high !== null && compareBinaryStrings(entry.keyString, high) >= 0) break;
       if (full) return { entries, next: entries[entries.length - 1]!.key };
       entries.push(entry);
-      bytes += entry.key.length + entry.value.length;
+      bytes += entry.keyString.length + entry.value.length;
       full = entries.length >= limit || bytes >= bytesMax;
     }
     return { entries, next: null };
@@ -374,8 +520,37 @@ export class KvStateMachine {
   }
 }
 
-function conditionFails(c: WriteConditions, existing: KvEntry | undefined): boolean {
-  if (c.expectedVersion !== undefined && c.expectedVersion !== (existing?.version ?? 0)) return true;
-  if (c.expectedModRevision !== undefined && c.expectedModRevision !== (existing?.modRevision ?? 0)) return true;
+function versionMismatch(w: PendingWrite, existing: StoredEntry | undefined): VersionMismatchError {
+  return new VersionMismatchError({
+    key: bytesFromBinaryString(w.key),
+    expectedVersion: w.expectedVersion === ABSENT ? null : w.expectedVersion,
+    expectedModRevision: w.expectedModRevision === ABSENT ? null : w.expectedModRevision,
+    actualVersion: existing?.version ?? 0,
+    actualModRevision: existing?.modRevision ?? 0,
+  });
+}
+
+function conditionFails(w: PendingWrite, existing: StoredEntry | undefined): boolean {
+  if (w.expectedVersion !== ABSENT && w.expectedVersion !== (existing?.version ?? 0)) return true;
+  if (w.expectedModRevision !== ABSENT && w.expectedModRevision !== (existing?.modRevision ?? 0)) return true;
   return false;
+}
+
+/**
+ * The value at `bytes[start, end)` as it will be stored: a view when the
+ * entry's buffer holds little else (VALUE_VIEW_EXTRA_BYTES_MAX), else a copy.
+ * A view needs a plain ArrayBuffer: a SharedArrayBuffer may be written by
+ * another thread, a resizable one may grow.
+ */
+function storedValue(bytes: Uint8Array, start: number, end: number): Uint8Array {
+  const buffer = bytes.buffer;
+  if (
+    buffer.byteLength - (end - start) <= VALUE_VIEW_EXTRA_BYTES_MAX &&
+    buffer instanceof ArrayBuffer &&
+    (buffer as { resizable?: boolean }).resizable !== true
+  ) {
+    // Not bytes.subarray: on a Node Buffer that would make the stored value a Buffer too.
+    return new Uint8Array(buffer, bytes.byteOffset + start, end - start);
+  }
+  return copyBytes(bytes, start, end);
 }

@@ -20,17 +20,25 @@ type Limits = Pick<KvOptions, 'keyBytesMax' | 'valueBytesMax'>;
 /** The problem with `key`, or null when it is acceptable. */
 export function keyProblem(key: Uint8Array, limits: Limits): KvError | null {
   if (!(key instanceof Uint8Array)) return new InvalidCommandError({ reason: 'key must be bytes' });
-  if (key.length === 0) return new EmptyKeyError();
-  if (key.length > limits.keyBytesMax) return new KeyTooLargeError({ keyBytes: key.length, keyBytesMax: limits.keyBytesMax });
+  return keyLengthProblem(key.length, limits);
+}
+
+/** The problem with a key of `keyBytes` bytes, or null (the check the apply path runs on decoded entries). */
+export function keyLengthProblem(keyBytes: number, limits: Limits): KvError | null {
+  if (keyBytes === 0) return new EmptyKeyError();
+  if (keyBytes > limits.keyBytesMax) return new KeyTooLargeError({ keyBytes, keyBytesMax: limits.keyBytesMax });
   return null;
 }
 
 /** The problem with `value`, or null when it is acceptable. */
 export function valueProblem(value: Uint8Array, limits: Limits): KvError | null {
   if (!(value instanceof Uint8Array)) return new InvalidCommandError({ reason: 'value must be bytes' });
-  if (value.length > limits.valueBytesMax) {
-    return new ValueTooLargeError({ valueBytes: value.length, valueBytesMax: limits.valueBytesMax });
-  }
+  return valueLengthProblem(value.length, limits);
+}
+
+/** The problem with a value of `valueBytes` bytes, or null. */
+export function valueLengthProblem(valueBytes: number, limits: Limits): KvError | null {
+  if (valueBytes > limits.valueBytesMax) return new ValueTooLargeError({ valueBytes, valueBytesMax: limits.valueBytesMax });
   return null;
 }
 
@@ -53,9 +61,14 @@ const isId = (n: unknown): n is number => isCount(n) && n >= 1;
 export function sessionProblem(session: SessionRef | undefined): KvError | null {
   if (session === undefined) return null;
   if (typeof session !== 'object' || session === null) return new InvalidCommandError({ reason: 'session must be an object' });
-  if (!isId(session.sessionId)) return new InvalidCommandError({ reason: 'sessionId must be an integer >= 1' });
-  if (!isId(session.seq)) return new InvalidCommandError({ reason: 'seq must be an integer >= 1' });
-  if (!isCount(session.ackedSeq) || session.ackedSeq >= session.seq) {
+  return sessionFieldsProblem(session.sessionId, session.seq, session.ackedSeq);
+}
+
+/** The problem with a session reference's fields, or null. */
+export function sessionFieldsProblem(sessionId: unknown, seq: unknown, ackedSeq: unknown): KvError | null {
+  if (!isId(sessionId)) return new InvalidCommandError({ reason: 'sessionId must be an integer >= 1' });
+  if (!isId(seq)) return new InvalidCommandError({ reason: 'seq must be an integer >= 1' });
+  if (!isCount(ackedSeq) || ackedSeq >= seq) {
     return new InvalidCommandError({ reason: 'ackedSeq must be an integer in [0, seq)' });
   }
   return null;

@@ -95,4 +95,11 @@ test('copyBytes copies even when given a Buffer', () => {
   const copy = copyBytes(source, 1, 3);
   source[1] = 9;
   assert.deepEqual(Array.from(copy), [2, 3]);
+  assert.equal(Object.getPrototypeOf(copy), Uint8Array.prototype, 'a plain Uint8Array, not a Buffer');
+  assert.notEqual(copy.buffer, source.buffer);
+  const plain = Uint8Array.of(5, 6, 7);
+  const plainCopy = copyBytes(plain, 0, 2);
+  plain[0] = 0;
+  assert.deepEqual(Array.from(plainCopy), [5, 6]);
+  assert.equal(plainCopy.buffer.byteLength, 2, 'just the copied bytes');
 });

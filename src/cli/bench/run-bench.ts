@@ -2,7 +2,7 @@
  * A closed-loop load generator: `clients` loops, each sending its next
  * request as soon as the previous one is answered, for `durationS` seconds.
  *
- * The loops share a few client connections (`connections`, each its own
+ * The loops share client connections (`connections`, one by default, each its own
  * KvClient with its own session); the net layer pipelines their requests, so
  * one process can keep many requests in flight without one socket per loop,
  * and the servers see batches they can group-commit. Latency is measured per
@@ -36,7 +36,7 @@ export interface BenchOptions {
   readonly warmupS?: number;
   readonly valueBytes: number;
   readonly keys: number;
-  /** Client connections the loops share (default: min(clients, 4)). */
+  /** Client connections the loops share (default 1, as etcd's benchmark tool: one pipelined connection carries every loop). */
   readonly connections?: number;
   readonly consistency?: Consistency;
   /** Per-request deadline. */
@@ -81,7 +81,7 @@ export function benchKey(index: number): Uint8Array {
 }
 
 export async function runBench(options: BenchOptions): Promise<BenchResult> {
-  const connections = Math.max(1, Math.min(options.connections ?? Math.min(options.clients, 4), options.clients));
+  const connections = Math.max(1, Math.min(options.connections ?? 1, options.clients));
   const consistency = options.consistency ?? Consistency.Linearizable;
   const timeoutMs = options.timeoutMs ?? 10_000;
   const value = new Uint8Array(options.valueBytes).fill(0x61);

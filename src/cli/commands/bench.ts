@@ -35,7 +35,7 @@ export function registerBenchCommand(program: Command): void {
     )
     .option('--value-bytes <n>', 'value size', parsePositiveInteger, 256)
     .option('--keys <n>', 'size of the key space (get and mixed preload it)', parsePositiveInteger, 10_000)
-    .option('--connections <n>', 'client connections the loops share (default: min(clients, 4))', parsePositiveInteger)
+    .option('--connections <n>', 'client connections the loops share, each with its own session (default: 1, pipelined)', parsePositiveInteger)
     .addOption(
       new Option('--consistency <mode>', 'consistency of the gets')
         .choices([Consistency.Linearizable, Consistency.Stale])

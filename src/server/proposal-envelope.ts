@@ -46,13 +46,24 @@ function putVarint(buf: Uint8Array, pos: number, value: number): number {
 }
 
 export function encodeProposal(header: ProposalHeader, command: Uint8Array): Uint8Array {
-  const headBytes = 1 + varintBytes(header.proposerInstance) + varintBytes(header.requestId);
-  const out = new Uint8Array(headBytes + command.length);
-  out[0] = envelopeVersion;
-  let pos = putVarint(out, 1, header.proposerInstance);
-  pos = putVarint(out, pos, header.requestId);
-  out.set(command, pos);
+  const out = new Uint8Array(proposalHeaderBytes(header) + command.length);
+  out.set(command, writeProposalHeader(out, header));
   return out;
+}
+
+/** Bytes of the envelope header before the command. */
+export function proposalHeaderBytes(header: ProposalHeader): number {
+  return 1 + varintBytes(header.proposerInstance) + varintBytes(header.requestId);
+}
+
+/**
+ * Writes the header at the start of `out` (whose command already follows at
+ * proposalHeaderBytes: see encodeCommand's headroom); returns where it ends.
+ */
+export function writeProposalHeader(out: Uint8Array, header: ProposalHeader): number {
+  out[0] = envelopeVersion;
+  const pos = putVarint(out, 1, header.proposerInstance);
+  return putVarint(out, pos, header.requestId);
 }
 
 export interface DecodedProposal extends ProposalHeader {

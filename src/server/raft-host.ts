@@ -42,7 +42,7 @@ import type { Logger } from './logger.js';
 import type { HostStorage, RaftCore } from './ports.js';
 import { PendingRequests } from './pending-requests.js';
 import { ServerError } from './errors.js';
-import { decodeProposal, encodeProposal } from './proposal-envelope.js';
+import { decodeProposal, proposalHeaderBytes, writeProposalHeader } from './proposal-envelope.js';
 import { ReadBatcher } from './read-batcher.js';
 import { StorageFailedError } from '../storage/index.js';
 import type { ServerMetrics } from './metrics.js';
@@ -164,7 +164,10 @@ export class RaftHost implements Replica {
     if (!this.isLeader()) return Promise.reject(this.notLeaderError());
     const requestId = this.nextRequestId++;
     // The leader's wall clock travels in the entry: the state machine's only clock (thesis §6.3).
-    const data = encodeProposal({ proposerInstance: this.instance, requestId }, encodeCommand(command, Date.now()));
+    const header = { proposerInstance: this.instance, requestId };
+    const headerBytes = proposalHeaderBytes(header);
+    const data = encodeCommand(command, Date.now(), headerBytes);
+    writeProposalHeader(data, header);
     const result = this.proposals.add(requestId, deadlineMs);
     this.queued.push({ data, requestId });
     this.metrics?.proposals.inc();

@@ -2,7 +2,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { CorruptEnvelopeError, decodeProposal, encodeProposal } from '../../src/server/proposal-envelope.js';
+import { CorruptEnvelopeError, decodeProposal, encodeProposal, proposalHeaderBytes, writeProposalHeader } from '../../src/server/proposal-envelope.js';
+import { CommandKind, encodeCommand } from '../../src/kv/index.js';
 import { raftMessageSchema } from '../../src/server/peer-protocol.js';
 import { clientMethods } from '../../src/protocol/index.js';
 
@@ -27,6 +28,18 @@ test('the command of an envelope read from a Buffer is a plain Uint8Array view: 
   assert.equal(data[data.length - 3], 9, 'the entry data is untouched');
   data[data.length - 1] = 1;
   assert.equal(command[2], 1, 'a view, not a copy');
+});
+
+test('a header written into the command encoder\'s headroom makes the same envelope as encodeProposal', () => {
+  fc.assert(
+    fc.property(fc.integer({ min: 1, max: 2 ** 47 }), fc.nat({ max: 2 ** 40 }), fc.uint8Array({ minLength: 1, maxLength: 64 }), fc.uint8Array({ maxLength: 300 }), (instance, requestId, key, value) => {
+      const header = { proposerInstance: instance, requestId };
+      const command = { kind: CommandKind.Put, key, value, session: { sessionId: 3, seq: 9, ackedSeq: 8 } } as const;
+      const inPlace = encodeCommand(command, 1_700_000_000_000, proposalHeaderBytes(header));
+      assert.equal(writeProposalHeader(inPlace, header), proposalHeaderBytes(header));
+      assert.deepEqual([...inPlace], [...encodeProposal(header, encodeCommand(command, 1_700_000_000_000))]);
+    }),
+  );
 });
 
 test('bytes that are not an envelope are refused naming the entry', () => {

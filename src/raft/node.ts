@@ -1108,6 +1108,25 @@ export class RaftNode {
     return out;
   }
 
+  /**
+   * Messages that may be sent right now, even while a Ready is still being
+   * persisted (when hasReady() is false): a leader's appends carrying
+   * proposals made since that Ready (thesis §10.2.1: a leader may send
+   * entries before its own copy is durable; it counts itself toward commit
+   * only up to what advance() reported durable, so followers alone can commit
+   * them), heartbeats and ReadIndex rounds. Never the messages that promise
+   * durable state (votes, acknowledgements): those stay in the next Ready's
+   * messagesAfterPersist. The entries themselves are persisted by the next
+   * Ready as usual.
+   */
+  takeMessages(): readonly Message[] {
+    this.flush();
+    if (this.msgs.length === 0) return NO_MESSAGES;
+    const out = this.msgs;
+    this.msgs = [];
+    return out;
+  }
+
   /** Committed entries no longer count toward the leader's bound on uncommitted bytes. */
   private releaseUncommitted(committed: readonly Entry[]): void {
     if (this.role !== Role.Leader || this.uncommittedBytes === 0) return;

@@ -36,6 +36,8 @@ export interface RaftCore {
    * (RaftNode.takeCommittedEntries: commitment does not wait for our own fsync).
    */
   takeCommittedEntries(): Entry[];
+  /** Messages that may go now, while a Ready is being persisted (RaftNode.takeMessages). */
+  takeMessages(): readonly Message[];
   ready(): Ready;
   advance(ready: Ready): void;
   status(): CoreStatus;

@@ -34,6 +34,7 @@ export function createRaftCore(options: CreateRaftCoreOptions): RaftCore {
     transferLeadership: (to) => node.transferLeadership(to),
     hasReady: () => node.hasReady(),
     takeCommittedEntries: () => node.takeCommittedEntries(),
+    takeMessages: () => node.takeMessages(),
     ready: () => node.ready(),
     advance: (ready) => node.advance(ready),
     conf: () => node.confState,

@@ -202,3 +202,39 @@ test('under load the commit index rides on the next append; an idle follower get
   net.tick(12);
   for (const id of [f1, f2]) assert.deepEqual(net.host(id).appliedData, ['A', 'B']);
 });
+
+test('takeMessages: a leader replicates proposals while its Ready is persisted; followers alone can commit them', () => {
+  const net = new TestNetwork(['a', 'b', 'c']);
+  net.settle();
+  const leader = net.electLeader();
+  net.tick(2);
+  const node = net.node(leader);
+  const isAppend = (m: { type: string }): m is AppendEntriesMessage => m.type === MessageType.AppendEntries;
+
+  node.propose(bytes('first'));
+  const inFlight = node.ready(); // its fsync is "in flight": no advance yet
+  node.propose(bytes('second'));
+  assert.equal(node.hasReady(), false, 'ready() is not called again before advance()');
+  const early = node.takeMessages().filter(isAppend);
+  assert.equal(early.length, 2, 'one append per follower, now');
+  const secondIndex = early[0]!.entries.at(-1)!.index;
+  assert.deepEqual(early.map((m) => m.entries.map((e) => new TextDecoder().decode(e.data))), [['second'], ['second']]);
+  assert.deepEqual(node.takeMessages(), [], 'nothing twice');
+
+  // The followers get both batches and acknowledge them: that is a majority without the leader's disk.
+  for (const m of [...inFlight.messages, ...early]) net.deliver(m);
+  for (const id of ['a', 'b', 'c'].filter((x) => x !== leader)) for (const m of net.host(id).handleReady()) net.deliver(m);
+  assert.equal(node.status().commit, secondIndex);
+  assert.ok(node.status().persistedIndex < secondIndex, 'committed before the leader persisted it');
+
+  // The next Ready persists it here, and everyone applies both.
+  net.host(leader).storage.append(inFlight.entries);
+  node.advance(inFlight);
+  const next = node.ready();
+  assert.deepEqual(next.entries.map((e) => e.index), [secondIndex]);
+  net.host(leader).storage.append(next.entries);
+  node.advance(next);
+  net.tick(3);
+  assert.ok(node.status().persistedIndex >= secondIndex);
+  for (const id of ['a', 'b', 'c'].filter((x) => x !== leader)) assert.deepEqual(net.host(id).appliedData, ['first', 'second']);
+});

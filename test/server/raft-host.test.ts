@@ -56,6 +56,9 @@ class ScriptedCore implements RaftCore {
   hasReady(): boolean {
     return this.readies.length > 0;
   }
+  takeMessages(): readonly Message[] {
+    return [];
+  }
   takeCommittedEntries(): Entry[] {
     const out = this.committedDuringPersist;
     this.committedDuringPersist = [];

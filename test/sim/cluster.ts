@@ -208,6 +208,7 @@ class Simulation {
       preVote: scenario.preVote,
       checkQuorum: scenario.checkQuorum,
       applyBeforeDurable: scenario.applyBeforeDurable,
+      sendDuringPersist: scenario.sendDuringPersist,
     };
   }
 
@@ -468,6 +469,7 @@ class Simulation {
     if (previous) previous.node.forget(previous.req);
     node.track(req);
     this.pendingAt.set(c.id, { node, req });
+    node.workDuringPersist();
     node.pump();
   }
 

@@ -69,6 +69,12 @@ export interface Scenario {
    * flight (RaftNode.takeCommittedEntries), as the server does.
    */
   readonly applyBeforeDurable: boolean;
+  /**
+   * Whether a host sends the core's messages while a Ready's fsync is in
+   * flight (RaftNode.takeMessages: a leader replicates new proposals before
+   * its own disk is done with the last batch), as the server does under load.
+   */
+  readonly sendDuringPersist: boolean;
 }
 
 export function scenarioForSeed(seed: number): Scenario {
@@ -143,6 +149,7 @@ export function scenarioForSeed(seed: number): Scenario {
     livenessTicksMax: 200,
     // Its own stream, so that adding this choice left every other draw of a seed as it was.
     applyBeforeDurable: new Prng(seed ^ 0x0a9971ed).chance(0.5),
+    sendDuringPersist: new Prng(seed ^ 0x5e9d0a11).chance(0.5),
   };
 }
 

@@ -61,6 +61,8 @@ export interface NodeEnv {
   readonly checkQuorum: boolean;
   /** Apply committed entries without waiting for local durability (see Scenario.applyBeforeDurable). */
   readonly applyBeforeDurable: boolean;
+  /** Send the core's messages while a Ready's fsync is in flight (see Scenario.sendDuringPersist). */
+  readonly sendDuringPersist: boolean;
 }
 
 const textDecoder = new TextDecoder();
@@ -162,19 +164,30 @@ export class SimNode {
 
   tick(): void {
     this.raft?.tick();
-    this.applyDuringPersist();
+    this.workDuringPersist();
     this.pump();
   }
 
   deliver(m: Message): void {
     if (!this.raft) return;
     this.raft.step(m);
-    this.applyDuringPersist();
+    this.workDuringPersist();
     this.pump();
   }
 
-  /** With applyBeforeDurable: entries that commit while a Ready's fsync is in flight are applied at once. */
-  private applyDuringPersist(): void {
+  /**
+   * While a Ready's fsync is in flight: with sendDuringPersist, the core's
+   * messages go out at once (a leader's appends of new proposals); with
+   * applyBeforeDurable, entries that commit are applied at once.
+   */
+  workDuringPersist(): void {
+    if (this.env.sendDuringPersist && this.raft && this.inflight !== null) {
+      const messages = this.raft.takeMessages();
+      if (messages.length > 0) {
+        if (this.env.tracing) this.env.trace(`${this.id} send during fsync: ${messages.length} messages`);
+        this.env.send(this, messages);
+      }
+    }
     if (!this.env.applyBeforeDurable || !this.raft || this.inflight === null) return;
     const entries = this.raft.takeCommittedEntries();
     if (entries.length === 0) return;

@@ -13,9 +13,10 @@
  *      applied before step 2: they need not wait for this Ready's fsync);
  *   5. advance().
  * ready() is never called again before advance(). Meanwhile proposals, reads
- * and incoming messages keep arriving; they go into the core between
- * Readies, so everything that arrives during one fsync is written by the
- * next one (group commit falls out of the loop's shape).
+ * and incoming messages keep arriving; they go into the core at once (a batch
+ * of proposals is even replicated to the followers during the fsync: see
+ * workDuringPersist), and everything that arrives during one fsync is
+ * written by the next one (group commit falls out of the loop's shape).
  *
  * Batching: proposals and linearizable reads are queued and handed to the
  * core once per event-loop turn (setImmediate), so a turn's proposals become

@@ -46,12 +46,21 @@ export function recordingLogger(): StorageLogger & { lines: LogLine[] } {
   };
 }
 
-/** Wraps a Disk and counts the calls that matter for group commit. */
-export class CountingDisk implements Disk {
-  datasyncs = 0;
-  writevs = 0;
+/**
+ * A Disk that forwards everything to `inner`; subclasses watch or change a
+ * file's writes and syncs by overriding `writev`/`datasync`.
+ */
+export class ForwardingDisk implements Disk {
+  constructor(protected readonly inner: Disk) {}
 
-  constructor(private readonly inner: Disk) {}
+  /** A write of `file` (forwarded as is). */
+  protected writev(file: DiskFile, buffers: readonly Uint8Array[], position: number): Promise<void> {
+    return file.writev(buffers, position);
+  }
+  /** A sync of `file` (forwarded as is). */
+  protected datasync(file: DiskFile): Promise<void> {
+    return file.datasync();
+  }
 
   mkdirp(dir: string): Promise<void> {
     return this.inner.mkdirp(dir);
@@ -63,14 +72,8 @@ export class CountingDisk implements Disk {
       size: () => file.size(),
       readSync: (b, pos) => file.readSync(b, pos),
       read: (b, pos) => file.read(b, pos),
-      writev: (bufs, pos) => {
-        this.writevs++;
-        return file.writev(bufs, pos);
-      },
-      datasync: () => {
-        this.datasyncs++;
-        return file.datasync();
-      },
+      writev: (buffers, position) => this.writev(file, buffers, position),
+      datasync: () => this.datasync(file),
       truncate: (n) => file.truncate(n),
       close: () => file.close(),
     };
@@ -89,6 +92,21 @@ export class CountingDisk implements Disk {
   }
   lockDir(dir: string): Promise<DiskLock> {
     return this.inner.lockDir(dir);
+  }
+}
+
+/** Wraps a Disk and counts the calls that matter for group commit. */
+export class CountingDisk extends ForwardingDisk {
+  datasyncs = 0;
+  writevs = 0;
+
+  protected override writev(file: DiskFile, buffers: readonly Uint8Array[], position: number): Promise<void> {
+    this.writevs++;
+    return file.writev(buffers, position);
+  }
+  protected override datasync(file: DiskFile): Promise<void> {
+    this.datasyncs++;
+    return file.datasync();
   }
 }
 

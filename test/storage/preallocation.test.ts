@@ -10,11 +10,11 @@ import * as path from 'node:path';
 import { DurableStorage } from '../../src/storage/durable-storage.js';
 import { SimulatedDisk } from '../../src/storage/simulated-disk.js';
 import { CorruptLogError, StorageFailedError } from '../../src/storage/errors.js';
-import type { Disk, DiskFile, DiskLock, OpenMode } from '../../src/storage/disk.js';
+import type { DiskFile } from '../../src/storage/disk.js';
 import { RecordCheck, RecordType, decodeEntryIndexTerm, readRecordAt } from '../../src/storage/wal-record.js';
 import { zeroTailStart } from '../../src/storage/wal-recovery.js';
 import type { Entry } from '../../src/raft/types.js';
-import { entries, entry, recordingLogger, tempDir, text } from './helpers.js';
+import { entries, entry, ForwardingDisk, recordingLogger, tempDir, text } from './helpers.js';
 
 interface RecordInfo {
   start: number;
@@ -55,57 +55,29 @@ interface WriteSeen {
 }
 
 /** A SimulatedDisk seen through a wrapper that records every writev, and can fail zero writes (preallocation). */
-class ObservedDisk implements Disk {
+class ObservedDisk extends ForwardingDisk {
   readonly writes: WriteSeen[] = [];
   failZeroWritesWith: string | null = null;
   failedZeroWrites = 0;
 
-  constructor(readonly sim: SimulatedDisk) {}
+  constructor(readonly sim: SimulatedDisk) {
+    super(sim);
+  }
 
-  mkdirp(dir: string): Promise<void> {
-    return this.sim.mkdirp(dir);
-  }
-  async open(p: string, mode: OpenMode): Promise<DiskFile> {
-    const file = await this.sim.open(p, mode);
-    return {
+  protected override writev(file: DiskFile, buffers: readonly Uint8Array[], position: number): Promise<void> {
+    const zeros = buffers.every(isZero);
+    if (zeros && this.failZeroWritesWith !== null) {
+      this.failedZeroWrites++;
+      return Promise.reject(Object.assign(new Error(`${this.failZeroWritesWith}: injected`), { code: this.failZeroWritesWith }));
+    }
+    this.writes.push({
       path: file.path,
-      size: () => file.size(),
-      readSync: (b, pos) => file.readSync(b, pos),
-      read: (b, pos) => file.read(b, pos),
-      writev: (buffers, position) => {
-        const zeros = buffers.every(isZero);
-        if (zeros && this.failZeroWritesWith !== null) {
-          this.failedZeroWrites++;
-          return Promise.reject(Object.assign(new Error(`${this.failZeroWritesWith}: injected`), { code: this.failZeroWritesWith }));
-        }
-        this.writes.push({
-          path: p,
-          position,
-          bytes: buffers.reduce((n, b) => n + b.byteLength, 0),
-          zeros,
-          durableBefore: this.sim.durableBytes(p),
-        });
-        return file.writev(buffers, position);
-      },
-      datasync: () => file.datasync(),
-      truncate: (n) => file.truncate(n),
-      close: () => file.close(),
-    };
-  }
-  readdir(dir: string): Promise<string[]> {
-    return this.sim.readdir(dir);
-  }
-  rename(from: string, to: string): Promise<void> {
-    return this.sim.rename(from, to);
-  }
-  unlink(p: string): Promise<void> {
-    return this.sim.unlink(p);
-  }
-  fsyncDir(dir: string): Promise<void> {
-    return this.sim.fsyncDir(dir);
-  }
-  lockDir(dir: string): Promise<DiskLock> {
-    return this.sim.lockDir(dir);
+      position,
+      bytes: buffers.reduce((n, b) => n + b.byteLength, 0),
+      zeros,
+      durableBefore: this.sim.durableBytes(file.path),
+    });
+    return file.writev(buffers, position);
   }
 }
 
@@ -134,15 +106,9 @@ class GatedDisk extends ObservedDisk {
     for (const go of this.held.splice(0)) go();
   }
 
-  override async open(p: string, mode: OpenMode): Promise<DiskFile> {
-    const file = await super.open(p, mode);
-    return {
-      ...file,
-      writev: async (buffers, position) => {
-        if (this.closed && buffers.every(isZero)) await new Promise<void>((go) => this.held.push(go));
-        return file.writev(buffers, position);
-      },
-    };
+  protected override async writev(file: DiskFile, buffers: readonly Uint8Array[], position: number): Promise<void> {
+    if (this.closed && buffers.every(isZero)) await new Promise<void>((go) => this.held.push(go));
+    return super.writev(file, buffers, position);
   }
 }
 

@@ -283,16 +283,19 @@ export class RaftHost implements Replica {
   }
 
   /**
-   * While a Ready's fsync is in flight: newly committed entries are applied,
-   * and a batch of proposals (two or more) goes into the core with its appends
-   * sent at once. Under load this replicates the next batch while our own disk
-   * is still busy with the last one (the followers' acknowledgements commit
-   * it; the next Ready makes it durable here), so the leader's fsync no longer
-   * paces replication: measured +5-13% puts/s at 64 clients. A lone proposal
-   * waits for the fsync instead: proposed after it, our own copy is written
-   * alongside the followers' and counts toward its quorum, so the fastest
-   * follower suffices (sent early it would need both followers; measured
-   * ~0.2 ms slower for a sequential client).
+   * While a Ready's fsync is in flight:
+   * - a batch of proposals (two or more) goes into the core with its appends
+   *   sent at once. Under load this replicates the next batch while our own
+   *   disk is still busy with the last one (the followers' acknowledgements
+   *   commit it; the next Ready makes it durable here), so the leader's fsync
+   *   no longer paces replication: measured +5-13% puts/s at 64 clients. A
+   *   lone proposal waits for the fsync instead: proposed after it, our own
+   *   copy is written alongside the followers' and counts toward its quorum,
+   *   so the fastest follower suffices (sent early it would need both
+   *   followers; measured ~0.2 ms slower for a sequential client);
+   * - entries that become committed (a follower's acknowledgement arrived)
+   *   are applied and answered at once instead of after that fsync: one disk
+   *   flush less on a write's latency.
    */
   private workDuringPersist(): void {
     if (this.stopped || this.storageFailure !== null) return;
@@ -300,16 +303,6 @@ export class RaftHost implements Replica {
       this.flushQueued();
       for (const message of this.core.takeMessages()) this.peers.send(message);
     }
-    this.applyCommittedDuringPersist();
-  }
-
-  /**
-   * While a Ready's fsync is in flight, entries that become committed (a
-   * follower's acknowledgement arrived) are applied and answered at once
-   * instead of after that fsync: one disk flush less on a write's latency.
-   */
-  private applyCommittedDuringPersist(): void {
-    if (this.stopped || this.storageFailure !== null) return;
     const entries = this.core.takeCommittedEntries();
     if (entries.length === 0) return;
     this.applyEntries(entries);

@@ -148,8 +148,6 @@ export class RaftNode {
 
   private electionElapsed = 0;
   private heartbeatElapsed = 0;
-  /** Ticks since this node started (only compared with itself: see sendAppends). */
-  private ticks = 0;
   private randomizedElectionTimeout = 0;
 
   private leadTransferee: NodeId | null = null;
@@ -214,7 +212,6 @@ export class RaftNode {
 
   /** Advance the logical clock by one tick (election and heartbeat timers, paper §5.2). */
   tick(): void {
-    this.ticks++;
     if (this.role === Role.Leader) this.tickLeader();
     else this.tickElection();
   }
@@ -676,7 +673,7 @@ export class RaftNode {
         this.sendSnapshotChunk(pr);
       }
     }
-    if (pr.match < this.log.lastIndex() || pr.commitSent < this.log.committed) this.pendingBroadcast = true;
+    if (pr.match < this.log.lastIndex()) this.pendingBroadcast = true;
     if (m.context.length > 0) this.receiveReadAck(m.from, decodeReadSeq(m.context));
   }
 
@@ -727,17 +724,15 @@ export class RaftNode {
       if (pr.state !== ProgressState.Replicate) break;
     }
     if (sent || pr.isPaused()) return;
-    // Nothing new to send, but the follower could learn a newer commit index, or (probe state)
-    // whether its log holds our entry at next - 1: an empty append asks.
-    const unconfirmedProbe = pr.state === ProgressState.Probe && pr.next - 1 > pr.match;
-    // A newer commit index alone waits while appends sent this tick to this follower are in
-    // flight: their acknowledgements bring us back here, and the commit index then rides on the
-    // next append (under load, one with entries). That saves a message and its answer per
-    // batch. Once nothing is in flight, or the appends in flight are a tick old (lost, perhaps:
-    // the empty append's answer then tells), it goes at once, as before.
-    const commitOnly = Math.min(this.log.committed, pr.next - 1) > pr.commitSent;
-    const recentAppendsInFlight = pr.state === ProgressState.Replicate && pr.inflights.count > 0 && pr.entriesSentTick === this.ticks;
-    if (unconfirmedProbe || (commitOnly && !recentAppendsInFlight)) this.sendAppend(pr, true);
+    // Nothing new to send. In probe state an empty append asks whether the follower's log
+    // holds our entry at next - 1. A newer commit index alone, though, costs no message: it
+    // rides on the next append with entries, or on the next heartbeat (which carries
+    // min(match, commit)). Under load that saves a message and its answer per follower per
+    // batch, sent just when the leader is answering its clients; idle, followers learn the
+    // commit index within a heartbeat interval (hashicorp/raft's CommitTimeout does the same).
+    // Nothing waits on it: followers need it only to apply, and serve no linearizable request
+    // on their own (they forward to the leader).
+    if (pr.state === ProgressState.Probe && pr.next - 1 > pr.match) this.sendAppend(pr, true);
   }
 
   /** One AppendEntries from pr.next; falls back to a snapshot when those entries are compacted. */
@@ -760,15 +755,12 @@ export class RaftNode {
     const leaderCommit = log.committed;
     this.send({ type: MessageType.AppendEntries, from: this.id, to: pr.id, term: this.term, prevLogIndex, prevLogTerm, entries, leaderCommit });
     const lastSent = prevLogIndex + entries.length;
-    if (entries.length > 0) pr.entriesSentTick = this.ticks;
     if (entries.length > 0 && pr.state === ProgressState.Replicate) {
       pr.next = lastSent + 1;
       pr.inflights.add(lastSent);
     } else if (pr.state === ProgressState.Probe) {
       pr.probeSent = true;
     }
-    const commitSent = Math.min(leaderCommit, lastSent);
-    if (commitSent > pr.commitSent) pr.commitSent = commitSent;
     return true;
   }
 

@@ -69,12 +69,8 @@ export class Progress {
   readonly inflights: Inflights;
   /** Heard from since the last check-quorum round (thesis §6.2). */
   recentActive = true;
-  /** Commit index last sent to this follower (to avoid sending empty appends that carry nothing new). */
-  commitSent = 0;
   /** Heartbeat responses received without progress while something is outstanding: triggers a resend. */
   stalledHeartbeats = 0;
-  /** The leader's tick count when entries were last sent to this follower (see RaftNode.sendAppends). */
-  entriesSentTick = -1;
   snapshot: OutgoingSnapshot | null = null;
 
   constructor(readonly id: NodeId, next: number, maxInflight: number, public isLearner: boolean) {

@@ -267,8 +267,14 @@ export class TestNetwork {
     throw new Error('no leader elected');
   }
 
+  /**
+   * Propose, settle, and tick once: followers learn a new commit index from
+   * the next append or heartbeat (RaftNode.sendAppends), so after this every
+   * live member that is caught up has applied it.
+   */
   propose(id: NodeId, data: string): void {
     this.node(id).propose(bytes(data));
     this.settle();
+    this.tick();
   }
 }

@@ -11,6 +11,7 @@ import type { Message, NodeId } from '../raft/index.js';
 import type { Forwarder } from './client-service.js';
 import type { Logger } from './logger.js';
 import { ServerError } from './errors.js';
+import { EntryPacker } from './packed-entries.js';
 import { fromRaftMessage, peerMessages, toRaftMessage, type Hello, type PeerMessages } from './peer-protocol.js';
 import type { PeerDirectory } from './raft-host.js';
 
@@ -33,6 +34,8 @@ export interface PeerNetworkOptions {
 export class PeerNetwork implements PeerDirectory, Forwarder {
   private readonly links = new Map<NodeId, PeerLink<PeerMessages, ClientMethods>>();
   private readonly clientUrls = new Map<NodeId, string>();
+  /** Packs each batch of appended entries once for all followers. */
+  private readonly packer = new EntryPacker();
   private helloTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly options: PeerNetworkOptions) {
@@ -109,7 +112,7 @@ export class PeerNetwork implements PeerDirectory, Forwarder {
       this.options.logger.warn({ to: message.to, type: message.type }, 'no link to the addressee of a Raft message');
       return;
     }
-    link.send({ type: 'raft', body: fromRaftMessage(message) });
+    link.send({ type: 'raft', body: fromRaftMessage(message, this.packer) });
   }
 
   clientUrlOf(name: NodeId): string | null {

@@ -3,8 +3,11 @@
  *
  * One-way messages (over a PeerLink per remote member, fire-and-forget: Raft
  * tolerates loss, duplication and reordering, and retries on its own):
- * - `raft` (id 1): one Raft message exactly as the core produced it
- *   (src/raft/messages.ts), validated field by field on receipt.
+ * - `raft` (id 1): one Raft message as the core produced it
+ *   (src/raft/messages.ts), validated field by field on receipt; an
+ *   AppendEntries carries its entries packed into one byte string
+ *   (packed-entries.ts: the leader's per-follower encoding and each
+ *   follower's decoding cost far less than one map per entry).
  * - `hello` (id 2): a member announces its name and URLs, on every
  *   (re)connection and periodically, so that every member learns the others'
  *   client URLs (for leader hints in responses) without extra configuration.
@@ -20,16 +23,22 @@
  */
 import { defineMessages, Schema, describe, s, type Infer, type SchemaFailure } from '../net/index.js';
 import type { Message } from '../raft/index.js';
+import { packedEntriesFailure, unpackEntries, type EntryPacker } from './packed-entries.js';
 
 const nodeId = s.string({ maxLength: 64 });
 const bytes = s.bytes();
 
-const entrySchema = s.object({
-  index: s.uint(),
-  term: s.uint(),
-  type: s.oneOf(0, 1),
-  data: bytes,
-});
+/** AppendEntries.entries on the wire: see packed-entries.ts. */
+class PackedEntriesSchema extends Schema<Uint8Array> {
+  readonly description = 'packed log entries';
+  is(value: unknown): value is Uint8Array {
+    return value instanceof Uint8Array && packedEntriesFailure(value) === null;
+  }
+  override explain(value: unknown, path = ''): SchemaFailure {
+    const found = value instanceof Uint8Array ? (packedEntriesFailure(value) ?? 'well-formed') : describe(value);
+    return { path, expected: this.description, found };
+  }
+}
 
 const confStateSchema = s.object({
   voters: s.array(nodeId),
@@ -54,7 +63,7 @@ const raftMessageSchemas = {
     type: s.literal('AppendEntries'),
     prevLogIndex: s.uint(),
     prevLogTerm: s.uint(),
-    entries: s.array(entrySchema),
+    entries: new PackedEntriesSchema(),
     leaderCommit: s.uint(),
   }),
   AppendEntriesResponse: s.object({
@@ -123,13 +132,15 @@ export const peerMessages = defineMessages({
 });
 export type PeerMessages = typeof peerMessages;
 
-/** A validated wire message is a core message (the schemas mirror src/raft/messages.ts). */
+/** A validated wire message as the core message it stands for (the schemas mirror src/raft/messages.ts). */
 export function toRaftMessage(wire: WireMessage): Message {
+  if (wire.type === 'AppendEntries') return { ...wire, entries: unpackEntries(wire.entries, wire.prevLogIndex + 1) } as Message;
   return wire as Message;
 }
 
-/** A core message as the wire body (same shape; the core's arrays are readonly). */
-export function fromRaftMessage(message: Message): WireMessage {
+/** A core message as the wire body (same shape, but an append's entries packed; the core's arrays are readonly). */
+export function fromRaftMessage(message: Message, packer: EntryPacker): WireMessage {
+  if (message.type === 'AppendEntries') return { ...message, entries: packer.pack(message.entries) } as WireMessage;
   return message as unknown as WireMessage;
 }
 
@@ -137,7 +148,9 @@ export function fromRaftMessage(message: Message): WireMessage {
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 type Check<X extends true> = X;
 type Loose<X> = X extends Uint8Array ? Uint8Array : X extends readonly (infer I)[] ? Loose<I>[] : X extends object ? { -readonly [K in keyof X]: Loose<X[K]> } : X;
+/** A core message as it travels: an append's entries packed into bytes. */
+type OnTheWire<M> = M extends { type: 'AppendEntries' } ? Omit<M, 'entries'> & { entries: Uint8Array } : M;
 export type RaftWireChecks = [
   Check<Same<keyof typeof raftMessageSchemas, Message['type']>>,
-  Check<Same<Loose<WireMessage>, Loose<Message>>>,
+  Check<Same<Loose<WireMessage>, Loose<OnTheWire<Message>>>>,
 ];

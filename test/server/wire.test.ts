@@ -4,7 +4,9 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { CorruptEnvelopeError, decodeProposal, encodeProposal, proposalHeaderBytes, writeProposalHeader } from '../../src/server/proposal-envelope.js';
 import { CommandKind, encodeCommand } from '../../src/kv/index.js';
-import { raftMessageSchema } from '../../src/server/peer-protocol.js';
+import { fromRaftMessage, raftMessageSchema, toRaftMessage } from '../../src/server/peer-protocol.js';
+import { EntryPacker } from '../../src/server/packed-entries.js';
+import { MessageType, type Message } from '../../src/raft/index.js';
 import { clientMethods } from '../../src/protocol/index.js';
 
 test('a proposal envelope decodes to the header and command it was made from', () => {
@@ -48,20 +50,33 @@ test('bytes that are not an envelope are refused naming the entry', () => {
 });
 
 test('the Raft message schema accepts core messages and names the field of a malformed one', () => {
-  const append = {
-    type: 'AppendEntries',
+  const core: Message = {
+    type: MessageType.AppendEntries,
     from: 'n1',
     to: 'n2',
     term: 3,
     prevLogIndex: 4,
     prevLogTerm: 2,
-    entries: [{ index: 5, term: 3, type: 0, data: new Uint8Array([1]) }],
+    entries: [
+      { index: 5, term: 3, type: 0, data: new Uint8Array([1]) },
+      { index: 6, term: 3, type: 1, data: new Uint8Array([2, 3]) },
+    ],
     leaderCommit: 4,
   };
+  const append = fromRaftMessage(core, new EntryPacker());
+  assert.ok(append.type === 'AppendEntries' && append.entries instanceof Uint8Array, 'entries travel packed');
   assert.ok(raftMessageSchema.is(append));
-  const bad = { ...append, entries: [{ index: 5, term: 3, type: 0, data: 'nope' }] };
+  const back = toRaftMessage(append);
+  assert.deepEqual(
+    back.type === 'AppendEntries' && back.entries.map((e) => [e.index, e.term, e.type, [...e.data]]),
+    [[5, 3, 0, [1]], [6, 3, 1, [2, 3]]],
+  );
+  const truncated = { ...append, entries: (append.entries as Uint8Array).subarray(0, 8) };
+  assert.equal(raftMessageSchema.is(truncated), false);
+  assert.deepEqual(raftMessageSchema.explain(truncated), { path: 'entries', expected: 'packed log entries', found: 'entry 1: 2 bytes of data, 1 left' });
+  const bad = { ...append, entries: [{ index: 5, term: 3, type: 0, data: new Uint8Array([1]) }] };
   assert.equal(raftMessageSchema.is(bad), false);
-  assert.equal(raftMessageSchema.explain(bad).path, 'entries[0].data');
+  assert.equal(raftMessageSchema.explain(bad).path, 'entries');
   assert.equal(raftMessageSchema.is({ ...append, type: 'Bogus' }), false);
   assert.equal(raftMessageSchema.explain({ ...append, type: 'Bogus' }).path, 'type');
 });

@@ -9,6 +9,16 @@
  * numbers its writes in one session so that a retried write is applied exactly
  * once (Raft thesis §6.3). All calls share one connection per member; the net
  * layer pipelines them, so a thousand concurrent calls cost one socket.
+ *
+ * Under load the client's own CPU per call is on the cluster's critical path
+ * (64 loops on one connection wait for their batch of answers and send the
+ * next batch), so `get`, `put`, `update` and `delete` first try a fast path:
+ * when the session is open and the connection to the target is ready, the
+ * one attempt is sent from that single async function, with one request
+ * object of a fixed shape and no closures, Deadline or retry state. Only when
+ * that attempt fails does the general retry loop (`write`/`invoke`) take
+ * over, from that failure, under the deadline counted from the call's start:
+ * from there on the call behaves exactly as if the loop had made the attempt.
  */
 import {
   Consistency,
@@ -78,6 +88,13 @@ interface WriteAttempts {
   mayHaveApplied: boolean;
 }
 
+/** An attempt the fast path made and how it failed, for the retry loop to go on from. */
+interface FailedAttempt {
+  readonly url: string;
+  readonly channel: RpcChannel;
+  readonly error: unknown;
+}
+
 export class KvClient {
   private readonly pool: EndpointPool;
   private readonly closeController = new AbortController();
@@ -92,6 +109,8 @@ export class KvClient {
   private keepAliveTimer: NodeJS.Timeout | null = null;
   private keepAliveInFlight = false;
   private closing: Promise<void> | null = null;
+  /** The RPC options of fast-path calls without a signal (see fastRpcOptions). */
+  private sharedRpcOptions: { readonly timeoutMs: number } = { timeoutMs: -1 };
 
   /** Use `connect()`: it opens the session before handing the client out. */
   constructor(options: KvClientOptions, channelFactory: ChannelFactory) {
@@ -125,7 +144,23 @@ export class KvClient {
   /** The key's value and bookkeeping, or null when it does not exist. */
   async get(key: BytesLike, options: GetOptions = {}): Promise<KeyValueResult | null> {
     const request = { key: toBytes(key), consistency: options.consistency ?? Consistency.Linearizable };
-    const response = await this.invoke(Method.Get, () => request, this.deadline('get', options), null, targetFor(request.consistency));
+    const target = targetFor(request.consistency);
+    const startMs = this.fastPathStart(options);
+    const url = target === Target.Leader ? this.pool.pick() : this.pool.pickAny();
+    const channel = startMs < 0 ? undefined : this.pool.readyChannel(url);
+    let response: MethodTypes['kv.get']['response'];
+    if (channel === undefined) {
+      response = await this.invoke(Method.Get, () => request, this.deadline('get', options), null, target);
+    } else {
+      // The fast path: one attempt on the open connection (see fastPathStart).
+      try {
+        response = (await channel.call(Method.Get, request, this.fastRpcOptions(options))) as MethodTypes['kv.get']['response'];
+        noteHeader(this.pool, response.header);
+      } catch (error) {
+        const deadline = this.deadlineFrom('get', options, startMs);
+        response = await this.invoke(Method.Get, () => request, deadline, null, target, { url, channel, error });
+      }
+    }
     return response.kv === null ? null : new KeyValueResult(response.kv);
   }
 
@@ -152,24 +187,85 @@ export class KvClient {
   // ------------------------------------------------------------------ writes
 
   /** Create or overwrite `key`; with `expectedVersion`/`expectedModRevision`, a compare-and-set. */
-  async put(key: BytesLike, value: BytesLike, options: PutOptions = {}): Promise<WriteResult> {
-    const fields = { key: toBytes(key), value: toBytes(value), ...conditions(options) };
-    const response = await this.write(Method.Put, fields, options);
-    return writeResult(response as WriteResponse);
+  put(key: BytesLike, value: BytesLike, options: PutOptions = {}): Promise<WriteResult> {
+    return this.writeValue(Method.Put, key, value, options);
   }
 
   /** Overwrite `key` only if it exists (else KeyNotFoundError). */
-  async update(key: BytesLike, value: BytesLike, options: PutOptions = {}): Promise<WriteResult> {
-    const fields = { key: toBytes(key), value: toBytes(value), ...conditions(options) };
-    const response = await this.write(Method.Update, fields, options);
-    return writeResult(response as WriteResponse);
+  update(key: BytesLike, value: BytesLike, options: PutOptions = {}): Promise<WriteResult> {
+    return this.writeValue(Method.Update, key, value, options);
   }
 
   /** Delete `key`; `deleted` is false when it did not exist. */
   async delete(key: BytesLike, options: DeleteOptions = {}): Promise<DeleteResult> {
-    const fields = { key: toBytes(key), ...conditions(options) };
-    const response = (await this.write(Method.Delete, fields, options)) as DeleteResponse;
+    const keyBytes = toBytes(key);
+    const startMs = this.fastPathStart(options);
+    const session = this.session;
+    const url = this.pool.pick();
+    const channel = startMs < 0 || session === null || session.expired ? undefined : this.pool.readyChannel(url);
+    let response: DeleteResponse;
+    if (channel === undefined || session === null) {
+      response = (await this.write(Method.Delete, { key: keyBytes, ...conditions(options) }, this.deadline(Method.Delete, options))) as DeleteResponse;
+    } else {
+      const seq = this.allocateSeq(session);
+      // One object literal, always the same properties in the same order (one
+      // hidden class for the encoder); an undefined condition is not encoded.
+      const request: MethodTypes['kv.delete']['request'] = {
+        key: keyBytes,
+        session: { sessionId: session.id, seq, ackedSeq: session.ackedSeq },
+        expectedVersion: options.expectedVersion,
+        expectedModRevision: options.expectedModRevision,
+      };
+      try {
+        response = (await channel.call(Method.Delete, request, this.fastRpcOptions(options))) as DeleteResponse;
+        noteHeader(this.pool, response.header);
+        session.settle(seq);
+      } catch (error) {
+        const write = new UnresolvedWrite(Method.Delete, { key: keyBytes, ...conditions(options) }, session, seq);
+        const deadline = this.deadlineFrom(Method.Delete, options, startMs);
+        response = (await this.write(Method.Delete, write.fields, deadline, { write, url, channel, error })) as DeleteResponse;
+      }
+    }
     return { revision: response.revision, deleted: response.deleted };
+  }
+
+  /**
+   * `put` and `update`: the fast path (see `fastPathStart`) sends the one
+   * request and settles its seq in this one async function; any failure hands
+   * the write, seq and failed attempt to the general loop (`write`), which
+   * goes on exactly as if it had made that attempt itself.
+   */
+  private async writeValue(method: typeof Method.Put | typeof Method.Update, key: BytesLike, value: BytesLike, options: PutOptions): Promise<WriteResult> {
+    const keyBytes = toBytes(key);
+    const valueBytes = toBytes(value);
+    const startMs = this.fastPathStart(options);
+    const session = this.session;
+    const url = this.pool.pick();
+    const channel = startMs < 0 || session === null || session.expired ? undefined : this.pool.readyChannel(url);
+    let response: WriteResponse;
+    if (channel === undefined || session === null) {
+      const fields = { key: keyBytes, value: valueBytes, ...conditions(options) };
+      response = (await this.write(method, fields, this.deadline(method, options))) as WriteResponse;
+    } else {
+      const seq = this.allocateSeq(session);
+      const request: MethodTypes['kv.put']['request'] = {
+        key: keyBytes,
+        value: valueBytes,
+        session: { sessionId: session.id, seq, ackedSeq: session.ackedSeq },
+        expectedVersion: options.expectedVersion,
+        expectedModRevision: options.expectedModRevision,
+      };
+      try {
+        response = (await channel.call(method, request, this.fastRpcOptions(options))) as WriteResponse;
+        noteHeader(this.pool, response.header);
+        session.settle(seq);
+      } catch (error) {
+        const write = new UnresolvedWrite(method, { key: keyBytes, value: valueBytes, ...conditions(options) }, session, seq);
+        const deadline = this.deadlineFrom(method, options, startMs);
+        response = (await this.write(method, write.fields, deadline, { write, url, channel, error })) as WriteResponse;
+      }
+    }
+    return { revision: response.revision, version: response.version };
   }
 
   /**
@@ -201,16 +297,32 @@ export class KvClient {
     write.session.settle(write.seq);
   }
 
-  private async write(method: Method, fields: Readonly<Record<string, unknown>>, options: CallOptions): Promise<WriteResponse | DeleteResponse> {
-    const deadline = this.deadline(method, options);
+  /**
+   * The general write path: a seq in the open session (opening one if
+   * needed), sent until answered within the deadline. `resume` is a write the
+   * fast path already numbered and sent once, with how that attempt failed.
+   */
+  private async write(
+    method: Method,
+    fields: Readonly<Record<string, unknown>>,
+    deadline: Deadline,
+    resume: (FailedAttempt & { readonly write: UnresolvedWrite }) | null = null,
+  ): Promise<WriteResponse | DeleteResponse> {
     for (;;) {
-      // The common case without an await: a suspended async call per write costs real CPU at load.
-      const session = this.session !== null && !this.session.expired ? this.session : await this.ensureSession(deadline);
-      const write = new UnresolvedWrite(method, fields, session, session.allocateSeq());
-      this.forgetLaggingWrites(write.seq);
+      let write: UnresolvedWrite;
+      let failed: FailedAttempt | null = null;
+      if (resume !== null) {
+        write = resume.write;
+        failed = resume;
+        resume = null;
+      } else {
+        // The common case without an await: a suspended async call per write costs real CPU at load.
+        const session = this.session !== null && !this.session.expired ? this.session : await this.ensureSession(deadline);
+        write = new UnresolvedWrite(method, fields, session, this.allocateSeq(session));
+      }
       const attempts: WriteAttempts = { mayHaveApplied: false };
       try {
-        return await this.settleWrite(write, deadline, attempts);
+        return await this.settleWrite(write, deadline, attempts, failed);
       } catch (error) {
         if (error instanceof SessionExpiredError && !attempts.mayHaveApplied) {
           // No attempt can have been applied under the dead session, so
@@ -222,12 +334,24 @@ export class KvClient {
     }
   }
 
+  /** The next seq of `session`, after forgetting unresolved writes it leaves too far behind. */
+  private allocateSeq(session: ClientSession): number {
+    const seq = session.allocateSeq();
+    if (this.unresolved.size > 0) this.forgetLaggingWrites(seq);
+    return seq;
+  }
+
   /**
    * Sends `write` (retrying within the deadline) and settles its seq: on an
    * answer, or on a failure that proves it was not applied. A write whose
    * outcome stays unknown is kept for `retryWrite` and attached to the error.
    */
-  private async settleWrite(write: UnresolvedWrite, deadline: Deadline, attempts: WriteAttempts): Promise<WriteResponse | DeleteResponse> {
+  private async settleWrite(
+    write: UnresolvedWrite,
+    deadline: Deadline,
+    attempts: WriteAttempts,
+    failed: FailedAttempt | null = null,
+  ): Promise<WriteResponse | DeleteResponse> {
     const { session, seq } = write;
     try {
       const response = await this.invoke(
@@ -235,6 +359,8 @@ export class KvClient {
         () => ({ ...write.fields, session: { sessionId: session.id, seq, ackedSeq: session.ackedSeq } }) as MethodTypes['kv.put']['request'],
         deadline,
         attempts,
+        Target.Leader,
+        failed,
       );
       session.settle(seq);
       return response;
@@ -396,9 +522,39 @@ export class KvClient {
 
   // ------------------------------------------------------------------ the retry loop
 
+  /**
+   * Whether a call can take the fast path, and when it started: -1 when it
+   * cannot (no positive timeout, or the caller's signal already fired), else
+   * the clock reading its deadline counts from. The fast path is the common
+   * case: the session is open, the connection to the target is ready, and one
+   * attempt gets its answer in time; it sends that attempt without the retry
+   * loop's closures and bookkeeping. Throws ClientClosedError once closed, as
+   * `deadline()` does.
+   */
+  private fastPathStart(options: CallOptions): number {
+    if (this.closeSignal.aborted) throw new ClientClosedError();
+    const timeoutMs = options.timeoutMs ?? this.timeoutMs;
+    if (!(timeoutMs > 0) || options.signal?.aborted === true) return -1;
+    return performance.now();
+  }
+
+  /** What `rpcOptions` gives the first attempt of a call: all of its time, and the caller's signal. */
+  private fastRpcOptions(options: CallOptions): { timeoutMs: number; signal?: AbortSignal } {
+    const timeoutMs = Math.max(1, Math.ceil(options.timeoutMs ?? this.timeoutMs));
+    if (options.signal !== undefined) return { timeoutMs, signal: options.signal };
+    // Never changed once made, so the calls without a signal can share one.
+    if (this.sharedRpcOptions.timeoutMs !== timeoutMs) this.sharedRpcOptions = { timeoutMs };
+    return this.sharedRpcOptions;
+  }
+
   private deadline(operation: string, options: CallOptions): Deadline {
     if (this.closeController.signal.aborted) throw new ClientClosedError();
     return new Deadline(operation, options.timeoutMs ?? this.timeoutMs, options.signal, this.closeController.signal);
+  }
+
+  /** The deadline of a call that started on the fast path at `startMs`, for the general loop taking over. */
+  private deadlineFrom(operation: string, options: CallOptions, startMs: number): Deadline {
+    return new Deadline(operation, options.timeoutMs ?? this.timeoutMs, options.signal, this.closeSignal, startMs);
   }
 
   /**
@@ -407,6 +563,8 @@ export class KvClient {
    * a member without a leader, or an overloaded member, waits (exponential
    * backoff with jitter) and tries again, the next member when that one failed.
    * `buildRequest` runs per attempt (a write's ackedSeq may have advanced).
+   * `failed` is a first attempt the fast path made: the loop goes on from
+   * its failure.
    */
   private async invoke<M extends Method>(
     method: M,
@@ -414,6 +572,7 @@ export class KvClient {
     deadline: Deadline,
     attempts: WriteAttempts | null,
     target: Target = Target.Leader,
+    failed: FailedAttempt | null = null,
   ): Promise<MethodTypes[M]['response']> {
     let backoffState: Backoff | null = null;
     const backoff = (): Backoff => (backoffState ??= new Backoff(this.backoffOptions));
@@ -421,58 +580,67 @@ export class KvClient {
     let waitingForAnswer = false;
     let redirects = 0;
     for (;;) {
-      if (deadline.expired) throw finalError(deadline, lastFailure, waitingForAnswer);
-      const url = target === Target.Leader ? this.pool.pick() : this.pool.pickAny();
+      let url: string;
       let channel: RpcChannel;
-      try {
-        channel = this.pool.readyChannel(url) ?? (await deadline.race(this.pool.channel(url)));
-      } catch (error) {
-        if (deadline.expired) throw finalError(deadline, lastFailure, false);
-        lastFailure = error;
-        this.pool.noteFailure(url);
-        await deadline.sleep(backoff().nextDelayMs());
-        continue;
-      }
-      try {
+      let error: unknown;
+      if (failed !== null) {
+        ({ url, channel, error } = failed);
+        failed = null;
         waitingForAnswer = true;
-        const response = (await channel.call(method, buildRequest(), rpcOptions(deadline))) as MethodTypes[M]['response'];
-        noteHeader(this.pool, (response as { header?: ResponseHeader }).header);
-        return response;
-      } catch (error) {
-        // The RPC's own timer carries the deadline: its TimeoutError may come
-        // a hair before this clock agrees that the time is up.
-        if (deadline.expired || error instanceof RpcTimeoutError) {
-          // The request may have reached the leader: a write's outcome is unknown.
-          if (attempts !== null) attempts.mayHaveApplied = true;
-          throw finalError(deadline, error, true);
+      } else {
+        if (deadline.expired) throw finalError(deadline, lastFailure, waitingForAnswer);
+        url = target === Target.Leader ? this.pool.pick() : this.pool.pickAny();
+        try {
+          channel = this.pool.readyChannel(url) ?? (await deadline.race(this.pool.channel(url)));
+        } catch (connectError) {
+          if (deadline.expired) throw finalError(deadline, lastFailure, false);
+          lastFailure = connectError;
+          this.pool.noteFailure(url);
+          await deadline.sleep(backoff().nextDelayMs());
+          continue;
         }
-        waitingForAnswer = false;
-        lastFailure = error;
-        const failure = classifyFailure(error);
-        if (attempts !== null && failure.mayHaveApplied) attempts.mayHaveApplied = true;
-        switch (failure.kind) {
-          case FailureKind.Final:
-            throw failure.error;
-          case FailureKind.Redirect:
-            if (failure.leaderUrl !== null && failure.leaderUrl !== url) {
-              // Straight to the named leader; wait only if members keep
-              // bouncing us around (their views of the leader disagree).
-              this.pool.noteLeader(failure.leaderUrl);
-              if (++redirects > this.pool.known.length) await deadline.sleep(backoff().nextDelayMs());
-            } else {
-              this.pool.noteFailure(url);
-              await deadline.sleep(backoff().nextDelayMs());
-            }
-            continue;
-          case FailureKind.ConnectionLost:
-            this.pool.discard(url, channel);
+        try {
+          waitingForAnswer = true;
+          const response = (await channel.call(method, buildRequest(), rpcOptions(deadline))) as MethodTypes[M]['response'];
+          noteHeader(this.pool, (response as { header?: ResponseHeader }).header);
+          return response;
+        } catch (callError) {
+          error = callError;
+        }
+      }
+      // The RPC's own timer carries the deadline: its TimeoutError may come
+      // a hair before this clock agrees that the time is up.
+      if (deadline.expired || error instanceof RpcTimeoutError) {
+        // The request may have reached the leader: a write's outcome is unknown.
+        if (attempts !== null) attempts.mayHaveApplied = true;
+        throw finalError(deadline, error, true);
+      }
+      waitingForAnswer = false;
+      lastFailure = error;
+      const failure = classifyFailure(error);
+      if (attempts !== null && failure.mayHaveApplied) attempts.mayHaveApplied = true;
+      switch (failure.kind) {
+        case FailureKind.Final:
+          throw failure.error;
+        case FailureKind.Redirect:
+          if (failure.leaderUrl !== null && failure.leaderUrl !== url) {
+            // Straight to the named leader; wait only if members keep
+            // bouncing us around (their views of the leader disagree).
+            this.pool.noteLeader(failure.leaderUrl);
+            if (++redirects > this.pool.known.length) await deadline.sleep(backoff().nextDelayMs());
+          } else {
             this.pool.noteFailure(url);
             await deadline.sleep(backoff().nextDelayMs());
-            continue;
-          case FailureKind.Busy:
-            await deadline.sleep(backoff().nextDelayMs());
-            continue;
-        }
+          }
+          continue;
+        case FailureKind.ConnectionLost:
+          this.pool.discard(url, channel);
+          this.pool.noteFailure(url);
+          await deadline.sleep(backoff().nextDelayMs());
+          continue;
+        case FailureKind.Busy:
+          await deadline.sleep(backoff().nextDelayMs());
+          continue;
       }
     }
   }

@@ -21,8 +21,10 @@ export class Deadline {
     readonly callerSignal: AbortSignal | undefined,
     /** Fires when the client closes: every call still running ends with ClientClosedError. */
     private readonly closeSignal: AbortSignal | undefined,
+    /** When the call began (a call that started on the client's fast path began before its Deadline). */
+    startMs: number = performance.now(),
   ) {
-    this.expiresAtMs = performance.now() + timeoutMs;
+    this.expiresAtMs = startMs + timeoutMs;
   }
 
   /** True once the time is up, the caller aborted, or the client closed. */

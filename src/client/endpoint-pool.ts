@@ -54,7 +54,8 @@ export class EndpointPool {
 
   /** A member named the leader's client URL: go there from now on. */
   noteLeader(url: string | null): void {
-    if (url === null || url === '') return;
+    // Every answer names the leader: the usual case is the one already known (and listed).
+    if (url === this.leaderUrl || url === null || url === '') return;
     if (!this.endpoints.includes(url)) this.endpoints.push(url);
     this.leaderUrl = url;
   }

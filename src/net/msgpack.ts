@@ -24,40 +24,78 @@
  */
 import { Buffer } from 'node:buffer'; // A module binding: the global `Buffer` is a slower lookup on hot paths.
 import { DecodeError } from './errors.js';
+import { cachedString, cachedStringBytesMax } from './string-cache.js';
 
 const textDecoder = new TextDecoder('utf-8', { fatal: true });
 
 // ------------------------------------------------------------------ encoding
 
 /*
- * Both functions below test `typeof value === ...` in an if-chain rather than
+ * Encoding is two passes: `encodedSize` (the frame is allocated to fit) and
+ * `encodeInto`. The size pass leaves a tape for the write pass: each map's
+ * entry count and each string's UTF-8 length, in the order the write pass
+ * meets them (depth first), so that writing walks each object once (rather
+ * than twice: a map's header, which holds the count, comes before its
+ * entries) and measures no string twice. `encodeInto` uses the tape only for
+ * the value `encodedSize` measured last, and measures again otherwise.
+ *
+ * Both passes test `typeof value === ...` in an if-chain rather than
  * `switch (typeof value)`: V8 compiles the comparisons to type checks, while
  * the switch materializes the typeof string through a builtin call per value.
  */
 
+const tapeEntriesInitial = 256;
+/** A tape grown beyond this (a huge body) is not kept for the next body. */
+const tapeEntriesRetainedMax = 64 * 1024;
+const noTape: unique symbol = Symbol('noTape');
+let tape = new Int32Array(tapeEntriesInitial);
+let tapeEntries = 0;
+let tapeRead = 0;
+/** The value the tape describes, or noTape. */
+let tapeRoot: unknown = noTape;
+
+function record(n: number): void {
+  if (tapeEntries === tape.length) {
+    const grown = new Int32Array(tape.length * 2);
+    grown.set(tape);
+    tape = grown;
+  }
+  tape[tapeEntries++] = n;
+}
+
 /** Bytes `value` takes when encoded. Throws TypeError for values outside the plain-data subset. */
 export function encodedSize(value: unknown): number {
+  // A body that is just bytes needs no tape (and is the common body of a bulk transfer).
+  if (value instanceof Uint8Array) return bytesSize(value.length);
+  tapeRoot = noTape;
+  tapeEntries = 0;
+  const size = sizeOf(value);
+  tapeRoot = value;
+  return size;
+}
+
+function sizeOf(value: unknown): number {
   if (typeof value === 'object') {
     if (value === null) return 1;
-    if (value instanceof Uint8Array) {
-      const n = value.length;
-      return (n < 0x100 ? 2 : n < 0x10000 ? 3 : 5) + n;
-    }
+    if (value instanceof Uint8Array) return bytesSize(value.length);
     if (Array.isArray(value)) {
       const n = value.length;
       let size = n < 16 ? 1 : n < 0x10000 ? 3 : 5;
-      for (let i = 0; i < n; i++) size += encodedSize(value[i]);
+      for (let i = 0; i < n; i++) size += sizeOf(value[i]);
       return size;
     }
     if (isPlainObject(value)) {
+      const countAt = tapeEntries;
+      record(0);
       let count = 0;
       let size = 0;
       for (const key in value) {
         const item = (value as Record<string, unknown>)[key];
         if (item === undefined) continue;
         count++;
-        size += stringSize(key) + encodedSize(item);
+        size += stringSize(key) + sizeOf(item);
       }
+      tape[countAt] = count;
       return size + (count < 16 ? 1 : count < 0x10000 ? 3 : 5);
     }
   } else if (typeof value === 'string') {
@@ -70,6 +108,10 @@ export function encodedSize(value: unknown): number {
   throw new TypeError(`cannot encode ${describeType(value)} in a message body (plain data only)`);
 }
 
+function bytesSize(n: number): number {
+  return (n < 0x100 ? 2 : n < 0x10000 ? 3 : 5) + n;
+}
+
 function isPlainObject(value: object): boolean {
   const proto = Object.getPrototypeOf(value);
   return proto === Object.prototype || proto === null;
@@ -80,8 +122,10 @@ function describeType(value: unknown): string {
   return typeof value;
 }
 
+/** Size of a string (and its UTF-8 length onto the tape). */
 function stringSize(value: string): number {
   const bytes = utf8Length(value);
+  record(bytes);
   return (bytes < 32 ? 1 : bytes < 0x100 ? 2 : bytes < 0x10000 ? 3 : 5) + bytes;
 }
 
@@ -101,42 +145,39 @@ function numberSize(value: number): number {
   return 9;
 }
 
-/** Write `value` at `offset` (the caller sized `target` with encodedSize); returns the end offset. */
+/**
+ * Write `value` at `offset` (the caller sized `target` with encodedSize(value),
+ * and changed nothing in `value` since); returns the end offset.
+ */
 export function encodeInto(value: unknown, target: Buffer, offset: number): number {
+  if (value instanceof Uint8Array) return writeBytes(value, target, offset);
+  if (tapeRoot !== value) encodedSize(value);
+  tapeRoot = noTape; // One write per measure: a later call measures again.
+  tapeRead = 0;
+  const end = writeValue(value, target, offset);
+  if (tape.length > tapeEntriesRetainedMax) tape = new Int32Array(tapeEntriesInitial);
+  return end;
+}
+
+function writeValue(value: unknown, target: Buffer, offset: number): number {
   if (typeof value === 'object') {
     if (value === null) {
       target[offset] = 0xc0;
       return offset + 1;
     }
-    if (value instanceof Uint8Array) {
-      const n = value.length;
-      if (n < 0x100) {
-        target[offset++] = 0xc4;
-        target[offset++] = n;
-      } else if (n < 0x10000) {
-        target[offset++] = 0xc5;
-        offset = put16(target, offset, n);
-      } else {
-        target[offset++] = 0xc6;
-        offset = put32(target, offset, n);
-      }
-      target.set(value, offset);
-      return offset + n;
-    }
+    if (value instanceof Uint8Array) return writeBytes(value, target, offset);
     if (Array.isArray(value)) {
       const n = value.length;
       offset = writeLength(target, offset, n, 0x90, 0xdc);
-      for (let i = 0; i < n; i++) offset = encodeInto(value[i], target, offset);
+      for (let i = 0; i < n; i++) offset = writeValue(value[i], target, offset);
       return offset;
     }
-    let count = 0;
-    for (const key in value) if ((value as Record<string, unknown>)[key] !== undefined) count++;
-    offset = writeLength(target, offset, count, 0x80, 0xde);
+    offset = writeLength(target, offset, tape[tapeRead++]!, 0x80, 0xde);
     for (const key in value) {
       const item = (value as Record<string, unknown>)[key];
       if (item === undefined) continue;
       offset = writeString(key, target, offset);
-      offset = encodeInto(item, target, offset);
+      offset = writeValue(item, target, offset);
     }
     return offset;
   }
@@ -151,6 +192,22 @@ export function encodeInto(value: unknown, target: Buffer, offset: number): numb
     return offset + 1;
   }
   throw new TypeError(`cannot encode ${describeType(value)} in a message body (plain data only)`);
+}
+
+function writeBytes(value: Uint8Array, target: Buffer, offset: number): number {
+  const n = value.length;
+  if (n < 0x100) {
+    target[offset++] = 0xc4;
+    target[offset++] = n;
+  } else if (n < 0x10000) {
+    target[offset++] = 0xc5;
+    offset = put16(target, offset, n);
+  } else {
+    target[offset++] = 0xc6;
+    offset = put32(target, offset, n);
+  }
+  target.set(value, offset);
+  return offset + n;
 }
 
 /** Array (fix 0x90 / 0xdc 16 / 0xdd 32) and map (fix 0x80 / 0xde / 0xdf) headers. */
@@ -182,8 +239,9 @@ export function put32(target: Buffer, offset: number, n: number): number {
   return offset + 4;
 }
 
+/** Write a string whose UTF-8 length is the tape's next entry. */
 function writeString(value: string, target: Buffer, offset: number): number {
-  const bytes = utf8Length(value);
+  const bytes = tape[tapeRead++]!;
   if (bytes < 32) target[offset++] = 0xa0 | bytes;
   else if (bytes < 0x100) {
     target[offset++] = 0xd9;
@@ -471,19 +529,10 @@ function readBinary(n: number): Buffer {
 
 function readString(n: number): string {
   need(n);
-  const bytes = input;
   const start = at;
   at += n;
-  if (n <= 32) {
-    let ascii = '';
-    for (let i = start; i < start + n; i++) {
-      const c = bytes[i]!;
-      if (c >= 0x80) return textDecoder.decode(bytes.subarray(start, start + n));
-      ascii += String.fromCharCode(c);
-    }
-    return ascii;
-  }
-  return textDecoder.decode(bytes.subarray(start, start + n));
+  if (n <= cachedStringBytesMax) return cachedString(input, start, n);
+  return textDecoder.decode(input.subarray(start, start + n));
 }
 
 function readArray(n: number, depth: number): unknown[] {
@@ -500,7 +549,13 @@ function readMap(n: number, depth: number): Record<string, unknown> {
   need(n * 2);
   const object: Record<string, unknown> = {};
   for (let i = 0; i < n; i++) {
-    const key = readValue(depth + 1);
+    // Keys are almost always fixstr (< 32 bytes): read those here, through the string cache.
+    const type = input[at]!;
+    let key: unknown;
+    if (type >= 0xa0 && type < 0xc0) {
+      at++;
+      key = readString(type & 0x1f);
+    } else key = readValue(depth + 1);
     if (typeof key !== 'string') throw new RangeError('a map key is not a string');
     // "__proto__" as a plain assignment would set the prototype: refuse it.
     if (key === '__proto__') throw new RangeError('a map key is "__proto__"');

@@ -6,18 +6,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { Packr, Unpackr } from 'msgpackr';
 import { DecodeError } from '../../src/net/index.js';
+import { encode, packr, unpackr } from './msgpack-reference.js';
 import { decodeBody, encodeInto, encodedSize } from '../../src/net/msgpack.js';
 
-const packr = new Packr({ useRecords: false });
-const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true });
-
-function encode(value: unknown): Buffer {
-  const buffer = Buffer.alloc(encodedSize(value));
-  assert.equal(encodeInto(value, buffer, 0), buffer.length);
-  return buffer;
-}
 
 /** Plain data as message bodies carry it (no undefined: msgpackr and we differ on purpose there). */
 const plain = fc.letrec((tie) => ({
@@ -104,4 +96,31 @@ test('values outside plain data are refused when encoding', () => {
   for (const value of [new Map(), new Date(), 1n, () => {}, Symbol('x'), { nested: new Set() }]) {
     assert.throws(() => encodedSize(value), TypeError);
   }
+});
+
+test('encodeInto writes the same bytes whatever was measured before it (the size pass tape is per value)', () => {
+  const a = { key: 'κλειδί', list: [{ y: 1 }, { z: 'two', w: undefined }], n: null, many: Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`f${i}`, `v${i}`])) };
+  const b = { other: ['a', { deep: 'bb' }], x: 'ccc' };
+  const expected = encode(a).toString('hex');
+  assert.deepEqual(unpackr.unpack(Buffer.from(expected, 'hex')), { key: 'κλειδί', list: [{ y: 1 }, { z: 'two' }], n: null, many: a.many });
+  const write = (): string => {
+    const buffer = Buffer.alloc(expected.length / 2);
+    assert.equal(encodeInto(a, buffer, 0), buffer.length);
+    return buffer.toString('hex');
+  };
+  assert.equal(write(), expected); // never measured
+  encodedSize(b);
+  assert.equal(write(), expected); // another value measured last
+  encodedSize(a);
+  encodedSize(b);
+  assert.equal(write(), expected);
+  encodedSize(a);
+  assert.equal(write(), expected);
+  assert.equal(write(), expected); // written twice after one measure
+  assert.throws(() => encodedSize({ ok: 'x', bad: new Map() }), TypeError); // a size pass that fails midway
+  assert.equal(write(), expected);
+  encodedSize(Buffer.from('bytes')); // a bytes body (no tape) measured in between
+  encodedSize(a);
+  encodeInto(Buffer.from('bytes'), Buffer.alloc(7), 0);
+  assert.equal(write(), expected);
 });

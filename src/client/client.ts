@@ -188,84 +188,59 @@ export class KvClient {
 
   /** Create or overwrite `key`; with `expectedVersion`/`expectedModRevision`, a compare-and-set. */
   put(key: BytesLike, value: BytesLike, options: PutOptions = {}): Promise<WriteResult> {
-    return this.writeValue(Method.Put, key, value, options);
+    return this.sendWrite(Method.Put, toBytes(key), toBytes(value), options) as Promise<WriteResult>;
   }
 
   /** Overwrite `key` only if it exists (else KeyNotFoundError). */
   update(key: BytesLike, value: BytesLike, options: PutOptions = {}): Promise<WriteResult> {
-    return this.writeValue(Method.Update, key, value, options);
+    return this.sendWrite(Method.Update, toBytes(key), toBytes(value), options) as Promise<WriteResult>;
   }
 
   /** Delete `key`; `deleted` is false when it did not exist. */
-  async delete(key: BytesLike, options: DeleteOptions = {}): Promise<DeleteResult> {
-    const keyBytes = toBytes(key);
-    const startMs = this.fastPathStart(options);
-    const session = this.session;
-    const url = this.pool.pick();
-    const channel = startMs < 0 || session === null || session.expired ? undefined : this.pool.readyChannel(url);
-    let response: DeleteResponse;
-    if (channel === undefined || session === null) {
-      response = (await this.write(Method.Delete, { key: keyBytes, ...conditions(options) }, this.deadline(Method.Delete, options))) as DeleteResponse;
-    } else {
-      const seq = this.allocateSeq(session);
-      // One object literal, always the same properties in the same order (one
-      // hidden class for the encoder); an undefined condition is not encoded.
-      const request: MethodTypes['kv.delete']['request'] = {
-        key: keyBytes,
-        session: { sessionId: session.id, seq, ackedSeq: session.ackedSeq },
-        expectedVersion: options.expectedVersion,
-        expectedModRevision: options.expectedModRevision,
-      };
-      try {
-        response = (await channel.call(Method.Delete, request, this.fastRpcOptions(options))) as DeleteResponse;
-        noteHeader(this.pool, response.header);
-        session.settle(seq);
-      } catch (error) {
-        const write = new UnresolvedWrite(Method.Delete, { key: keyBytes, ...conditions(options) }, session, seq);
-        const deadline = this.deadlineFrom(Method.Delete, options, startMs);
-        response = (await this.write(Method.Delete, write.fields, deadline, { write, url, channel, error })) as DeleteResponse;
-      }
-    }
-    return { revision: response.revision, deleted: response.deleted };
+  delete(key: BytesLike, options: DeleteOptions = {}): Promise<DeleteResult> {
+    return this.sendWrite(Method.Delete, toBytes(key), undefined, options) as Promise<DeleteResult>;
   }
 
   /**
-   * `put` and `update`: the fast path (see `fastPathStart`) sends the one
-   * request and settles its seq in this one async function; any failure hands
-   * the write, seq and failed attempt to the general loop (`write`), which
-   * goes on exactly as if it had made that attempt itself.
+   * `put`, `update` (with a value) and `delete` (without): the fast path (see
+   * `fastPathStart`) sends the one request and settles its seq in this one
+   * async function; any failure hands the write, seq and failed attempt to the
+   * general loop (`write`), which goes on exactly as if it had made that
+   * attempt itself. Resolves to a WriteResult, or a DeleteResult for a delete.
    */
-  private async writeValue(method: typeof Method.Put | typeof Method.Update, key: BytesLike, value: BytesLike, options: PutOptions): Promise<WriteResult> {
-    const keyBytes = toBytes(key);
-    const valueBytes = toBytes(value);
+  private async sendWrite(
+    method: typeof Method.Put | typeof Method.Update | typeof Method.Delete,
+    keyBytes: Uint8Array,
+    valueBytes: Uint8Array | undefined,
+    options: WriteConditionOptions & CallOptions,
+  ): Promise<WriteResult | DeleteResult> {
     const startMs = this.fastPathStart(options);
     const session = this.session;
     const url = this.pool.pick();
     const channel = startMs < 0 || session === null || session.expired ? undefined : this.pool.readyChannel(url);
-    let response: WriteResponse;
+    let response: WriteResponse | DeleteResponse;
     if (channel === undefined || session === null) {
-      const fields = { key: keyBytes, value: valueBytes, ...conditions(options) };
-      response = (await this.write(method, fields, this.deadline(method, options))) as WriteResponse;
+      response = await this.write(method, writeFields(keyBytes, valueBytes, options), this.deadline(method, options));
     } else {
       const seq = this.allocateSeq(session);
-      const request: MethodTypes['kv.put']['request'] = {
-        key: keyBytes,
-        value: valueBytes,
-        session: { sessionId: session.id, seq, ackedSeq: session.ackedSeq },
-        expectedVersion: options.expectedVersion,
-        expectedModRevision: options.expectedModRevision,
-      };
+      const sessionRef = { sessionId: session.id, seq, ackedSeq: session.ackedSeq };
+      // One object literal per method, always the same properties in the same
+      // order (one hidden class for the encoder); an undefined condition is not encoded.
+      const request =
+        valueBytes === undefined
+          ? { key: keyBytes, session: sessionRef, expectedVersion: options.expectedVersion, expectedModRevision: options.expectedModRevision }
+          : { key: keyBytes, value: valueBytes, session: sessionRef, expectedVersion: options.expectedVersion, expectedModRevision: options.expectedModRevision };
       try {
-        response = (await channel.call(method, request, this.fastRpcOptions(options))) as WriteResponse;
+        response = (await channel.call(method, request as MethodTypes['kv.put']['request'], this.fastRpcOptions(options))) as WriteResponse | DeleteResponse;
         noteHeader(this.pool, response.header);
         session.settle(seq);
       } catch (error) {
-        const write = new UnresolvedWrite(method, { key: keyBytes, value: valueBytes, ...conditions(options) }, session, seq);
+        const write = new UnresolvedWrite(method, writeFields(keyBytes, valueBytes, options), session, seq);
         const deadline = this.deadlineFrom(method, options, startMs);
-        response = (await this.write(method, write.fields, deadline, { write, url, channel, error })) as WriteResponse;
+        response = await this.write(method, write.fields, deadline, { write, url, channel, error });
       }
     }
-    return { revision: response.revision, version: response.version };
+    return writeOutcome(method, response);
   }
 
   /**
@@ -284,9 +259,7 @@ export class KvClient {
     const response = await this.settleWrite(write, deadline, { mayHaveApplied: true });
     this.unresolved.delete(write);
     write.state = UnresolvedWriteState.Resolved;
-    return write.method === Method.Delete
-      ? { revision: response.revision, deleted: (response as DeleteResponse).deleted }
-      : writeResult(response as WriteResponse);
+    return writeOutcome(write.method, response);
   }
 
   /** Give up on an unresolved write: the server may then forget its saved result. */
@@ -665,6 +638,11 @@ function rpcOptions(deadline: Deadline): { timeoutMs: number; signal?: AbortSign
   return deadline.callerSignal === undefined ? { timeoutMs } : { timeoutMs, signal: deadline.callerSignal };
 }
 
+/** A write's fields as the retry loop keeps them (see UnresolvedWrite): key, value if any, the conditions given. */
+function writeFields(key: Uint8Array, value: Uint8Array | undefined, options: WriteConditionOptions): Readonly<Record<string, unknown>> {
+  return value === undefined ? { key, ...conditions(options) } : { key, value, ...conditions(options) };
+}
+
 function conditions(options: WriteConditionOptions): WriteConditionOptions {
   const out: { expectedVersion?: number; expectedModRevision?: number } = {};
   if (options.expectedVersion !== undefined) out.expectedVersion = options.expectedVersion;
@@ -672,8 +650,11 @@ function conditions(options: WriteConditionOptions): WriteConditionOptions {
   return out;
 }
 
-function writeResult(response: WriteResponse): WriteResult {
-  return { revision: response.revision, version: response.version };
+/** What a write call resolves to: a DeleteResult for a delete, else a WriteResult. */
+function writeOutcome(method: Method, response: WriteResponse | DeleteResponse): WriteResult | DeleteResult {
+  return method === Method.Delete
+    ? { revision: response.revision, deleted: (response as DeleteResponse).deleted }
+    : { revision: response.revision, version: (response as WriteResponse).version };
 }
 
 function noteHeader(pool: EndpointPool, header: ResponseHeader | undefined): void {

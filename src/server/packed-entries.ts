@@ -18,27 +18,10 @@
  */
 import { Buffer } from 'node:buffer';
 import { EntryType, type Entry } from '../raft/index.js';
+import { readVarint, varintBytes, varintEnd, writeVarint } from './varint.js';
 
 const termVarintBytesMax = 8;
 const lengthVarintBytesMax = 5;
-
-function varintBytes(n: number): number {
-  let bytes = 1;
-  while (n >= 0x80) {
-    n = Math.floor(n / 0x80);
-    bytes++;
-  }
-  return bytes;
-}
-
-function writeVarint(target: Uint8Array, at: number, n: number): number {
-  while (n >= 0x80) {
-    target[at++] = (n % 0x80) | 0x80;
-    n = Math.floor(n / 0x80);
-  }
-  target[at++] = n;
-  return at;
-}
 
 /** Packs `entries` (consecutive, as the core sends them). */
 export function packEntries(entries: readonly Entry[]): Uint8Array {
@@ -81,15 +64,16 @@ export function packedEntriesFailure(bytes: Uint8Array): string | null {
   let at = 0;
   let index = 0;
   while (at < bytes.length) {
-    const term = readVarint(bytes, at, termVarintBytesMax);
-    if (term < 0) return `entry ${index}: malformed term at byte ${at}`;
-    at = varintEnd;
+    const termEnd = varintEnd(bytes, at, termVarintBytesMax);
+    if (termEnd < 0 || !Number.isSafeInteger(readVarint(bytes, at))) return `entry ${index}: malformed term at byte ${at}`;
+    at = termEnd;
     if (at >= bytes.length) return `entry ${index}: truncated before its type`;
     const type = bytes[at++]!;
     if (type !== EntryType.Normal && type !== EntryType.ConfChange) return `entry ${index}: unknown type ${type}`;
-    const length = readVarint(bytes, at, lengthVarintBytesMax);
-    if (length < 0) return `entry ${index}: malformed length at byte ${at}`;
-    at = varintEnd;
+    const lengthEnd = varintEnd(bytes, at, lengthVarintBytesMax);
+    if (lengthEnd < 0) return `entry ${index}: malformed length at byte ${at}`;
+    const length = readVarint(bytes, at);
+    at = lengthEnd;
     if (length > bytes.length - at) return `entry ${index}: ${length} bytes of data, ${bytes.length - at} left`;
     at += length;
     index++;
@@ -107,32 +91,13 @@ export function unpackEntries(bytes: Uint8Array, firstIndex: number): Entry[] {
   const base = bytes.byteOffset;
   let at = 0;
   while (at < bytes.length) {
-    const term = readVarint(bytes, at, termVarintBytesMax);
-    at = varintEnd;
+    const term = readVarint(bytes, at);
+    at = varintEnd(bytes, at, termVarintBytesMax);
     const type = bytes[at++] as EntryType;
-    const length = readVarint(bytes, at, lengthVarintBytesMax);
-    at = varintEnd;
+    const length = readVarint(bytes, at);
+    at = varintEnd(bytes, at, lengthVarintBytesMax);
     entries.push({ index: firstIndex + entries.length, term, type, data: new Uint8Array(buffer, base + at, length) });
     at += length;
   }
   return entries;
-}
-
-/** Where the last readVarint stopped (a module slot rather than a result object per read). */
-let varintEnd = 0;
-
-/** The varint at `at` (its end in `varintEnd`), or -1 when malformed or over `bytesMax` bytes. */
-function readVarint(bytes: Uint8Array, at: number, bytesMax: number): number {
-  let value = 0;
-  let scale = 1;
-  for (let i = 0; i < bytesMax && at + i < bytes.length; i++) {
-    const b = bytes[at + i]!;
-    value += (b & 0x7f) * scale;
-    if (b < 0x80) {
-      varintEnd = at + i + 1;
-      return Number.isSafeInteger(value) ? value : -1;
-    }
-    scale *= 0x80;
-  }
-  return -1;
 }

@@ -13,6 +13,7 @@
  * its previous life for one of its own pending requests.
  */
 import { ConcordError } from '../common/errors.js';
+import { readVarint, varintBytes, varintEnd, varintTooLong, varintTruncated, writeVarint } from './varint.js';
 
 export const envelopeVersion = 0xc1;
 
@@ -25,24 +26,6 @@ export class CorruptEnvelopeError extends ConcordError {
   constructor(index: number, reason: string) {
     super('CONCORD_ERR_CORRUPT_ENTRY', `log entry ${index} is not a valid proposal envelope: ${reason}`);
   }
-}
-
-function varintBytes(value: number): number {
-  let n = 1;
-  while (value >= 128) {
-    value = Math.floor(value / 128);
-    n++;
-  }
-  return n;
-}
-
-function putVarint(buf: Uint8Array, pos: number, value: number): number {
-  while (value >= 128) {
-    buf[pos++] = (value % 128) | 0x80;
-    value = Math.floor(value / 128);
-  }
-  buf[pos++] = value;
-  return pos;
 }
 
 export function encodeProposal(header: ProposalHeader, command: Uint8Array): Uint8Array {
@@ -62,8 +45,8 @@ export function proposalHeaderBytes(header: ProposalHeader): number {
  */
 export function writeProposalHeader(out: Uint8Array, header: ProposalHeader): number {
   out[0] = envelopeVersion;
-  const pos = putVarint(out, 1, header.proposerInstance);
-  return putVarint(out, pos, header.requestId);
+  const pos = writeVarint(out, 1, header.proposerInstance);
+  return writeVarint(out, pos, header.requestId);
 }
 
 export interface DecodedProposal extends ProposalHeader {
@@ -78,8 +61,8 @@ export interface DecodedProposal extends ProposalHeader {
 /** Decodes an entry's data; throws CorruptEnvelopeError (a corrupt log is never applied silently). */
 export function decodeProposal(index: number, data: Uint8Array): DecodedProposal {
   if (data.length === 0 || data[0] !== envelopeVersion) throw new CorruptEnvelopeError(index, `unknown envelope version ${data[0]}`);
-  const instanceEnd = varintEnd(index, data, 1);
-  const requestEnd = varintEnd(index, data, instanceEnd);
+  const instanceEnd = checkedVarintEnd(index, data, 1);
+  const requestEnd = checkedVarintEnd(index, data, instanceEnd);
   return {
     proposerInstance: readVarint(data, 1),
     requestId: readVarint(data, instanceEnd),
@@ -88,22 +71,9 @@ export function decodeProposal(index: number, data: Uint8Array): DecodedProposal
 }
 
 /** Where the varint at `pos` ends; throws on a truncated or overlong one. (Called per applied entry: no closures.) */
-function varintEnd(index: number, data: Uint8Array, pos: number): number {
-  for (let i = 0; i < 8; i++) {
-    if (pos >= data.length) throw new CorruptEnvelopeError(index, 'truncated header');
-    if ((data[pos++]! & 0x80) === 0) return pos;
-  }
-  throw new CorruptEnvelopeError(index, 'varint too long');
-}
-
-/** The value of a varint already checked by varintEnd. */
-function readVarint(data: Uint8Array, pos: number): number {
-  let value = 0;
-  let scale = 1;
-  for (;;) {
-    const byte = data[pos++]!;
-    value += (byte & 0x7f) * scale;
-    if ((byte & 0x80) === 0) return value;
-    scale *= 128;
-  }
+function checkedVarintEnd(index: number, data: Uint8Array, pos: number): number {
+  const end = varintEnd(data, pos, 8);
+  if (end === varintTruncated) throw new CorruptEnvelopeError(index, 'truncated header');
+  if (end === varintTooLong) throw new CorruptEnvelopeError(index, 'varint too long');
+  return end;
 }

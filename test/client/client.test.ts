@@ -3,7 +3,7 @@
  * leader finding and redirects, retries that keep their seq, deadlines and
  * aborts, exactly-once writes, scan paging and cleanup, error mapping.
  */
-import { test, describe, afterEach, before, after } from 'node:test';
+import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   AbortedError,
@@ -21,40 +21,11 @@ import {
 } from '../../src/client/index.js';
 import { ErrorCode, Method } from '../../src/protocol/index.js';
 import { FakeCluster, remoteError } from './fake-cluster.js';
+import { fastBackoff, useFakeClusters } from './harness.js';
 
-const fastBackoff = { initialMs: 1, maxMs: 20 };
 const text = (bytes: Uint8Array): string => Buffer.from(bytes).toString('utf8');
 
-let cluster: FakeCluster | null = null;
-let clients: KvClient[] = [];
-
-async function setup(names?: readonly string[]): Promise<FakeCluster> {
-  cluster = await FakeCluster.start(names);
-  return cluster;
-}
-
-async function open(endpoints: readonly string[], options: { timeoutMs?: number } = {}): Promise<KvClient> {
-  const client = await connect({ endpoints, backoff: fastBackoff, timeoutMs: options.timeoutMs ?? 2000 });
-  clients.push(client);
-  return client;
-}
-
-// mem:// connections are not handles and the net layer's call timers are
-// unref'd, so nothing would keep the event loop alive while a test waits for
-// a deadline: this timer does (over TCP, the socket does).
-let keepAlive: NodeJS.Timeout;
-before(() => {
-  keepAlive = setInterval(() => undefined, 1000);
-});
-after(() => clearInterval(keepAlive));
-
-afterEach(async () => {
-  if (cluster) cluster.hook = null;
-  for (const client of clients) await client.close({ timeoutMs: 200 }).catch(() => undefined);
-  clients = [];
-  await cluster?.close();
-  cluster = null;
-});
+const { setup, open } = useFakeClusters();
 
 describe('reads and writes', () => {
   test('put, get, update and delete round-trip with versions and revisions', async () => {

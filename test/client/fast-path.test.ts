@@ -6,41 +6,18 @@
  * documented behaviour says: same seq on a retry, applied once, unresolved
  * writes only when an attempt may have been applied, the right typed error.
  */
-import { test, afterEach, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { AbortedError, connect, TimeoutError, type KvClient } from '../../src/client/index.js';
+import { AbortedError, TimeoutError } from '../../src/client/index.js';
 import { ErrorCode, Method } from '../../src/protocol/index.js';
-import { FakeCluster, remoteError } from './fake-cluster.js';
+import { remoteError } from './fake-cluster.js';
+import { useFakeClusters } from './harness.js';
 
-const fastBackoff = { initialMs: 1, maxMs: 20 };
-
-let cluster: FakeCluster | null = null;
-let clients: KvClient[] = [];
-
-async function open(c: FakeCluster, endpoints: readonly string[] = c.urls): Promise<KvClient> {
-  const client = await connect({ endpoints, backoff: fastBackoff, timeoutMs: 2000 });
-  clients.push(client);
-  return client;
-}
-
-// mem:// connections are not handles: keep the event loop alive while a test waits (see client.test.ts).
-let keepAlive: NodeJS.Timeout;
-before(() => {
-  keepAlive = setInterval(() => undefined, 1000);
-});
-after(() => clearInterval(keepAlive));
-
-afterEach(async () => {
-  if (cluster) cluster.hook = null;
-  for (const client of clients) await client.close({ timeoutMs: 200 }).catch(() => undefined);
-  clients = [];
-  await cluster?.close();
-  cluster = null;
-});
+const { setup, open } = useFakeClusters();
 
 test('a write redirected on its first attempt reaches the new leader with the same seq, once, for put, update and delete', async () => {
-  const c = (cluster = await FakeCluster.start());
-  const kv = await open(c);
+  const c = await setup();
+  const kv = await open(c.urls);
   await kv.put('k', 'v0');
   assert.equal(kv.leaderUrl, c.member('n1').url);
   const calls: Array<[string, () => Promise<unknown>]> = [
@@ -65,8 +42,8 @@ test('a write redirected on its first attempt reaches the new leader with the sa
 });
 
 test('update and delete whose answer is lost with the connection are retried with the same seq and applied once', async () => {
-  const c = (cluster = await FakeCluster.start(['n1']));
-  const kv = await open(c);
+  const c = await setup(['n1']);
+  const kv = await open(c.urls);
   await kv.put('k', 'v1');
   let dropNext = true;
   c.hook = (_m, method) => {
@@ -87,8 +64,8 @@ test('update and delete whose answer is lost with the connection are retried wit
 });
 
 test('a get whose first attempt loses its connection reconnects and is answered', async () => {
-  const c = (cluster = await FakeCluster.start(['n1']));
-  const kv = await open(c);
+  const c = await setup(['n1']);
+  const kv = await open(c.urls);
   await kv.put('k', 'v');
   let dropped = false;
   c.hook = (_m, method) => {
@@ -103,8 +80,8 @@ test('a get whose first attempt loses its connection reconnects and is answered'
 });
 
 test('a write refused as overloaded is retried after a pause with the same seq, applied once, and settles its seq', async () => {
-  const c = (cluster = await FakeCluster.start(['n1']));
-  const kv = await open(c);
+  const c = await setup(['n1']);
+  const kv = await open(c.urls);
   let refusals = 3;
   c.hook = (_m, method) => {
     if (method === Method.Put && refusals-- > 0) throw remoteError(ErrorCode.Overloaded, 'busy');
@@ -120,8 +97,8 @@ test('a write refused as overloaded is retried after a pause with the same seq, 
 });
 
 test('aborting a write in flight gives AbortedError with its unresolved write; retryWrite learns its one outcome', async () => {
-  const c = (cluster = await FakeCluster.start(['n1']));
-  const kv = await open(c);
+  const c = await setup(['n1']);
+  const kv = await open(c.urls);
   let stall = true;
   c.hook = async (_m, method, _request, context) => {
     // Applied once the cancel arrives, but the answer never reaches the client.
@@ -146,8 +123,8 @@ test('aborting a write in flight gives AbortedError with its unresolved write; r
 });
 
 test('a write timing out on its first attempt keeps its unresolved write with the exact fields sent', async () => {
-  const c = (cluster = await FakeCluster.start(['n1']));
-  const kv = await open(c);
+  const c = await setup(['n1']);
+  const kv = await open(c.urls);
   c.hook = async (_m, method, _request, context) => {
     if (method === Method.Put) await new Promise((resolve) => context.signal.addEventListener('abort', resolve, { once: true }));
   };
@@ -164,8 +141,8 @@ test('a write timing out on its first attempt keeps its unresolved write with th
 });
 
 test('conditions not given are not sent; given ones are, including 0', async () => {
-  const c = (cluster = await FakeCluster.start(['n1']));
-  const kv = await open(c);
+  const c = await setup(['n1']);
+  const kv = await open(c.urls);
   await kv.put('a', '1');
   await kv.put('b', '1', { expectedVersion: 0, signal: new AbortController().signal });
   await kv.put('b', '2', { expectedModRevision: c.store.revision });

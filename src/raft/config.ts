@@ -3,11 +3,10 @@ import { assert } from '../common/errors.js';
 import type { Storage } from './storage.js';
 import type { NodeId } from './types.js';
 
-/** A seeded source of randomness, injected so that runs are reproducible. */
-export interface RandomSource {
-  /** A uniformly distributed integer in [0, n). */
-  nextInt(n: number): number;
-}
+import type { RandomSource as CommonRandomSource } from '../common/rng.js';
+
+/** The randomness the core draws (election timeouts): integers only. Injected, so runs are reproducible. */
+export type RandomSource = Pick<CommonRandomSource, 'nextInt'>;
 
 export interface RaftConfig {
   readonly id: NodeId;

@@ -51,7 +51,7 @@ import {
 import { Progress, ProgressState } from './progress.js';
 import { jointCommitIndex, jointQuorumActive, jointVote, VoteResult } from './quorum.js';
 import { RaftLog } from './raft-log.js';
-import { Role, type IncomingSnapshotChunk, type ReadState, type Ready, type SoftState } from './ready.js';
+import { Role, type DuringPersist, type IncomingSnapshotChunk, type ReadState, type Ready, type SoftState } from './ready.js';
 import { LogCompactedError, SnapshotUnavailableError } from './storage.js';
 import { EntryType, type ConfState, type Entry, type HardState, type NodeId, type SnapshotMetadata } from './types.js';
 
@@ -98,6 +98,7 @@ const EMPTY_BYTES = new Uint8Array(0);
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 const EMPTY_ENTRIES: readonly Entry[] = Object.freeze([]);
 const NO_MESSAGES: readonly Message[] = Object.freeze([]);
+const NOTHING_DURING_PERSIST: DuringPersist = Object.freeze({ messages: NO_MESSAGES, committedEntries: Object.freeze([]) as readonly Entry[] });
 const NO_CHUNKS: readonly IncomingSnapshotChunk[] = Object.freeze([]);
 const NO_READ_STATES: readonly ReadState[] = Object.freeze([]);
 
@@ -1090,7 +1091,7 @@ export class RaftNode {
    * travel in a Ready). The host applies the returned entries, in order,
    * before anything else it applies; they count as applied at once.
    */
-  takeCommittedEntries(): Entry[] {
+  private takeCommittedEntries(): Entry[] {
     const inFlight = this.inFlight?.ready;
     if (inFlight !== undefined && (inFlight.snapshot !== undefined || inFlight.snapshotChunks.length > 0)) return [];
     const out = this.log.takeCommitted(this.cfg.maxCommittedEntriesBytesPerReady, true);
@@ -1111,12 +1112,20 @@ export class RaftNode {
    * messagesAfterPersist. The entries themselves are persisted by the next
    * Ready as usual.
    */
-  takeMessages(): readonly Message[] {
+  private takeMessages(): readonly Message[] {
     this.flush();
     if (this.msgs.length === 0) return NO_MESSAGES;
     const out = this.msgs;
     this.msgs = [];
     return out;
+  }
+
+  /** While a Ready is being persisted: what may be handled at once (the rules are in ready.ts, DuringPersist). */
+  takeDuringPersist(): DuringPersist {
+    const messages = this.takeMessages();
+    const committedEntries = this.takeCommittedEntries();
+    if (messages.length === 0 && committedEntries.length === 0) return NOTHING_DURING_PERSIST;
+    return { messages, committedEntries };
   }
 
   /** Committed entries no longer count toward the leader's bound on uncommitted bytes. */
@@ -1138,7 +1147,10 @@ export class RaftNode {
     }
     let hardState: HardState | undefined;
     const h = this.prevHard;
-    if (h.term !== this.term || h.vote !== this.vote || h.commit !== log.committed) {
+    // Term and vote of the last Ready's hard state are durable once it is advanced: any change to
+    // them made that Ready mustSync. So comparing with it tells whether this one needs an fsync.
+    const termOrVoteChanged = h.term !== this.term || h.vote !== this.vote;
+    if (termOrVoteChanged || h.commit !== log.committed) {
       hardState = { term: this.term, vote: this.vote, commit: log.committed };
       this.prevHard = hardState;
     }
@@ -1155,6 +1167,7 @@ export class RaftNode {
       messagesAfterPersist: this.msgsAfterPersist.length > 0 ? this.msgsAfterPersist : NO_MESSAGES,
       committedEntries,
       readStates: this.readStates.length > 0 ? this.readStates : NO_READ_STATES,
+      mustSync: termOrVoteChanged || snapshot !== undefined || entries.length > 0 || this.incomingChunks.length > 0,
     };
     if (softState !== undefined) ready.softState = softState;
     if (hardState !== undefined) ready.hardState = hardState;

@@ -79,6 +79,16 @@ export interface Ready {
   readonly hardState?: HardState;
 
   /**
+   * (2) Whether 2a-2d must be durable before 3 and `advance()` (etcd's
+   * MustSync): true when there are chunks, a snapshot or entries, or the term
+   * or vote changed. False with a `hardState` means only the commit index
+   * moved: commitIndex is volatile (paper Figure 2), so the host may write
+   * that hard state later, with the next durable batch, instead of paying an
+   * fsync for it now.
+   */
+  readonly mustSync: boolean;
+
+  /**
    * (3) Messages to send only once 2a-2d are durable: vote grants, append and
    * snapshot acknowledgements, heartbeat responses — each promises state that
    * must survive a crash (paper §5, Figure 2 "respond after persisting").
@@ -100,11 +110,38 @@ export interface Ready {
   readonly readStates: readonly ReadState[];
 }
 
+/**
+ * What the host may handle at once while a Ready is being persisted (between
+ * `ready()` and `advance()`, when `hasReady()` is false), taken with
+ * `RaftNode.takeDuringPersist()`: the overlap of one batch's fsync with the
+ * next batch's work. Rules:
+ * - `messages` are of the kind of Ready field 1 (a leader's appends for
+ *   proposals made since that Ready, heartbeats, ReadIndex rounds): they may
+ *   go at once (thesis §10.2.1: the leader counts itself toward commit only
+ *   up to what `advance()` reported durable, so followers alone commit
+ *   them). Never votes or acknowledgements: those stay in the next Ready's
+ *   `messagesAfterPersist`. The entries are persisted by the next Ready.
+ * - `committedEntries` may be applied at once, in order, after the
+ *   in-flight Ready's own `committedEntries` (apply those first, without
+ *   waiting for its fsync) and before anything the next Ready hands out;
+ *   they count as applied. Commitment is a
+ *   cluster-wide fact (a majority holds them durably, Raft §5.3-5.4), and
+ *   after a crash the state machine is rebuilt from the durable snapshot and
+ *   log anyway. Empty while the Ready in flight installs a snapshot (the
+ *   state machine must jump to it first); stops before the first membership
+ *   change (those take effect in `advance()`, so they travel in a Ready).
+ */
+export interface DuringPersist {
+  readonly messages: readonly Message[];
+  readonly committedEntries: readonly Entry[];
+}
+
 /** An empty Ready (nothing to do). */
 export function isEmptyReady(r: Ready): boolean {
   return (
     r.softState === undefined &&
     r.hardState === undefined &&
+    !r.mustSync &&
     r.snapshot === undefined &&
     r.messages.length === 0 &&
     r.snapshotChunks.length === 0 &&

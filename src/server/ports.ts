@@ -4,7 +4,7 @@
  * storage-adapter.ts), so the loop's ordering logic does not depend on the
  * details of their APIs.
  */
-import type { Message, IncomingSnapshotChunk, Ready, Role, ConfState, NodeId, SnapshotMetadata, HardState, Entry } from '../raft/index.js';
+import type { DuringPersist, Message, IncomingSnapshotChunk, Ready, Role, ConfState, NodeId, SnapshotMetadata, HardState, Entry } from '../raft/index.js';
 
 export interface CoreStatus {
   readonly role: Role;
@@ -31,13 +31,8 @@ export interface RaftCore {
   readIndex(context: Uint8Array): void;
   transferLeadership(to: NodeId): void;
   hasReady(): boolean;
-  /**
-   * Committed entries to apply now, while a Ready is still being persisted
-   * (RaftNode.takeCommittedEntries: commitment does not wait for our own fsync).
-   */
-  takeCommittedEntries(): Entry[];
-  /** Messages that may go now, while a Ready is being persisted (RaftNode.takeMessages). */
-  takeMessages(): readonly Message[];
+  /** While a Ready is being persisted: messages that may go and committed entries that may be applied now (raft/ready.ts DuringPersist). */
+  takeDuringPersist(): DuringPersist;
   ready(): Ready;
   advance(ready: Ready): void;
   status(): CoreStatus;

@@ -304,13 +304,11 @@ export class RaftHost implements Replica {
     if (this.stopped || this.storageFailure !== null) return;
     // The Ready's own committed entries come first (the core hands out later ones only).
     this.applyReadyCommitted();
-    if (this.queued.length >= 2) {
-      this.flushQueued();
-      for (const message of this.core.takeMessages()) this.peers.send(message);
-    }
-    const entries = this.core.takeCommittedEntries();
-    if (entries.length === 0) return;
-    this.applyEntries(entries);
+    if (this.queued.length >= 2) this.flushQueued();
+    const early = this.core.takeDuringPersist();
+    for (const message of early.messages) this.peers.send(message);
+    if (early.committedEntries.length === 0) return;
+    this.applyEntries(early.committedEntries);
     this.reads.onApplied(this.kv.appliedIndex);
   }
 

@@ -206,7 +206,7 @@ test('a new commit index costs no message of its own: it rides on the next appen
   );
 });
 
-test('takeMessages: a leader replicates proposals while its Ready is persisted; followers alone can commit them', () => {
+test('takeDuringPersist: a leader replicates proposals while its Ready is persisted; followers alone can commit them', () => {
   const net = new TestNetwork(['a', 'b', 'c']);
   net.settle();
   const leader = net.electLeader();
@@ -218,11 +218,11 @@ test('takeMessages: a leader replicates proposals while its Ready is persisted; 
   const inFlight = node.ready(); // its fsync is "in flight": no advance yet
   node.propose(bytes('second'));
   assert.equal(node.hasReady(), false, 'ready() is not called again before advance()');
-  const early = node.takeMessages().filter(isAppend);
+  const early = node.takeDuringPersist().messages.filter(isAppend);
   assert.equal(early.length, 2, 'one append per follower, now');
   const secondIndex = early[0]!.entries.at(-1)!.index;
   assert.deepEqual(early.map((m) => m.entries.map((e) => new TextDecoder().decode(e.data))), [['second'], ['second']]);
-  assert.deepEqual(node.takeMessages(), [], 'nothing twice');
+  assert.deepEqual(node.takeDuringPersist().messages, [], 'nothing twice');
 
   // The followers get both batches and acknowledge them: that is a majority without the leader's disk.
   for (const m of [...inFlight.messages, ...early]) net.deliver(m);

@@ -9,12 +9,12 @@ import assert from 'node:assert/strict';
 import { pino } from 'pino';
 import { encodeCommand, KvStateMachine, CommandKind, ResultKind } from '../../src/kv/index.js';
 import { ErrorCode } from '../../src/protocol/index.js';
-import { DropReason, EntryType, ProposalDroppedError, Role, type ConfState, type Entry, type Message, type Ready } from '../../src/raft/index.js';
+import { DropReason, EntryType, ProposalDroppedError, Role, type ConfState, type Entry, type Message, type Ready, type DuringPersist } from '../../src/raft/index.js';
 import type { CoreStatus, HostStorage, PersistBatch, RaftCore } from '../../src/server/ports.js';
 import { RaftHost, type PeerDirectory } from '../../src/server/raft-host.js';
 
 const silent = pino({ level: 'silent' });
-const emptyReady: Ready = { messages: [], snapshotChunks: [], entries: [], messagesAfterPersist: [], committedEntries: [], readStates: [] };
+const emptyReady: Ready = { messages: [], snapshotChunks: [], entries: [], messagesAfterPersist: [], committedEntries: [], readStates: [], mustSync: false };
 
 function heartbeat(to: string, term = 1): Message {
   return { type: 'Heartbeat', from: 'n1', to, term, commit: 0, context: new Uint8Array(0) };
@@ -56,14 +56,11 @@ class ScriptedCore implements RaftCore {
   hasReady(): boolean {
     return this.readies.length > 0;
   }
-  takeMessages(): readonly Message[] {
-    return [];
-  }
-  takeCommittedEntries(): Entry[] {
+  takeDuringPersist(): DuringPersist {
     const out = this.committedDuringPersist;
     this.committedDuringPersist = [];
     if (out.length > 0) this.events.push('take-committed');
-    return out;
+    return { messages: [], committedEntries: out };
   }
   ready(): Ready {
     this.events.push('ready');

@@ -26,7 +26,7 @@ import { EventQueue } from './event-queue.js';
 import { InvariantChecker, InvariantViolationError } from './invariants.js';
 import { CheckResult, checkOperations, describeFailure } from './linearizability.js';
 import { SendFate, SimNetwork, reliableNetwork } from './network.js';
-import { Prng } from './prng.js';
+import { Prng } from '../../src/common/rng.js';
 import { RegisterOpKind, registerModel, type RegisterInput, type RegisterOutput } from './register-model.js';
 import { encodeCommand, type RegisterCommand } from './register-state-machine.js';
 import { FaultKind, scenarioForSeed, type Scenario } from './scenario.js';

@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { TraceMode, runSimulation } from './cluster.js';
-import { Prng } from './prng.js';
+import { Prng } from '../../src/common/rng.js';
 
 describe('simulator determinism', () => {
   it('running a seed twice gives the same trace, line for line', () => {

@@ -13,7 +13,7 @@
  * and the harness schedules the deliveries on its agenda.
  */
 import type { NodeId } from '../../src/raft/types.js';
-import type { Prng } from './prng.js';
+import type { Prng } from '../../src/common/rng.js';
 
 export interface NetworkFaults {
   /** Probability that a message is lost. */

@@ -5,7 +5,7 @@
  * makes a campaign cover calm runs and chaotic ones.
  */
 import type { NetworkFaults } from './network.js';
-import { Prng } from './prng.js';
+import { Prng } from '../../src/common/rng.js';
 
 export const FaultKind = {
   /** Split the cluster in two random groups (symmetric). */

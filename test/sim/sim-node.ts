@@ -22,7 +22,7 @@ import type { Message } from '../../src/raft/messages.js';
 import { Role, type Ready } from '../../src/raft/ready.js';
 import type { RaftStatus } from '../../src/raft/node.js';
 import { InvariantChecker, InvariantViolationError, describeView, type LogView } from './invariants.js';
-import type { Prng } from './prng.js';
+import type { Prng } from '../../src/common/rng.js';
 import { RegisterOpKind, type RegisterOutput } from './register-model.js';
 import { RegisterStateMachine, decodeCommand, fingerprint } from './register-state-machine.js';
 import { SimDisk, isEmptyBatch, type PersistBatch } from './sim-disk.js';
@@ -181,15 +181,14 @@ export class SimNode {
    * applyBeforeDurable, entries that commit are applied at once.
    */
   workDuringPersist(): void {
-    if (this.env.sendDuringPersist && this.raft && this.inflight !== null) {
-      const messages = this.raft.takeMessages();
-      if (messages.length > 0) {
-        if (this.env.tracing) this.env.trace(`${this.id} send during fsync: ${messages.length} messages`);
-        this.env.send(this, messages);
-      }
-    }
+    // Entries taken here follow the in-flight Ready's own committed entries, which only the
+    // applyBeforeDurable mode has applied already (as the server does).
     if (!this.env.applyBeforeDurable || !this.raft || this.inflight === null) return;
-    const entries = this.raft.takeCommittedEntries();
+    const { messages, committedEntries: entries } = this.raft.takeDuringPersist();
+    if (messages.length > 0) {
+      if (this.env.tracing) this.env.trace(`${this.id} send during fsync: ${messages.length} messages`);
+      this.env.send(this, messages);
+    }
     if (entries.length === 0) return;
     if (this.env.tracing) this.env.trace(`${this.id} apply during fsync ${describeEntries(entries)}`);
     for (const e of entries) this.applyEntry(e);

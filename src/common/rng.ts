@@ -1,5 +1,19 @@
 /**
- * A small seeded pseudo-random generator for the simulator: xoshiro128**
+ * Randomness, injected. Every component that needs random numbers (election
+ * timeouts, backoff jitter, proposal instance ids) takes a `RandomSource`, so
+ * the simulator can hand it a seeded generator and production the system one.
+ */
+
+/** A source of randomness. */
+export interface RandomSource {
+  /** A uniformly distributed integer in [0, n), n a positive integer at most 2^32. */
+  nextInt(n: number): number;
+  /** A float in [0, 1). */
+  nextFloat(): number;
+}
+
+/**
+ * A small seeded pseudo-random generator (simulator, tests, benchmarks): xoshiro128**
  * (Blackman and Vigna), seeded through splitmix32 so that nearby seeds give
  * unrelated streams. Everything random in a simulation run draws from one of
  * these, so a seed fixes the whole run.
@@ -8,7 +22,7 @@
  * for election timeouts), so adding a draw in one component does not shift
  * the numbers every other component sees.
  */
-export class Prng {
+export class Prng implements RandomSource {
   private s0: number;
   private s1: number;
   private s2: number;

@@ -1,0 +1,27 @@
+/**
+ * Time, injected. The host, the peer links and the client read the time and
+ * set timers only through a `Clock`, so one code path runs in production (the
+ * system clock: Date.now, performance.now, Node's timers) and in the
+ * deterministic simulator (a simulated clock driven by its event queue).
+ */
+
+/** A timer set through a Clock. `cancel` is idempotent. */
+export interface Timer {
+  cancel(): void;
+}
+
+export interface Clock {
+  /**
+   * Wall-clock time in milliseconds since the epoch. May jump (NTP steps, an
+   * operator): use it only to stamp things humans or other members read.
+   */
+  nowMs(): number;
+  /** Monotonic milliseconds from an arbitrary origin: for deadlines and elapsed time. */
+  monotonicMs(): number;
+  /** Runs `fn` once after `delayMs` (at least 0). */
+  setTimer(delayMs: number, fn: () => void): Timer;
+  /** Runs `fn` every `intervalMs` until cancelled. */
+  setRepeating(intervalMs: number, fn: () => void): Timer;
+  /** Runs `fn` once, after the current event-loop turn's I/O callbacks (setImmediate). */
+  schedule(fn: () => void): void;
+}

@@ -34,7 +34,8 @@ import {
 import { setMaxListeners } from 'node:events';
 import { TimeoutError as RpcTimeoutError } from '../net/index.js';
 import { SessionExpiredError } from '../kv/errors.js';
-import { Backoff, defaultBackoff, type BackoffOptions } from './backoff.js';
+import { Backoff, type BackoffOptions } from '../common/backoff.js';
+import { systemRandom } from '../common/system-clock.js';
 import {
   clientDefaults,
   type CallOptions,
@@ -117,7 +118,7 @@ export class KvClient {
     if (options.endpoints.length === 0) throw new InvalidRequestError('no endpoints given', 'endpoints is empty');
     this.timeoutMs = options.timeoutMs ?? clientDefaults.timeoutMs;
     this.sessionTtlMs = options.sessionTtlMs ?? clientDefaults.sessionTtlMs;
-    this.backoffOptions = options.backoff ?? defaultBackoff;
+    this.backoffOptions = options.backoff ?? clientDefaults.backoff;
     this.unresolvedWritesMax = options.unresolvedWritesMax ?? clientDefaults.unresolvedWritesMax;
     // Every running call listens for close(): thousands may be in flight.
     setMaxListeners(0, this.closeSignal);
@@ -548,7 +549,7 @@ export class KvClient {
     failed: FailedAttempt | null = null,
   ): Promise<MethodTypes[M]['response']> {
     let backoffState: Backoff | null = null;
-    const backoff = (): Backoff => (backoffState ??= new Backoff(this.backoffOptions));
+    const backoff = (): Backoff => (backoffState ??= new Backoff(this.backoffOptions, systemRandom));
     let lastFailure: unknown = undefined;
     let waitingForAnswer = false;
     let redirects = 0;

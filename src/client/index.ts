@@ -64,7 +64,7 @@ export { KeyValueResult } from './key-value.js';
 export { ScanIterable, type ScanRange } from './scan.js';
 export { UnresolvedWrite, UnresolvedWriteState } from './unresolved-write.js';
 export { toBytes, bytesToString, type BytesLike } from './bytes.js';
-export type { BackoffOptions } from './backoff.js';
+export type { BackoffOptions } from '../common/backoff.js';
 export type { RpcChannel, ChannelFactory } from './channel.js';
 export {
   AbortedError,

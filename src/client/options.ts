@@ -3,7 +3,7 @@
  * what they return.
  */
 import type { Consistency, MemberStatus } from '../protocol/index.js';
-import type { BackoffOptions } from './backoff.js';
+import type { BackoffOptions } from '../common/backoff.js';
 
 /** Per-call options every method takes. */
 export interface CallOptions {
@@ -105,5 +105,6 @@ export const clientDefaults = {
   sessionTtlMs: 60_000,
   unresolvedWritesMax: 256,
   scanPageSize: 1_000,
+  backoff: { initialMs: 5, maxMs: 500 } satisfies BackoffOptions,
 } as const;
 

@@ -45,8 +45,8 @@ class Cluster {
         electionTimeoutTicks: 10,
         heartbeatIntervalTicks: 1,
         rng: rng(seed++),
-        maxInflightAppends: 256,
-        maxUncommittedEntriesBytes: 1 << 30,
+        inflightAppendsMax: 256,
+        uncommittedEntriesBytesMax: 1 << 30,
       });
       this.hosts.set(id, { node, storage, applied: 0 });
     }

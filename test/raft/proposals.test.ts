@@ -24,7 +24,7 @@ test('a proposal at a follower is dropped with a hint naming the leader', () => 
 });
 
 test('proposals are dropped while too many bytes are uncommitted, and accepted again once they commit', () => {
-  const net = new TestNetwork(['a', 'b', 'c'], { node: { maxUncommittedEntriesBytes: 100 } });
+  const net = new TestNetwork(['a', 'b', 'c'], { node: { uncommittedEntriesBytesMax: 100 } });
   net.settle();
   const leader = net.electLeader();
   net.tick(1);

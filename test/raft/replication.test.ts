@@ -41,8 +41,8 @@ test('fast backtracking repairs a long conflicting log in a few round trips (§5
   assert.equal(net.host(old).appliedData.filter((s) => s.startsWith('lost')).length, 0);
 });
 
-test('flow control: appends in flight to one follower stay within maxInflightAppends and maxAppendBytes', () => {
-  const net = new TestNetwork(['a', 'b', 'c'], { node: { maxInflightAppends: 3, maxAppendBytes: 25 } });
+test('flow control: appends in flight to one follower stay within inflightAppendsMax and appendBytesMax', () => {
+  const net = new TestNetwork(['a', 'b', 'c'], { node: { inflightAppendsMax: 3, appendBytesMax: 25 } });
   net.settle();
   const leader = net.electLeader();
   net.tick(2);
@@ -54,7 +54,7 @@ test('flow control: appends in flight to one follower stay within maxInflightApp
   for (const m of appends) byFollower.set(m.to, [...(byFollower.get(m.to) ?? []), m]);
   assert.equal(byFollower.size, 2);
   for (const [to, msgs] of byFollower) {
-    assert.equal(msgs.length, 3, `${to}: exactly maxInflightAppends messages`);
+    assert.equal(msgs.length, 3, `${to}: exactly inflightAppendsMax messages`);
     for (const m of msgs) {
       const size = m.entries.reduce((n, e) => n + e.data.length, 0);
       assert.ok(m.entries.length >= 1);

@@ -8,7 +8,7 @@ import { drain, makeNode } from './helpers.js';
 const chunkBytes = 16;
 
 function laggingCluster(): { net: TestNetwork; leader: string; lagger: string } {
-  const net = new TestNetwork(['a', 'b', 'c'], { node: { maxSnapshotChunkBytes: chunkBytes } });
+  const net = new TestNetwork(['a', 'b', 'c'], { node: { snapshotChunkBytesMax: chunkBytes } });
   net.settle();
   const leader = net.electLeader();
   const lagger = ['a', 'b', 'c'].find((id) => id !== leader)!;

@@ -81,9 +81,13 @@ export class PeerNetwork implements PeerDirectory, Forwarder {
       });
       this.links.set(name, link);
     }
-    this.helloTimer = this.options.clock.setRepeating(this.options.helloIntervalMs, () => {
-      for (const link of this.links.values()) this.sendHello(link);
-    });
+    this.helloTimer = this.options.clock.setRepeating(
+      this.options.helloIntervalMs,
+      () => {
+        for (const link of this.links.values()) this.sendHello(link);
+      },
+      { keepsProcessAlive: false },
+    );
   }
 
   /** Handles the one-way messages arriving on a connection of our peer listener. */

@@ -40,13 +40,21 @@ import { Deadline } from './deadline.js';
 import { EndpointPool } from './endpoint-pool.js';
 import { InvalidRequestError } from './errors.js';
 import { KeyValueResult } from './key-value.js';
-import { RetryLoop } from './retry-loop.js';
+import { plainCall, RetryLoop, type CallKind } from './retry-loop.js';
 import { ScanIterable, type ScanRange } from './scan.js';
 import { SessionKeeper } from './session-keeper.js';
 import { UnresolvedWrite, UnresolvedWriteState } from './unresolved-write.js';
 import { UnresolvedWrites, type WriteRequest } from './unresolved-writes.js';
 
-type WriteMethod = typeof Method.Put | typeof Method.Update | typeof Method.Delete;
+/** put, update and delete: one request shape (delete's without a value), answered with a WriteResult or DeleteResult. */
+type WriteCall<R> = CallKind<typeof Method.Put, R>;
+
+// What each kind of call resolves to (see CallKind): constants, so a call allocates nothing for them.
+const getCall: CallKind<typeof Method.Get, KeyValueResult | null> = { method: Method.Get, result: keyValueOf };
+const scanCall = plainCall(Method.Scan);
+const putCall: WriteCall<WriteResult> = { method: Method.Put, result: writeResultOf };
+const updateCall = { method: Method.Update, result: writeResultOf } as unknown as WriteCall<WriteResult>;
+const deleteCall = { method: Method.Delete, result: deleteResultOf } as unknown as WriteCall<DeleteResult>;
 
 /** How long close() may take by default (at most the client's timeoutMs). */
 const closeTimeoutMaxMs = 2_000;
@@ -73,7 +81,7 @@ export class KvClient {
     this.pool = new EndpointPool(options.endpoints, channelFactory, options.connectTimeoutMs ?? clientDefaults.connectTimeoutMs, random);
     // The keeper sends its calls through the loop, made just below.
     this.sessions = new SessionKeeper(
-      (method, request, deadline) => this.loop.invoke(method, request, deadline, null),
+      (method, request, deadline) => this.loop.invoke(plainCall(method), request, deadline, null),
       this.clock,
       options.sessionTtlMs ?? clientDefaults.sessionTtlMs,
       closeSignal,
@@ -110,7 +118,7 @@ export class KvClient {
   get(key: BytesLike, options: GetOptions = {}): Promise<KeyValueResult | null> {
     try {
       const request = { key: toBytes(key), consistency: options.consistency ?? Consistency.Linearizable };
-      return this.loop.invoke(Method.Get, request, options, null).then(keyValueOf);
+      return this.loop.invoke(getCall, request, options, null);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -133,58 +141,58 @@ export class KvClient {
   }
 
   private scanPage(request: ScanRequest, options: ScanOptions, signal: AbortSignal): Promise<MethodTypes['kv.scan']['response']> {
-    return this.loop.invoke(Method.Scan, request, this.loop.deadline('scan', { timeoutMs: options.timeoutMs, signal }), null);
+    return this.loop.invoke(scanCall, request, this.loop.deadline('scan', { timeoutMs: options.timeoutMs, signal }), null);
   }
 
   // ------------------------------------------------------------------ writes
 
   /** Create or overwrite `key`; with `expectedVersion`/`expectedModRevision`, a compare-and-set. */
   put(key: BytesLike, value: BytesLike, options: PutOptions = {}): Promise<WriteResult> {
-    return this.sendWrite(Method.Put, key, value, options).then(writeResultOf);
+    return this.sendWrite(putCall, key, value, options);
   }
 
   /** Overwrite `key` only if it exists (else KeyNotFoundError). */
   update(key: BytesLike, value: BytesLike, options: PutOptions = {}): Promise<WriteResult> {
-    return this.sendWrite(Method.Update, key, value, options).then(writeResultOf);
+    return this.sendWrite(updateCall, key, value, options);
   }
 
   /** Delete `key`; `deleted` is false when it did not exist. */
   delete(key: BytesLike, options: DeleteOptions = {}): Promise<DeleteResult> {
-    return this.sendWrite(Method.Delete, key, undefined, options).then(deleteResultOf);
+    return this.sendWrite(deleteCall, key, undefined, options);
   }
 
   /**
    * `put`, `update` (with a value) and `delete` (without): numbered in the
    * open session (opening one first if there is none), then the retry loop's.
    */
-  private sendWrite(
-    method: WriteMethod,
+  private sendWrite<R>(
+    kind: WriteCall<R>,
     key: BytesLike,
     value: BytesLike | undefined,
     options: WriteConditionOptions & CallOptions,
-  ): Promise<WriteResponse | DeleteResponse> {
+  ): Promise<R> {
     try {
       const keyBytes = toBytes(key);
       const valueBytes = value === undefined ? undefined : toBytes(value);
       const session = this.sessions.open;
-      if (session === null) return this.sendWriteInNewSession(method, keyBytes, valueBytes, options);
-      return this.loop.invoke(method as typeof Method.Put, writeRequest(keyBytes, valueBytes, options, session, this.unresolved.allocateSeq(session)), options, session);
+      if (session === null) return this.sendWriteInNewSession(kind, keyBytes, valueBytes, options);
+      return this.loop.invoke(kind, writeRequest(keyBytes, valueBytes, options, session, this.unresolved.allocateSeq(session)), options, session);
     } catch (error) {
       return Promise.reject(error);
     }
   }
 
   /** A write when no session is open: it waits for one (under its own deadline), then goes as usual. */
-  private async sendWriteInNewSession(
-    method: WriteMethod,
+  private async sendWriteInNewSession<R>(
+    kind: WriteCall<R>,
     keyBytes: Uint8Array,
     valueBytes: Uint8Array | undefined,
     options: WriteConditionOptions & CallOptions,
-  ): Promise<WriteResponse | DeleteResponse> {
-    const deadline = this.loop.deadline(method, options);
+  ): Promise<R> {
+    const deadline = this.loop.deadline(kind.method, options);
     const session = await this.sessions.ensure(deadline);
     const request = writeRequest(keyBytes, valueBytes, options, session, this.unresolved.allocateSeq(session));
-    return this.loop.invoke(method as typeof Method.Put, request, deadline, session);
+    return this.loop.invoke(kind, request, deadline, session);
   }
 
   /**
@@ -202,8 +210,8 @@ export class KvClient {
     const deadline = this.loop.deadline('retryWrite', options);
     const { session, seq } = write;
     const request = { ...write.fields, session: { sessionId: session.id, seq, ackedSeq: session.ackedSeq } } as WriteRequest;
-    const response = await this.loop.invoke(write.method as typeof Method.Put, request as MethodTypes['kv.put']['request'], deadline, write);
-    return write.method === Method.Delete ? deleteResultOf(response) : writeResultOf(response);
+    const kind: WriteCall<WriteResult | DeleteResult> = write.method === Method.Delete ? deleteCall : write.method === Method.Update ? updateCall : putCall;
+    return this.loop.invoke(kind, request as MethodTypes['kv.put']['request'], deadline, write);
   }
 
   /** Give up on an unresolved write: the server may then forget its saved result. */
@@ -293,10 +301,10 @@ function keyValueOf(response: MethodTypes['kv.get']['response']): KeyValueResult
   return response.kv === null ? null : new KeyValueResult(response.kv);
 }
 
-function writeResultOf(response: WriteResponse | DeleteResponse): WriteResult {
-  return { revision: response.revision, version: (response as WriteResponse).version };
+function writeResultOf(response: WriteResponse): WriteResult {
+  return { revision: response.revision, version: response.version };
 }
 
-function deleteResultOf(response: WriteResponse | DeleteResponse): DeleteResult {
-  return { revision: response.revision, deleted: (response as DeleteResponse).deleted };
+function deleteResultOf(response: DeleteResponse): DeleteResult {
+  return { revision: response.revision, deleted: response.deleted };
 }

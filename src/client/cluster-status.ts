@@ -8,10 +8,12 @@ import { Method, type MemberInfo, type MethodTypes } from '../protocol/index.js'
 import type { Deadline } from './deadline.js';
 import type { EndpointPool } from './endpoint-pool.js';
 import type { ClusterStatus, MemberReport } from './options.js';
-import { rpcOptions, type RetryLoop } from './retry-loop.js';
+import { plainCall, rpcOptions, type RetryLoop } from './retry-loop.js';
+
+const statusCall = plainCall(Method.Status);
 
 export async function clusterStatus(loop: RetryLoop, pool: EndpointPool, deadline: Deadline): Promise<ClusterStatus> {
-  const first = await loop.invoke(Method.Status, {}, deadline, null);
+  const first = await loop.invoke(statusCall, {}, deadline, null);
   const reports = await Promise.all(
     first.members.map(async (member: MemberInfo): Promise<MemberReport> => {
       const base = { name: member.name, peerUrl: member.peerUrl, clientUrl: member.clientUrl, voter: member.voter };

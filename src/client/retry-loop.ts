@@ -39,6 +39,7 @@ import { ClientClosedError, TimeoutError, UnavailableError } from './errors.js';
 import { classifyFailure, FailureKind } from './failure.js';
 import type { CallOptions } from './options.js';
 import type { SessionKeeper } from './session-keeper.js';
+import { ClientSession } from './session.js';
 import { UnresolvedWrite } from './unresolved-write.js';
 import { retryRequest, writeFields, type UnresolvedWrites, type WriteInCall, type WriteRequest } from './unresolved-writes.js';
 
@@ -58,6 +59,54 @@ export interface RetryLoopSettings {
 interface RpcOptions {
   readonly timeoutMs: number;
   readonly signal?: AbortSignal;
+}
+
+/**
+ * What a call sends and what it resolves to: a method and the shaping of its
+ * answer (e.g. a get's KeyValueResult), one constant per kind of call, so
+ * that the call itself allocates nothing for it.
+ */
+export interface CallKind<M extends Method, R> {
+  readonly method: M;
+  readonly result: (response: MethodTypes[M]['response']) => R;
+}
+
+/** A call kind that resolves to the member's answer as is. */
+export function plainCall<M extends Method>(method: M): CallKind<M, MethodTypes[M]['response']> {
+  return { method, result: asIs };
+}
+
+const asIs = <T>(response: T): T => response;
+
+/** What the loop does after a failed attempt. */
+const Next = {
+  /** Try again at once (the attempt already waited, or a redirect named the leader). */
+  Now: 0,
+  /** Wait a backoff delay first. */
+  AfterPause: 1,
+  /** The write's session expired and nothing was applied: number it in a new session. */
+  InNewSession: 2,
+} as const;
+type Next = (typeof Next)[keyof typeof Next];
+
+/**
+ * The loop's state from the first failed attempt on (a call answered at its
+ * first attempt never makes one): the deadline counted from the call's start,
+ * the backoff, and what the attempts so far showed.
+ */
+class Retrying {
+  backoff: Backoff | null = null;
+  lastFailure: unknown = undefined;
+  /** The last attempt reached a member that was working on it (a timeout then is a TimeoutError). */
+  waitingForAnswer = false;
+  redirects = 0;
+  attempts = 0;
+
+  constructor(
+    readonly deadline: Deadline,
+    /** Whether any attempt may have been applied (a write's outcome is unknown once true). */
+    public mayHaveApplied: boolean,
+  ) {}
 }
 
 export class RetryLoop {
@@ -83,117 +132,132 @@ export class RetryLoop {
   }
 
   /**
-   * Sends `request` until a member answers it or the call's time is up.
-   * `budget` is the caller's options (the deadline then starts now, lazily) or
-   * a Deadline already running (e.g. a session open a write waits for).
-   * `write`: the session a new write is numbered in, or the unresolved write
-   * being retried; null for everything else.
+   * Sends `request` until a member answers it or the call's time is up, and
+   * resolves to `kind.result` of the answer. `budget` is the caller's options
+   * (the deadline then starts now, lazily) or a Deadline already running
+   * (e.g. a session open a write waits for). `write`: the session a new write
+   * is numbered in, or the unresolved write being retried; null for
+   * everything else.
    */
-  async invoke<M extends Method>(
-    method: M,
+  async invoke<M extends Method, R>(
+    kind: CallKind<M, R>,
     request: MethodTypes[M]['request'],
     budget: CallOptions | Deadline,
     write: WriteInCall | null,
-  ): Promise<MethodTypes[M]['response']> {
-    let deadline = budget instanceof Deadline ? budget : null;
-    const options = budget as CallOptions;
-    const callTimeoutMs = deadline?.timeoutMs ?? options.timeoutMs ?? this.settings.timeoutMs;
+  ): Promise<R> {
+    let retrying: Retrying | null = null;
     let startMs = 0;
-    if (deadline === null) {
-      if (this.closeSignal.aborted) throw new ClientClosedError();
-      // No time at all, or aborted already: the loop ends at once with the right error.
-      if (callTimeoutMs > 0 && options.signal?.aborted !== true) startMs = this.clock.monotonicMs();
-      else deadline = this.deadline(method, options);
-    }
+    if (budget instanceof Deadline) retrying = new Retrying(budget, write instanceof UnresolvedWrite);
+    else if (this.closeSignal.aborted) throw new ClientClosedError();
+    else if ((budget.timeoutMs ?? this.settings.timeoutMs) > 0 && budget.signal?.aborted !== true) startMs = this.clock.monotonicMs();
+    // No time at all, or aborted already: the loop ends at once with the right error.
+    else retrying = new Retrying(this.deadline(kind.method, budget), false);
     const stale = (request as { consistency?: Consistency }).consistency === Consistency.Stale;
-    let mayHaveApplied = write instanceof UnresolvedWrite;
-    let backoff: Backoff | null = null;
-    let lastFailure: unknown = undefined;
-    let waitingForAnswer = false;
-    let redirects = 0;
-    let attempts = 0;
     try {
-      for (;; attempts++) {
-        if (deadline?.expired === true) throw finalError(deadline, lastFailure, waitingForAnswer);
-        if (attempts > 0 && write !== null) request = retryRequest(write, request as WriteRequest) as typeof request;
+      for (;;) {
+        if (retrying !== null) {
+          if (retrying.deadline.expired) throw finalError(retrying.deadline, retrying.lastFailure, retrying.waitingForAnswer);
+          if (retrying.attempts++ > 0 && write !== null) request = retryRequest(write, request as WriteRequest) as typeof request;
+        }
         const url = stale ? this.pool.pickAny() : this.pool.pick();
         let channel: RpcChannel | undefined = this.pool.readyChannel(url);
         if (channel === undefined) {
-          deadline ??= this.deadline(method, options, startMs);
-          try {
-            channel = await deadline.race(this.pool.channel(url));
-          } catch (connectError) {
-            if (deadline.expired) throw finalError(deadline, lastFailure, waitingForAnswer);
-            lastFailure = connectError;
-            waitingForAnswer = false;
-            this.pool.noteFailure(url);
-            await deadline.sleep((backoff ??= this.newBackoff()).nextDelayMs());
-            continue;
-          }
+          retrying ??= this.startRetrying(kind.method, budget as CallOptions, startMs);
+          channel = await this.open(url, retrying);
+          if (channel === undefined) continue;
         }
-        const remainingMs = deadline === null ? callTimeoutMs : deadline.remainingMs();
-        const attemptMs = this.attemptMs(callTimeoutMs, remainingMs);
-        waitingForAnswer = true;
+        const remainingMs = retrying === null ? (budget as CallOptions).timeoutMs ?? this.settings.timeoutMs : retrying.deadline.remainingMs();
+        const attemptMs = this.attemptMs(retrying?.deadline.timeoutMs ?? remainingMs, remainingMs);
         try {
-          const rpcOptions = deadline === null ? this.firstRpcOptions(attemptMs, options.signal) : rpcOptionsOf(attemptMs, deadline);
-          const response = (await channel.call(method, request, rpcOptions)) as MethodTypes[M]['response'];
+          const response = await channel.call(kind.method, request, retrying === null ? this.firstRpcOptions(attemptMs, budget as CallOptions) : rpcOptionsOf(attemptMs, retrying.deadline));
           noteHeader(this.pool, (response as { header?: ResponseHeader }).header);
           if (write !== null) this.unresolved.answered(write, request as WriteRequest);
-          return response;
+          return kind.result(response as MethodTypes[M]['response']);
         } catch (error) {
-          deadline ??= this.deadline(method, options, startMs);
-          if (error instanceof RpcTimeoutError || deadline.expired) {
-            // The request may have reached the leader: a write's outcome is unknown.
-            mayHaveApplied = true;
-            // The RPC's own timer carries the deadline: its TimeoutError may
-            // come a hair before this clock agrees that the time is up.
-            if (deadline.expired || attemptMs >= remainingMs) throw finalError(deadline, error, true);
-            // This member did not answer in its share of the time: try the next.
-            lastFailure = error;
-            this.pool.noteFailure(url);
-            continue;
-          }
-          waitingForAnswer = false;
-          lastFailure = error;
-          const failure = classifyFailure(error);
-          if (failure.mayHaveApplied) mayHaveApplied = true;
-          switch (failure.kind) {
-            case FailureKind.Final:
-              if (write instanceof UnresolvedWrite || write === null || mayHaveApplied || !(failure.error instanceof SessionExpiredError)) {
-                throw failure.error;
-              }
-              // No attempt can have been applied under the dead session: the
-              // write is safe to send again, numbered in a new one.
-              write.expired = true;
-              write.settle((request as WriteRequest).session.seq);
-              write = await this.sessions.ensure(deadline);
-              request = renumbered(request as WriteRequest, write, this.unresolved.allocateSeq(write)) as typeof request;
-              attempts = -1;
-              continue;
-            case FailureKind.Redirect:
-              if (failure.leaderUrl !== null && failure.leaderUrl !== url) {
-                // Straight to the named leader; wait only if members keep
-                // bouncing us around (their views of the leader disagree).
-                this.pool.noteLeader(failure.leaderUrl);
-                if (++redirects > this.pool.known.length) await deadline.sleep((backoff ??= this.newBackoff()).nextDelayMs());
-              } else {
-                this.pool.noteFailure(url);
-                await deadline.sleep((backoff ??= this.newBackoff()).nextDelayMs());
-              }
-              continue;
-            case FailureKind.ConnectionLost:
-              this.pool.discard(url, channel);
-              this.pool.noteFailure(url);
-              await deadline.sleep((backoff ??= this.newBackoff()).nextDelayMs());
-              continue;
-            case FailureKind.Busy:
-              await deadline.sleep((backoff ??= this.newBackoff()).nextDelayMs());
-              continue;
+          retrying ??= this.startRetrying(kind.method, budget as CallOptions, startMs);
+          const next = this.afterFailure(retrying, url, channel, error, attemptMs >= remainingMs, write);
+          if (next === Next.AfterPause) {
+            await retrying.deadline.sleep((retrying.backoff ??= new Backoff(this.settings.backoff, this.settings.random)).nextDelayMs());
+          } else if (next === Next.InNewSession) {
+            // No attempt can have been applied under the dead session: the
+            // write is safe to send again, numbered in a new one.
+            const dead = write as ClientSession;
+            dead.expired = true;
+            dead.settle((request as WriteRequest).session.seq);
+            const session = await this.sessions.ensure(retrying.deadline);
+            write = session;
+            request = renumbered(request as WriteRequest, session, this.unresolved.allocateSeq(session)) as typeof request;
+            retrying.attempts = 0;
           }
         }
       }
     } catch (error) {
-      throw write === null ? error : this.unresolved.failed(write, method, request as WriteRequest, error, mayHaveApplied);
+      throw write === null ? error : this.unresolved.failed(write, kind.method, request as WriteRequest, error, retrying?.mayHaveApplied ?? false);
+    }
+  }
+
+  /** The loop's state when the first attempt failed: the deadline counts from the call's start. */
+  private startRetrying(method: Method, options: CallOptions, startMs: number): Retrying {
+    return new Retrying(this.deadline(method, options, startMs), false);
+  }
+
+  /** The connection to `url`; undefined (after a pause) when it cannot be opened, to try the next member. */
+  private async open(url: string, retrying: Retrying): Promise<RpcChannel | undefined> {
+    const { deadline } = retrying;
+    try {
+      return await deadline.race(this.pool.channel(url));
+    } catch (connectError) {
+      if (deadline.expired) throw finalError(deadline, retrying.lastFailure, retrying.waitingForAnswer);
+      retrying.lastFailure = connectError;
+      retrying.waitingForAnswer = false;
+      this.pool.noteFailure(url);
+      await deadline.sleep((retrying.backoff ??= new Backoff(this.settings.backoff, this.settings.random)).nextDelayMs());
+      return undefined;
+    }
+  }
+
+  /**
+   * What a failed attempt means: throws when the call ends here, else says
+   * how to go on, after pointing the pool at the next member to try.
+   * `lastAttempt`: the attempt had all the call's remaining time.
+   */
+  private afterFailure(retrying: Retrying, url: string, channel: RpcChannel, error: unknown, lastAttempt: boolean, write: WriteInCall | null): Next {
+    const { deadline } = retrying;
+    if (error instanceof RpcTimeoutError || deadline.expired) {
+      // The request may have reached the leader: a write's outcome is unknown.
+      retrying.mayHaveApplied = true;
+      // The RPC's own timer carries the deadline: its TimeoutError may
+      // come a hair before this clock agrees that the time is up.
+      if (deadline.expired || lastAttempt) throw finalError(deadline, error, true);
+      // This member did not answer in its share of the time: try the next.
+      retrying.lastFailure = error;
+      retrying.waitingForAnswer = true;
+      this.pool.noteFailure(url);
+      return Next.Now;
+    }
+    retrying.waitingForAnswer = false;
+    retrying.lastFailure = error;
+    const failure = classifyFailure(error);
+    if (failure.mayHaveApplied) retrying.mayHaveApplied = true;
+    switch (failure.kind) {
+      case FailureKind.Final:
+        if (write instanceof ClientSession && !retrying.mayHaveApplied && failure.error instanceof SessionExpiredError) return Next.InNewSession;
+        throw failure.error;
+      case FailureKind.Redirect:
+        if (failure.leaderUrl !== null && failure.leaderUrl !== url) {
+          // Straight to the named leader; wait only if members keep
+          // bouncing us around (their views of the leader disagree).
+          this.pool.noteLeader(failure.leaderUrl);
+          return ++retrying.redirects > this.pool.known.length ? Next.AfterPause : Next.Now;
+        }
+        this.pool.noteFailure(url);
+        return Next.AfterPause;
+      case FailureKind.ConnectionLost:
+        this.pool.discard(url, channel);
+        this.pool.noteFailure(url);
+        return Next.AfterPause;
+      case FailureKind.Busy:
+        return Next.AfterPause;
     }
   }
 
@@ -204,15 +268,11 @@ export class RetryLoop {
   }
 
   /** The first attempt's RPC options: without a signal, one shared object for every call with the same time. */
-  private firstRpcOptions(attemptMs: number, signal: AbortSignal | undefined): RpcOptions {
+  private firstRpcOptions(attemptMs: number, options: CallOptions): RpcOptions {
     const timeoutMs = Math.max(1, Math.ceil(attemptMs));
-    if (signal !== undefined) return { timeoutMs, signal };
+    if (options.signal !== undefined) return { timeoutMs, signal: options.signal };
     if (this.sharedRpcOptions.timeoutMs !== timeoutMs) this.sharedRpcOptions = { timeoutMs };
     return this.sharedRpcOptions;
-  }
-
-  private newBackoff(): Backoff {
-    return new Backoff(this.settings.backoff, this.settings.random);
   }
 }
 

@@ -23,6 +23,8 @@ const allowedImports: Record<string, readonly string[]> = {
   server: ['common', 'net', 'raft', 'storage', 'kv', 'protocol'],
   client: ['common', 'net', 'kv', 'protocol'],
   cli: ['common', 'net', 'raft', 'storage', 'kv', 'protocol', 'server', 'client'],
+  /** Test doubles (simulated disk, ...): may use any layer, and no shipped layer imports them. */
+  testing: ['common', 'net', 'raft', 'storage', 'kv', 'protocol', 'server', 'client'],
 };
 
 const pureLayers = ['raft', 'kv'];

@@ -31,7 +31,7 @@ export { RpcClient, type CallOptions, type RpcClientOptions } from './rpc-client
 export { RpcServer, type CallContext, type Handler, type Handlers, type RpcServerOptions } from './rpc-server.js';
 export { PeerLink, backoffDelayMs, PeerLinkState, WhenDisconnected, type PeerLinkOptions, type PeerLinkStats } from './peer-link.js';
 export { FrameDecoder, frameBytesMaxDefault } from './frame-decoder.js';
-export type { Logger } from './logger.js';
+export type { Logger } from '../common/logger.js';
 export {
   AbortedError,
   ConnectError,

@@ -12,7 +12,7 @@ import type { ConnectionOptions } from './connection.js';
 import { connect } from './endpoint.js';
 import { ConnectionClosedError } from './errors.js';
 import { Fifo } from './fifo.js';
-import { errorFields, silentLogger } from './logger.js';
+import { errorFields, silentLogger } from '../common/logger.js';
 import type { MessageOf, MessageTable, MethodName, MethodTable, RequestOf, ResponseOf } from './messages.js';
 import { RpcClient, type CallOptions } from './rpc-client.js';
 import type { TlsOptions } from './transport.js';
@@ -205,7 +205,7 @@ export class PeerLink<T extends MessageTable<any> = MessageTable<{}>, M extends 
       this.connection = undefined;
       this.client = undefined;
       if (this.stateValue === PeerLinkState.Closed) return;
-      (this.options.logger ?? silentLogger).info?.({ peer: this.address, err: error && errorFields(error) }, 'peer connection lost');
+      (this.options.logger ?? silentLogger).info({ peer: this.address, err: error && errorFields(error) }, 'peer connection lost');
       this.scheduleReconnect();
     });
     this.setState(PeerLinkState.Connected);

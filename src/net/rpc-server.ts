@@ -17,7 +17,7 @@ import { FrameKind, unpackBody } from './codec.js';
 import type { Connection, RequestSink } from './connection.js';
 import { ConnectionState, schemaError } from './connection.js';
 import { internalErrorCode, unknownMethodCode } from './errors.js';
-import { errorFields, silentLogger, type Logger } from './logger.js';
+import { errorFields, silentLogger, type Logger } from '../common/logger.js';
 import type { MethodEntry, MethodName, MethodTable, RequestOf, ResponseOf } from './messages.js';
 
 export interface CallContext {

@@ -187,6 +187,11 @@ export class Connection<T extends MessageTable<any> = MessageTable<{}>> implemen
     if (options.keepAliveMs > 0) socket.setKeepAlive(true, options.keepAliveMs);
   }
 
+  /** The clock this connection's timers use (RpcClients on it default to it too). */
+  get clock(): Clock {
+    return this.options.clock;
+  }
+
   get state(): ConnectionState {
     return this.stateValue;
   }

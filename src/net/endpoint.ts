@@ -87,6 +87,6 @@ export async function connect<T extends MessageTable<any> = MessageTable<{}>>(
   address: string,
   options: ConnectOptions<T> = {},
 ): Promise<Connection<T>> {
-  const socket = await connectTransport(address, { tls: options.tls, timeoutMs: options.timeoutMs, signal: options.signal });
+  const socket = await connectTransport(address, { tls: options.tls, timeoutMs: options.timeoutMs, signal: options.signal, clock: options.clock });
   return new Connection<T>(socket, address, resolveConnectionOptions(options));
 }

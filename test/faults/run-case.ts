@@ -77,8 +77,12 @@ export function prepareHost(): string[] {
   if (!handlersInstalled) {
     handlersInstalled = true;
     process.on('exit', cleanupEverything);
+    let cleaning = false;
     for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-      process.once(signal, () => {
+      // `on`, not `once`: a second signal during cleanup (Ctrl-C twice) must not kill us half way.
+      process.on(signal, () => {
+        if (cleaning) return;
+        cleaning = true;
         process.stderr.write(`\nfault suite: ${signal}, cleaning up namespaces and processes\n`);
         cleanupEverything();
         process.exit(130);

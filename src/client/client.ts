@@ -34,7 +34,10 @@ import {
 import { setMaxListeners } from 'node:events';
 import { TimeoutError as RpcTimeoutError } from '../net/index.js';
 import { SessionExpiredError } from '../kv/errors.js';
-import { Backoff, defaultBackoff, type BackoffOptions } from './backoff.js';
+import { Backoff, type BackoffOptions } from '../common/backoff.js';
+import type { Clock, Timer } from '../common/clock.js';
+import type { RandomSource } from '../common/rng.js';
+import { systemClock, systemRandom } from '../common/system-clock.js';
 import {
   clientDefaults,
   type CallOptions,
@@ -103,10 +106,12 @@ export class KvClient {
   private readonly sessionTtlMs: number;
   private readonly backoffOptions: BackoffOptions;
   private readonly unresolvedWritesMax: number;
+  private readonly clock: Clock;
+  private readonly random: RandomSource;
   private readonly unresolved = new Set<UnresolvedWrite>();
   private session: ClientSession | null = null;
   private opening: Promise<ClientSession> | null = null;
-  private keepAliveTimer: NodeJS.Timeout | null = null;
+  private keepAliveTimer: Timer | null = null;
   private keepAliveInFlight = false;
   private closing: Promise<void> | null = null;
   /** The RPC options of fast-path calls without a signal (see fastRpcOptions). */
@@ -117,11 +122,13 @@ export class KvClient {
     if (options.endpoints.length === 0) throw new InvalidRequestError('no endpoints given', 'endpoints is empty');
     this.timeoutMs = options.timeoutMs ?? clientDefaults.timeoutMs;
     this.sessionTtlMs = options.sessionTtlMs ?? clientDefaults.sessionTtlMs;
-    this.backoffOptions = options.backoff ?? defaultBackoff;
+    this.backoffOptions = options.backoff ?? clientDefaults.backoff;
     this.unresolvedWritesMax = options.unresolvedWritesMax ?? clientDefaults.unresolvedWritesMax;
+    this.clock = options.clock ?? systemClock;
+    this.random = options.random ?? systemRandom;
     // Every running call listens for close(): thousands may be in flight.
     setMaxListeners(0, this.closeSignal);
-    this.pool = new EndpointPool(options.endpoints, channelFactory, options.connectTimeoutMs ?? clientDefaults.connectTimeoutMs);
+    this.pool = new EndpointPool(options.endpoints, channelFactory, options.connectTimeoutMs ?? clientDefaults.connectTimeoutMs, this.random);
   }
 
   /** The leader's client URL as last reported by a member (null when unknown). */
@@ -422,10 +429,9 @@ export class KvClient {
    * expires. The timer does not keep the process alive on its own.
    */
   private scheduleKeepAlive(ttlMs: number): void {
-    if (this.keepAliveTimer !== null) clearInterval(this.keepAliveTimer);
+    this.keepAliveTimer?.cancel();
     const intervalMs = Math.max(100, Math.floor(ttlMs / 3));
-    this.keepAliveTimer = setInterval(() => void this.keepAlive(intervalMs), intervalMs);
-    this.keepAliveTimer.unref();
+    this.keepAliveTimer = this.clock.setRepeating(intervalMs, () => void this.keepAlive(intervalMs), { keepsProcessAlive: false });
   }
 
   private async keepAlive(timeoutMs: number): Promise<void> {
@@ -478,11 +484,11 @@ export class KvClient {
   }
 
   private async shutdown(options: CallOptions): Promise<void> {
-    if (this.keepAliveTimer !== null) clearInterval(this.keepAliveTimer);
+    this.keepAliveTimer?.cancel();
     this.keepAliveTimer = null;
     const session = this.session;
     if (session !== null && !session.expired) {
-      const deadline = new Deadline('session.close', options.timeoutMs ?? Math.min(this.timeoutMs, 2_000), options.signal, undefined);
+      const deadline = new Deadline(this.clock, 'session.close', options.timeoutMs ?? Math.min(this.timeoutMs, 2_000), options.signal, undefined);
       try {
         await this.invoke(Method.CloseSession, () => ({ sessionId: session.id }), deadline, null);
       } catch {
@@ -508,7 +514,7 @@ export class KvClient {
     if (this.closeSignal.aborted) throw new ClientClosedError();
     const timeoutMs = options.timeoutMs ?? this.timeoutMs;
     if (!(timeoutMs > 0) || options.signal?.aborted === true) return -1;
-    return performance.now();
+    return this.clock.monotonicMs();
   }
 
   /** What `rpcOptions` gives the first attempt of a call: all of its time, and the caller's signal. */
@@ -522,12 +528,12 @@ export class KvClient {
 
   private deadline(operation: string, options: CallOptions): Deadline {
     if (this.closeController.signal.aborted) throw new ClientClosedError();
-    return new Deadline(operation, options.timeoutMs ?? this.timeoutMs, options.signal, this.closeController.signal);
+    return new Deadline(this.clock, operation, options.timeoutMs ?? this.timeoutMs, options.signal, this.closeController.signal);
   }
 
   /** The deadline of a call that started on the fast path at `startMs`, for the general loop taking over. */
   private deadlineFrom(operation: string, options: CallOptions, startMs: number): Deadline {
-    return new Deadline(operation, options.timeoutMs ?? this.timeoutMs, options.signal, this.closeSignal, startMs);
+    return new Deadline(this.clock, operation, options.timeoutMs ?? this.timeoutMs, options.signal, this.closeSignal, startMs);
   }
 
   /**
@@ -548,7 +554,7 @@ export class KvClient {
     failed: FailedAttempt | null = null,
   ): Promise<MethodTypes[M]['response']> {
     let backoffState: Backoff | null = null;
-    const backoff = (): Backoff => (backoffState ??= new Backoff(this.backoffOptions));
+    const backoff = (): Backoff => (backoffState ??= new Backoff(this.backoffOptions, this.random));
     let lastFailure: unknown = undefined;
     let waitingForAnswer = false;
     let redirects = 0;

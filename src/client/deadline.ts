@@ -8,13 +8,16 @@
  * the RPC gets the remaining time as its `timeoutMs` and the caller's signal
  * as is. Timers and listeners appear only while sleeping between retries or
  * waiting for something shared (a connection being opened, the session).
+ * Time and timers come from the client's injected Clock.
  */
+import type { Clock, Timer } from '../common/clock.js';
 import { TimeoutError, AbortedError, ClientClosedError } from './errors.js';
 
 export class Deadline {
   private readonly expiresAtMs: number;
 
   constructor(
+    private readonly clock: Clock,
     readonly operation: string,
     readonly timeoutMs: number,
     /** The caller's signal, if any. */
@@ -22,7 +25,7 @@ export class Deadline {
     /** Fires when the client closes: every call still running ends with ClientClosedError. */
     private readonly closeSignal: AbortSignal | undefined,
     /** When the call began (a call that started on the client's fast path began before its Deadline). */
-    startMs: number = performance.now(),
+    startMs: number = clock.monotonicMs(),
   ) {
     this.expiresAtMs = startMs + timeoutMs;
   }
@@ -30,13 +33,13 @@ export class Deadline {
   /** True once the time is up, the caller aborted, or the client closed. */
   get expired(): boolean {
     return (
-      this.callerSignal?.aborted === true || this.closeSignal?.aborted === true || performance.now() >= this.expiresAtMs
+      this.callerSignal?.aborted === true || this.closeSignal?.aborted === true || this.clock.monotonicMs() >= this.expiresAtMs
     );
   }
 
   /** Milliseconds left (0 once expired). */
   remainingMs(): number {
-    return Math.max(0, this.expiresAtMs - performance.now());
+    return Math.max(0, this.expiresAtMs - this.clock.monotonicMs());
   }
 
   /** What ended the call: ClientClosedError, AbortedError or TimeoutError. Only meaningful once expired. */
@@ -48,8 +51,10 @@ export class Deadline {
 
   /** Sleep `ms`, cut short (resolving, not rejecting) when the deadline ends first. */
   sleep(ms: number): Promise<void> {
-    return this.race(new Promise<void>((resolve) => setTimeout(resolve, Math.min(ms, this.remainingMs())))).catch(
+    let timer: Timer | undefined;
+    return this.race(new Promise<void>((resolve) => (timer = this.clock.setTimer(Math.min(ms, this.remainingMs()), resolve)))).then(
       () => undefined,
+      () => timer?.cancel(),
     );
   }
 
@@ -65,11 +70,11 @@ export class Deadline {
         cleanup();
         reject(this.reason);
       };
-      const timer = setTimeout(onEnd, Math.ceil(this.remainingMs()));
+      const timer = this.clock.setTimer(Math.ceil(this.remainingMs()), onEnd);
       this.callerSignal?.addEventListener('abort', onEnd, { once: true });
       this.closeSignal?.addEventListener('abort', onEnd, { once: true });
       const cleanup = (): void => {
-        clearTimeout(timer);
+        timer.cancel();
         this.callerSignal?.removeEventListener('abort', onEnd);
         this.closeSignal?.removeEventListener('abort', onEnd);
       };

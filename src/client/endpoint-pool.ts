@@ -8,6 +8,7 @@
  * next leader). Connections are opened lazily and shared by every call of the
  * client: the net layer's RPC pipelines many requests on one connection.
  */
+import type { RandomSource } from '../common/rng.js';
 import type { RpcChannel, ChannelFactory } from './channel.js';
 
 export class EndpointPool {
@@ -23,11 +24,11 @@ export class EndpointPool {
     endpoints: readonly string[],
     private readonly openChannel: ChannelFactory,
     private readonly connectTimeoutMs: number,
-    random: () => number = Math.random,
+    random: RandomSource,
   ) {
     this.endpoints = [...new Set(endpoints)];
     // Start at a random member so that many clients spread their first connections.
-    this.cursor = Math.floor(random() * this.endpoints.length);
+    this.cursor = random.nextInt(this.endpoints.length);
   }
 
   /** Known endpoints: the configured ones plus leader URLs learned from members. */

@@ -26,9 +26,12 @@ export interface ConnectOptions extends KvClientOptions {
 /**
  * Connects to a Concord cluster and, unless `openSessionOnConnect` is false,
  * opens the client's session (which needs a leader: it waits up to
- * `timeoutMs` for one).
+ * `timeoutMs` for one). With `channelFactory`, the client runs over those
+ * channels instead of the net layer (see KvClientOptions.channelFactory).
  */
 export function connect(options: ConnectOptions): Promise<KvClient> {
+  // A custom channel (e.g. the simulator's) gives endpoints its own meaning.
+  if (options.channelFactory !== undefined) return connectWith(options, options.channelFactory);
   for (const endpoint of options.endpoints) {
     try {
       parseAddress(endpoint);
@@ -64,7 +67,7 @@ export { KeyValueResult } from './key-value.js';
 export { ScanIterable, type ScanRange } from './scan.js';
 export { UnresolvedWrite, UnresolvedWriteState } from './unresolved-write.js';
 export { toBytes, bytesToString, type BytesLike } from './bytes.js';
-export type { BackoffOptions } from './backoff.js';
+export type { BackoffOptions } from '../common/backoff.js';
 export type { RpcChannel, ChannelFactory } from './channel.js';
 export {
   AbortedError,

@@ -3,7 +3,10 @@
  * what they return.
  */
 import type { Consistency, MemberStatus } from '../protocol/index.js';
-import type { BackoffOptions } from './backoff.js';
+import type { BackoffOptions } from '../common/backoff.js';
+import type { Clock } from '../common/clock.js';
+import type { RandomSource } from '../common/rng.js';
+import type { ChannelFactory } from './channel.js';
 
 /** Per-call options every method takes. */
 export interface CallOptions {
@@ -97,6 +100,22 @@ export interface KvClientOptions {
   readonly openSessionOnConnect?: boolean;
   /** Cancels connecting (the session open). */
   readonly signal?: AbortSignal;
+  /**
+   * Opens the connection to one endpoint (default: the net layer's RPC client
+   * over tcp://, tls://, unix:// or mem://). Anything that speaks the client
+   * protocol as an `RpcChannel` will do: the deterministic simulator passes one
+   * that reaches its simulated members without sockets, and then endpoints are
+   * whatever names it understands (they are not parsed as net addresses).
+   */
+  readonly channelFactory?: ChannelFactory;
+  /**
+   * Time and timers of every deadline, backoff sleep and keep-alive (default
+   * systemClock). The simulator passes its simulated clock. (The RPC timeouts
+   * of the default channel are the net layer's own.)
+   */
+  readonly clock?: Clock;
+  /** Randomness for backoff jitter and the first endpoint tried (default systemRandom). */
+  readonly random?: RandomSource;
 }
 
 export const clientDefaults = {
@@ -105,5 +124,6 @@ export const clientDefaults = {
   sessionTtlMs: 60_000,
   unresolvedWritesMax: 256,
   scanPageSize: 1_000,
+  backoff: { initialMs: 5, maxMs: 500 } satisfies BackoffOptions,
 } as const;
 

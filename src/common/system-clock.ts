@@ -3,18 +3,20 @@
  * platform's cryptographic random numbers. The only place outside the edges
  * that reads them; everything else has them injected (see clock.ts, rng.ts).
  */
-import type { Clock, Timer } from './clock.js';
+import type { Clock, Timer, TimerOptions } from './clock.js';
 import type { RandomSource } from './rng.js';
 
 export const systemClock: Clock = {
   nowMs: () => Date.now(),
   monotonicMs: () => performance.now(),
-  setTimer(delayMs: number, fn: () => void): Timer {
+  setTimer(delayMs: number, fn: () => void, options?: TimerOptions): Timer {
     const handle = setTimeout(fn, Math.max(0, delayMs));
+    if (options?.keepsProcessAlive === false) handle.unref();
     return { cancel: () => clearTimeout(handle) };
   },
-  setRepeating(intervalMs: number, fn: () => void): Timer {
+  setRepeating(intervalMs: number, fn: () => void, options?: TimerOptions): Timer {
     const handle = setInterval(fn, intervalMs);
+    if (options?.keepsProcessAlive === false) handle.unref();
     return { cancel: () => clearInterval(handle) };
   },
   schedule(fn: () => void): void {

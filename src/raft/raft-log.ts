@@ -14,6 +14,9 @@ import { assert } from '../common/errors.js';
 import { LogCompactedError, LogUnavailableError, type Storage } from './storage.js';
 import { EntryType, type Entry, type SnapshotMetadata } from './types.js';
 
+/** Bound on the entry bytes one page of a whole-range scan (`someEntry`) reads at a time, so a scan's memory does not grow with the log. */
+export const LOG_SCAN_PAGE_BYTES = 1024 * 1024;
+
 export class RaftLog {
   /** Index of `tail[0]`. */
   private offset: number;
@@ -131,6 +134,21 @@ export class RaftLog {
       end++;
     }
     return this.tail.slice(from, end);
+  }
+
+  /**
+   * Visit the entries in [lo, hi] in order, reading them a page of
+   * LOG_SCAN_PAGE_BYTES at a time; stops at the first entry for which `visit`
+   * returns true and returns whether one did. Throws LogCompactedError if lo
+   * is compacted.
+   */
+  someEntry(lo: number, hi: number, visit: (e: Entry) => boolean): boolean {
+    while (lo <= hi) {
+      const page = this.slice(lo, hi + 1, LOG_SCAN_PAGE_BYTES);
+      for (const e of page) if (visit(e)) return true;
+      lo += page.length;
+    }
+    return false;
   }
 
   /**

@@ -1,9 +1,8 @@
-/** The client's small parts: sequence bookkeeping, backoff, byte helpers, error mapping. */
+/** The client's small parts: sequence bookkeeping, byte helpers, error mapping. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { ClientSession } from '../../src/client/session.js';
-import { Backoff } from '../../src/client/backoff.js';
 import { prefixEnd, toBytes, bytesToString } from '../../src/client/bytes.js';
 import { errorFromRemote, InvalidRequestError, ServerError } from '../../src/client/errors.js';
 import { KeyNotFoundError, KeyTooLargeError, SessionExpiredError, VersionMismatchError } from '../../src/kv/errors.js';
@@ -29,22 +28,6 @@ test('ackedSeq is the highest seq with every seq up to it settled, whatever the 
       }
     }),
   );
-});
-
-test('backoff waits grow exponentially to the cap, with jitter below the ceiling, and reset', () => {
-  const draws = [1, 1, 1, 1, 1, 1, 1, 1, 0.5];
-  const backoff = new Backoff({ initialMs: 5, maxMs: 100 }, () => draws.shift()!);
-  assert.deepEqual(
-    Array.from({ length: 8 }, () => backoff.nextDelayMs()),
-    [5, 10, 20, 40, 80, 100, 100, 100],
-  );
-  backoff.reset();
-  assert.equal(backoff.nextDelayMs(), 2.5);
-  const random = new Backoff({ initialMs: 5, maxMs: 100 });
-  for (let i = 0; i < 50; i++) {
-    const d = random.nextDelayMs();
-    assert.ok(d >= 0 && d <= 100);
-  }
 });
 
 test('prefixEnd is the smallest key above every key with the prefix', () => {

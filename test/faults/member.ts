@@ -8,17 +8,15 @@
  *   node dist/test/faults/member.js <concord server flags> --fault-control FILE
  *
  * On SIGUSR2 it re-reads FILE, a JSON object `{ "clockOffsetMs": n,
- * "diskFailing": bool }`, and applies it (logging what changed). The clock is
- * passed to startServer as `clock` (taken once the server accepts one) and also
- * replaces Date.now in this process, so that code still reading Date.now sees
- * the step too, as it would after a real step of the system clock.
+ * "diskFailing": bool }`, and applies it (logging what changed). The clock
+ * reaches the member only through startServer's injected `clock`: the step
+ * tests that seam (the leader's timestamps in entries, session expiry), while
+ * timers and deadlines stay on the monotonic clock, as after a real NTP step.
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import type { Clock } from '../../src/common/clock.js';
 import { createLogger, loadServerConfig, serverConfigOptions, shutdownOnSignals, startServer } from '../../src/server/index.js';
 import type { RawSettings } from '../../src/server/config.js';
-import type { StartServerOptions } from '../../src/server/server.js';
 import { FaultDisk } from './fault-disk.js';
 import { SkewClock } from './skew-clock.js';
 
@@ -46,9 +44,7 @@ async function main(): Promise<void> {
   const config = loadServerConfig({ flags });
   const logger = createLogger({ level: config.logLevel, format: config.logFormat, bindings: { member: config.name } });
 
-  const realDateNow = Date.now.bind(Date);
-  const clock = new SkewClock(realDateNow);
-  Date.now = () => clock.nowMs();
+  const clock = new SkewClock();
   const disk = new FaultDisk();
   const apply = (): void => {
     if (typeof controlPath !== 'string') return;
@@ -68,9 +64,7 @@ async function main(): Promise<void> {
   apply();
   process.on('SIGUSR2', apply);
 
-  // `clock` is typed apart so that this compiles whether or not StartServerOptions has it yet.
-  const startOptions: StartServerOptions & { clock?: Clock } = { disk, clock };
-  const server = await startServer(config, logger, startOptions);
+  const server = await startServer(config, logger, { disk, clock });
   shutdownOnSignals(server, logger);
 }
 

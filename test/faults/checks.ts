@@ -90,3 +90,12 @@ export function checkCounter(history: readonly HistoryRecord[], finals: Verified
   }
   return { name: 'counter', ok: problems.length === 0, summary: parts.join('; '), problems };
 }
+
+/** Sessions the clients opened beyond their first: evidence that expiry (a clock step) or failover reached them. */
+export function sessionsReopened(history: readonly HistoryRecord[]): number {
+  const perClient = new Map<number, number>();
+  for (const r of history) if (r.w === 'session') perClient.set(r.c, (perClient.get(r.c) ?? 0) + 1);
+  let reopened = 0;
+  for (const count of perClient.values()) reopened += count - 1;
+  return reopened;
+}

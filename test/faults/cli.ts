@@ -67,7 +67,7 @@ async function main(): Promise<void> {
     const verdict = await runCase({ seed, members, durationS, nemeses, resultsDir, log: (line) => console.log(line) });
     verdicts.push(verdict);
     const checks = verdict.checks.map((c) => `${c.name} ${c.ok ? (c.result === 'unknown' ? 'inconclusive' : 'ok') : 'FAIL'}`).join(', ');
-    console.log(`  ${verdict.ok ? 'PASS' : 'FAIL'} seed ${seed}: ${verdict.faults.length} faults; ${checks || 'no checks'}; serving ${verdict.recovery?.serveMs ?? '-'} ms after healing`);
+    console.log(`  ${verdict.ok ? 'PASS' : 'FAIL'} seed ${seed}: ${verdict.faults.length} faults, ${verdict.operations} operations, ${verdict.sessionsReopened} sessions reopened; ${checks || 'no checks'}; serving ${verdict.recovery?.serveMs ?? '-'} ms after healing`);
     for (const c of verdict.checks) console.log(`    ${c.name}: ${c.summary}`);
     for (const p of verdict.problems.slice(0, 10)) console.log(`    problem: ${p.split('\n').slice(0, 12).join('\n      ')}`);
     if (!verdict.ok) console.log(`    rerun: ${verdict.rerun}\n    verdict: ${join(verdict.dir, 'verdict.json')}`);

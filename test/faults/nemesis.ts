@@ -41,6 +41,8 @@ export interface ScheduledFault {
   /** Seeded choices the fault resolves at start (which member, which side, which sign). */
   readonly pick: number;
   readonly onLeader: boolean;
+  /** A second fault started and reverted together with this one. */
+  readonly with?: ScheduledFault;
 }
 
 export function parseNemeses(text: string): NemesisKind[] {
@@ -60,7 +62,16 @@ export function scheduleFaults(seed: number, kinds: readonly NemesisKind[], dura
   while (kinds.length > 0) {
     const holdMs = 2000 + rng.nextInt(4000);
     if (at + holdMs > durationMs) break;
-    out.push({ kind: kinds[rng.nextInt(kinds.length)]!, atMs: at, holdMs, pick: rng.nextInt(1 << 30), onLeader: rng.nextInt(3) !== 0 });
+    const kind = kinds[rng.nextInt(kinds.length)]!;
+    const fault: ScheduledFault = { kind, atMs: at, holdMs, pick: rng.nextInt(1 << 30), onLeader: rng.nextInt(3) !== 0 };
+    // One fault in three comes with a second of another kind, in force together
+    // (a partition while the leader's clock steps, a kill during a partition...):
+    // the interesting bugs need two things going wrong at once.
+    const others = kinds.filter((k) => k !== kind);
+    const companionKind = others.length > 0 && rng.nextInt(3) === 0 ? others[rng.nextInt(others.length)]! : null;
+    const pick = rng.nextInt(1 << 30);
+    const onLeader = rng.nextInt(2) === 0;
+    out.push(companionKind === null ? fault : { ...fault, with: { kind: companionKind, atMs: at, holdMs, pick, onLeader } });
     at += holdMs + 1000 + rng.nextInt(2500);
   }
   return out;

@@ -16,7 +16,7 @@ import { appendFileSync, closeSync, mkdirSync, openSync, readFileSync, writeFile
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { AgentReply, AgentRequest, Verified } from './agent.js';
-import { checkCounter, checkRegister, checkSet, type CheckReport } from './checks.js';
+import { checkCounter, checkRegister, checkSet, sessionsReopened, type CheckReport } from './checks.js';
 import { createMembers, type FaultMember } from './members.js';
 import { healAll, launcherNemeses, scheduleFaults, startFault, type NemesisContext, type NemesisKind } from './nemesis.js';
 import { FaultNetwork, removeStaleNamespaces } from './netns.js';
@@ -45,6 +45,9 @@ export interface Verdict {
   readonly rerun: string;
   readonly dir: string;
   readonly faults: readonly string[];
+  /** Operations recorded, and sessions the clients had to open again. */
+  readonly operations: number;
+  readonly sessionsReopened: number;
   readonly checks: readonly CheckReport[];
   readonly recovery: Omit<Verified, 'type' | 'setElems'> | null;
   readonly problems: readonly string[];
@@ -210,15 +213,17 @@ export async function runCase(options: CaseOptions): Promise<Verdict> {
     for (const fault of schedule) {
       const wait = phaseStart + fault.atMs - Date.now();
       if (wait > 0) await sleep(wait);
-      const active = await startFault(ctx, fault);
+      const actives = [await startFault(ctx, fault)];
+      if (fault.with !== undefined) actives.push(await startFault(ctx, fault.with));
       track();
-      faults.push(active.description);
-      appendFileSync(nemesisPath, JSON.stringify({ atMs: Date.now() - phaseStart, start: active.description }) + '\n');
-      log(`  ${elapsed()} ${active.description} for ${(fault.holdMs / 1000).toFixed(1)}s`);
+      const description = actives.map((a) => a.description).join(' + ');
+      faults.push(description);
+      appendFileSync(nemesisPath, JSON.stringify({ atMs: Date.now() - phaseStart, start: description }) + '\n');
+      log(`  ${elapsed()} ${description} for ${(fault.holdMs / 1000).toFixed(1)}s`);
       await sleep(fault.holdMs);
-      await active.revert();
+      for (const active of actives.reverse()) await active.revert();
       track();
-      appendFileSync(nemesisPath, JSON.stringify({ atMs: Date.now() - phaseStart, end: active.description }) + '\n');
+      appendFileSync(nemesisPath, JSON.stringify({ atMs: Date.now() - phaseStart, end: description }) + '\n');
     }
     const rest = phaseStart + options.durationS * 1000 - Date.now();
     if (rest > 0) await sleep(rest);
@@ -265,6 +270,8 @@ export async function runCase(options: CaseOptions): Promise<Verdict> {
     rerun,
     dir,
     faults,
+    operations: history.filter((r) => r.w !== 'session').length,
+    sessionsReopened: sessionsReopened(history),
     checks,
     recovery: verified === null ? null : (recovery as Verdict['recovery']),
     problems,

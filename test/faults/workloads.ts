@@ -38,7 +38,9 @@ export type WriteResultKind = (typeof WriteResultKind)[keyof typeof WriteResultK
 export type HistoryRecord =
   | { readonly w: 'register'; readonly c: number; readonly input: RegisterInput; readonly call: number; readonly ret: number | null; readonly output: RegisterOutput | null; readonly err?: string }
   | { readonly w: 'set'; readonly c: number; readonly elem: string; readonly result: WriteResultKind; readonly call: number; readonly ret: number; readonly err?: string }
-  | { readonly w: 'counter'; readonly c: number; readonly key: string; readonly result: WriteResultKind; readonly call: number; readonly ret: number; readonly attempts: number; readonly err?: string };
+  | { readonly w: 'counter'; readonly c: number; readonly key: string; readonly result: WriteResultKind; readonly call: number; readonly ret: number; readonly attempts: number; readonly err?: string }
+  /** A client's session changed (it was opened again, e.g. after a leader's clock step expired it). */
+  | { readonly w: 'session'; readonly c: number; readonly sessionId: number; readonly at: number };
 
 export const registerKeys = ['reg/a', 'reg/b', 'reg/c'] as const;
 export const counterKeys = ['ctr/a', 'ctr/b'] as const;
@@ -73,6 +75,13 @@ function writeErrorKind(error: unknown): WriteResultKind {
   return WriteResultKind.Failed;
 }
 
+/** Records the client's session id when it changed since `last`; returns the current one. */
+function noteSession(kv: KvClient, id: number, last: number | null, options: WorkloadOptions): number | null {
+  const current = kv.sessionId;
+  if (current !== null && current !== last) options.record({ w: 'session', c: id, sessionId: current, at: now() });
+  return current ?? last;
+}
+
 /** Connects, retrying until it works or the workload stops (a member may be paused or cut off). */
 async function connectRetrying(options: WorkloadOptions): Promise<KvClient | null> {
   while (!options.stopped()) {
@@ -103,8 +112,10 @@ async function registerClient(id: number, options: WorkloadOptions): Promise<voi
       return null; // a failed read has no effect: nothing to check
     }
   };
+  let session: number | null = null;
   try {
     while (!options.stopped()) {
+      session = noteSession(kv, id, session, options);
       const key = registerKeys[rng.nextInt(registerKeys.length)]!;
       const dice = rng.nextInt(10);
       if (dice < 4) {
@@ -148,8 +159,10 @@ async function setClient(id: number, options: WorkloadOptions): Promise<void> {
   const kv = await connectRetrying(options);
   if (kv === null) return;
   let n = 0;
+  let session: number | null = null;
   try {
     while (!options.stopped()) {
+      session = noteSession(kv, id, session, options);
       const elem = `${setPrefix}${id}-${++n}`;
       const call = now();
       try {
@@ -220,8 +233,10 @@ async function counterClient(id: number, options: WorkloadOptions): Promise<void
   const rng = new Prng(options.seed * 1000 + 500 + id);
   const kv = await connectRetrying(options);
   if (kv === null) return;
+  let session: number | null = null;
   try {
     while (!options.stopped()) {
+      session = noteSession(kv, id, session, options);
       const key = counterKeys[rng.nextInt(counterKeys.length)]!;
       const call = now();
       const outcome = await increment(kv, key, options);

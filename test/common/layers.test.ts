@@ -20,9 +20,10 @@ const allowedImports: Record<string, readonly string[]> = {
   kv: ['common'],
   storage: ['common', 'raft'],
   protocol: ['common', 'net', 'kv'],
-  server: ['common', 'net', 'raft', 'storage', 'kv', 'protocol'],
+  auth: ['common', 'kv', 'protocol'],
+  server: ['common', 'net', 'raft', 'storage', 'kv', 'protocol', 'auth'],
   client: ['common', 'net', 'kv', 'protocol'],
-  cli: ['common', 'net', 'raft', 'storage', 'kv', 'protocol', 'server', 'client'],
+  cli: ['common', 'net', 'raft', 'storage', 'kv', 'protocol', 'server', 'client', 'auth'],
 };
 
 const pureLayers = ['raft', 'kv'];

@@ -20,12 +20,13 @@ const allowedImports: Record<string, readonly string[]> = {
   kv: ['common'],
   storage: ['common', 'raft'],
   protocol: ['common', 'net', 'kv'],
-  server: ['common', 'net', 'raft', 'storage', 'kv', 'protocol'],
+  auth: ['common', 'kv', 'protocol'],
+  server: ['common', 'net', 'raft', 'storage', 'kv', 'protocol', 'auth'],
   client: ['common', 'net', 'kv', 'protocol'],
-  cli: ['common', 'net', 'raft', 'storage', 'kv', 'protocol', 'server', 'client'],
+  cli: ['common', 'net', 'raft', 'storage', 'kv', 'protocol', 'server', 'client', 'auth'],
   // Test doubles for tests and benchmarks (in-memory hosts, simulated devices): they may use
   // every layer, and no shipped code imports them (checked below).
-  testing: ['common', 'net', 'raft', 'storage', 'kv', 'protocol', 'server', 'client', 'cli'],
+  testing: ['common', 'net', 'raft', 'storage', 'kv', 'protocol', 'server', 'client', 'cli', 'auth'],
 };
 
 const pureLayers = ['raft', 'kv'];

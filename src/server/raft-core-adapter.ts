@@ -33,7 +33,7 @@ export function createRaftCore(options: CreateRaftCoreOptions): RaftCore {
     rng: options.random,
     preVote: true,
     checkQuorum: true,
-    maxUncommittedEntriesBytes: coreLimits.uncommittedEntriesBytesMax,
+    uncommittedEntriesBytesMax: coreLimits.uncommittedEntriesBytesMax,
     maxPendingReadIndexRequests: coreLimits.pendingReadIndexRequestsMax,
   });
   return {

@@ -15,6 +15,8 @@
  */
 import * as path from 'node:path';
 import { assert } from '../common/errors.js';
+import type { RandomSource } from '../common/rng.js';
+import { systemRandom } from '../common/system-clock.js';
 import {
   LogCompactedError,
   LogUnavailableError,
@@ -47,7 +49,7 @@ import {
 import { extendingFlushPadBytes } from './wal-preallocator.js';
 import { recoverWal } from './wal-recovery.js';
 import { deletableSegmentCount, type Segment } from './wal-segment.js';
-import { WalWriter, createSegment, type WalItem } from './wal-writer.js';
+import { WalWriter, createSegment, drawSalt, type WalItem } from './wal-writer.js';
 
 export interface DurableStorageOptions {
   /** The data directory (created if missing). */
@@ -72,6 +74,8 @@ export interface DurableStorageOptions {
   readonly snapshotsRetained?: number;
   /** Largest snapshot accepted. Default 8 GiB. */
   readonly snapshotBytesMax?: number;
+  /** Draws each WAL segment's salt (see wal-recovery.ts). Default: the system's. */
+  readonly random?: RandomSource;
 }
 
 /** What the host persists from one Raft Ready, in this order. */
@@ -185,11 +189,15 @@ export class DurableStorage implements Storage {
         segmentBytesMax: options.segmentBytesMax ?? 64 * 1024 * 1024,
         pendingWriteBytesMax: options.pendingWriteBytesMax ?? 256 * 1024 * 1024,
         preallocateBytes: options.preallocateBytes ?? 1024 * 1024,
+        random: options.random ?? systemRandom,
       };
-      if (segments.length === 0) {
+      const last = segments[segments.length - 1];
+      if (last === undefined || last.salt === null) {
+        // A new log, or one whose active segment has the unsalted format 1: new flushes go to a new segment.
         const startBytes = segmentStartRecordBytes + frameRecordBytes + hardStateRecordBytes(hardState);
         const pad = extendingFlushPadBytes(walOptions.preallocateBytes, walOptions.segmentBytesMax, startBytes);
-        segments.push(await createSegment(walOptions, 1, frame, hardState, [], pad));
+        const salt = drawSalt(walOptions.random);
+        segments.push(await createSegment(walOptions, (last?.sequence ?? 0) + 1, salt, frame, hardState, [], pad));
       }
       const writer = new WalWriter(walOptions, segments, frame, hardState);
       const storage = new DurableStorage(

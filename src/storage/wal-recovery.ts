@@ -39,9 +39,11 @@ import {
   decodeSegmentStart,
   flushStartRecordBytes,
   payloadBytesMin,
+  unsaltedFlushStartPayloadBytes,
   readRecordAt,
   readU32,
   recordHeaderBytes,
+  saltedFormatVersion,
   segmentFormatVersion,
   segmentMagic,
   type FrameRecord,
@@ -107,17 +109,29 @@ export function hasTornZeros(bytes: Uint8Array, start: number, end: number): boo
 }
 
 /**
- * True if an intact FlushStart record begins in [from, to). A flush is
+ * True if a FlushStart record of this segment begins in [from, to). A flush is
  * written only after the previous one's fdatasync returned, so damage followed
  * by a later flush is damage to synced, acknowledged data: never a torn write.
  * Byte by byte, since the damaged record's length cannot be trusted; this runs
  * at most once per start, and only up to the zero tail.
+ *
+ * Why a value cannot fool it: the bytes scanned include the payloads of the
+ * damaged flush's entries, which clients chose, and a value may hold a
+ * perfect image of a FlushStart record. In a salted segment (format 2) a
+ * FlushStart counts only if it carries the segment's salt: 32 random bits
+ * drawn when the segment was created, written only in the WAL, never sent to
+ * a client or a peer. A value cannot copy what its writer never saw, and a
+ * guess is right with chance 2^-32. (`salt` null: a format-1 segment, where
+ * any intact FlushStart counts, as before salts.)
  */
-export function hasFlushStartAfter(bytes: Uint8Array, from: number, to = bytes.byteLength): boolean {
-  const inverted = ~8 >>> 0;
+export function hasFlushStartAfter(bytes: Uint8Array, from: number, to: number, salt: number | null): boolean {
+  const payloadBytes = salt === null ? unsaltedFlushStartPayloadBytes : flushStartRecordBytes - recordHeaderBytes;
+  const recordBytes = recordHeaderBytes + payloadBytes;
+  const inverted = ~payloadBytes >>> 0;
   const stop = Math.min(to, bytes.byteLength);
-  for (let p = from; p < stop && p + flushStartRecordBytes <= bytes.byteLength; p++) {
-    if (bytes[p + 12] !== RecordType.FlushStart || readU32(bytes, p) !== 8 || readU32(bytes, p + 4) !== inverted) continue;
+  for (let p = from; p < stop && p + recordBytes <= bytes.byteLength; p++) {
+    if (bytes[p + 12] !== RecordType.FlushStart || readU32(bytes, p) !== payloadBytes || readU32(bytes, p + 4) !== inverted) continue;
+    if (salt !== null && readU32(bytes, p + recordHeaderBytes + 8) !== salt) continue;
     if (readRecordAt(bytes, p).check === RecordCheck.Ok) return true;
   }
   return false;
@@ -125,13 +139,13 @@ export function hasFlushStartAfter(bytes: Uint8Array, from: number, to = bytes.b
 
 /**
  * A damaged record in the last segment is a torn write when (1) it lies in
- * the last flush (no intact flush starts after it) and (2) its damage looks
- * like an interrupted write: the file ends inside it, or it holds zeros that
- * never got their data. Anything else is refused: a flipped bit in the last
- * flush has neither pattern.
+ * the last flush (no FlushStart of the segment starts after it) and (2) its
+ * damage looks like an interrupted write: the file ends inside it, or it
+ * holds zeros that never got their data. Anything else is refused: a flipped
+ * bit in the last flush has neither pattern.
  */
-function isTornWrite(bytes: Uint8Array, at: number, record: RecordAt, zeroFrom: number): boolean {
-  if (hasFlushStartAfter(bytes, at + 1, zeroFrom)) return false;
+function isTornWrite(bytes: Uint8Array, at: number, record: RecordAt, zeroFrom: number, salt: number | null): boolean {
+  if (hasFlushStartAfter(bytes, at + 1, zeroFrom, salt)) return false;
   if (record.check === RecordCheck.Truncated) return true;
   const end = record.check === RecordCheck.BadLength ? at + recordHeaderBytes : record.end;
   return hasTornZeros(bytes, at, end);
@@ -173,7 +187,11 @@ class Replay {
       return;
     }
     if (!segmentStart) this.lowWater = Math.min(this.lowWater, f.prevIndex);
-    if (f.baseIndex > this.index.baseIndex) this.index.rebase(f.baseIndex, f.baseTerm);
+    // A newer base, or the same index with another term: a snapshot that did not
+    // match the log there was installed (Raft §7), so the log restarts after it.
+    if (f.baseIndex > this.index.baseIndex || (f.baseIndex === this.index.baseIndex && f.baseTerm !== this.index.baseTerm)) {
+      this.index.rebase(f.baseIndex, f.baseTerm);
+    }
     if (f.prevIndex < this.index.baseIndex) {
       throw corrupt(`frame ends the log at ${f.prevIndex}, below the log's start ${this.index.baseIndex}`);
     }
@@ -232,6 +250,8 @@ interface SegmentScan {
   readonly end: number;
   /** Where a torn write in the last flush begins (-1: none). */
   readonly tornAt: number;
+  /** From the segment start record (null: format 1). */
+  readonly salt: number | null;
   readonly startPrevIndex: number;
   readonly startBytes: number;
 }
@@ -256,9 +276,10 @@ function replayRecord(replay: Replay, record: RecordAt, recordNumber: number, se
       const start = decodeSegmentStart(record.payload);
       if (recordNumber !== 0) throw new CorruptLogError(file, at, 'segment start record in the middle of a segment');
       if (start.magic !== segmentMagic) throw new CorruptLogError(file, at, 'bad magic');
-      if (start.version !== segmentFormatVersion) {
+      if (start.version < 1 || start.version > segmentFormatVersion) {
         throw new CorruptLogError(file, at, `unsupported WAL format version ${start.version}`);
       }
+      if (start.version >= saltedFormatVersion && start.salt === null) throw new CorruptLogError(file, at, 'segment start is too short');
       if (start.sequence !== sequence) {
         throw new CorruptLogError(file, at, `segment says it is sequence ${start.sequence}`);
       }
@@ -291,13 +312,14 @@ function scanSegment(replay: Replay, bytes: Uint8Array, sequence: number, file: 
   let records = 0;
   let startPrevIndex = -1;
   let startBytes = 0;
+  let salt: number | null = null;
   // At or past zeroFrom the rest of the file is zeros: the preallocated tail
   // after the last record (a zero header followed by anything else is judged
   // as damage below).
   while (at < zeroFrom) {
     const record = readRecordAt(bytes, at);
     if (record.check !== RecordCheck.Ok) {
-      if (isLast && isTornWrite(bytes, at, record, zeroFrom)) return { records, end: at, tornAt: at, startPrevIndex, startBytes };
+      if (isLast && isTornWrite(bytes, at, record, zeroFrom, salt)) return { records, end: at, tornAt: at, startPrevIndex, startBytes, salt };
       const zeroHeader = bytes.subarray(at, at + recordHeaderBytes).every((b) => b === 0);
       throw new CorruptLogError(
         file,
@@ -306,12 +328,13 @@ function scanSegment(replay: Replay, bytes: Uint8Array, sequence: number, file: 
       );
     }
     replayRecord(replay, record, records, sequence, file, at);
+    if (records === 0) salt = decodeSegmentStart(record.payload).salt;
     if (records === 1) startPrevIndex = decodeFrame(record.payload).prevIndex;
     if (records === 2) startBytes = record.end;
     records++;
     at = record.end;
   }
-  return { records, end: at, tornAt: -1, startPrevIndex, startBytes };
+  return { records, end: at, tornAt: -1, startPrevIndex, startBytes, salt };
 }
 
 /**
@@ -351,6 +374,7 @@ async function replaySegment(
       sequence,
       path: file,
       file: handle,
+      salt: scan.salt,
       size: scan.end,
       // What recovery read back: if it was only in the page cache (a process
       // crash, not a power cut), the first flush's fdatasync makes it durable.

@@ -23,6 +23,7 @@ import {
   type SnapshotChunk,
   type Storage,
 } from '../raft/storage.js';
+import type { IncomingSnapshotChunk } from '../raft/ready.js';
 import type { ConfState, Entry, HardState, SnapshotMetadata } from '../raft/types.js';
 import { errorCode, type Disk } from './disk.js';
 import { EntryCache } from './entry-cache.js';
@@ -30,7 +31,7 @@ import { CorruptLogError, StorageClosedError } from './errors.js';
 import { LogIndex } from './log-index.js';
 import { silentLogger, type StorageLogger } from './logger.js';
 import { NodeDisk } from './node-disk.js';
-import { SnapshotStore, type IncomingSnapshotChunk, type SnapshotWriter } from './snapshot-store.js';
+import { SnapshotStore, type SnapshotWriter } from './snapshot-store.js';
 import {
   RecordCheck,
   RecordType,
@@ -78,12 +79,24 @@ export interface DurableStorageOptions {
   readonly random?: RandomSource;
 }
 
-/** What the host persists from one Raft Ready, in this order. */
-export interface ReadyToPersist {
-  readonly snapshotChunks?: readonly IncomingSnapshotChunk[];
-  readonly snapshot?: SnapshotMetadata;
-  readonly entries?: readonly Entry[];
-  readonly hardState?: HardState;
+/**
+ * One Ready's durable part (src/raft/ready.ts, fields 2a-2d), and the one
+ * shape for it: the server's loop and the simulator persist this type.
+ * `persist` makes it durable in this order, with one group commit for the
+ * entries and hard state: incoming snapshot chunks, then a snapshot to
+ * install, then the entries (a conflicting suffix truncated first, Raft
+ * §5.3), then the hard state.
+ */
+export interface PersistBatch {
+  readonly snapshotChunks: readonly IncomingSnapshotChunk[];
+  readonly snapshot?: SnapshotMetadata | undefined;
+  readonly entries: readonly Entry[];
+  readonly hardState?: HardState | undefined;
+}
+
+/** True if the batch asks nothing to be made durable. */
+export function isEmptyPersistBatch(batch: PersistBatch): boolean {
+  return batch.snapshotChunks.length === 0 && batch.snapshot === undefined && batch.entries.length === 0 && batch.hardState === undefined;
 }
 
 const readAheadBytes = 64 * 1024;
@@ -314,14 +327,14 @@ export class DurableStorage implements Storage {
    * Persists one Ready: incoming snapshot chunks, then an incoming snapshot
    * to install, then entries and hard state. Resolves when all of it is durable.
    */
-  async persist(ready: ReadyToPersist): Promise<void> {
+  async persist(ready: PersistBatch): Promise<void> {
     // One Ready may carry the last chunk of snapshot A, the order to install A,
     // and already the first chunk of a newer snapshot B (simulator finding F2).
     // There is one incoming file at a time, so A is installed as soon as its
     // final chunk is written, before any chunk of B replaces the incoming file.
     const snapshot = ready.snapshot;
     let installed = false;
-    for (const chunk of ready.snapshotChunks ?? []) {
+    for (const chunk of ready.snapshotChunks) {
       if (snapshot && !installed && chunk.index !== snapshot.index) {
         const receiving = this.snapshotReceiveProgress();
         if (receiving?.done === true && receiving.index === snapshot.index) {
@@ -332,8 +345,8 @@ export class DurableStorage implements Storage {
       await this.receiveSnapshotChunk(chunk);
     }
     if (snapshot && !installed) await this.installSnapshot(snapshot);
-    if ((ready.entries?.length ?? 0) > 0 || ready.hardState) {
-      await this.append({ entries: ready.entries ?? [], hardState: ready.hardState });
+    if (ready.entries.length > 0 || ready.hardState) {
+      await this.append({ entries: ready.entries, hardState: ready.hardState });
     }
   }
 

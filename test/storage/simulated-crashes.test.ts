@@ -117,6 +117,11 @@ describe('DurableStorage on a failing disk', () => {
       await assert.rejects(failed, (e: unknown) => {
         assert.ok(e instanceof StorageFailedError);
         assert.equal((e.cause as NodeJS.ErrnoException).code, code);
+        // What a server needs to tell a real disk failure (and exit with its own code).
+        assert.equal(e.systemCode, code);
+        assert.equal(e.errno, code === 'EIO' ? -5 : -28);
+        assert.equal(e.syscall, op);
+        assert.match(e.path ?? '', /\/data\/wal\/wal-/);
         assert.match(e.message, new RegExp(code));
         return true;
       });
@@ -152,6 +157,7 @@ describe('DurableStorage: a snapshot installed at the log start with another ter
           { index: 1, term: 2, offset: 4, data: Buffer.from(data.slice(4)), done: true },
         ],
         snapshot: { index: 1, term: 2, conf: s.initialState().confState },
+        entries: [],
       });
       await s.close();
       const r = await DurableStorage.open(options);

@@ -25,7 +25,8 @@ import {
 } from '../raft/storage.js';
 import type { IncomingSnapshotChunk } from '../raft/ready.js';
 import type { ConfState, Entry, HardState, SnapshotMetadata } from '../raft/types.js';
-import { errorCode, type Disk } from './disk.js';
+import type { Disk } from './disk.js';
+import { syncDirectoryEntries } from './directory-sync.js';
 import { EntryCache } from './entry-cache.js';
 import { CorruptLogError, StorageClosedError } from './errors.js';
 import { LogIndex } from './log-index.js';
@@ -100,42 +101,6 @@ export function isEmptyPersistBatch(batch: PersistBatch): boolean {
 }
 
 const readAheadBytes = 64 * 1024;
-
-/**
- * Makes every directory entry the store stands on durable before anything is
- * acknowledged (a name is durable only after an fsync of the directory that
- * holds it, disk.ts): the data directory in its parent (and any parents
- * `mkdirp` just created), `wal/` and `snap/` in the data directory, and the
- * names inside `wal/` and `snap/` that recovery is about to trust. Those may
- * still be only in the page cache if the previous process died between
- * creating or renaming a file and syncing its directory; without this a
- * power cut after this start could take away a segment (or a snapshot) whose
- * entries this process acknowledged.
- */
-async function syncDirectoryEntries(
-  disk: Disk,
-  logger: StorageLogger,
-  dir: string,
-  firstCreated: string | undefined,
-  subdirs: readonly string[],
-): Promise<void> {
-  const parents = new Set<string>([path.dirname(dir)]);
-  if (firstCreated !== undefined) {
-    for (let d = dir; d.length >= firstCreated.length && d !== path.dirname(d); d = path.dirname(d)) parents.add(path.dirname(d));
-  }
-  for (const parent of [...parents].sort()) {
-    try {
-      await disk.fsyncDir(parent);
-    } catch (error) {
-      // A parent this process may not open (no read permission) cannot be synced by it.
-      const code = errorCode(error);
-      if (code !== 'EACCES' && code !== 'EPERM') throw error;
-      logger.warn({ dir: parent, code }, 'cannot fsync the parent of the data directory; its entry may not survive a power cut');
-    }
-  }
-  await disk.fsyncDir(dir);
-  for (const sub of subdirs) await disk.fsyncDir(sub);
-}
 
 export class DurableStorage implements Storage {
   private readonly cache: EntryCache;
@@ -241,7 +206,8 @@ export class DurableStorage implements Storage {
     } catch (error) {
       for (const segment of segments) await segment.file.close().catch(() => {});
       await snapshots?.close().catch(() => {});
-      await lock.release();
+      // The typed error that stopped the open is what the caller sees, never a cleanup failure.
+      await lock.release().catch(() => {});
       throw error;
     }
   }

@@ -43,6 +43,8 @@ export interface PeerInbound {
   receive(message: Message): void;
   /** The leader as this member knows it (the forwarding target). */
   leaderId(): NodeId | null;
+  /** This member's term and last log index, for a starting member's bootstrap probe. */
+  logState(): { term: number; lastLogIndex: number };
 }
 
 export class PeerNetwork implements PeerDirectory, Forwarder {
@@ -101,15 +103,25 @@ export class PeerNetwork implements PeerDirectory, Forwarder {
         this.inbound?.receive(toRaftMessage(message.body));
         return;
       case 'hello':
-        this.onHello(message.body, connection.remoteAddress);
+        this.onHello(message.body, connection);
         return;
     }
   }
 
-  private onHello(hello: Hello, remoteAddress: string): void {
+  private onHello(hello: Hello, connection: Connection<PeerMessages>): void {
     if (!(hello.name in this.options.cluster)) {
-      this.options.logger.warn({ name: hello.name, remoteAddress }, 'hello from a member not in the cluster; ignored');
+      this.options.logger.warn({ name: hello.name, remoteAddress: connection.remoteAddress }, 'hello from a member not in the cluster; ignored');
       return;
+    }
+    if (hello.replyWanted === true && this.inbound !== null) {
+      // A member about to bootstrap an empty data directory asks whether the cluster already ran.
+      const identity = this.options.identity;
+      const log = { probing: false, ...this.inbound.logState() };
+      try {
+        connection.post({ type: 'hello', body: { name: identity.name, clientUrl: identity.clientUrl(), peerUrl: identity.peerUrl, log } });
+      } catch (error) {
+        this.options.logger.debug({ err: error, member: hello.name }, 'could not answer a bootstrap probe');
+      }
     }
     if (this.clientUrls.get(hello.name) !== hello.clientUrl) {
       this.options.logger.info({ member: hello.name, clientUrl: hello.clientUrl }, 'learned a member client URL');

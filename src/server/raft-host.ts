@@ -189,6 +189,12 @@ export class RaftHost<Result> {
     });
   }
 
+  /** Term and last log index (for a starting peer's bootstrap probe). */
+  logState(): { term: number; lastLogIndex: number } {
+    const core = this.core.status();
+    return { term: core.term, lastLogIndex: core.lastLogIndex };
+  }
+
   /** Number of requests waiting for the loop (proposals and reads). */
   get inflight(): number {
     return this.proposals.size + this.reads.pendingReaders;

@@ -27,7 +27,7 @@ function follower(leaderUrl: string, leader: string | null = 'n2'): PeerNetwork 
     logger: silent,
     clock: systemClock,
   });
-  peers.start({ receive: () => {}, leaderId: () => leader });
+  peers.start({ receive: () => {}, leaderId: () => leader, logState: () => ({ term: 0, lastLogIndex: 0 }) });
   return peers;
 }
 

@@ -17,6 +17,7 @@
  */
 import type { Clock } from '../common/clock.js';
 import { ConcordError } from '../common/errors.js';
+import type { RandomSource } from '../common/rng.js';
 import { listen, PeerLink, PeerLinkState } from '../net/index.js';
 import type { Logger } from './logger.js';
 import type { MemberIdentity } from './member-status.js';
@@ -36,6 +37,7 @@ export interface BootstrapProbeOptions {
   readonly frameBytesMax: number;
   readonly logger: Logger;
   readonly clock: Clock;
+  readonly random: RandomSource;
   readonly timeoutMs: number;
   /** How often an unanswered peer is asked again (default 200 ms). */
   readonly askEveryMs?: number;
@@ -57,7 +59,7 @@ export async function probePeers(options: BootstrapProbeOptions): Promise<PeerLo
   if (peers.length === 0) return [];
   const answers = new Map<string, PeerLogState>();
   const hello = (extra: Partial<Hello>): Hello => ({ name: identity.name, clientUrl: identity.clientUrl(), peerUrl: identity.peerUrl, ...extra });
-  const quick = { frameBytesMax: options.frameBytesMax, logger, closeTimeoutMs: 100 };
+  const quick = { frameBytesMax: options.frameBytesMax, logger, closeTimeoutMs: 100, clock: options.clock };
 
   const listener = await listen<PeerMessages>(identity.peerUrl, {
     ...quick,
@@ -85,6 +87,7 @@ export async function probePeers(options: BootstrapProbeOptions): Promise<PeerLo
       backoffInitialMs: 50,
       backoffMaxMs: 500,
       connectTimeoutMs: 1000,
+      random: options.random,
       onStateChange: (state, self) => {
         if (state === PeerLinkState.Connected) ask(self);
       },

@@ -5,6 +5,7 @@
  * serves forwarded requests.
  */
 import type { Clock, Timer } from '../common/clock.js';
+import type { RandomSource } from '../common/rng.js';
 import {
   PeerLink,
   PeerLinkState,
@@ -34,8 +35,10 @@ export interface PeerNetworkOptions {
   readonly helloIntervalMs: number;
   readonly frameBytesMax: number;
   readonly logger: Logger;
-  /** The hello timer and forwarding deadlines (on `monotonicMs`). */
+  /** The hello timer, forwarding deadlines (on `monotonicMs`) and the links' timers. */
   readonly clock: Clock;
+  /** The links' reconnect jitter. */
+  readonly random: RandomSource;
 }
 
 /** Who the links deliver to: this member's loop (set by `start`). */
@@ -76,6 +79,8 @@ export class PeerNetwork implements PeerDirectory, Forwarder {
         backoffInitialMs: 50,
         backoffMaxMs: 1000,
         connectTimeoutMs: 2000,
+        clock: this.options.clock,
+        random: this.options.random,
         onStateChange: (state) => {
           this.options.logger.debug({ peer: name, state }, 'peer link state');
           if (state === PeerLinkState.Connected) this.sendHello(link);

@@ -56,7 +56,7 @@ const bootstrapProbeTimeoutMs = 10_000;
  * An empty data directory bootstraps only with --initial-cluster-state new,
  * and only when no peer shows that the cluster already ran (bootstrap-probe.ts).
  */
-async function checkMayBootstrap(config: ServerConfig, log: Logger, clock: Clock): Promise<void> {
+async function checkMayBootstrap(config: ServerConfig, log: Logger, clock: Clock, random: RandomSource): Promise<void> {
   if (config.initialClusterState === InitialClusterState.Existing) {
     const message = `data dir ${config.dataDir} is empty and --initial-cluster-state is existing: member "${config.name}" refuses to bootstrap; ${replaceMemberAdvice(config.name)}`;
     log.error({ dataDir: config.dataDir }, message);
@@ -68,6 +68,7 @@ async function checkMayBootstrap(config: ServerConfig, log: Logger, clock: Clock
     frameBytesMax: frameBytesMaxFor(config),
     logger: log,
     clock,
+    random,
     timeoutMs: bootstrapProbeTimeoutMs,
   });
   const ran = answers.filter(showsClusterRan);
@@ -107,7 +108,7 @@ export async function startServer(config: ServerConfig, logger?: Logger, options
     else if (stored.name !== config.name) {
       throw new InvalidConfigError(`data dir ${config.dataDir} belongs to member "${stored.name}", not "${config.name}"`);
     }
-    if (storage.isEmpty()) await checkMayBootstrap(config, log, clock);
+    if (storage.isEmpty()) await checkMayBootstrap(config, log, clock, random);
     const fresh = await storage.bootstrapIfEmpty(Object.keys(config.initialCluster));
 
     const kv = new KvStateMachine({ keyBytesMax: config.keyBytesMax, valueBytesMax: config.valueBytesMax });
@@ -130,7 +131,7 @@ export async function startServer(config: ServerConfig, logger?: Logger, options
     const identity = new StartingIdentity(config.name, config.peerUrl, config.clientUrl, serverVersion());
     const metrics = config.metricsUrl === undefined ? null : new ServerMetrics(config.name);
     const frameBytesMax = frameBytesMaxFor(config);
-    const peers = new PeerNetwork({ identity, cluster: config.initialCluster, helloIntervalMs: 1000, frameBytesMax, logger: log, clock });
+    const peers = new PeerNetwork({ identity, cluster: config.initialCluster, helloIntervalMs: 1000, frameBytesMax, logger: log, clock, random });
     cleanups.push(() => peers.close());
     const host = new RaftHost(
       {
@@ -166,6 +167,7 @@ export async function startServer(config: ServerConfig, logger?: Logger, options
     const peerListener: Listener<PeerMessages> = await listen(config.peerUrl, {
       messages: peerMessages,
       frameBytesMax,
+      clock,
       logger: log,
       onConnection: (connection) => {
         peers.attachIncoming(connection);
@@ -175,6 +177,7 @@ export async function startServer(config: ServerConfig, logger?: Logger, options
     cleanups.push(() => peerListener.close());
     const clientListener = await listen(config.clientUrl, {
       frameBytesMax,
+      clock,
       logger: log,
       onConnection: (connection) => clientRpc.serve(connection),
     });

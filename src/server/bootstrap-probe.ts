@@ -19,8 +19,10 @@ import type { Clock } from '../common/clock.js';
 import { ConcordError } from '../common/errors.js';
 import type { RandomSource } from '../common/rng.js';
 import { listen, PeerLink, PeerLinkState } from '../net/index.js';
+import { InitialClusterState, type ServerConfig } from './config.js';
 import type { Logger } from './logger.js';
-import type { MemberIdentity } from './member-status.js';
+import { StartingIdentity, type MemberIdentity } from './member-status.js';
+import { serverVersion } from './version.js';
 import { peerMessages, type Hello, type PeerMessages } from './peer-protocol.js';
 
 export interface PeerLogState {
@@ -130,4 +132,38 @@ export function replaceMemberAdvice(name: string): string {
     'or let it rejoin once membership changes are available (remove it, then add it with a new name); ' +
     'only the first start of a new cluster may begin with empty data directories (--initial-cluster-state new)'
   );
+}
+
+/** How long a member starting on an empty data directory waits for its peers' answers before bootstrapping. */
+const bootstrapProbeTimeoutMs = 10_000;
+
+/**
+ * Called for an empty data directory: returns when it may bootstrap, throws
+ * BootstrapRefusedError (after logging how to bring the member back) when
+ * --initial-cluster-state is existing or a peer shows the cluster already ran.
+ */
+export async function checkMayBootstrap(
+  config: ServerConfig,
+  io: { readonly logger: Logger; readonly clock: Clock; readonly random: RandomSource; readonly frameBytesMax: number },
+): Promise<void> {
+  const log = io.logger;
+  if (config.initialClusterState === InitialClusterState.Existing) {
+    const message = `data dir ${config.dataDir} is empty and --initial-cluster-state is existing: member "${config.name}" refuses to bootstrap; ${replaceMemberAdvice(config.name)}`;
+    log.error({ dataDir: config.dataDir }, message);
+    throw new BootstrapRefusedError(message);
+  }
+  const answers = await probePeers({
+    identity: new StartingIdentity(config.name, config.peerUrl, config.clientUrl, serverVersion()),
+    cluster: config.initialCluster,
+    ...io,
+    timeoutMs: bootstrapProbeTimeoutMs,
+  });
+  const ran = answers.filter(showsClusterRan);
+  if (ran.length > 0) {
+    const seen = ran.map((a) => `${a.name} at term ${a.term} with ${a.lastLogIndex} log entries`).join(', ');
+    const message = `data dir ${config.dataDir} is empty but the cluster already ran (${seen}): member "${config.name}" refuses to bootstrap; ${replaceMemberAdvice(config.name)}`;
+    log.error({ dataDir: config.dataDir, peers: ran }, message);
+    throw new BootstrapRefusedError(message);
+  }
+  log.info({ answered: answers.map((a) => a.name) }, 'no peer has run beyond its bootstrap: bootstrapping a new cluster');
 }

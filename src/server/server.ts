@@ -12,8 +12,8 @@ import { clientMethods, type StatusResponse } from '../protocol/index.js';
 import { ClientService } from './kv-service.js';
 import { KvReplica, kvStateMachinePort } from './kv-replica.js';
 import { StartingIdentity } from './member-status.js';
-import { InitialClusterState, InvalidConfigError, type ServerConfig } from './config.js';
-import { BootstrapRefusedError, probePeers, replaceMemberAdvice, showsClusterRan } from './bootstrap-probe.js';
+import { InvalidConfigError, type ServerConfig } from './config.js';
+import { checkMayBootstrap } from './bootstrap-probe.js';
 import { createLogger, type Logger } from './logger.js';
 import { readMemberFile, writeMemberFile } from './member-file.js';
 import { PeerNetwork } from './peer-network.js';
@@ -49,38 +49,6 @@ function frameBytesMaxFor(config: ServerConfig): number {
 }
 
 
-/** How long a member starting on an empty data directory waits for its peers' answers before bootstrapping. */
-const bootstrapProbeTimeoutMs = 10_000;
-
-/**
- * An empty data directory bootstraps only with --initial-cluster-state new,
- * and only when no peer shows that the cluster already ran (bootstrap-probe.ts).
- */
-async function checkMayBootstrap(config: ServerConfig, log: Logger, clock: Clock, random: RandomSource): Promise<void> {
-  if (config.initialClusterState === InitialClusterState.Existing) {
-    const message = `data dir ${config.dataDir} is empty and --initial-cluster-state is existing: member "${config.name}" refuses to bootstrap; ${replaceMemberAdvice(config.name)}`;
-    log.error({ dataDir: config.dataDir }, message);
-    throw new BootstrapRefusedError(message);
-  }
-  const answers = await probePeers({
-    identity: new StartingIdentity(config.name, config.peerUrl, config.clientUrl, serverVersion()),
-    cluster: config.initialCluster,
-    frameBytesMax: frameBytesMaxFor(config),
-    logger: log,
-    clock,
-    random,
-    timeoutMs: bootstrapProbeTimeoutMs,
-  });
-  const ran = answers.filter(showsClusterRan);
-  if (ran.length > 0) {
-    const seen = ran.map((a) => `${a.name} at term ${a.term} with ${a.lastLogIndex} log entries`).join(', ');
-    const message = `data dir ${config.dataDir} is empty but the cluster already ran (${seen}): member "${config.name}" refuses to bootstrap; ${replaceMemberAdvice(config.name)}`;
-    log.error({ dataDir: config.dataDir, peers: ran }, message);
-    throw new BootstrapRefusedError(message);
-  }
-  log.info({ answered: answers.map((a) => a.name) }, 'no peer has run beyond its bootstrap: bootstrapping a new cluster');
-}
-
 export interface StartServerOptions {
   /** The disk under the data directory (default: the real one). Tests inject a simulated disk to fail writes. */
   readonly disk?: Disk;
@@ -108,7 +76,7 @@ export async function startServer(config: ServerConfig, logger?: Logger, options
     else if (stored.name !== config.name) {
       throw new InvalidConfigError(`data dir ${config.dataDir} belongs to member "${stored.name}", not "${config.name}"`);
     }
-    if (storage.isEmpty()) await checkMayBootstrap(config, log, clock, random);
+    if (storage.isEmpty()) await checkMayBootstrap(config, { logger: log, clock, random, frameBytesMax: frameBytesMaxFor(config) });
     const fresh = await storage.bootstrapIfEmpty(Object.keys(config.initialCluster));
 
     const kv = new KvStateMachine({ keyBytesMax: config.keyBytesMax, valueBytesMax: config.valueBytesMax });

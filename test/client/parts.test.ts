@@ -3,7 +3,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { ClientSession } from '../../src/client/session.js';
-import { prefixEnd, toBytes, bytesToString } from '../../src/client/bytes.js';
+import { toBytes, bytesToString } from '../../src/client/bytes.js';
+import { prefixEnd } from '../../src/kv/bytes.js'; // the one prefixEnd (the client's scans send prefixes, members compute the end)
 import { errorFromRemote, InvalidRequestError, ServerError } from '../../src/client/errors.js';
 import { KeyNotFoundError, KeyTooLargeError, SessionExpiredError, VersionMismatchError } from '../../src/kv/errors.js';
 import { classifyFailure, FailureKind } from '../../src/client/failure.js';

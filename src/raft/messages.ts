@@ -1,6 +1,6 @@
 /**
  * The messages Raft nodes exchange. Every message is a plain data object (no
- * classes, no methods) so the server can encode it as a message body (src/net) and the
+ * classes, no methods) so the server can send it as a net message body and the
  * simulator can copy, delay, duplicate and reorder it freely.
  *
  * Requests (appends, heartbeats, vote requests, snapshot chunks, TimeoutNow,

@@ -29,7 +29,7 @@ import { emptyHardState, type HardState, type SnapshotMetadata } from '../raft/t
 import type { Disk, DiskFile } from './disk.js';
 import { CorruptLogError } from './errors.js';
 import { LogIndex } from './log-index.js';
-import type { StorageLogger } from './logger.js';
+import type { Logger } from '../common/logger.js';
 import {
   RecordCheck,
   RecordType,
@@ -201,7 +201,7 @@ class Replay {
 export async function recoverWal(options: {
   dir: string;
   disk: Disk;
-  logger: StorageLogger;
+  logger: Logger;
   snapshot: SnapshotMetadata;
 }): Promise<RecoveredWal> {
   const { dir, disk, logger, snapshot } = options;

@@ -19,7 +19,7 @@ import * as path from 'node:path';
 import type { HardState } from '../raft/types.js';
 import type { Disk } from './disk.js';
 import { StorageFailedError, WriteQueueFullError } from './errors.js';
-import type { StorageLogger } from './logger.js';
+import type { Logger } from '../common/logger.js';
 import {
   flushStartRecordBytes,
   frameRecordBytes,
@@ -60,7 +60,7 @@ interface Queued {
 export interface WalWriterOptions {
   readonly dir: string;
   readonly disk: Disk;
-  readonly logger: StorageLogger;
+  readonly logger: Logger;
   readonly segmentBytesMax: number;
   readonly pendingWriteBytesMax: number;
   /** Zeros kept ahead of the write position, written this many bytes at a time (0: off). See WalPreallocator. */

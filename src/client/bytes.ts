@@ -17,19 +17,3 @@ export function toBytes(input: BytesLike): Uint8Array {
 export function bytesToString(bytes: Uint8Array): string {
   return utf8Decoder.decode(bytes);
 }
-
-/**
- * The smallest key greater than every key starting with `prefix`, or null when
- * no such key exists (the prefix is empty or all 0xff bytes). Used to turn a
- * prefix into a half-open [start, end) range.
- */
-export function prefixEnd(prefix: Uint8Array): Uint8Array | null {
-  for (let i = prefix.length - 1; i >= 0; i--) {
-    if (prefix[i]! < 0xff) {
-      const end = prefix.slice(0, i + 1);
-      end[i] = prefix[i]! + 1;
-      return end;
-    }
-  }
-  return null;
-}

@@ -2,8 +2,9 @@
  * Byte helpers shared by the command codec, the snapshot format and the
  * ordered key space: unsigned byte-order comparison, prefix ranges, binary
  * strings (the form keys take inside the state machine), and a small binary
- * writer/reader with LEB128 varints for integers up to 2^53 - 1.
+ * writer/reader with varints (common/varint.ts) for integers up to 2^53 - 1.
  */
+import { readVarint, varintBytesMax, varintEnd, varintTooLong, varintTruncated, writeVarint } from '../common/varint.js';
 
 /** Unsigned lexicographic order: the order of keys in scans. */
 export function compareBytes(a: Uint8Array, b: Uint8Array): number {
@@ -104,21 +105,6 @@ export function prefixEnd(prefix: Uint8Array): Uint8Array | null {
   return null;
 }
 
-const TWO_POW_7 = 128;
-
-/** Bytes a varint of `value` takes. */
-export function varintBytes(value: number): number {
-  let n = 1;
-  while (value >= TWO_POW_7) {
-    value = Math.floor(value / TWO_POW_7);
-    n++;
-  }
-  return n;
-}
-
-/** Largest varint accepted: 8 bytes carry 56 bits, enough for Number.MAX_SAFE_INTEGER. */
-const VARINT_BYTES_MAX = 8;
-
 /** Appends to a buffer that grows by doubling; `finish()` returns the written bytes. */
 export class ByteWriter {
   private buf: Uint8Array;
@@ -158,12 +144,8 @@ export class ByteWriter {
   }
 
   varint(value: number): void {
-    this.ensure(VARINT_BYTES_MAX);
-    while (value >= TWO_POW_7) {
-      this.buf[this.pos++] = (value % TWO_POW_7) | 0x80;
-      value = Math.floor(value / TWO_POW_7);
-    }
-    this.buf[this.pos++] = value;
+    this.ensure(varintBytesMax);
+    this.pos = writeVarint(this.buf, this.pos, value);
   }
 
   raw(bytes: Uint8Array): void {
@@ -242,19 +224,13 @@ export class ByteReader {
   }
 
   varint(): number {
-    let value = 0;
-    let scale = 1;
-    for (let i = 0; i < VARINT_BYTES_MAX; i++) {
-      if (this.pos >= this.end) this.fail('truncated varint');
-      const byte = this.buf[this.pos++]!;
-      value += (byte & 0x7f) * scale;
-      if ((byte & 0x80) === 0) {
-        if (value > Number.MAX_SAFE_INTEGER) this.fail('integer exceeds 2^53 - 1');
-        return value;
-      }
-      scale *= TWO_POW_7;
-    }
-    return this.fail('varint longer than 8 bytes');
+    const end = varintEnd(this.buf, this.pos, varintBytesMax, this.end);
+    if (end === varintTruncated) this.fail('truncated varint');
+    if (end === varintTooLong) this.fail('varint longer than 8 bytes');
+    const value = readVarint(this.buf, this.pos);
+    this.pos = end;
+    if (value > Number.MAX_SAFE_INTEGER) this.fail('integer exceeds 2^53 - 1');
+    return value;
   }
 
   /** `length` bytes as a view into the buffer (no copy). */

@@ -17,7 +17,8 @@
  */
 import { assert } from '../common/errors.js';
 import { InvalidCommandError } from './errors.js';
-import { copyBytes, varintBytes } from './bytes.js';
+import { readVarint as varintValue, varintBytes, varintBytesMax, varintEnd, varintTooLong, varintTruncated, writeVarint } from '../common/varint.js';
+import { copyBytes } from './bytes.js';
 import { CommandKind, type Command, type CommandEnvelope, type SessionRef, type WriteCommand } from './types.js';
 import { decodeAuthBody, encodeAuthBody } from './auth-codec.js';
 import { AuthCommandKind, isAuthCommand, type AuthCommand } from './auth-types.js';
@@ -104,12 +105,7 @@ function putVarint(buf: Uint8Array, pos: number, value: number): number {
   if (!Number.isSafeInteger(value) || value < 0) {
     throw new InvalidCommandError({ reason: `integer field ${value} is not a non-negative safe integer` });
   }
-  while (value >= 128) {
-    buf[pos++] = (value % 128) | 0x80;
-    value = Math.floor(value / 128);
-  }
-  buf[pos++] = value;
-  return pos;
+  return writeVarint(buf, pos, value);
 }
 
 function putBytes(buf: Uint8Array, pos: number, bytes: Uint8Array): number {
@@ -234,24 +230,15 @@ function readByte(f: CommandFields): number {
   return f.bytes[f.pos++]!;
 }
 
-const VARINT_BYTES_MAX = 8;
-
-/** A LEB128 varint of at most 8 bytes and at most 2^53 - 1 (the format ByteWriter writes). */
+/** A varint of at most 8 bytes and at most 2^53 - 1 (the format ByteWriter writes). */
 function readVarint(f: CommandFields): number {
-  const bytes = f.bytes;
-  let value = 0;
-  let scale = 1;
-  for (let i = 0; i < VARINT_BYTES_MAX; i++) {
-    if (f.pos >= bytes.length) fail('truncated varint');
-    const byte = bytes[f.pos++]!;
-    value += (byte & 0x7f) * scale;
-    if ((byte & 0x80) === 0) {
-      if (value > Number.MAX_SAFE_INTEGER) fail('integer exceeds 2^53 - 1');
-      return value;
-    }
-    scale *= 128;
-  }
-  return fail('varint longer than 8 bytes');
+  const end = varintEnd(f.bytes, f.pos, varintBytesMax);
+  if (end === varintTruncated) fail('truncated varint');
+  if (end === varintTooLong) fail('varint longer than 8 bytes');
+  const value = varintValue(f.bytes, f.pos);
+  f.pos = end;
+  if (value > Number.MAX_SAFE_INTEGER) fail('integer exceeds 2^53 - 1');
+  return value;
 }
 
 /** Skips a length-prefixed byte string; returns where it starts (it ends at f.pos). */

@@ -4,7 +4,8 @@
  * encoded when the snapshot is taken (they are small and mutable). The key
  * tree is encoded lazily, one block per chunk, while applies go on.
  */
-import { ByteWriter, varintBytes } from './bytes.js';
+import { varintBytes } from '../common/varint.js';
+import { ByteWriter } from './bytes.js';
 import { crc32c } from './crc32c.js';
 import type { KeyTree, StoredEntry } from './key-tree.js';
 import { writeResult } from './result-codec.js';

@@ -174,6 +174,7 @@ export class Connection<T extends MessageTable<any> = MessageTable<{}>> implemen
     });
     socket.on('close', () => this.finish());
     if (options.idleTimeoutMs > 0) {
+      // The socket watches for traffic itself (no clock read per read or write); a simulated transport keeps its own time.
       socket.setTimeout(options.idleTimeoutMs);
       socket.on('timeout', () => {
         const error = new IdleTimeoutError(options.idleTimeoutMs);

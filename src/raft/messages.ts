@@ -1,6 +1,6 @@
 /**
  * The messages Raft nodes exchange. Every message is a plain data object (no
- * classes, no methods) so the server can serialize it with msgpackr and the
+ * classes, no methods) so the server can send it as a net message body and the
  * simulator can copy, delay, duplicate and reorder it freely.
  *
  * Requests (appends, heartbeats, vote requests, snapshot chunks, TimeoutNow,

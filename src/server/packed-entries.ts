@@ -18,7 +18,7 @@
  */
 import { Buffer } from 'node:buffer';
 import { EntryType, type Entry } from '../raft/index.js';
-import { readVarint, varintBytes, varintEnd, writeVarint } from './varint.js';
+import { readVarint, varintBytes, varintEnd, writeVarint } from '../common/varint.js';
 
 const termVarintBytesMax = 8;
 const lengthVarintBytesMax = 5;

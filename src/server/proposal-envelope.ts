@@ -13,7 +13,7 @@
  * its previous life for one of its own pending requests.
  */
 import { ConcordError } from '../common/errors.js';
-import { readVarint, varintBytes, varintEnd, varintTooLong, varintTruncated, writeVarint } from './varint.js';
+import { readVarint, varintBytes, varintEnd, varintTooLong, varintTruncated, writeVarint } from '../common/varint.js';
 
 export const envelopeVersion = 0xc1;
 

@@ -4,7 +4,7 @@
  */
 import * as path from 'node:path';
 import { errorCode, type Disk } from './disk.js';
-import type { StorageLogger } from './logger.js';
+import type { Logger } from '../common/logger.js';
 
 /**
  * Makes every directory entry the store stands on durable before anything is
@@ -19,7 +19,7 @@ import type { StorageLogger } from './logger.js';
  */
 export async function syncDirectoryEntries(
   disk: Disk,
-  logger: StorageLogger,
+  logger: Logger,
   dir: string,
   firstCreated: string | undefined,
   subdirs: readonly string[],

@@ -30,7 +30,7 @@ import { syncDirectoryEntries } from './directory-sync.js';
 import { EntryCache } from './entry-cache.js';
 import { CorruptLogError, StorageClosedError } from './errors.js';
 import { LogIndex } from './log-index.js';
-import { silentLogger, type StorageLogger } from './logger.js';
+import { silentLogger, type Logger } from '../common/logger.js';
 import { NodeDisk } from './node-disk.js';
 import { SnapshotStore, type SnapshotWriter } from './snapshot-store.js';
 import {
@@ -58,7 +58,7 @@ export interface DurableStorageOptions {
   readonly dir: string;
   /** Defaults to the real disk (NodeDisk). */
   readonly disk?: Disk;
-  readonly logger?: StorageLogger;
+  readonly logger?: Logger;
   /** A segment is closed and a new one started once the next batch would pass this size. Default 64 MiB. */
   readonly segmentBytesMax?: number;
   /** Bound of the recent-entries cache (sum of entry data). Default 64 MiB. */
@@ -112,7 +112,7 @@ export class DurableStorage implements Storage {
 
   private constructor(
     readonly dir: string,
-    private readonly logger: StorageLogger,
+    private readonly logger: Logger,
     private readonly release: () => Promise<void>,
     private readonly index: LogIndex,
     private readonly snapshots: SnapshotStore,

@@ -3,7 +3,6 @@ export { DurableStorage, isEmptyPersistBatch, type DurableStorageOptions, type P
 export { OpenMode, type Disk, type DiskFile, type DiskLock } from './disk.js';
 export { NodeDisk } from './node-disk.js';
 export { SnapshotStore, type SnapshotInfo } from './snapshot-store.js';
-export { silentLogger, type StorageLogger } from './logger.js';
 export {
   CorruptLogError,
   CorruptSnapshotError,

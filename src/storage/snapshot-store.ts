@@ -15,7 +15,7 @@ import type { IncomingSnapshotChunk } from '../raft/ready.js';
 import { emptyConfState, type SnapshotMetadata } from '../raft/types.js';
 import type { Disk, DiskFile } from './disk.js';
 import { CorruptSnapshotError, SnapshotChunkRejectedError, SnapshotTooLargeError } from './errors.js';
-import type { StorageLogger } from './logger.js';
+import type { Logger } from '../common/logger.js';
 import {
   decodeSnapshotMetadata,
   decodeSnapshotTrailer,
@@ -35,7 +35,7 @@ export interface SnapshotInfo {
 export interface SnapshotStoreOptions {
   readonly dir: string;
   readonly disk: Disk;
-  readonly logger: StorageLogger;
+  readonly logger: Logger;
   /** How many snapshots to keep (at least 1). */
   readonly snapshotsRetained: number;
   /** Largest snapshot contents accepted, written or received. */
@@ -125,7 +125,7 @@ interface Receiving {
 export class SnapshotStore {
   readonly disk: Disk;
   private readonly dir: string;
-  private readonly logger: StorageLogger;
+  private readonly logger: Logger;
   private readonly options: SnapshotStoreOptions;
   /** On disk, oldest first. */
   private snapshots: SnapshotInfo[] = [];

@@ -45,7 +45,7 @@
  * Recovery reads a zero header followed by nothing but zeros as the end of a
  * segment's records (wal-recovery.ts).
  */
-import type { StorageLogger } from './logger.js';
+import type { Logger } from '../common/logger.js';
 import type { Segment } from './wal-segment.js';
 
 /** Zeros a flush that extends the file adds to its own write (see WalWriter). */
@@ -81,7 +81,7 @@ export class WalPreallocator {
       /** Bytes of one background zero write; 0 turns preallocation off. */
       readonly chunkBytes: number;
       readonly segmentBytesMax: number;
-      readonly logger: StorageLogger;
+      readonly logger: Logger;
       /** Counts the zero bytes written. */
       readonly stats: { preallocatedBytes: number };
       /** Called once when a zero write fails: the writer poisons the log. */

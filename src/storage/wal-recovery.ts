@@ -29,7 +29,7 @@ import { emptyHardState, type HardState, type SnapshotMetadata } from '../raft/t
 import type { Disk, DiskFile } from './disk.js';
 import { CorruptLogError } from './errors.js';
 import { LogIndex } from './log-index.js';
-import type { StorageLogger } from './logger.js';
+import type { Logger } from '../common/logger.js';
 import {
   RecordCheck,
   RecordType,
@@ -222,7 +222,7 @@ class Replay {
 }
 
 /** Step 1: the segment sequences in the directory, oldest first, checked to be consecutive. */
-async function listSegments(dir: string, disk: Disk, logger: StorageLogger): Promise<number[]> {
+async function listSegments(dir: string, disk: Disk, logger: Logger): Promise<number[]> {
   const sequences: number[] = [];
   for (const name of await disk.readdir(dir)) {
     const sequence = parseSegmentFileName(name);
@@ -343,7 +343,7 @@ function scanSegment(replay: Replay, bytes: Uint8Array, sequence: number, file: 
  * the open segment, or null when it was removed. Closes the file if it throws.
  */
 async function replaySegment(
-  ctx: { dir: string; disk: Disk; logger: StorageLogger; replay: Replay },
+  ctx: { dir: string; disk: Disk; logger: Logger; replay: Replay },
   sequence: number,
   isLast: boolean,
 ): Promise<Segment | null> {
@@ -391,7 +391,7 @@ async function replaySegment(
 }
 
 /** Step 3: cuts a torn write (and the garbage and zeros after it) off the end of the log, durably. */
-async function truncateTail(handle: DiskFile, logger: StorageLogger, file: string, tornAt: number, size: number): Promise<void> {
+async function truncateTail(handle: DiskFile, logger: Logger, file: string, tornAt: number, size: number): Promise<void> {
   logger.warn(
     { file, offset: tornAt, bytes: size - tornAt },
     `truncating a torn write at the end of the WAL: ${size - tornAt} bytes at offset ${tornAt}`,
@@ -431,7 +431,7 @@ function adoptSnapshot(index: LogIndex, snapshot: SnapshotMetadata, segments: re
 export async function recoverWal(options: {
   dir: string;
   disk: Disk;
-  logger: StorageLogger;
+  logger: Logger;
   snapshot: SnapshotMetadata;
 }): Promise<RecoveredWal> {
   const { dir, disk, logger, snapshot } = options;

@@ -21,7 +21,7 @@ import type { HardState } from '../raft/types.js';
 import { assert } from '../common/errors.js';
 import type { Disk } from './disk.js';
 import { StorageFailedError, WriteQueueFullError } from './errors.js';
-import type { StorageLogger } from './logger.js';
+import type { Logger } from '../common/logger.js';
 import {
   flushStartRecordBytes,
   frameRecordBytes,
@@ -62,7 +62,7 @@ interface Queued {
 export interface WalWriterOptions {
   readonly dir: string;
   readonly disk: Disk;
-  readonly logger: StorageLogger;
+  readonly logger: Logger;
   readonly segmentBytesMax: number;
   readonly pendingWriteBytesMax: number;
   /** Zeros kept ahead of the write position, written this many bytes at a time (0: off). See WalPreallocator. */

@@ -6,7 +6,8 @@ import { ClientSession } from '../../src/client/session.js';
 import { EndpointPool, learnedEndpointsMax } from '../../src/client/endpoint-pool.js';
 import type { RpcChannel } from '../../src/client/channel.js';
 import { Prng } from '../../src/common/rng.js';
-import { prefixEnd, toBytes, bytesToString } from '../../src/client/bytes.js';
+import { toBytes, bytesToString } from '../../src/client/bytes.js';
+import { prefixEnd } from '../../src/kv/bytes.js'; // the one prefixEnd (the client's scans send prefixes, members compute the end)
 import { errorFromRemote, InvalidRequestError, ServerError } from '../../src/client/errors.js';
 import { KeyNotFoundError, KeyTooLargeError, SessionExpiredError, VersionMismatchError } from '../../src/kv/errors.js';
 import { classifyFailure, FailureKind } from '../../src/client/failure.js';

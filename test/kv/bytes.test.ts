@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { crc32c as nativeCrc32c } from '@node-rs/crc32';
-import { ByteReader, ByteWriter, compareBytes, copyBytes, prefixEnd, varintBytes } from '../../src/kv/bytes.js';
+import { varintBytes } from '../../src/common/varint.js';
+import { ByteReader, ByteWriter, compareBytes, copyBytes, prefixEnd } from '../../src/kv/bytes.js';
 import { crc32c } from '../../src/kv/crc32c.js';
 
 const fail = (reason: string): never => {

@@ -159,6 +159,27 @@ test('an RPC request of the wrong shape: the caller is told why, then the connec
   await server.close();
 });
 
+test('a wrong-shape request while the answers back up: every answer queued before it, then the error, reach the caller before the close', async () => {
+  const { server, closedWith } = await startServer();
+  // `big` accepts a string too, so the caller can send the server a request of the wrong shape.
+  const liar = defineMethods({ big: { id: 2, request: s.object({ bytes: s.union(s.uint(), s.string()) }), response: s.bytes() } });
+  const connection = await connect(server.address);
+  const client = new RpcClient(connection, liar);
+  connection.pauseReceiving(); // Read nothing yet: the server's answers back up until it stops reading.
+  const answers = Array.from({ length: 40 }, () => client.call('big', { bytes: 500_000 }));
+  const bad = client.call('big', { bytes: 'many' });
+  const served = () => [...server.connections][0];
+  await eventually(() => served()?.receivingPaused === true, 'the server stopped reading: its answers wait for the kernel');
+  connection.resumeReceiving();
+  for (const answer of answers) assert.equal((await answer).length, 500_000);
+  await assert.rejects(bad, { name: 'RemoteError', code: 'CONCORD_ERR_DECODE', message: 'big request.bytes: expected unsigned integer, found string "many"' });
+  await connection.whenClosed();
+  assert.equal(connection.error, undefined, 'the server closed the stream cleanly');
+  await eventually(() => closedWith.length === 1, 'closed');
+  assert.ok(closedWith[0] instanceof DecodeError);
+  await server.close();
+});
+
 test('half a frame, then silence: IdleTimeoutError closes the connection', async () => {
   const { server, logger, closedWith, port } = await startServer({ idleTimeoutMs: 200 });
   const socket = net.connect({ host: '127.0.0.1', port });

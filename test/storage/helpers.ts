@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Disk, DiskFile, DiskLock, OpenMode } from '../../src/storage/disk.js';
-import type { StorageLogger } from '../../src/storage/logger.js';
+import type { Logger } from '../../src/common/logger.js';
 import type { Entry, SnapshotMetadata } from '../../src/raft/types.js';
 import { emptyConfState } from '../../src/raft/types.js';
 
@@ -36,7 +36,7 @@ export interface LogLine {
   message: string;
 }
 
-export function recordingLogger(): StorageLogger & { lines: LogLine[] } {
+export function recordingLogger(): Logger & { lines: LogLine[] } {
   const lines: LogLine[] = [];
   return {
     lines,

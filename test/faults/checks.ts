@@ -7,6 +7,8 @@
  *   was attempted and not reported as definitely failed;
  * - counter (exactly-once): per key, value == version and
  *   acknowledged <= version <= acknowledged + unknown.
+ * Plus two figures that fail nothing: sessions the clients reopened, and the
+ * connect prober's timings.
  */
 import { checkOperations, CheckResult, describeFailure } from '../sim/linearizability.js';
 import { registerModel, type RegisterOperation } from '../sim/register-model.js';

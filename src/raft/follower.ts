@@ -24,17 +24,17 @@ export interface IncomingSnapshot {
 export function stepFollower(r: Raft, m: Message): void {
   switch (m.type) {
     case MessageType.AppendEntries:
-      r.electionElapsed = 0;
+      r.electionElapsedTicks = 0;
       r.leader = m.from;
       handleAppendEntries(r, m);
       return;
     case MessageType.Heartbeat:
-      r.electionElapsed = 0;
+      r.electionElapsedTicks = 0;
       r.leader = m.from;
       handleHeartbeat(r, m);
       return;
     case MessageType.InstallSnapshot:
-      r.electionElapsed = 0;
+      r.electionElapsedTicks = 0;
       r.leader = m.from;
       handleSnapshotChunk(r, m);
       return;

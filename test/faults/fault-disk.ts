@@ -24,7 +24,7 @@ export class FaultDisk implements Disk {
 
   constructor(private readonly inner: Disk = new NodeDisk()) {}
 
-  mkdirp(dir: string): Promise<void> {
+  mkdirp(dir: string): Promise<string | undefined> {
     return this.inner.mkdirp(dir);
   }
 

@@ -168,6 +168,17 @@ export class Authorizer {
     if (!covers(intervals, intervalOf(target))) throw denied();
   }
 
+  /**
+   * Only that the request comes from an existing user while auth is enabled
+   * (sessions, `cluster.status`, a user reading its own record). Throws
+   * AuthenticationFailedError.
+   */
+  checkAuthenticated(user: string | null): void {
+    if (!this.view.enabled) return;
+    if (user === null) throw new AuthenticationFailedError({ user: null });
+    if (this.compiled(user) === null) throw new AuthenticationFailedError({ user });
+  }
+
   /** `check` as a boolean (AuthenticationFailed counts as not allowed). */
   allowed(user: string | null, operation: Operation, target: Target): boolean {
     try {

@@ -42,3 +42,4 @@ export {
   type UserQuotas,
   type UserUsage,
 } from '../kv/index.js';
+export { buildUserCommand, checkAuthQuery, checkCommand, checkGet, checkScan, type AuthQuery } from './access.js';

@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
 import {
   AuthCommandKind,
   InvalidCommandError,
@@ -215,4 +216,22 @@ test('two members applying the same auth log hold identical state and write iden
   d.log.forEach((entry, i) => other.sm.apply(i + 1, entry));
   assert.deepEqual(other.sm.snapshot().toBytes(), d.sm.snapshot().toBytes());
   assert.deepEqual(other.sm.authStatus(), d.sm.authStatus());
+});
+
+test('arbitrary bytes after an auth header never crash decode or apply: an InvalidCommandError or a command', () => {
+  fc.assert(
+    fc.property(fc.uint8Array({ maxLength: 64 }), (body) => {
+      const entry = Uint8Array.from([1, 8, 0, ...body]);
+      try {
+        const { command } = decodeCommand(entry);
+        assert.ok('kind' in command);
+      } catch (err) {
+        assert.ok(err instanceof InvalidCommandError, String(err));
+      }
+      const d = new Driver();
+      const result = d.applyBytes(entry);
+      assert.ok(result.kind === ResultKind.Error || result.kind === ResultKind.Ok);
+    }),
+    { numRuns: 2000 },
+  );
 });

@@ -33,7 +33,7 @@ import { newKeyTree, StoredEntry, type KeyTree } from './key-tree.js';
 import { resolveKvOptions, type KvOptions } from './options.js';
 import { SessionTable, type Session } from './sessions.js';
 import { AuthState } from './auth-state.js';
-import { isAuthCommand, type AuthCommand, type AuthStatus, type AuthView, type RoleRecord, type UserInfo } from './auth-types.js';
+import { isAuthCommand, type AuthCommand, type AuthView } from './auth-types.js';
 import { SnapshotReader } from './snapshot-reader.js';
 import { KvSnapshot } from './snapshot-writer.js';
 import {
@@ -114,7 +114,7 @@ export class KvStateMachine {
   readonly options: KvOptions;
   private tree: KeyTree = newKeyTree();
   private sessions = new SessionTable();
-  private authState = new AuthState();
+  private readonly authState = new AuthState();
   private applied = 0;
   private clock = 0;
   /** Scratch for the apply path (see PendingWrite). */
@@ -449,34 +449,13 @@ export class KvStateMachine {
 
   // ------------------------------------------------------------------ reads
 
-  /** The replicated users, roles and auth switch, read-only (src/auth authorizes against it). Changes as entries apply. */
+  /**
+   * The replicated users, roles and auth switch, read-only and live (the same
+   * object for the state machine's life, restores included; src/auth
+   * authorizes against it): `user get/list`, `role get/list`, `auth status`.
+   */
   get auth(): AuthView {
     return this.authState;
-  }
-
-  /** `auth status`. */
-  authStatus(): AuthStatus {
-    return this.authState.status();
-  }
-
-  /** `user get`: the user's roles, never its password record; throws UserNotFoundError. */
-  getUser(name: string): UserInfo {
-    return this.authState.userInfo(name);
-  }
-
-  /** `user list`, in name order. */
-  listUsers(): string[] {
-    return this.authState.userNames();
-  }
-
-  /** `role get`: the role's permissions; throws RoleNotFoundError. */
-  getRole(name: string): RoleRecord {
-    return this.authState.roleInfo(name);
-  }
-
-  /** `role list`, in name order. */
-  listRoles(): string[] {
-    return this.authState.roleNames();
   }
 
   /** The entry for `key`, or null. Reads the local state: linearizability is the server's job (ReadIndex, thesis §6.4). */
@@ -559,7 +538,7 @@ export class KvStateMachine {
         const state = reader.finish();
         this.tree = state.tree;
         this.sessions = state.sessions;
-        this.authState = state.auth;
+        this.authState.adopt(state.auth);
         this.applied = state.appliedIndex;
         this.clock = state.clockMs;
       },

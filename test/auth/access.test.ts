@@ -65,7 +65,7 @@ test('each command needs its access: writes need write on the key, sessions only
 
 test('auth queries: a user may read itself and its roles; listings need root; status needs any user', () => {
   const { sm, authorizer } = setup();
-  const rolesOf = (user: string) => sm.getUser(user).roles;
+  const rolesOf = (user: string) => sm.auth.getUser(user).roles;
   const q = (user: string | null, query: Parameters<typeof checkAuthQuery>[2]) => outcome(() => checkAuthQuery(authorizer, user, query, rolesOf));
   assert.equal(q('alice', { kind: 'userGet', name: 'alice' }), 'ok');
   assert.equal(q('alice', { kind: 'userGet', name: 'root' }), 'denied');

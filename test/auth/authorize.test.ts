@@ -187,3 +187,13 @@ test('intervals: merging joins overlapping and adjacent ranges, and covering nee
   assert.equal(covers(merged, intervalOf({ key: b('x'), rangeEnd: Uint8Array.of(0) })), false);
   assert.equal(covers(mergeIntervals([intervalOf({ key: new Uint8Array(0), rangeEnd: Uint8Array.of(0) })]), intervalOf(scanRange({}))), true);
 });
+
+test('an Authorizer made before a snapshot restore sees the restored users and roles', () => {
+  const target = new KvStateMachine();
+  const authorizer = new Authorizer(target.auth);
+  assert.equal(authorizer.allowed(null, Operation.Write, key('k')), true, 'empty store: auth disabled');
+  target.restore(sm.snapshot());
+  assert.equal(authorizer.allowed(null, Operation.Write, key('k')), false, 'restored: auth enabled');
+  assert.equal(authorizer.allowed('reader', Operation.Read, key('k')), true);
+  assert.equal(authorizer.allowed('reader', Operation.Write, key('k')), false);
+});

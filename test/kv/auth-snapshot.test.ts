@@ -47,9 +47,9 @@ const GOLDEN_AUTH_SNAPSHOT_SHA256 = '1ae7b880ffbd7d220a37f6862dad54bb5dbc779ea3d
 const sha256 = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
 
 const authDump = (sm: KvStateMachine): unknown => ({
-  status: sm.authStatus(),
-  users: sm.listUsers().map((name) => ({ ...sm.getUser(name), password: sm.auth.user(name)?.password })),
-  roles: sm.listRoles().map((name) => sm.getRole(name)),
+  status: sm.auth.status(),
+  users: sm.auth.listUsers().map((name) => ({ ...sm.auth.getUser(name), password: sm.auth.user(name)?.password })),
+  roles: sm.auth.listRoles().map((name) => sm.auth.getRole(name)),
 });
 
 test('the format-2 snapshot of a fixed history with auth state has fixed bytes', () => {
@@ -68,8 +68,8 @@ test('a restored format-2 snapshot has the same users, roles, switch and saved a
   restored.restore([bytes]);
   assert.deepEqual(restored.snapshot().toBytes(), bytes);
   assert.deepEqual(authDump(restored), authDump(d.sm));
-  assert.equal(restored.authStatus().enabled, true);
-  assert.deepEqual(restored.getUser('alice').roles, ['reader']);
+  assert.equal(restored.auth.status().enabled, true);
+  assert.deepEqual(restored.auth.getUser('alice').roles, ['reader']);
   // Chunked restore (every size) gives the same state.
   const again = new KvStateMachine(d.sm.options);
   const chunks: Uint8Array[] = [];
@@ -87,8 +87,8 @@ test('a store that never took an auth command still writes format 1 (the golden 
   assert.equal(d.sm.snapshot().formatVersion, 1);
   const restored = new KvStateMachine(d.sm.options);
   restored.restore([snapshot.toBytes()]);
-  assert.deepEqual(restored.authStatus(), { enabled: false, revision: 0 });
-  assert.deepEqual(restored.listUsers(), []);
+  assert.deepEqual(restored.auth.status(), { enabled: false, revision: 0 });
+  assert.deepEqual(restored.auth.listUsers(), []);
 });
 
 test('a restore replaces the auth state too, and a snapshot restore onto a store with auth clears it', () => {
@@ -96,8 +96,8 @@ test('a restore replaces the auth state too, and a snapshot restore onto a store
   const plain = new Driver();
   plain.put('x', 'y');
   withAuth.sm.restore(plain.sm.snapshot());
-  assert.deepEqual(withAuth.sm.authStatus(), { enabled: false, revision: 0 });
-  assert.deepEqual(withAuth.sm.listRoles(), []);
+  assert.deepEqual(withAuth.sm.auth.status(), { enabled: false, revision: 0 });
+  assert.deepEqual(withAuth.sm.auth.listRoles(), []);
 });
 
 test('an AUTH block in a format-1 snapshot, a format-2 snapshot without one, and a repeated one are corrupt', () => {
@@ -107,7 +107,7 @@ test('an AUTH block in a format-1 snapshot, a format-2 snapshot without one, and
   const restoreFails = (data: Uint8Array, reason: RegExp): void => {
     const sm = new KvStateMachine(d.sm.options);
     assert.throws(() => sm.restore([data]), (err: unknown) => err instanceof CorruptSnapshotError && reason.test(err.message));
-    assert.deepEqual(sm.authStatus(), { enabled: false, revision: 0 }, 'state unchanged');
+    assert.deepEqual(sm.auth.status(), { enabled: false, revision: 0 }, 'state unchanged');
   };
   const v1 = bytes.slice();
   v1[4] = 1;

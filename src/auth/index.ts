@@ -43,3 +43,4 @@ export {
   type UserUsage,
 } from '../kv/index.js';
 export { buildUserCommand, checkAuthQuery, checkCommand, checkGet, checkScan, type AuthQuery } from './access.js';
+export { certificateNamesMember, dnsNamesOf, membersNamedBy, type PeerCertificateNames } from './peer-identity.js';

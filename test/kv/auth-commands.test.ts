@@ -55,6 +55,9 @@ test('every auth command round-trips through its log encoding, which is unique, 
     assert.equal(decoded.leaderTimeMs, 12345);
     assert.deepEqual(decoded.command, command);
     assert.deepEqual(encodeCommand(decoded.command, 12345), bytes, `${command.kind}: one encoding`);
+    const withHeadroom = encodeCommand(command, 12345, 7);
+    assert.deepEqual(withHeadroom.subarray(0, 7), new Uint8Array(7), 'headroom is zeroed');
+    assert.deepEqual(withHeadroom.subarray(7), bytes, 'headroom for the proposal envelope works for auth commands too');
     for (let n = 0; n < bytes.length; n++) assert.throws(() => decodeCommand(bytes.subarray(0, n)), InvalidCommandError);
     const longer = new Uint8Array(bytes.length + 1);
     longer.set(bytes);

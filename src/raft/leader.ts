@@ -56,6 +56,11 @@ export function stepLeader(r: Raft, m: Message): void {
 
 // ----------------------------------------------------------- replication
 
+/**
+ * Paper Figure 2 (leaders): on success update matchIndex and nextIndex; on a
+ * log inconsistency move nextIndex back and retry (§5.3). The probe /
+ * replicate / snapshot states around it are etcd's flow control (Progress).
+ */
 function handleAppendResponse(r: Raft, m: AppendEntriesResponseMessage, pr: Progress): void {
   if (!m.success) {
     const hint = backtrackHint(r, m, pr);
@@ -107,16 +112,17 @@ function backtrackHint(r: Raft, m: AppendEntriesResponseMessage, pr: Progress): 
   return m.conflictIndex;
 }
 
+/** A heartbeat answer: the follower is alive; resend what looks lost; count it towards pending reads (thesis §6.4). */
 function handleHeartbeatResponse(r: Raft, m: HeartbeatResponseMessage, pr: Progress): void {
   pr.probeSent = false;
-  const stallLimit = Math.max(2, Math.ceil(r.cfg.electionTimeoutTicks / r.cfg.heartbeatIntervalTicks / 2));
+  const stalledHeartbeatsMax = Math.max(2, Math.ceil(r.cfg.electionTimeoutTicks / r.cfg.heartbeatIntervalTicks / 2));
   if (pr.state === ProgressState.Replicate && pr.match < r.log.lastIndex()) {
     // Nothing acknowledged for several heartbeat rounds although the follower is behind: an
     // append or its answer was lost; probe again from what is known to match.
-    if (++pr.stalledHeartbeats >= stallLimit) pr.becomeProbe();
+    if (++pr.stalledHeartbeats >= stalledHeartbeatsMax) pr.becomeProbe();
   } else if (pr.state === ProgressState.Snapshot && pr.snapshot !== null && pr.snapshot.inflightEnd >= 0) {
     // A snapshot chunk (or its acknowledgement) was lost: send it again.
-    if (++pr.stalledHeartbeats >= stallLimit) {
+    if (++pr.stalledHeartbeats >= stalledHeartbeatsMax) {
       pr.stalledHeartbeats = 0;
       sendSnapshotChunk(r, pr);
     }
@@ -151,6 +157,12 @@ export function maybeSendAppends(r: Raft): void {
   }
 }
 
+/**
+ * Send pr what it lacks: in replicate state as many appends as its inflight
+ * window allows (pipelining, thesis §10.2.1), in probe state one at a time
+ * until a match is found (§5.3), in snapshot state nothing (the snapshot is
+ * in flight).
+ */
 function sendAppends(r: Raft, pr: Progress): void {
   if (pr.state === ProgressState.Snapshot) return;
   const last = r.log.lastIndex();
@@ -180,7 +192,7 @@ function sendAppend(r: Raft, pr: Progress, allowEmpty: boolean): boolean {
   let entries: readonly Entry[];
   try {
     prevLogTerm = log.term(prevLogIndex);
-    entries = pr.next <= log.lastIndex() ? log.slice(pr.next, log.lastIndex() + 1, r.cfg.maxAppendBytes) : EMPTY_ENTRIES;
+    entries = pr.next <= log.lastIndex() ? log.slice(pr.next, log.lastIndex() + 1, r.cfg.appendBytesMax) : EMPTY_ENTRIES;
   } catch (e) {
     if (e instanceof LogCompactedError) {
       sendSnapshot(r, pr);
@@ -227,13 +239,13 @@ function sendSnapshotChunk(r: Raft, pr: Progress): void {
   const storage = r.cfg.storage;
   let chunk;
   try {
-    chunk = storage.snapshotChunk(s.index, s.offset, r.cfg.maxSnapshotChunkBytes);
+    chunk = storage.snapshotChunk(s.index, s.offset, r.cfg.snapshotChunkBytesMax);
   } catch (e) {
     if (!(e instanceof SnapshotUnavailableError)) throw e;
     // A newer snapshot replaced the one being sent: start over with it.
     pr.becomeSnapshot(storage.snapshotMetadata());
     s = pr.snapshot!;
-    chunk = storage.snapshotChunk(s.index, 0, r.cfg.maxSnapshotChunkBytes);
+    chunk = storage.snapshotChunk(s.index, 0, r.cfg.snapshotChunkBytesMax);
   }
   const snapshot: SnapshotMetadata = { index: s.index, term: s.term, conf: s.conf };
   r.send({ type: MessageType.InstallSnapshot, from: r.id, to: pr.id, term: r.term, snapshot, offset: s.offset, data: chunk.data, done: chunk.done });
@@ -299,7 +311,7 @@ export function handleTransferLeader(r: Raft, to: NodeId): void {
   if (r.leadTransferee === to) return;
   r.leadTransferee = to;
   // The transfer must finish within an election timeout, else it is abandoned (see tickLeader).
-  r.electionElapsed = 0;
+  r.electionElapsedTicks = 0;
   if (pr.match === r.log.lastIndex()) sendTimeoutNow(r, to);
   else r.pendingBroadcast = true;
 }

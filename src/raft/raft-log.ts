@@ -101,24 +101,24 @@ export class RaftLog {
   }
 
   /**
-   * Entries [lo, hi), stopping once their data exceeds `maxBytes` (at least
+   * Entries [lo, hi), stopping once their data exceeds `bytesMax` (at least
    * one entry). Throws LogCompactedError if lo is compacted.
    */
-  slice(lo: number, hi: number, maxBytes: number): Entry[] {
+  slice(lo: number, hi: number, bytesMax: number): Entry[] {
     assert(lo <= hi, `slice bounds ${lo} > ${hi}`);
     if (lo === hi) return [];
     assert(hi <= this.lastIndex() + 1, `slice end ${hi} past last index ${this.lastIndex()}`);
     if (lo < this.firstIndex()) throw new LogCompactedError(lo, this.firstIndex());
     let out: Entry[];
     if (lo < this.offset) {
-      out = this.storage.entries(lo, Math.min(hi, this.offset), maxBytes);
+      out = this.storage.entries(lo, Math.min(hi, this.offset), bytesMax);
       if (hi <= this.offset || out.length < Math.min(hi, this.offset) - lo) return out;
       let bytes = 0;
       for (const e of out) bytes += e.data.length;
       for (let i = this.offset; i < hi; i++) {
         const e = this.tail[i - this.offset]!;
         bytes += e.data.length;
-        if (bytes > maxBytes) break;
+        if (bytes > bytesMax) break;
         out.push(e);
       }
       return out;
@@ -130,7 +130,7 @@ export class RaftLog {
     let end = from;
     while (end < to) {
       bytes += this.tail[end]!.data.length;
-      if (bytes > maxBytes && end > from) break;
+      if (bytes > bytesMax && end > from) break;
       end++;
     }
     return this.tail.slice(from, end);
@@ -252,15 +252,15 @@ export class RaftLog {
   }
 
   /**
-   * Committed entries not yet handed out for applying, bounded by `maxBytes`;
+   * Committed entries not yet handed out for applying, bounded by `bytesMax`;
    * marks them handed out. With `stopBeforeConfChange`, stops before the
    * first membership change entry (those take effect in advance(), so they
    * only travel in a Ready).
    */
-  takeCommitted(maxBytes: number, stopBeforeConfChange = false): Entry[] {
+  takeCommitted(bytesMax: number, stopBeforeConfChange = false): Entry[] {
     if (!this.hasCommittedToApply()) return [];
     const lo = this.applying + 1;
-    const all = this.slice(lo, this.committed + 1, maxBytes);
+    const all = this.slice(lo, this.committed + 1, bytesMax);
     let n = all.length;
     if (stopBeforeConfChange) {
       n = 0;

@@ -70,8 +70,8 @@ export class Raft {
   readonly progress = new Map<NodeId, Progress>();
   readonly votes = new Map<NodeId, boolean>();
 
-  electionElapsed = 0;
-  heartbeatElapsed = 0;
+  electionElapsedTicks = 0;
+  heartbeatElapsedTicks = 0;
   randomizedElectionTimeoutTicks = 0;
 
   leadTransferee: NodeId | null = null;
@@ -96,7 +96,7 @@ export class Raft {
   constructor(cfg: ResolvedRaftConfig) {
     this.cfg = cfg;
     this.id = cfg.id;
-    this.readOnly = new ReadOnly(cfg.maxPendingReadIndexRequests);
+    this.readOnly = new ReadOnly(cfg.pendingReadIndexRequestsMax);
     const storage = cfg.storage;
     const { hardState, confState } = storage.initialState();
     this.initialHardState = hardState;
@@ -124,18 +124,18 @@ export class Raft {
   }
 
   private tickElection(): void {
-    this.electionElapsed++;
-    if (this.promotable() && this.electionElapsed >= this.randomizedElectionTimeoutTicks) {
-      this.electionElapsed = 0;
+    this.electionElapsedTicks++;
+    if (this.promotable() && this.electionElapsedTicks >= this.randomizedElectionTimeoutTicks) {
+      this.electionElapsedTicks = 0;
       this.campaign(false);
     }
   }
 
   private tickLeader(): void {
-    this.heartbeatElapsed++;
-    this.electionElapsed++;
-    if (this.electionElapsed >= this.cfg.electionTimeoutTicks) {
-      this.electionElapsed = 0;
+    this.heartbeatElapsedTicks++;
+    this.electionElapsedTicks++;
+    if (this.electionElapsedTicks >= this.cfg.electionTimeoutTicks) {
+      this.electionElapsedTicks = 0;
       if (this.cfg.checkQuorum) {
         // Check quorum (thesis §6.2): step down unless a quorum was heard from during the last election timeout.
         const active = jointQuorumActive(this.conf, (id) => id === this.id || this.progress.get(id)?.recentActive === true);
@@ -148,8 +148,8 @@ export class Raft {
       // A transfer that did not finish within an election timeout is abandoned (thesis §3.10).
       if (this.leadTransferee !== null) this.leadTransferee = null;
     }
-    if (this.heartbeatElapsed >= this.cfg.heartbeatIntervalTicks) {
-      this.heartbeatElapsed = 0;
+    if (this.heartbeatElapsedTicks >= this.cfg.heartbeatIntervalTicks) {
+      this.heartbeatElapsedTicks = 0;
       broadcastHeartbeat(this);
     }
   }
@@ -162,7 +162,7 @@ export class Raft {
         // Disruptive servers (thesis §4.2.3): while we hear from a live leader, ignore vote requests
         // unless they come from a leadership transfer.
         const leaseChecked = m.type === MessageType.RequestVote ? this.cfg.checkQuorum && !m.transfer : this.cfg.preVote;
-        const inLease = this.role === Role.Leader || (this.leader !== null && this.electionElapsed < this.cfg.electionTimeoutTicks);
+        const inLease = this.role === Role.Leader || (this.leader !== null && this.electionElapsedTicks < this.cfg.electionTimeoutTicks);
         if (leaseChecked && inLease) return;
       }
       if (m.type === MessageType.RequestPreVote) {
@@ -232,7 +232,7 @@ export class Raft {
     if (canVote && this.log.isUpToDate(m.lastLogIndex, m.lastLogTerm)) {
       this.respond({ type: responseType, from: this.id, to: m.from, term: m.term, granted: true });
       if (!pre) {
-        this.electionElapsed = 0;
+        this.electionElapsedTicks = 0;
         this.vote = m.from;
       }
     } else {
@@ -316,8 +316,8 @@ export class Raft {
       this.vote = null;
     }
     this.leader = null;
-    this.electionElapsed = 0;
-    this.heartbeatElapsed = 0;
+    this.electionElapsedTicks = 0;
+    this.heartbeatElapsedTicks = 0;
     // Randomized election timeout in [T, 2T) (paper §5.2).
     this.randomizedElectionTimeoutTicks = this.cfg.electionTimeoutTicks + this.cfg.rng.nextInt(this.cfg.electionTimeoutTicks);
     this.leadTransferee = null;
@@ -369,7 +369,7 @@ export class Raft {
 
   private newProgress(id: NodeId, next: number): Progress {
     const isLearner = !isVoter(this.conf, id);
-    return new Progress(id, next, this.cfg.maxInflightAppends, isLearner);
+    return new Progress(id, next, this.cfg.inflightAppendsMax, isLearner);
   }
 
   // ------------------------------------------------------------ proposals
@@ -378,7 +378,9 @@ export class Raft {
   propose(data: Uint8Array): ProposalResult {
     this.checkCanPropose();
     const size = data.length;
-    if (this.uncommittedBytes > 0 && this.uncommittedBytes + size > this.cfg.maxUncommittedEntriesBytes) {
+    // A bound on the leader's uncommitted tail (etcd's MaxUncommittedEntriesSize): without it a leader
+    // cut off from its quorum would accept proposals until memory ran out. One is always accepted.
+    if (this.uncommittedBytes > 0 && this.uncommittedBytes + size > this.cfg.uncommittedEntriesBytesMax) {
       throw new ProposalDroppedError(DropReason.UncommittedBytesLimit, this.id);
     }
     const index = this.log.lastIndex() + 1;

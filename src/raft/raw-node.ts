@@ -184,7 +184,7 @@ export class RaftNode {
     const snapshot = log.takePendingSnapshot();
     if (snapshot !== undefined) log.skipApplyingTo(snapshot.index);
     const entries = log.takeUnpersisted();
-    const committedEntries = log.takeCommitted(r.cfg.maxCommittedEntriesBytesPerReady);
+    const committedEntries = log.takeCommitted(r.cfg.committedEntriesBytesPerReadyMax);
     r.releaseUncommitted(committedEntries);
     // Empty lists are shared frozen constants; non-empty ones are handed over and replaced.
     const ready: Mutable<Ready> = {
@@ -283,7 +283,7 @@ export class RaftNode {
     const inFlight = this.inFlight?.ready;
     if (inFlight !== undefined && (inFlight.snapshot !== undefined || inFlight.snapshotChunks.length > 0)) return [];
     const r = this.raft;
-    const out = r.log.takeCommitted(r.cfg.maxCommittedEntriesBytesPerReady, true);
+    const out = r.log.takeCommitted(r.cfg.committedEntriesBytesPerReadyMax, true);
     if (out.length === 0) return out;
     r.releaseUncommitted(out);
     r.log.appliedTo(out[out.length - 1]!.index);

@@ -367,10 +367,8 @@ export class KvStateMachine {
   }
 
   /**
-   * The session checks of every exactly-once command (writes and auth
-   * commands): the session, to save the result in, when the command is new;
-   * otherwise the answer to give without executing it (its saved result, or
-   * the error that stops it).
+   * The session checks of every exactly-once command (writes, auth commands): the session to save
+   * the result in when the command is new, else the answer to give (its saved result, or an error).
    */
   private admitSessionCommand(sessionId: number, seq: number, ackedSeq: number): Session | ApplyResult {
     const session = this.sessions.get(sessionId);
@@ -391,17 +389,13 @@ export class KvStateMachine {
   /** An auth command, exactly-once when it carries a session (like a write). */
   private executeAuth(command: AuthCommand): ApplyResult {
     const ref = command.session;
-    let session: Session | null = null;
-    if (ref !== undefined) {
-      const problem = sessionProblem(ref);
-      if (problem !== null) return errorResult(problem);
-      const admitted = this.admitSessionCommand(ref.sessionId, ref.seq, ref.ackedSeq);
-      if ('kind' in admitted) return admitted;
-      session = admitted;
-    }
+    const problem = ref === undefined ? null : sessionProblem(ref);
+    if (problem !== null) return errorResult(problem);
+    const admitted = ref === undefined ? null : this.admitSessionCommand(ref.sessionId, ref.seq, ref.ackedSeq);
+    if (admitted !== null && 'kind' in admitted) return admitted;
     const error = this.authState.execute(command, this.options.keyBytesMax);
     const result = error === null ? okResult : errorResult(error);
-    session?.results.set(ref!.seq, result);
+    admitted?.results.set(ref!.seq, result);
     return result;
   }
 
@@ -450,9 +444,8 @@ export class KvStateMachine {
   // ------------------------------------------------------------------ reads
 
   /**
-   * The replicated users, roles and auth switch, read-only and live (the same
-   * object for the state machine's life, restores included; src/auth
-   * authorizes against it): `user get/list`, `role get/list`, `auth status`.
+   * The replicated users, roles and auth switch: read-only, live, one object for the state machine's
+   * life (restores included); src/auth authorizes against it. Serves user/role get/list, auth status.
    */
   get auth(): AuthView {
     return this.authState;

@@ -23,3 +23,4 @@ export { serverVersion } from './version.js';
 export { startServer, type RunningServer, type StartServerOptions } from './server.js';
 export { shutdownOnSignals, type ShutdownOnSignalsOptions } from './signals.js';
 export { readMemberFile, memberFileName, type MemberFile } from './member-file.js';
+export { ServerExitCode, isFatalStorageFailure } from './exit-codes.js';

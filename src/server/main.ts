@@ -9,6 +9,7 @@ import { loadServerConfig, serverConfigOptions, type RawSettings } from './confi
 import { createLogger } from './logger.js';
 import { startServer } from './server.js';
 import { shutdownOnSignals } from './signals.js';
+import { ServerExitCode } from './exit-codes.js';
 
 async function main(): Promise<void> {
   const options: Record<string, { type: 'string' }> = { config: { type: 'string' } };
@@ -24,6 +25,10 @@ async function main(): Promise<void> {
   const logger = createLogger({ level: config.logLevel, format: config.logFormat, bindings: { member: config.name } });
   const server = await startServer(config, logger);
   shutdownOnSignals(server, logger);
+  void server.failed.then(() => {
+    logger.flush?.();
+    process.exit(ServerExitCode.StorageFailed);
+  });
 }
 
 main().catch((error: unknown) => {

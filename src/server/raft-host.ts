@@ -34,6 +34,7 @@ import type { Clock, Timer } from '../common/clock.js';
 import type { RandomSource } from '../common/rng.js';
 import { DropReason, EntryType, ProposalDroppedError, Role, type Entry, type HardState, type Message, type NodeId, type Ready } from '../raft/index.js';
 import { StorageFailedError } from '../storage/index.js';
+import { isFatalStorageFailure } from './exit-codes.js';
 import type { StatusResponse } from '../protocol/index.js';
 import {
   leaderChanged,
@@ -62,6 +63,8 @@ export interface RaftHostOptions {
   readonly clock: Clock;
   /** Randomness (the proposal instance id). */
   readonly random: RandomSource;
+  /** Called once, after pending requests failed, for a storage failure that must end the process (exit-codes.ts). */
+  readonly onFatalStorageFailure?: (error: StorageFailedError) => void;
 }
 
 /** Where the member's peers are, and how to reach them (implemented by PeerNetwork). */
@@ -458,6 +461,7 @@ export class RaftHost<Result> {
     this.reads.failAll(failed);
     this.role = Role.Follower;
     this.leader = null;
+    if (isFatalStorageFailure(error)) this.options.onFatalStorageFailure?.(error);
   }
 
   /** Stops taking client requests (they get ShuttingDown); the loop keeps running. */

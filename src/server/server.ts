@@ -22,7 +22,8 @@ import { RaftHost } from './raft-host.js';
 import { ServerMetrics } from './metrics.js';
 import { createRaftCore } from './raft-core-adapter.js';
 import { openHostStorage } from './storage-adapter.js';
-import type { Disk } from '../storage/index.js';
+import type { Disk, StorageFailedError } from '../storage/index.js';
+import { ServerExitCode } from './exit-codes.js';
 import type { Clock } from '../common/clock.js';
 import type { RandomSource } from '../common/rng.js';
 import { systemClock, systemRandom } from '../common/system-clock.js';
@@ -41,6 +42,13 @@ export interface RunningServer {
    * Idempotent.
    */
   close(): Promise<void>;
+  /**
+   * Resolves (it never rejects) if the member stopped itself after a real
+   * storage failure (EIO on write or fdatasync, see exit-codes.ts): it has
+   * closed its listeners, peer links and storage without answering anything
+   * more. A process running one member exits with ServerExitCode.StorageFailed.
+   */
+  readonly failed: Promise<StorageFailedError>;
 }
 
 /** Largest frame on client and peer connections: a value at the limit plus headroom, or an append batch. */
@@ -99,6 +107,10 @@ export async function startServer(config: ServerConfig, logger?: Logger, options
     const identity = new StartingIdentity(config.name, config.peerUrl, config.clientUrl, serverVersion());
     const metrics = config.metricsUrl === undefined ? null : new ServerMetrics(config.name);
     const frameBytesMax = frameBytesMaxFor(config);
+    let resolveFailed: (error: StorageFailedError) => void = () => {};
+    const failed = new Promise<StorageFailedError>((resolve) => (resolveFailed = resolve));
+    // Set once everything is listening; a fatal failure cannot come earlier (the loop starts last).
+    let halt: (error: StorageFailedError) => void = (error) => resolveFailed(error);
     const peers = new PeerNetwork({ identity, cluster: config.initialCluster, helloIntervalMs: 1000, frameBytesMax, logger: log, clock, random });
     cleanups.push(() => peers.close());
     const host = new RaftHost(
@@ -109,6 +121,7 @@ export async function startServer(config: ServerConfig, logger?: Logger, options
         pendingRequestsMax: config.pendingRequestsMax,
         clock,
         random,
+        onFatalStorageFailure: (error) => halt(error),
       },
       core,
       storage.hostStorage,
@@ -172,7 +185,24 @@ export async function startServer(config: ServerConfig, logger?: Logger, options
     );
 
     let closing: Promise<void> | null = null;
+    halt = (error) => {
+      log.fatal(
+        { err: error, systemCode: error.systemCode, errno: error.errno, syscall: error.syscall, path: error.path, exitCode: ServerExitCode.StorageFailed },
+        'storage failed: this member stops now (its peers keep every acknowledged write)',
+      );
+      // No leadership transfer and no drain: nothing more may be written or answered from this disk.
+      closing ??= (async () => {
+        await clientListener.close().catch(() => {});
+        await host.stop().catch(() => {});
+        await peers.close().catch(() => {});
+        await peerListener.close().catch(() => {});
+        await metricsServer?.close().catch(() => {});
+        await storage.close().catch(() => {});
+      })();
+      void closing.then(() => resolveFailed(error));
+    };
     return {
+      failed,
       config,
       clientUrl: clientListener.address,
       peerUrl: peerListener.address,

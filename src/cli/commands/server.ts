@@ -30,13 +30,18 @@ Example (member n1 of three):
 A restarted member needs only --data-dir and its URLs.`,
   );
   command.action(async (flags: Record<string, string | undefined>) => {
-    const { createLogger, loadServerConfig, shutdownOnSignals, startServer } = await import('../../server/index.js');
+    const { createLogger, loadServerConfig, shutdownOnSignals, startServer, ServerExitCode } = await import('../../server/index.js');
     const config = loadServerConfig({ flags });
     const logger = createLogger({ level: config.logLevel, format: config.logFormat, bindings: { member: config.name } });
     const server = await startServer(config, logger);
     // Resolves when a signal has shut the server down; main exits with the code.
     const exitCode = await new Promise<number>((resolve) => {
       shutdownOnSignals(server, logger, { exit: resolve });
+      // A real storage failure (EIO): the member has stopped itself; exit with its own documented code.
+      void server.failed.then(() => {
+        logger.flush?.();
+        process.exit(ServerExitCode.StorageFailed);
+      });
     });
     if (exitCode !== 0) throw new CliExit(ExitCode.Failure, 'the server did not shut down cleanly');
   });

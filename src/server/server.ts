@@ -24,6 +24,7 @@ import { createRaftCore } from './raft-core-adapter.js';
 import { openHostStorage } from './storage-adapter.js';
 import type { Disk, StorageFailedError } from '../storage/index.js';
 import { ServerExitCode } from './exit-codes.js';
+import { EntryClock, observingEntryTime } from './entry-clock.js';
 import type { Clock } from '../common/clock.js';
 import type { RandomSource } from '../common/rng.js';
 import { systemClock, systemRandom } from '../common/system-clock.js';
@@ -107,6 +108,9 @@ export async function startServer(config: ServerConfig, logger?: Logger, options
     const identity = new StartingIdentity(config.name, config.peerUrl, config.clientUrl, serverVersion());
     const metrics = config.metricsUrl === undefined ? null : new ServerMetrics(config.name);
     const frameBytesMax = frameBytesMaxFor(config);
+    // The leader's time in entries, bounded by elapsed ticks (entry-clock.ts: the clock rule).
+    const entryClock = new EntryClock(clock);
+    entryClock.observeApplied(kv.clockMs);
     let resolveFailed: (error: StorageFailedError) => void = () => {};
     const failed = new Promise<StorageFailedError>((resolve) => (resolveFailed = resolve));
     // Set once everything is listening; a fatal failure cannot come earlier (the loop starts last).
@@ -125,7 +129,7 @@ export async function startServer(config: ServerConfig, logger?: Logger, options
       },
       core,
       storage.hostStorage,
-      kvStateMachinePort(kv),
+      observingEntryTime(kvStateMachinePort(kv), () => kv.clockMs, entryClock),
       peers,
       log,
       metrics,
@@ -140,7 +144,7 @@ export async function startServer(config: ServerConfig, logger?: Logger, options
       inflight: () => host.inflight,
     });
 
-    const service = new ClientService(new KvReplica(host, kv), peers, config.requestTimeoutMs, clock);
+    const service = new ClientService(new KvReplica(host, kv), peers, config.requestTimeoutMs, entryClock.stampingClock());
     const clientHandlers = service.rpcHandlers({ forwarded: false });
     const clientRpc = new RpcServer(clientMethods, metrics === null ? clientHandlers : metrics.withMetrics(clientHandlers), { logger: log });
     const peerRpc = new RpcServer(clientMethods, service.rpcHandlers({ forwarded: true }), { logger: log });

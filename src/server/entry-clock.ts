@@ -1,0 +1,108 @@
+/**
+ * The time a leader stamps on the commands it proposes (the state machine's
+ * only clock: session and lease expiry), bounded so that a step of the
+ * leader's wall clock neither expires every session at once nor freezes
+ * expiry (issue 12 §3, "the clock rule"; docs/kv.md and docs/security.md).
+ *
+ * The rule. Let (T0, M0) be an anchor: T0 the time of the latest entry this
+ * member applied when it started stamping (or when another leader's entries
+ * overtook its own), M0 the monotonic time at which it applied that entry.
+ * The projected time is P = T0 + (monotonicNow - M0): the log's time moved on
+ * by the ticks that really elapsed. A stamp is the wall clock clamped to
+ * [P - marginMs, P + marginMs], and never below the previous stamp (the state
+ * machine also never lets its clock go back). So an entry's time is at most
+ * the previous entry's time plus the elapsed ticks plus the margin, a wall
+ * clock step of any size moves entry time by at most marginMs, and expiry
+ * keeps running at the monotonic rate through the step.
+ *
+ * The anchor comes from the log, not from this member's wall clock, so a
+ * newly elected leader continues from where the previous leader's entries
+ * left off, plus the ticks it has seen since it applied the last one.
+ */
+import type { Clock } from '../common/clock.js';
+import type { StateMachine } from './ports.js';
+
+/** How far the wall clock may pull entry time away from elapsed ticks (default 1 s). */
+export const entryClockMarginMsDefault = 1000;
+
+export class EntryClock {
+  /** The latest applied entry time seen, and the monotonic time it was first seen at. */
+  private appliedTimeMs = -1;
+  private appliedAtMonoMs = 0;
+  /** The anchor (T0, M0) of this member's current run of stamps; -1 before the first stamp. */
+  private anchorTimeMs = -1;
+  private anchorMonoMs = 0;
+  private lastStampMs = -1;
+
+  constructor(
+    private readonly clock: Clock,
+    private readonly marginMs = entryClockMarginMsDefault,
+  ) {}
+
+  /** The state machine's clock after an apply or restore: O(1), called for every applied entry. */
+  observeApplied(clockMs: number): void {
+    if (clockMs === this.appliedTimeMs) return;
+    this.appliedTimeMs = clockMs;
+    this.appliedAtMonoMs = this.clock.monotonicMs();
+  }
+
+  /** The time to stamp on a command proposed now. */
+  nowMs(): number {
+    const mono = this.clock.monotonicMs();
+    const wall = Math.floor(this.clock.nowMs());
+    if (this.anchorTimeMs < 0 || this.appliedTimeMs > this.lastStampMs) {
+      // First stamp, or another leader's entries are newer than ours: continue from the log.
+      if (this.appliedTimeMs < 0) {
+        // Nothing applied yet carries a time (a new cluster): the wall clock is all there is.
+        this.anchorTimeMs = wall;
+        this.anchorMonoMs = mono;
+      } else {
+        this.anchorTimeMs = this.appliedTimeMs;
+        this.anchorMonoMs = this.appliedAtMonoMs;
+      }
+    }
+    const projected = this.anchorTimeMs + Math.max(0, mono - this.anchorMonoMs);
+    const bounded = Math.min(Math.max(wall, projected - this.marginMs), projected + this.marginMs);
+    const stamp = Math.max(bounded, this.lastStampMs, this.appliedTimeMs);
+    this.lastStampMs = stamp;
+    return stamp;
+  }
+
+  /**
+   * `clock` with nowMs replaced by the bounded entry time: for the client
+   * service, which stamps commands with `nowMs()` and times deadlines with
+   * `monotonicMs()`.
+   */
+  stampingClock(): Clock {
+    const base = this.clock;
+    const stamp = () => this.nowMs();
+    return Object.freeze({
+      nowMs: stamp,
+      monotonicMs: () => base.monotonicMs(),
+      setTimer: base.setTimer.bind(base),
+      setRepeating: base.setRepeating.bind(base),
+      schedule: base.schedule.bind(base),
+    }) as Clock;
+  }
+}
+
+/** `port`, telling `entryClock` the state machine's clock after every apply and restore. */
+export function observingEntryTime<R>(port: StateMachine<R>, clockMs: () => number, entryClock: EntryClock): StateMachine<R> {
+  return {
+    get appliedIndex() {
+      return port.appliedIndex;
+    },
+    apply: (index, command) => {
+      const result = port.apply(index, command);
+      entryClock.observeApplied(clockMs());
+      return result;
+    },
+    skip: (index) => port.skip(index),
+    restore: async (contents) => {
+      await port.restore(contents);
+      entryClock.observeApplied(clockMs());
+    },
+    snapshot: () => port.snapshot(),
+    describe: () => port.describe(),
+  };
+}

@@ -1,10 +1,16 @@
 /**
  * The server's view of the Raft core (ports.ts RaftCore) over src/raft's
- * RaftNode, with the real randomness source for election timeouts.
+ * RaftNode, with the injected randomness source for election timeouts.
  */
-import { randomInt } from 'node:crypto';
+import type { RandomSource } from '../common/rng.js';
 import { RaftNode, type Storage, type NodeId } from '../raft/index.js';
-import type { CoreStatus, RaftCore } from './ports.js';
+import type { CoreLimits, CoreStatus, RaftCore } from './ports.js';
+
+/** The core's drop bounds, set here so that the Overloaded errors they cause can name them. */
+const coreLimits: CoreLimits = {
+  uncommittedEntriesBytesMax: 64 * 1024 * 1024,
+  pendingReadIndexRequestsMax: 4096,
+};
 
 export interface CreateRaftCoreOptions {
   readonly name: NodeId;
@@ -13,6 +19,8 @@ export interface CreateRaftCoreOptions {
   readonly applied: number;
   readonly heartbeatIntervalTicks: number;
   readonly electionTimeoutTicks: number;
+  /** Randomizes election timeouts. */
+  readonly random: RandomSource;
 }
 
 export function createRaftCore(options: CreateRaftCoreOptions): RaftCore {
@@ -22,9 +30,11 @@ export function createRaftCore(options: CreateRaftCoreOptions): RaftCore {
     applied: options.applied,
     heartbeatIntervalTicks: options.heartbeatIntervalTicks,
     electionTimeoutTicks: options.electionTimeoutTicks,
-    rng: { nextInt: (n: number) => randomInt(n) },
+    rng: options.random,
     preVote: true,
     checkQuorum: true,
+    uncommittedEntriesBytesMax: coreLimits.uncommittedEntriesBytesMax,
+    pendingReadIndexRequestsMax: coreLimits.pendingReadIndexRequestsMax,
   });
   return {
     tick: () => node.tick(),
@@ -37,6 +47,7 @@ export function createRaftCore(options: CreateRaftCoreOptions): RaftCore {
     ready: () => node.ready(),
     advance: (ready) => node.advance(ready),
     conf: () => node.confState,
+    limits: coreLimits,
     status: (): CoreStatus => {
       const s = node.status();
       const matchIndex: Record<NodeId, number> = {};

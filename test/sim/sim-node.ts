@@ -118,11 +118,11 @@ export class SimNode {
       electionTimeoutTicks: this.env.electionTicks,
       heartbeatIntervalTicks: this.env.heartbeatTicks,
       rng: this.rng,
-      maxSnapshotChunkBytes: this.env.snapshotChunkBytes,
+      snapshotChunkBytesMax: this.env.snapshotChunkBytes,
       preVote: this.env.preVote,
       checkQuorum: this.env.checkQuorum,
-      maxAppendBytes: 256,
-      maxInflightAppends: 8,
+      appendBytesMax: 256,
+      inflightAppendsMax: 8,
       ...(this.env.countStaleVotes ? { testingOnlyUnsafe: { countStaleVotes: true } } : {}),
     });
     const st = this.raft.status();

@@ -100,8 +100,8 @@ const byName = <T extends { readonly name: string }>(map: Map<string, T>): T[] =
   [...map.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 
 export class AuthState implements AuthView {
-  private readonly users = new Map<string, UserRecord>();
-  private readonly roles = new Map<string, RoleRecord>();
+  private users = new Map<string, UserRecord>();
+  private roles = new Map<string, RoleRecord>();
   private enabledFlag = false;
   private revisionCount = 0;
   /** Encoded size of every user and role (the AUTH_STATE_BYTES_MAX budget). */
@@ -133,24 +133,36 @@ export class AuthState implements AuthView {
     return { enabled: this.enabledFlag, revision: this.revisionCount };
   }
 
-  userInfo(name: string): UserInfo {
+  getUser(name: string): UserInfo {
     const u = this.users.get(name);
     if (u === undefined) throw new UserNotFoundError({ user: name });
     return { name: u.name, roles: [...u.roles], hasPassword: u.password !== null };
   }
 
-  userNames(): string[] {
+  listUsers(): string[] {
     return byName(this.users).map((u) => u.name);
   }
 
-  roleInfo(name: string): RoleRecord {
+  getRole(name: string): RoleRecord {
     const r = this.roles.get(name);
     if (r === undefined) throw new RoleNotFoundError({ role: name });
     return { name: r.name, permissions: r.permissions.map(copyPermission) };
   }
 
-  roleNames(): string[] {
+  listRoles(): string[] {
     return byName(this.roles).map((r) => r.name);
+  }
+
+  /**
+   * Takes over `other`'s state (a snapshot restore). The object stays the
+   * same, so views handed out earlier (an Authorizer's) see the new state.
+   */
+  adopt(other: AuthState): void {
+    this.users = other.users;
+    this.roles = other.roles;
+    this.enabledFlag = other.enabledFlag;
+    this.revisionCount = other.revisionCount;
+    this.bytes = other.bytes;
   }
 
   // ---------------------------------------------------------------- apply

@@ -74,10 +74,21 @@ export interface AuthStatus {
   readonly revision: number;
 }
 
-/** Read-only view of the replicated auth state (for src/auth's authorize and Authenticator). */
+/** Read-only view of the replicated auth state (for src/auth's Authorizer and Authenticator, and the auth queries). */
 export interface AuthView extends AuthStatus {
+  /** The stored record (with its password record), for src/auth; callers must not modify it. */
   user(name: string): UserRecord | undefined;
   role(name: string): RoleRecord | undefined;
+  /** `auth status`. */
+  status(): AuthStatus;
+  /** `user get`: roles, never the password record; throws UserNotFoundError. */
+  getUser(name: string): UserInfo;
+  /** `user list`, in name order. */
+  listUsers(): string[];
+  /** `role get` (a copy); throws RoleNotFoundError. */
+  getRole(name: string): RoleRecord;
+  /** `role list`, in name order. */
+  listRoles(): string[];
 }
 
 // ----------------------------------------------------------------- bounds

@@ -25,7 +25,6 @@ import { sessionProblem } from './validate.js';
 const invalid = (reason: string): KvError => new InvalidCommandError({ reason });
 
 /** A control character (C0, DEL, C1): names are shown in logs and terminals. */
-// eslint-disable-next-line no-control-regex
 const CONTROL_CHARACTER = /[\u0000-\u001f\u007f-\u009f]/;
 
 function nameProblem(what: 'user' | 'role', name: unknown): KvError | null {

@@ -18,7 +18,8 @@ export {
   validateKey,
   validateValue,
 } from './validate.js';
-export { compareBytes, prefixEnd } from './bytes.js';
+export { bytesEqual, compareBytes, prefixEnd } from './bytes.js';
+export { defaultUserQuotas, savedResultQuotaProblem, sessionQuotaProblem, UserUsageLedger, type UserQuotas, type UserUsage } from './auth-quotas.js';
 export {
   AUTH_NAME_BYTES_MAX,
   AUTH_STATE_BYTES_MAX,

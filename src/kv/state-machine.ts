@@ -33,7 +33,7 @@ import { newKeyTree, StoredEntry, type KeyTree } from './key-tree.js';
 import { resolveKvOptions, type KvOptions } from './options.js';
 import { SessionTable, type Session } from './sessions.js';
 import { AuthState } from './auth-state.js';
-import { isAuthCommand, type AuthCommand, type AuthStatus, type AuthView, type RoleRecord, type UserInfo } from './auth-types.js';
+import { isAuthCommand, type AuthCommand, type AuthView } from './auth-types.js';
 import { SnapshotReader } from './snapshot-reader.js';
 import { KvSnapshot } from './snapshot-writer.js';
 import {
@@ -114,7 +114,7 @@ export class KvStateMachine {
   readonly options: KvOptions;
   private tree: KeyTree = newKeyTree();
   private sessions = new SessionTable();
-  private authState = new AuthState();
+  private readonly authState = new AuthState();
   private applied = 0;
   private clock = 0;
   /** Scratch for the apply path (see PendingWrite). */
@@ -367,10 +367,8 @@ export class KvStateMachine {
   }
 
   /**
-   * The session checks of every exactly-once command (writes and auth
-   * commands): the session, to save the result in, when the command is new;
-   * otherwise the answer to give without executing it (its saved result, or
-   * the error that stops it).
+   * The session checks of every exactly-once command (writes, auth commands): the session to save
+   * the result in when the command is new, else the answer to give (its saved result, or an error).
    */
   private admitSessionCommand(sessionId: number, seq: number, ackedSeq: number): Session | ApplyResult {
     const session = this.sessions.get(sessionId);
@@ -391,17 +389,13 @@ export class KvStateMachine {
   /** An auth command, exactly-once when it carries a session (like a write). */
   private executeAuth(command: AuthCommand): ApplyResult {
     const ref = command.session;
-    let session: Session | null = null;
-    if (ref !== undefined) {
-      const problem = sessionProblem(ref);
-      if (problem !== null) return errorResult(problem);
-      const admitted = this.admitSessionCommand(ref.sessionId, ref.seq, ref.ackedSeq);
-      if ('kind' in admitted) return admitted;
-      session = admitted;
-    }
+    const problem = ref === undefined ? null : sessionProblem(ref);
+    if (problem !== null) return errorResult(problem);
+    const admitted = ref === undefined ? null : this.admitSessionCommand(ref.sessionId, ref.seq, ref.ackedSeq);
+    if (admitted !== null && 'kind' in admitted) return admitted;
     const error = this.authState.execute(command, this.options.keyBytesMax);
     const result = error === null ? okResult : errorResult(error);
-    session?.results.set(ref!.seq, result);
+    admitted?.results.set(ref!.seq, result);
     return result;
   }
 
@@ -449,34 +443,12 @@ export class KvStateMachine {
 
   // ------------------------------------------------------------------ reads
 
-  /** The replicated users, roles and auth switch, read-only (src/auth authorizes against it). Changes as entries apply. */
+  /**
+   * The replicated users, roles and auth switch: read-only, live, one object for the state machine's
+   * life (restores included); src/auth authorizes against it. Serves user/role get/list, auth status.
+   */
   get auth(): AuthView {
     return this.authState;
-  }
-
-  /** `auth status`. */
-  authStatus(): AuthStatus {
-    return this.authState.status();
-  }
-
-  /** `user get`: the user's roles, never its password record; throws UserNotFoundError. */
-  getUser(name: string): UserInfo {
-    return this.authState.userInfo(name);
-  }
-
-  /** `user list`, in name order. */
-  listUsers(): string[] {
-    return this.authState.userNames();
-  }
-
-  /** `role get`: the role's permissions; throws RoleNotFoundError. */
-  getRole(name: string): RoleRecord {
-    return this.authState.roleInfo(name);
-  }
-
-  /** `role list`, in name order. */
-  listRoles(): string[] {
-    return this.authState.roleNames();
   }
 
   /** The entry for `key`, or null. Reads the local state: linearizability is the server's job (ReadIndex, thesis §6.4). */
@@ -559,7 +531,7 @@ export class KvStateMachine {
         const state = reader.finish();
         this.tree = state.tree;
         this.sessions = state.sessions;
-        this.authState = state.auth;
+        this.authState.adopt(state.auth);
         this.applied = state.appliedIndex;
         this.clock = state.clockMs;
       },

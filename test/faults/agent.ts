@@ -185,6 +185,7 @@ async function handle(request: AgentRequest): Promise<void> {
         seed: request.seed,
         clients: request.clients,
         opTimeoutMs: request.opTimeoutMs,
+        connectProber: true,
         record,
         stopped: () => stopped,
       });

@@ -7,6 +7,8 @@
  *   was attempted and not reported as definitely failed;
  * - counter (exactly-once): per key, value == version and
  *   acknowledged <= version <= acknowledged + unknown.
+ * Plus two figures that fail nothing: sessions the clients reopened, and the
+ * connect prober's timings.
  */
 import { checkOperations, CheckResult, describeFailure } from '../sim/linearizability.js';
 import { registerModel, type RegisterOperation } from '../sim/register-model.js';
@@ -98,4 +100,33 @@ export function sessionsReopened(history: readonly HistoryRecord[]): number {
   let reopened = 0;
   for (const count of perClient.values()) reopened += count - 1;
   return reopened;
+}
+
+export interface ConnectTimings {
+  readonly tries: number;
+  readonly failed: number;
+  /** connect() durations beyond its timeoutMs (0 when within), ms. */
+  readonly connectOverrunP50Ms: number;
+  readonly connectOverrunMaxMs: number;
+  /** Tries whose connect() took more than timeoutMs + 100 ms. */
+  readonly connectOverrunsOver100Ms: number;
+  readonly closeMaxMs: number;
+  /** Tries whose close() took more than timeoutMs + 100 ms. */
+  readonly closeOverrunsOver100Ms: number;
+}
+
+/** The connect prober's figures (a measurement; nothing here fails a case). */
+export function connectTimings(history: readonly HistoryRecord[]): ConnectTimings {
+  const tries = history.filter((r): r is Extract<HistoryRecord, { w: 'connect' }> => r.w === 'connect');
+  const overruns = tries.map((r) => Math.max(0, r.connectMs - r.timeoutMs)).sort((a, b) => a - b);
+  const pick = (q: number): number => (overruns.length === 0 ? 0 : Math.round(overruns[Math.min(overruns.length - 1, Math.floor(q * overruns.length))]!));
+  return {
+    tries: tries.length,
+    failed: tries.filter((r) => !r.connected).length,
+    connectOverrunP50Ms: pick(0.5),
+    connectOverrunMaxMs: overruns.length === 0 ? 0 : Math.round(overruns[overruns.length - 1]!),
+    connectOverrunsOver100Ms: tries.filter((r) => r.connectMs > r.timeoutMs + 100).length,
+    closeMaxMs: Math.round(Math.max(0, ...tries.map((r) => r.closeMs ?? 0))),
+    closeOverrunsOver100Ms: tries.filter((r) => r.closeMs !== null && r.closeMs > r.timeoutMs + 100).length,
+  };
 }

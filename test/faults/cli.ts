@@ -69,6 +69,10 @@ async function main(): Promise<void> {
     const checks = verdict.checks.map((c) => `${c.name} ${c.ok ? (c.result === 'unknown' ? 'inconclusive' : 'ok') : 'FAIL'}`).join(', ');
     console.log(`  ${verdict.ok ? 'PASS' : 'FAIL'} seed ${seed}: ${verdict.faults.length} faults, ${verdict.operations} operations, ${verdict.sessionsReopened} sessions reopened; ${checks || 'no checks'}; serving ${verdict.recovery?.serveMs ?? '-'} ms after healing`);
     for (const c of verdict.checks) console.log(`    ${c.name}: ${c.summary}`);
+    const t = verdict.connects;
+    console.log(
+      `    connect (timeoutMs 1000): ${t.tries} tries, ${t.failed} failed, overrun p50 ${t.connectOverrunP50Ms} ms max ${t.connectOverrunMaxMs} ms, ${t.connectOverrunsOver100Ms} over +100 ms; close max ${t.closeMaxMs} ms, ${t.closeOverrunsOver100Ms} over +100 ms`,
+    );
     for (const p of verdict.problems.slice(0, 10)) console.log(`    problem: ${p.split('\n').slice(0, 12).join('\n      ')}`);
     if (!verdict.ok) console.log(`    rerun: ${verdict.rerun}\n    verdict: ${join(verdict.dir, 'verdict.json')}`);
   }

@@ -7,7 +7,7 @@
  */
 import { Prng } from '../../src/common/rng.js';
 import { MemberState, type FaultMember } from './members.js';
-import type { FaultNetwork } from './netns.js';
+import { clientName, type FaultNetwork } from './netns.js';
 
 export const NemesisKind = {
   /** Members split into a majority and a minority. */
@@ -18,6 +18,12 @@ export const NemesisKind = {
   PartitionBridge: 'partition-bridge',
   /** The leader's packets to its followers dropped, theirs to it delivered. */
   DropOneWay: 'drop-oneway',
+  /**
+   * The clients cut off from the leader (both ways) while the members still
+   * reach each other: writes go to followers, which forward them (the
+   * forwarding path and its failures).
+   */
+  ClientCut: 'client-cut',
   /** One member's link down (clients cannot reach it either). */
   LinkDown: 'link-down',
   Kill: 'kill',
@@ -147,6 +153,11 @@ export async function startFault(ctx: NemesisContext, fault: ScheduledFault): Pr
       const to = names.filter((n) => n !== from);
       for (const n of to) net.drop(from, n);
       return { description: `one-way drop ${from} -> ${to.join(',')}`, revert: healNet };
+    }
+    case NemesisKind.ClientCut: {
+      const m = await target(ctx, { ...fault, onLeader: true });
+      net.cut([clientName], [m.name]);
+      return { description: `clients cut from ${m.name}`, revert: healNet };
     }
     case NemesisKind.LinkDown: {
       const m = await target(ctx, fault);

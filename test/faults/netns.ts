@@ -21,6 +21,8 @@
 import { execFileSync } from 'node:child_process';
 
 export const namePrefix = 'cfz-';
+/** The clients' namespace, as `drop`/`cut` name it. */
+export const clientName = 'clients';
 const subnet = '10.77.0';
 /** A locally administered unicast MAC that no interface here has: frames to it are dropped. */
 const nowhereMac = '02:cf:00:00:00:01';
@@ -151,12 +153,16 @@ export class FaultNetwork {
     });
   }
 
-  /** Drops `from`'s packets to `to` (one way). */
+  /** A member, or the clients' namespace (named `clientName`). */
+  private host(name: string): { ns: string; address: string } {
+    return name === clientName ? { ns: this.clientNs, address: this.clientAddress } : this.member(name);
+  }
+
+  /** Drops `from`'s packets to `to` (one way); either may be `clientName`. */
   drop(from: string, to: string): void {
     const key = `${from}>${to}`;
     if (this.drops.has(key)) return;
-    const a = this.member(from);
-    ip(['-n', a.ns, 'neigh', 'replace', this.member(to).address, 'lladdr', nowhereMac, 'dev', 'eth0', 'nud', 'permanent']);
+    ip(['-n', this.host(from).ns, 'neigh', 'replace', this.host(to).address, 'lladdr', nowhereMac, 'dev', 'eth0', 'nud', 'permanent']);
     this.drops.add(key);
   }
 
@@ -164,7 +170,7 @@ export class FaultNetwork {
     const key = `${from}>${to}`;
     if (!this.drops.delete(key)) return;
     // Deleting the entry lets ARP learn the real MAC again on the next packet.
-    ip(['-n', this.member(from).ns, 'neigh', 'del', this.member(to).address, 'dev', 'eth0'], { allowFail: true });
+    ip(['-n', this.host(from).ns, 'neigh', 'del', this.host(to).address, 'dev', 'eth0'], { allowFail: true });
   }
 
   /** Cuts every link between a member of `a` and a member of `b`, both ways. */

@@ -16,7 +16,7 @@ import { appendFileSync, closeSync, mkdirSync, openSync, readFileSync, writeFile
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { AgentReply, AgentRequest, Verified } from './agent.js';
-import { checkCounter, checkRegister, checkSet, sessionsReopened, type CheckReport } from './checks.js';
+import { checkCounter, checkRegister, checkSet, connectTimings, sessionsReopened, type CheckReport, type ConnectTimings } from './checks.js';
 import { createMembers, type FaultMember } from './members.js';
 import { healAll, launcherNemeses, scheduleFaults, startFault, type NemesisContext, type NemesisKind } from './nemesis.js';
 import { FaultNetwork, removeStaleNamespaces } from './netns.js';
@@ -48,6 +48,8 @@ export interface Verdict {
   /** Operations recorded, and sessions the clients had to open again. */
   readonly operations: number;
   readonly sessionsReopened: number;
+  /** The connect prober's timings (reported, not checked). */
+  readonly connects: ConnectTimings;
   readonly checks: readonly CheckReport[];
   readonly recovery: Omit<Verified, 'type' | 'setElems'> | null;
   readonly problems: readonly string[];
@@ -270,7 +272,8 @@ export async function runCase(options: CaseOptions): Promise<Verdict> {
     rerun,
     dir,
     faults,
-    operations: history.filter((r) => r.w !== 'session').length,
+    operations: history.filter((r) => r.w !== 'session' && r.w !== 'connect').length,
+    connects: connectTimings(history),
     sessionsReopened: sessionsReopened(history),
     checks,
     recovery: verified === null ? null : (recovery as Verdict['recovery']),

@@ -39,6 +39,8 @@ export type HistoryRecord =
   | { readonly w: 'register'; readonly c: number; readonly input: RegisterInput; readonly call: number; readonly ret: number | null; readonly output: RegisterOutput | null; readonly err?: string }
   | { readonly w: 'set'; readonly c: number; readonly elem: string; readonly result: WriteResultKind; readonly call: number; readonly ret: number; readonly err?: string }
   | { readonly w: 'counter'; readonly c: number; readonly key: string; readonly result: WriteResultKind; readonly call: number; readonly ret: number; readonly attempts: number; readonly err?: string }
+  /** One `connect({ timeoutMs })` then `close({ timeoutMs })` of the prober: how long each took against its deadline. */
+  | { readonly w: 'connect'; readonly call: number; readonly connectMs: number; readonly connected: boolean; readonly closeMs: number | null; readonly timeoutMs: number; readonly err?: string }
   /** A client's session changed (it was opened again, e.g. after a leader's clock step expired it). */
   | { readonly w: 'session'; readonly c: number; readonly sessionId: number; readonly at: number };
 
@@ -52,6 +54,8 @@ export interface WorkloadOptions {
   /** Clients per workload. */
   readonly clients: { readonly register: number; readonly set: number; readonly counter: number };
   readonly opTimeoutMs: number;
+  /** Also run the connect prober (connect/close timings). */
+  readonly connectProber?: boolean;
   readonly record: (record: HistoryRecord) => void;
   /** Operations in flight stop being started once this is set. */
   readonly stopped: () => boolean;
@@ -247,6 +251,35 @@ async function counterClient(id: number, options: WorkloadOptions): Promise<void
   }
 }
 
+/**
+ * The connect prober: connects (opening a session) and closes again, over and
+ * over, recording how long each took against its `timeoutMs`. A measurement,
+ * not a check (no timed assertions): the verdict reports the overruns, e.g.
+ * with one member paused (SIGSTOP).
+ */
+async function connectProber(options: WorkloadOptions): Promise<void> {
+  const timeoutMs = 1000;
+  while (!options.stopped()) {
+    const call = now();
+    let kv: KvClient | null = null;
+    let err: string | undefined;
+    try {
+      kv = await connect({ endpoints: options.endpoints, timeoutMs, connectTimeoutMs: 500 });
+    } catch (error) {
+      err = errCode(error);
+    }
+    const connectMs = now() - call;
+    let closeMs: number | null = null;
+    if (kv !== null) {
+      const closeStart = now();
+      await kv.close({ timeoutMs }).catch((error: unknown) => (err = `close: ${errCode(error)}`));
+      closeMs = now() - closeStart;
+    }
+    options.record({ w: 'connect', call, connectMs, connected: kv !== null, closeMs, timeoutMs, ...(err !== undefined ? { err } : {}) });
+    await sleep(200);
+  }
+}
+
 /** Runs every workload's clients until `stopped()`; resolves when all have finished their last operation. */
 export async function runWorkloads(options: WorkloadOptions): Promise<void> {
   const clients: Promise<void>[] = [];
@@ -254,6 +287,7 @@ export async function runWorkloads(options: WorkloadOptions): Promise<void> {
   for (let i = 0; i < options.clients.register; i++) clients.push(registerClient(++id, options));
   for (let i = 0; i < options.clients.set; i++) clients.push(setClient(++id, options));
   for (let i = 0; i < options.clients.counter; i++) clients.push(counterClient(++id, options));
+  if (options.connectProber) clients.push(connectProber(options));
   const results = await Promise.allSettled(clients);
   for (const r of results) if (r.status === 'rejected') throw r.reason;
 }

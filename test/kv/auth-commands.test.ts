@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
 import {
   AuthCommandKind,
   InvalidCommandError,
@@ -54,6 +55,9 @@ test('every auth command round-trips through its log encoding, which is unique, 
     assert.equal(decoded.leaderTimeMs, 12345);
     assert.deepEqual(decoded.command, command);
     assert.deepEqual(encodeCommand(decoded.command, 12345), bytes, `${command.kind}: one encoding`);
+    const withHeadroom = encodeCommand(command, 12345, 7);
+    assert.deepEqual(withHeadroom.subarray(0, 7), new Uint8Array(7), 'headroom is zeroed');
+    assert.deepEqual(withHeadroom.subarray(7), bytes, 'headroom for the proposal envelope works for auth commands too');
     for (let n = 0; n < bytes.length; n++) assert.throws(() => decodeCommand(bytes.subarray(0, n)), InvalidCommandError);
     const longer = new Uint8Array(bytes.length + 1);
     longer.set(bytes);
@@ -93,9 +97,9 @@ test('malformed auth commands are refused before proposing and are error results
 function dumpAuth(d: Driver): unknown {
   const sm = d.sm;
   return {
-    status: sm.authStatus(),
-    users: sm.listUsers().map((name) => ({ ...sm.getUser(name), password: sm.auth.user(name)?.password })),
-    roles: sm.listRoles().map((name) => sm.getRole(name)),
+    status: sm.auth.status(),
+    users: sm.auth.listUsers().map((name) => ({ ...sm.auth.getUser(name), password: sm.auth.user(name)?.password })),
+    roles: sm.auth.listRoles().map((name) => sm.auth.getRole(name)),
   };
 }
 
@@ -135,39 +139,39 @@ test('every auth command applies with etcd semantics, and each failure is a type
     [{ kind: K.RoleDelete, name: 'ghost' }, KvErrorCode.RoleNotFound],
   ];
   for (const [command, expected] of steps) {
-    const before = d.sm.authStatus().revision;
+    const before = d.sm.auth.status().revision;
     const stateBefore = dumpAuth(d);
     const result = d.run(command);
     assert.equal(code(result), expected, `${command.kind} ${JSON.stringify('name' in command ? command.name : '')}`);
     if (expected !== 'ok') {
-      assert.equal(d.sm.authStatus().revision, before, 'a failure changes nothing');
+      assert.equal(d.sm.auth.status().revision, before, 'a failure changes nothing');
       assert.deepEqual(dumpAuth(d), stateBefore);
     }
   }
-  assert.deepEqual(d.sm.authStatus(), { enabled: true, revision: 12 }, 'revision counts the changes that took effect');
-  assert.deepEqual(d.sm.listUsers(), ['alice', 'root']);
-  assert.deepEqual(d.sm.listRoles(), ['reader', 'writer']);
-  assert.deepEqual(d.sm.getUser('alice'), { name: 'alice', roles: ['reader', 'writer'], hasPassword: false });
-  assert.equal(d.sm.getUser('root').hasPassword, true);
-  assert.ok(!('password' in d.sm.getUser('root')), 'user get never shows the password record');
-  assert.deepEqual(d.sm.getRole('reader').permissions, [
+  assert.deepEqual(d.sm.auth.status(), { enabled: true, revision: 12 }, 'revision counts the changes that took effect');
+  assert.deepEqual(d.sm.auth.listUsers(), ['alice', 'root']);
+  assert.deepEqual(d.sm.auth.listRoles(), ['reader', 'writer']);
+  assert.deepEqual(d.sm.auth.getUser('alice'), { name: 'alice', roles: ['reader', 'writer'], hasPassword: false });
+  assert.equal(d.sm.auth.getUser('root').hasPassword, true);
+  assert.ok(!('password' in d.sm.auth.getUser('root')), 'user get never shows the password record');
+  assert.deepEqual(d.sm.auth.getRole('reader').permissions, [
     { access: PermissionAccess.Read, key: b('a/'), rangeEnd: b('a0') },
     { access: PermissionAccess.ReadWrite, key: b('k') },
   ]);
-  assert.throws(() => d.sm.getUser('nobody'), { code: KvErrorCode.UserNotFound });
-  assert.throws(() => d.sm.getRole('ghost'), { code: KvErrorCode.RoleNotFound });
+  assert.throws(() => d.sm.auth.getUser('nobody'), { code: KvErrorCode.UserNotFound });
+  assert.throws(() => d.sm.auth.getRole('ghost'), { code: KvErrorCode.RoleNotFound });
   assert.deepEqual(d.sm.auth.user('root')?.password, pw(1), 'the server can read the record to verify a password');
 
   // Deleting a role revokes it from every user; revoking a permission removes exactly that range.
   assert.equal(code(d.run({ kind: K.RoleRevokePermission, name: 'reader', range: { key: b('k') } })), 'ok');
-  assert.equal(d.sm.getRole('reader').permissions.length, 1);
+  assert.equal(d.sm.auth.getRole('reader').permissions.length, 1);
   assert.equal(code(d.run({ kind: K.RoleDelete, name: 'writer' })), 'ok');
-  assert.deepEqual(d.sm.getUser('alice').roles, ['reader']);
+  assert.deepEqual(d.sm.auth.getUser('alice').roles, ['reader']);
   assert.equal(code(d.run({ kind: K.UserRevokeRole, name: 'alice', role: 'reader' })), 'ok');
-  assert.deepEqual(d.sm.getUser('alice').roles, []);
+  assert.deepEqual(d.sm.auth.getUser('alice').roles, []);
   // Disabling works, and then root may be deleted; enabling needs it again.
   assert.equal(code(d.run({ kind: K.AuthDisable })), 'ok');
-  assert.equal(d.sm.authStatus().enabled, false);
+  assert.equal(d.sm.auth.status().enabled, false);
   assert.equal(code(d.run({ kind: K.UserDelete, name: 'root' })), 'ok');
   assert.equal(code(d.run({ kind: K.AuthEnable })), KvErrorCode.RootUserRequired);
   assert.equal(code(d.run({ kind: K.AuthDisable })), 'ok', 'disabling a disabled store succeeds');
@@ -181,7 +185,7 @@ test('a user holds at most USER_ROLES_MAX roles', () => {
     const result = d.run({ kind: K.UserGrantRole, name: 'u', role: `r${i}` });
     assert.equal(code(result), i < USER_ROLES_MAX ? 'ok' : KvErrorCode.AuthLimit);
   }
-  assert.equal(d.sm.getUser('u').roles.length, USER_ROLES_MAX);
+  assert.equal(d.sm.auth.getUser('u').roles.length, USER_ROLES_MAX);
 });
 
 test('auth commands with a session are exactly-once: a retry gets the first answer, even after a snapshot restore', () => {
@@ -194,16 +198,16 @@ test('auth commands with a session are exactly-once: a retry gets the first answ
   assert.equal(code(d.run(addRole)), 'ok');
   const again: AuthCommand = { kind: K.RoleAdd, name: 'r', session: { sessionId, seq: 3, ackedSeq: 2 } };
   assert.equal(code(d.run(again)), KvErrorCode.RoleExists, 'a new seq executes');
-  const revision = d.sm.authStatus().revision;
+  const revision = d.sm.auth.status().revision;
 
   const copy = new Driver();
   copy.sm.restore(d.sm.snapshot());
   assert.equal(code(copy.sm.apply(d.nextIndex, encodeCommand(again, d.nowMs))), KvErrorCode.RoleExists, 'saved error replayed');
-  assert.equal(copy.sm.authStatus().revision, revision, 'a replayed retry changes nothing');
+  assert.equal(copy.sm.auth.status().revision, revision, 'a replayed retry changes nothing');
   assert.equal(code(copy.sm.apply(d.nextIndex + 1, encodeCommand(add, d.nowMs))), KvErrorCode.StaleSequence, 'an acknowledged seq is stale');
   const unknown: AuthCommand = { kind: K.RoleAdd, name: 'x', session: { sessionId: 999, seq: 1, ackedSeq: 0 } };
   assert.equal(code(d.run(unknown)), KvErrorCode.SessionExpired);
-  assert.deepEqual(d.sm.listRoles(), ['r']);
+  assert.deepEqual(d.sm.auth.listRoles(), ['r']);
 });
 
 test('two members applying the same auth log hold identical state and write identical snapshots', () => {
@@ -214,5 +218,23 @@ test('two members applying the same auth log hold identical state and write iden
   const other = new Driver();
   d.log.forEach((entry, i) => other.sm.apply(i + 1, entry));
   assert.deepEqual(other.sm.snapshot().toBytes(), d.sm.snapshot().toBytes());
-  assert.deepEqual(other.sm.authStatus(), d.sm.authStatus());
+  assert.deepEqual(other.sm.auth.status(), d.sm.auth.status());
+});
+
+test('arbitrary bytes after an auth header never crash decode or apply: an InvalidCommandError or a command', () => {
+  fc.assert(
+    fc.property(fc.uint8Array({ maxLength: 64 }), (body) => {
+      const entry = Uint8Array.from([1, 8, 0, ...body]);
+      try {
+        const { command } = decodeCommand(entry);
+        assert.ok('kind' in command);
+      } catch (err) {
+        assert.ok(err instanceof InvalidCommandError, String(err));
+      }
+      const d = new Driver();
+      const result = d.applyBytes(entry);
+      assert.ok(result.kind === ResultKind.Error || result.kind === ResultKind.Ok);
+    }),
+    { numRuns: 2000 },
+  );
 });

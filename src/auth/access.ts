@@ -1,0 +1,78 @@
+/**
+ * What each request needs, so that the server's check is one call per
+ * request (`checkCommand` before proposing, `checkGet`/`checkScan` before a
+ * read, `checkAuthQuery` for user/role queries), and `buildUserCommand` to
+ * hash a password before proposing.
+ *
+ * As in etcd: changing users, roles or the switch is administration (root
+ * only); a user may read its own user record and the roles it holds; session
+ * commands and `cluster.status` only need an authenticated user (quotas bound
+ * sessions).
+ */
+import {
+  AuthCommandKind,
+  CommandKind,
+  type Command,
+  type ScanRequest,
+  type UserAddCommand,
+  type UserChangePasswordCommand,
+} from '../kv/index.js';
+import { Operation, scanRange, type Authorizer } from './authorize.js';
+import type { PasswordHasher } from './password.js';
+
+/** Throws AuthenticationFailedError / PermissionDeniedError unless `user` may propose `command`. */
+export function checkCommand(authorizer: Authorizer, user: string | null, command: Command): void {
+  switch (command.kind) {
+    case CommandKind.Put:
+    case CommandKind.Update:
+    case CommandKind.Delete:
+      return authorizer.check(user, Operation.Write, { key: command.key });
+    case CommandKind.OpenSession:
+    case CommandKind.CloseSession:
+    case CommandKind.KeepAlive:
+    case CommandKind.Noop:
+      return authorizer.checkAuthenticated(user);
+    default:
+      // Auth commands, and anything unknown: never "no access needed".
+      return authorizer.check(user, Operation.Admin, null);
+  }
+}
+
+export function checkGet(authorizer: Authorizer, user: string | null, key: Uint8Array): void {
+  authorizer.check(user, Operation.Read, { key });
+}
+
+/** A scan is checked against the range it asks for (not narrowed by `after`). */
+export function checkScan(authorizer: Authorizer, user: string | null, request: Pick<ScanRequest, 'prefix' | 'start' | 'end'>): void {
+  authorizer.check(user, Operation.Read, scanRange(request));
+}
+
+export type AuthQuery =
+  | { readonly kind: 'userGet'; readonly name: string }
+  | { readonly kind: 'roleGet'; readonly name: string }
+  | { readonly kind: 'userList' | 'roleList' }
+  | { readonly kind: 'authStatus' };
+
+/**
+ * `user get NAME` is allowed to NAME itself, `role get ROLE` to a holder of
+ * ROLE, `auth status` to any authenticated user; listings need admin.
+ * `rolesOf(user)` reads the caller's roles from the replicated state.
+ */
+export function checkAuthQuery(authorizer: Authorizer, user: string | null, query: AuthQuery, rolesOf: (user: string) => readonly string[]): void {
+  authorizer.checkAuthenticated(user);
+  if (query.kind === 'authStatus') return;
+  if (user !== null && query.kind === 'userGet' && query.name === user) return;
+  if (user !== null && query.kind === 'roleGet' && rolesOf(user).includes(query.name)) return;
+  authorizer.check(user, Operation.Admin, null);
+}
+
+/** Hashes the password (when given) and builds the command to propose: the log never sees the password. */
+export async function buildUserCommand(
+  hasher: PasswordHasher,
+  kind: typeof AuthCommandKind.UserAdd | typeof AuthCommandKind.UserChangePassword,
+  name: string,
+  password: string | null,
+): Promise<UserAddCommand | UserChangePasswordCommand> {
+  const record = password === null ? null : await hasher.hash(password);
+  return { kind, name, password: record };
+}

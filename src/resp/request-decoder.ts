@@ -181,7 +181,9 @@ export class RequestDecoder {
     const from = Math.max(this.scanFrom, this.start);
     const at = this.buf.indexOf(terminator, from);
     const found = at !== -1 && at < this.end;
-    const lineBytes = (found ? at : this.end) - this.start;
+    // A line's size leaves out its terminator (CRLF or LF): decided the same before it arrives.
+    const stop = found ? at : this.end;
+    const lineBytes = stop - this.start - (terminator === LF && stop > this.start && this.buf[stop - 1] === CR ? 1 : 0);
     if (lineBytes > this.limits.inlineLineBytesMax) return this.fail(tooBig);
     if (!found) {
       this.scanFrom = this.end;

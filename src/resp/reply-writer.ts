@@ -23,7 +23,7 @@ export function formatDouble(value: number): string {
   if (Number.isNaN(value)) return 'nan';
   if (value === Infinity) return 'inf';
   if (value === -Infinity) return '-inf';
-  return String(value);
+  return Object.is(value, -0) ? '-0' : String(value);
 }
 
 /** Simple strings and errors are one line: Redis maps CR and LF to spaces. */

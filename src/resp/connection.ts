@@ -131,7 +131,11 @@ export class RespConnection {
           this.dispatch(args, entry);
           continue;
         }
-        if (this.slots.length - this.slotsHead >= this.limits.inflightRequestsMax) break;
+        if (this.slots.length - this.slotsHead >= this.limits.inflightRequestsMax) {
+          // Replies done at the head no longer count: encode them (sent by the flush below).
+          if (!this.retireDone()) break;
+          continue;
+        }
         this.decoder.unauthenticated = this.options.services.authRequired && !this.state.authenticated;
         const result = this.decoder.next();
         if (result.kind === DecodeVerdict.incomplete) break;
@@ -223,14 +227,20 @@ export class RespConnection {
     this.pump();
   }
 
-  private flush(): void {
-    if (this.closed) return;
-    let wrote = false;
+  /** Encodes the done slots at the head into the writer; true if there were any. */
+  private retireDone(): boolean {
+    let retired = false;
     while (this.slotsHead < this.slots.length && this.slots[this.slotsHead]!.done) {
       const slot = this.slots[this.slotsHead++]!;
       this.writer.write(slot.reply!, slot.version);
-      wrote = true;
+      retired = true;
     }
+    return retired;
+  }
+
+  private flush(): void {
+    if (this.closed) return;
+    this.retireDone();
     if (this.slotsHead === this.slots.length) {
       this.slots.length = 0;
       this.slotsHead = 0;
@@ -238,7 +248,7 @@ export class RespConnection {
       this.slots.splice(0, this.slotsHead);
       this.slotsHead = 0;
     }
-    if (wrote) this.options.output.write(this.writer.take());
+    if (this.writer.writtenBytes > 0) this.options.output.write(this.writer.take());
     if (this.closing !== null && this.slots.length === 0) {
       this.closed = true;
       this.options.output.close(this.closing);

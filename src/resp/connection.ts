@@ -56,6 +56,9 @@ interface Slot {
   version: ProtocolVersion;
 }
 
+/** Encoded replies past this size are written without waiting for the rest of the chunk. */
+const earlyWriteBytesMin = 64 * 1024;
+
 /** Redis registers these as commands that log a security warning and drop the client. */
 function isCrossProtocol(name: Buffer): boolean {
   if (name.length !== 4 && name.length !== 5) return false;
@@ -153,6 +156,9 @@ export class RespConnection {
           return;
         }
         this.route(result.args);
+        // Big replies leave before the chunk is done, so a full socket (write() === false)
+        // stops dispatch mid-chunk instead of after the whole pipeline is encoded.
+        if (this.retireDone() && this.writer.writtenBytes >= earlyWriteBytesMin) this.options.output.write(this.writer.take());
       }
     } finally {
       this.pumping = false;

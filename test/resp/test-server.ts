@@ -9,18 +9,28 @@ import { connectionCommandTable, createRespServer, defaultIdentity, reply, type 
 export interface TestServer {
   readonly port: number;
   readonly store: Map<string, Buffer>;
+  /** GET handler calls so far (to see dispatch stop under backpressure). */
+  readonly getCalls: () => number;
+  /** The protocol version of each open connection. */
+  readonly protocols: () => number[];
   close(): Promise<void>;
 }
 
 export async function startTestServer(options: { services?: Partial<ConnectionServices>; limits?: RespLimits } = {}): Promise<TestServer> {
   const store = new Map<string, Buffer>();
+  let getCalls = 0;
   const table = connectionCommandTable()
-    .register('get', ({ args }) => reply.bulkOrNull(store.get(args[1]!.toString('latin1'))))
+    .register('get', ({ args }) => {
+      getCalls++;
+      return reply.bulkOrNull(store.get(args[1]!.toString('latin1')));
+    })
     .register('set', ({ args }) => {
       if (args.length !== 3) return reply.error('ERR syntax error');
       store.set(args[1]!.toString('latin1'), args[2]!);
       return reply.ok;
     })
+    // ioredis's ready check reads `loading:` from INFO (Redis answers RESP3 with a verbatim string).
+    .register('info', () => reply.verbatim('# Server\r\nredis_version:7.0.15\r\n\r\n# Persistence\r\nloading:0\r\n'))
     .register('del', ({ args }) => reply.integer(args.slice(1).filter((k) => store.delete(k.toString('latin1'))).length));
   const services: ConnectionServices = { identity: defaultIdentity, authRequired: false, ...options.services };
   const server = createRespServer({ table, services, ...(options.limits ? { limits: options.limits } : {}) });
@@ -34,6 +44,8 @@ export async function startTestServer(options: { services?: Partial<ConnectionSe
   return {
     port,
     store,
+    getCalls: () => getCalls,
+    protocols: () => [...server.connections].map((c) => c.state.protocol),
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());

@@ -245,3 +245,42 @@ test('the command table takes arity and flags from Redis and refuses a double re
   const found = t.lookup([Buffer.from('SET'), Buffer.from('k'), Buffer.from('v')]);
   assert.ok(found.kind === 'found' && found.entry.spec.flags.has('write') && found.entry.spec.arity === -3 && found.entry.spec.firstKey === 1);
 });
+
+test("the unknown-command text cuts the name and the arguments near 128 bytes, as Redis", () => {
+  const h = harness(connectionCommandTable());
+  h.send(`${'a'.repeat(200)} ${'b'.repeat(200)} c\r\nfoo ${'x'.repeat(100)} ${'y'.repeat(100)} z\r\n`);
+  assert.equal(
+    h.out(),
+    `-ERR unknown command '${'a'.repeat(128)}', with args beginning with: '${'b'.repeat(128)}' \r\n` +
+      `-ERR unknown command 'foo', with args beginning with: '${'x'.repeat(100)}' '${'y'.repeat(25)}' \r\n`,
+  );
+});
+
+test('the same pipeline split anywhere gives the same reply bytes', () => {
+  const command = fc.oneof(
+    fc.constant('PING\r\n'),
+    fc.string({ maxLength: 10 }).map((s) => {
+      const b = Buffer.from(s);
+      return `*2\r\n$4\r\nECHO\r\n$${b.length}\r\n${b.toString('latin1')}\r\n`;
+    }),
+    fc.constant('CLIENT SETNAME n1\r\nCLIENT GETNAME\r\n'),
+    fc.constant('nosuch "a b" c\r\n'),
+    fc.constant('SELECT 3\r\n'),
+  );
+  fc.assert(
+    fc.property(fc.array(command, { minLength: 1, maxLength: 15 }), fc.array(fc.nat(), { maxLength: 20 }), (cmds, cuts) => {
+      const stream = Buffer.from(cmds.join(''), 'latin1');
+      const whole = harness(connectionCommandTable());
+      whole.conn.receive(stream);
+      const split = harness(connectionCommandTable());
+      const points = [...new Set(cuts.map((c) => c % (stream.length + 1)))].sort((a, b) => a - b);
+      let prev = 0;
+      for (const p of [...points, stream.length]) {
+        split.conn.receive(stream.subarray(prev, p));
+        prev = p;
+      }
+      assert.equal(split.out(), whole.out());
+    }),
+    { numRuns: 300 },
+  );
+});

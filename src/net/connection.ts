@@ -29,7 +29,18 @@ import {
   unpackBody,
   type Body,
 } from './codec.js';
-import { AbortedError, ConnectionClosedError, DecodeError, IdleTimeoutError, TimeoutError, UnknownMessageError } from './errors.js';
+import {
+  AbortedError,
+  ConnectionClosedError,
+  DecodeError,
+  FrameTooSlowError,
+  HandshakeTimeoutError,
+  IdleTimeoutError,
+  InboundBudgetExceededError,
+  TimeoutError,
+  UnknownMessageError,
+} from './errors.js';
+import type { BurstLog, InboundBudget } from './inbound-limits.js';
 import { Fifo } from './fifo.js';
 import { FrameDecoder, frameBytesMaxDefault } from './frame-decoder.js';
 import { FrameWriter, type SendWaiter } from './frame-writer.js';
@@ -53,6 +64,22 @@ export interface ConnectionOptions<T extends MessageTable<any> = MessageTable<{}
   readonly keepAliveMs?: number;
   /** How long a graceful close() waits for the peer before destroying (default 5000 ms). */
   readonly closeTimeoutMs?: number;
+  /**
+   * Close with HandshakeTimeoutError when no complete frame arrived (and
+   * `markEstablished()` was not called) this long after the connection was
+   * accepted (default: never). Enforced by the listener's sweep.
+   */
+  readonly handshakeTimeoutMs?: number;
+  /**
+   * A frame in progress must arrive at least this fast, on average since its
+   * first byte, once `receiveRateGraceMs` has passed; slower, it is dropped
+   * with its connection (FrameTooSlowError). Default: off. Listener sweep.
+   */
+  readonly receiveRateMinBytesPerSec?: number;
+  /** How long a frame may take before its rate is judged (default 2000 ms). */
+  readonly receiveRateGraceMs?: number;
+  /** The budget partial inbound frames count against (listeners default to the process's one). */
+  readonly inboundBudget?: InboundBudget;
   readonly logger?: Logger;
   /** Timers (receive timeouts, the close timeout) and, for RpcClients on this connection, call deadlines (default: the system clock). */
   readonly clock?: Clock;
@@ -67,8 +94,22 @@ export interface ResolvedConnectionOptions<T extends MessageTable<any>> {
   readonly idleTimeoutMs: number;
   readonly keepAliveMs: number;
   readonly closeTimeoutMs: number;
+  readonly handshakeTimeoutMs: number;
+  readonly receiveRateMinBytesPerSec: number;
+  readonly receiveRateGraceMs: number;
+  readonly inboundBudget: InboundBudget | undefined;
+  /** Set by listen(): one log line per burst of closures, not one per connection. */
+  readonly boundsLogs: BoundsLogs | undefined;
   readonly logger: Logger;
   readonly clock: Clock;
+}
+
+/** Rate-limited log lines for connections closed by a bound (see inbound-limits.ts BurstLog). */
+export interface BoundsLogs {
+  readonly idle: BurstLog;
+  readonly handshake: BurstLog;
+  readonly slow: BurstLog;
+  readonly budget: BurstLog;
 }
 
 export function resolveConnectionOptions<T extends MessageTable<any>>(options: ConnectionOptions<T>): ResolvedConnectionOptions<T> {
@@ -81,6 +122,11 @@ export function resolveConnectionOptions<T extends MessageTable<any>>(options: C
     idleTimeoutMs: options.idleTimeoutMs ?? 0,
     keepAliveMs: options.keepAliveMs ?? 0,
     closeTimeoutMs: options.closeTimeoutMs ?? 5000,
+    handshakeTimeoutMs: options.handshakeTimeoutMs ?? 0,
+    receiveRateMinBytesPerSec: options.receiveRateMinBytesPerSec ?? 0,
+    receiveRateGraceMs: options.receiveRateGraceMs ?? 2000,
+    inboundBudget: options.inboundBudget,
+    boundsLogs: undefined,
     logger: options.logger ?? silentLogger,
     clock: options.clock ?? systemClock,
   };
@@ -146,6 +192,16 @@ export class Connection<T extends MessageTable<any> = MessageTable<{}>> implemen
   private closedPromise: Promise<void> | undefined;
   private closeTimer: Timer | undefined;
 
+  // Inbound bounds (listener side): see checkBounds and accountInbound.
+  private readonly openedAtMs: number;
+  private established = false;
+  private framesSeen = 0;
+  private framesSeenAtAccount = 0;
+  /** When the frame now in progress began (clock.monotonicMs), or -1. */
+  private partialSinceMs = -1;
+  /** Bytes this connection holds against options.inboundBudget. */
+  private budgetHeldBytes = 0;
+
   /** Internal: made by listen() and connect(). */
   constructor(socket: ByteSocket, remoteAddress: string, options: ResolvedConnectionOptions<T>) {
     this.socket = socket;
@@ -157,7 +213,10 @@ export class Connection<T extends MessageTable<any> = MessageTable<{}>> implemen
       if (blocked) this.pause(PauseReason.SendBlocked);
       else this.unpause(PauseReason.SendBlocked);
     });
+    this.openedAtMs = options.handshakeTimeoutMs > 0 || options.receiveRateMinBytesPerSec > 0 ? options.clock.monotonicMs() : 0;
     this.decoder = new FrameDecoder(options.frameBytesMax, (bytes, start, end) => {
+      this.framesSeen++;
+      this.established = true;
       this.dispatch(bytes, start, end);
       // Paused by this frame (a full queue, too much to answer): decode no further for now.
       return this.pauseReasons === 0;
@@ -167,7 +226,9 @@ export class Connection<T extends MessageTable<any> = MessageTable<{}>> implemen
         this.decoder.push(chunk);
       } catch (error) {
         this.failWithBadInput(error as Error);
+        return;
       }
+      if (options.inboundBudget !== undefined) this.accountInbound();
     });
     socket.on('error', (error: Error) => {
       this.closeError ??= error;
@@ -178,10 +239,9 @@ export class Connection<T extends MessageTable<any> = MessageTable<{}>> implemen
       socket.setTimeout(options.idleTimeoutMs);
       socket.on('timeout', () => {
         const error = new IdleTimeoutError(options.idleTimeoutMs);
-        options.logger.warn(
-          { remoteAddress: this.remoteAddress, err: errorFields(error), partialFrameBytes: this.decoder.bufferedBytes },
-          'closing idle connection',
-        );
+        const fields = { remoteAddress: this.remoteAddress, err: errorFields(error), partialFrameBytes: this.decoder.bufferedBytes };
+        if (options.boundsLogs !== undefined) options.boundsLogs.idle.event(fields);
+        else options.logger.warn(fields, 'closing idle connection');
         this.destroy(error);
       });
     }
@@ -433,6 +493,8 @@ export class Connection<T extends MessageTable<any> = MessageTable<{}>> implemen
     if ((this.pauseReasons & reason) === 0) return;
     this.pauseReasons &= ~reason;
     if (this.pauseReasons !== 0 || this.stateValue === ConnectionState.Closed) return;
+    // Time we spent not reading is not the peer's: judge its rate from now.
+    if (this.partialSinceMs >= 0) this.partialSinceMs = this.options.clock.monotonicMs();
     // Frames held back from the last chunk come first; decode them on a fresh
     // stack (we may be inside receive() or an answer being sent).
     if (this.decoder.holding) queueMicrotask(() => this.resumeDecoding());
@@ -447,7 +509,65 @@ export class Connection<T extends MessageTable<any> = MessageTable<{}>> implemen
       this.failWithBadInput(error as Error);
       return;
     }
+    if (this.options.inboundBudget !== undefined) this.accountInbound();
     if (this.pauseReasons === 0 && !this.decoder.holding) this.socket.resume();
+  }
+
+  /**
+   * The connection has completed its handshake (e.g. authenticated): the
+   * handshake timeout no longer applies. The first complete frame does this too.
+   */
+  markEstablished(): void {
+    this.established = true;
+  }
+
+  /** Counts buffered partial-frame bytes against the budget; drops this connection when the budget is spent. */
+  private accountInbound(): void {
+    const budget = this.options.inboundBudget!;
+    const buffered = this.stateValue === ConnectionState.Closed ? 0 : this.decoder.bufferedBytes;
+    const delta = buffered - this.budgetHeldBytes;
+    if (delta !== 0) {
+      if (!budget.adjust(delta)) {
+        const error = new InboundBudgetExceededError(budget.partialFrameBytesMax);
+        this.options.boundsLogs?.budget.event({ remoteAddress: this.remoteAddress, err: errorFields(error), partialFrameBytes: buffered });
+        this.destroy(error);
+        return;
+      }
+      this.budgetHeldBytes = buffered;
+    }
+    if (this.options.receiveRateMinBytesPerSec === 0) return;
+    if (this.decoder.partialFrameBytes === 0) this.partialSinceMs = -1;
+    else if (this.partialSinceMs < 0 || this.framesSeen !== this.framesSeenAtAccount) this.partialSinceMs = this.options.clock.monotonicMs();
+    this.framesSeenAtAccount = this.framesSeen;
+  }
+
+  /**
+   * Internal (the listener's sweep): closes this connection if it broke the
+   * handshake timeout or the minimum receive rate, logging once per burst.
+   * Returns true if it closed it.
+   */
+  checkBounds(nowMs: number): boolean {
+    if (this.stateValue === ConnectionState.Closed) return false;
+    const o = this.options;
+    let error: Error | undefined;
+    let log: BurstLog | undefined;
+    if (!this.established && o.handshakeTimeoutMs > 0 && nowMs - this.openedAtMs >= o.handshakeTimeoutMs) {
+      error = new HandshakeTimeoutError(o.handshakeTimeoutMs);
+      log = o.boundsLogs?.handshake;
+    } else if (o.receiveRateMinBytesPerSec > 0 && this.partialSinceMs >= 0 && this.pauseReasons === 0 && !this.decoder.holding) {
+      const elapsedMs = nowMs - this.partialSinceMs;
+      const bytes = this.decoder.partialFrameBytes;
+      if (elapsedMs >= o.receiveRateGraceMs && bytes * 1000 < o.receiveRateMinBytesPerSec * elapsedMs) {
+        error = new FrameTooSlowError(bytes, elapsedMs, o.receiveRateMinBytesPerSec);
+        log = o.boundsLogs?.slow;
+      }
+    }
+    if (error === undefined) return false;
+    const fields = { remoteAddress: this.remoteAddress, err: errorFields(error), partialFrameBytes: this.decoder.bufferedBytes };
+    if (log !== undefined) log.event(fields);
+    else o.logger.warn(fields, 'closing connection: a bound was broken');
+    this.destroy(error);
+    return true;
   }
 
   /** Internal: RpcServer registers here. */
@@ -524,6 +644,11 @@ export class Connection<T extends MessageTable<any> = MessageTable<{}>> implemen
   private finish(): void {
     if (this.stateValue === ConnectionState.Closed) return;
     this.stateValue = ConnectionState.Closed;
+    if (this.budgetHeldBytes > 0) {
+      this.options.inboundBudget?.adjust(-this.budgetHeldBytes);
+      this.budgetHeldBytes = 0;
+    }
+    this.decoder.clear();
     this.closeTimer?.cancel();
     const error = this.closeError;
     const closed = () => new ConnectionClosedError(`connection to ${this.remoteAddress} closed`, { cause: error });

@@ -130,3 +130,34 @@ export class RemoteError extends ConcordError {
     this.details = details;
   }
 }
+
+/** A connection did not complete its handshake (TLS, then its first frame or auth) within `handshakeTimeoutMs`. */
+export class HandshakeTimeoutError extends ConcordError {
+  constructor(handshakeTimeoutMs: number) {
+    super('CONCORD_ERR_HANDSHAKE_TIMEOUT', `handshake not completed within ${handshakeTimeoutMs} ms`);
+  }
+}
+
+/** A frame in progress arrived slower than `receiveRateMinBytesPerSec` (a trickling peer): dropped with its connection. */
+export class FrameTooSlowError extends ConcordError {
+  constructor(receivedBytes: number, elapsedMs: number, receiveRateMinBytesPerSec: number) {
+    super(
+      'CONCORD_ERR_FRAME_TOO_SLOW',
+      `a frame arrived at ${Math.round((receivedBytes * 1000) / Math.max(1, elapsedMs))} B/s (${receivedBytes} bytes in ${Math.round(elapsedMs)} ms), below the minimum ${receiveRateMinBytesPerSec} B/s`,
+    );
+  }
+}
+
+/** The process-wide budget for bytes of partial inbound frames is spent: the connection that would exceed it is dropped. */
+export class InboundBudgetExceededError extends ConcordError {
+  constructor(partialFrameBytesMax: number) {
+    super('CONCORD_ERR_INBOUND_BUDGET_EXCEEDED', `inbound partial frames would exceed the process budget of ${partialFrameBytesMax} bytes`);
+  }
+}
+
+/** A listener holds `connectionsMax` connections (or accept is backing off after EMFILE/ENFILE): the new one is refused. */
+export class ConnectionRefusedError extends ConcordError {
+  constructor(reason: string) {
+    super('CONCORD_ERR_CONNECTION_REFUSED', `connection refused: ${reason}`);
+  }
+}

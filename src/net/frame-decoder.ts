@@ -41,9 +41,24 @@ export class FrameDecoder {
     return this.prefixBytes + this.partsBytes + (this.held?.length ?? 0);
   }
 
+  /** Bytes of the frame being collected (its prefix and body so far), not counting a held chunk rest. */
+  get partialFrameBytes(): number {
+    return this.prefixBytes + this.partsBytes;
+  }
+
   /** True while the rest of a chunk waits for `resume()`. */
   get holding(): boolean {
     return this.held !== undefined;
+  }
+
+  /** Forgets every buffered byte (the connection closed): a closed connection pins no chunks. */
+  clear(): void {
+    this.expectedBytes = -1;
+    this.prefix = undefined;
+    this.prefixBytes = 0;
+    this.parts = undefined;
+    this.partsBytes = 0;
+    this.held = undefined;
   }
 
   /** Decode what was held when `onFrame` returned false (it may stop again). */

@@ -31,6 +31,15 @@ export { RpcClient, type CallOptions, type RpcClientOptions } from './rpc-client
 export { RpcServer, type CallContext, type Handler, type Handlers, type RpcServerOptions } from './rpc-server.js';
 export { PeerLink, PeerLinkState, WhenDisconnected, type PeerLinkOptions, type PeerLinkStats } from './peer-link.js';
 export { FrameDecoder, frameBytesMaxDefault } from './frame-decoder.js';
+export {
+  InboundBudget,
+  processInboundBudget,
+  partialFrameBytesMaxDefault,
+  defaultConnectionsMax,
+  fdSoftLimit,
+  fdReserveDefault,
+  BurstLog,
+} from './inbound-limits.js';
 export type { Logger } from '../common/logger.js';
 export {
   AbortedError,
@@ -38,6 +47,10 @@ export {
   ConnectionClosedError,
   DecodeError,
   FrameTooLargeError,
+  FrameTooSlowError,
+  HandshakeTimeoutError,
+  InboundBudgetExceededError,
+  ConnectionRefusedError,
   IdleTimeoutError,
   InvalidAddressError,
   ListenError,

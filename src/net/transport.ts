@@ -42,6 +42,10 @@ export interface TransportListenOptions {
   readonly backlog?: number;
   /** Called for TLS handshake failures and other per-connection errors before a socket exists. */
   readonly onAcceptError?: (error: Error, remoteAddress: string) => void;
+  /** tls:// only: a TLS handshake not done within this long is dropped (Node's default is 120 s). */
+  readonly handshakeTimeoutMs?: number;
+  /** Errors of the listening socket itself after it is bound, e.g. EMFILE/ENFILE on accept (without it they would crash the process). */
+  readonly onListenerError?: (error: NodeJS.ErrnoException) => void;
 }
 
 export interface TransportListener {
@@ -80,6 +84,7 @@ export async function listenTransport(
       ca: t.ca,
       requestCert: t.requestClientCert ?? false,
       rejectUnauthorized: t.rejectUnauthorized ?? true,
+      ...(options.handshakeTimeoutMs !== undefined && options.handshakeTimeoutMs > 0 ? { handshakeTimeout: options.handshakeTimeoutMs } : {}),
     });
     server.on('secureConnection', (socket: tls.TLSSocket) => {
       socket.setNoDelay(true); // as for tcp://: our own write coalescing makes Nagle's delay pure latency
@@ -92,6 +97,7 @@ export async function listenTransport(
     server = net.createServer({ noDelay: true }, (socket) => onSocket(socket, remoteOf(parsed, socket)));
   }
   await bind(server, parsed, address, options.backlog ?? backlogDefault);
+  server.on('error', (error: NodeJS.ErrnoException) => options.onListenerError?.(error));
   const bound = server.address();
   const actual: ParsedAddress =
     parsed.transport !== 'unix' && bound !== null && typeof bound === 'object'

@@ -58,6 +58,27 @@ function frameBytesMaxFor(config: ServerConfig): number {
 }
 
 
+/**
+ * Bounds on inbound connections that no client can exhaust (issue 12 §3; docs/security.md).
+ * The per-listener connection cap defaults to half the soft fd limit less a storage reserve
+ * (src/net/inbound-limits.ts), and every listener shares the process's partial-frame budget.
+ */
+const clientConnectionBounds = {
+  /** A client connection with no traffic either way for 5 min is closed (clients reconnect on demand). */
+  idleTimeoutMs: 300_000,
+  /** TLS done and a first frame within 10 s of accepting. */
+  handshakeTimeoutMs: 10_000,
+  /** A frame in progress must average 8 KiB/s once it has taken 10 s. */
+  receiveRateMinBytesPerSec: 8 * 1024,
+  receiveRateGraceMs: 10_000,
+} as const;
+/** Peers: no idle timeout (heartbeats keep links busy), the same handshake and rate bounds. */
+const peerConnectionBounds = {
+  handshakeTimeoutMs: 10_000,
+  receiveRateMinBytesPerSec: 8 * 1024,
+  receiveRateGraceMs: 10_000,
+} as const;
+
 export interface StartServerOptions {
   /** The disk under the data directory (default: the real one). Tests inject a simulated disk to fail writes. */
   readonly disk?: Disk;
@@ -152,6 +173,7 @@ export async function startServer(config: ServerConfig, logger?: Logger, options
     const peerListener: Listener<PeerMessages> = await listen(config.peerUrl, {
       messages: peerMessages,
       frameBytesMax,
+      ...peerConnectionBounds,
       clock,
       logger: log,
       onConnection: (connection) => {
@@ -162,6 +184,7 @@ export async function startServer(config: ServerConfig, logger?: Logger, options
     cleanups.push(() => peerListener.close());
     const clientListener = await listen(config.clientUrl, {
       frameBytesMax,
+      ...clientConnectionBounds,
       clock,
       logger: log,
       onConnection: (connection) => clientRpc.serve(connection),

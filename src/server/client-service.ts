@@ -19,6 +19,7 @@ import {
   type ResponseHeader,
   type StatusResponse,
 } from '../protocol/index.js';
+import type { Clock } from '../common/clock.js';
 import { ServerError } from './errors.js';
 import { plainBytes } from './bytes.js';
 
@@ -57,7 +58,8 @@ export class ClientService {
     private readonly replica: Replica,
     private readonly forwarder: Forwarder,
     private readonly requestTimeoutMs: number,
-    private readonly now: () => number = Date.now,
+    /** Request deadlines are on `monotonicMs`, as the host's queues sweep them. */
+    private readonly clock: Clock,
   ) {}
 
   /** The handler table, one per client method. */
@@ -118,7 +120,7 @@ export class ClientService {
   }
 
   private deadline(): number {
-    return this.now() + this.requestTimeoutMs;
+    return this.clock.monotonicMs() + this.requestTimeoutMs;
   }
 
   private notLeader(): ServerError {

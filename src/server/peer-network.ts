@@ -4,6 +4,7 @@
  * and forwarded requests; the listener on our peer URL receives theirs and
  * serves forwarded requests.
  */
+import type { Clock, Timer } from '../common/clock.js';
 import { ConcordError } from '../common/errors.js';
 import { PeerLink, PeerLinkState, RemoteError, type Connection, type MessageOf } from '../net/index.js';
 import { ErrorCode, clientMethods, type ClientMethods, type Method, type MethodTypes } from '../protocol/index.js';
@@ -29,6 +30,8 @@ export interface PeerNetworkOptions {
   /** The leader as this member knows it (forwarding target). */
   readonly leader: () => NodeId | null;
   readonly onRaftMessage: (message: Message) => void;
+  /** The hello timer and forwarding deadlines (on `monotonicMs`). */
+  readonly clock: Clock;
 }
 
 export class PeerNetwork implements PeerDirectory, Forwarder {
@@ -36,7 +39,7 @@ export class PeerNetwork implements PeerDirectory, Forwarder {
   private readonly clientUrls = new Map<NodeId, string>();
   /** Packs each batch of appended entries once for all followers. */
   private readonly packer = new EntryPacker();
-  private helloTimer: NodeJS.Timeout | undefined;
+  private helloTimer: Timer | undefined;
 
   constructor(private readonly options: PeerNetworkOptions) {
     this.clientUrls.set(options.name, options.clientUrl);
@@ -61,10 +64,9 @@ export class PeerNetwork implements PeerDirectory, Forwarder {
       });
       this.links.set(name, link);
     }
-    this.helloTimer = setInterval(() => {
+    this.helloTimer = this.options.clock.setRepeating(this.options.helloIntervalMs, () => {
       for (const link of this.links.values()) this.sendHello(link);
-    }, this.options.helloIntervalMs);
-    this.helloTimer.unref();
+    });
   }
 
   /** The client listener's bound address (differs from the configured one when it asked for port 0). */
@@ -137,7 +139,7 @@ export class PeerNetwork implements PeerDirectory, Forwarder {
     }
     const link = this.links.get(leader);
     if (link === undefined) throw new ServerError(ErrorCode.NotLeader, `no link to leader ${leader}`, hint());
-    const timeoutMs = Math.max(1, deadlineMs - Date.now());
+    const timeoutMs = Math.max(1, deadlineMs - this.options.clock.monotonicMs());
     try {
       return (await link.call(method as never, request as never, { timeoutMs })) as MethodTypes[M]['response'];
     } catch (error) {
@@ -156,7 +158,7 @@ export class PeerNetwork implements PeerDirectory, Forwarder {
   }
 
   async close(): Promise<void> {
-    if (this.helloTimer !== undefined) clearInterval(this.helloTimer);
+    this.helloTimer?.cancel();
     await Promise.all([...this.links.values()].map((link) => link.close()));
   }
 }

@@ -5,7 +5,9 @@
  * and swept for deadlines on every clock tick instead of one timer per
  * request: deadlines are added in increasing order (same timeout for all), so
  * the expired ones are always at the front of the insertion-ordered map.
+ * Deadlines are on the injected clock's `monotonicMs`.
  */
+import type { Clock } from '../common/clock.js';
 import { overloaded } from './errors.js';
 
 interface Waiter<T> {
@@ -20,6 +22,9 @@ export class PendingRequests<K, T> {
   constructor(
     private readonly name: string,
     private readonly limit: number,
+    private readonly clock: Clock,
+    /** Called after a waiter was answered (resolved, rejected or expired): drain waits on it. */
+    private readonly onSettled: () => void = () => {},
   ) {}
 
   get size(): number {
@@ -48,6 +53,7 @@ export class PendingRequests<K, T> {
     if (waiter === undefined) return false;
     this.waiters.delete(key);
     waiter.resolve(value);
+    this.onSettled();
     return true;
   }
 
@@ -56,6 +62,7 @@ export class PendingRequests<K, T> {
     if (waiter === undefined) return false;
     this.waiters.delete(key);
     waiter.reject(error);
+    this.onSettled();
     return true;
   }
 
@@ -63,11 +70,13 @@ export class PendingRequests<K, T> {
     const waiters = [...this.waiters.values()];
     this.waiters.clear();
     for (const waiter of waiters) waiter.reject(makeError());
+    if (waiters.length > 0) this.onSettled();
     return waiters.length;
   }
 
-  /** Rejects every waiter whose deadline is at or before `nowMs`. */
-  expire(nowMs: number, makeError: () => Error): number {
+  /** Rejects every waiter whose deadline has passed. */
+  expire(makeError: () => Error): number {
+    const nowMs = this.clock.monotonicMs();
     let expired = 0;
     for (const [key, waiter] of this.waiters) {
       if (waiter.deadlineMs > nowMs) break;
@@ -75,6 +84,7 @@ export class PendingRequests<K, T> {
       waiter.reject(makeError());
       expired++;
     }
+    if (expired > 0) this.onSettled();
     return expired;
   }
 }

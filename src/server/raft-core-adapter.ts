@@ -1,8 +1,8 @@
 /**
  * The server's view of the Raft core (ports.ts RaftCore) over src/raft's
- * RaftNode, with the real randomness source for election timeouts.
+ * RaftNode, with the injected randomness source for election timeouts.
  */
-import { randomInt } from 'node:crypto';
+import type { RandomSource } from '../common/rng.js';
 import { RaftNode, type Storage, type NodeId } from '../raft/index.js';
 import type { CoreStatus, RaftCore } from './ports.js';
 
@@ -13,6 +13,8 @@ export interface CreateRaftCoreOptions {
   readonly applied: number;
   readonly heartbeatIntervalTicks: number;
   readonly electionTimeoutTicks: number;
+  /** Randomizes election timeouts. */
+  readonly random: RandomSource;
 }
 
 export function createRaftCore(options: CreateRaftCoreOptions): RaftCore {
@@ -22,7 +24,7 @@ export function createRaftCore(options: CreateRaftCoreOptions): RaftCore {
     applied: options.applied,
     heartbeatIntervalTicks: options.heartbeatIntervalTicks,
     electionTimeoutTicks: options.electionTimeoutTicks,
-    rng: { nextInt: (n: number) => randomInt(n) },
+    rng: options.random,
     preVote: true,
     checkQuorum: true,
   });

@@ -23,7 +23,8 @@
  * one entry batch, one append message per follower and one fsync, and a
  * turn's reads share one ReadIndex round.
  */
-import { randomInt } from 'node:crypto';
+import type { Clock, Timer } from '../common/clock.js';
+import type { RandomSource } from '../common/rng.js';
 import { encodeCommand, type KvStateMachine, type ApplyResult, type Command } from '../kv/index.js';
 import { ErrorCode, type MemberRole, type StatusResponse } from '../protocol/index.js';
 import {
@@ -57,6 +58,10 @@ export interface RaftHostOptions {
   readonly snapshotEveryEntries: number;
   readonly pendingRequestsMax: number;
   readonly version: string;
+  /** Time (timers, the leader's wall clock in entries, deadlines on `monotonicMs`). */
+  readonly clock: Clock;
+  /** Randomness (the proposal instance id). */
+  readonly random: RandomSource;
 }
 
 /** Where the member's peers are, and how to reach them (implemented by PeerNetwork). */
@@ -69,8 +74,9 @@ export interface PeerDirectory {
 
 export class RaftHost implements Replica {
   readonly name: string;
+  private readonly clock: Clock;
   /** A random number naming this process's proposals (see proposal-envelope.ts). */
-  private readonly instance = randomInt(1, 2 ** 47);
+  private readonly instance: number;
   private nextRequestId = 1;
   private readonly proposals: PendingRequests<number, ApplyResult>;
   private readonly reads: ReadBatcher;
@@ -89,7 +95,7 @@ export class RaftHost implements Replica {
   private term = 0;
   private driving = false;
   private scheduled = false;
-  private ticker: NodeJS.Timeout | undefined;
+  private ticker: Timer | undefined;
   private stopped = false;
   private accepting = true;
   private storageFailure: Error | null = null;
@@ -104,6 +110,7 @@ export class RaftHost implements Replica {
   private lastSnapshotIndex: number;
   private confState: ConfState;
   private readonly leaderWaiters = new Set<() => void>();
+  private readonly drainWaiters = new Set<() => void>();
 
   constructor(
     private readonly options: RaftHostOptions,
@@ -115,8 +122,10 @@ export class RaftHost implements Replica {
     private readonly metrics: ServerMetrics | null = null,
   ) {
     this.name = options.name;
-    this.proposals = new PendingRequests('proposal queue', options.pendingRequestsMax);
-    this.reads = new ReadBatcher(options.pendingRequestsMax, () => this.leaderChangedError('read'));
+    this.clock = options.clock;
+    this.instance = randomInstance(options.random);
+    this.proposals = new PendingRequests('proposal queue', options.pendingRequestsMax, this.clock, () => this.noteSettled());
+    this.reads = new ReadBatcher(options.pendingRequestsMax, this.clock, () => this.leaderChangedError('read'), () => this.noteSettled());
     this.lastSnapshotIndex = storage.snapshotIndex();
     this.appliedTerm = this.lastSnapshotIndex > 0 ? storage.term(this.lastSnapshotIndex) : 0;
     this.confState = core.status().conf;
@@ -124,7 +133,7 @@ export class RaftHost implements Replica {
 
   /** Starts the clock: one core tick per tickIntervalMs. */
   start(): void {
-    this.ticker = setInterval(() => this.onTick(), this.options.tickIntervalMs);
+    this.ticker = this.clock.setRepeating(this.options.tickIntervalMs, () => this.onTick());
     this.schedule();
   }
 
@@ -170,7 +179,7 @@ export class RaftHost implements Replica {
     // The leader's wall clock travels in the entry: the state machine's only clock (thesis §6.3).
     const header = { proposerInstance: this.instance, requestId };
     const headerBytes = proposalHeaderBytes(header);
-    const data = encodeCommand(command, Date.now(), headerBytes);
+    const data = encodeCommand(command, this.clock.nowMs(), headerBytes);
     writeProposalHeader(data, header);
     const result = this.proposals.add(requestId, deadlineMs);
     this.queued.push({ data, requestId });
@@ -237,10 +246,9 @@ export class RaftHost implements Replica {
   private onTick(): void {
     if (this.stopped || this.storageFailure !== null) return;
     this.core.tick();
-    const now = Date.now();
     const timeout = () => new ServerError(ErrorCode.Timeout, 'the request timed out on the server before it was applied');
-    this.proposals.expire(now, timeout);
-    this.reads.expire(now);
+    this.proposals.expire(timeout);
+    this.reads.expire();
     this.schedule();
   }
 
@@ -248,8 +256,9 @@ export class RaftHost implements Replica {
   private schedule(): void {
     if (this.scheduled || this.stopped) return;
     this.scheduled = true;
-    setImmediate(() => {
+    this.clock.schedule(() => {
       this.scheduled = false;
+      if (this.stopped) return;
       if (!this.driving) this.loopDone = this.drive();
       else this.workDuringPersist();
     });
@@ -378,7 +387,7 @@ export class RaftHost implements Replica {
     if (applyDuringPersist) {
       // The WAL issues its write and fdatasync from microtasks, and every microtask runs
       // before the next immediate: after one, the disk is busy and the CPU is ours.
-      if (persisting !== null && this.readyCommitted.length > 0) await nextImmediate();
+      if (persisting !== null && this.readyCommitted.length > 0) await new Promise<void>((resolve) => this.clock.schedule(resolve));
       this.applyReadyCommitted();
     }
     if (persisting !== null) {
@@ -425,7 +434,7 @@ export class RaftHost implements Replica {
       this.reads.failUnconfirmed(() => this.leaderChangedError('read'));
       if (n > 0) this.logger.info({ rejected: n }, 'leadership lost: pending proposals answered LeaderChanged');
     }
-    for (const wake of this.leaderWaiters) wake();
+    for (const wake of [...this.leaderWaiters]) wake();
   }
 
   private applyEntries(entries: readonly Entry[]): void {
@@ -499,12 +508,12 @@ export class RaftHost implements Replica {
     this.snapshotInProgress = true;
     const snapshot = this.kv.snapshot();
     const meta = { index: snapshot.appliedIndex, term: this.storage.term(snapshot.appliedIndex), conf: this.confState };
-    const started = Date.now();
+    const started = this.clock.monotonicMs();
     this.storage.writeSnapshot(meta, snapshot).then(
       () => {
         this.snapshotInProgress = false;
         this.lastSnapshotIndex = meta.index;
-        this.logger.info({ index: meta.index, term: meta.term, keys: this.kv.keyCount, ms: Date.now() - started }, 'snapshot taken');
+        this.logger.info({ index: meta.index, term: meta.term, keys: this.kv.keyCount, ms: Math.round(this.clock.monotonicMs() - started) }, 'snapshot taken');
         this.schedule();
       },
       (error: unknown) => {
@@ -580,9 +589,30 @@ export class RaftHost implements Replica {
     this.accepting = false;
   }
 
-  /** Waits until no request is pending or `deadlineMs` passes. */
+  /** Waits until no request is pending or `deadlineMs` (on clock.monotonicMs) passes. */
   async drainInflight(deadlineMs: number): Promise<void> {
-    while (this.inflight > 0 && Date.now() < deadlineMs) await delay(10);
+    while (this.inflight > 0 && this.clock.monotonicMs() < deadlineMs) {
+      await this.waitForChange(this.drainWaiters, deadlineMs);
+    }
+  }
+
+  /** Resolves at the next wake-up of `waiters` or at `deadlineMs`, whichever comes first. */
+  private waitForChange(waiters: Set<() => void>, deadlineMs: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const done = (): void => {
+        timer.cancel();
+        waiters.delete(done);
+        resolve();
+      };
+      const timer = this.clock.setTimer(Math.max(1, deadlineMs - this.clock.monotonicMs()), done);
+      waiters.add(done);
+    });
+  }
+
+  /** Wakes drainInflight once nothing is pending. */
+  private noteSettled(): void {
+    if (this.drainWaiters.size === 0 || this.inflight > 0) return;
+    for (const wake of [...this.drainWaiters]) wake();
   }
 
   /**
@@ -604,16 +634,8 @@ export class RaftHost implements Replica {
       return false;
     }
     this.schedule();
-    while (this.role === Role.Leader && Date.now() < deadlineMs) {
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(done, Math.max(1, deadlineMs - Date.now()));
-        function done(): void {
-          clearTimeout(timer);
-          resolve();
-        }
-        this.leaderWaiters.add(done);
-      });
-      this.leaderWaiters.clear();
+    while (this.role === Role.Leader && this.clock.monotonicMs() < deadlineMs) {
+      await this.waitForChange(this.leaderWaiters, deadlineMs);
     }
     return this.role !== Role.Leader;
   }
@@ -621,9 +643,12 @@ export class RaftHost implements Replica {
   /** Stops the clock and the loop; rejects whatever is still waiting. Storage is closed by the caller. */
   async stop(): Promise<void> {
     this.stopped = true;
-    if (this.ticker !== undefined) clearInterval(this.ticker);
-    await this.loopDone;
-    while (this.driving) await delay(5);
+    this.ticker?.cancel();
+    // A drive that started while we waited replaces loopDone: wait until the latest one is done.
+    for (let done = this.loopDone; ; done = this.loopDone) {
+      await done;
+      if (done === this.loopDone) break;
+    }
     if (this.deferredHardState !== undefined && this.storageFailure === null) {
       // Not needed for safety, but a restart then knows how far it may apply at once.
       await this.storage.persist({ snapshotChunks: [], entries: [], hardState: this.deferredHardState }).catch(() => {});
@@ -641,10 +666,8 @@ export class RaftHost implements Replica {
 
 const NO_ENTRIES: readonly Entry[] = [];
 
-function nextImmediate(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
-}
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
+/** A random number in [1, 2^47) naming this process's proposals (RandomSource draws at most 32 bits). */
+function randomInstance(random: RandomSource): number {
+  const instance = random.nextInt(2 ** 15) * 2 ** 32 + random.nextInt(2 ** 32);
+  return instance === 0 ? 1 : instance;
 }

@@ -9,6 +9,7 @@
  * ReadState, the batch waits until the state machine has applied that index,
  * then every reader in it runs against the local state.
  */
+import type { Clock } from '../common/clock.js';
 import { ErrorCode } from '../protocol/index.js';
 import { ServerError, overloaded } from './errors.js';
 
@@ -39,7 +40,11 @@ export class ReadBatcher {
 
   constructor(
     private readonly readersMax: number,
-    private readonly makeNotLeaderError: () => Error,
+    private readonly clock: Clock,
+    /** The error for a batch whose ReadIndex request the core refused for a reason of its own. */
+    private readonly makeRefusedError: () => Error,
+    /** Called after readers were answered (served, failed or expired): drain waits on it. */
+    private readonly onSettled: () => void = () => {},
   ) {}
 
   get pendingReaders(): number {
@@ -70,7 +75,7 @@ export class ReadBatcher {
     try {
       source.requestReadIndex(encodeBatchId(batch.id));
     } catch (error) {
-      this.fail(batch, error instanceof ServerError ? error : this.makeNotLeaderError());
+      this.fail(batch, error instanceof ServerError ? error : this.makeRefusedError());
       return;
     }
     this.inflight.set(batch.id, batch);
@@ -114,8 +119,10 @@ export class ReadBatcher {
     }
   }
 
-  /** Rejects readers past their deadline (called on every clock tick). */
-  expire(nowMs: number): void {
+  /** Rejects readers past their deadline (called on every clock tick; deadlines on clock.monotonicMs). */
+  expire(): void {
+    const nowMs = this.clock.monotonicMs();
+    let expired = 0;
     const batches = [...this.inflight.values()];
     if (this.open !== null) batches.push(this.open);
     for (const batch of batches) {
@@ -124,23 +131,27 @@ export class ReadBatcher {
         if (reader.deadlineMs <= nowMs) {
           batch.readers.splice(i, 1);
           this.readersWaiting--;
+          expired++;
           reader.reject(new ServerError(ErrorCode.Timeout, 'linearizable read timed out waiting for the read index'));
         }
       }
       if (batch.readers.length === 0 && batch !== this.open) this.inflight.delete(batch.id);
     }
+    if (expired > 0) this.onSettled();
   }
 
   private serve(batch: Batch): void {
     this.inflight.delete(batch.id);
     this.readersWaiting -= batch.readers.length;
     for (const reader of batch.readers) reader.resolve();
+    this.onSettled();
   }
 
   private fail(batch: Batch, error: Error): void {
     this.inflight.delete(batch.id);
     this.readersWaiting -= batch.readers.length;
     for (const reader of batch.readers) reader.reject(error);
+    this.onSettled();
   }
 }
 

@@ -20,6 +20,9 @@ import { ServerMetrics } from './metrics.js';
 import { createRaftCore } from './raft-core-adapter.js';
 import { openHostStorage } from './storage-adapter.js';
 import type { Disk } from '../storage/index.js';
+import type { Clock } from '../common/clock.js';
+import type { RandomSource } from '../common/rng.js';
+import { systemClock, systemRandom } from '../common/system-clock.js';
 
 export interface RunningServer {
   readonly config: ServerConfig;
@@ -46,9 +49,15 @@ function frameBytesMaxFor(config: ServerConfig): number {
 export interface StartServerOptions {
   /** The disk under the data directory (default: the real one). Tests inject a simulated disk to fail writes. */
   readonly disk?: Disk;
+  /** Time for the whole member: timers, deadlines, the leader's clock in entries (default: the system clock). */
+  readonly clock?: Clock;
+  /** Randomness for the whole member: election timeouts, proposal ids (default: the system's CSPRNG). */
+  readonly random?: RandomSource;
 }
 
 export async function startServer(config: ServerConfig, logger?: Logger, options: StartServerOptions = {}): Promise<RunningServer> {
+  const clock = options.clock ?? systemClock;
+  const random = options.random ?? systemRandom;
   const log = logger ?? createLogger({ level: config.logLevel, format: config.logFormat, bindings: { member: config.name } });
   mkdirSync(config.dataDir, { recursive: true });
 
@@ -80,6 +89,7 @@ export async function startServer(config: ServerConfig, logger?: Logger, options
       applied: kv.appliedIndex,
       heartbeatIntervalTicks: 1,
       electionTimeoutTicks: Math.max(2, Math.round(config.electionTimeoutMs / tickIntervalMs)),
+      random,
     });
 
     let host: RaftHost | null = null;
@@ -108,6 +118,7 @@ export async function startServer(config: ServerConfig, logger?: Logger, options
       logger: log,
       leader: () => host?.leaderId() ?? null,
       onRaftMessage: (message) => host?.receive(message),
+      clock,
     });
     cleanups.push(() => peers.close());
 
@@ -119,12 +130,14 @@ export async function startServer(config: ServerConfig, logger?: Logger, options
       snapshotEveryEntries: config.snapshotEveryEntries,
       pendingRequestsMax: config.pendingRequestsMax,
       version: serverVersion(),
+      clock,
+      random,
     };
     host = new RaftHost(hostOptions, core, storage.hostStorage, kv, peers, log, metrics);
     const raftHost = host;
     cleanups.push(() => raftHost.stop());
 
-    const service = new ClientService(host, peers, config.requestTimeoutMs);
+    const service = new ClientService(host, peers, config.requestTimeoutMs, clock);
     const handlersFor = (context: RequestContext): Handlers<ClientMethods> => {
       const out: Record<string, (request: never) => Promise<unknown>> = {};
       for (const [name, handler] of Object.entries(service.handlers)) {
@@ -206,10 +219,10 @@ export async function startServer(config: ServerConfig, logger?: Logger, options
       status: () => raftHost.status(),
       close: () =>
         (closing ??= (async () => {
-          const deadline = Date.now() + config.shutdownTimeoutMs;
+          const deadline = clock.monotonicMs() + config.shutdownTimeoutMs;
           raftHost.stopAccepting();
           await raftHost.drainInflight(deadline);
-          const transferred = await raftHost.transferLeadership(Math.min(deadline, Date.now() + 2 * config.electionTimeoutMs));
+          const transferred = await raftHost.transferLeadership(Math.min(deadline, clock.monotonicMs() + 2 * config.electionTimeoutMs));
           if (transferred) log.info({ leader: raftHost.leaderId() }, 'leadership handed over');
           await clientListener.close();
           await raftHost.stop();

@@ -116,3 +116,36 @@ test('the import scanner sees the forms of import we write', () => {
   const specs = importSpecifiers(`import a from 'x'; import type { B } from "y"; export * from './z.js'; import './side.js'; const m = await import('node:fs');`);
   assert.deepEqual(specs.sort(), ['./side.js', './z.js', 'node:fs', 'x', 'y'].sort());
 });
+
+// The member runs unchanged in the simulator: src/server reads time and randomness only through
+// the injected Clock and RandomSource. Only the process entry may touch the system ones directly.
+test('src/server never reads a clock, a timer or a random source except through the injected ones', () => {
+  const serverRoot = join(srcRoot, 'server');
+  /** Edge files that wire the system clock and randomness (none needs more). */
+  const edgeFiles = new Set(['main.ts']);
+  const forbidden = [
+    /\bDate\.now\s*\(/,
+    /\bperformance\.now\s*\(/,
+    /\bsetTimeout\s*\(/,
+    /\bsetInterval\s*\(/,
+    /\bsetImmediate\s*\(/,
+    /\bMath\.random\s*\(/,
+    /\b(?:randomInt|randomBytes|randomUUID|randomFillSync|randomFill|getRandomValues)\s*\(/,
+    /from\s+['"](?:node:)?crypto['"]/,
+    /from\s+['"](?:node:)?timers(?:\/promises)?['"]/,
+  ];
+  const violations: string[] = [];
+  const files = tsFiles(serverRoot);
+  assert.ok(files.length > 10, 'the scan sees src/server');
+  for (const file of files) {
+    if (edgeFiles.has(relative(serverRoot, file))) continue;
+    const lines = readFileSync(file, 'utf8').split('\n');
+    lines.forEach((line, i) => {
+      const code = line.replace(/\/\/.*$/, '').replace(/^\s*\*.*$/, '');
+      for (const pattern of forbidden) {
+        if (pattern.test(code)) violations.push(`${relative(repoRoot, file)}:${i + 1}: ${line.trim()}`);
+      }
+    });
+  }
+  assert.deepEqual(violations, []);
+});

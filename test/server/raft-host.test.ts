@@ -12,6 +12,7 @@ import { ErrorCode } from '../../src/protocol/index.js';
 import { DropReason, EntryType, ProposalDroppedError, Role, type ConfState, type Entry, type Message, type Ready, type DuringPersist } from '../../src/raft/index.js';
 import type { CoreStatus, HostStorage, PersistBatch, RaftCore } from '../../src/server/ports.js';
 import { RaftHost, type PeerDirectory } from '../../src/server/raft-host.js';
+import { systemClock, systemRandom } from '../../src/common/system-clock.js';
 
 const silent = pino({ level: 'silent' });
 const emptyReady: Ready = { messages: [], snapshotChunks: [], entries: [], messagesAfterPersist: [], committedEntries: [], readStates: [], mustSync: false };
@@ -131,7 +132,7 @@ function setup() {
     members: () => [],
   };
   const host = new RaftHost(
-    { name: 'n1', clientUrl: 'tcp://c', peerUrl: 'tcp://p', tickIntervalMs: 1_000_000, snapshotEveryEntries: 1_000_000, pendingRequestsMax: 100, version: 'test' },
+    { name: 'n1', clientUrl: 'tcp://c', peerUrl: 'tcp://p', tickIntervalMs: 1_000_000, snapshotEveryEntries: 1_000_000, pendingRequestsMax: 100, version: 'test', clock: systemClock, random: systemRandom },
     core,
     storage,
     kv,
@@ -185,7 +186,7 @@ test("a turn's proposals reach the core before the next ready(), and each client
   kv.apply(1, new Uint8Array(0));
   events.length = 0;
   const results = [1, 2, 3].map((i) =>
-    host.propose({ kind: CommandKind.Put, key: new TextEncoder().encode(`k${i}`), value: new Uint8Array([i]) }, Date.now() + 10_000),
+    host.propose({ kind: CommandKind.Put, key: new TextEncoder().encode(`k${i}`), value: new Uint8Array([i]) }, performance.now() + 10_000),
   );
   await turn();
   await turn();
@@ -207,7 +208,7 @@ test('leadership lost before apply: waiting writes get LeaderChanged (retryable)
   core.readies.push({ ...emptyReady, softState: { leader: 'n1', role: Role.Leader } });
   host.start();
   await settle();
-  const write = host.propose({ kind: CommandKind.Put, key: new Uint8Array([1]), value: new Uint8Array([1]) }, Date.now() + 10_000);
+  const write = host.propose({ kind: CommandKind.Put, key: new Uint8Array([1]), value: new Uint8Array([1]) }, performance.now() + 10_000);
   await settle();
   core.readies.push({ ...emptyReady, softState: { leader: 'n2', role: Role.Follower } });
   (host as unknown as { schedule(): void }).schedule();
@@ -216,7 +217,7 @@ test('leadership lost before apply: waiting writes get LeaderChanged (retryable)
   });
   assert.equal(host.isLeader(), false);
   await assert.rejects(
-    host.propose({ kind: CommandKind.Noop }, Date.now() + 1000),
+    host.propose({ kind: CommandKind.Noop }, performance.now() + 1000),
     (error: { code?: string }) => error.code === ErrorCode.NotLeader,
   );
   await host.stop();
@@ -228,7 +229,7 @@ test('an entry of another term applied at our proposal index means it was overwr
   host.start();
   await settle();
   core.nextIndex = 1;
-  const write = host.propose({ kind: CommandKind.Put, key: new Uint8Array([1]), value: new Uint8Array([1]) }, Date.now() + 10_000);
+  const write = host.propose({ kind: CommandKind.Put, key: new Uint8Array([1]), value: new Uint8Array([1]) }, performance.now() + 10_000);
   await settle();
   core.readies.push({ ...emptyReady, committedEntries: [entry(1, new Uint8Array(0), 7)] });
   (host as unknown as { schedule(): void }).schedule();
@@ -243,7 +244,7 @@ test('linearizable reads arriving in one turn share one ReadIndex request and ar
   await settle();
   events.length = 0;
   let served = 0;
-  const reads = Array.from({ length: 10 }, () => host.readBarrier(Date.now() + 10_000).then(() => served++));
+  const reads = Array.from({ length: 10 }, () => host.readBarrier(performance.now() + 10_000).then(() => served++));
   await settle();
   assert.equal(events.filter((e) => e === 'readIndex').length, 1);
   // The read index is 2: not yet applied.
@@ -269,7 +270,7 @@ test('a refused proposal is answered at once, not left waiting', async () => {
   await settle();
   core.refuse = true;
   await assert.rejects(
-    host.propose({ kind: CommandKind.Noop }, Date.now() + 10_000),
+    host.propose({ kind: CommandKind.Noop }, performance.now() + 10_000),
     (error: { code?: string }) => error.code === ErrorCode.NotLeader,
   );
   assert.equal(host.inflight, 0);

@@ -10,8 +10,8 @@ import { FailureKind, TraceMode, runSimulation } from './cluster.js';
 const seedsMax = 300;
 const flag = ' --count-stale-votes';
 
-it(`catches a core that counts stale votes within ${seedsMax} seeds, and replays the failure exactly`, () => {
-  const summary = runCampaign({ seedStart: 1, seeds: seedsMax, countStaleVotes: true });
+it(`catches a core that counts stale votes within ${seedsMax} seeds, and replays the failure exactly`, async () => {
+  const summary = await runCampaign({ seedStart: 1, seeds: seedsMax, countStaleVotes: true });
   assert.ok(summary.failure, `the injected bug went unnoticed for ${seedsMax} seeds`);
   const failure = summary.failure;
   assert.equal(failure.failure?.kind, FailureKind.Invariant, formatFailure(failure, flag));
@@ -24,12 +24,12 @@ it(`catches a core that counts stale votes within ${seedsMax} seeds, and replays
   assert.ok(failure.traceTail.length > 10, 'the report carries a trace tail');
 
   // The replay command's run: same failure, same trace.
-  const replay = runSimulation({ seed: failure.seed, countStaleVotes: true, trace: TraceMode.Tail });
+  const replay = await runSimulation({ seed: failure.seed, countStaleVotes: true, trace: TraceMode.Tail });
   assert.equal(replay.ok, false);
   assert.deepEqual(replay.failure, failure.failure);
   assert.equal(replay.traceDigest, failure.traceDigest);
 
   // And the same seed with the correct core is fine: the failure is the bug's doing.
-  const healthy = runSimulation({ seed: failure.seed, trace: TraceMode.Off });
+  const healthy = await runSimulation({ seed: failure.seed, trace: TraceMode.Off });
   assert.ok(healthy.ok, healthy.failure?.message);
 });

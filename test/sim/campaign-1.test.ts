@@ -3,6 +3,6 @@
 import { it } from 'node:test';
 import { assertSeedsPass } from './campaign-assert.js';
 
-it('simulated clusters stay safe, live and linearizable for seeds 1..550', () => {
-  assertSeedsPass(1, 550);
+it('simulated clusters stay safe, live and linearizable for seeds 1..550', async () => {
+  await assertSeedsPass(1, 550);
 });

@@ -3,6 +3,6 @@
 import { it } from 'node:test';
 import { assertSeedsPass } from './campaign-assert.js';
 
-it('simulated clusters stay safe, live and linearizable for seeds 551..1100', () => {
-  assertSeedsPass(551, 550);
+it('simulated clusters stay safe, live and linearizable for seeds 551..1100', async () => {
+  await assertSeedsPass(551, 550);
 });

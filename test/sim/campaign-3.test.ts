@@ -3,6 +3,6 @@
 import { it } from 'node:test';
 import { assertSeedsPass } from './campaign-assert.js';
 
-it('simulated clusters stay safe, live and linearizable for seeds 1101..1650', () => {
-  assertSeedsPass(1101, 550);
+it('simulated clusters stay safe, live and linearizable for seeds 1101..1650', async () => {
+  await assertSeedsPass(1101, 550);
 });

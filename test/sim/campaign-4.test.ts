@@ -3,6 +3,6 @@
 import { it } from 'node:test';
 import { assertSeedsPass } from './campaign-assert.js';
 
-it('simulated clusters stay safe, live and linearizable for seeds 1651..2200', () => {
-  assertSeedsPass(1651, 550);
+it('simulated clusters stay safe, live and linearizable for seeds 1651..2200', async () => {
+  await assertSeedsPass(1651, 550);
 });

@@ -94,6 +94,12 @@ export class SimNetwork {
     return d;
   }
 
+  /** How long a party takes to notice that a connection broke (a reset, a keepalive): a few latencies. */
+  lossNoticeMs(): number {
+    const f = this.faults;
+    return this.rng.between(2 * f.delayMaxMs, 6 * f.delayMaxMs + 20);
+  }
+
   isCut(from: NodeId, to: NodeId): boolean {
     return this.cut.has(from + '>' + to);
   }

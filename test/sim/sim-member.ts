@@ -23,7 +23,7 @@ import { KvStateMachine } from '../../src/kv/index.js';
 import type { RaftNode } from '../../src/raft/node.js';
 import type { DuringPersist, Ready } from '../../src/raft/ready.js';
 import { MessageType, type Message } from '../../src/raft/messages.js';
-import { EntryType, type Entry, type NodeId } from '../../src/raft/types.js';
+import { EntryType, type ConfState, type Entry, type NodeId } from '../../src/raft/types.js';
 import { ClientService, type Forwarder } from '../../src/server/client-service.js';
 import type { HostStorage } from '../../src/server/ports.js';
 import { RaftHost, type PeerDirectory } from '../../src/server/raft-host.js';
@@ -117,8 +117,11 @@ export class SimMember {
 
   /** True when the host stopped after a storage failure (it refuses writes; an operator restarts it). */
   get storageFailed(): boolean {
-    return this.host !== null && this.host.status().member.storageFailed;
+    return this.host !== null && (this.diskFailed || this.host.status().member.storageFailed);
   }
+
+  /** Cheap: a write of the host's storage port failed (the host then stops, as the server does). */
+  diskFailed = false;
 
   /** Start (or restart) from the disk, as startServer does; completes through the agenda. */
   async start(): Promise<void> {
@@ -179,7 +182,12 @@ export class SimMember {
     const hostStorage: HostStorage = {
       ...storage.hostStorage,
       persist: async (batch) => {
-        await storage.hostStorage.persist(batch);
+        try {
+          await storage.hostStorage.persist(batch);
+        } catch (error) {
+          if (incarnation === this.incarnation) this.diskFailed = true;
+          throw error;
+        }
         // Resolved: the batch is durable (an fsync returned), so a crash from now on keeps it.
         if (batch.hardState !== undefined && incarnation === this.incarnation) {
           const hard = batch.hardState;
@@ -230,6 +238,7 @@ export class SimMember {
     this.simDisk.clearFaults();
     this.incarnation++;
     this.crashes++;
+    this.diskFailed = false;
     this.state = MemberState.Down;
     this.host = null;
     this.service = null;
@@ -253,8 +262,9 @@ export class SimMember {
     const node = this.node;
     const kv = this.kv;
     if (this.state !== MemberState.Up || node === null || kv === null) return;
-    const st = node.status();
-    this.env.invariants.observeStatus(this.id, st.role === 'leader', st.term, st.commit, st.conf);
+    // The core's fields, read directly: status() builds a whole report, and this runs after every event.
+    const raw = node as unknown as { term: number; role: string; log: { committed: number }; conf: ConfState };
+    this.env.invariants.observeStatus(this.id, raw.role === 'leader', raw.term, raw.log.committed, raw.conf);
     const applied = kv.appliedIndex;
     if (applied !== this.stateCheckedAt) {
       this.stateCheckedAt = applied;

@@ -98,6 +98,7 @@ export interface SimStats {
   readonly storageFailures: number;
   readonly clockSteps: number;
   readonly tornCrashes: number;
+  readonly gracefulStops: number;
 }
 
 export interface SimResult {
@@ -138,6 +139,7 @@ class Simulation {
   private transfers = 0;
   private storageFailures = 0;
   private clockSteps = 0;
+  private gracefulStops = 0;
   private tornCrashes = 0;
   private issuing = true;
   private healed = false;
@@ -324,6 +326,7 @@ class Simulation {
       storageFailures: this.storageFailures,
       clockSteps: this.clockSteps,
       tornCrashes: this.tornCrashes,
+      gracefulStops: this.gracefulStops,
     };
     return {
       seed: s.seed,
@@ -456,6 +459,22 @@ class Simulation {
         const victim = rng.chance(0.5) && leader ? leader : rng.pick([...this.members.values()]);
         victim.disk.slowExtraMs = rng.between(1, 4) * this.scenario.electionTicks * this.scenario.tickMs;
         note(`slow disk at ${victim.id}: fdatasync +0..${victim.disk.slowExtraMs} ms`);
+        return;
+      }
+      case FaultKind.GracefulRestart: {
+        const victim = rng.chance(0.5) && leader ? leader : up.length > 0 ? rng.pick(up) : null;
+        if (victim === null || victim.state !== 'up') return;
+        this.gracefulStops++;
+        note(`graceful shutdown of ${victim.id}${victim === leader ? ' (leader)' : ''}`);
+        const electionMs = this.scenario.electionTicks * this.scenario.tickMs;
+        victim
+          .stopGracefully(this.scenario.clientTimeoutMs, electionMs)
+          .then(() => {
+            this.transport.memberCrashed(victim.id);
+            // Healed meanwhile: the heal restarts every member, this one too.
+            if (this.healed && victim.state === 'down') this.startMember(victim);
+          })
+          .catch((error: unknown) => this.fail(FailureKind.Exception, `${victim.id} failed to shut down: ${(error as Error).stack ?? String(error)}`));
         return;
       }
       case FaultKind.ClockStep: {

@@ -33,6 +33,8 @@ export const FaultKind = {
   DiskFailure: 'disk-failure',
   /** A member's fdatasyncs take much longer for a while (a latency spike). */
   SlowDisk: 'slow-disk',
+  /** A member (often the leader) shuts down gracefully, as `concord server` does on SIGTERM, and stays down until restarted. */
+  GracefulRestart: 'graceful-restart',
   /** The leader's wall clock steps forward or back (NTP, an operator): entries carry its time. */
   ClockStep: 'clock-step',
 } as const;
@@ -111,6 +113,7 @@ export function scenarioForSeed(seed: number): Scenario {
     FaultKind.DiskFailure,
     FaultKind.SlowDisk,
     FaultKind.ClockStep,
+    FaultKind.GracefulRestart,
   ];
   // Each run enables a random subset, so some runs hammer one kind of fault.
   let kinds = calm ? [] : allKinds.filter(() => rng.chance(0.5));
@@ -182,6 +185,30 @@ export const scenarioProfiles: Readonly<Record<string, (s: Scenario) => Scenario
     snapshotEveryEntries: 5,
     snapshotChunkBytes: 64,
     faultIntervalMaxMs: 20 * s.tickMs,
+  }),
+  /**
+   * Exactly-once under stress: many counter clients, lost answers, leaders
+   * cut off, and leader clock steps past the session TTL (sessions expire
+   * while writes are being retried).
+   */
+  sessions: (s) => ({
+    ...s,
+    faultKinds: [
+      FaultKind.ClockStep,
+      FaultKind.ClockStep,
+      FaultKind.GracefulRestart,
+      FaultKind.IsolateLeader,
+      FaultKind.DeafLeader,
+      FaultKind.OneWayCut,
+      FaultKind.CrashLeader,
+      FaultKind.TransferLeadership,
+      FaultKind.Restart,
+      FaultKind.Heal,
+    ],
+    network: { ...s.network, lossRate: Math.max(s.network.lossRate, 0.03) },
+    clockStepMaxMs: 150_000,
+    counterClients: 4,
+    registerClients: 1,
   }),
   /**
    * Every run an election storm: short election timeout, latency close to it,

@@ -39,6 +39,8 @@ export const MemberState = {
   Down: 'down',
   Starting: 'starting',
   Up: 'up',
+  /** Shutting down gracefully (startServer's close()): the host runs, clients are refused. */
+  Stopping: 'stopping',
 } as const;
 export type MemberState = (typeof MemberState)[keyof typeof MemberState];
 
@@ -111,9 +113,13 @@ export class SimMember {
     return `sim://${this.id}`;
   }
 
+  /** Running: the host takes Raft messages (also while shutting down gracefully). */
   get up(): boolean {
-    return this.state === MemberState.Up;
+    return this.state === MemberState.Up || this.state === MemberState.Stopping;
   }
+
+  /** The client listener is open (closed midway through a graceful shutdown). */
+  clientListenerOpen = false;
 
   /** True when the host stopped after a storage failure (it refuses writes; an operator restarts it). */
   get storageFailed(): boolean {
@@ -222,6 +228,7 @@ export class SimMember {
     this.readyRole = st.role;
     this.readyTerm = st.term;
     this.state = MemberState.Up;
+    this.clientListenerOpen = true;
     host.start();
     if (this.env.tracing) this.env.trace(`${this.id} started (incarnation ${incarnation}, applied ${kv.appliedIndex}, log ${describeView(this.view)})`);
   }
@@ -240,12 +247,51 @@ export class SimMember {
     this.crashes++;
     this.diskFailed = false;
     this.state = MemberState.Down;
+    this.clientListenerOpen = false;
     this.host = null;
     this.service = null;
     this.node = null;
     this.kv = null;
     this.storage = null;
     this.clock = null;
+  }
+
+  /**
+   * A graceful shutdown, as RunningServer.close() does it (server.ts):
+   * refuse new requests (ShuttingDown), let those in flight finish, hand
+   * leadership over, close the client listener, stop the host, close the
+   * storage. Resolves when the member is down (its disk intact), or at once
+   * if it crashed meanwhile.
+   */
+  async stopGracefully(shutdownTimeoutMs: number, electionTimeoutMs: number): Promise<void> {
+    const host = this.host;
+    const clock = this.clock;
+    const storage = this.storage;
+    if (this.state !== MemberState.Up || host === null || clock === null || storage === null) return;
+    const incarnation = this.incarnation;
+    this.state = MemberState.Stopping;
+    const deadline = clock.monotonicMs() + shutdownTimeoutMs;
+    host.stopAccepting();
+    await host.drainInflight(deadline);
+    if (incarnation !== this.incarnation) return;
+    const transferred = await host.transferLeadership(Math.min(deadline, clock.monotonicMs() + 2 * electionTimeoutMs));
+    if (incarnation !== this.incarnation) return;
+    if (this.env.tracing) this.env.trace(`${this.id} shutting down${transferred ? ` (leadership handed to ${host.leaderId()})` : ''}`);
+    this.clientListenerOpen = false;
+    await host.stop();
+    if (incarnation !== this.incarnation) return;
+    await storage.close();
+    if (incarnation !== this.incarnation) return;
+    clock.halt();
+    this.incarnation++;
+    this.state = MemberState.Down;
+    this.host = null;
+    this.service = null;
+    this.node = null;
+    this.kv = null;
+    this.storage = null;
+    this.clock = null;
+    if (this.env.tracing) this.env.trace(`${this.id} stopped`);
   }
 
   /** Runs an observer; what it throws fails the run, never the production code that called it. */

@@ -14,8 +14,9 @@
  * - client to member, the client's RpcChannel (one "connection" per channel):
  *   a call travels to the member's ClientService and its answer (or error, as
  *   the RemoteError the net layer's RPC client raises) travels back. A lost
- *   request or answer is a broken connection (TCP does not lose a byte
- *   without breaking): every call on it fails with ConnectionClosedError. A
+ *   segment is retransmitted (late by a retransmission timeout) or, now and
+ *   then, ends in a reset; a cut link breaks the connection: every call on
+ *   it fails with ConnectionClosedError. A
  *   member that is down refuses connections (ConnectError). The call's
  *   timeoutMs and signal end it as the RPC client would (TimeoutError,
  *   AbortedError). Client links are never duplicated (TCP does not).
@@ -126,16 +127,16 @@ export class SimTransport {
     expectIncarnation?: number,
   ): void {
     const { scheduler, network } = this.env;
-    const there = network.send(from, to);
-    if (there.delaysMs.length === 0) {
+    const thereMs = network.sendOnConnection(from, to);
+    if (thereMs === null) {
       // The connection broke: noticed a little later (a reset, a keepalive).
-      scheduler.at(scheduler.nowMs + network.lossNoticeMs(), () => callbacks.onLinkFailed(`request ${there.fate}`));
+      scheduler.at(scheduler.nowMs + network.lossNoticeMs(), () => callbacks.onLinkFailed('request lost, connection reset'));
       return;
     }
     const requestCopy = cloneWire(request);
-    scheduler.at(scheduler.nowMs + (there.delaysMs[0] as number), () => {
+    scheduler.at(scheduler.nowMs + thereMs, () => {
       const member = this.env.member(to);
-      if (network.isCut(from, to) || member === undefined || !member.up || member.service === null) {
+      if (network.isCut(from, to) || member === undefined || !member.up || member.service === null || (!forwarded && !member.clientListenerOpen)) {
         callbacks.onLinkFailed(member?.up ? 'link cut' : 'member down');
         return;
       }
@@ -163,12 +164,12 @@ export class SimTransport {
         inflight.delete(broken);
         // The member died before answering: memberCrashed broke the link.
         if (member.incarnation !== incarnation) return;
-        const fate = network.send(to, from);
-        if (fate.delaysMs.length === 0) {
-          scheduler.at(scheduler.nowMs + network.lossNoticeMs(), () => callbacks.onLinkFailed(`answer ${fate.fate}`));
+        const backMs = network.sendOnConnection(to, from);
+        if (backMs === null) {
+          scheduler.at(scheduler.nowMs + network.lossNoticeMs(), () => callbacks.onLinkFailed('answer lost, connection reset'));
           return;
         }
-        scheduler.at(scheduler.nowMs + (fate.delaysMs[0] as number), () => {
+        scheduler.at(scheduler.nowMs + backMs, () => {
           if (network.isCut(to, from)) callbacks.onLinkFailed('link cut');
           else deliver();
         });
@@ -201,14 +202,14 @@ export class SimTransport {
     const { scheduler, network } = this.env;
     return new Promise((resolve, reject) => {
       // A connect is one round trip: SYN there, SYN-ACK back.
-      const there = network.send(clientName, to);
+      const thereMs = network.sendOnConnection(clientName, to);
       const member = this.env.member(to);
-      if (there.delaysMs.length === 0 || member === undefined) {
+      if (thereMs === null || member === undefined) {
         clock.setTimer(timeoutMs, () => reject(new ConnectError(address, `connect timed out after ${timeoutMs} ms (simulated)`)));
         return;
       }
-      scheduler.at(scheduler.nowMs + (there.delaysMs[0] as number) * 2, () => {
-        if (!member.up) {
+      scheduler.at(scheduler.nowMs + thereMs * 2, () => {
+        if (!member.up || !member.clientListenerOpen) {
           reject(new ConnectError(address, 'connection refused (simulated: member down)'));
           return;
         }

@@ -10,9 +10,20 @@
  */
 import type { RandomSource } from '../common/rng.js';
 import type { RpcChannel, ChannelFactory } from './channel.js';
+import type { Deadline } from './deadline.js';
+
+/**
+ * Leader URLs learned from members beyond the configured endpoints. Past the
+ * bound the oldest learned one (never the leader) is dropped with its
+ * connection: a long-lived client of a cluster whose members come and go
+ * must not collect URLs forever.
+ */
+export const learnedEndpointsMax = 16;
 
 export class EndpointPool {
+  /** The configured endpoints, then the learned ones, oldest first. */
   private readonly endpoints: string[];
+  private readonly configuredCount: number;
   private cursor = 0;
   private leaderUrl: string | null = null;
   private readonly channels = new Map<string, Promise<RpcChannel>>();
@@ -27,6 +38,7 @@ export class EndpointPool {
     random: RandomSource,
   ) {
     this.endpoints = [...new Set(endpoints)];
+    this.configuredCount = this.endpoints.length;
     // Start at a random member so that many clients spread their first connections.
     this.cursor = random.nextInt(this.endpoints.length);
   }
@@ -57,7 +69,7 @@ export class EndpointPool {
   noteLeader(url: string | null): void {
     // Every answer names the leader: the usual case is the one already known (and listed).
     if (url === this.leaderUrl || url === null || url === '') return;
-    if (!this.endpoints.includes(url)) this.endpoints.push(url);
+    if (!this.endpoints.includes(url)) this.learn(url);
     this.leaderUrl = url;
   }
 
@@ -77,12 +89,14 @@ export class EndpointPool {
   channel(url: string): Promise<RpcChannel> {
     const existing = this.channels.get(url);
     if (existing !== undefined) return existing;
+    if (this.closed) return Promise.reject(new Error('endpoint pool closed'));
     // Not tied to the first caller's deadline: the connection is shared, and
     // each caller waits for it only as long as its own deadline allows.
     const opening = this.openChannel(url, { timeoutMs: this.connectTimeoutMs }).then(
       (channel) => {
         if (this.closed) {
-          void channel.close();
+          // Opened after the pool closed: never used, nothing to let finish.
+          channel.destroy();
           throw new Error('endpoint pool closed');
         }
         this.open.set(url, channel);
@@ -116,18 +130,51 @@ export class EndpointPool {
     channel.destroy();
   }
 
-  async close(): Promise<void> {
+  /**
+   * Closes every connection gracefully (in-flight calls may finish), but no
+   * longer than `deadline`: what is still open then is destroyed.
+   */
+  async close(deadline: Deadline): Promise<void> {
+    const opened = this.takeAll();
+    const closes = opened.map((p) =>
+      p.then(
+        (c) => c.close(),
+        () => undefined,
+      ),
+    );
+    try {
+      await deadline.race(Promise.all(closes));
+    } catch {
+      // Out of time (or the caller aborted): cut off whatever is left.
+    }
+    for (const p of opened) p.then((c) => c.destroy(), () => undefined);
+  }
+
+  /** Destroys every connection at once (and any still being opened, when it opens). */
+  destroy(): void {
+    for (const p of this.takeAll()) p.then((c) => c.destroy(), () => undefined);
+  }
+
+  private takeAll(): Promise<RpcChannel>[] {
     this.closed = true;
     const opened = [...this.channels.values()];
     this.channels.clear();
     this.open.clear();
-    await Promise.all(
-      opened.map((p) =>
-        p.then(
-          (c) => c.close(),
-          () => undefined,
-        ),
-      ),
+    return opened;
+  }
+
+  private learn(url: string): void {
+    this.endpoints.push(url);
+    if (this.endpoints.length - this.configuredCount <= learnedEndpointsMax) return;
+    // The oldest learned URL; the one just learned is the newest, so not it.
+    const [dropped] = this.endpoints.splice(this.configuredCount, 1) as [string];
+    if (this.cursor > this.configuredCount) this.cursor--;
+    const channel = this.channels.get(dropped);
+    this.channels.delete(dropped);
+    this.open.delete(dropped);
+    void channel?.then(
+      (c) => c.close(),
+      () => undefined,
     );
   }
 }

@@ -33,13 +33,22 @@ export type Failure =
   | { readonly kind: typeof FailureKind.Busy; readonly mayHaveApplied: boolean }
   | { readonly kind: typeof FailureKind.Final; readonly error: Error; readonly mayHaveApplied: boolean };
 
-/** Codes that prove the request was not applied (the member refused it before proposing it). */
+/**
+ * Codes that prove the request was not applied: the member refused it before
+ * proposing or forwarding it (src/protocol/error-codes.ts). Every other code,
+ * LeaderChanged above all, may come after the write was proposed, so the
+ * write's outcome is unknown until a retry with the same seq tells.
+ */
 const refusedBeforeProposal: ReadonlySet<string> = new Set<string>([
   ErrorCode.NotLeader,
   ErrorCode.Overloaded,
   ErrorCode.ShuttingDown,
   KvErrorCode.SessionResultsFull,
 ]);
+
+function hasLeaderHint(details: unknown): boolean {
+  return typeof details === 'object' && details !== null && 'leaderClientUrl' in details;
+}
 
 function leaderUrlOf(details: unknown): string | null {
   const url = (details as Partial<NotLeaderDetails> | null | undefined)?.leaderClientUrl;
@@ -60,7 +69,14 @@ export function classifyFailure(error: unknown): Failure {
       case KvErrorCode.SessionResultsFull:
         return { kind: FailureKind.Busy, mayHaveApplied };
     }
-    if (isRetryableCode(error.code)) return { kind: FailureKind.Busy, mayHaveApplied };
+    if (isRetryableCode(error.code)) {
+      // A retryable code this client has no case for: one that names the
+      // leader (NotLeaderDetails) is a redirect, any other a pause. It may
+      // have been applied unless its code says it was refused beforehand.
+      return hasLeaderHint(error.details)
+        ? { kind: FailureKind.Redirect, leaderUrl: leaderUrlOf(error.details), mayHaveApplied }
+        : { kind: FailureKind.Busy, mayHaveApplied };
+    }
     // A definitive answer: the write was applied (with an error result) or
     // rejected. An unknown session means this attempt changed nothing.
     return {

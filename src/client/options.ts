@@ -81,6 +81,13 @@ export interface KvClientOptions {
   readonly timeoutMs?: number;
   /** How long opening one connection may take before the next member is tried. Default 1000. */
   readonly connectTimeoutMs?: number;
+  /**
+   * How long one attempt waits for a member's answer before the call tries
+   * the next member (the last attempt gets all the time left). Default: a
+   * third of the call's timeoutMs. A member that accepts connections but does
+   * not answer (paused, overloaded) thus costs one attempt, not the call.
+   */
+  readonly attemptTimeoutMs?: number;
   /** Session time to live the client asks for (the server clamps it). Default 60000. */
   readonly sessionTtlMs?: number;
   /** Retry waits. Default: full jitter, 5 ms doubling to 500 ms. */

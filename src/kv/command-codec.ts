@@ -7,7 +7,8 @@
  * expectedVersion, bit 2 expectedModRevision), then the present ones in that
  * order (session = sessionId, seq, ackedSeq), then the key and, for put and
  * update, the value, each as varint length + bytes. openSession=4: ttlMs.
- * closeSession=5, keepAlive=6: sessionId. noop=7: nothing.
+ * closeSession=5, keepAlive=6: sessionId. noop=7: nothing. auth=8: the
+ * users/roles/permissions commands, whose body auth-codec.ts defines.
  *
  * The leader stamps `leaderTimeMs` when it proposes: it is the only clock the
  * state machine knows, so session expiry is the same on every member (thesis §6.3).
@@ -18,6 +19,8 @@ import { assert } from '../common/errors.js';
 import { InvalidCommandError } from './errors.js';
 import { copyBytes, varintBytes } from './bytes.js';
 import { CommandKind, type Command, type CommandEnvelope, type SessionRef, type WriteCommand } from './types.js';
+import { decodeAuthBody, encodeAuthBody } from './auth-codec.js';
+import { AuthCommandKind, isAuthCommand, type AuthCommand } from './auth-types.js';
 
 export const COMMAND_FORMAT_VERSION = 1;
 
@@ -29,6 +32,7 @@ const Tag = {
   CloseSession: 5,
   KeepAlive: 6,
   Noop: 7,
+  Auth: 8,
 } as const;
 
 const Flag = { Session: 1, ExpectedVersion: 2, ExpectedModRevision: 4 } as const;
@@ -42,6 +46,7 @@ const tagOf: Record<Command['kind'], number> = {
   [CommandKind.CloseSession]: Tag.CloseSession,
   [CommandKind.KeepAlive]: Tag.KeepAlive,
   [CommandKind.Noop]: Tag.Noop,
+  ...(Object.fromEntries(Object.values(AuthCommandKind).map((kind) => [kind, Tag.Auth])) as Record<AuthCommand['kind'], number>),
 };
 
 function writeFlags(c: WriteCommand): number {
@@ -74,7 +79,24 @@ function encodedBytes(command: Command, leaderTimeMs: number): number {
       return n + varintBytes(command.sessionId);
     case CommandKind.Noop:
       return n;
+    default:
+      // Auth commands are encoded by encodeAuthCommand.
+      return assert(false, `no size for ${command.kind}`) as never;
   }
+}
+
+/** An auth command: the common header, then auth-codec.ts's body. Rare, so it may allocate freely. */
+function encodeAuthCommand(command: AuthCommand, leaderTimeMs: number, headroomBytes: number): Uint8Array {
+  const body = encodeAuthBody(command);
+  const head = 2 + varintBytes(leaderTimeMs);
+  const out = new Uint8Array(headroomBytes + head + body.length);
+  const buf = headroomBytes === 0 ? out : out.subarray(headroomBytes);
+  buf[0] = COMMAND_FORMAT_VERSION;
+  buf[1] = Tag.Auth;
+  const pos = putVarint(buf, 2, leaderTimeMs);
+  assert(pos === head, 'auth command header size computed wrongly');
+  buf.set(body, pos);
+  return out;
 }
 
 /** Writes `value` as a varint at `pos`; returns the position after it. */
@@ -109,6 +131,7 @@ export function encodeCommand(command: Command, leaderTimeMs: number, headroomBy
     throw new InvalidCommandError({ reason: 'leaderTimeMs must be an integer >= 0' });
   }
   if (!(command.kind in tagOf)) throw new InvalidCommandError({ reason: `unknown command kind ${String(command.kind)}` });
+  if (isAuthCommand(command)) return encodeAuthCommand(command, leaderTimeMs, headroomBytes);
   const out = new Uint8Array(headroomBytes + encodedBytes(command, leaderTimeMs));
   const buf = headroomBytes === 0 ? out : out.subarray(headroomBytes);
   buf[0] = COMMAND_FORMAT_VERSION;
@@ -140,6 +163,8 @@ export function encodeCommand(command: Command, leaderTimeMs: number, headroomBy
       break;
     case CommandKind.Noop:
       break;
+    default:
+      assert(false, `encodeCommand cannot encode ${(command as Command).kind} inline`);
   }
   assert(pos === buf.length, 'command size computed wrongly');
   return out;
@@ -167,6 +192,8 @@ const kindOfTag: readonly (Command['kind'] | undefined)[] = [
   CommandKind.CloseSession,
   CommandKind.KeepAlive,
   CommandKind.Noop,
+  // The auth op inside the body names the real kind (readCommand sets it).
+  AuthCommandKind.AuthEnable,
 ];
 
 /**
@@ -196,6 +223,8 @@ export class CommandFields {
   valueEnd = 0;
   /** openSession. (closeSession and keepAlive use `sessionId`.) */
   ttlMs = 0;
+  /** Auth commands: the decoded command (they are rare; the apply path allocates for them). */
+  auth: AuthCommand | null = null;
   /** Read cursor. */
   pos = 0;
 }
@@ -245,6 +274,7 @@ function skipBytes(f: CommandFields): number {
 export function readCommand(data: Uint8Array, f: CommandFields): void {
   f.bytes = data;
   f.pos = 0;
+  f.auth = null;
   const version = readByte(f);
   if (version !== COMMAND_FORMAT_VERSION) fail(`unknown command format version ${version}`);
   const tag = readByte(f);
@@ -285,6 +315,13 @@ export function readCommand(data: Uint8Array, f: CommandFields): void {
     case Tag.KeepAlive:
       f.sessionId = readVarint(f);
       break;
+    case Tag.Auth: {
+      const { command, end } = decodeAuthBody(data, f.pos);
+      f.auth = command;
+      f.kind = command.kind;
+      f.pos = end;
+      break;
+    }
   }
   if (f.pos !== data.length) fail(`${data.length - f.pos} unexpected trailing bytes`);
 }
@@ -335,6 +372,8 @@ export function decodeCommand(data: Uint8Array): CommandEnvelope {
     case CommandKind.Noop:
       command = { kind: CommandKind.Noop };
       break;
+    default:
+      command = f.auth!;
   }
   return { leaderTimeMs: f.leaderTimeMs, command };
 }

@@ -27,6 +27,18 @@ export const KvErrorCode = {
   InvalidCommand: 'CONCORD_ERR_INVALID_COMMAND',
   InvalidScan: 'CONCORD_ERR_INVALID_SCAN',
   CorruptSnapshot: 'CONCORD_ERR_CORRUPT_SNAPSHOT',
+  // Users, roles and permissions (auth-state.ts, src/auth).
+  UserNotFound: 'CONCORD_ERR_USER_NOT_FOUND',
+  UserExists: 'CONCORD_ERR_USER_EXISTS',
+  RoleNotFound: 'CONCORD_ERR_ROLE_NOT_FOUND',
+  RoleExists: 'CONCORD_ERR_ROLE_EXISTS',
+  RoleNotGranted: 'CONCORD_ERR_ROLE_NOT_GRANTED',
+  PermissionNotGranted: 'CONCORD_ERR_PERMISSION_NOT_GRANTED',
+  RootUserRequired: 'CONCORD_ERR_ROOT_USER_REQUIRED',
+  AuthLimit: 'CONCORD_ERR_AUTH_LIMIT',
+  PermissionDenied: 'CONCORD_ERR_PERMISSION_DENIED',
+  AuthenticationFailed: 'CONCORD_ERR_AUTHENTICATION_FAILED',
+  UserQuotaExceeded: 'CONCORD_ERR_USER_QUOTA_EXCEEDED',
 } as const;
 export type KvErrorCode = (typeof KvErrorCode)[keyof typeof KvErrorCode];
 
@@ -174,6 +186,108 @@ export class CorruptSnapshotError extends KvError {
   }
 }
 
+/** `user get/delete/passwd/grant-role/revoke-role` of a user that does not exist. */
+export class UserNotFoundError extends KvError {
+  override readonly code = KvErrorCode.UserNotFound;
+  constructor(readonly details: { readonly user: string }) {
+    super(KvErrorCode.UserNotFound, `user ${JSON.stringify(details.user)} not found`);
+  }
+}
+
+export class UserExistsError extends KvError {
+  override readonly code = KvErrorCode.UserExists;
+  constructor(readonly details: { readonly user: string }) {
+    super(KvErrorCode.UserExists, `user ${JSON.stringify(details.user)} already exists`);
+  }
+}
+
+export class RoleNotFoundError extends KvError {
+  override readonly code = KvErrorCode.RoleNotFound;
+  constructor(readonly details: { readonly role: string }) {
+    super(KvErrorCode.RoleNotFound, `role ${JSON.stringify(details.role)} not found`);
+  }
+}
+
+export class RoleExistsError extends KvError {
+  override readonly code = KvErrorCode.RoleExists;
+  constructor(readonly details: { readonly role: string }) {
+    super(KvErrorCode.RoleExists, `role ${JSON.stringify(details.role)} already exists`);
+  }
+}
+
+/** `user revoke-role` of a role the user does not hold. */
+export class RoleNotGrantedError extends KvError {
+  override readonly code = KvErrorCode.RoleNotGranted;
+  constructor(readonly details: { readonly user: string; readonly role: string }) {
+    super(KvErrorCode.RoleNotGranted, `user ${JSON.stringify(details.user)} does not have role ${JSON.stringify(details.role)}`);
+  }
+}
+
+/** `role revoke-permission` of a (key, rangeEnd) the role was not granted. rangeEnd null: a single key. */
+export class PermissionNotGrantedError extends KvError {
+  override readonly code = KvErrorCode.PermissionNotGranted;
+  constructor(readonly details: { readonly role: string; readonly key: Uint8Array; readonly rangeEnd: Uint8Array | null }) {
+    super(
+      KvErrorCode.PermissionNotGranted,
+      `role ${JSON.stringify(details.role)} has no permission on ${showKey(details.key)}` +
+        (details.rangeEnd === null ? '' : ` .. ${showKey(details.rangeEnd)}`),
+    );
+  }
+}
+
+/** Auth cannot be enabled without a `root` user, and the `root` user cannot be deleted while auth is enabled. */
+export class RootUserRequiredError extends KvError {
+  override readonly code = KvErrorCode.RootUserRequired;
+  constructor(readonly details: { readonly operation: string }) {
+    super(KvErrorCode.RootUserRequired, `${details.operation}: auth needs a "root" user while it is enabled`);
+  }
+}
+
+/** A bound of the replicated auth state (its byte budget, roles per user, permissions per role) would be exceeded; nothing changed. */
+export class AuthLimitError extends KvError {
+  override readonly code = KvErrorCode.AuthLimit;
+  constructor(readonly details: { readonly limit: string; readonly max: number }) {
+    super(KvErrorCode.AuthLimit, `auth limit ${details.limit} (${details.max}) reached; nothing was changed`);
+  }
+}
+
+/**
+ * The authenticated user may not do this (src/auth's authorize). `key` and
+ * `rangeEnd` name what was asked for (empty key and null for an operation on
+ * no key, such as user administration).
+ */
+export class PermissionDeniedError extends KvError {
+  override readonly code = KvErrorCode.PermissionDenied;
+  constructor(
+    readonly details: { readonly user: string; readonly operation: string; readonly key: Uint8Array; readonly rangeEnd: Uint8Array | null },
+  ) {
+    const what =
+      details.key.length === 0 && details.rangeEnd === null
+        ? ''
+        : ` on ${showKey(details.key)}` + (details.rangeEnd === null ? '' : ` .. ${details.rangeEnd.length === 0 ? 'the end' : showKey(details.rangeEnd)}`);
+    super(KvErrorCode.PermissionDenied, `permission denied: user ${JSON.stringify(details.user)} may not ${details.operation}${what}`);
+  }
+}
+
+/** Unknown user, wrong password, or no credentials while auth is enabled. Deliberately does not say which. */
+export class AuthenticationFailedError extends KvError {
+  override readonly code = KvErrorCode.AuthenticationFailed;
+  constructor(readonly details: { readonly user: string | null }) {
+    super(
+      KvErrorCode.AuthenticationFailed,
+      details.user === null ? 'authentication required: auth is enabled' : `authentication failed for user ${JSON.stringify(details.user)}`,
+    );
+  }
+}
+
+/** A per-user quota (live sessions, saved-result bytes) is used up; other users are not affected. */
+export class UserQuotaExceededError extends KvError {
+  override readonly code = KvErrorCode.UserQuotaExceeded;
+  constructor(readonly details: { readonly user: string; readonly quota: string; readonly limit: number }) {
+    super(KvErrorCode.UserQuotaExceeded, `user ${JSON.stringify(details.user)} reached its quota ${details.quota} (${details.limit})`);
+  }
+}
+
 /** The plain form of a KvError, for a wire protocol or a saved result. */
 export interface KvErrorWire {
   readonly code: KvErrorCode;
@@ -195,11 +309,13 @@ const bytes = (d: KvErrorDetails, name: string): Uint8Array => {
   if (!(v instanceof Uint8Array)) throw new TypeError(`error detail ${name} must be bytes`);
   return v;
 };
-const str = (d: KvErrorDetails, name: string): string => {
+const bytesOrNull = (d: KvErrorDetails, name: string): Uint8Array | null => (d[name] === null ? null : bytes(d, name));
+const strOrNull = (d: KvErrorDetails, name: string): string | null => (d[name] === null ? null : str(d, name));
+function str(d: KvErrorDetails, name: string): string {
   const v = d[name];
   if (typeof v !== 'string') throw new TypeError(`error detail ${name} must be a string`);
   return v;
-};
+}
 
 const rebuilders: Record<KvErrorCode, (d: KvErrorDetails) => KvError> = {
   [KvErrorCode.EmptyKey]: () => new EmptyKeyError(),
@@ -223,6 +339,19 @@ const rebuilders: Record<KvErrorCode, (d: KvErrorDetails) => KvError> = {
   [KvErrorCode.InvalidCommand]: (d) => new InvalidCommandError({ reason: str(d, 'reason') }),
   [KvErrorCode.InvalidScan]: (d) => new InvalidScanError({ reason: str(d, 'reason') }),
   [KvErrorCode.CorruptSnapshot]: (d) => new CorruptSnapshotError({ reason: str(d, 'reason') }),
+  [KvErrorCode.UserNotFound]: (d) => new UserNotFoundError({ user: str(d, 'user') }),
+  [KvErrorCode.UserExists]: (d) => new UserExistsError({ user: str(d, 'user') }),
+  [KvErrorCode.RoleNotFound]: (d) => new RoleNotFoundError({ role: str(d, 'role') }),
+  [KvErrorCode.RoleExists]: (d) => new RoleExistsError({ role: str(d, 'role') }),
+  [KvErrorCode.RoleNotGranted]: (d) => new RoleNotGrantedError({ user: str(d, 'user'), role: str(d, 'role') }),
+  [KvErrorCode.PermissionNotGranted]: (d) =>
+    new PermissionNotGrantedError({ role: str(d, 'role'), key: bytes(d, 'key'), rangeEnd: bytesOrNull(d, 'rangeEnd') }),
+  [KvErrorCode.RootUserRequired]: (d) => new RootUserRequiredError({ operation: str(d, 'operation') }),
+  [KvErrorCode.AuthLimit]: (d) => new AuthLimitError({ limit: str(d, 'limit'), max: num(d, 'max') }),
+  [KvErrorCode.PermissionDenied]: (d) =>
+    new PermissionDeniedError({ user: str(d, 'user'), operation: str(d, 'operation'), key: bytes(d, 'key'), rangeEnd: bytesOrNull(d, 'rangeEnd') }),
+  [KvErrorCode.AuthenticationFailed]: (d) => new AuthenticationFailedError({ user: strOrNull(d, 'user') }),
+  [KvErrorCode.UserQuotaExceeded]: (d) => new UserQuotaExceededError({ user: str(d, 'user'), quota: str(d, 'quota'), limit: num(d, 'limit') }),
 };
 
 export function isKvErrorCode(code: string): code is KvErrorCode {

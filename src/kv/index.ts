@@ -1,7 +1,8 @@
 /**
  * Concord's key-value state machine: byte keys and values with versions and
  * revisions, compare-and-set, ordered scans, exactly-once writes through
- * client sessions (Raft thesis §6.3), and streamed snapshots. Pure: no Node
+ * client sessions (Raft thesis §6.3), replicated users and roles (etcd's auth
+ * model), and streamed snapshots. Pure: no Node
  * modules, clocks or randomness (see docs/kv.md).
  */
 export { KvStateMachine, type KvRestore } from './state-machine.js';
@@ -18,6 +19,42 @@ export {
   validateValue,
 } from './validate.js';
 export { compareBytes, prefixEnd } from './bytes.js';
+export {
+  AUTH_NAME_BYTES_MAX,
+  AUTH_STATE_BYTES_MAX,
+  AuthCommandKind,
+  PASSWORD_HASH_BYTES_MAX,
+  PASSWORD_PARAMS_MAX,
+  PASSWORD_SALT_BYTES_MAX,
+  PermissionAccess,
+  ROLE_PERMISSIONS_MAX,
+  ROOT_ROLE,
+  ROOT_USER,
+  USER_ROLES_MAX,
+  isAuthCommand,
+  prefixPermissionRange,
+  type AuthCommand,
+  type AuthDisableCommand,
+  type AuthEnableCommand,
+  type AuthStatus,
+  type AuthView,
+  type PasswordRecord,
+  type Permission,
+  type PermissionRange,
+  type RoleAddCommand,
+  type RoleDeleteCommand,
+  type RoleGrantPermissionCommand,
+  type RoleRecord,
+  type RoleRevokePermissionCommand,
+  type UserAddCommand,
+  type UserChangePasswordCommand,
+  type UserDeleteCommand,
+  type UserGrantRoleCommand,
+  type UserInfo,
+  type UserRecord,
+  type UserRevokeRoleCommand,
+} from './auth-types.js';
+export { isFromKey, roleNameProblem, userNameProblem } from './auth-validate.js';
 export {
   CommandKind,
   ResultKind,
@@ -46,6 +83,17 @@ export {
   type WriteResult,
 } from './types.js';
 export {
+  AuthLimitError,
+  AuthenticationFailedError,
+  PermissionDeniedError,
+  PermissionNotGrantedError,
+  RoleExistsError,
+  RoleNotFoundError,
+  RoleNotGrantedError,
+  RootUserRequiredError,
+  UserExistsError,
+  UserNotFoundError,
+  UserQuotaExceededError,
   CorruptSnapshotError,
   EmptyKeyError,
   InvalidCommandError,

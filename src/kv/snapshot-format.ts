@@ -1,7 +1,7 @@
 /**
  * The snapshot stream of the key-value state machine.
  *
- *   header:  "CKVS" | u8 formatVersion (1)
+ *   header:  "CKVS" | u8 formatVersion (1 or 2)
  *   blocks:  u32 payloadBytes | payload | u32 crc32c(payload)      (big-endian)
  *   payload: u8 kind | body
  *     META (1)      varint appliedIndex, clockMs, entryCount, sessionCount
@@ -9,19 +9,28 @@
  *                   varint version, createRevision, modRevision)
  *     SESSIONS (3)  u32 count | count x (varint id, ttlMs, deadlineMs, ackedSeq,
  *                   resultCount | resultCount x (varint seq, result))
+ *     AUTH (5)      format 2 only: users, roles and the auth switch
+ *                   (AuthState.write in auth-state.ts)
  *     END (4)       empty
  *
- * Blocks come in the order META, ENTRIES*, SESSIONS*, END, and nothing may
- * follow END. Each block is checksummed on its own, so a reader rejects
+ * Blocks come in the order META, ENTRIES*, SESSIONS*, [AUTH], END, and
+ * nothing may follow END. Format 2 has exactly one AUTH block, format 1 none.
+ * A writer uses format 1 while no auth command has ever taken effect (the
+ * auth state is pristine): a cluster that does not use auth keeps writing the
+ * same bytes as members that predate auth, so members can be upgraded one at
+ * a time. Every member must be upgraded before the first auth command (an
+ * older member refuses it and a format-2 snapshot). Each block is checksummed on its own, so a reader rejects
  * corruption as soon as it reads the damaged block; the totals in META, the
  * strict key order and the END block catch lost, repeated or reordered blocks
  * and truncation. The format is deterministic: equal states give equal bytes.
  */
 export const SNAPSHOT_MAGIC = Uint8Array.of(0x43, 0x4b, 0x56, 0x53); // "CKVS"
-export const SNAPSHOT_FORMAT_VERSION = 1;
+export const SNAPSHOT_FORMAT_VERSION = 2;
+/** The format without an AUTH block, still read, and still written for a pristine auth state. */
+export const SNAPSHOT_FORMAT_VERSION_NO_AUTH = 1;
 export const SNAPSHOT_HEADER_BYTES = SNAPSHOT_MAGIC.length + 1;
 
-export const BlockKind = { Meta: 1, Entries: 2, Sessions: 3, End: 4 } as const;
+export const BlockKind = { Meta: 1, Entries: 2, Sessions: 3, End: 4, Auth: 5 } as const;
 export type BlockKind = (typeof BlockKind)[keyof typeof BlockKind];
 
 /**

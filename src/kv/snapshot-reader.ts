@@ -13,10 +13,12 @@ import { CorruptSnapshotError } from './errors.js';
 import { newKeyTree, StoredEntry, type KeyTree } from './key-tree.js';
 import { readResult } from './result-codec.js';
 import { SessionTable } from './sessions.js';
+import { AuthState } from './auth-state.js';
 import {
   BlockKind,
   SNAPSHOT_BLOCK_BYTES_MAX,
   SNAPSHOT_FORMAT_VERSION,
+  SNAPSHOT_FORMAT_VERSION_NO_AUTH,
   SNAPSHOT_HEADER_BYTES,
   SNAPSHOT_MAGIC,
 } from './snapshot-format.js';
@@ -29,6 +31,8 @@ export interface RestoredState {
   readonly clockMs: number;
   readonly tree: KeyTree;
   readonly sessions: SessionTable;
+  /** Empty (pristine) for a format-1 snapshot. */
+  readonly auth: AuthState;
 }
 
 const Stage = { Header: 0, Length: 1, Body: 2, Done: 3, Failed: 4 } as const;
@@ -55,6 +59,11 @@ export class SnapshotReader {
   private readonly sessions = new SessionTable();
   private lastSessionId = 0;
   private bytesSeen = 0;
+  private formatVersion = 0;
+  private auth: AuthState | null = null;
+
+  /** `keyBytesMax` bounds the keys of the permissions read (as it bounds them on apply). */
+  constructor(private readonly keyBytesMax: number = Number.MAX_SAFE_INTEGER) {}
 
   private readonly fail = (reason: string): never => {
     this.stage = Stage.Failed;
@@ -82,7 +91,7 @@ export class SnapshotReader {
     if (this.failure) throw this.failure;
     if (this.stage !== Stage.Done) this.fail('truncated: the stream ended before the END block');
     const meta = this.meta!;
-    return { appliedIndex: meta.appliedIndex, clockMs: meta.clockMs, tree: this.tree, sessions: this.sessions };
+    return { appliedIndex: meta.appliedIndex, clockMs: meta.clockMs, tree: this.tree, sessions: this.sessions, auth: this.auth ?? new AuthState() };
   }
 
   private expect(bytes: number, stage: Stage): void {
@@ -98,7 +107,8 @@ export class SnapshotReader {
         for (let i = 0; i < SNAPSHOT_MAGIC.length; i++) {
           if (t[i] !== SNAPSHOT_MAGIC[i]) this.fail('not a key-value snapshot (bad magic)');
         }
-        if (t[4] !== SNAPSHOT_FORMAT_VERSION) this.fail(`unsupported snapshot format version ${t[4]}`);
+        if (t[4] !== SNAPSHOT_FORMAT_VERSION && t[4] !== SNAPSHOT_FORMAT_VERSION_NO_AUTH) this.fail(`unsupported snapshot format version ${t[4]}`);
+        this.formatVersion = t[4]!;
         this.expect(4, Stage.Length);
         return;
       case Stage.Length: {
@@ -133,11 +143,17 @@ export class SnapshotReader {
         this.readEntries(r);
         break;
       case BlockKind.Sessions:
-        if (previous === 0 || previous === BlockKind.End) this.fail('SESSIONS block out of order');
+        if (previous === 0 || previous === BlockKind.End || previous === BlockKind.Auth) this.fail('SESSIONS block out of order');
         this.readSessions(r);
+        break;
+      case BlockKind.Auth:
+        if (this.formatVersion === SNAPSHOT_FORMAT_VERSION_NO_AUTH) this.fail('AUTH block in a format-1 snapshot');
+        if (previous === 0 || previous === BlockKind.Auth) this.fail('AUTH block out of order or repeated');
+        this.auth = AuthState.read(r, this.fail, this.keyBytesMax);
         break;
       case BlockKind.End: {
         if (previous === 0) this.fail('END block before META');
+        if (this.formatVersion === SNAPSHOT_FORMAT_VERSION && this.auth === null) this.fail('format-2 snapshot without an AUTH block');
         const meta = this.meta!;
         if (this.entriesSeen !== meta.entryCount) this.fail(`${this.entriesSeen} entries, META says ${meta.entryCount}`);
         if (this.sessions.size !== meta.sessionCount) this.fail(`${this.sessions.size} sessions, META says ${meta.sessionCount}`);

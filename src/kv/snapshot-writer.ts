@@ -9,10 +9,12 @@ import { crc32c } from './crc32c.js';
 import type { KeyTree, StoredEntry } from './key-tree.js';
 import { writeResult } from './result-codec.js';
 import type { SessionTable } from './sessions.js';
+import type { AuthState } from './auth-state.js';
 import {
   BLOCK_FRAMING_BYTES,
   BlockKind,
   SNAPSHOT_FORMAT_VERSION,
+  SNAPSHOT_FORMAT_VERSION_NO_AUTH,
   SNAPSHOT_MAGIC,
 } from './snapshot-format.js';
 
@@ -55,6 +57,8 @@ export class KvSnapshot implements Iterable<Uint8Array> {
   private readonly sessionBlocks: readonly Uint8Array[];
   private readonly sessionCount: number;
   private readonly entryCount: number;
+  /** The AUTH block, encoded when the snapshot is taken (the auth state is small and mutable); null: format 1. */
+  private readonly authBlock: Uint8Array | null;
 
   constructor(
     readonly appliedIndex: number,
@@ -63,17 +67,24 @@ export class KvSnapshot implements Iterable<Uint8Array> {
     private readonly tree: KeyTree,
     sessions: SessionTable,
     private readonly chunkBytes: number,
+    auth: AuthState | null = null,
   ) {
     this.entryCount = tree.size;
     this.sessionCount = sessions.size;
     this.sessionBlocks = encodeSessionBlocks(sessions, chunkBytes);
+    this.authBlock = auth === null || auth.pristine ? null : encodeAuthBlock(auth);
+  }
+
+  /** The format version of this snapshot's bytes (see snapshot-format.ts). */
+  get formatVersion(): number {
+    return this.authBlock === null ? SNAPSHOT_FORMAT_VERSION_NO_AUTH : SNAPSHOT_FORMAT_VERSION;
   }
 
   *[Symbol.iterator](): Iterator<Uint8Array> {
     const chunkBytes = this.chunkBytes;
     const head = new ByteWriter(64);
     head.raw(SNAPSHOT_MAGIC);
-    head.u8(SNAPSHOT_FORMAT_VERSION);
+    head.u8(this.formatVersion);
     const meta = beginBlock(head, BlockKind.Meta);
     head.varint(this.appliedIndex);
     head.varint(this.clockMs);
@@ -113,6 +124,7 @@ export class KvSnapshot implements Iterable<Uint8Array> {
     }
 
     for (const block of this.sessionBlocks) yield* pieces(block, chunkBytes);
+    if (this.authBlock !== null) yield* pieces(this.authBlock, chunkBytes);
 
     const end = new ByteWriter(16);
     endBlock(end, beginBlock(end, BlockKind.End));
@@ -165,4 +177,12 @@ function encodeSessionBlocks(sessions: SessionTable, chunkBytes: number): Uint8A
   }
   flush();
   return blocks;
+}
+
+function encodeAuthBlock(auth: AuthState): Uint8Array {
+  const w = new ByteWriter(1024);
+  const start = beginBlock(w, BlockKind.Auth);
+  auth.write(w);
+  endBlock(w, start);
+  return w.finish();
 }

@@ -31,7 +31,9 @@ import {
 } from './errors.js';
 import { newKeyTree, StoredEntry, type KeyTree } from './key-tree.js';
 import { resolveKvOptions, type KvOptions } from './options.js';
-import { SessionTable } from './sessions.js';
+import { SessionTable, type Session } from './sessions.js';
+import { AuthState } from './auth-state.js';
+import { isAuthCommand, type AuthCommand, type AuthStatus, type AuthView, type RoleRecord, type UserInfo } from './auth-types.js';
 import { SnapshotReader } from './snapshot-reader.js';
 import { KvSnapshot } from './snapshot-writer.js';
 import {
@@ -112,6 +114,7 @@ export class KvStateMachine {
   readonly options: KvOptions;
   private tree: KeyTree = newKeyTree();
   private sessions = new SessionTable();
+  private authState = new AuthState();
   private applied = 0;
   private clock = 0;
   /** Scratch for the apply path (see PendingWrite). */
@@ -201,6 +204,9 @@ export class KvStateMachine {
       case CommandKind.Noop:
         result = okResult;
         break;
+      default:
+        result = this.executeAuth(f.auth!);
+        f.auth = null;
     }
     // The scratch must not keep this entry's buffer (possibly a whole frame) alive until the next apply.
     f.bytes = EMPTY_VALUE;
@@ -238,6 +244,10 @@ export class KvStateMachine {
         result = okResult;
         break;
       default: {
+        if (isAuthCommand(command)) {
+          result = this.executeAuth(command);
+          break;
+        }
         const problem = commandProblem(command, this.options);
         assert(problem !== null, 'an unknown command kind must be a problem');
         result = errorResult(problem);
@@ -349,20 +359,49 @@ export class KvStateMachine {
    */
   private executeSessionWrite(index: number, w: PendingWrite): ApplyResult {
     if (w.sessionProblem !== null) return errorResult(w.sessionProblem);
-    const session = this.sessions.get(w.sessionId);
-    if (session === undefined) return errorResult(new SessionExpiredError({ sessionId: w.sessionId }));
-    this.sessions.touch(session, this.clock);
-    if (w.seq <= session.ackedSeq) {
-      return errorResult(new StaleSequenceError({ sessionId: w.sessionId, seq: w.seq, ackedSeq: session.ackedSeq }));
-    }
-    const saved = session.results.get(w.seq);
-    if (saved !== undefined) return saved;
-    this.sessions.acknowledge(session, w.ackedSeq);
-    if (session.results.size >= this.options.sessionResultsMax) {
-      return errorResult(new SessionResultsFullError({ sessionId: w.sessionId, sessionResultsMax: this.options.sessionResultsMax }));
-    }
+    const admitted = this.admitSessionCommand(w.sessionId, w.seq, w.ackedSeq);
+    if ('kind' in admitted) return admitted;
     const result = this.executeWriteChecked(index, w);
-    session.results.set(w.seq, result);
+    admitted.results.set(w.seq, result);
+    return result;
+  }
+
+  /**
+   * The session checks of every exactly-once command (writes and auth
+   * commands): the session, to save the result in, when the command is new;
+   * otherwise the answer to give without executing it (its saved result, or
+   * the error that stops it).
+   */
+  private admitSessionCommand(sessionId: number, seq: number, ackedSeq: number): Session | ApplyResult {
+    const session = this.sessions.get(sessionId);
+    if (session === undefined) return errorResult(new SessionExpiredError({ sessionId }));
+    this.sessions.touch(session, this.clock);
+    if (seq <= session.ackedSeq) {
+      return errorResult(new StaleSequenceError({ sessionId, seq, ackedSeq: session.ackedSeq }));
+    }
+    const saved = session.results.get(seq);
+    if (saved !== undefined) return saved;
+    this.sessions.acknowledge(session, ackedSeq);
+    if (session.results.size >= this.options.sessionResultsMax) {
+      return errorResult(new SessionResultsFullError({ sessionId, sessionResultsMax: this.options.sessionResultsMax }));
+    }
+    return session;
+  }
+
+  /** An auth command, exactly-once when it carries a session (like a write). */
+  private executeAuth(command: AuthCommand): ApplyResult {
+    const ref = command.session;
+    let session: Session | null = null;
+    if (ref !== undefined) {
+      const problem = sessionProblem(ref);
+      if (problem !== null) return errorResult(problem);
+      const admitted = this.admitSessionCommand(ref.sessionId, ref.seq, ref.ackedSeq);
+      if ('kind' in admitted) return admitted;
+      session = admitted;
+    }
+    const error = this.authState.execute(command, this.options.keyBytesMax);
+    const result = error === null ? okResult : errorResult(error);
+    session?.results.set(ref!.seq, result);
     return result;
   }
 
@@ -409,6 +448,36 @@ export class KvStateMachine {
   };
 
   // ------------------------------------------------------------------ reads
+
+  /** The replicated users, roles and auth switch, read-only (src/auth authorizes against it). Changes as entries apply. */
+  get auth(): AuthView {
+    return this.authState;
+  }
+
+  /** `auth status`. */
+  authStatus(): AuthStatus {
+    return this.authState.status();
+  }
+
+  /** `user get`: the user's roles, never its password record; throws UserNotFoundError. */
+  getUser(name: string): UserInfo {
+    return this.authState.userInfo(name);
+  }
+
+  /** `user list`, in name order. */
+  listUsers(): string[] {
+    return this.authState.userNames();
+  }
+
+  /** `role get`: the role's permissions; throws RoleNotFoundError. */
+  getRole(name: string): RoleRecord {
+    return this.authState.roleInfo(name);
+  }
+
+  /** `role list`, in name order. */
+  listRoles(): string[] {
+    return this.authState.roleNames();
+  }
 
   /** The entry for `key`, or null. Reads the local state: linearizability is the server's job (ReadIndex, thesis §6.4). */
   get(key: Uint8Array): KvEntry | null {
@@ -478,18 +547,19 @@ export class KvStateMachine {
    * meanwhile without affecting it.
    */
   snapshot(): KvSnapshot {
-    return new KvSnapshot(this.applied, this.clock, this.tree.clone(), this.sessions, this.options.snapshotChunkBytes);
+    return new KvSnapshot(this.applied, this.clock, this.tree.clone(), this.sessions, this.options.snapshotChunkBytes, this.authState);
   }
 
   /** Starts an incremental restore; the state changes only when `finish()` succeeds. */
   beginRestore(): KvRestore {
-    const reader = new SnapshotReader();
+    const reader = new SnapshotReader(this.options.keyBytesMax);
     return {
       push: (chunk) => reader.push(chunk),
       finish: () => {
         const state = reader.finish();
         this.tree = state.tree;
         this.sessions = state.sessions;
+        this.authState = state.auth;
         this.applied = state.appliedIndex;
         this.clock = state.clockMs;
       },

@@ -3,6 +3,7 @@
  * that travel through the Raft log, their results, and scan requests.
  */
 import type { KvError } from './errors.js';
+import { AuthCommandKind, type AuthCommand } from './auth-types.js';
 
 /**
  * One stored key. Objects are immutable and shared: the state machine replaces
@@ -52,6 +53,8 @@ export const CommandKind = {
   CloseSession: 'closeSession',
   KeepAlive: 'keepAlive',
   Noop: 'noop',
+  /** Users, roles, permissions and the auth switch (auth-types.ts). */
+  ...AuthCommandKind,
 } as const;
 export type CommandKind = (typeof CommandKind)[keyof typeof CommandKind];
 
@@ -103,7 +106,7 @@ export interface NoopCommand {
 }
 
 export type WriteCommand = PutCommand | UpdateCommand | DeleteCommand;
-export type Command = WriteCommand | OpenSessionCommand | CloseSessionCommand | KeepAliveCommand | NoopCommand;
+export type Command = WriteCommand | OpenSessionCommand | CloseSessionCommand | KeepAliveCommand | NoopCommand | AuthCommand;
 
 /** A command with the leader's wall-clock time at proposal, as stored in one log entry. */
 export interface CommandEnvelope {

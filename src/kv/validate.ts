@@ -13,6 +13,8 @@ import {
   type KvError,
 } from './errors.js';
 import type { KvOptions } from './options.js';
+import { authCommandProblem } from './auth-validate.js';
+import { isAuthCommand } from './auth-types.js';
 import { CommandKind, type Command, type SessionRef, type WriteCommand, type WriteConditions } from './types.js';
 
 type Limits = Pick<KvOptions, 'keyBytesMax' | 'valueBytesMax'>;
@@ -114,6 +116,7 @@ export function commandProblem(command: Command, limits: Limits): KvError | null
     case CommandKind.Noop:
       return null;
     default:
+      if (isAuthCommand(command)) return authCommandProblem(command, limits.keyBytesMax);
       return new InvalidCommandError({ reason: `unknown command kind ${String((command as { kind: unknown }).kind)}` });
   }
 }

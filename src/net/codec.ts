@@ -11,9 +11,9 @@
  *
  * Bodies are MessagePack (see msgpack.ts for why our own small codec rather
  * than msgpackr on this path); the fixed header and the body are written into
- * one buffer.
+ * one buffer (frame-writer.ts).
  */
-import { decodeReceivedBody, encodeInto, encodedSize, put16, put32 } from './msgpack.js';
+import { decodeReceivedBody, put16, put32 } from './msgpack.js';
 
 export const FrameKind = {
   Message: 0,
@@ -39,35 +39,18 @@ export function headerBytesOf(kind: FrameKind): number {
   return kind === FrameKind.Message ? messageHeaderBytes : kind === FrameKind.Request ? requestHeaderBytes : responseHeaderBytes;
 }
 
-/** Body bytes of `value` (0 for noBody); a TypeError for values outside plain data. */
-export function bodyBytesOf(value: Body): number {
-  return value === noBody ? 0 : encodedSize(value);
-}
-
 /**
- * Write one whole frame at `offset` of `target`: length prefix, header for
- * `kind` (`callId` and `id` are used as the kind needs), body. `frameBytes`
- * is 4 + headerBytesOf(kind) + bodyBytesOf(value).
+ * Write a frame's length prefix and header for `kind` at `offset` of `target`
+ * (`callId` and `id` are used as the kind needs; `frameBytes` counts the
+ * prefix, the header and the body); returns where the body goes.
  */
-export function writeFrame(
-  target: Buffer,
-  offset: number,
-  frameBytes: number,
-  kind: FrameKind,
-  callId: number,
-  id: number,
-  value: Body,
-): void {
+export function writeFrameHeader(target: Buffer, offset: number, frameBytes: number, kind: FrameKind, callId: number, id: number): number {
   put32(target, offset, frameBytes - lengthPrefixBytes);
   target[offset + 4] = kind;
-  let at = offset + 5;
-  if (kind === FrameKind.Message) {
-    at = put16(target, at, id);
-  } else {
-    at = put32(target, at, callId);
-    if (kind === FrameKind.Request) at = put16(target, at, id);
-  }
-  if (value !== noBody) encodeInto(value, target, at);
+  const at = offset + 5;
+  if (kind === FrameKind.Message) return put16(target, at, id);
+  const afterCallId = put32(target, at, callId);
+  return kind === FrameKind.Request ? put16(target, afterCallId, id) : afterCallId;
 }
 
 /**

@@ -2,12 +2,10 @@
  * A Connection carries typed messages (and, through RpcClient/RpcServer, RPC
  * frames) over one byte stream of any transport.
  *
- * Sending: frames queued during one event-loop turn are written together in
- * one syscall (one write of their concatenation, or a corked writev for big
- * frames). When the socket reports backpressure (`write()` returned false) the
- * connection holds further frames until 'drain'; everything not yet handed to
- * the kernel counts against `sendQueueBytesMax`, and exceeding it is a
- * SendQueueFullError for the caller.
+ * Sending is its FrameWriter's job (frame-writer.ts): frames queued during one
+ * event-loop turn leave in one syscall; while the socket pushes back they wait
+ * for 'drain', up to `sendQueueBytesMax`. An RPC server reads no requests
+ * while the writer is `blocked`.
  *
  * Receiving: either push mode (`setMessageHandler`) or pull mode (`receive()`
  * / `for await`). In pull mode at most `receiveQueueMessagesMax` messages wait
@@ -18,33 +16,23 @@
  * wrong shape) is logged once with the remote address and closes this one
  * connection; the error is what pending operations see as `cause`.
  */
-import { ConcordError } from '../common/errors.js';
+import type { Clock, Timer } from '../common/clock.js';
+import { assert } from '../common/errors.js';
+import { errorFields, silentLogger, type Logger } from '../common/logger.js';
+import { systemClock } from '../common/system-clock.js';
 import {
-  bodyBytesOf,
   FrameKind,
-  headerBytesOf,
   lengthPrefixBytes,
   messageHeaderBytes,
   responseHeaderBytes,
   requestHeaderBytes,
   unpackBody,
-  writeFrame,
   type Body,
 } from './codec.js';
-import {
-  AbortedError,
-  ConnectionClosedError,
-  DecodeError,
-  FrameTooLargeError,
-  IdleTimeoutError,
-  SendQueueFullError,
-  TimeoutError,
-  UnknownMessageError,
-} from './errors.js';
+import { AbortedError, ConnectionClosedError, DecodeError, IdleTimeoutError, TimeoutError, UnknownMessageError } from './errors.js';
 import { Fifo } from './fifo.js';
-import { allocateOutChunk, trimOutChunk } from './out-slab.js';
 import { FrameDecoder, frameBytesMaxDefault } from './frame-decoder.js';
-import { errorFields, silentLogger, type Logger } from './logger.js';
+import { FrameWriter, type SendWaiter } from './frame-writer.js';
 import type { MessageOf, MessageTable } from './messages.js';
 import { noMessages } from './messages.js';
 import type { Schema } from './schema.js';
@@ -66,6 +54,8 @@ export interface ConnectionOptions<T extends MessageTable<any> = MessageTable<{}
   /** How long a graceful close() waits for the peer before destroying (default 5000 ms). */
   readonly closeTimeoutMs?: number;
   readonly logger?: Logger;
+  /** Timers (receive timeouts, the close timeout) and, for RpcClients on this connection, call deadlines (default: the system clock). */
+  readonly clock?: Clock;
 }
 
 /** Options after defaults, shared by every connection of one listener (one object, not one per connection). */
@@ -78,6 +68,7 @@ export interface ResolvedConnectionOptions<T extends MessageTable<any>> {
   readonly keepAliveMs: number;
   readonly closeTimeoutMs: number;
   readonly logger: Logger;
+  readonly clock: Clock;
 }
 
 export function resolveConnectionOptions<T extends MessageTable<any>>(options: ConnectionOptions<T>): ResolvedConnectionOptions<T> {
@@ -91,6 +82,7 @@ export function resolveConnectionOptions<T extends MessageTable<any>>(options: C
     keepAliveMs: options.keepAliveMs ?? 0,
     closeTimeoutMs: options.closeTimeoutMs ?? 5000,
     logger: options.logger ?? silentLogger,
+    clock: options.clock ?? systemClock,
   };
 }
 
@@ -110,28 +102,6 @@ const PauseReason = {
   HandlersBusy: 8,
 } as const;
 type PauseReason = (typeof PauseReason)[keyof typeof PauseReason];
-
-/**
- * Frames are encoded straight into per-turn output chunks; a chunk is sized
- * from the previous turn's output (at least this, at most outChunkBytesMax,
- * or one frame if bigger), so a steady flow fills one chunk per turn.
- */
-const outChunkBytesMin = 512;
-const outChunkBytesMax = 64 * 1024;
-
-/**
- * An RPC server stops reading requests while more than this many bytes of
- * answers wait to be handed to the kernel: a caller that does not read its
- * answers (or asks for big ones) then costs us about this much (plus the
- * answers of handlers already running), not more. Big enough that a pipeline
- * of 64 KiB answers is not cut to one answer per turn.
- */
-export const answerBacklogBytesMax = 256 * 1024;
-
-interface SendWaiter {
-  resolve(): void;
-  reject(error: Error): void;
-}
 
 interface Reader<M> {
   resolve(message: M): void;
@@ -162,23 +132,7 @@ export class Connection<T extends MessageTable<any> = MessageTable<{}>> implemen
   private stateValue: ConnectionState = ConnectionState.Open;
   private closeError: Error | undefined;
 
-  // Sending: full chunks, then the chunk being filled; all of it goes out in the next flush.
-  private outFrames: Buffer[] | undefined;
-  private outChunk: Buffer | undefined;
-  private outChunkUsed = 0;
-  private outBytes = 0;
-  private lastFlushBytes = 0;
-  /**
-   * An upper bound of `socket.writableLength`, read after each of our writes:
-   * only our writes add to it, so it can only have shrunk since. Checking
-   * the send queue's bounds against it spares a getter call per frame; the
-   * exact figure is read only near a bound.
-   */
-  private socketQueuedBytesBound = 0;
-  private outWaiters: SendWaiter[] | undefined;
-  private flushScheduled = false;
-  private waitingForDrain = false;
-  private drainListeners: (() => void)[] | undefined;
+  private readonly writer: FrameWriter;
 
   // Receiving.
   private pauseReasons = 0;
@@ -187,17 +141,22 @@ export class Connection<T extends MessageTable<any> = MessageTable<{}>> implemen
   private readers: Fifo<Reader<MessageOf<T>>> | undefined;
   private requestSink: RequestSink | undefined;
   private responseSink: ResponseSink | undefined;
-  private pauseOnSendBlocked = false;
 
   private closeListeners: ((error: Error | undefined) => void)[] | undefined;
   private closedPromise: Promise<void> | undefined;
-  private closeTimer: NodeJS.Timeout | undefined;
+  private closeTimer: Timer | undefined;
 
   /** Internal: made by listen() and connect(). */
   constructor(socket: ByteSocket, remoteAddress: string, options: ResolvedConnectionOptions<T>) {
     this.socket = socket;
     this.remoteAddress = remoteAddress;
     this.options = options;
+    // While the writer is blocked an RPC server reads no requests (each would add an answer).
+    this.writer = new FrameWriter(socket, remoteAddress, options, (blocked) => {
+      if (this.requestSink === undefined) return;
+      if (blocked) this.pause(PauseReason.SendBlocked);
+      else this.unpause(PauseReason.SendBlocked);
+    });
     this.decoder = new FrameDecoder(options.frameBytesMax, (bytes, start, end) => {
       this.dispatch(bytes, start, end);
       // Paused by this frame (a full queue, too much to answer): decode no further for now.
@@ -210,7 +169,6 @@ export class Connection<T extends MessageTable<any> = MessageTable<{}>> implemen
         this.failWithBadInput(error as Error);
       }
     });
-    socket.on('drain', () => this.onDrain());
     socket.on('error', (error: Error) => {
       this.closeError ??= error;
     });
@@ -229,13 +187,18 @@ export class Connection<T extends MessageTable<any> = MessageTable<{}>> implemen
     if (options.keepAliveMs > 0) socket.setKeepAlive(true, options.keepAliveMs);
   }
 
+  /** The clock this connection's timers use (RpcClients on it default to it too). */
+  get clock(): Clock {
+    return this.options.clock;
+  }
+
   get state(): ConnectionState {
     return this.stateValue;
   }
 
   /** Bytes accepted by send()/post() but not yet handed to the kernel. */
   get sendQueuedBytes(): number {
-    return this.outBytes + this.socket.writableLength;
+    return this.writer.queuedBytes;
   }
 
   /** True while this connection does not read from its socket (see the class comment). */
@@ -293,99 +256,12 @@ export class Connection<T extends MessageTable<any> = MessageTable<{}>> implemen
     if (this.stateValue !== ConnectionState.Open) {
       throw new ConnectionClosedError(`connection to ${this.remoteAddress} is ${this.stateValue}`, { cause: this.closeError });
     }
-    const bodyBytes = headerBytesOf(kind) + bodyBytesOf(value);
-    if (bodyBytes > this.options.frameBytesMax) throw new FrameTooLargeError(bodyBytes, this.options.frameBytesMax);
-    const frameBytes = lengthPrefixBytes + bodyBytes;
-    let queued = this.outBytes + this.socketQueuedBytesBound;
-    if (queued + frameBytes > this.options.sendQueueBytesMax || (this.pauseOnSendBlocked && queued + frameBytes > answerBacklogBytesMax)) {
-      this.socketQueuedBytesBound = this.socket.writableLength;
-      queued = this.outBytes + this.socketQueuedBytesBound;
-      if (queued + frameBytes > this.options.sendQueueBytesMax) {
-        throw new SendQueueFullError(queued, frameBytes, this.options.sendQueueBytesMax);
-      }
-    }
-    // Room in the current chunk, or a new chunk.
-    let chunk = this.outChunk;
-    if (chunk === undefined || this.outChunkUsed + frameBytes > chunk.length) {
-      if (chunk !== undefined) (this.outFrames ??= []).push(trimOutChunk(chunk, this.outChunkUsed));
-      const sized = Math.min(outChunkBytesMax, Math.max(outChunkBytesMin, this.lastFlushBytes, this.outBytes));
-      chunk = this.outChunk = allocateOutChunk(Math.max(frameBytes, sized));
-      this.outChunkUsed = 0;
-    }
-    writeFrame(chunk, this.outChunkUsed, frameBytes, kind, callId, id, value);
-    this.outChunkUsed += frameBytes;
-    this.outBytes += frameBytes;
-    if (waiter !== undefined) {
-      if (this.outWaiters === undefined) this.outWaiters = [waiter];
-      else this.outWaiters.push(waiter);
-    }
-    if (this.pauseOnSendBlocked && queued + frameBytes > answerBacklogBytesMax) this.pause(PauseReason.SendBlocked);
-    if (!this.flushScheduled && !this.waitingForDrain) {
-      this.flushScheduled = true;
-      // After the current turn's synchronous code and promise reactions, so that
-      // everything sent in this turn leaves in one write.
-      process.nextTick(flushOnNextTick, this);
-    }
-  }
-
-  /** Take everything queued (full chunks + the used part of the current one). */
-  private takeQueued(): Buffer[] | undefined {
-    const chunk = this.outChunk;
-    if (chunk === undefined) return undefined;
-    const frames = this.outFrames ?? [];
-    frames.push(trimOutChunk(chunk, this.outChunkUsed));
-    this.outFrames = undefined;
-    this.outChunk = undefined;
-    this.outChunkUsed = 0;
-    this.lastFlushBytes = this.outBytes;
-    this.outBytes = 0;
-    return frames;
-  }
-
-  /** Internal: write out what was queued this turn. */
-  flush(): void {
-    this.flushScheduled = false;
-    if (this.outChunk === undefined || this.waitingForDrain || this.stateValue === ConnectionState.Closed) return;
-    const waiters = this.outWaiters;
-    this.outWaiters = undefined;
-    const frames = this.takeQueued()!;
-    const callback = waiters === undefined ? undefined : (error?: Error | null) => settleWaiters(waiters, error, this);
-    const socket = this.socket;
-    let accepted: boolean;
-    if (frames.length === 1) {
-      accepted = socket.write(frames[0]!, callback);
-    } else {
-      socket.cork(); // One writev for all the chunks.
-      const last = frames.length - 1;
-      for (let i = 0; i < last; i++) socket.write(frames[i]!);
-      accepted = socket.write(frames[last]!, callback);
-      socket.uncork();
-    }
-    this.socketQueuedBytesBound = socket.writableLength;
-    if (!accepted) {
-      this.waitingForDrain = true;
-      if (this.pauseOnSendBlocked) this.pause(PauseReason.SendBlocked);
-    } else if (this.socketQueuedBytesBound <= answerBacklogBytesMax) {
-      this.unpause(PauseReason.SendBlocked);
-    }
-  }
-
-  private onDrain(): void {
-    this.waitingForDrain = false;
-    if (this.outChunk !== undefined) this.flush();
-    if (this.waitingForDrain) return;
-    this.unpause(PauseReason.SendBlocked);
-    const listeners = this.drainListeners;
-    if (listeners !== undefined) {
-      this.drainListeners = undefined;
-      for (const listener of listeners) listener();
-    }
+    this.writer.enqueue(kind, callId, id, value, waiter);
   }
 
   /** Resolves when nothing is waiting to be handed to the kernel (immediately if nothing is). */
   drained(): Promise<void> {
-    if (this.sendQueuedBytes === 0 || this.stateValue === ConnectionState.Closed) return Promise.resolve();
-    return new Promise((resolve) => (this.drainListeners ??= []).push(resolve));
+    return this.writer.drained();
   }
 
   // ---------------------------------------------------------------- receiving
@@ -435,11 +311,7 @@ export class Connection<T extends MessageTable<any> = MessageTable<{}>> implemen
         handler(message, this);
       } catch (error) {
         // A bug in the application's handler, not bad input: report it as such.
-        (this.options.logger.error ?? this.options.logger.warn).call(
-          this.options.logger,
-          { remoteAddress: this.remoteAddress, err: errorFields(error) },
-          'message handler threw; closing connection',
-        );
+        this.options.logger.error({ remoteAddress: this.remoteAddress, err: errorFields(error) }, 'message handler threw; closing connection');
         this.destroy(error as Error);
       }
       return;
@@ -489,10 +361,10 @@ export class Connection<T extends MessageTable<any> = MessageTable<{}>> implemen
     if (options.signal?.aborted) return Promise.reject(new AbortedError('receive aborted', { cause: options.signal.reason }));
     return new Promise<MessageOf<T>>((resolve, reject) => {
       const readers = (this.readers ??= new Fifo());
-      let timer: NodeJS.Timeout | undefined;
+      let timer: Timer | undefined;
       const signal = options.signal;
       const cleanup = () => {
-        if (timer !== undefined) clearTimeout(timer);
+        timer?.cancel();
         signal?.removeEventListener('abort', onAbort);
       };
       const reader: Reader<MessageOf<T>> = {
@@ -510,10 +382,10 @@ export class Connection<T extends MessageTable<any> = MessageTable<{}>> implemen
         reader.reject(new AbortedError('receive aborted', { cause: signal?.reason }));
       };
       if (options.timeoutMs !== undefined) {
-        timer = setTimeout(() => {
+        timer = this.options.clock.setTimer(options.timeoutMs, () => {
           readers.remove(reader);
           reader.reject(new TimeoutError(`no message within ${options.timeoutMs} ms`));
-        }, options.timeoutMs);
+        });
       }
       signal?.addEventListener('abort', onAbort, { once: true });
       readers.push(reader);
@@ -579,23 +451,23 @@ export class Connection<T extends MessageTable<any> = MessageTable<{}>> implemen
 
   /** Internal: RpcServer registers here. */
   attachRequestSink(sink: RequestSink): void {
-    if (this.requestSink !== undefined) throw new ConcordError('CONCORD_ERR_ALREADY_SERVING', 'an RpcServer already serves this connection');
+    assert(this.requestSink === undefined, 'an RpcServer already serves this connection');
     this.requestSink = sink;
     // A peer that sends requests but does not read the answers must not make us buffer answers without end.
-    this.pauseOnSendBlocked = true;
-    if (this.waitingForDrain) this.pause(PauseReason.SendBlocked);
+    if (this.writer.blocked) this.pause(PauseReason.SendBlocked);
   }
 
   /** Internal: RpcClient registers here. */
   attachResponseSink(sink: ResponseSink): void {
-    if (this.responseSink !== undefined) throw new ConcordError('CONCORD_ERR_ALREADY_CALLING', 'an RpcClient already uses this connection');
+    assert(this.responseSink === undefined, 'an RpcClient already uses this connection');
     this.responseSink = sink;
   }
 
   /**
    * Internal: close because of bad input, logging it once with the remote
-   * address. `graceful` lets frames already queued (an error answer telling
-   * the peer what was wrong) go out first.
+   * address. `graceful` closes as close() does, so frames already queued (an
+   * error answer telling the peer what was wrong) reach the peer before our
+   * end of the stream; otherwise the connection is destroyed.
    */
   failWithBadInput(error: Error, graceful = false): void {
     if (this.stateValue === ConnectionState.Closed || this.closeError !== undefined) return;
@@ -628,29 +500,16 @@ export class Connection<T extends MessageTable<any> = MessageTable<{}>> implemen
   close(): Promise<void> {
     if (this.stateValue === ConnectionState.Open) {
       this.stateValue = ConnectionState.Closing;
-      this.flushForClose();
+      this.writer.flushForClose();
       // Read again whatever paused us: only reading shows us the peer's end of the stream.
       if (this.pauseReasons !== 0) {
         this.pauseReasons = 0;
         if (this.decoder.holding) queueMicrotask(() => this.resumeDecoding());
         else this.socket.resume();
       }
-      this.closeTimer = setTimeout(() => this.destroy(), this.options.closeTimeoutMs);
+      this.closeTimer = this.options.clock.setTimer(this.options.closeTimeoutMs, () => this.destroy());
     }
     return this.whenClosed();
-  }
-
-  private flushForClose(): void {
-    const waiters = this.outWaiters;
-    this.outWaiters = undefined;
-    const frames = this.takeQueued();
-    if (frames !== undefined) {
-      // Frames held back by backpressure still go out: Writable buffers them until the peer reads.
-      const last = frames.length - 1;
-      for (let i = 0; i < last; i++) this.socket.write(frames[i]!);
-      this.socket.write(frames[last]!, waiters === undefined ? undefined : (error?: Error | null) => settleWaiters(waiters, error, this));
-    }
-    this.socket.end();
   }
 
   /** Abrupt close: drops queued frames; pending operations fail with ConnectionClosedError (cause: `error`). */
@@ -664,20 +523,14 @@ export class Connection<T extends MessageTable<any> = MessageTable<{}>> implemen
   private finish(): void {
     if (this.stateValue === ConnectionState.Closed) return;
     this.stateValue = ConnectionState.Closed;
-    if (this.closeTimer !== undefined) clearTimeout(this.closeTimer);
+    this.closeTimer?.cancel();
     const error = this.closeError;
     const closed = () => new ConnectionClosedError(`connection to ${this.remoteAddress} closed`, { cause: error });
-    const waiters = this.outWaiters;
-    this.outWaiters = undefined;
-    this.takeQueued();
-    if (waiters !== undefined) for (const waiter of waiters) waiter.reject(closed());
+    this.writer.close(closed);
     const readers = this.readers?.drain();
     if (readers !== undefined) for (const reader of readers) reader.reject(closed());
     this.requestSink?.onConnectionClosed(error);
     this.responseSink?.onConnectionClosed(error);
-    const drainListeners = this.drainListeners;
-    this.drainListeners = undefined;
-    if (drainListeners !== undefined) for (const listener of drainListeners) listener();
     const listeners = this.closeListeners;
     this.closeListeners = undefined;
     if (listeners !== undefined) for (const listener of listeners) listener(error);
@@ -687,19 +540,6 @@ export class Connection<T extends MessageTable<any> = MessageTable<{}>> implemen
 /** A big-endian u32 at `offset` (the caller checked the bounds; no Buffer method call per frame). */
 function readU32(bytes: Buffer, offset: number): number {
   return bytes[offset]! * 0x1000000 + ((bytes[offset + 1]! << 16) | (bytes[offset + 2]! << 8) | bytes[offset + 3]!);
-}
-
-function flushOnNextTick(connection: Connection<any>): void {
-  connection.flush();
-}
-
-function settleWaiters(waiters: SendWaiter[], error: Error | null | undefined, connection: Connection<any>): void {
-  if (error) {
-    const closed = new ConnectionClosedError(`write to ${connection.remoteAddress} failed`, { cause: error });
-    for (const waiter of waiters) waiter.reject(closed);
-  } else {
-    for (const waiter of waiters) waiter.resolve();
-  }
 }
 
 /** The DecodeError for a value that failed `schema`, naming the message and the field path. */

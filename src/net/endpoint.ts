@@ -3,7 +3,7 @@
  * entry points for every transport (see address.ts).
  */
 import { Connection, resolveConnectionOptions, type ConnectionOptions } from './connection.js';
-import { errorFields } from './logger.js';
+import { errorFields } from '../common/logger.js';
 import type { MessageTable } from './messages.js';
 import { connectTransport, listenTransport, type TlsOptions } from './transport.js';
 
@@ -57,7 +57,7 @@ export async function listen<T extends MessageTable<any> = MessageTable<{}>>(
       try {
         options.onConnection(connection);
       } catch (error) {
-        (resolved.logger.error ?? resolved.logger.warn).call(resolved.logger, { remoteAddress, err: errorFields(error) }, 'onConnection threw');
+        resolved.logger.error({ remoteAddress, err: errorFields(error) }, 'onConnection threw');
         connection.destroy(error as Error);
       }
     },
@@ -87,6 +87,6 @@ export async function connect<T extends MessageTable<any> = MessageTable<{}>>(
   address: string,
   options: ConnectOptions<T> = {},
 ): Promise<Connection<T>> {
-  const socket = await connectTransport(address, { tls: options.tls, timeoutMs: options.timeoutMs, signal: options.signal });
+  const socket = await connectTransport(address, { tls: options.tls, timeoutMs: options.timeoutMs, signal: options.signal, clock: options.clock });
   return new Connection<T>(socket, address, resolveConnectionOptions(options));
 }

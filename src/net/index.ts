@@ -29,9 +29,9 @@ export { listen, connect, type ListenOptions, type ConnectOptions, type Listener
 export type { TlsOptions } from './transport.js';
 export { RpcClient, type CallOptions, type RpcClientOptions } from './rpc-client.js';
 export { RpcServer, type CallContext, type Handler, type Handlers, type RpcServerOptions } from './rpc-server.js';
-export { PeerLink, backoffDelayMs, PeerLinkState, WhenDisconnected, type PeerLinkOptions, type PeerLinkStats } from './peer-link.js';
+export { PeerLink, PeerLinkState, WhenDisconnected, type PeerLinkOptions, type PeerLinkStats } from './peer-link.js';
 export { FrameDecoder, frameBytesMaxDefault } from './frame-decoder.js';
-export type { Logger } from './logger.js';
+export type { Logger } from '../common/logger.js';
 export {
   AbortedError,
   ConnectError,

@@ -8,7 +8,7 @@
  * instanceof checks) and its `copyBuffers` option copies binary fields into a
  * fresh ArrayBuffer each; together that was about half of an RPC's CPU time.
  * This codec sizes the body first and writes it straight into the frame
- * (header included), so a frame costs one allocation. `decodeBody` decodes
+ * (header included), so a frame needs no buffer of its own. `decodeBody` decodes
  * binary fields into copies in Node's pooled buffers (like Buffer.from);
  * `decodeReceivedBody`, for bytes a connection received (never written to
  * again), into views of them when they live in a buffer of at most 8 KiB
@@ -23,6 +23,7 @@
  * functions...) is a TypeError: message bodies are plain data.
  */
 import { Buffer } from 'node:buffer'; // A module binding: the global `Buffer` is a slower lookup on hot paths.
+import { assert } from '../common/errors.js';
 import { DecodeError } from './errors.js';
 import { cachedString, cachedStringBytesMax } from './string-cache.js';
 
@@ -31,81 +32,167 @@ const textDecoder = new TextDecoder('utf-8', { fatal: true });
 // ------------------------------------------------------------------ encoding
 
 /*
- * Encoding is two passes: `encodedSize` (the frame is allocated to fit) and
- * `encodeInto`. The size pass leaves a tape for the write pass: each map's
- * entry count and each string's UTF-8 length, in the order the write pass
- * meets them (depth first), so that writing walks each object once (rather
- * than twice: a map's header, which holds the count, comes before its
- * entries) and measures no string twice. `encodeInto` uses the tape only for
- * the value `encodedSize` measured last, and measures again otherwise.
+ * Encoding is two passes over the value, made by one MsgpackEncoder:
+ * `measure(value)` (the frame is allocated to fit), then `write(target,
+ * offset)`, which writes the value measured last. The measure pass leaves a
+ * tape in the encoder for the write pass: each map's entry count and each
+ * string's UTF-8 length, in the order the write pass meets them (depth
+ * first), so that writing walks each object once (a map's header, which holds
+ * the count, comes before its entries) and measures no string twice.
  *
  * Both passes test `typeof value === ...` in an if-chain rather than
  * `switch (typeof value)`: V8 compiles the comparisons to type checks, while
  * the switch materializes the typeof string through a builtin call per value.
  */
 
-const tapeEntriesInitial = 256;
+const tapeEntriesInitial = 64;
 /** A tape grown beyond this (a huge body) is not kept for the next body. */
 const tapeEntriesRetainedMax = 64 * 1024;
-const noTape: unique symbol = Symbol('noTape');
-let tape = new Int32Array(tapeEntriesInitial);
-let tapeEntries = 0;
-let tapeRead = 0;
-/** The value the tape describes, or noTape. */
-let tapeRoot: unknown = noTape;
+/** The encoder's "nothing measured" mark (undefined is a value it can measure). */
+const nothingMeasured: unique symbol = Symbol('nothingMeasured');
 
-function record(n: number): void {
-  if (tapeEntries === tape.length) {
-    const grown = new Int32Array(tape.length * 2);
-    grown.set(tape);
-    tape = grown;
-  }
-  tape[tapeEntries++] = n;
-}
+/**
+ * Measures a value, then writes it: `const n = encoder.measure(value)`, make
+ * room for n bytes, `encoder.write(target, offset)`. Each owner of one (a
+ * connection's frame writer) uses it synchronously, one value at a time.
+ */
+export class MsgpackEncoder {
+  /** Map entry counts and string lengths of the measured value (allocated on first use: bytes bodies need none). */
+  private tape: Int32Array | undefined = undefined;
+  private tapeEntries = 0;
+  private tapeRead = 0;
+  private measured: unknown = nothingMeasured;
 
-/** Bytes `value` takes when encoded. Throws TypeError for values outside the plain-data subset. */
-export function encodedSize(value: unknown): number {
-  // A body that is just bytes needs no tape (and is the common body of a bulk transfer).
-  if (value instanceof Uint8Array) return bytesSize(value.length);
-  tapeRoot = noTape;
-  tapeEntries = 0;
-  const size = sizeOf(value);
-  tapeRoot = value;
-  return size;
-}
-
-function sizeOf(value: unknown): number {
-  if (typeof value === 'object') {
-    if (value === null) return 1;
-    if (value instanceof Uint8Array) return bytesSize(value.length);
-    if (Array.isArray(value)) {
-      const n = value.length;
-      let size = n < 16 ? 1 : n < 0x10000 ? 3 : 5;
-      for (let i = 0; i < n; i++) size += sizeOf(value[i]);
-      return size;
+  /** Bytes `value` takes when encoded; it is then the value `write` writes. Throws TypeError for values outside plain data. */
+  measure(value: unknown): number {
+    // A body that is just bytes needs no tape (and is the common body of a bulk transfer).
+    if (value instanceof Uint8Array) {
+      this.measured = value;
+      return bytesSize(value.length);
     }
-    if (isPlainObject(value)) {
-      const countAt = tapeEntries;
-      record(0);
-      let count = 0;
-      let size = 0;
+    this.measured = nothingMeasured;
+    this.tapeEntries = 0;
+    const size = this.sizeOf(value);
+    this.measured = value;
+    return size;
+  }
+
+  /**
+   * Write the value measured last at `offset` (the caller made room for what
+   * `measure` returned, and changed nothing in the value since); returns the
+   * end offset. One write per measure.
+   */
+  write(target: Buffer, offset: number): number {
+    const value = this.measured;
+    assert(value !== nothingMeasured, 'MsgpackEncoder.write without a measured value');
+    this.measured = nothingMeasured;
+    if (value instanceof Uint8Array) return writeBytes(value, target, offset);
+    this.tapeRead = 0;
+    const end = this.writeValue(value, target, offset);
+    if (this.tape !== undefined && this.tape.length > tapeEntriesRetainedMax) this.tape = undefined;
+    return end;
+  }
+
+  /** Forget the measured value without writing it (the frame was refused), so that it is not kept alive. */
+  discard(): void {
+    this.measured = nothingMeasured;
+  }
+
+  private record(n: number): void {
+    let tape = this.tape;
+    if (tape === undefined) tape = this.tape = new Int32Array(tapeEntriesInitial);
+    else if (this.tapeEntries === tape.length) {
+      const grown = new Int32Array(tape.length * 2);
+      grown.set(tape);
+      tape = this.tape = grown;
+    }
+    tape[this.tapeEntries++] = n;
+  }
+
+  private sizeOf(value: unknown): number {
+    if (typeof value === 'object') {
+      if (value === null) return 1;
+      if (value instanceof Uint8Array) return bytesSize(value.length);
+      if (Array.isArray(value)) {
+        const n = value.length;
+        let size = n < 16 ? 1 : n < 0x10000 ? 3 : 5;
+        for (let i = 0; i < n; i++) size += this.sizeOf(value[i]);
+        return size;
+      }
+      if (isPlainObject(value)) {
+        const countAt = this.tapeEntries;
+        this.record(0);
+        let count = 0;
+        let size = 0;
+        for (const key in value) {
+          const item = (value as Record<string, unknown>)[key];
+          if (item === undefined) continue;
+          count++;
+          size += this.stringSize(key) + this.sizeOf(item);
+        }
+        this.tape![countAt] = count;
+        return size + (count < 16 ? 1 : count < 0x10000 ? 3 : 5);
+      }
+    } else if (typeof value === 'string') {
+      return this.stringSize(value);
+    } else if (typeof value === 'number') {
+      return numberSize(value);
+    } else if (typeof value === 'boolean' || value === undefined) {
+      return 1;
+    }
+    throw new TypeError(`cannot encode ${describeType(value)} in a message body (plain data only)`);
+  }
+
+  /** Size of a string (and its UTF-8 length onto the tape). */
+  private stringSize(value: string): number {
+    const bytes = utf8Length(value);
+    this.record(bytes);
+    return (bytes < 32 ? 1 : bytes < 0x100 ? 2 : bytes < 0x10000 ? 3 : 5) + bytes;
+  }
+
+  private writeValue(value: unknown, target: Buffer, offset: number): number {
+    if (typeof value === 'object') {
+      if (value === null) {
+        target[offset] = 0xc0;
+        return offset + 1;
+      }
+      if (value instanceof Uint8Array) return writeBytes(value, target, offset);
+      if (Array.isArray(value)) {
+        const n = value.length;
+        offset = writeLength(target, offset, n, 0x90, 0xdc);
+        for (let i = 0; i < n; i++) offset = this.writeValue(value[i], target, offset);
+        return offset;
+      }
+      offset = writeLength(target, offset, this.tape![this.tapeRead++]!, 0x80, 0xde);
       for (const key in value) {
         const item = (value as Record<string, unknown>)[key];
         if (item === undefined) continue;
-        count++;
-        size += stringSize(key) + sizeOf(item);
+        offset = writeString(key, this.tape![this.tapeRead++]!, target, offset);
+        offset = this.writeValue(item, target, offset);
       }
-      tape[countAt] = count;
-      return size + (count < 16 ? 1 : count < 0x10000 ? 3 : 5);
+      return offset;
     }
-  } else if (typeof value === 'string') {
-    return stringSize(value);
-  } else if (typeof value === 'number') {
-    return numberSize(value);
-  } else if (typeof value === 'boolean' || value === undefined) {
-    return 1;
+    if (typeof value === 'string') return writeString(value, this.tape![this.tapeRead++]!, target, offset);
+    if (typeof value === 'number') return writeNumber(value, target, offset);
+    if (typeof value === 'boolean') {
+      target[offset] = value ? 0xc3 : 0xc2;
+      return offset + 1;
+    }
+    if (value === undefined) {
+      target[offset] = 0xc0;
+      return offset + 1;
+    }
+    throw new TypeError(`cannot encode ${describeType(value)} in a message body (plain data only)`);
   }
-  throw new TypeError(`cannot encode ${describeType(value)} in a message body (plain data only)`);
+}
+
+/** `value` encoded into a fresh Buffer of exactly its size (tests, tools; frames are written in place by a MsgpackEncoder). */
+export function encode(value: unknown): Buffer {
+  const encoder = new MsgpackEncoder();
+  const target = Buffer.allocUnsafe(encoder.measure(value));
+  const end = encoder.write(target, 0);
+  assert(end === target.length, 'encode wrote what measure measured');
+  return target;
 }
 
 function bytesSize(n: number): number {
@@ -122,13 +209,6 @@ function describeType(value: unknown): string {
   return typeof value;
 }
 
-/** Size of a string (and its UTF-8 length onto the tape). */
-function stringSize(value: string): number {
-  const bytes = utf8Length(value);
-  record(bytes);
-  return (bytes < 32 ? 1 : bytes < 0x100 ? 2 : bytes < 0x10000 ? 3 : 5) + bytes;
-}
-
 function utf8Length(value: string): number {
   const n = value.length;
   if (n > 64) return Buffer.byteLength(value, 'utf8');
@@ -143,55 +223,6 @@ function numberSize(value: number): number {
     // (Integers beyond 32 bits take 9 bytes either way: written as float64, see writeNumber.)
   }
   return 9;
-}
-
-/**
- * Write `value` at `offset` (the caller sized `target` with encodedSize(value),
- * and changed nothing in `value` since); returns the end offset.
- */
-export function encodeInto(value: unknown, target: Buffer, offset: number): number {
-  if (value instanceof Uint8Array) return writeBytes(value, target, offset);
-  if (tapeRoot !== value) encodedSize(value);
-  tapeRoot = noTape; // One write per measure: a later call measures again.
-  tapeRead = 0;
-  const end = writeValue(value, target, offset);
-  if (tape.length > tapeEntriesRetainedMax) tape = new Int32Array(tapeEntriesInitial);
-  return end;
-}
-
-function writeValue(value: unknown, target: Buffer, offset: number): number {
-  if (typeof value === 'object') {
-    if (value === null) {
-      target[offset] = 0xc0;
-      return offset + 1;
-    }
-    if (value instanceof Uint8Array) return writeBytes(value, target, offset);
-    if (Array.isArray(value)) {
-      const n = value.length;
-      offset = writeLength(target, offset, n, 0x90, 0xdc);
-      for (let i = 0; i < n; i++) offset = writeValue(value[i], target, offset);
-      return offset;
-    }
-    offset = writeLength(target, offset, tape[tapeRead++]!, 0x80, 0xde);
-    for (const key in value) {
-      const item = (value as Record<string, unknown>)[key];
-      if (item === undefined) continue;
-      offset = writeString(key, target, offset);
-      offset = writeValue(item, target, offset);
-    }
-    return offset;
-  }
-  if (typeof value === 'string') return writeString(value, target, offset);
-  if (typeof value === 'number') return writeNumber(value, target, offset);
-  if (typeof value === 'boolean') {
-    target[offset] = value ? 0xc3 : 0xc2;
-    return offset + 1;
-  }
-  if (value === undefined) {
-    target[offset] = 0xc0;
-    return offset + 1;
-  }
-  throw new TypeError(`cannot encode ${describeType(value)} in a message body (plain data only)`);
 }
 
 function writeBytes(value: Uint8Array, target: Buffer, offset: number): number {
@@ -239,9 +270,8 @@ export function put32(target: Buffer, offset: number, n: number): number {
   return offset + 4;
 }
 
-/** Write a string whose UTF-8 length is the tape's next entry. */
-function writeString(value: string, target: Buffer, offset: number): number {
-  const bytes = tape[tapeRead++]!;
+/** Write a string whose UTF-8 length (measured before) is `bytes`. */
+function writeString(value: string, bytes: number, target: Buffer, offset: number): number {
   if (bytes < 32) target[offset++] = 0xa0 | bytes;
   else if (bytes < 0x100) {
     target[offset++] = 0xd9;

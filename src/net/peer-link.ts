@@ -1,18 +1,23 @@
 /**
  * A PeerLink keeps one connection to one remote address for server-to-server
  * traffic: it connects, reconnects after failures with exponential backoff and
- * jitter, reports its state, and never makes the caller wait. While
+ * full jitter (common/backoff.ts), reports its state, and never makes the
+ * caller wait. While
  * disconnected, `send()` drops the message or queues it (up to
  * `queueMessagesMax`), as chosen by `whenDisconnected`. Raft tolerates lost
  * messages (it retries on heartbeats), so dropping is the default.
  */
 import { EventEmitter } from 'node:events';
+import { backoffDelayMs } from '../common/backoff.js';
+import type { Timer } from '../common/clock.js';
+import { errorFields, silentLogger } from '../common/logger.js';
+import type { RandomSource } from '../common/rng.js';
+import { systemClock, systemRandom } from '../common/system-clock.js';
 import { Connection, ConnectionState } from './connection.js';
 import type { ConnectionOptions } from './connection.js';
 import { connect } from './endpoint.js';
 import { ConnectionClosedError } from './errors.js';
 import { Fifo } from './fifo.js';
-import { errorFields, silentLogger } from './logger.js';
 import type { MessageOf, MessageTable, MethodName, MethodTable, RequestOf, ResponseOf } from './messages.js';
 import { RpcClient, type CallOptions } from './rpc-client.js';
 import type { TlsOptions } from './transport.js';
@@ -44,25 +49,19 @@ export interface PeerLinkOptions<T extends MessageTable<any>, M extends MethodTa
   readonly whenDisconnected?: WhenDisconnected;
   /** Messages queued while disconnected (whenDisconnected = queue); beyond it they are dropped (default 1024). */
   readonly queueMessagesMax?: number;
-  /** First reconnect delay (default 50 ms); doubles per failure up to `backoffMaxMs` (default 5000 ms). */
+  /**
+   * Upper bound of the first reconnect wait (default 50 ms); it doubles per
+   * failure up to `backoffMaxMs` (default 5000 ms), and each wait is drawn
+   * uniformly below it.
+   */
   readonly backoffInitialMs?: number;
   readonly backoffMaxMs?: number;
   /** Give up a connection attempt after this long (default 5000 ms). */
   readonly connectTimeoutMs?: number;
-  /** Source of randomness for jitter, in [0, 1) (default Math.random; tests inject a seeded one). */
-  readonly random?: () => number;
+  /** Randomness for the backoff's jitter (default: the system's; the simulator injects a seeded Prng). */
+  readonly random?: RandomSource;
   /** Pending-call bound of the link's RpcClient (default 1024). */
   readonly pendingCallsMax?: number;
-}
-
-/**
- * The wait before reconnect attempt number `failures` (0-based): exponential,
- * capped, with "equal jitter" (half fixed, half random from `random01` in
- * [0, 1)), so peers that failed together spread out yet never retry at once.
- */
-export function backoffDelayMs(failures: number, initialMs: number, maxMs: number, random01: number): number {
-  const ceiling = Math.min(maxMs, initialMs * 2 ** Math.min(failures, 30));
-  return ceiling / 2 + random01 * (ceiling / 2);
 }
 
 export interface PeerLinkStats {
@@ -80,7 +79,7 @@ export class PeerLink<T extends MessageTable<any> = MessageTable<{}>, M extends 
   private client: RpcClient<M> | undefined;
   private readonly queue = new Fifo<MessageOf<T>>();
   private failures = 0;
-  private backoffTimer: NodeJS.Timeout | undefined;
+  private backoffTimer: Timer | undefined;
   private attempt: AbortController | undefined;
   private sentMessages = 0;
   private droppedMessages = 0;
@@ -152,7 +151,7 @@ export class PeerLink<T extends MessageTable<any> = MessageTable<{}>, M extends 
   async close(): Promise<void> {
     if (this.stateValue === PeerLinkState.Closed) return;
     this.setState(PeerLinkState.Closed);
-    if (this.backoffTimer !== undefined) clearTimeout(this.backoffTimer);
+    this.backoffTimer?.cancel();
     this.attempt?.abort();
     this.droppedMessages += this.queue.drain().length;
     const connection = this.connection;
@@ -205,7 +204,7 @@ export class PeerLink<T extends MessageTable<any> = MessageTable<{}>, M extends 
       this.connection = undefined;
       this.client = undefined;
       if (this.stateValue === PeerLinkState.Closed) return;
-      (this.options.logger ?? silentLogger).info?.({ peer: this.address, err: error && errorFields(error) }, 'peer connection lost');
+      (this.options.logger ?? silentLogger).info({ peer: this.address, err: error && errorFields(error) }, 'peer connection lost');
       this.scheduleReconnect();
     });
     this.setState(PeerLinkState.Connected);
@@ -222,14 +221,14 @@ export class PeerLink<T extends MessageTable<any> = MessageTable<{}>, M extends 
   }
 
   private scheduleReconnect(): void {
+    const options = this.options;
     const delayMs = backoffDelayMs(
       this.failures++,
-      this.options.backoffInitialMs ?? 50,
-      this.options.backoffMaxMs ?? 5000,
-      (this.options.random ?? Math.random)(),
+      { initialMs: options.backoffInitialMs ?? 50, maxMs: options.backoffMaxMs ?? 5000 },
+      options.random ?? systemRandom,
     );
     this.setState(PeerLinkState.Backoff);
-    this.backoffTimer = setTimeout(() => this.connectNow(), delayMs);
-    this.backoffTimer.unref(); // A link waiting to reconnect does not by itself keep the process alive.
+    // A link waiting to reconnect does not by itself keep the process alive.
+    this.backoffTimer = (options.clock ?? systemClock).setTimer(delayMs, () => this.connectNow(), { keepsProcessAlive: false });
   }
 }

@@ -2,6 +2,7 @@
  * The calling side of RPC over one Connection: request ids, many calls in
  * flight (pipelining), answers matched by id in whatever order they come.
  */
+import type { Clock, Timer } from '../common/clock.js';
 import { FrameKind, noBody, unpackBody } from './codec.js';
 import type { Connection, ResponseSink } from './connection.js';
 import { schemaError } from './connection.js';
@@ -28,6 +29,8 @@ export interface RpcClientOptions {
   readonly pendingCallsMax?: number;
   /** Timeout for calls that do not give their own (default: none). */
   readonly timeoutMs?: number;
+  /** The clock deadlines are read from and timed by (default: the connection's clock). */
+  readonly clock?: Clock;
 }
 
 /** The body of an Error frame. */
@@ -38,8 +41,8 @@ class PendingCall {
   onAbort: (() => void) | undefined = undefined;
   /** This call's timeout, or -1 for none. */
   timeoutMs = -1;
-  /** When it times out; 0 until stamped (see RpcClient.stampDeadlines). */
-  deadlineMs = 0;
+  /** When it times out (monotonic clock); unstampedMs until stamped (see RpcClient.stampDeadlines). */
+  deadlineMs = unstampedMs;
   constructor(
     readonly callId: number,
     readonly method: MethodEntry,
@@ -51,6 +54,9 @@ class PendingCall {
     if (this.onAbort !== undefined) this.signal!.removeEventListener('abort', this.onAbort);
   }
 }
+
+/** PendingCall.deadlineMs before the call is stamped. */
+const unstampedMs = -Infinity;
 
 /** Pending-call table size to start with; it doubles as calls pile up (up to twice pendingCallsMax). */
 const slotsInitial = 64;
@@ -78,17 +84,18 @@ export class RpcClient<M extends MethodTable<any>> implements ResponseSink {
    * per client is armed for the earliest deadline, and when it fires it scans
    * the pending-call table (small: about the calls in flight) for what expired
    * and re-arms for the next. With the usual single timeout per client it
-   * fires about once per timeout period, whatever the call rate (a
-   * setTimeout + clearTimeout pair per call cost more than the rest of a call).
+   * fires about once per timeout period, whatever the call rate: a timer set
+   * and cleared per call would cost more than the rest of the call.
    *
-   * Nor does a call read the clock (Date.now() alone was ~10% of a call): calls
+   * Nor does each call read the clock, a visible share of a call's cost: calls
    * are stamped `now + timeoutMs` together by a microtask queued by the first
    * of them, after the synchronous stretch that made them, so a deadline is
    * counted from about when the request leaves for the kernel, never from
    * before the call was made: a call may time out a little late (by the
    * stretch of synchronous code it was made in), never early.
    */
-  private timer: NodeJS.Timeout | undefined = undefined;
+  private readonly clock: Clock;
+  private timer: Timer | undefined = undefined;
   private timerAtMs = Infinity;
   private stampScheduled = false;
   /** The first call id made since the last stamp. */
@@ -103,6 +110,7 @@ export class RpcClient<M extends MethodTable<any>> implements ResponseSink {
   ) {
     this.pendingCallsMax = options.pendingCallsMax ?? 1024;
     this.defaultTimeoutMs = options.timeoutMs;
+    this.clock = options.clock ?? connection.clock;
     connection.attachResponseSink(this);
   }
 
@@ -139,8 +147,7 @@ export class RpcClient<M extends MethodTable<any>> implements ResponseSink {
     } catch (error) {
       return Promise.reject(error as Error);
     }
-    // The executor is inlined by V8 (a module-level function storing to module
-    // variables measured slower than this closure).
+    // A closure executor: V8 inlines it into the call.
     let resolve!: (value: ResponseOf<M, K>) => void;
     let reject!: (error: Error) => void;
     const promise = new Promise<ResponseOf<M, K>>((resolveCall, rejectCall) => {
@@ -190,14 +197,14 @@ export class RpcClient<M extends MethodTable<any>> implements ResponseSink {
   /** Give every call made since the last stamp its deadline (see the timeout comment above). */
   private stamp(): void {
     this.stampScheduled = false;
-    const nowMs = Date.now();
+    const nowMs = this.clock.monotonicMs();
     const slots = this.slots;
     const mask = this.slotMask;
     const end = this.nextCallId;
     let earliestMs = Infinity;
     for (let callId = this.stampFromCallId; callId !== end; callId = (callId + 1) >>> 0) {
       const call = slots[callId & mask];
-      if (call === undefined || call.callId !== callId || call.timeoutMs < 0 || call.deadlineMs !== 0) continue;
+      if (call === undefined || call.callId !== callId || call.timeoutMs < 0 || call.deadlineMs !== unstampedMs) continue;
       const deadlineMs = nowMs + call.timeoutMs;
       call.deadlineMs = deadlineMs;
       if (deadlineMs < earliestMs) earliestMs = deadlineMs;
@@ -206,21 +213,21 @@ export class RpcClient<M extends MethodTable<any>> implements ResponseSink {
   }
 
   private arm(atMs: number, nowMs: number): void {
-    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer?.cancel();
     this.timerAtMs = atMs;
-    // Unref'd: a pending call's open connection already keeps the process alive.
-    this.timer = setTimeout(this.onTimer, Math.max(0, atMs - nowMs)).unref();
+    // A pending call's open connection already keeps the process alive; the timer need not.
+    this.timer = this.clock.setTimer(atMs - nowMs, this.onTimer, { keepsProcessAlive: false });
   }
 
   /** The timer fired: fail the calls whose deadline passed, re-arm for the next. */
   private expire(): void {
     this.timer = undefined;
     this.timerAtMs = Infinity;
-    const nowMs = Date.now();
+    const nowMs = this.clock.monotonicMs();
     let expired: PendingCall[] | undefined;
     let earliestMs = Infinity;
     for (const call of this.slots) {
-      if (call === undefined || call.deadlineMs === 0) continue; // (Unstamped calls are stamped before timers run.)
+      if (call === undefined || call.deadlineMs === unstampedMs) continue; // (Unstamped calls are stamped before timers run.)
       if (call.deadlineMs <= nowMs) (expired ??= []).push(call);
       else if (call.deadlineMs < earliestMs) earliestMs = call.deadlineMs;
     }
@@ -281,7 +288,7 @@ export class RpcClient<M extends MethodTable<any>> implements ResponseSink {
     this.slots = newSlots(slotsInitial);
     this.slotMask = slotsInitial - 1;
     this.pendingCount = 0;
-    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer?.cancel();
     this.timer = undefined;
     this.timerAtMs = Infinity;
     for (const call of calls) {

@@ -7,6 +7,8 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { unlinkSync } from 'node:fs';
 import type { Duplex } from 'node:stream';
+import type { Clock } from '../common/clock.js';
+import { systemClock } from '../common/system-clock.js';
 import { formatAddress, localSocketPath, parseAddress, type ParsedAddress } from './address.js';
 import { AbortedError, ConnectError, InvalidAddressError, ListenError, TimeoutError } from './errors.js';
 import { memConnect, memListen } from './mem-transport.js';
@@ -52,6 +54,8 @@ export interface TransportConnectOptions {
   readonly tls?: TlsOptions;
   readonly timeoutMs?: number;
   readonly signal?: AbortSignal;
+  /** Times `timeoutMs` (default: the system clock). */
+  readonly clock?: Clock;
 }
 
 const backlogDefault = 4096;
@@ -173,12 +177,14 @@ export async function connectTransport(address: string, options: TransportConnec
     }
     const timer =
       options.timeoutMs !== undefined
-        ? setTimeout(() => fail(new TimeoutError(`connect to ${address} timed out after ${options.timeoutMs} ms`)), options.timeoutMs)
+        ? (options.clock ?? systemClock).setTimer(options.timeoutMs, () =>
+            fail(new TimeoutError(`connect to ${address} timed out after ${options.timeoutMs} ms`)),
+          )
         : undefined;
     const onAbort = () => fail(new AbortedError(`connect to ${address} aborted`, { cause: options.signal?.reason }));
     options.signal?.addEventListener('abort', onAbort, { once: true });
     const cleanup = () => {
-      if (timer) clearTimeout(timer);
+      timer?.cancel();
       options.signal?.removeEventListener('abort', onAbort);
       socket.off('error', onError);
       socket.off(readyEvent, onReady);

@@ -9,24 +9,38 @@ import { KvErrorCode } from '../kv/index.js';
 
 export const ErrorCode = {
   /**
-   * This member cannot serve the request and no leader is known, or the
-   * member could not forward to the leader. Retry (with backoff), preferably
-   * at `details.leaderClientUrl` when it is not null.
+   * Refused before anything was proposed or sent on: this member is not the
+   * leader (and the request was itself forwarded, or no leader is known), or
+   * it could not hand the request to the leader (no link, link down or full).
+   * The request did NOT take effect: a write may be sent again freely. Retry
+   * (with backoff), preferably at `details.leaderClientUrl` when not null.
    * details: `NotLeaderDetails`.
    */
   NotLeader: 'CONCORD_ERR_NOT_LEADER',
   /**
-   * Leadership changed (or the leader stepped down) after the write was
-   * proposed and before it was applied: the write may or may not take effect.
-   * Retry with the same session and seq to learn the outcome exactly once.
+   * The write's outcome is unknown: it may or may not take effect. Answered
+   * when it was handed to Raft and then, before it was applied here,
+   * leadership changed, a new leader overwrote its entry, or the member
+   * stopped; and when a follower had forwarded it to the leader and the link
+   * dropped before the answer. Retry with the same session and seq (never as
+   * a new write) to learn the outcome exactly once. For a read: retry.
    * details: `NotLeaderDetails`.
    */
   LeaderChanged: 'CONCORD_ERR_LEADER_CHANGED',
   /** The server-side deadline passed before an answer (outcome unknown for writes; retry). details: {}. */
   Timeout: 'CONCORD_ERR_TIMEOUT',
-  /** A bounded queue on the member is full. Retry after backoff. details: { queue: string, limit: number }. */
+  /**
+   * A bounded queue on the member is full; refused before proposing. Retry
+   * after backoff. details: { queue: string, limit: number } (the bound in
+   * force: waiting requests, or bytes of uncommitted entries for
+   * `uncommitted-bytes-limit`).
+   */
   Overloaded: 'CONCORD_ERR_OVERLOADED',
-  /** The member is shutting down; retry at another member. details: `NotLeaderDetails`. */
+  /**
+   * The member is shutting down and refused the request before proposing it
+   * (it did not take effect); retry at another member. Writes it had already
+   * proposed get LeaderChanged instead. details: `NotLeaderDetails`.
+   */
   ShuttingDown: 'CONCORD_ERR_SHUTTING_DOWN',
   /** The member's disk failed (ENOSPC, EIO); it no longer accepts writes. Use another member. details: { cause: string }. */
   StorageFailed: 'CONCORD_ERR_STORAGE_FAILED',

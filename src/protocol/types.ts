@@ -7,6 +7,7 @@
  * log indexes: `modRevision` of a key is the index of the entry that last
  * changed it, `createRevision` the index of the entry that created it.
  */
+import { Role } from '../common/role.js';
 
 /** How a read is served. */
 export const Consistency = {
@@ -22,14 +23,9 @@ export const Consistency = {
 } as const;
 export type Consistency = (typeof Consistency)[keyof typeof Consistency];
 
-/** A member's role as it reports it. */
-export const MemberRole = {
-  Follower: 'follower',
-  PreCandidate: 'pre-candidate',
-  Candidate: 'candidate',
-  Leader: 'leader',
-} as const;
-export type MemberRole = (typeof MemberRole)[keyof typeof MemberRole];
+/** A member's role as it reports it: the core's own (src/common/role.ts). */
+export const MemberRole = Role;
+export type MemberRole = Role;
 
 /**
  * Present on every successful response: who served it and where the leader

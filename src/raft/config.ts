@@ -23,17 +23,17 @@ export interface RaftConfig {
   /** A leader steps down when it has not heard from a quorum for an election timeout (thesis §6.2). Default true. */
   readonly checkQuorum?: boolean;
   /** Bound on append messages in flight to one follower while pipelining. Default 256. */
-  readonly maxInflightAppends?: number;
+  readonly inflightAppendsMax?: number;
   /** Bound on the entry bytes of one append message (always at least one entry). Default 1 MiB. */
-  readonly maxAppendBytes?: number;
+  readonly appendBytesMax?: number;
   /** Size of one InstallSnapshot chunk. Default 1 MiB. */
-  readonly maxSnapshotChunkBytes?: number;
+  readonly snapshotChunkBytesMax?: number;
   /** A leader drops proposals while this many bytes are proposed but uncommitted. Default 64 MiB. */
-  readonly maxUncommittedEntriesBytes?: number;
+  readonly uncommittedEntriesBytesMax?: number;
   /** Bound on the bytes of committed entries handed out in one Ready (always at least one entry). Default 64 MiB. */
-  readonly maxCommittedEntriesBytesPerReady?: number;
+  readonly committedEntriesBytesPerReadyMax?: number;
   /** Bound on ReadIndex requests waiting for leadership confirmation at a leader. Default 4096. */
-  readonly maxPendingReadIndexRequests?: number;
+  readonly pendingReadIndexRequestsMax?: number;
   /** Deliberately unsafe behaviour, for proving that the simulator catches safety bugs. Never set in production. */
   readonly testingOnlyUnsafe?: {
     /** Count vote grants that answer an election of an earlier term (breaks Election Safety, paper §5.2). */
@@ -50,12 +50,12 @@ export interface ResolvedRaftConfig {
   readonly applied: number | undefined;
   readonly preVote: boolean;
   readonly checkQuorum: boolean;
-  readonly maxInflightAppends: number;
-  readonly maxAppendBytes: number;
-  readonly maxSnapshotChunkBytes: number;
-  readonly maxUncommittedEntriesBytes: number;
-  readonly maxCommittedEntriesBytesPerReady: number;
-  readonly maxPendingReadIndexRequests: number;
+  readonly inflightAppendsMax: number;
+  readonly appendBytesMax: number;
+  readonly snapshotChunkBytesMax: number;
+  readonly uncommittedEntriesBytesMax: number;
+  readonly committedEntriesBytesPerReadyMax: number;
+  readonly pendingReadIndexRequestsMax: number;
   readonly countStaleVotes: boolean;
 }
 
@@ -71,23 +71,23 @@ export function resolveConfig(config: RaftConfig): ResolvedRaftConfig {
     applied: config.applied,
     preVote: config.preVote ?? true,
     checkQuorum: config.checkQuorum ?? true,
-    maxInflightAppends: config.maxInflightAppends ?? 256,
-    maxAppendBytes: config.maxAppendBytes ?? MiB,
-    maxSnapshotChunkBytes: config.maxSnapshotChunkBytes ?? MiB,
-    maxUncommittedEntriesBytes: config.maxUncommittedEntriesBytes ?? 64 * MiB,
-    maxCommittedEntriesBytesPerReady: config.maxCommittedEntriesBytesPerReady ?? 64 * MiB,
-    maxPendingReadIndexRequests: config.maxPendingReadIndexRequests ?? 4096,
+    inflightAppendsMax: config.inflightAppendsMax ?? 256,
+    appendBytesMax: config.appendBytesMax ?? MiB,
+    snapshotChunkBytesMax: config.snapshotChunkBytesMax ?? MiB,
+    uncommittedEntriesBytesMax: config.uncommittedEntriesBytesMax ?? 64 * MiB,
+    committedEntriesBytesPerReadyMax: config.committedEntriesBytesPerReadyMax ?? 64 * MiB,
+    pendingReadIndexRequestsMax: config.pendingReadIndexRequestsMax ?? 4096,
     countStaleVotes: config.testingOnlyUnsafe?.countStaleVotes ?? false,
   };
   assert(typeof resolved.id === 'string' && resolved.id.length > 0, 'config.id must be a non-empty string');
   assert(Number.isInteger(resolved.electionTimeoutTicks) && resolved.electionTimeoutTicks > 0, 'electionTimeoutTicks must be a positive integer');
   assert(Number.isInteger(resolved.heartbeatIntervalTicks) && resolved.heartbeatIntervalTicks > 0, 'heartbeatIntervalTicks must be a positive integer');
   assert(resolved.heartbeatIntervalTicks < resolved.electionTimeoutTicks, 'heartbeatIntervalTicks must be less than electionTimeoutTicks');
-  assert(Number.isInteger(resolved.maxInflightAppends) && resolved.maxInflightAppends > 0, 'maxInflightAppends must be a positive integer');
-  assert(resolved.maxAppendBytes > 0, 'maxAppendBytes must be positive');
-  assert(resolved.maxSnapshotChunkBytes > 0, 'maxSnapshotChunkBytes must be positive');
-  assert(resolved.maxUncommittedEntriesBytes > 0, 'maxUncommittedEntriesBytes must be positive');
-  assert(resolved.maxCommittedEntriesBytesPerReady > 0, 'maxCommittedEntriesBytesPerReady must be positive');
-  assert(resolved.maxPendingReadIndexRequests > 0, 'maxPendingReadIndexRequests must be positive');
+  assert(Number.isInteger(resolved.inflightAppendsMax) && resolved.inflightAppendsMax > 0, 'inflightAppendsMax must be a positive integer');
+  assert(resolved.appendBytesMax > 0, 'appendBytesMax must be positive');
+  assert(resolved.snapshotChunkBytesMax > 0, 'snapshotChunkBytesMax must be positive');
+  assert(resolved.uncommittedEntriesBytesMax > 0, 'uncommittedEntriesBytesMax must be positive');
+  assert(resolved.committedEntriesBytesPerReadyMax > 0, 'committedEntriesBytesPerReadyMax must be positive');
+  assert(resolved.pendingReadIndexRequestsMax > 0, 'pendingReadIndexRequestsMax must be positive');
   return resolved;
 }

@@ -9,11 +9,11 @@ export const DropReason = {
   NotLeader: 'not-leader',
   /** The leader is handing over leadership (thesis §3.10) and accepts nothing new until it is done. */
   TransferInProgress: 'transfer-in-progress',
-  /** Too many bytes proposed but not yet committed (`maxUncommittedEntriesBytes`). */
+  /** Too many bytes proposed but not yet committed (`uncommittedEntriesBytesMax`). */
   UncommittedBytesLimit: 'uncommitted-bytes-limit',
   /** A membership change is still being applied; only one may be pending at a time. */
   ConfChangePending: 'conf-change-pending',
-  /** Too many ReadIndex requests wait for confirmation (`maxPendingReadIndexRequests`). */
+  /** Too many ReadIndex requests wait for confirmation (`pendingReadIndexRequestsMax`). */
   PendingReadsLimit: 'pending-reads-limit',
 } as const;
 export type DropReason = (typeof DropReason)[keyof typeof DropReason];

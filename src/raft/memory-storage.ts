@@ -37,7 +37,7 @@ export class MemoryStorage implements Storage {
     return { hardState: this.hardState, confState: this.snapshotMeta.conf };
   }
 
-  entries(lo: number, hi: number, maxBytes: number): Entry[] {
+  entries(lo: number, hi: number, bytesMax: number): Entry[] {
     const first = this.firstIndex();
     if (lo < first) throw new LogCompactedError(lo, first);
     if (hi > this.lastIndex() + 1) throw new LogUnavailableError(hi - 1, this.lastIndex());
@@ -47,7 +47,7 @@ export class MemoryStorage implements Storage {
     let end = lo;
     while (end < hi) {
       bytes += this.log[end - base]!.data.length;
-      if (bytes > maxBytes && end > lo) break;
+      if (bytes > bytesMax && end > lo) break;
       end++;
     }
     return this.log.slice(lo - base, end - base);
@@ -74,10 +74,10 @@ export class MemoryStorage implements Storage {
     return this.snapshotMeta;
   }
 
-  snapshotChunk(index: number, offset: number, maxBytes: number): SnapshotChunk {
+  snapshotChunk(index: number, offset: number, bytesMax: number): SnapshotChunk {
     if (index !== this.snapshotMeta.index) throw new SnapshotUnavailableError(index);
     assert(offset >= 0 && offset <= this.snapshotData.length, `snapshot offset ${offset} out of range`);
-    const end = Math.min(this.snapshotData.length, offset + maxBytes);
+    const end = Math.min(this.snapshotData.length, offset + bytesMax);
     return { data: this.snapshotData.subarray(offset, end), done: end === this.snapshotData.length };
   }
 

@@ -6,7 +6,7 @@
  * - Probe: one append at a time until the follower answers; used after a
  *   rejection or when its state is unknown.
  * - Replicate: appends are pipelined, `next` advances optimistically, at most
- *   `maxInflightAppends` unacknowledged messages.
+ *   `inflightAppendsMax` unacknowledged messages.
  * - Snapshot: the follower needs a snapshot; appends stop, chunks flow one at a time.
  */
 import { assert } from '../common/errors.js';
@@ -73,9 +73,9 @@ export class Progress {
   stalledHeartbeats = 0;
   snapshot: OutgoingSnapshot | null = null;
 
-  constructor(readonly id: NodeId, next: number, maxInflight: number, public isLearner: boolean) {
+  constructor(readonly id: NodeId, next: number, inflightMax: number, public isLearner: boolean) {
     this.next = next;
-    this.inflights = new Inflights(maxInflight);
+    this.inflights = new Inflights(inflightMax);
   }
 
   becomeProbe(): void {

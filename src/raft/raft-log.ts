@@ -14,6 +14,9 @@ import { assert } from '../common/errors.js';
 import { LogCompactedError, LogUnavailableError, type Storage } from './storage.js';
 import { EntryType, type Entry, type SnapshotMetadata } from './types.js';
 
+/** Bound on the entry bytes one page of a whole-range scan (`someEntry`) reads at a time, so a scan's memory does not grow with the log. */
+export const LOG_SCAN_PAGE_BYTES = 1024 * 1024;
+
 export class RaftLog {
   /** Index of `tail[0]`. */
   private offset: number;
@@ -98,24 +101,24 @@ export class RaftLog {
   }
 
   /**
-   * Entries [lo, hi), stopping once their data exceeds `maxBytes` (at least
+   * Entries [lo, hi), stopping once their data exceeds `bytesMax` (at least
    * one entry). Throws LogCompactedError if lo is compacted.
    */
-  slice(lo: number, hi: number, maxBytes: number): Entry[] {
+  slice(lo: number, hi: number, bytesMax: number): Entry[] {
     assert(lo <= hi, `slice bounds ${lo} > ${hi}`);
     if (lo === hi) return [];
     assert(hi <= this.lastIndex() + 1, `slice end ${hi} past last index ${this.lastIndex()}`);
     if (lo < this.firstIndex()) throw new LogCompactedError(lo, this.firstIndex());
     let out: Entry[];
     if (lo < this.offset) {
-      out = this.storage.entries(lo, Math.min(hi, this.offset), maxBytes);
+      out = this.storage.entries(lo, Math.min(hi, this.offset), bytesMax);
       if (hi <= this.offset || out.length < Math.min(hi, this.offset) - lo) return out;
       let bytes = 0;
       for (const e of out) bytes += e.data.length;
       for (let i = this.offset; i < hi; i++) {
         const e = this.tail[i - this.offset]!;
         bytes += e.data.length;
-        if (bytes > maxBytes) break;
+        if (bytes > bytesMax) break;
         out.push(e);
       }
       return out;
@@ -127,10 +130,25 @@ export class RaftLog {
     let end = from;
     while (end < to) {
       bytes += this.tail[end]!.data.length;
-      if (bytes > maxBytes && end > from) break;
+      if (bytes > bytesMax && end > from) break;
       end++;
     }
     return this.tail.slice(from, end);
+  }
+
+  /**
+   * Visit the entries in [lo, hi] in order, reading them a page of
+   * LOG_SCAN_PAGE_BYTES at a time; stops at the first entry for which `visit`
+   * returns true and returns whether one did. Throws LogCompactedError if lo
+   * is compacted.
+   */
+  someEntry(lo: number, hi: number, visit: (e: Entry) => boolean): boolean {
+    while (lo <= hi) {
+      const page = this.slice(lo, hi + 1, LOG_SCAN_PAGE_BYTES);
+      for (const e of page) if (visit(e)) return true;
+      lo += page.length;
+    }
+    return false;
   }
 
   /**
@@ -234,15 +252,15 @@ export class RaftLog {
   }
 
   /**
-   * Committed entries not yet handed out for applying, bounded by `maxBytes`;
+   * Committed entries not yet handed out for applying, bounded by `bytesMax`;
    * marks them handed out. With `stopBeforeConfChange`, stops before the
    * first membership change entry (those take effect in advance(), so they
    * only travel in a Ready).
    */
-  takeCommitted(maxBytes: number, stopBeforeConfChange = false): Entry[] {
+  takeCommitted(bytesMax: number, stopBeforeConfChange = false): Entry[] {
     if (!this.hasCommittedToApply()) return [];
     const lo = this.applying + 1;
-    const all = this.slice(lo, this.committed + 1, maxBytes);
+    const all = this.slice(lo, this.committed + 1, bytesMax);
     let n = all.length;
     if (stopBeforeConfChange) {
       n = 0;

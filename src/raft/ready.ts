@@ -8,13 +8,8 @@
 import type { Message } from './messages.js';
 import type { Entry, HardState, NodeId, SnapshotMetadata } from './types.js';
 
-export const Role = {
-  Follower: 'follower',
-  PreCandidate: 'pre-candidate',
-  Candidate: 'candidate',
-  Leader: 'leader',
-} as const;
-export type Role = (typeof Role)[keyof typeof Role];
+import { Role } from '../common/role.js';
+export { Role };
 
 /** Volatile state worth reporting: who leads and what this node is. */
 export interface SoftState {

@@ -42,11 +42,11 @@ export interface Storage {
 
   /**
    * Entries with indexes in [lo, hi), in order. Stops early once the sum of
-   * `data` lengths would exceed `maxBytes`, but always returns at least one
+   * `data` lengths would exceed `bytesMax`, but always returns at least one
    * entry when lo < hi. Throws LogCompactedError if lo < firstIndex(),
    * LogUnavailableError if hi > lastIndex() + 1.
    */
-  entries(lo: number, hi: number, maxBytes: number): Entry[];
+  entries(lo: number, hi: number, bytesMax: number): Entry[];
 
   /**
    * Term of the entry at `index`. `index` may be firstIndex() - 1 (the
@@ -66,9 +66,9 @@ export interface Storage {
   snapshotMetadata(): SnapshotMetadata;
 
   /**
-   * Up to `maxBytes` bytes of the latest snapshot's contents from `offset`,
+   * Up to `bytesMax` bytes of the latest snapshot's contents from `offset`,
    * for InstallSnapshot. Throws SnapshotUnavailableError if the latest
    * snapshot is no longer the one at `index`.
    */
-  snapshotChunk(index: number, offset: number, maxBytes: number): SnapshotChunk;
+  snapshotChunk(index: number, offset: number, bytesMax: number): SnapshotChunk;
 }

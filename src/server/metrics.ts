@@ -5,6 +5,7 @@
  */
 import { createServer, type Server } from 'node:http';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Handlers, MethodTable } from '../net/index.js';
 import { InvalidConfigError } from './config.js';
 
 export interface MemberGauges {
@@ -24,8 +25,10 @@ export class ServerMetrics {
   readonly readyEntries: Histogram;
   readonly proposals: Counter;
   readonly readIndexRequests: Counter;
+  private gauges: MemberGauges | null = null;
 
-  constructor(member: string, gauges: () => MemberGauges | null) {
+  constructor(member: string) {
+    const gauges = () => this.gauges;
     this.registry.setDefaultLabels({ member });
     collectDefaultMetrics({ register: this.registry });
     const gauge = (name: string, help: string, read: (g: MemberGauges) => number): void => {
@@ -67,6 +70,40 @@ export class ServerMetrics {
     });
     this.proposals = new Counter({ name: 'concord_proposals_total', help: 'commands proposed by this member', registers: [this.registry] });
     this.readIndexRequests = new Counter({ name: 'concord_read_index_requests_total', help: 'ReadIndex rounds (one per batch of linearizable reads)', registers: [this.registry] });
+  }
+
+  /** Where the gauges read from, once the member is built (until then they report nothing). */
+  watch(gauges: MemberGauges): void {
+    this.gauges = gauges;
+  }
+
+  /**
+   * The same handlers, each timed and counted by method and outcome code.
+   * Label children are looked up once: prom-client hashes the labels on every unbound call.
+   */
+  withMetrics<M extends MethodTable<any>>(handlers: Handlers<M>): Handlers<M> {
+    const out: Record<string, (request: never, context: never) => Promise<unknown>> = {};
+    for (const [name, handler] of Object.entries(handlers as Record<string, (request: never, context: never) => Promise<unknown>>)) {
+      const seconds = this.requestSeconds.labels(name);
+      const succeeded = this.requests.labels(name, 'ok');
+      const requests = this.requests;
+      out[name] = (request, context) => {
+        const done = seconds.startTimer();
+        return handler(request, context).then(
+          (response) => {
+            done();
+            succeeded.inc();
+            return response;
+          },
+          (error: unknown) => {
+            done();
+            requests.inc({ method: name, code: (error as { code?: string }).code ?? 'unknown' });
+            throw error;
+          },
+        );
+      };
+    }
+    return out as unknown as Handlers<M>;
   }
 
   /** Serves GET /metrics at `url` (http://host:port). */

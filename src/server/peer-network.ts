@@ -5,36 +5,49 @@
  * serves forwarded requests.
  */
 import type { Clock, Timer } from '../common/clock.js';
-import { ConcordError } from '../common/errors.js';
-import { PeerLink, PeerLinkState, RemoteError, type Connection, type MessageOf } from '../net/index.js';
-import { ErrorCode, clientMethods, type ClientMethods, type Method, type MethodTypes } from '../protocol/index.js';
+import {
+  PeerLink,
+  PeerLinkState,
+  RemoteError,
+  SendQueueFullError,
+  TimeoutError,
+  TooManyPendingCallsError,
+  type Connection,
+  type MessageOf,
+} from '../net/index.js';
+import { clientMethods, type ClientMethods, type Method, type MethodTypes } from '../protocol/index.js';
 import type { Message, NodeId } from '../raft/index.js';
-import type { Forwarder } from './client-service.js';
+import type { Forwarder } from './kv-service.js';
 import type { Logger } from './logger.js';
-import { ServerError } from './errors.js';
+import { leaderChanged, notLeader, requestTimedOut, type LeaderHint } from './errors.js';
+import type { MemberIdentity } from './member-status.js';
 import { EntryPacker } from './packed-entries.js';
 import { fromRaftMessage, peerMessages, toRaftMessage, type Hello, type PeerMessages } from './peer-protocol.js';
 import type { PeerDirectory } from './raft-host.js';
 
 export interface PeerNetworkOptions {
-  readonly name: string;
-  /** Announced in hellos (the bound address once listening). */
-  clientUrl: string;
-  readonly peerUrl: string;
+  /** This member; its client URL (the bound address once listening) is announced in hellos. */
+  readonly identity: MemberIdentity;
   /** Every member: name -> peer URL (including this one). */
   readonly cluster: Readonly<Record<string, string>>;
   /** How often to repeat the hello (members that restart learn our client URL). */
   readonly helloIntervalMs: number;
   readonly frameBytesMax: number;
   readonly logger: Logger;
-  /** The leader as this member knows it (forwarding target). */
-  readonly leader: () => NodeId | null;
-  readonly onRaftMessage: (message: Message) => void;
   /** The hello timer and forwarding deadlines (on `monotonicMs`). */
   readonly clock: Clock;
 }
 
+/** Who the links deliver to: this member's loop (set by `start`). */
+export interface PeerInbound {
+  receive(message: Message): void;
+  /** The leader as this member knows it (the forwarding target). */
+  leaderId(): NodeId | null;
+}
+
 export class PeerNetwork implements PeerDirectory, Forwarder {
+  private readonly name: string;
+  private inbound: PeerInbound | null = null;
   private readonly links = new Map<NodeId, PeerLink<PeerMessages, ClientMethods>>();
   private readonly clientUrls = new Map<NodeId, string>();
   /** Packs each batch of appended entries once for all followers. */
@@ -42,13 +55,17 @@ export class PeerNetwork implements PeerDirectory, Forwarder {
   private helloTimer: Timer | undefined;
 
   constructor(private readonly options: PeerNetworkOptions) {
-    this.clientUrls.set(options.name, options.clientUrl);
+    this.name = options.identity.name;
   }
 
-  /** Opens a link to every other member (they connect and reconnect in the background). */
-  start(): void {
+  /**
+   * Opens a link to every other member (they connect and reconnect in the
+   * background) and delivers their Raft messages to `inbound` from now on.
+   */
+  start(inbound: PeerInbound): void {
+    this.inbound = inbound;
     for (const [name, peerUrl] of Object.entries(this.options.cluster)) {
-      if (name === this.options.name) continue;
+      if (name === this.name) continue;
       const link = new PeerLink<PeerMessages, ClientMethods>(peerUrl, {
         messages: peerMessages,
         methods: clientMethods,
@@ -64,15 +81,13 @@ export class PeerNetwork implements PeerDirectory, Forwarder {
       });
       this.links.set(name, link);
     }
-    this.helloTimer = this.options.clock.setRepeating(this.options.helloIntervalMs, () => {
-      for (const link of this.links.values()) this.sendHello(link);
-    });
-  }
-
-  /** The client listener's bound address (differs from the configured one when it asked for port 0). */
-  setClientUrl(url: string): void {
-    this.options.clientUrl = url;
-    this.clientUrls.set(this.options.name, url);
+    this.helloTimer = this.options.clock.setRepeating(
+      this.options.helloIntervalMs,
+      () => {
+        for (const link of this.links.values()) this.sendHello(link);
+      },
+      { keepsProcessAlive: false },
+    );
   }
 
   /** Handles the one-way messages arriving on a connection of our peer listener. */
@@ -83,7 +98,7 @@ export class PeerNetwork implements PeerDirectory, Forwarder {
   private onIncoming(message: MessageOf<PeerMessages>, connection: Connection<PeerMessages>): void {
     switch (message.type) {
       case 'raft':
-        this.options.onRaftMessage(toRaftMessage(message.body));
+        this.inbound?.receive(toRaftMessage(message.body));
         return;
       case 'hello':
         this.onHello(message.body, connection.remoteAddress);
@@ -103,7 +118,8 @@ export class PeerNetwork implements PeerDirectory, Forwarder {
   }
 
   private sendHello(link: PeerLink<PeerMessages, ClientMethods>): void {
-    link.send({ type: 'hello', body: { name: this.options.name, clientUrl: this.options.clientUrl, peerUrl: this.options.peerUrl } });
+    const identity = this.options.identity;
+    link.send({ type: 'hello', body: { name: identity.name, clientUrl: identity.clientUrl(), peerUrl: identity.peerUrl } });
   }
 
   // ------------------------------------------------------------ PeerDirectory
@@ -118,6 +134,7 @@ export class PeerNetwork implements PeerDirectory, Forwarder {
   }
 
   clientUrlOf(name: NodeId): string | null {
+    if (name === this.name) return this.options.identity.clientUrl();
     return this.clientUrls.get(name) ?? null;
   }
 
@@ -131,28 +148,34 @@ export class PeerNetwork implements PeerDirectory, Forwarder {
 
   // ------------------------------------------------------------ Forwarder
 
+  /**
+   * Forwards a client request to the leader. A refusal made before anything
+   * was sent (no leader known, no link, the link down or full) is NotLeader:
+   * the request surely did not apply. Once sent, a lost link or a timeout
+   * leaves the outcome unknown (LeaderChanged, Timeout): the client must
+   * retry a write with the same session and seq, never as a new write.
+   */
   async forward<M extends Method>(method: M, request: MethodTypes[M]['request'], deadlineMs: number): Promise<MethodTypes[M]['response']> {
-    const leader = this.options.leader();
-    const hint = () => ({ leaderId: leader, leaderClientUrl: leader === null ? null : this.clientUrlOf(leader) });
-    if (leader === null) {
-      throw new ServerError(ErrorCode.NotLeader, `member ${this.options.name} knows no leader (an election may be in progress); retry`, hint());
-    }
+    const leader = this.inbound?.leaderId() ?? null;
+    const hint = (): LeaderHint => ({ leaderId: leader, leaderClientUrl: leader === null ? null : this.clientUrlOf(leader) });
+    if (leader === null) throw notLeader(this.name, hint(), `member ${this.name} knows no leader (an election may be in progress); retry`);
     const link = this.links.get(leader);
-    if (link === undefined) throw new ServerError(ErrorCode.NotLeader, `no link to leader ${leader}`, hint());
+    if (link === undefined) throw notLeader(this.name, hint(), `no link to leader ${leader}`);
+    if (link.state !== PeerLinkState.Connected) throw notLeader(this.name, hint(), `leader ${leader} is not reachable (link ${link.state}); retry`);
     const timeoutMs = Math.max(1, deadlineMs - this.options.clock.monotonicMs());
     try {
       return (await link.call(method as never, request as never, { timeoutMs })) as MethodTypes[M]['response'];
     } catch (error) {
       // The leader's own answer (KeyNotFound, VersionMismatch, LeaderChanged...) goes back as it is.
       if (error instanceof RemoteError) throw error;
-      if (error instanceof ConcordError && error.code === 'CONCORD_ERR_TIMEOUT') {
-        throw new ServerError(ErrorCode.Timeout, `forwarding to leader ${leader} timed out; the outcome is unknown, retry`, {});
+      if (error instanceof TimeoutError) throw requestTimedOut(`forwarding to leader ${leader} timed out; the outcome is unknown, retry`);
+      if (error instanceof TooManyPendingCallsError || error instanceof SendQueueFullError) {
+        throw notLeader(this.name, hint(), `cannot forward to leader ${leader} now (${(error as Error).message}); retry`);
       }
-      throw new ServerError(
-        ErrorCode.NotLeader,
-        `cannot reach leader ${leader} to forward the request (${(error as Error).message}); retry`,
+      throw leaderChanged(
+        'write',
         hint(),
-        { cause: error },
+        `the link to leader ${leader} failed after the request was sent (${(error as Error).message}); its outcome is unknown: retry (a write with the same session and seq)`,
       );
     }
   }

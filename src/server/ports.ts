@@ -38,6 +38,36 @@ export interface RaftCore {
   status(): CoreStatus;
   /** The membership in force: cheap, for every Ready (status() builds a whole report). */
   conf(): ConfState;
+  /** The bounds behind the core's Overloaded-like refusals (DropReason), as configured. */
+  readonly limits: CoreLimits;
+}
+
+export interface CoreLimits {
+  /** A leader refuses proposals while this many entry bytes are proposed but uncommitted. */
+  readonly uncommittedEntriesBytesMax: number;
+  /** A leader refuses ReadIndex requests while this many wait for leadership confirmation. */
+  readonly pendingReadIndexRequestsMax: number;
+}
+
+/**
+ * The replicated state machine as the loop sees it: opaque command bytes in,
+ * an opaque result out (handed to the proposer's waiting client). The loop
+ * never looks inside either; src/server/kv-replica.ts adapts the key-value
+ * state machine.
+ */
+export interface StateMachine<Result> {
+  /** Index of the last entry applied (or of the restored snapshot). */
+  readonly appliedIndex: number;
+  /** Applies the command bytes of the committed entry at `index` (appliedIndex + 1). Empty bytes: the no-op a new leader appends. */
+  apply(index: number, command: Uint8Array): Result;
+  /** Marks the committed entry at `index` applied without a command (a membership change, an undecodable entry). */
+  skip(index: number): void;
+  /** Replaces the whole state with a snapshot's contents. */
+  restore(contents: AsyncIterable<Uint8Array>): Promise<void>;
+  /** A point-in-time view to stream into the snapshot store; applies may continue while it is read. */
+  snapshot(): { readonly appliedIndex: number; readonly contents: Iterable<Uint8Array> | AsyncIterable<Uint8Array> };
+  /** A few numbers for log lines (e.g. the key count). */
+  describe(): Record<string, number>;
 }
 
 /** One Ready's durable part: written with one group commit (one fsync). */

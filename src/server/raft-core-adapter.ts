@@ -4,7 +4,13 @@
  */
 import type { RandomSource } from '../common/rng.js';
 import { RaftNode, type Storage, type NodeId } from '../raft/index.js';
-import type { CoreStatus, RaftCore } from './ports.js';
+import type { CoreLimits, CoreStatus, RaftCore } from './ports.js';
+
+/** The core's drop bounds, set here so that the Overloaded errors they cause can name them. */
+const coreLimits: CoreLimits = {
+  uncommittedEntriesBytesMax: 64 * 1024 * 1024,
+  pendingReadIndexRequestsMax: 4096,
+};
 
 export interface CreateRaftCoreOptions {
   readonly name: NodeId;
@@ -27,6 +33,8 @@ export function createRaftCore(options: CreateRaftCoreOptions): RaftCore {
     rng: options.random,
     preVote: true,
     checkQuorum: true,
+    uncommittedEntriesBytesMax: coreLimits.uncommittedEntriesBytesMax,
+    maxPendingReadIndexRequests: coreLimits.pendingReadIndexRequestsMax,
   });
   return {
     tick: () => node.tick(),
@@ -39,6 +47,7 @@ export function createRaftCore(options: CreateRaftCoreOptions): RaftCore {
     ready: () => node.ready(),
     advance: (ready) => node.advance(ready),
     conf: () => node.confState,
+    limits: coreLimits,
     status: (): CoreStatus => {
       const s = node.status();
       const matchIndex: Record<NodeId, number> = {};

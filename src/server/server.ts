@@ -7,9 +7,11 @@
 import { mkdirSync } from 'node:fs';
 import { serverVersion } from './version.js';
 import { KvStateMachine } from '../kv/index.js';
-import { RpcServer, listen, type Listener, type Handlers } from '../net/index.js';
-import { clientMethods, type ClientMethods, type StatusResponse } from '../protocol/index.js';
-import { ClientService, type RequestContext } from './client-service.js';
+import { RpcServer, listen, type Listener } from '../net/index.js';
+import { clientMethods, type StatusResponse } from '../protocol/index.js';
+import { ClientService } from './kv-service.js';
+import { KvReplica, kvStateMachinePort } from './kv-replica.js';
+import { StartingIdentity } from './member-status.js';
 import { InvalidConfigError, type ServerConfig } from './config.js';
 import { createLogger, type Logger } from './logger.js';
 import { readMemberFile, writeMemberFile } from './member-file.js';
@@ -92,85 +94,41 @@ export async function startServer(config: ServerConfig, logger?: Logger, options
       random,
     });
 
-    let host: RaftHost | null = null;
-    const metrics =
-      config.metricsUrl === undefined
-        ? null
-        : new ServerMetrics(config.name, () =>
-            host === null
-              ? null
-              : {
-                  term: () => host!.status().member.term,
-                  commitIndex: () => host!.status().member.commitIndex,
-                  appliedIndex: () => kv.appliedIndex,
-                  snapshotIndex: () => host!.status().member.snapshotIndex,
-                  isLeader: () => host!.isLeader(),
-                  inflight: () => host!.inflight,
-                },
-          );
-    const peers = new PeerNetwork({
-      name: config.name,
-      clientUrl: config.clientUrl,
-      peerUrl: config.peerUrl,
-      cluster: config.initialCluster,
-      helloIntervalMs: 1000,
-      frameBytesMax: frameBytesMaxFor(config),
-      logger: log,
-      leader: () => host?.leaderId() ?? null,
-      onRaftMessage: (message) => host?.receive(message),
-      clock,
-    });
-    cleanups.push(() => peers.close());
-
-    const hostOptions = {
-      name: config.name,
-      clientUrl: config.clientUrl,
-      peerUrl: config.peerUrl,
-      tickIntervalMs,
-      snapshotEveryEntries: config.snapshotEveryEntries,
-      pendingRequestsMax: config.pendingRequestsMax,
-      version: serverVersion(),
-      clock,
-      random,
-    };
-    host = new RaftHost(hostOptions, core, storage.hostStorage, kv, peers, log, metrics);
-    const raftHost = host;
-    cleanups.push(() => raftHost.stop());
-
-    const service = new ClientService(host, peers, config.requestTimeoutMs, clock);
-    const handlersFor = (context: RequestContext): Handlers<ClientMethods> => {
-      const out: Record<string, (request: never) => Promise<unknown>> = {};
-      for (const [name, handler] of Object.entries(service.handlers)) {
-        const call = handler as (r: never, c: RequestContext) => Promise<unknown>;
-        if (metrics === null || context.forwarded) {
-          out[name] = (request: never) => call(request, context);
-          continue;
-        }
-        const requests = metrics.requests;
-        // Label children looked up once: prom-client hashes the labels on every unbound call.
-        const seconds = metrics.requestSeconds.labels(name);
-        const succeeded = requests.labels(name, 'ok');
-        out[name] = (request: never) => {
-          const done = seconds.startTimer();
-          return call(request, context).then(
-            (response) => {
-              done();
-              succeeded.inc();
-              return response;
-            },
-            (error: unknown) => {
-              done();
-              requests.inc({ method: name, code: (error as { code?: string }).code ?? 'unknown' });
-              throw error;
-            },
-          );
-        };
-      }
-      return out as unknown as Handlers<ClientMethods>;
-    };
+    const identity = new StartingIdentity(config.name, config.peerUrl, config.clientUrl, serverVersion());
+    const metrics = config.metricsUrl === undefined ? null : new ServerMetrics(config.name);
     const frameBytesMax = frameBytesMaxFor(config);
-    const clientRpc = new RpcServer(clientMethods, handlersFor({ forwarded: false }), { logger: log });
-    const peerRpc = new RpcServer(clientMethods, handlersFor({ forwarded: true }), { logger: log });
+    const peers = new PeerNetwork({ identity, cluster: config.initialCluster, helloIntervalMs: 1000, frameBytesMax, logger: log, clock });
+    cleanups.push(() => peers.close());
+    const host = new RaftHost(
+      {
+        identity,
+        tickIntervalMs,
+        snapshotEveryEntries: config.snapshotEveryEntries,
+        pendingRequestsMax: config.pendingRequestsMax,
+        clock,
+        random,
+      },
+      core,
+      storage.hostStorage,
+      kvStateMachinePort(kv),
+      peers,
+      log,
+      metrics,
+    );
+    cleanups.push(() => host.stop());
+    metrics?.watch({
+      term: () => host.status().member.term,
+      commitIndex: () => host.status().member.commitIndex,
+      appliedIndex: () => kv.appliedIndex,
+      snapshotIndex: () => host.status().member.snapshotIndex,
+      isLeader: () => host.isLeader(),
+      inflight: () => host.inflight,
+    });
+
+    const service = new ClientService(new KvReplica(host, kv), peers, config.requestTimeoutMs, clock);
+    const clientHandlers = service.rpcHandlers({ forwarded: false });
+    const clientRpc = new RpcServer(clientMethods, metrics === null ? clientHandlers : metrics.withMetrics(clientHandlers), { logger: log });
+    const peerRpc = new RpcServer(clientMethods, service.rpcHandlers({ forwarded: true }), { logger: log });
 
     const peerListener: Listener<PeerMessages> = await listen(config.peerUrl, {
       messages: peerMessages,
@@ -188,15 +146,13 @@ export async function startServer(config: ServerConfig, logger?: Logger, options
       onConnection: (connection) => clientRpc.serve(connection),
     });
     cleanups.push(() => clientListener.close());
-
     // Listening on port 0 (tests) binds a real port: announce that one.
-    hostOptions.clientUrl = clientListener.address;
-    peers.setClientUrl(clientListener.address);
+    identity.listening(clientListener.address);
 
     const metricsServer = metrics !== null && config.metricsUrl !== undefined ? await metrics.listen(config.metricsUrl) : null;
     if (metricsServer !== null) cleanups.push(() => metricsServer.close());
 
-    peers.start();
+    peers.start(host);
     host.start();
     log.info(
       {
@@ -216,16 +172,16 @@ export async function startServer(config: ServerConfig, logger?: Logger, options
       config,
       clientUrl: clientListener.address,
       peerUrl: peerListener.address,
-      status: () => raftHost.status(),
+      status: () => host.status(),
       close: () =>
         (closing ??= (async () => {
           const deadline = clock.monotonicMs() + config.shutdownTimeoutMs;
-          raftHost.stopAccepting();
-          await raftHost.drainInflight(deadline);
-          const transferred = await raftHost.transferLeadership(Math.min(deadline, clock.monotonicMs() + 2 * config.electionTimeoutMs));
-          if (transferred) log.info({ leader: raftHost.leaderId() }, 'leadership handed over');
+          host.stopAccepting();
+          await host.drainInflight(deadline);
+          const transferred = await host.transferLeadership(Math.min(deadline, clock.monotonicMs() + 2 * config.electionTimeoutMs));
+          if (transferred) log.info({ leader: host.leaderId() }, 'leadership handed over');
           await clientListener.close();
-          await raftHost.stop();
+          await host.stop();
           await peers.close();
           await peerListener.close();
           await metricsServer?.close();

@@ -1,11 +1,13 @@
 /**
  * Every disk access of the storage layer goes through this small interface:
- * `NodeDisk` is the real one (node:fs), `SimulatedDisk` keeps files in memory,
- * loses unsynced writes on a simulated crash and can inject ENOSPC/EIO.
+ * `NodeDisk` is the real one (node:fs); the test double
+ * `src/testing/simulated-disk.ts` keeps files in memory and implements the
+ * crash model below adversarially.
  *
  * Durability model (POSIX): data written to a file is durable only after
- * `datasync()` on it; a created, renamed or deleted directory entry is durable
- * only after `fsyncDir()` on the directory.
+ * `datasync()` on it; a created, renamed or deleted directory entry (a file's,
+ * or a new directory's in its parent) is durable only after `fsyncDir()` on
+ * the directory holding it.
  */
 
 export const OpenMode = {
@@ -42,8 +44,12 @@ export interface DiskLock {
 }
 
 export interface Disk {
-  /** Creates `dir` and missing parents. */
-  mkdirp(dir: string): Promise<void>;
+  /**
+   * Creates `dir` and missing parents. Returns the first directory it created
+   * (undefined if `dir` existed), like `fs.mkdir(dir, { recursive: true })`:
+   * the caller fsyncs the parents of what was created to make it durable.
+   */
+  mkdirp(dir: string): Promise<string | undefined>;
   open(path: string, mode: OpenMode): Promise<DiskFile>;
   /** File names (not paths) in `dir`. */
   readdir(dir: string): Promise<string[]>;

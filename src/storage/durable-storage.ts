@@ -22,7 +22,7 @@ import {
   type Storage,
 } from '../raft/storage.js';
 import type { ConfState, Entry, HardState, SnapshotMetadata } from '../raft/types.js';
-import type { Disk } from './disk.js';
+import { errorCode, type Disk } from './disk.js';
 import { EntryCache } from './entry-cache.js';
 import { CorruptLogError, StorageClosedError } from './errors.js';
 import { LogIndex } from './log-index.js';
@@ -84,6 +84,42 @@ export interface ReadyToPersist {
 
 const readAheadBytes = 64 * 1024;
 
+/**
+ * Makes every directory entry the store stands on durable before anything is
+ * acknowledged (a name is durable only after an fsync of the directory that
+ * holds it, disk.ts): the data directory in its parent (and any parents
+ * `mkdirp` just created), `wal/` and `snap/` in the data directory, and the
+ * names inside `wal/` and `snap/` that recovery is about to trust. Those may
+ * still be only in the page cache if the previous process died between
+ * creating or renaming a file and syncing its directory; without this a
+ * power cut after this start could take away a segment (or a snapshot) whose
+ * entries this process acknowledged.
+ */
+async function syncDirectoryEntries(
+  disk: Disk,
+  logger: StorageLogger,
+  dir: string,
+  firstCreated: string | undefined,
+  subdirs: readonly string[],
+): Promise<void> {
+  const parents = new Set<string>([path.dirname(dir)]);
+  if (firstCreated !== undefined) {
+    for (let d = dir; d.length >= firstCreated.length && d !== path.dirname(d); d = path.dirname(d)) parents.add(path.dirname(d));
+  }
+  for (const parent of [...parents].sort()) {
+    try {
+      await disk.fsyncDir(parent);
+    } catch (error) {
+      // A parent this process may not open (no read permission) cannot be synced by it.
+      const code = errorCode(error);
+      if (code !== 'EACCES' && code !== 'EPERM') throw error;
+      logger.warn({ dir: parent, code }, 'cannot fsync the parent of the data directory; its entry may not survive a power cut');
+    }
+  }
+  await disk.fsyncDir(dir);
+  for (const sub of subdirs) await disk.fsyncDir(sub);
+}
+
 export class DurableStorage implements Storage {
   private readonly cache: EntryCache;
   private hardStateValue: HardState;
@@ -118,14 +154,14 @@ export class DurableStorage implements Storage {
     const dir = path.resolve(options.dir);
     const walDir = path.join(dir, 'wal');
     const snapDir = path.join(dir, 'snap');
-    await disk.mkdirp(dir);
+    const created = await disk.mkdirp(dir);
     const lock = await disk.lockDir(dir);
     let snapshots: SnapshotStore | null = null;
     let segments: Segment[] = [];
     try {
       await disk.mkdirp(walDir);
       await disk.mkdirp(snapDir);
-      await disk.fsyncDir(dir);
+      await syncDirectoryEntries(disk, logger, dir, created, [walDir, snapDir]);
       snapshots = await SnapshotStore.open({
         dir: snapDir,
         disk,

@@ -2,7 +2,6 @@
 export { DurableStorage, type DurableStorageOptions, type ReadyToPersist } from './durable-storage.js';
 export { OpenMode, type Disk, type DiskFile, type DiskLock } from './disk.js';
 export { NodeDisk } from './node-disk.js';
-export { SimulatedDisk, SimulatedDiskOp, type Fault, type SimulatedDiskStats } from './simulated-disk.js';
 export { SnapshotStore, type IncomingSnapshotChunk, type SnapshotInfo } from './snapshot-store.js';
 export { silentLogger, type StorageLogger } from './logger.js';
 export {

@@ -134,8 +134,8 @@ class NodeDiskFile implements DiskFile {
 }
 
 export class NodeDisk implements Disk {
-  async mkdirp(dir: string): Promise<void> {
-    await fs.promises.mkdir(dir, { recursive: true });
+  mkdirp(dir: string): Promise<string | undefined> {
+    return fs.promises.mkdir(dir, { recursive: true });
   }
 
   open(path: string, mode: OpenMode): Promise<DiskFile> {

@@ -127,9 +127,13 @@ export interface ReceivedRequest {
 /**
  * Runs before a member handles a request. It may throw (the client gets that
  * error), wait, or return 'drop' to lose the connection without answering
- * ('drop-after' does the same after the request took effect).
+ * ('drop-after' does the same after the request took effect), or
+ * `{ failAfter: error }` to answer with that error after the request took
+ * effect (as a member whose forwarding link broke after sending, or whose
+ * proposal was cut off by its shutdown, answers LeaderChanged).
  */
-export type RequestHook = (member: FakeMember, method: string, request: any, context: CallContext) => void | 'drop' | 'drop-after' | Promise<void | 'drop' | 'drop-after'>;
+export type HookAction = void | 'drop' | 'drop-after' | { readonly failAfter: ConcordError };
+export type RequestHook = (member: FakeMember, method: string, request: any, context: CallContext) => HookAction | Promise<HookAction>;
 
 export class FakeMember {
   listener: Listener<any> | null = null;
@@ -257,11 +261,19 @@ export class FakeCluster {
         }
         const needsLeader = typeof leaderOnly === 'function' ? leaderOnly(request) : leaderOnly;
         if (needsLeader && !member.isLeader) throw this.notLeader(member);
-        const response = handle(request);
+        let response: Res;
+        try {
+          response = handle(request);
+        } catch (error) {
+          // The state machine's answer (e.g. VersionMismatch) is saved like a success: failAfter hides it the same way.
+          if (typeof action === 'object') throw action.failAfter;
+          throw error;
+        }
         if (action === 'drop-after') {
           context.connection.destroy();
           throw remoteError(ErrorCode.Internal, 'dropped after applying');
         }
+        if (typeof action === 'object') throw action.failAfter;
         return response;
       };
     const store = this.store;

@@ -1,8 +1,11 @@
-/** The client's small parts: sequence bookkeeping, byte helpers, error mapping. */
+/** The client's small parts: sequence bookkeeping, the endpoint pool's bound, byte helpers, error mapping. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { ClientSession } from '../../src/client/session.js';
+import { EndpointPool, learnedEndpointsMax } from '../../src/client/endpoint-pool.js';
+import type { RpcChannel } from '../../src/client/channel.js';
+import { Prng } from '../../src/common/rng.js';
 import { prefixEnd, toBytes, bytesToString } from '../../src/client/bytes.js';
 import { errorFromRemote, InvalidRequestError, ServerError } from '../../src/client/errors.js';
 import { KeyNotFoundError, KeyTooLargeError, SessionExpiredError, VersionMismatchError } from '../../src/kv/errors.js';
@@ -86,4 +89,28 @@ test('failures are classified into redirect, reconnect, wait or give up, and whe
   assert.ok(final.kind === FailureKind.Final && final.error instanceof KeyNotFoundError);
   const expired = classifyFailure(new RemoteError('kv.put', ErrorCode.SessionExpired, 'gone', { sessionId: 4 }));
   assert.equal(expired.mayHaveApplied, false);
+});
+
+test('the endpoint pool keeps the configured endpoints and at most learnedEndpointsMax learned leader URLs, closing what it drops', async () => {
+  const closed: string[] = [];
+  const factory = async (url: string): Promise<RpcChannel> => ({
+    call: async () => ({}),
+    onClose: () => undefined,
+    close: async () => void closed.push(url),
+    destroy: () => undefined,
+  });
+  const pool = new EndpointPool(['tcp://a:1', 'tcp://b:1'], factory, 1000, new Prng(3));
+  for (let i = 0; i < learnedEndpointsMax * 4; i++) {
+    const url = `tcp://leader-${i}:1`;
+    pool.noteLeader(url);
+    await pool.channel(url);
+    assert.equal(pool.leader, url);
+    assert.equal(pool.pick(), url);
+  }
+  assert.equal(pool.known.length, 2 + learnedEndpointsMax);
+  assert.deepEqual(pool.known.slice(0, 2), ['tcp://a:1', 'tcp://b:1']);
+  assert.equal(pool.known.at(-1), `tcp://leader-${learnedEndpointsMax * 4 - 1}:1`);
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(closed.length, learnedEndpointsMax * 3, 'the connection of every dropped URL was closed');
+  assert.ok(!closed.includes(pool.leader!));
 });

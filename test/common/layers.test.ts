@@ -20,9 +20,13 @@ const allowedImports: Record<string, readonly string[]> = {
   kv: ['common'],
   storage: ['common', 'raft'],
   protocol: ['common', 'net', 'kv'],
-  server: ['common', 'net', 'raft', 'storage', 'kv', 'protocol'],
+  auth: ['common', 'kv', 'protocol'],
+  server: ['common', 'net', 'raft', 'storage', 'kv', 'protocol', 'auth'],
   client: ['common', 'net', 'kv', 'protocol'],
-  cli: ['common', 'net', 'raft', 'storage', 'kv', 'protocol', 'server', 'client'],
+  cli: ['common', 'net', 'raft', 'storage', 'kv', 'protocol', 'server', 'client', 'auth'],
+  // Test doubles for tests and benchmarks (in-memory hosts, simulated devices): they may use
+  // every layer, and no shipped code imports them (checked below).
+  testing: ['common', 'net', 'raft', 'storage', 'kv', 'protocol', 'server', 'client', 'cli', 'auth'],
 };
 
 const pureLayers = ['raft', 'kv'];
@@ -148,4 +152,76 @@ test('src/server never reads a clock, a timer or a random source except through 
     });
   }
   assert.deepEqual(violations, []);
+});
+
+test('no shipped file imports src/testing (test doubles stay out of the product)', () => {
+  const testingRoot = join(srcRoot, 'testing');
+  const violations: string[] = [];
+  for (const file of tsFiles(srcRoot)) {
+    if (file.startsWith(testingRoot + sep)) continue;
+    for (const spec of importSpecifiers(readFileSync(file, 'utf8'))) {
+      if (!spec.startsWith('.')) continue;
+      const target = join(file, '..', spec);
+      if (target === testingRoot || target.startsWith(testingRoot + sep)) violations.push(`${relative(repoRoot, file)} imports ${spec}`);
+    }
+  }
+  assert.deepEqual(violations, []);
+});
+
+/** House rule: a file holds one purpose in about 600 lines at most. */
+const fileLinesMax = 600;
+/**
+ * Files over the bound today, each waiting for its split (review-2026-12.md §3). This list only
+ * shrinks: remove a file's entry when it is split; never add one.
+ */
+const oversizedFilesAllowed = new Set(['src/client/client.ts', 'src/net/connection.ts', 'src/server/raft-host.ts']);
+
+function lineCount(source: string): number {
+  if (source.length === 0) return 0;
+  return source.split('\n').length - (source.endsWith('\n') ? 1 : 0);
+}
+
+test(`no file under src/ is longer than ${fileLinesMax} lines (but the shrinking allowlist)`, () => {
+  const violations: string[] = [];
+  for (const file of tsFiles(srcRoot)) {
+    const name = relative(repoRoot, file).split(sep).join('/');
+    const lines = lineCount(readFileSync(file, 'utf8'));
+    if (lines > fileLinesMax && !oversizedFilesAllowed.has(name)) violations.push(`${name}: ${lines} lines`);
+  }
+  assert.deepEqual(violations, []);
+});
+
+/**
+ * Class names declared twice in src/ today: each pair is one failure mode with two classes (and
+ * one code). The errors work (issue 10, "one class per failure mode") merges them and empties
+ * this list; never add a name.
+ */
+const duplicateClassNamesAllowed = new Set(['AbortedError', 'CorruptSnapshotError', 'ServerError', 'TimeoutError']);
+
+/** The names of the classes a source file declares at the start of a line (comments do not count). */
+function declaredClasses(source: string): string[] {
+  return [...source.matchAll(/^[ \t]*(?:export\s+)?(?:default\s+)?(?:abstract\s+)?class\s+([A-Za-z_$][\w$]*)/gm)].map((m) => m[1]!);
+}
+
+test('no two classes in src/ have the same name (but the shrinking allowlist)', () => {
+  const declared = new Map<string, string[]>();
+  for (const file of tsFiles(srcRoot)) {
+    const name = relative(repoRoot, file).split(sep).join('/');
+    for (const cls of declaredClasses(readFileSync(file, 'utf8'))) {
+      const files = declared.get(cls) ?? [];
+      files.push(name);
+      declared.set(cls, files);
+    }
+  }
+  const violations = [...declared]
+    .filter(([cls, files]) => files.length > 1 && !duplicateClassNamesAllowed.has(cls))
+    .map(([cls, files]) => `${cls}: ${files.join(', ')}`);
+  assert.deepEqual(violations, []);
+});
+
+test('the line counter and the class scanner see what we write', () => {
+  assert.equal(lineCount('a\nb\n'), 2);
+  assert.equal(lineCount('a\nb'), 2);
+  assert.equal(lineCount(''), 0);
+  assert.deepEqual(declaredClasses('export class A {}\n  class B extends A {}\n// a class C in a comment\nexport abstract class D {}'), ['A', 'B', 'D']);
 });

@@ -2,6 +2,17 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ConcordError } from '../../src/common/errors.js';
 import {
+  AuthLimitError,
+  AuthenticationFailedError,
+  PermissionDeniedError,
+  PermissionNotGrantedError,
+  RoleExistsError,
+  RoleNotFoundError,
+  RoleNotGrantedError,
+  RootUserRequiredError,
+  UserExistsError,
+  UserNotFoundError,
+  UserQuotaExceededError,
   CorruptSnapshotError,
   EmptyKeyError,
   InvalidCommandError,
@@ -39,6 +50,17 @@ const samples: KvError[] = [
   new InvalidCommandError({ reason: 'truncated' }),
   new InvalidScanError({ reason: 'limit' }),
   new CorruptSnapshotError({ reason: 'checksum' }),
+  new UserNotFoundError({ user: 'alice' }),
+  new UserExistsError({ user: 'alice' }),
+  new RoleNotFoundError({ role: 'reader' }),
+  new RoleExistsError({ role: 'reader' }),
+  new RoleNotGrantedError({ user: 'alice', role: 'reader' }),
+  new PermissionNotGrantedError({ role: 'reader', key: Uint8Array.of(0x61), rangeEnd: Uint8Array.of(0x62) }),
+  new RootUserRequiredError({ operation: 'auth enable' }),
+  new AuthLimitError({ limit: 'USER_ROLES_MAX', max: 64 }),
+  new PermissionDeniedError({ user: 'alice', operation: 'write', key: Uint8Array.of(0x62, 0x2f, 0x78), rangeEnd: null }),
+  new AuthenticationFailedError({ user: null }),
+  new UserQuotaExceededError({ user: 'alice', quota: 'sessionsPerUserMax', limit: 100 }),
 ];
 
 test('every error class has a distinct, stable CONCORD_ERR_ code and is a ConcordError', () => {

@@ -21,7 +21,7 @@ import {
   UnknownMessageError,
   type Connection,
 } from '../../src/net/index.js';
-import { answerBacklogBytesMax } from '../../src/net/connection.js';
+import { blockedBytesMax } from '../../src/net/frame-writer.js';
 import { captureLogger, eventually, tempDir } from './helpers.js';
 
 const messages = defineMessages({
@@ -220,7 +220,7 @@ test('thousands of connections that send requests and never read: server memory 
     await eventually(() => connections.every((c) => c.receivingPaused), 'every connection paused', 60_000);
     // Per connection, the answers waiting in memory stay near the backlog bound
     // (one answer may cross it), never the 1 MiB each client asked for.
-    const perConnectionMax = answerBacklogBytesMax + answerBytes + 64;
+    const perConnectionMax = blockedBytesMax + answerBytes + 64;
     for (const c of connections) assert.ok(c.sendQueuedBytes <= perConnectionMax, String(c.sendQueuedBytes));
     const queuedBytes = connections.reduce((sum, c) => sum + c.sendQueuedBytes, 0);
     assert.ok(queuedBytes <= connectionsWanted * perConnectionMax);

@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { DecodeError } from '../../src/net/index.js';
 import { encode, packr, unpackr } from './msgpack-reference.js';
-import { decodeBody, encodeInto, encodedSize } from '../../src/net/msgpack.js';
+import { AssertionFailedError } from '../../src/common/errors.js';
+import { decodeBody, MsgpackEncoder } from '../../src/net/msgpack.js';
 
 
 /** Plain data as message bodies carry it (no undefined: msgpackr and we differ on purpose there). */
@@ -94,33 +95,35 @@ test('malformed input is a DecodeError: truncation, trailing bytes, bad keys, ex
 
 test('values outside plain data are refused when encoding', () => {
   for (const value of [new Map(), new Date(), 1n, () => {}, Symbol('x'), { nested: new Set() }]) {
-    assert.throws(() => encodedSize(value), TypeError);
+    assert.throws(() => new MsgpackEncoder().measure(value), TypeError);
   }
 });
 
-test('encodeInto writes the same bytes whatever was measured before it (the size pass tape is per value)', () => {
+test('an encoder writes the value it measured last, once; measuring others in between changes nothing', () => {
   const a = { key: 'κλειδί', list: [{ y: 1 }, { z: 'two', w: undefined }], n: null, many: Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`f${i}`, `v${i}`])) };
   const b = { other: ['a', { deep: 'bb' }], x: 'ccc' };
   const expected = encode(a).toString('hex');
   assert.deepEqual(unpackr.unpack(Buffer.from(expected, 'hex')), { key: 'κλειδί', list: [{ y: 1 }, { z: 'two' }], n: null, many: a.many });
+  const encoder = new MsgpackEncoder();
   const write = (): string => {
     const buffer = Buffer.alloc(expected.length / 2);
-    assert.equal(encodeInto(a, buffer, 0), buffer.length);
+    assert.equal(encoder.write(buffer, 0), buffer.length);
     return buffer.toString('hex');
   };
-  assert.equal(write(), expected); // never measured
-  encodedSize(b);
-  assert.equal(write(), expected); // another value measured last
-  encodedSize(a);
-  encodedSize(b);
+  encoder.measure(b);
+  assert.equal(encoder.measure(a), expected.length / 2);
+  assert.equal(write(), expected); // b measured before a: a is written
+  assert.throws(write, AssertionFailedError); // one write per measure
+  assert.throws(() => encoder.measure({ ok: 'x', bad: new Map() }), TypeError); // a measure that fails midway...
+  assert.throws(write, AssertionFailedError); // ...leaves nothing to write
+  encoder.measure(a);
+  new MsgpackEncoder().measure(b); // another encoder's measure does not touch this one's tape
   assert.equal(write(), expected);
-  encodedSize(a);
+  encoder.measure(Buffer.from('bytes')); // a bytes body (no tape) in between
+  assert.equal(encoder.write(Buffer.alloc(7), 0), 7);
+  encoder.measure(a);
   assert.equal(write(), expected);
-  assert.equal(write(), expected); // written twice after one measure
-  assert.throws(() => encodedSize({ ok: 'x', bad: new Map() }), TypeError); // a size pass that fails midway
-  assert.equal(write(), expected);
-  encodedSize(Buffer.from('bytes')); // a bytes body (no tape) measured in between
-  encodedSize(a);
-  encodeInto(Buffer.from('bytes'), Buffer.alloc(7), 0);
-  assert.equal(write(), expected);
+  encoder.measure(a);
+  encoder.discard(); // a frame refused after its measure
+  assert.throws(write, AssertionFailedError);
 });

@@ -6,13 +6,13 @@ import {
   defineMethods,
   listen,
   PeerLink,
-  backoffDelayMs,
   PeerLinkState,
   RpcServer,
   s,
   type Listener,
 } from '../../src/net/index.js';
-import { eventually } from './helpers.js';
+import type { RandomSource } from '../../src/common/rng.js';
+import { eventually, ManualClock } from './helpers.js';
 
 const messages = defineMessages({
   Append: { id: 1, schema: s.object({ term: s.uint(), index: s.uint() }) },
@@ -65,7 +65,7 @@ test('drop mode: while the peer is down, send() returns false at once; the link 
   const received: number[] = [];
   const address = 'mem://peer-drop';
   const states: string[] = [];
-  const link = new PeerLink(address, { messages, backoffInitialMs: 5, backoffMaxMs: 20, random: () => 0.5 });
+  const link = new PeerLink(address, { messages, backoffInitialMs: 5, backoffMaxMs: 20 });
   link.on('state', (state) => states.push(state));
   await eventually(() => link.stats.connects === 0 && states.includes('backoff'), 'backing off');
   assert.equal(link.send({ type: 'Append', body: { term: 1, index: 1 } }), false);
@@ -108,11 +108,36 @@ test('queue mode: messages wait (up to queueMessagesMax) and are delivered in or
   await server.close();
 });
 
-test('backoff grows exponentially with jitter, up to backoffMaxMs', () => {
-  const ceilings = [0, 1, 2, 3, 4, 5].map((failures) => backoffDelayMs(failures, 10, 80, 1));
-  assert.deepEqual(ceilings, [10, 20, 40, 80, 80, 80]);
-  const floors = [0, 1, 2, 3, 4, 5].map((failures) => backoffDelayMs(failures, 10, 80, 0));
-  assert.deepEqual(floors, [5, 10, 20, 40, 40, 40]);
-  assert.equal(backoffDelayMs(2, 10, 80, 0.5), 30);
-  assert.equal(backoffDelayMs(1000, 10, 80, 0.5), 60); // No overflow after many failures.
+/** A RandomSource that returns the given floats in turn. */
+function scripted(floats: number[]): RandomSource {
+  return { nextFloat: () => floats.shift()!, nextInt: () => 0 };
+}
+
+test('reconnects wait a full-jitter backoff: drawn from the injected randomness, timed by the injected clock', async () => {
+  const clock = new ManualClock();
+  const almostOne = 1 - 2 ** -32;
+  const link = new PeerLink('mem://peer-nobody-listens', {
+    messages,
+    clock,
+    random: scripted([0.5, 0.25, almostOne, almostOne, 0.1, 0.5]),
+    backoffInitialMs: 10,
+    backoffMaxMs: 40,
+  });
+  // Ceilings 10, 20, 40, 40 (capped), 40; each wait is the draw times the ceiling.
+  const waits: number[] = [];
+  for (let attempt = 0; attempt < 5; attempt++) {
+    await eventually(() => link.state === PeerLinkState.Backoff && clock.pendingDelaysMs.length === 1, `backoff ${attempt}`);
+    waits.push(clock.pendingDelaysMs[0]!);
+    // Short of the wait nothing happens; at the wait the link tries again.
+    if (waits[attempt]! > 1) {
+      await clock.advance(waits[attempt]! - 1);
+      assert.equal(link.state, PeerLinkState.Backoff);
+    }
+    await clock.advance(1);
+    await eventually(() => link.state !== PeerLinkState.Backoff || clock.pendingDelaysMs.length === 1, `attempt ${attempt + 1}`);
+  }
+  assert.deepEqual(waits.map(Math.round), [5, 5, 40, 40, 4]);
+  assert.equal(link.stats.connects, 0);
+  await link.close();
+  assert.deepEqual(clock.pendingDelaysMs, []); // close cancels the pending reconnect
 });

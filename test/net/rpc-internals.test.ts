@@ -19,7 +19,7 @@ import {
 } from '../../src/net/index.js';
 import { viewBackingBytesMax } from '../../src/net/msgpack.js';
 import { allocateOutChunk, slabChunkBytesMax, trimOutChunk } from '../../src/net/out-slab.js';
-import { eventually } from './helpers.js';
+import { eventually, ManualClock } from './helpers.js';
 
 const methods = defineMethods({
   echo: { id: 1, request: s.bytes(), response: s.bytes() },
@@ -106,6 +106,47 @@ test("the client's default timeout applies, and answered calls never time out la
   await assert.rejects(client.call('hang', {}, { timeoutMs: -5 }), TimeoutError);
   assert.equal(client.pendingCalls, 0);
   await stop();
+});
+
+test("deadlines run on the injected clock: a call times out when that clock passes its timeout, never before", async () => {
+  const clock = new ManualClock();
+  const clockMethods = defineMethods({
+    echo: { id: 1, request: s.bytes(), response: s.bytes() },
+    hang: { id: 3, request: s.object({}), response: s.object({}) },
+  });
+  const rpc = new RpcServer(clockMethods, { hang: () => new Promise(() => {}), echo: (request) => request });
+  const server = await listen(`mem://rpc-clock-${process.pid}`, { onConnection: (c) => rpc.serve(c) });
+  const connection = await connect(server.address, { clock });
+  const client = new RpcClient(connection, clockMethods); // deadlines from the connection's clock
+  // Timeouts far beyond the test's real duration: only the injected clock can make them fire.
+  const settled: string[] = [];
+  const short = client.call('hang', {}, { timeoutMs: 100_000 }).catch((error: unknown) => {
+    assert.ok(error instanceof TimeoutError && /after 100000 ms/.test(error.message), String(error));
+    settled.push('short');
+  });
+  const long = client.call('hang', {}, { timeoutMs: 300_000 }).catch((error: unknown) => {
+    assert.ok(error instanceof TimeoutError, String(error));
+    settled.push('long');
+  });
+  await clock.advance(99_999);
+  assert.deepEqual(settled, []);
+  assert.equal(client.pendingCalls, 2);
+  await clock.advance(1);
+  assert.deepEqual(settled, ['short']);
+  assert.equal(client.pendingCalls, 1);
+  assert.deepEqual(await client.call('echo', Buffer.from('x'), { timeoutMs: 5 }), Buffer.from('x')); // answered in time, on no clock tick
+  await clock.advance(200_000);
+  assert.deepEqual(settled, ['short', 'long']);
+  assert.equal(client.pendingCalls, 0);
+  await Promise.all([short, long]);
+  // receive() uses the same clock.
+  let receiveFailed: unknown;
+  const received = connection.receive({ timeoutMs: 100_000 }).catch((error: unknown) => (receiveFailed = error));
+  await clock.advance(100_000);
+  assert.ok(receiveFailed instanceof TimeoutError);
+  await received;
+  connection.destroy();
+  await server.close();
 });
 
 test('a handler that looks at its signal only after the caller aborted finds it aborted', async () => {

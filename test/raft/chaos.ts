@@ -18,24 +18,12 @@ import {
   InvalidConfChangeError,
   MemoryStorage,
   ProposalDroppedError,
-  RaftNode,
   Role,
   type ConfChange,
   type Message,
-  type Ready,
 } from '../../src/raft/index.js';
-import { seededRng } from './network.js';
-
-
-interface ChaosHost {
-  id: string;
-  storage: MemoryStorage;
-  raft: RaftNode;
-  pending: Ready | null;
-  up: boolean;
-  appliedIndex: number;
-  snapshotData: Map<number, string>;
-}
+import { Prng } from '../../src/common/rng.js';
+import { MemoryHost, type HostOptions } from '../../src/testing/raft-network.js';
 
 /** Changes that move `spare` (not initially a member) and `last` (an initial voter) in and out. */
 function confChanges(last: string, spare: string): ConfChange[] {
@@ -50,13 +38,13 @@ function confChanges(last: string, spare: string): ConfChange[] {
 }
 
 export function runSeed(seed: number, steps: number, unsafe = false): { applied: number; terms: number; snapshots: number } {
-  const rng = seededRng(seed * 7919 + 1);
+  const rng = new Prng(seed * 7919 + 1);
   // Every fourth seed runs five initial voters, the others three; one more node can join.
   const IDS = seed % 4 === 0 ? ['a', 'b', 'c', 'd', 'e', 'f'] : ['a', 'b', 'c', 'd'];
   const INITIAL = IDS.slice(0, -1);
   const changes = confChanges(INITIAL.at(-1)!, IDS.at(-1)!);
   const chance = (p: number) => rng.nextInt(1_000_000) < p * 1_000_000;
-  const hosts = new Map<string, ChaosHost>();
+  const hosts = new Map<string, MemoryHost>();
   const leadersByTerm = new Map<number, string>();
   const appliedAt = new Map<number, string>(); // index -> "term:type:data"
   const pool: Message[] = [];
@@ -64,34 +52,37 @@ export function runSeed(seed: number, steps: number, unsafe = false): { applied:
   let snapshots = 0;
   const trace: string[] = [];
 
-  const start = (h: ChaosHost) => {
-    h.raft = new RaftNode({
-      id: h.id,
-      storage: h.storage,
+  const options: HostOptions = {
+    node: {
       // Short, varied timeouts for frequent, contested elections.
       electionTimeoutTicks: 3 + (seed % 8),
       heartbeatIntervalTicks: 1 + (seed % 2),
-      rng: seededRng(seed * 31 + seq++),
-      maxSnapshotChunkBytes: 8,
-      maxInflightAppends: 4,
-      maxAppendBytes: 64,
+      snapshotChunkBytesMax: 8,
+      inflightAppendsMax: 4,
+      appendBytesMax: 64,
       preVote: seed % 2 === 0,
       checkQuorum: seed % 3 !== 0,
       testingOnlyUnsafe: { countStaleVotes: unsafe },
-    });
-    h.pending = null;
-    h.appliedIndex = h.storage.firstIndex() - 1;
+    },
+    // Snapshots here hold random bytes, not the toy state machine's.
+    record: false,
+    onApply: (h, e) => {
+      assert.equal(e.index, h.appliedIndex + 1, `seed ${seed}: ${h.id} applies ${e.index} after ${h.appliedIndex}`);
+      const sig = `${e.term}:${e.type}:${new TextDecoder().decode(e.data)}`;
+      const prev = appliedAt.get(e.index);
+      assert.ok(prev === undefined || prev === sig, `seed ${seed}: ${h.id} applied ${sig} at ${e.index}, another node applied ${prev}\n${trace.slice(-40).join('\n')}`);
+      appliedAt.set(e.index, sig);
+    },
   };
+  /** Crash and restart: the Ready in flight is lost; the node starts over from storage. */
+  const start = (h: MemoryHost) => h.start(new Prng(seed * 31 + seq++));
   for (const id of IDS) {
     const storage = INITIAL.includes(id) ? MemoryStorage.bootstrap(INITIAL) : new MemoryStorage();
-    const h: ChaosHost = { id, storage, raft: undefined as unknown as RaftNode, pending: null, up: true, appliedIndex: 0, snapshotData: new Map() };
-    start(h);
-    hosts.set(id, h);
+    hosts.set(id, new MemoryHost(id, storage, options, new Prng(seed * 31 + seq++)));
   }
 
   const check = () => {
     for (const h of hosts.values()) {
-      if (!h.up) continue;
       const s = h.raft.status();
       if (s.role === Role.Leader) {
         const other = leadersByTerm.get(s.term);
@@ -101,33 +92,15 @@ export function runSeed(seed: number, steps: number, unsafe = false): { applied:
     }
   };
 
-  const finishReady = (h: ChaosHost) => {
-    const r = h.pending!;
-    if (r.snapshot !== undefined) {
-      snapshots++;
-      h.storage.applySnapshot(r.snapshot, new Uint8Array());
-      h.appliedIndex = r.snapshot.index;
-    }
-    h.storage.append(r.entries);
-    if (r.hardState !== undefined) h.storage.setHardState(r.hardState);
-    for (const m of r.messagesAfterPersist) pool.push(m);
-    for (const e of r.committedEntries) {
-      assert.equal(e.index, h.appliedIndex + 1, `seed ${seed}: ${h.id} applies ${e.index} after ${h.appliedIndex}`);
-      h.appliedIndex = e.index;
-      const sig = `${e.term}:${e.type}:${new TextDecoder().decode(e.data)}`;
-      const prev = appliedAt.get(e.index);
-      assert.ok(prev === undefined || prev === sig, `seed ${seed}: ${h.id} applied ${sig} at ${e.index}, another node applied ${prev}\n${trace.slice(-40).join('\n')}`);
-      appliedAt.set(e.index, sig);
-    }
-    h.pending = null;
-    h.raft.advance(r);
+  const finishReady = (h: MemoryHost) => {
+    if (h.pending!.snapshot !== undefined) snapshots++;
+    h.finishReady(pool);
   };
 
-  const hostStep = (h: ChaosHost, heal: boolean) => {
+  const hostStep = (h: MemoryHost, heal: boolean) => {
     if (h.pending !== null && (heal || chance(0.5))) finishReady(h);
     if (h.pending === null && h.raft.hasReady()) {
-      h.pending = h.raft.ready();
-      for (const m of h.pending.messages) pool.push(m);
+      h.takeReady(pool);
       if (heal) finishReady(h);
     }
   };
@@ -140,7 +113,6 @@ export function runSeed(seed: number, steps: number, unsafe = false): { applied:
     if (!heal && chance(0.1)) return; // lost
     if (!heal && chance(0.05)) pool.push(m); // duplicated
     const to = hosts.get(m.to)!;
-    if (!to.up) return;
     if (!heal && partitioned(m.from, m.to)) return;
     trace.push(`${m.from}->${m.to} ${m.type} t${m.term}`);
     to.raft.step(m);
@@ -153,29 +125,25 @@ export function runSeed(seed: number, steps: number, unsafe = false): { applied:
     const action = rng.nextInt(100);
     if (action < 45) deliverOne(false);
     else if (action < 65) {
-      for (const h of hosts.values()) if (h.up) hostStep(h, false);
+      for (const h of hosts.values()) hostStep(h, false);
     } else if (action < 80) {
-      for (const h of hosts.values()) if (h.up) h.raft.tick();
+      for (const h of hosts.values()) h.raft.tick();
     } else if (action < 90) {
       // Clients mostly find the leader.
       const leader = [...hosts.values()].find((x) => x.raft.status().role === Role.Leader);
       const h = leader !== undefined && chance(0.8) ? leader : hosts.get(IDS[rng.nextInt(IDS.length)]!)!;
-      if (h.up) {
-        try {
-          h.raft.propose(new TextEncoder().encode(`${seed}-${step}`));
-        } catch (e) {
-          if (!(e instanceof ProposalDroppedError)) throw e;
-        }
+      try {
+        h.raft.propose(new TextEncoder().encode(`${seed}-${step}`));
+      } catch (e) {
+        if (!(e instanceof ProposalDroppedError)) throw e;
       }
     } else if (action < 92) {
       const h = hosts.get(IDS[rng.nextInt(IDS.length)]!)!;
-      if (h.up) {
-        const cc = changes[rng.nextInt(changes.length)]!;
-        try {
-          h.raft.proposeConfChange(cc);
-        } catch (e) {
-          if (!(e instanceof ProposalDroppedError) && !(e instanceof InvalidConfChangeError)) throw e;
-        }
+      const cc = changes[rng.nextInt(changes.length)]!;
+      try {
+        h.raft.proposeConfChange(cc);
+      } catch (e) {
+        if (!(e instanceof ProposalDroppedError) && !(e instanceof InvalidConfChangeError)) throw e;
       }
     } else if (action < 94) {
       // Crash: the Ready in flight is lost; restart from storage.
@@ -185,7 +153,7 @@ export function runSeed(seed: number, steps: number, unsafe = false): { applied:
     } else if (action < 96) {
       const h = hosts.get(IDS[rng.nextInt(IDS.length)]!)!;
       const applied = h.raft.status().applied;
-      if (h.up && applied > h.storage.firstIndex() + 2 && h.pending === null) {
+      if (applied > h.storage.firstIndex() + 2 && h.pending === null) {
         h.storage.createSnapshot(applied, h.raft.status().conf, new Uint8Array(rng.nextInt(40)));
         h.storage.compact(applied - rng.nextInt(3));
       }
@@ -193,7 +161,7 @@ export function runSeed(seed: number, steps: number, unsafe = false): { applied:
       partition = chance(0.5) ? new Set([IDS[rng.nextInt(IDS.length)]!]) : null;
     } else {
       const h = hosts.get(IDS[rng.nextInt(IDS.length)]!)!;
-      if (h.up && chance(0.3)) h.raft.campaign();
+      if (chance(0.3)) h.raft.campaign();
     }
     check();
   }

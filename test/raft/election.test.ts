@@ -2,12 +2,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MessageType, Role } from '../../src/raft/index.js';
-import { TestNetwork } from './network.js';
+import { RaftNetwork } from '../../src/testing/raft-network.js';
 
 test('elects exactly one leader in 3- and 5-node clusters', () => {
   for (const ids of [['a', 'b', 'c'], ['a', 'b', 'c', 'd', 'e']]) {
     for (let seed = 1; seed <= 5; seed++) {
-      const net = new TestNetwork(ids, { seed });
+      const net = new RaftNetwork(ids, { seed });
       net.settle();
       const leader = net.electLeader();
       net.tick(3);
@@ -19,7 +19,7 @@ test('elects exactly one leader in 3- and 5-node clusters', () => {
 });
 
 test('a minority partition cannot elect a leader', () => {
-  const net = new TestNetwork(['a', 'b', 'c', 'd', 'e']);
+  const net = new RaftNetwork(['a', 'b', 'c', 'd', 'e']);
   net.settle();
   const leader = net.electLeader();
   const minority = ['a', 'b', 'c', 'd', 'e'].filter((id) => id !== leader).slice(0, 2);
@@ -30,7 +30,7 @@ test('a minority partition cannot elect a leader', () => {
 });
 
 function disruptionScenario(preVote: boolean, checkQuorum: boolean): { termBefore: number; termAfter: number; leaderBefore: string; leaderAfter: string | null } {
-  const net = new TestNetwork(['a', 'b', 'c'], { node: { preVote, checkQuorum } });
+  const net = new RaftNetwork(['a', 'b', 'c'], { node: { preVote, checkQuorum } });
   net.settle();
   const leaderBefore = net.electLeader();
   const rejoiner = ['a', 'b', 'c'].find((id) => id !== leaderBefore)!;
@@ -55,7 +55,7 @@ test('without pre-vote and check-quorum a rejoining node does disrupt (the scena
 });
 
 test('a partitioned pre-candidate does not increase its term', () => {
-  const net = new TestNetwork(['a', 'b', 'c']);
+  const net = new RaftNetwork(['a', 'b', 'c']);
   net.settle();
   const leader = net.electLeader();
   const other = ['a', 'b', 'c'].find((id) => id !== leader)!;
@@ -67,7 +67,7 @@ test('a partitioned pre-candidate does not increase its term', () => {
 });
 
 test('check-quorum: a leader that cannot hear from a quorum steps down', () => {
-  const net = new TestNetwork(['a', 'b', 'c']);
+  const net = new RaftNetwork(['a', 'b', 'c']);
   net.settle();
   const leader = net.electLeader();
   net.isolate(leader);
@@ -79,7 +79,7 @@ test('check-quorum: a leader that cannot hear from a quorum steps down', () => {
 });
 
 test('check-quorum: a leader that hears from a quorum stays leader', () => {
-  const net = new TestNetwork(['a', 'b', 'c']);
+  const net = new RaftNetwork(['a', 'b', 'c']);
   net.settle();
   const leader = net.electLeader();
   const other = ['a', 'b', 'c'].find((id) => id !== leader)!;
@@ -89,7 +89,7 @@ test('check-quorum: a leader that hears from a quorum stays leader', () => {
 });
 
 test('without check-quorum an isolated leader keeps believing it leads', () => {
-  const net = new TestNetwork(['a', 'b', 'c'], { node: { checkQuorum: false } });
+  const net = new RaftNetwork(['a', 'b', 'c'], { node: { checkQuorum: false } });
   net.settle();
   const leader = net.electLeader();
   net.isolate(leader);
@@ -98,7 +98,7 @@ test('without check-quorum an isolated leader keeps believing it leads', () => {
 });
 
 test('with check-quorum, a follower ignores vote requests while it hears from its leader (§4.2.3)', () => {
-  const net = new TestNetwork(['a', 'b', 'c'], { node: { preVote: false } });
+  const net = new RaftNetwork(['a', 'b', 'c'], { node: { preVote: false } });
   net.settle();
   const leader = net.electLeader();
   const [x, y] = ['a', 'b', 'c'].filter((id) => id !== leader) as [string, string];
@@ -111,7 +111,7 @@ test('with check-quorum, a follower ignores vote requests while it hears from it
 });
 
 test('a leader is re-elected after the old one crashes, and the log survives', () => {
-  const net = new TestNetwork(['a', 'b', 'c']);
+  const net = new RaftNetwork(['a', 'b', 'c']);
   net.settle();
   const leader = net.electLeader();
   net.propose(leader, 'one');

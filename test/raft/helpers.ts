@@ -11,7 +11,8 @@ import {
   type RaftConfig,
   type Ready,
 } from '../../src/raft/index.js';
-import { seededRng } from './network.js';
+import { Prng } from '../../src/common/rng.js';
+import { drainReady } from '../../src/testing/raft-network.js';
 
 export interface NodeSetup {
   voters?: NodeId[];
@@ -40,7 +41,7 @@ export function makeNode(id: NodeId, setup: NodeSetup = {}): { node: RaftNode; s
     storage,
     electionTimeoutTicks: 10,
     heartbeatIntervalTicks: 1,
-    rng: seededRng(42),
+    rng: new Prng(42),
     applied: 1,
     ...setup.config,
   });
@@ -48,13 +49,7 @@ export function makeNode(id: NodeId, setup: NodeSetup = {}): { node: RaftNode; s
 }
 
 /** Take a Ready, persist it into `storage`, advance; returns the Ready. */
-export function drain(node: RaftNode, storage: MemoryStorage): Ready {
-  const r = node.ready();
-  storage.append(r.entries);
-  if (r.hardState !== undefined) storage.setHardState(r.hardState);
-  node.advance(r);
-  return r;
-}
+export const drain = drainReady;
 
 export function appendMsg(from: NodeId, to: NodeId, term: number, prevLogIndex: number, prevLogTerm: number, entryTerms: number[] = [], leaderCommit = 0): AppendEntriesMessage {
   return {

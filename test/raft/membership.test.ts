@@ -12,14 +12,14 @@ import {
   RaftNode,
   Role,
 } from '../../src/raft/index.js';
-import { bytes, TestNetwork } from './network.js';
+import { bytes, RaftNetwork } from '../../src/testing/raft-network.js';
 
 const addVoter = (nodeId: string) => ({ type: ConfChangeType.AddVoter, nodeId });
 const addLearner = (nodeId: string) => ({ type: ConfChangeType.AddLearner, nodeId });
 const remove = (nodeId: string) => ({ type: ConfChangeType.RemoveNode, nodeId });
 
 test('adds a voter one at a time; the new node learns the whole configuration by replication', () => {
-  const net = new TestNetwork(['a', 'b', 'c']);
+  const net = new RaftNetwork(['a', 'b', 'c']);
   net.settle();
   const leader = net.electLeader();
   net.propose(leader, 'before');
@@ -39,7 +39,7 @@ test('adds a voter one at a time; the new node learns the whole configuration by
 });
 
 test('removes a voter; a removed leader steps down once the change is committed', () => {
-  const net = new TestNetwork(['a', 'b', 'c']);
+  const net = new RaftNetwork(['a', 'b', 'c']);
   net.settle();
   const leader = net.electLeader();
   net.node(leader).proposeConfChange({ changes: [remove(leader)] });
@@ -57,7 +57,7 @@ test('removes a voter; a removed leader steps down once the change is committed'
 });
 
 test('a simple change of more than one voter is refused (thesis §4.1); auto makes it joint', () => {
-  const net = new TestNetwork(['a', 'b', 'c']);
+  const net = new RaftNetwork(['a', 'b', 'c']);
   net.settle();
   const leader = net.electLeader();
   assert.throws(
@@ -70,7 +70,7 @@ test('a simple change of more than one voter is refused (thesis §4.1); auto mak
 });
 
 test('only one membership change may be pending at a time', () => {
-  const net = new TestNetwork(['a', 'b', 'c']);
+  const net = new RaftNetwork(['a', 'b', 'c']);
   net.settle();
   const leader = net.electLeader();
   net.tick(1);
@@ -85,7 +85,7 @@ test('only one membership change may be pending at a time', () => {
 });
 
 test('joint consensus replaces two voters at once and leaves the joint configuration automatically', () => {
-  const net = new TestNetwork(['a', 'b', 'c']);
+  const net = new RaftNetwork(['a', 'b', 'c']);
   net.settle();
   const leader = net.electLeader();
   const [x, y] = ['a', 'b', 'c'].filter((id) => id !== leader) as [string, string];
@@ -108,7 +108,7 @@ test('joint consensus replaces two voters at once and leaves the joint configura
 });
 
 test('in a joint configuration, commit needs a majority of both halves', () => {
-  const net = new TestNetwork(['a', 'b', 'c']);
+  const net = new RaftNetwork(['a', 'b', 'c']);
   net.settle();
   const leader = net.electLeader();
   net.addHost('d', new MemoryStorage());
@@ -141,7 +141,7 @@ test('in a joint configuration, commit needs a majority of both halves', () => {
 });
 
 test('a learner catches up without voting and is then promoted', () => {
-  const net = new TestNetwork(['a', 'b', 'c']);
+  const net = new RaftNetwork(['a', 'b', 'c']);
   net.settle();
   const leader = net.electLeader();
   for (let i = 0; i < 5; i++) net.propose(leader, `v${i}`);
@@ -176,7 +176,7 @@ test('a learner catches up without voting and is then promoted', () => {
 });
 
 test('the configuration is recovered after a restart from the snapshot and the changes after it', () => {
-  const net = new TestNetwork(['a', 'b', 'c']);
+  const net = new RaftNetwork(['a', 'b', 'c']);
   net.settle();
   const leader = net.electLeader();
   net.addHost('d', new MemoryStorage());
@@ -202,7 +202,7 @@ test('the configuration is recovered after a restart from the snapshot and the c
 });
 
 test('a restart with the applied index given recovers the configuration from the log alone', () => {
-  const net = new TestNetwork(['a', 'b', 'c']);
+  const net = new RaftNetwork(['a', 'b', 'c']);
   net.settle();
   const leader = net.electLeader();
   net.node(leader).proposeConfChange({ changes: [addLearner('z')] });

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DropReason, MessageType, ProposalDroppedError, Role } from '../../src/raft/index.js';
-import { bytes, TestNetwork } from './network.js';
+import { bytes, RaftNetwork } from '../../src/testing/raft-network.js';
 import { drain, makeNode } from './helpers.js';
 
 const dropped = (reason: string) => (e: unknown) => e instanceof ProposalDroppedError && e.reason === reason && e.code === 'CONCORD_ERR_PROPOSAL_DROPPED';
@@ -13,7 +13,7 @@ test('a proposal without a known leader is dropped synchronously', () => {
 });
 
 test('a proposal at a follower is dropped with a hint naming the leader', () => {
-  const net = new TestNetwork(['a', 'b', 'c']);
+  const net = new RaftNetwork(['a', 'b', 'c']);
   net.settle();
   const leader = net.electLeader();
   const follower = ['a', 'b', 'c'].find((id) => id !== leader)!;
@@ -24,7 +24,7 @@ test('a proposal at a follower is dropped with a hint naming the leader', () => 
 });
 
 test('proposals are dropped while too many bytes are uncommitted, and accepted again once they commit', () => {
-  const net = new TestNetwork(['a', 'b', 'c'], { node: { maxUncommittedEntriesBytes: 100 } });
+  const net = new RaftNetwork(['a', 'b', 'c'], { node: { uncommittedEntriesBytesMax: 100 } });
   net.settle();
   const leader = net.electLeader();
   net.tick(1);
@@ -45,7 +45,7 @@ test('proposals are dropped while too many bytes are uncommitted, and accepted a
 });
 
 test('an accepted proposal that a leader change overwrites is recognisable by its term', () => {
-  const net = new TestNetwork(['a', 'b', 'c']);
+  const net = new RaftNetwork(['a', 'b', 'c']);
   net.settle();
   const old = net.electLeader();
   net.tick(1);
@@ -64,7 +64,7 @@ test('an accepted proposal that a leader change overwrites is recognisable by it
 });
 
 test('committed entries are handed out once, in order, and only after they commit', () => {
-  const net = new TestNetwork(['a', 'b', 'c']);
+  const net = new RaftNetwork(['a', 'b', 'c']);
   net.settle();
   const leader = net.electLeader();
   for (let i = 0; i < 20; i++) net.node(leader).propose(bytes(`c${i}`));

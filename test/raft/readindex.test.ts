@@ -2,11 +2,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MessageType, ProposalDroppedError, DropReason, type HeartbeatMessage } from '../../src/raft/index.js';
-import { bytes, text, TestNetwork } from './network.js';
+import { bytes, text, RaftNetwork } from '../../src/testing/raft-network.js';
 import { drain, makeNode } from './helpers.js';
 
 test('read index at the leader is released after a heartbeat quorum, at the commit index', () => {
-  const net = new TestNetwork(['a', 'b', 'c']);
+  const net = new RaftNetwork(['a', 'b', 'c']);
   net.settle();
   const leader = net.electLeader();
   net.propose(leader, 'x');
@@ -22,7 +22,7 @@ test('read index at the leader is released after a heartbeat quorum, at the comm
 });
 
 test('read index forwarded from a follower comes back in its Ready', () => {
-  const net = new TestNetwork(['a', 'b', 'c']);
+  const net = new RaftNetwork(['a', 'b', 'c']);
   net.settle();
   const leader = net.electLeader();
   net.propose(leader, 'x');
@@ -36,7 +36,7 @@ test('read index forwarded from a follower comes back in its Ready', () => {
 });
 
 test('a leader cut off from the quorum serves no read', () => {
-  const net = new TestNetwork(['a', 'b', 'c'], { node: { checkQuorum: false } });
+  const net = new RaftNetwork(['a', 'b', 'c'], { node: { checkQuorum: false } });
   net.settle();
   const leader = net.electLeader();
   net.isolate(leader);
@@ -66,7 +66,7 @@ test('read index waits until the new leader commits an entry of its term', () =>
 });
 
 test('read index after a leader change never goes back before what was committed', () => {
-  const net = new TestNetwork(['a', 'b', 'c']);
+  const net = new RaftNetwork(['a', 'b', 'c']);
   net.settle();
   const first = net.electLeader();
   for (let i = 0; i < 5; i++) net.propose(first, `w${i}`);
@@ -84,7 +84,7 @@ test('read index after a leader change never goes back before what was committed
 });
 
 test('many reads in one Ready share one heartbeat round', () => {
-  const net = new TestNetwork(['a', 'b', 'c']);
+  const net = new RaftNetwork(['a', 'b', 'c']);
   net.settle();
   const leader = net.electLeader();
   net.tick(2);
@@ -99,7 +99,7 @@ test('many reads in one Ready share one heartbeat round', () => {
 });
 
 test('a single-node leader serves reads at once', () => {
-  const net = new TestNetwork(['a']);
+  const net = new RaftNetwork(['a']);
   net.settle();
   net.electLeader();
   net.propose('a', 'x');
@@ -114,7 +114,7 @@ test('read index without a known leader is dropped synchronously', () => {
 });
 
 test('reads with the same context are still confirmed separately and in order', () => {
-  const net = new TestNetwork(['a', 'b', 'c']);
+  const net = new RaftNetwork(['a', 'b', 'c']);
   net.settle();
   const leader = net.electLeader();
   net.tick(2);
@@ -128,7 +128,7 @@ test('reads with the same context are still confirmed separately and in order', 
 });
 
 test('a stale acknowledgement (from before a read was registered) does not confirm it', () => {
-  const net = new TestNetwork(['a', 'b', 'c']);
+  const net = new RaftNetwork(['a', 'b', 'c']);
   net.settle();
   const leader = net.electLeader();
   net.tick(2);

@@ -2,10 +2,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MessageType, ProgressState, Role, type AppendEntriesMessage, type AppendEntriesResponseMessage } from '../../src/raft/index.js';
-import { bytes, TestNetwork } from './network.js';
+import { bytes, RaftNetwork } from '../../src/testing/raft-network.js';
 
 test('a follower that missed entries catches up once reconnected', () => {
-  const net = new TestNetwork(['a', 'b', 'c']);
+  const net = new RaftNetwork(['a', 'b', 'c']);
   net.settle();
   const leader = net.electLeader();
   const lagger = ['a', 'b', 'c'].find((id) => id !== leader)!;
@@ -19,7 +19,7 @@ test('a follower that missed entries catches up once reconnected', () => {
 
 test('fast backtracking repairs a long conflicting log in a few round trips (§5.3)', () => {
   const ids = ['a', 'b', 'c'];
-  const net = new TestNetwork(ids);
+  const net = new RaftNetwork(ids);
   net.settle();
   const old = net.electLeader();
   // The old leader appends 100 entries nobody else receives.
@@ -41,8 +41,8 @@ test('fast backtracking repairs a long conflicting log in a few round trips (§5
   assert.equal(net.host(old).appliedData.filter((s) => s.startsWith('lost')).length, 0);
 });
 
-test('flow control: appends in flight to one follower stay within maxInflightAppends and maxAppendBytes', () => {
-  const net = new TestNetwork(['a', 'b', 'c'], { node: { maxInflightAppends: 3, maxAppendBytes: 25 } });
+test('flow control: appends in flight to one follower stay within inflightAppendsMax and appendBytesMax', () => {
+  const net = new RaftNetwork(['a', 'b', 'c'], { node: { inflightAppendsMax: 3, appendBytesMax: 25 } });
   net.settle();
   const leader = net.electLeader();
   net.tick(2);
@@ -54,7 +54,7 @@ test('flow control: appends in flight to one follower stay within maxInflightApp
   for (const m of appends) byFollower.set(m.to, [...(byFollower.get(m.to) ?? []), m]);
   assert.equal(byFollower.size, 2);
   for (const [to, msgs] of byFollower) {
-    assert.equal(msgs.length, 3, `${to}: exactly maxInflightAppends messages`);
+    assert.equal(msgs.length, 3, `${to}: exactly inflightAppendsMax messages`);
     for (const m of msgs) {
       const size = m.entries.reduce((n, e) => n + e.data.length, 0);
       assert.ok(m.entries.length >= 1);
@@ -72,7 +72,7 @@ test('flow control: appends in flight to one follower stay within maxInflightApp
 });
 
 test('proposal batching: many proposals go out in one append message per follower', () => {
-  const net = new TestNetwork(['a', 'b', 'c']);
+  const net = new RaftNetwork(['a', 'b', 'c']);
   net.settle();
   const leader = net.electLeader();
   net.tick(2);
@@ -88,7 +88,7 @@ test('proposal batching: many proposals go out in one append message per followe
 });
 
 test('probe state: one append at a time until the follower answers, then pipelining', () => {
-  const net = new TestNetwork(['a', 'b', 'c']);
+  const net = new RaftNetwork(['a', 'b', 'c']);
   net.settle();
   const leader = net.electLeader();
   const lagger = ['a', 'b', 'c'].find((id) => id !== leader)!;
@@ -117,7 +117,7 @@ test('probe state: one append at a time until the follower answers, then pipelin
 });
 
 test('a lost append is sent again (stalled pipeline falls back to probing)', () => {
-  const net = new TestNetwork(['a', 'b', 'c']);
+  const net = new RaftNetwork(['a', 'b', 'c']);
   net.settle();
   const leader = net.electLeader();
   net.tick(2);
@@ -133,7 +133,7 @@ test('a lost append is sent again (stalled pipeline falls back to probing)', () 
 });
 
 test('a follower rejecting with a conflict is answered from the hinted index, not one by one', () => {
-  const net = new TestNetwork(['a', 'b', 'c']);
+  const net = new RaftNetwork(['a', 'b', 'c']);
   net.settle();
   const leader = net.electLeader();
   const lagger = ['a', 'b', 'c'].find((id) => id !== leader)!;
@@ -149,7 +149,7 @@ test('a follower rejecting with a conflict is answered from the hinted index, no
 });
 
 test('a follower restarted after a crash keeps what it acknowledged', () => {
-  const net = new TestNetwork(['a', 'b', 'c']);
+  const net = new RaftNetwork(['a', 'b', 'c']);
   net.settle();
   const leader = net.electLeader();
   for (let i = 0; i < 10; i++) net.propose(leader, `d${i}`);
@@ -164,7 +164,7 @@ test('a follower restarted after a crash keeps what it acknowledged', () => {
 });
 
 test('a new commit index costs no message of its own: it rides on the next append, or on the next heartbeat', () => {
-  const net = new TestNetwork(['a', 'b', 'c']);
+  const net = new RaftNetwork(['a', 'b', 'c']);
   net.settle();
   const leader = net.electLeader();
   net.tick(2);
@@ -207,7 +207,7 @@ test('a new commit index costs no message of its own: it rides on the next appen
 });
 
 test('takeDuringPersist: a leader replicates proposals while its Ready is persisted; followers alone can commit them', () => {
-  const net = new TestNetwork(['a', 'b', 'c']);
+  const net = new RaftNetwork(['a', 'b', 'c']);
   net.settle();
   const leader = net.electLeader();
   net.tick(2);

@@ -2,13 +2,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { emptyConfState, MessageType, type InstallSnapshotMessage, type Message } from '../../src/raft/index.js';
-import { TestNetwork } from './network.js';
+import { RaftNetwork } from '../../src/testing/raft-network.js';
 import { drain, makeNode } from './helpers.js';
 
 const chunkBytes = 16;
 
-function laggingCluster(): { net: TestNetwork; leader: string; lagger: string } {
-  const net = new TestNetwork(['a', 'b', 'c'], { node: { maxSnapshotChunkBytes: chunkBytes } });
+function laggingCluster(): { net: RaftNetwork; leader: string; lagger: string } {
+  const net = new RaftNetwork(['a', 'b', 'c'], { node: { snapshotChunkBytesMax: chunkBytes } });
   net.settle();
   const leader = net.electLeader();
   const lagger = ['a', 'b', 'c'].find((id) => id !== leader)!;

@@ -2,10 +2,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DropReason, MessageType, ProposalDroppedError, Role } from '../../src/raft/index.js';
-import { bytes, TestNetwork } from './network.js';
+import { bytes, RaftNetwork } from '../../src/testing/raft-network.js';
 
 test('transfers leadership to an up-to-date follower', () => {
-  const net = new TestNetwork(['a', 'b', 'c']);
+  const net = new RaftNetwork(['a', 'b', 'c']);
   net.settle();
   const leader = net.electLeader();
   net.propose(leader, 'x');
@@ -22,7 +22,7 @@ test('transfers leadership to an up-to-date follower', () => {
 });
 
 test('transfer to a lagging follower first brings it up to date', () => {
-  const net = new TestNetwork(['a', 'b', 'c']);
+  const net = new RaftNetwork(['a', 'b', 'c']);
   net.settle();
   const leader = net.electLeader();
   const target = ['a', 'b', 'c'].find((id) => id !== leader)!;
@@ -39,7 +39,7 @@ test('transfer to a lagging follower first brings it up to date', () => {
 });
 
 test('proposals are dropped while a transfer is in progress', () => {
-  const net = new TestNetwork(['a', 'b', 'c']);
+  const net = new RaftNetwork(['a', 'b', 'c']);
   net.settle();
   const leader = net.electLeader();
   const target = ['a', 'b', 'c'].find((id) => id !== leader)!;
@@ -49,7 +49,7 @@ test('proposals are dropped while a transfer is in progress', () => {
 });
 
 test('a transfer that cannot complete is abandoned after an election timeout', () => {
-  const net = new TestNetwork(['a', 'b', 'c']);
+  const net = new RaftNetwork(['a', 'b', 'c']);
   net.settle();
   const leader = net.electLeader();
   const target = ['a', 'b', 'c'].find((id) => id !== leader)!;
@@ -63,7 +63,7 @@ test('a transfer that cannot complete is abandoned after an election timeout', (
 });
 
 test('a transfer requested at a follower is forwarded to the leader', () => {
-  const net = new TestNetwork(['a', 'b', 'c']);
+  const net = new RaftNetwork(['a', 'b', 'c']);
   net.settle();
   const leader = net.electLeader();
   const target = ['a', 'b', 'c'].find((id) => id !== leader)!;
@@ -73,7 +73,7 @@ test('a transfer requested at a follower is forwarded to the leader', () => {
 });
 
 test('a transfer overrides the lease: voters grant the transferee even while hearing from the leader', () => {
-  const net = new TestNetwork(['a', 'b', 'c'], { node: { checkQuorum: true, preVote: true } });
+  const net = new RaftNetwork(['a', 'b', 'c'], { node: { checkQuorum: true, preVote: true } });
   net.settle();
   const leader = net.electLeader();
   net.tick(3);

@@ -47,6 +47,8 @@ describe('a three-member cluster', { timeout: 180_000 }, () => {
       });
       assert.equal(response.version, 1);
       assert.ok(response.revision > 0);
+      // Also through a follower: the header's revision includes the write it answers.
+      assert.ok(response.header.revision >= response.revision, `header revision ${response.header.revision} < write revision ${response.revision}`);
     });
     await cluster.waitForConvergence();
     for (const name of names) {

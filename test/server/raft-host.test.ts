@@ -7,12 +7,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { pino } from 'pino';
-import { encodeCommand, KvStateMachine, CommandKind, ResultKind } from '../../src/kv/index.js';
+import { encodeCommand, KvStateMachine, CommandKind, ResultKind, type ApplyResult, type Command } from '../../src/kv/index.js';
 import { ErrorCode } from '../../src/protocol/index.js';
 import { DropReason, EntryType, ProposalDroppedError, Role, type ConfState, type Entry, type Message, type Ready, type DuringPersist } from '../../src/raft/index.js';
 import type { CoreStatus, HostStorage, PersistBatch, RaftCore } from '../../src/server/ports.js';
 import { RaftHost, type PeerDirectory } from '../../src/server/raft-host.js';
+import { kvStateMachinePort } from '../../src/server/kv-replica.js';
+import { StartingIdentity } from '../../src/server/member-status.js';
+import { proposalHeadroomBytes } from '../../src/server/proposal-tracker.js';
 import { systemClock, systemRandom } from '../../src/common/system-clock.js';
+import type { Clock } from '../../src/common/clock.js';
 
 const silent = pino({ level: 'silent' });
 const emptyReady: Ready = { messages: [], snapshotChunks: [], entries: [], messagesAfterPersist: [], committedEntries: [], readStates: [], mustSync: false };
@@ -35,14 +39,15 @@ class ScriptedCore implements RaftCore {
   role: Role = Role.Leader;
   nextIndex = 10;
   term = 1;
-  refuse = false;
+  refuse: DropReason | null = null;
+  readonly limits = { uncommittedEntriesBytesMax: 1234, pendingReadIndexRequestsMax: 99 };
   constructor(events: string[]) {
     this.events = events;
   }
   tick(): void {}
   step(): void {}
   propose(data: Uint8Array): { index: number; term: number } {
-    if (this.refuse) throw new ProposalDroppedError(DropReason.NotLeader, 'n2');
+    if (this.refuse !== null) throw new ProposalDroppedError(this.refuse, 'n2');
     this.events.push('propose');
     this.proposals.push(data);
     return { index: this.nextIndex++, term: this.term };
@@ -97,7 +102,14 @@ class ScriptedStorage implements HostStorage {
     if (this.gate) await this.gate.promise;
     this.events.push('persist-done');
   }
-  async writeSnapshot(): Promise<void> {}
+  snapshotWrites = 0;
+  /** What a local snapshot write does (default: succeeds). */
+  writeSnapshotResult: () => Promise<void> = async () => {};
+  lastIndexValue = 0;
+  async writeSnapshot(): Promise<void> {
+    this.snapshotWrites++;
+    return this.writeSnapshotResult();
+  }
   readSnapshot(): null {
     return null;
   }
@@ -108,7 +120,7 @@ class ScriptedStorage implements HostStorage {
     return 1;
   }
   lastIndex(): number {
-    return 0;
+    return this.lastIndexValue;
   }
   snapshotIndex(): number {
     return 0;
@@ -116,7 +128,7 @@ class ScriptedStorage implements HostStorage {
   async close(): Promise<void> {}
 }
 
-function setup() {
+function setup(options: { snapshotEveryEntries?: number; clock?: Clock } = {}) {
   const events: string[] = [];
   const core = new ScriptedCore(events);
   const storage = new ScriptedStorage(events);
@@ -131,15 +143,24 @@ function setup() {
     peerUrlOf: () => null,
     members: () => [],
   };
-  const host = new RaftHost(
-    { name: 'n1', clientUrl: 'tcp://c', peerUrl: 'tcp://p', tickIntervalMs: 1_000_000, snapshotEveryEntries: 1_000_000, pendingRequestsMax: 100, version: 'test', clock: systemClock, random: systemRandom },
+  const host = new RaftHost<ApplyResult>(
+    {
+      identity: new StartingIdentity('n1', 'tcp://p', 'tcp://c', 'test'),
+      tickIntervalMs: 1_000_000,
+      snapshotEveryEntries: options.snapshotEveryEntries ?? 1_000_000,
+      pendingRequestsMax: 100,
+      clock: options.clock ?? systemClock,
+      random: systemRandom,
+    },
     core,
     storage,
-    kv,
+    kvStateMachinePort(kv),
     peers,
     silent,
   );
-  return { events, core, storage, kv, host, sent };
+  const propose = (command: Command, deadlineMs = performance.now() + 10_000) =>
+    host.propose(encodeCommand(command, Date.now(), proposalHeadroomBytes), deadlineMs);
+  return { events, core, storage, kv, host, sent, propose };
 }
 
 const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
@@ -160,6 +181,7 @@ test('one Ready: send messages and apply what is committed, persist once, then a
     softState: { leader: 'n1', role: Role.Leader },
     messages: [heartbeat('n2')],
     entries: [entry(1, new Uint8Array(0))],
+    mustSync: true,
     hardState: { term: 1, vote: 'n1', commit: 1 },
     messagesAfterPersist: [heartbeat('n3')],
     committedEntries: [{ index: 1, term: 1, type: EntryType.ConfChange, data: new Uint8Array(0) }],
@@ -178,7 +200,7 @@ test('one Ready: send messages and apply what is committed, persist once, then a
 });
 
 test("a turn's proposals reach the core before the next ready(), and each client gets its own entry's result", async () => {
-  const { events, core, kv, host } = setup();
+  const { events, core, kv, host, propose } = setup();
   core.readies.push({ ...emptyReady, softState: { leader: 'n1', role: Role.Leader } });
   host.start();
   await settle();
@@ -186,7 +208,7 @@ test("a turn's proposals reach the core before the next ready(), and each client
   kv.apply(1, new Uint8Array(0));
   events.length = 0;
   const results = [1, 2, 3].map((i) =>
-    host.propose({ kind: CommandKind.Put, key: new TextEncoder().encode(`k${i}`), value: new Uint8Array([i]) }, performance.now() + 10_000),
+    propose({ kind: CommandKind.Put, key: new TextEncoder().encode(`k${i}`), value: new Uint8Array([i]) }),
   );
   await turn();
   await turn();
@@ -204,11 +226,11 @@ test("a turn's proposals reach the core before the next ready(), and each client
 });
 
 test('leadership lost before apply: waiting writes get LeaderChanged (retryable), an overwritten entry too', async () => {
-  const { core, host } = setup();
+  const { core, host, propose } = setup();
   core.readies.push({ ...emptyReady, softState: { leader: 'n1', role: Role.Leader } });
   host.start();
   await settle();
-  const write = host.propose({ kind: CommandKind.Put, key: new Uint8Array([1]), value: new Uint8Array([1]) }, performance.now() + 10_000);
+  const write = propose({ kind: CommandKind.Put, key: new Uint8Array([1]), value: new Uint8Array([1]) });
   await settle();
   core.readies.push({ ...emptyReady, softState: { leader: 'n2', role: Role.Follower } });
   (host as unknown as { schedule(): void }).schedule();
@@ -217,19 +239,19 @@ test('leadership lost before apply: waiting writes get LeaderChanged (retryable)
   });
   assert.equal(host.isLeader(), false);
   await assert.rejects(
-    host.propose({ kind: CommandKind.Noop }, performance.now() + 1000),
+    propose({ kind: CommandKind.Noop }),
     (error: { code?: string }) => error.code === ErrorCode.NotLeader,
   );
   await host.stop();
 });
 
 test('an entry of another term applied at our proposal index means it was overwritten: LeaderChanged', async () => {
-  const { core, host } = setup();
+  const { core, host, propose } = setup();
   core.readies.push({ ...emptyReady, softState: { leader: 'n1', role: Role.Leader } });
   host.start();
   await settle();
   core.nextIndex = 1;
-  const write = host.propose({ kind: CommandKind.Put, key: new Uint8Array([1]), value: new Uint8Array([1]) }, performance.now() + 10_000);
+  const write = propose({ kind: CommandKind.Put, key: new Uint8Array([1]), value: new Uint8Array([1]) });
   await settle();
   core.readies.push({ ...emptyReady, committedEntries: [entry(1, new Uint8Array(0), 7)] });
   (host as unknown as { schedule(): void }).schedule();
@@ -264,13 +286,13 @@ test('linearizable reads arriving in one turn share one ReadIndex request and ar
 });
 
 test('a refused proposal is answered at once, not left waiting', async () => {
-  const { core, host } = setup();
+  const { core, host, propose } = setup();
   core.readies.push({ ...emptyReady, softState: { leader: 'n1', role: Role.Leader } });
   host.start();
   await settle();
-  core.refuse = true;
+  core.refuse = DropReason.NotLeader;
   await assert.rejects(
-    host.propose({ kind: CommandKind.Noop }, performance.now() + 10_000),
+    propose({ kind: CommandKind.Noop }),
     (error: { code?: string }) => error.code === ErrorCode.NotLeader,
   );
   assert.equal(host.inflight, 0);
@@ -279,12 +301,12 @@ test('a refused proposal is answered at once, not left waiting', async () => {
 
 test('a commit-only hard state does not cost an fsync of its own; it rides with the next write', async () => {
   const { core, storage, host } = setup();
-  core.readies.push({ ...emptyReady, softState: { leader: 'n1', role: Role.Leader }, hardState: { term: 1, vote: 'n1', commit: 0 } });
+  core.readies.push({ ...emptyReady, softState: { leader: 'n1', role: Role.Leader }, hardState: { term: 1, vote: 'n1', commit: 0 }, mustSync: true });
   core.readies.push({ ...emptyReady, hardState: { term: 1, vote: 'n1', commit: 5 } });
   host.start();
   await settle();
   assert.equal(storage.batches.length, 1, 'term/vote persisted; the commit-only change deferred');
-  core.readies.push({ ...emptyReady, entries: [entry(6, encodeCommand({ kind: CommandKind.Noop }, 1))] });
+  core.readies.push({ ...emptyReady, entries: [entry(6, encodeCommand({ kind: CommandKind.Noop }, 1))], mustSync: true });
   (host as unknown as { schedule(): void }).schedule();
   await settle();
   assert.equal(storage.batches.length, 2);
@@ -300,6 +322,7 @@ test('committed entries are applied without waiting for the fsync in flight, als
   core.readies.push({
     ...emptyReady,
     entries: [entry(5, new Uint8Array(0)), entry(6, new Uint8Array(0))],
+    mustSync: true,
     committedEntries: [entry(4, new Uint8Array(0)), entry(5, new Uint8Array(0))],
   });
   host.start();
@@ -325,6 +348,7 @@ test('a Ready that installs a snapshot applies nothing before the snapshot is in
     ...emptyReady,
     snapshotChunks: [{ index: 9, term: 1, offset: 0, data: new Uint8Array(3), done: false }],
     entries: [entry(1, new Uint8Array(0))],
+    mustSync: true,
     committedEntries: [entry(1, new Uint8Array(0))],
   });
   core.committedDuringPersist = [entry(2, new Uint8Array(0))];
@@ -334,5 +358,61 @@ test('a Ready that installs a snapshot applies nothing before the snapshot is in
   gate.resolve();
   await settle();
   assert.equal(kv.appliedIndex, 1);
+  await host.stop();
+});
+
+
+test('stop(): a proposal already handed to the core may still commit (LeaderChanged); one never handed over is refused (ShuttingDown)', async () => {
+  const { core, host, propose } = setup();
+  core.readies.push({ ...emptyReady, softState: { leader: 'n1', role: Role.Leader } });
+  host.start();
+  await settle();
+  const handed = propose({ kind: CommandKind.Put, key: new Uint8Array([1]), value: new Uint8Array([1]) });
+  await settle();
+  assert.equal(core.proposals.length, 1, 'handed to the core');
+  const queued = propose({ kind: CommandKind.Put, key: new Uint8Array([2]), value: new Uint8Array([2]) });
+  const stopping = host.stop();
+  await assert.rejects(handed, (error: { code?: string }) => error.code === ErrorCode.LeaderChanged);
+  await assert.rejects(queued, (error: { code?: string }) => error.code === ErrorCode.ShuttingDown);
+  await stopping;
+  assert.equal(core.proposals.length, 1, 'the queued one never reached the core');
+});
+
+test('a proposal the core refuses for its uncommitted-bytes bound is Overloaded with the real limit', async () => {
+  const { core, host, propose } = setup();
+  core.readies.push({ ...emptyReady, softState: { leader: 'n1', role: Role.Leader } });
+  host.start();
+  await settle();
+  core.refuse = DropReason.UncommittedBytesLimit;
+  await assert.rejects(propose({ kind: CommandKind.Noop }), (error: { code?: string; details?: { limit?: number } }) => {
+    return error.code === ErrorCode.Overloaded && error.details?.limit === core.limits.uncommittedEntriesBytesMax;
+  });
+  await host.stop();
+});
+
+test('a local snapshot that keeps failing (ENOSPC) is retried with back-off, not after every Ready', async () => {
+  const time = { now: 0 };
+  const clock: Clock = { ...systemClock, monotonicMs: () => time.now };
+  const { core, storage, kv, host } = setup({ snapshotEveryEntries: 2, clock });
+  storage.writeSnapshotResult = () => Promise.reject(Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC', errno: -28 }));
+  host.start();
+  const advances = async (from: number, count: number) => {
+    for (let i = from; i < from + count; i++) {
+      storage.lastIndexValue = i;
+      core.readies.push({ ...emptyReady, committedEntries: [entry(i, new Uint8Array(0))] });
+      (host as unknown as { schedule(): void }).schedule();
+      await settle();
+    }
+  };
+  await advances(1, 10);
+  assert.equal(kv.appliedIndex, 10);
+  assert.equal(storage.snapshotWrites, 1, 'one attempt, then it waits');
+  time.now += 60_000;
+  await advances(11, 5);
+  assert.equal(storage.snapshotWrites, 2, 'tried again once the back-off passed');
+  storage.writeSnapshotResult = async () => {};
+  time.now += 120_000;
+  await advances(16, 1);
+  assert.equal(storage.snapshotWrites, 3);
   await host.stop();
 });

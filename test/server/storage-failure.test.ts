@@ -12,7 +12,7 @@ import { pino } from 'pino';
 import { connect, RemoteError, RpcClient } from '../../src/net/index.js';
 import { clientMethods, ErrorCode, isRetryableCode } from '../../src/protocol/index.js';
 import { loadServerConfig, startServer } from '../../src/server/index.js';
-import { SimulatedDisk } from '../../src/storage/index.js';
+import { SimulatedDisk } from '../../src/testing/simulated-disk.js';
 import { freePort, utf8, text, waitFor } from './harness.js';
 
 for (const code of ['ENOSPC', 'EIO'] as const) {

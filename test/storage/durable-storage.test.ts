@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { DurableStorage } from '../../src/storage/durable-storage.js';
-import { SimulatedDisk } from '../../src/storage/simulated-disk.js';
+import { SimulatedDisk } from '../../src/testing/simulated-disk.js';
 import { LogCompactedError, LogUnavailableError, SnapshotUnavailableError } from '../../src/raft/storage.js';
 import { SnapshotChunkRejectedError, StorageClosedError } from '../../src/storage/errors.js';
 import { collect, entries, entry, meta, recordingLogger, tempDir, text } from './helpers.js';

@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { DurableStorage } from '../../src/storage/durable-storage.js';
 import { NodeDisk } from '../../src/storage/node-disk.js';
-import { SimulatedDisk } from '../../src/storage/simulated-disk.js';
+import { SimulatedDisk } from '../../src/testing/simulated-disk.js';
 import { CountingDisk, entry, tempDir } from './helpers.js';
 
 describe('group commit', () => {

@@ -62,7 +62,7 @@ export class ForwardingDisk implements Disk {
     return file.datasync();
   }
 
-  mkdirp(dir: string): Promise<void> {
+  mkdirp(dir: string): Promise<string | undefined> {
     return this.inner.mkdirp(dir);
   }
   async open(p: string, mode: OpenMode): Promise<DiskFile> {

@@ -8,7 +8,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { DurableStorage } from '../../src/storage/durable-storage.js';
-import { SimulatedDisk } from '../../src/storage/simulated-disk.js';
+import { SimulatedDisk } from '../../src/testing/simulated-disk.js';
 import type { HardState } from '../../src/raft/types.js';
 import { collect, entry, meta, text } from './helpers.js';
 

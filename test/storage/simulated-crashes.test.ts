@@ -1,91 +1,16 @@
+/**
+ * DurableStorage over the simulated disk: power cuts before and after fsync,
+ * torn tails, a crash between installing a snapshot and recording it, and a
+ * failing disk.
+ */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { SimulatedDisk } from '../../src/storage/simulated-disk.js';
+import { SimulatedDisk } from '../../src/testing/simulated-disk.js';
 import { DurableStorage } from '../../src/storage/durable-storage.js';
 import { StorageFailedError } from '../../src/storage/errors.js';
 import { entries, entry, recordingLogger, text } from './helpers.js';
 
 const bytes = (s: string) => new TextEncoder().encode(s);
-
-describe('SimulatedDisk', () => {
-  it('loses writes not covered by a datasync, keeps those that are', async () => {
-    const disk = new SimulatedDisk();
-    await disk.mkdirp('/d');
-    const f = await disk.open('/d/a', 'create-exclusive');
-    await disk.fsyncDir('/d');
-    await f.writev([bytes('hello ')], 0);
-    await f.datasync();
-    await f.writev([bytes('world')], 6);
-    disk.crash();
-    assert.equal(new TextDecoder().decode(disk.fileBytes('/d/a')), 'hello ');
-  });
-
-  it('loses a created file whose directory entry was never synced', async () => {
-    const disk = new SimulatedDisk();
-    await disk.mkdirp('/d');
-    const f = await disk.open('/d/a', 'create-exclusive');
-    await f.writev([bytes('x')], 0);
-    await f.datasync();
-    disk.crash();
-    assert.deepEqual(await disk.readdir('/d'), []);
-  });
-
-  it('a rename is durable only after fsyncDir', async () => {
-    const disk = new SimulatedDisk();
-    await disk.mkdirp('/d');
-    const f = await disk.open('/d/a.tmp', 'create-exclusive');
-    await f.writev([bytes('x')], 0);
-    await f.datasync();
-    await disk.fsyncDir('/d');
-    await disk.rename('/d/a.tmp', '/d/a');
-    disk.crash();
-    assert.deepEqual(await disk.readdir('/d'), ['a.tmp']);
-    await disk.rename('/d/a.tmp', '/d/a');
-    await disk.fsyncDir('/d');
-    disk.crash();
-    assert.deepEqual(await disk.readdir('/d'), ['a']);
-  });
-
-  it('tears unsynced writes at a seeded point: always a prefix of what was written', async () => {
-    const seen = new Set<number>();
-    for (let seed = 1; seed <= 40; seed++) {
-      const disk = new SimulatedDisk({ seed });
-      await disk.mkdirp('/d');
-      const f = await disk.open('/d/a', 'create-exclusive');
-      await disk.fsyncDir('/d');
-      await f.writev([bytes('durable|')], 0);
-      await f.datasync();
-      await f.writev([bytes('one|')], 8);
-      await f.writev([bytes('two|three')], 12);
-      disk.crash({ tear: true });
-      const after = new TextDecoder().decode(disk.fileBytes('/d/a'));
-      assert.ok('durable|one|two|three'.startsWith(after) && after.startsWith('durable|'), after);
-      seen.add(after.length);
-    }
-    assert.ok(seen.size > 3, 'different seeds tear at different points');
-  });
-
-  it('handles opened before a crash are dead afterwards', async () => {
-    const disk = new SimulatedDisk();
-    await disk.mkdirp('/d');
-    const f = await disk.open('/d/a', 'create-exclusive');
-    disk.crash();
-    await assert.rejects(f.writev([bytes('x')], 0), /EBADF/);
-  });
-
-  it('injects ENOSPC and EIO on the chosen operation, for the chosen number of calls', async () => {
-    const disk = new SimulatedDisk();
-    await disk.mkdirp('/d');
-    const f = await disk.open('/d/a', 'create-exclusive');
-    disk.injectFault({ op: 'writev', code: 'ENOSPC' });
-    await assert.rejects(f.writev([bytes('x')], 0), (e: NodeJS.ErrnoException) => e.code === 'ENOSPC');
-    await f.writev([bytes('x')], 0);
-    disk.injectFault({ op: 'datasync', code: 'EIO', count: 2 });
-    await assert.rejects(f.datasync(), (e: NodeJS.ErrnoException) => e.code === 'EIO');
-    await assert.rejects(f.datasync(), (e: NodeJS.ErrnoException) => e.code === 'EIO');
-    await f.datasync();
-  });
-});
 
 describe('DurableStorage on a simulated disk: crashes', () => {
   it('a crash before the fsync loses the batch; after it, the batch is kept', async () => {

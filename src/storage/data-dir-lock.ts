@@ -1,7 +1,7 @@
 /**
  * Exclusive ownership of a data directory by one process.
  *
- * Why an O_EXCL lock file holding the PID and not proper-lockfile: a lock must
+ * Why a lock file holding the PID and not proper-lockfile: a lock must
  * be reclaimable the moment its holder dies (`kill -9` then restart is the
  * normal recovery path). proper-lockfile detects a dead holder only when the
  * lock's mtime is older than its `stale` period (10 s by default; it needs a
@@ -10,9 +10,16 @@
  * from /proc (Linux), so a dead holder is detected at once and a recycled PID
  * is not mistaken for the holder. Where /proc is missing the PID alone is used.
  *
+ * Taking the lock is atomic: the holder's record is written in full (and
+ * synced) to a private temp file first, then `link()`ed to LOCK, which fails
+ * with EEXIST if LOCK exists. So LOCK, whenever it exists, names its holder:
+ * a second starter can never read it half written and call it stale (creating
+ * LOCK with O_EXCL and writing it afterwards had that window).
+ *
  * Taking over a stale lock: the stale file is renamed aside (atomic: of two
  * processes racing, only one rename succeeds), its contents are checked to be
- * the stale holder we judged, and our own lock is created with O_EXCL.
+ * the stale holder we judged (if not, we raced with a process that had just
+ * taken the lock: it is linked back), and our own lock is linked as above.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -68,7 +75,8 @@ function readHolder(file: string): LockHolder | null {
       return { pid: parsed.pid, startTime: typeof parsed.startTime === 'string' ? parsed.startTime : null };
     }
   } catch {
-    // A lock file torn by a crash while it was written: its writer died before holding it.
+    // Unreadable: left by an older version (it created LOCK before writing it) or damaged.
+    // A holder of this version never leaves LOCK so (see the file comment).
   }
   return { pid: -1, startTime: null };
 }
@@ -77,22 +85,32 @@ function sameHolder(a: LockHolder, b: LockHolder | null): boolean {
   return b !== null && a.pid === b.pid && a.startTime === b.startTime;
 }
 
-/** Creates the lock file; false if it exists. */
+/** Temp files of this process's lock attempts: unique per attempt. */
+let attemptCounter = 0;
+
+/** Creates the lock file, holder record complete, atomically; false if it exists. */
 function tryCreate(file: string, holder: LockHolder): boolean {
-  let fd: number;
+  const temp = `${file}.${process.pid}.${++attemptCounter}.tmp`;
+  const fd = fs.openSync(temp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_TRUNC, 0o644);
   try {
-    fd = fs.openSync(file, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o644);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
-    throw error;
-  }
-  try {
-    fs.writeSync(fd, JSON.stringify(holder));
-    fs.fsyncSync(fd);
+    try {
+      const record = Buffer.from(JSON.stringify(holder));
+      let written = 0;
+      while (written < record.byteLength) written += fs.writeSync(fd, record, written);
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+    try {
+      fs.linkSync(temp, file);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
+      throw error;
+    }
+    return true;
   } finally {
-    fs.closeSync(fd);
+    fs.rmSync(temp, { force: true });
   }
-  return true;
 }
 
 export async function lockDataDir(dir: string): Promise<DiskLock> {
@@ -123,8 +141,13 @@ export async function lockDataDir(dir: string): Promise<DiskLock> {
     }
     const movedAside = readHolder(aside);
     if (movedAside !== null && movedAside.pid !== -1 && !sameHolder(holder, movedAside) && isAlive(movedAside)) {
-      // We raced with a process that had just taken the stale lock over: give its lock back.
-      fs.renameSync(aside, file);
+      // We raced with a process that had just taken the stale lock over: give its
+      // lock back (by link, so that it never replaces a lock taken meanwhile).
+      try {
+        fs.linkSync(aside, file);
+      } finally {
+        fs.rmSync(aside, { force: true });
+      }
       throw new DataDirLockedError(resolved, movedAside.pid);
     }
     fs.rmSync(aside, { force: true });

@@ -34,7 +34,7 @@ export function createRaftCore(options: CreateRaftCoreOptions): RaftCore {
     preVote: true,
     checkQuorum: true,
     uncommittedEntriesBytesMax: coreLimits.uncommittedEntriesBytesMax,
-    maxPendingReadIndexRequests: coreLimits.pendingReadIndexRequestsMax,
+    pendingReadIndexRequestsMax: coreLimits.pendingReadIndexRequestsMax,
   });
   return {
     tick: () => node.tick(),

@@ -23,6 +23,7 @@
  * them (the core supports them; the member does not yet).
  */
 import { Prng } from '../../src/common/rng.js';
+import { StorageFailedError } from '../../src/storage/index.js';
 import { connect, type KvClient } from '../../src/client/index.js';
 import { Role } from '../../src/raft/ready.js';
 import type { Entry, NodeId } from '../../src/raft/types.js';
@@ -266,7 +267,16 @@ class Simulation {
   }
 
   private startMember(m: SimMember): void {
-    m.start().catch((error: unknown) => this.fail(FailureKind.Exception, `${m.id} failed to start: ${(error as Error).stack ?? String(error)}`));
+    m.start().catch((error: unknown) => {
+      // A disk error while starting (a fault injected before the restart): the process exits, as
+      // `concord server` does, and is started again later (a Restart fault, or the heal).
+      if (isDiskError(error)) {
+        if (this.tracing) this.note(`${m.id} failed to start: ${(error as Error).message}`);
+        if (this.healed) this.startMember(m);
+        return;
+      }
+      this.fail(FailureKind.Exception, `${m.id} failed to start: ${(error as Error).stack ?? String(error)}`);
+    });
   }
 
   private onViolation(error: unknown): void {
@@ -611,3 +621,9 @@ class Simulation {
 }
 
 const latin1 = new TextDecoder('latin1');
+
+function isDiskError(error: unknown): boolean {
+  if (error instanceof StorageFailedError) return true;
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === 'EIO' || code === 'ENOSPC';
+}

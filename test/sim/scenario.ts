@@ -124,7 +124,7 @@ export function scenarioForSeed(seed: number): Scenario {
   }
   if (kinds.length > 0) faultKinds.push(FaultKind.Heal, FaultKind.Heal, FaultKind.Restart, FaultKind.Restart);
   const keyCount = rng.between(1, 3);
-  const clientTimeoutMs = rng.pick([30, 60, 100]) * tickMs;
+  const clientTimeoutMs = rng.pick([50, 100, 200]) * tickMs;
   return {
     seed,
     clusterSize,
@@ -133,7 +133,7 @@ export function scenarioForSeed(seed: number): Scenario {
     heartbeatTicks: 1,
     preVote: rng.chance(0.75),
     checkQuorum: rng.chance(0.75),
-    faultPhaseMs: rng.between(100, 250) * tickMs,
+    faultPhaseMs: rng.between(120, 300) * tickMs,
     network,
     disk: {
       syncDelayMinMs: 0,

@@ -13,7 +13,13 @@ import type { RaftConfig } from '../../src/raft/config.js';
 import { RaftNode } from '../../src/raft/node.js';
 import type { DuringPersist, Ready } from '../../src/raft/ready.js';
 import type { NodeId } from '../../src/raft/types.js';
-import type { CoreStatus, RaftCore } from '../../src/server/ports.js';
+import type { CoreLimits, CoreStatus, RaftCore } from '../../src/server/ports.js';
+
+/** The drop bounds, as the production adapter sets them (raft-core-adapter.ts). */
+const coreLimits: CoreLimits = {
+  uncommittedEntriesBytesMax: 64 * 1024 * 1024,
+  pendingReadIndexRequestsMax: 4096,
+};
 
 export interface CoreObserver {
   /** A Ready was handed to the host (before it handles it). */
@@ -23,7 +29,7 @@ export interface CoreObserver {
 }
 
 export function createSimCore(config: RaftConfig, observer: CoreObserver): { core: RaftCore; node: RaftNode } {
-  const node = new RaftNode(config);
+  const node = new RaftNode({ ...coreLimits, ...config });
   const core: RaftCore = {
     tick: () => node.tick(),
     step: (message) => node.step(message),
@@ -43,6 +49,7 @@ export function createSimCore(config: RaftConfig, observer: CoreObserver): { cor
     },
     advance: (ready) => node.advance(ready),
     conf: () => node.confState,
+    limits: coreLimits,
     status: (): CoreStatus => {
       const s = node.status();
       const matchIndex: Record<NodeId, number> = {};

@@ -1,11 +1,13 @@
 /**
- * A member's disk in the simulator: the storage layer's SimulatedDisk (the
- * crash model: unsynced data and directory entries lost, torn writes, EIO and
- * ENOSPC) behind a Disk that adds what SimulatedDisk does not do by itself:
- * time. Every fdatasync takes a seeded latency on the member's SimClock
- * (with occasional spikes), so the host's fsync is really in flight while
- * messages, ticks and client calls arrive, and a crash during it loses the
- * unsynced data.
+ * A member's disk in the simulator: src/testing's SimulatedDisk (the crash
+ * model: unsynced data and directory entries lost, torn writes, EIO and
+ * ENOSPC, fsyncgate) behind a Disk that adds latency on the member's
+ * *current* clock: every fdatasync takes a seeded time (with occasional
+ * spikes, and more while a "slow disk" fault is on), so the host's fsync is
+ * really in flight while messages, ticks and client calls arrive, and a
+ * crash during it loses the unsynced data. (SimulatedDisk's own latency model
+ * takes one clock for the disk's lifetime; a member's clock is replaced at
+ * every restart, the disk outlives it.)
  *
  * `testingOnlyUnsafe.skipDatasync` makes the disk lie: datasync reports
  * success without making anything durable, so the storage acknowledges
@@ -15,7 +17,7 @@
  */
 import type { Prng } from '../../src/common/rng.js';
 import type { Disk, DiskFile, DiskLock, OpenMode } from '../../src/storage/disk.js';
-import type { SimulatedDisk } from '../../src/storage/simulated-disk.js';
+import type { SimulatedDisk } from '../../src/testing/simulated-disk.js';
 import type { SimClock } from './sim-clock.js';
 
 export interface SimDiskFaults {
@@ -54,7 +56,7 @@ export class SimDiskAdapter implements Disk {
     return this.faults.testingOnlyUnsafe?.skipDatasync === true;
   }
 
-  mkdirp(dir: string): Promise<void> {
+  mkdirp(dir: string): Promise<string | undefined> {
     return this.inner.mkdirp(dir);
   }
 

@@ -19,16 +19,17 @@
  */
 import { pino } from 'pino';
 import type { Prng } from '../../src/common/rng.js';
-import { KvStateMachine } from '../../src/kv/index.js';
+import { KvStateMachine, type ApplyResult } from '../../src/kv/index.js';
 import type { RaftNode } from '../../src/raft/node.js';
 import type { DuringPersist, Ready } from '../../src/raft/ready.js';
 import { MessageType, type Message } from '../../src/raft/messages.js';
 import { EntryType, type ConfState, type Entry, type NodeId } from '../../src/raft/types.js';
-import { ClientService, type Forwarder } from '../../src/server/client-service.js';
+import { ClientService, type Forwarder } from '../../src/server/kv-service.js';
+import { KvReplica, kvStateMachinePort } from '../../src/server/kv-replica.js';
 import type { HostStorage } from '../../src/server/ports.js';
 import { RaftHost, type PeerDirectory } from '../../src/server/raft-host.js';
 import { openHostStorage, type OpenedStorage } from '../../src/server/storage-adapter.js';
-import { SimulatedDisk } from '../../src/storage/simulated-disk.js';
+import { SimulatedDisk } from '../../src/testing/simulated-disk.js';
 import { InvariantViolationError, describeView, type InvariantChecker, type LogView } from './invariants.js';
 import { SimClock, type SimScheduler } from './sim-clock.js';
 import { createSimCore, fingerprint } from './sim-core.js';
@@ -88,7 +89,7 @@ export class SimMember {
   readonly simDisk: SimulatedDisk;
   readonly disk: SimDiskAdapter;
   clock: SimClock | null = null;
-  host: RaftHost | null = null;
+  host: RaftHost<ApplyResult> | null = null;
   service: ClientService | null = null;
   node: RaftNode | null = null;
   kv: KvStateMachine | null = null;
@@ -132,22 +133,38 @@ export class SimMember {
   /** Start (or restart) from the disk, as startServer does; completes through the agenda. */
   async start(): Promise<void> {
     if (this.state !== MemberState.Down) throw new Error(`${this.id} is already ${this.state}`);
-    this.state = MemberState.Starting;
     const incarnation = this.incarnation;
+    try {
+      await this.startUp(incarnation);
+    } catch (error) {
+      // startServer failed: the process exits (its handles and lock go with it); it can be started again.
+      if (incarnation === this.incarnation) {
+        this.clock?.halt();
+        this.simDisk.processCrash();
+        this.incarnation++;
+        this.state = MemberState.Down;
+        this.host = null;
+        this.service = null;
+        this.node = null;
+        this.kv = null;
+        this.storage = null;
+        this.clock = null;
+      }
+      throw error;
+    }
+  }
+
+  private async startUp(incarnation: number): Promise<void> {
+    this.state = MemberState.Starting;
     const clock = new SimClock(this.env.scheduler);
     this.clock = clock;
     const random = this.rng.fork(`host-${incarnation}`);
     const config = this.env.config;
-    let storage: OpenedStorage;
-    try {
-      storage = await openHostStorage(this.dataDir, silentLogger, this.disk);
-      if (incarnation !== this.incarnation) return;
-      await storage.bootstrapIfEmpty(this.env.voters);
-      if (incarnation !== this.incarnation) return;
-    } catch (error) {
-      if (incarnation !== this.incarnation) return; // crashed while starting
-      throw error;
-    }
+    const storage = await openHostStorage(this.dataDir, silentLogger, this.disk);
+    if (incarnation !== this.incarnation) return; // crashed while starting
+    this.storage = storage;
+    await storage.bootstrapIfEmpty(this.env.voters);
+    if (incarnation !== this.incarnation) return;
     const kv = new KvStateMachine({ keyBytesMax: 1024, valueBytesMax: 64 * 1024 });
     const latest = storage.hostStorage.readSnapshot();
     if (latest !== null) await kv.restoreAsync(latest.contents);
@@ -174,7 +191,7 @@ export class SimMember {
         rng: random.fork('election'),
         preVote: config.preVote,
         checkQuorum: config.checkQuorum,
-        maxSnapshotChunkBytes: config.snapshotChunkBytes,
+        snapshotChunkBytesMax: config.snapshotChunkBytes,
         ...(config.countStaleVotes ? { testingOnlyUnsafe: { countStaleVotes: true } } : {}),
       },
       { onReady: (ready) => this.guard(() => this.onReady(ready)), onDuringPersist: (early) => this.guard(() => this.onDuringPersist(early)) },
@@ -203,27 +220,23 @@ export class SimMember {
     };
     const host = new RaftHost(
       {
-        name: this.id,
-        clientUrl: this.clientUrl,
-        peerUrl: `simpeer://${this.id}`,
+        identity: { name: this.id, peerUrl: `simpeer://${this.id}`, clientUrl: () => this.clientUrl, version: 'sim' },
         tickIntervalMs: config.tickMs,
         snapshotEveryEntries: config.snapshotEveryEntries > 0 ? config.snapshotEveryEntries : Number.MAX_SAFE_INTEGER,
         pendingRequestsMax: 1024,
-        version: 'sim',
         clock,
         random,
       },
       core,
       hostStorage,
-      kv,
+      kvStateMachinePort(kv),
       peers,
       silentLogger,
     );
-    this.storage = storage;
     this.kv = kv;
     this.node = node;
     this.host = host;
-    this.service = new ClientService(host, this.env.forwarderFor(this), config.requestTimeoutMs, clock);
+    this.service = new ClientService(new KvReplica(host, kv), this.env.forwarderFor(this), config.requestTimeoutMs, clock);
     const st = node.status();
     this.readyRole = st.role;
     this.readyTerm = st.term;
@@ -308,9 +321,14 @@ export class SimMember {
     const node = this.node;
     const kv = this.kv;
     if (this.state !== MemberState.Up || node === null || kv === null) return;
-    // The core's fields, read directly: status() builds a whole report, and this runs after every event.
-    const raw = node as unknown as { term: number; role: string; log: { committed: number }; conf: ConfState };
-    this.env.invariants.observeStatus(this.id, raw.role === 'leader', raw.term, raw.log.committed, raw.conf);
+    // The core's protocol state read directly when it can be (status() builds a whole report, with
+    // every follower's progress on a leader, and this runs after every event); else through status().
+    const raw = (node as unknown as { raft?: { term: number; role: string; log: { committed: number }; conf: ConfState } }).raft;
+    if (raw !== undefined) this.env.invariants.observeStatus(this.id, raw.role === 'leader', raw.term, raw.log.committed, raw.conf);
+    else {
+      const st = node.status();
+      this.env.invariants.observeStatus(this.id, st.role === 'leader', st.term, st.commit, st.conf);
+    }
     const applied = kv.appliedIndex;
     if (applied !== this.stateCheckedAt) {
       this.stateCheckedAt = applied;

@@ -27,7 +27,7 @@ import type { RpcChannel } from '../../src/client/channel.js';
 import { ErrorCode, type Method, type MethodTypes } from '../../src/protocol/index.js';
 import type { Message } from '../../src/raft/messages.js';
 import type { NodeId } from '../../src/raft/types.js';
-import type { Forwarder } from '../../src/server/client-service.js';
+import type { Forwarder } from '../../src/server/kv-service.js';
 import { ServerError } from '../../src/server/errors.js';
 import { describeMessage } from './describe.js';
 import { SendFate, type SimNetwork } from './network.js';

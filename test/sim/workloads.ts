@@ -74,7 +74,7 @@ async function openClient(env: WorkloadEnv, name: string, clock: SimClock, rng: 
         random: rng.fork('client'),
       });
     } catch (error) {
-      if (env.tracing) env.trace(`${name} connect failed: ${codeOf(error) ?? (error as Error).message}`);
+      if (env.tracing) env.trace(`${name} connect failed: ${codeOf(error) ?? ""} ${(error as Error).message}`);
       await sleep(clock, params.timeoutMs / 4);
     }
   }

@@ -129,6 +129,15 @@ export class SimMember {
 
   /** Cheap: a write of the host's storage port failed (the host then stops, as the server does). */
   diskFailed = false;
+  /**
+   * A datasync of this disk was made to fail at some point. SimulatedDisk
+   * models fsyncgate: the writes it covered stay visible (a process restart
+   * reads them back) but never become durable, so a later power cut can leave
+   * a hole in the log (see cluster.ts, the known issue it reports).
+   */
+  fsyncgateRisk = false;
+  /** Refused to start on a corrupt log after fsyncgate (an operator must replace it): never restarted. */
+  lost = false;
 
   /** Start (or restart) from the disk, as startServer does; completes through the agenda. */
   async start(): Promise<void> {

@@ -10,7 +10,9 @@
  *   the leader (the Forwarder seam), answered by the leader's ClientService
  *   with `forwarded: true`. Failures map to what PeerNetwork.forward answers
  *   (src/server/peer-network.ts): the leader's own error as it is, Timeout at
- *   the deadline, NotLeader when the link fails;
+ *   the deadline, NotLeader when nothing was sent (no leader known, the link
+ *   is cut), LeaderChanged (outcome unknown) when the link failed after the
+ *   request went out;
  * - client to member, the client's RpcChannel (one "connection" per channel):
  *   a call travels to the member's ClientService and its answer (or error, as
  *   the RemoteError the net layer's RPC client raises) travels back. A lost
@@ -28,7 +30,7 @@ import { ErrorCode, type Method, type MethodTypes } from '../../src/protocol/ind
 import type { Message } from '../../src/raft/messages.js';
 import type { NodeId } from '../../src/raft/types.js';
 import type { Forwarder } from '../../src/server/kv-service.js';
-import { ServerError } from '../../src/server/errors.js';
+import { leaderChanged, notLeader, requestTimedOut } from '../../src/server/errors.js';
 import { describeMessage } from './describe.js';
 import { SendFate, type SimNetwork } from './network.js';
 import type { SimClock, SimScheduler } from './sim-clock.js';
@@ -86,7 +88,11 @@ export class SimTransport {
     const leader = host?.leaderId() ?? null;
     const hint = () => ({ leaderId: leader, leaderClientUrl: leader === null ? null : `sim://${leader}` });
     if (host === null || clock === null || leader === null) {
-      return Promise.reject(new ServerError(ErrorCode.NotLeader, `member ${from.id} knows no leader (an election may be in progress); retry`, hint()));
+      return Promise.reject(notLeader(from.id, hint(), `member ${from.id} knows no leader (an election may be in progress); retry`));
+    }
+    if (this.env.network.isCut(from.id, leader)) {
+      // The peer link is down: nothing is sent.
+      return Promise.reject(notLeader(from.id, hint(), `leader ${leader} is not reachable (link cut); retry`));
     }
     const timeoutMs = Math.max(1, deadlineMs - clock.monotonicMs());
     return new Promise((resolve, reject) => {
@@ -98,10 +104,16 @@ export class SimTransport {
         fn();
       };
       const linkFailed = (why: string) =>
-        finish(() => reject(new ServerError(ErrorCode.NotLeader, `cannot reach leader ${leader} to forward the request (${why}); retry`, hint())));
-      const timer = clock.setTimer(timeoutMs, () =>
-        finish(() => reject(new ServerError(ErrorCode.Timeout, `forwarding to leader ${leader} timed out; the outcome is unknown, retry`, {}))),
-      );
+        finish(() =>
+          reject(
+            leaderChanged(
+              'write',
+              hint(),
+              `the link to leader ${leader} failed after the request was sent (${why}); its outcome is unknown: retry (a write with the same session and seq)`,
+            ),
+          ),
+        );
+      const timer = clock.setTimer(timeoutMs, () => finish(() => reject(requestTimedOut(`forwarding to leader ${leader} timed out; the outcome is unknown, retry`))));
       this.rpc(from.id, leader, method, request, true, {
         onAnswer: (value) => finish(() => resolve(value)),
         onError: (error) => finish(() => reject(error)),

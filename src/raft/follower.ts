@@ -18,7 +18,7 @@ export interface IncomingSnapshot {
   readonly from: NodeId;
   readonly leaderTerm: number;
   /** Bytes received (and handed to the host) so far: the offset the next chunk must start at. */
-  received: number;
+  receivedBytes: number;
 }
 
 export function stepFollower(r: Raft, m: Message): void {
@@ -137,20 +137,20 @@ function handleSnapshotChunk(r: Raft, m: InstallSnapshotMessage): void {
   let p = r.incomingSnapshot;
   if (m.offset === 0 && !same(p)) {
     // A new snapshot replaces any partial one.
-    p = r.incomingSnapshot = { index: s.index, term: s.term, from: m.from, leaderTerm: m.term, received: 0 };
+    p = r.incomingSnapshot = { index: s.index, term: s.term, from: m.from, leaderTerm: m.term, receivedBytes: 0 };
   }
   if (p === null || !same(p)) {
     answer(0, false);
     return;
   }
-  if (m.offset !== p.received) {
-    answer(p.received, false);
+  if (m.offset !== p.receivedBytes) {
+    answer(p.receivedBytes, false);
     return;
   }
   r.incomingChunks.push({ index: s.index, term: s.term, offset: m.offset, data: m.data, done: m.done });
-  p.received += m.data.length;
+  p.receivedBytes += m.data.length;
   if (!m.done) {
-    answer(p.received, false);
+    answer(p.receivedBytes, false);
     return;
   }
   r.incomingSnapshot = null;
@@ -162,5 +162,5 @@ function handleSnapshotChunk(r: Raft, m: InstallSnapshotMessage): void {
     r.conf = s.conf;
     r.confIndex = s.index;
   }
-  answer(p.received, true);
+  answer(p.receivedBytes, true);
 }

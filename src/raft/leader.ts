@@ -56,6 +56,11 @@ export function stepLeader(r: Raft, m: Message): void {
 
 // ----------------------------------------------------------- replication
 
+/**
+ * Paper Figure 2 (leaders): on success update matchIndex and nextIndex; on a
+ * log inconsistency move nextIndex back and retry (§5.3). The probe /
+ * replicate / snapshot states around it are etcd's flow control (Progress).
+ */
 function handleAppendResponse(r: Raft, m: AppendEntriesResponseMessage, pr: Progress): void {
   if (!m.success) {
     const hint = backtrackHint(r, m, pr);
@@ -107,6 +112,7 @@ function backtrackHint(r: Raft, m: AppendEntriesResponseMessage, pr: Progress): 
   return m.conflictIndex;
 }
 
+/** A heartbeat answer: the follower is alive; resend what looks lost; count it towards pending reads (thesis §6.4). */
 function handleHeartbeatResponse(r: Raft, m: HeartbeatResponseMessage, pr: Progress): void {
   pr.probeSent = false;
   const stalledHeartbeatsMax = Math.max(2, Math.ceil(r.cfg.electionTimeoutTicks / r.cfg.heartbeatIntervalTicks / 2));
@@ -151,6 +157,12 @@ export function maybeSendAppends(r: Raft): void {
   }
 }
 
+/**
+ * Send pr what it lacks: in replicate state as many appends as its inflight
+ * window allows (pipelining, thesis §10.2.1), in probe state one at a time
+ * until a match is found (§5.3), in snapshot state nothing (the snapshot is
+ * in flight).
+ */
 function sendAppends(r: Raft, pr: Progress): void {
   if (pr.state === ProgressState.Snapshot) return;
   const last = r.log.lastIndex();

@@ -378,6 +378,8 @@ export class Raft {
   propose(data: Uint8Array): ProposalResult {
     this.checkCanPropose();
     const size = data.length;
+    // A bound on the leader's uncommitted tail (etcd's MaxUncommittedEntriesSize): without it a leader
+    // cut off from its quorum would accept proposals until memory ran out. One is always accepted.
     if (this.uncommittedBytes > 0 && this.uncommittedBytes + size > this.cfg.uncommittedEntriesBytesMax) {
       throw new ProposalDroppedError(DropReason.UncommittedBytesLimit, this.id);
     }

@@ -16,6 +16,15 @@ import { readMemberFile } from './member-file.js';
 export const LogFormat = { Auto: 'auto', Pretty: 'pretty', Json: 'json' } as const;
 export type LogFormat = (typeof LogFormat)[keyof typeof LogFormat];
 
+/** How a member with an empty data directory starts (etcd's --initial-cluster-state). */
+export const InitialClusterState = {
+  /** A new cluster: bootstrap the initial membership, unless a peer shows the cluster already ran. */
+  New: 'new',
+  /** The cluster exists: never bootstrap (an empty data directory is refused; see docs/operations.md). */
+  Existing: 'existing',
+} as const;
+export type InitialClusterState = (typeof InitialClusterState)[keyof typeof InitialClusterState];
+
 export const LogLevel = { Trace: 'trace', Debug: 'debug', Info: 'info', Warn: 'warn', Error: 'error', Fatal: 'fatal', Silent: 'silent' } as const;
 export type LogLevel = (typeof LogLevel)[keyof typeof LogLevel];
 
@@ -30,6 +39,8 @@ export interface ServerConfig {
   readonly peerUrl: string;
   /** Every initial voter: name -> peer URL (must include this member). */
   readonly initialCluster: Readonly<Record<string, string>>;
+  /** Only `new` bootstraps an empty data directory (and only when no peer shows the cluster already ran). */
+  readonly initialClusterState: InitialClusterState;
   /** Leader heartbeat period, and the clock's tick. */
   readonly heartbeatIntervalMs: number;
   /** Base election timeout (randomized in [t, 2t) by the core). Must be >= 2 heartbeats. */
@@ -57,7 +68,7 @@ export class InvalidConfigError extends ConcordError {
   }
 }
 
-type OptionKind = 'string' | 'integer' | 'cluster' | 'logLevel' | 'logFormat';
+type OptionKind = 'string' | 'integer' | 'cluster' | 'clusterState' | 'logLevel' | 'logFormat';
 
 export interface ConfigOption {
   readonly key: keyof ServerConfig;
@@ -78,6 +89,14 @@ export const serverConfigOptions: readonly ConfigOption[] = [
   { key: 'clientUrl', flag: '--client-url', env: 'CONCORD_CLIENT_URL', kind: 'string', description: 'address clients connect to, e.g. tcp://127.0.0.1:7001' },
   { key: 'peerUrl', flag: '--peer-url', env: 'CONCORD_PEER_URL', kind: 'string', description: 'address other members connect to, e.g. tcp://127.0.0.1:7101' },
   { key: 'initialCluster', flag: '--initial-cluster', env: 'CONCORD_INITIAL_CLUSTER', kind: 'cluster', description: 'initial members: n1=tcp://h:p,n2=tcp://h:p,... (stored in the data dir on first start)' },
+  {
+    key: 'initialClusterState',
+    flag: '--initial-cluster-state',
+    env: 'CONCORD_INITIAL_CLUSTER_STATE',
+    kind: 'clusterState',
+    description: 'new|existing: only new bootstraps an empty data dir (refused when a peer shows the cluster already ran)',
+    defaultValue: 'new',
+  },
   { key: 'heartbeatIntervalMs', flag: '--heartbeat-interval-ms', env: 'CONCORD_HEARTBEAT_INTERVAL_MS', kind: 'integer', description: 'leader heartbeat period and clock tick', defaultValue: 100 },
   { key: 'electionTimeoutMs', flag: '--election-timeout-ms', env: 'CONCORD_ELECTION_TIMEOUT_MS', kind: 'integer', description: 'election timeout base (randomized up to 2x)', defaultValue: 1000 },
   { key: 'snapshotEveryEntries', flag: '--snapshot-every-entries', env: 'CONCORD_SNAPSHOT_EVERY_ENTRIES', kind: 'integer', description: 'snapshot and compact the log after this many applied entries', defaultValue: 10_000 },
@@ -144,6 +163,12 @@ function coerce(option: ConfigOption, value: unknown, source: string): unknown {
         return out;
       }
       throw new InvalidConfigError(`${where} must be "name=url,..." or an object of name -> url`);
+    }
+    case 'clusterState': {
+      if (typeof value !== 'string' || !(Object.values(InitialClusterState) as string[]).includes(value)) {
+        throw new InvalidConfigError(`${where} must be one of ${Object.values(InitialClusterState).join('|')}`);
+      }
+      return value;
     }
     case 'logLevel': {
       if (typeof value !== 'string' || !(Object.values(LogLevel) as string[]).includes(value)) {

@@ -11,6 +11,7 @@ export {
   serverConfigOptions,
   configFileEnv,
   InvalidConfigError,
+  InitialClusterState,
   LogFormat,
   LogLevel,
   type ServerConfig,

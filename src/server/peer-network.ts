@@ -5,6 +5,7 @@
  * serves forwarded requests.
  */
 import type { Clock, Timer } from '../common/clock.js';
+import type { RandomSource } from '../common/rng.js';
 import {
   PeerLink,
   PeerLinkState,
@@ -34,8 +35,10 @@ export interface PeerNetworkOptions {
   readonly helloIntervalMs: number;
   readonly frameBytesMax: number;
   readonly logger: Logger;
-  /** The hello timer and forwarding deadlines (on `monotonicMs`). */
+  /** The hello timer, forwarding deadlines (on `monotonicMs`) and the links' timers. */
   readonly clock: Clock;
+  /** The links' reconnect jitter. */
+  readonly random: RandomSource;
 }
 
 /** Who the links deliver to: this member's loop (set by `start`). */
@@ -43,6 +46,8 @@ export interface PeerInbound {
   receive(message: Message): void;
   /** The leader as this member knows it (the forwarding target). */
   leaderId(): NodeId | null;
+  /** This member's term and last log index, for a starting member's bootstrap probe. */
+  logState(): { term: number; lastLogIndex: number };
 }
 
 export class PeerNetwork implements PeerDirectory, Forwarder {
@@ -74,6 +79,8 @@ export class PeerNetwork implements PeerDirectory, Forwarder {
         backoffInitialMs: 50,
         backoffMaxMs: 1000,
         connectTimeoutMs: 2000,
+        clock: this.options.clock,
+        random: this.options.random,
         onStateChange: (state) => {
           this.options.logger.debug({ peer: name, state }, 'peer link state');
           if (state === PeerLinkState.Connected) this.sendHello(link);
@@ -101,15 +108,25 @@ export class PeerNetwork implements PeerDirectory, Forwarder {
         this.inbound?.receive(toRaftMessage(message.body));
         return;
       case 'hello':
-        this.onHello(message.body, connection.remoteAddress);
+        this.onHello(message.body, connection);
         return;
     }
   }
 
-  private onHello(hello: Hello, remoteAddress: string): void {
+  private onHello(hello: Hello, connection: Connection<PeerMessages>): void {
     if (!(hello.name in this.options.cluster)) {
-      this.options.logger.warn({ name: hello.name, remoteAddress }, 'hello from a member not in the cluster; ignored');
+      this.options.logger.warn({ name: hello.name, remoteAddress: connection.remoteAddress }, 'hello from a member not in the cluster; ignored');
       return;
+    }
+    if (hello.replyWanted === true && this.inbound !== null) {
+      // A member about to bootstrap an empty data directory asks whether the cluster already ran.
+      const identity = this.options.identity;
+      const log = { probing: false, ...this.inbound.logState() };
+      try {
+        connection.post({ type: 'hello', body: { name: identity.name, clientUrl: identity.clientUrl(), peerUrl: identity.peerUrl, log } });
+      } catch (error) {
+        this.options.logger.debug({ err: error, member: hello.name }, 'could not answer a bootstrap probe');
+      }
     }
     if (this.clientUrls.get(hello.name) !== hello.clientUrl) {
       this.options.logger.info({ member: hello.name, clientUrl: hello.clientUrl }, 'learned a member client URL');

@@ -123,6 +123,10 @@ export const helloSchema = s.object({
   name: nodeId,
   clientUrl: s.string({ maxLength: 1024 }),
   peerUrl: s.string({ maxLength: 1024 }),
+  /** Sent by a member about to bootstrap an empty data directory: answer with a hello carrying `log` (bootstrap-probe.ts). */
+  replyWanted: s.optional(s.bool()),
+  /** The sender's Raft state, in an answer: `probing` while it is itself deciding whether to bootstrap. */
+  log: s.optional(s.object({ probing: s.bool(), term: s.uint(), lastLogIndex: s.uint() })),
 });
 export type Hello = Infer<typeof helloSchema>;
 

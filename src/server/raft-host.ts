@@ -189,6 +189,12 @@ export class RaftHost<Result> {
     });
   }
 
+  /** Term and last log index (for a starting peer's bootstrap probe). */
+  logState(): { term: number; lastLogIndex: number } {
+    const core = this.core.status();
+    return { term: core.term, lastLogIndex: core.lastLogIndex };
+  }
+
   /** Number of requests waiting for the loop (proposals and reads). */
   get inflight(): number {
     return this.proposals.size + this.reads.pendingReaders;
@@ -355,10 +361,13 @@ export class RaftHost<Result> {
     this.reads.onApplied(this.stateMachine.appliedIndex);
   }
 
+  /** The answer to a proposal whose entry a new leader overwrote (one function, not one per applied entry). */
+  private readonly overwritten = (): Error => leaderChanged('write', this.hint());
+
   private applyEntry(entry: Entry): void {
     // Raft §5.4: our proposal at this index committed iff the entry here has its term. Otherwise
     // a new leader overwrote it; its client retries (same session and seq: applies at most once).
-    this.proposals.checkCommitted(entry.index, entry.term, () => leaderChanged('write', this.hint()));
+    this.proposals.checkCommitted(entry.index, entry.term, this.overwritten);
     if (entry.index <= this.stateMachine.appliedIndex) return; // covered by a snapshot we installed
     this.snapshots.noteApplied(entry.term);
     if (entry.type === EntryType.ConfChange) {

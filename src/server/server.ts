@@ -13,6 +13,7 @@ import { ClientService } from './kv-service.js';
 import { KvReplica, kvStateMachinePort } from './kv-replica.js';
 import { StartingIdentity } from './member-status.js';
 import { InvalidConfigError, type ServerConfig } from './config.js';
+import { checkMayBootstrap } from './bootstrap-probe.js';
 import { createLogger, type Logger } from './logger.js';
 import { readMemberFile, writeMemberFile } from './member-file.js';
 import { PeerNetwork } from './peer-network.js';
@@ -75,6 +76,7 @@ export async function startServer(config: ServerConfig, logger?: Logger, options
     else if (stored.name !== config.name) {
       throw new InvalidConfigError(`data dir ${config.dataDir} belongs to member "${stored.name}", not "${config.name}"`);
     }
+    if (storage.isEmpty()) await checkMayBootstrap(config, { logger: log, clock, random, frameBytesMax: frameBytesMaxFor(config) });
     const fresh = await storage.bootstrapIfEmpty(Object.keys(config.initialCluster));
 
     const kv = new KvStateMachine({ keyBytesMax: config.keyBytesMax, valueBytesMax: config.valueBytesMax });
@@ -97,7 +99,7 @@ export async function startServer(config: ServerConfig, logger?: Logger, options
     const identity = new StartingIdentity(config.name, config.peerUrl, config.clientUrl, serverVersion());
     const metrics = config.metricsUrl === undefined ? null : new ServerMetrics(config.name);
     const frameBytesMax = frameBytesMaxFor(config);
-    const peers = new PeerNetwork({ identity, cluster: config.initialCluster, helloIntervalMs: 1000, frameBytesMax, logger: log, clock });
+    const peers = new PeerNetwork({ identity, cluster: config.initialCluster, helloIntervalMs: 1000, frameBytesMax, logger: log, clock, random });
     cleanups.push(() => peers.close());
     const host = new RaftHost(
       {
@@ -133,6 +135,7 @@ export async function startServer(config: ServerConfig, logger?: Logger, options
     const peerListener: Listener<PeerMessages> = await listen(config.peerUrl, {
       messages: peerMessages,
       frameBytesMax,
+      clock,
       logger: log,
       onConnection: (connection) => {
         peers.attachIncoming(connection);
@@ -142,6 +145,7 @@ export async function startServer(config: ServerConfig, logger?: Logger, options
     cleanups.push(() => peerListener.close());
     const clientListener = await listen(config.clientUrl, {
       frameBytesMax,
+      clock,
       logger: log,
       onConnection: (connection) => clientRpc.serve(connection),
     });

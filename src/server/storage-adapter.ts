@@ -18,11 +18,14 @@ export interface OpenedStorage {
    * nothing when the log or a snapshot already exists. Returns true when it wrote.
    */
   bootstrapIfEmpty(voters: readonly NodeId[]): Promise<boolean>;
+  /** True for a data directory with no log, no snapshot and no hard state (never started, or wiped). */
+  isEmpty(): boolean;
   close(): Promise<void>;
 }
 
 export async function openHostStorage(dataDir: string, logger: Logger, disk?: Disk): Promise<OpenedStorage> {
   const ds = await DurableStorage.open({ dir: dataDir, logger: logger.child({ component: 'storage' }), ...(disk ? { disk } : {}) });
+  const isEmpty = (): boolean => ds.lastIndex() === 0 && ds.snapshotMetadata().index === 0 && ds.hardState().term === 0;
   const hostStorage: HostStorage = {
     persist: (batch) => ds.persist(batch),
     writeSnapshot: (meta, contents) => ds.saveSnapshot(meta, contents),
@@ -40,9 +43,9 @@ export async function openHostStorage(dataDir: string, logger: Logger, disk?: Di
   return {
     raftStorage: ds,
     hostStorage,
+    isEmpty,
     bootstrapIfEmpty: async (voters) => {
-      const empty = ds.lastIndex() === 0 && ds.snapshotMetadata().index === 0 && ds.hardState().term === 0;
-      if (!empty) return false;
+      if (!isEmpty()) return false;
       const { entries, hardState } = bootstrapState(voters);
       await ds.append({ entries, hardState });
       return true;

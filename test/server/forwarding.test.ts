@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { pino } from 'pino';
 import { listen, RpcServer, type Connection, type Handlers } from '../../src/net/index.js';
 import { clientMethods, ErrorCode, type ClientMethods } from '../../src/protocol/index.js';
-import { systemClock } from '../../src/common/system-clock.js';
+import { systemClock, systemRandom } from '../../src/common/system-clock.js';
 import { PeerNetwork } from '../../src/server/peer-network.js';
 import { peerMessages, type PeerMessages } from '../../src/server/peer-protocol.js';
 import { StartingIdentity } from '../../src/server/member-status.js';
@@ -26,8 +26,9 @@ function follower(leaderUrl: string, leader: string | null = 'n2'): PeerNetwork 
     frameBytesMax: 1 << 20,
     logger: silent,
     clock: systemClock,
+    random: systemRandom,
   });
-  peers.start({ receive: () => {}, leaderId: () => leader });
+  peers.start({ receive: () => {}, leaderId: () => leader, logState: () => ({ term: 0, lastLogIndex: 0 }) });
   return peers;
 }
 

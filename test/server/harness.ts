@@ -124,6 +124,7 @@ export class TestCluster {
       });
     }
     const initialCluster = specs.map((s) => `${s.name}=${s.peerUrl}`).join(',');
+    cluster.initialCluster = initialCluster;
     for (const spec of specs) {
       const member: Member = { ...spec, process: null, exited: Promise.resolve(0) };
       cluster.members.push(member);
@@ -194,6 +195,27 @@ export class TestCluster {
       return (await this.status(name)).member.name === name;
     });
     if (exitedWith !== null) throw new Error(`member ${name} exited (${exitedWith}) after its restart:\n${tail(member.logFile)}`);
+  }
+
+  /** The --initial-cluster the members first started with. */
+  initialCluster = '';
+
+  /**
+   * Starts a stopped member with `extra` flags, expecting it to exit (a
+   * refused start); resolves with its exit code and the tail of its log.
+   */
+  async startExpectingExit(name: string, extra: readonly string[], timeoutMs = 30_000): Promise<{ exit: number | string; log: string }> {
+    const member = this.member(name);
+    if (member.process !== null) throw new Error(`member ${name} is still running`);
+    this.spawnMember(member, extra);
+    let timer: NodeJS.Timeout | undefined;
+    const exit = await Promise.race([
+      member.exited,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`member ${name} still runs after ${timeoutMs} ms:\n${tail(member.logFile)}`)), timeoutMs);
+      }),
+    ]).finally(() => clearTimeout(timer));
+    return { exit, log: tail(member.logFile, 40) };
   }
 
   /** kill -9 */

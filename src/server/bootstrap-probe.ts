@@ -1,0 +1,169 @@
+/**
+ * Before a member bootstraps an empty data directory, it asks its peers
+ * whether the cluster already ran. A member restarted with an empty data
+ * directory under a name the cluster knows must not bootstrap: at term 1,
+ * with no vote and no log, it could vote twice in one term and help elect a
+ * leader that lacks committed entries (issue 11; etcd refuses the same with
+ * --initial-cluster-state). A bootstrapped log is one entry at term 1
+ * (raft/bootstrap.ts); a peer with more, or at a higher term, shows the
+ * cluster ran.
+ *
+ * How: for the probe only, the member listens on its peer URL (answering
+ * other probers that it is probing too) and links to every peer, sending a
+ * hello with `replyWanted`; a running member answers with its term and last
+ * log index (PeerNetwork), a probing one with `probing`. The probe ends once
+ * every peer answered, or after `timeoutMs` (a member down at the first
+ * start of a new cluster does not keep the others from starting).
+ */
+import type { Clock } from '../common/clock.js';
+import { ConcordError } from '../common/errors.js';
+import type { RandomSource } from '../common/rng.js';
+import { listen, PeerLink, PeerLinkState } from '../net/index.js';
+import { InitialClusterState, type ServerConfig } from './config.js';
+import type { Logger } from './logger.js';
+import { StartingIdentity, type MemberIdentity } from './member-status.js';
+import { serverVersion } from './version.js';
+import { peerMessages, type Hello, type PeerMessages } from './peer-protocol.js';
+
+export interface PeerLogState {
+  readonly name: string;
+  /** True when the peer is itself probing (a fresh member too). */
+  readonly probing: boolean;
+  readonly term: number;
+  readonly lastLogIndex: number;
+}
+
+export interface BootstrapProbeOptions {
+  readonly identity: MemberIdentity;
+  readonly cluster: Readonly<Record<string, string>>;
+  readonly frameBytesMax: number;
+  readonly logger: Logger;
+  readonly clock: Clock;
+  readonly random: RandomSource;
+  readonly timeoutMs: number;
+  /** How often an unanswered peer is asked again (default 200 ms). */
+  readonly askEveryMs?: number;
+}
+
+/** The term and log of a member that has only bootstrapped (raft/bootstrap.ts: one ConfChange at index 1, term 1). */
+export const bootstrappedTermMax = 1;
+export const bootstrappedLogIndexMax = 1;
+
+/** True when the peer's answer shows the cluster ran beyond its bootstrap. */
+export function showsClusterRan(state: PeerLogState): boolean {
+  return !state.probing && (state.term > bootstrappedTermMax || state.lastLogIndex > bootstrappedLogIndexMax);
+}
+
+/** Asks every peer for its Raft state; resolves with the answers received (the first from each peer). */
+export async function probePeers(options: BootstrapProbeOptions): Promise<PeerLogState[]> {
+  const { identity, logger } = options;
+  const peers = Object.entries(options.cluster).filter(([name]) => name !== identity.name);
+  if (peers.length === 0) return [];
+  const answers = new Map<string, PeerLogState>();
+  const hello = (extra: Partial<Hello>): Hello => ({ name: identity.name, clientUrl: identity.clientUrl(), peerUrl: identity.peerUrl, ...extra });
+  const quick = { frameBytesMax: options.frameBytesMax, logger, closeTimeoutMs: 100, clock: options.clock };
+
+  const listener = await listen<PeerMessages>(identity.peerUrl, {
+    ...quick,
+    messages: peerMessages,
+    onConnection: (connection) => {
+      connection.setMessageHandler((message) => {
+        if (message.type !== 'hello' || message.body.replyWanted !== true) return;
+        try {
+          connection.post({ type: 'hello', body: hello({ log: { probing: true, term: 0, lastLogIndex: 0 } }) });
+        } catch {
+          // The prober asks again.
+        }
+      });
+    },
+  });
+
+  let finish!: () => void;
+  const done = new Promise<void>((resolve) => (finish = resolve));
+  const links: PeerLink<PeerMessages>[] = [];
+  const ask = (link: PeerLink<PeerMessages>) => link.send({ type: 'hello', body: hello({ replyWanted: true }) });
+  for (const [name, peerUrl] of peers) {
+    const link = new PeerLink<PeerMessages>(peerUrl, {
+      ...quick,
+      messages: peerMessages,
+      backoffInitialMs: 50,
+      backoffMaxMs: 500,
+      connectTimeoutMs: 1000,
+      random: options.random,
+      onStateChange: (state, self) => {
+        if (state === PeerLinkState.Connected) ask(self);
+      },
+      onMessage: (message) => {
+        if (message.type !== 'hello' || message.body.name !== name || message.body.log === undefined || answers.has(name)) return;
+        answers.set(name, { name, ...message.body.log });
+        if (answers.size === peers.length) finish();
+      },
+    });
+    links.push(link);
+  }
+  const again = options.clock.setRepeating(options.askEveryMs ?? 200, () => {
+    peers.forEach(([name], i) => {
+      if (!answers.has(name)) ask(links[i]!);
+    });
+  });
+  const timeout = options.clock.setTimer(options.timeoutMs, finish);
+  try {
+    await done;
+  } finally {
+    again.cancel();
+    timeout.cancel();
+    await Promise.all(links.map((link) => link.close()));
+    await listener.close();
+  }
+  return [...answers.values()];
+}
+
+/** This member must not bootstrap its empty data directory: the cluster exists. */
+export class BootstrapRefusedError extends ConcordError {
+  constructor(message: string) {
+    super('CONCORD_ERR_BOOTSTRAP_REFUSED', message);
+  }
+}
+
+/** What an operator does about a member whose data directory was lost (docs/operations.md, "Replacing a member"). */
+export function replaceMemberAdvice(name: string): string {
+  return (
+    `to bring member "${name}" back, restore its data directory (its log and vote must survive), ` +
+    'or let it rejoin once membership changes are available (remove it, then add it with a new name); ' +
+    'only the first start of a new cluster may begin with empty data directories (--initial-cluster-state new)'
+  );
+}
+
+/** How long a member starting on an empty data directory waits for its peers' answers before bootstrapping. */
+const bootstrapProbeTimeoutMs = 10_000;
+
+/**
+ * Called for an empty data directory: returns when it may bootstrap, throws
+ * BootstrapRefusedError (after logging how to bring the member back) when
+ * --initial-cluster-state is existing or a peer shows the cluster already ran.
+ */
+export async function checkMayBootstrap(
+  config: ServerConfig,
+  io: { readonly logger: Logger; readonly clock: Clock; readonly random: RandomSource; readonly frameBytesMax: number },
+): Promise<void> {
+  const log = io.logger;
+  if (config.initialClusterState === InitialClusterState.Existing) {
+    const message = `data dir ${config.dataDir} is empty and --initial-cluster-state is existing: member "${config.name}" refuses to bootstrap; ${replaceMemberAdvice(config.name)}`;
+    log.error({ dataDir: config.dataDir }, message);
+    throw new BootstrapRefusedError(message);
+  }
+  const answers = await probePeers({
+    identity: new StartingIdentity(config.name, config.peerUrl, config.clientUrl, serverVersion()),
+    cluster: config.initialCluster,
+    ...io,
+    timeoutMs: bootstrapProbeTimeoutMs,
+  });
+  const ran = answers.filter(showsClusterRan);
+  if (ran.length > 0) {
+    const seen = ran.map((a) => `${a.name} at term ${a.term} with ${a.lastLogIndex} log entries`).join(', ');
+    const message = `data dir ${config.dataDir} is empty but the cluster already ran (${seen}): member "${config.name}" refuses to bootstrap; ${replaceMemberAdvice(config.name)}`;
+    log.error({ dataDir: config.dataDir, peers: ran }, message);
+    throw new BootstrapRefusedError(message);
+  }
+  log.info({ answered: answers.map((a) => a.name) }, 'no peer has run beyond its bootstrap: bootstrapping a new cluster');
+}

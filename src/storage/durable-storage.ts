@@ -15,12 +15,15 @@
  */
 import * as path from 'node:path';
 import { assert } from '../common/errors.js';
+import type { RandomSource } from '../common/rng.js';
+import { systemRandom } from '../common/system-clock.js';
 import {
   LogCompactedError,
   LogUnavailableError,
   type SnapshotChunk,
   type Storage,
 } from '../raft/storage.js';
+import type { IncomingSnapshotChunk } from '../raft/ready.js';
 import type { ConfState, Entry, HardState, SnapshotMetadata } from '../raft/types.js';
 import { errorCode, type Disk } from './disk.js';
 import { EntryCache } from './entry-cache.js';
@@ -28,7 +31,7 @@ import { CorruptLogError, StorageClosedError } from './errors.js';
 import { LogIndex } from './log-index.js';
 import { silentLogger, type StorageLogger } from './logger.js';
 import { NodeDisk } from './node-disk.js';
-import { SnapshotStore, type IncomingSnapshotChunk, type SnapshotWriter } from './snapshot-store.js';
+import { SnapshotStore, type SnapshotWriter } from './snapshot-store.js';
 import {
   RecordCheck,
   RecordType,
@@ -47,7 +50,7 @@ import {
 import { extendingFlushPadBytes } from './wal-preallocator.js';
 import { recoverWal } from './wal-recovery.js';
 import { deletableSegmentCount, type Segment } from './wal-segment.js';
-import { WalWriter, createSegment, type WalItem } from './wal-writer.js';
+import { WalWriter, createSegment, drawSalt, type WalItem } from './wal-writer.js';
 
 export interface DurableStorageOptions {
   /** The data directory (created if missing). */
@@ -72,14 +75,28 @@ export interface DurableStorageOptions {
   readonly snapshotsRetained?: number;
   /** Largest snapshot accepted. Default 8 GiB. */
   readonly snapshotBytesMax?: number;
+  /** Draws each WAL segment's salt (see wal-recovery.ts). Default: the system's. */
+  readonly random?: RandomSource;
 }
 
-/** What the host persists from one Raft Ready, in this order. */
-export interface ReadyToPersist {
-  readonly snapshotChunks?: readonly IncomingSnapshotChunk[];
-  readonly snapshot?: SnapshotMetadata;
-  readonly entries?: readonly Entry[];
-  readonly hardState?: HardState;
+/**
+ * One Ready's durable part (src/raft/ready.ts, fields 2a-2d), and the one
+ * shape for it: the server's loop and the simulator persist this type.
+ * `persist` makes it durable in this order, with one group commit for the
+ * entries and hard state: incoming snapshot chunks, then a snapshot to
+ * install, then the entries (a conflicting suffix truncated first, Raft
+ * §5.3), then the hard state.
+ */
+export interface PersistBatch {
+  readonly snapshotChunks: readonly IncomingSnapshotChunk[];
+  readonly snapshot?: SnapshotMetadata | undefined;
+  readonly entries: readonly Entry[];
+  readonly hardState?: HardState | undefined;
+}
+
+/** True if the batch asks nothing to be made durable. */
+export function isEmptyPersistBatch(batch: PersistBatch): boolean {
+  return batch.snapshotChunks.length === 0 && batch.snapshot === undefined && batch.entries.length === 0 && batch.hardState === undefined;
 }
 
 const readAheadBytes = 64 * 1024;
@@ -185,11 +202,15 @@ export class DurableStorage implements Storage {
         segmentBytesMax: options.segmentBytesMax ?? 64 * 1024 * 1024,
         pendingWriteBytesMax: options.pendingWriteBytesMax ?? 256 * 1024 * 1024,
         preallocateBytes: options.preallocateBytes ?? 1024 * 1024,
+        random: options.random ?? systemRandom,
       };
-      if (segments.length === 0) {
+      const last = segments[segments.length - 1];
+      if (last === undefined || last.salt === null) {
+        // A new log, or one whose active segment has the unsalted format 1: new flushes go to a new segment.
         const startBytes = segmentStartRecordBytes + frameRecordBytes + hardStateRecordBytes(hardState);
         const pad = extendingFlushPadBytes(walOptions.preallocateBytes, walOptions.segmentBytesMax, startBytes);
-        segments.push(await createSegment(walOptions, 1, frame, hardState, [], pad));
+        const salt = drawSalt(walOptions.random);
+        segments.push(await createSegment(walOptions, (last?.sequence ?? 0) + 1, salt, frame, hardState, [], pad));
       }
       const writer = new WalWriter(walOptions, segments, frame, hardState);
       const storage = new DurableStorage(
@@ -306,14 +327,14 @@ export class DurableStorage implements Storage {
    * Persists one Ready: incoming snapshot chunks, then an incoming snapshot
    * to install, then entries and hard state. Resolves when all of it is durable.
    */
-  async persist(ready: ReadyToPersist): Promise<void> {
+  async persist(ready: PersistBatch): Promise<void> {
     // One Ready may carry the last chunk of snapshot A, the order to install A,
     // and already the first chunk of a newer snapshot B (simulator finding F2).
     // There is one incoming file at a time, so A is installed as soon as its
     // final chunk is written, before any chunk of B replaces the incoming file.
     const snapshot = ready.snapshot;
     let installed = false;
-    for (const chunk of ready.snapshotChunks ?? []) {
+    for (const chunk of ready.snapshotChunks) {
       if (snapshot && !installed && chunk.index !== snapshot.index) {
         const receiving = this.snapshotReceiveProgress();
         if (receiving?.done === true && receiving.index === snapshot.index) {
@@ -324,8 +345,8 @@ export class DurableStorage implements Storage {
       await this.receiveSnapshotChunk(chunk);
     }
     if (snapshot && !installed) await this.installSnapshot(snapshot);
-    if ((ready.entries?.length ?? 0) > 0 || ready.hardState) {
-      await this.append({ entries: ready.entries ?? [], hardState: ready.hardState });
+    if (ready.entries.length > 0 || ready.hardState) {
+      await this.append({ entries: ready.entries, hardState: ready.hardState });
     }
   }
 

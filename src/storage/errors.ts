@@ -36,8 +36,30 @@ export class CorruptSnapshotError extends ConcordError {
  * refused with this same error and the node must stop accepting writes.
  */
 export class StorageFailedError extends ConcordError {
+  /**
+   * The failing system call's error, when the cause is one (a Node system
+   * error): its code (`EIO`, `ENOSPC`, ...), errno (negative on Linux, e.g. -5),
+   * the call (`write`, `fdatasync`, ...) and the file. A server tells a real
+   * disk failure by these (and exits with its own code); all are undefined
+   * when the cause is not a system error.
+   */
+  readonly systemCode: string | undefined;
+  readonly errno: number | undefined;
+  readonly syscall: string | undefined;
+  readonly path: string | undefined;
+
   constructor(message: string, options?: { cause?: unknown }) {
     super('CONCORD_ERR_STORAGE_FAILED', message, options);
+    const cause = (typeof options?.cause === 'object' && options.cause !== null ? options.cause : {}) as {
+      code?: unknown;
+      errno?: unknown;
+      syscall?: unknown;
+      path?: unknown;
+    };
+    this.systemCode = typeof cause.code === 'string' ? cause.code : undefined;
+    this.errno = typeof cause.errno === 'number' ? cause.errno : undefined;
+    this.syscall = typeof cause.syscall === 'string' ? cause.syscall : undefined;
+    this.path = typeof cause.path === 'string' ? cause.path : undefined;
   }
 }
 

@@ -1,8 +1,8 @@
 /** The storage layer's public surface. */
-export { DurableStorage, type DurableStorageOptions, type ReadyToPersist } from './durable-storage.js';
+export { DurableStorage, isEmptyPersistBatch, type DurableStorageOptions, type PersistBatch } from './durable-storage.js';
 export { OpenMode, type Disk, type DiskFile, type DiskLock } from './disk.js';
 export { NodeDisk } from './node-disk.js';
-export { SnapshotStore, type IncomingSnapshotChunk, type SnapshotInfo } from './snapshot-store.js';
+export { SnapshotStore, type SnapshotInfo } from './snapshot-store.js';
 export { silentLogger, type StorageLogger } from './logger.js';
 export {
   CorruptLogError,

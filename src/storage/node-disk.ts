@@ -36,12 +36,20 @@ function skipBytes(buffers: readonly Uint8Array[], count: number): Uint8Array[] 
   return rest;
 }
 
-function writevAll(fd: number, buffers: readonly Uint8Array[], position: number): Promise<void> {
+/** Names the file in a failed call's error (calls on a descriptor carry no path): errors on the WAL name their segment. */
+function withPath(error: unknown, path: string): unknown {
+  if (typeof error === 'object' && error !== null && (error as { path?: unknown }).path === undefined) {
+    (error as { path?: string }).path = path;
+  }
+  return error;
+}
+
+function writevAll(fd: number, buffers: readonly Uint8Array[], position: number, path: string): Promise<void> {
   return new Promise((resolve, reject) => {
     const total = buffers.reduce((sum, b) => sum + b.byteLength, 0);
     const step = (pending: readonly Uint8Array[], at: number, left: number): void => {
       fs.writev(fd, pending as Uint8Array[], at, (error, written) => {
-        if (error) return reject(error);
+        if (error) return reject(withPath(error, path));
         if (written === left) return resolve();
         // A short write (rare on regular files): continue after what was written.
         step(skipBytes(pending, written), at + written, left - written);
@@ -95,7 +103,7 @@ class NodeDiskFile implements DiskFile {
   writev(buffers: readonly Uint8Array[], position: number): Promise<void> {
     let total = 0;
     for (const b of buffers) total += b.byteLength;
-    if (total > syncWriteBytesMax) return writevAll(this.fd, buffers, position);
+    if (total > syncWriteBytesMax) return writevAll(this.fd, buffers, position, this.path);
     // A small write only copies bytes into the page cache (microseconds), while a
     // threadpool round trip costs tens of microseconds: on a fast disk that is a
     // third of the fdatasync that follows. So small writes are made inline; the
@@ -112,12 +120,14 @@ class NodeDiskFile implements DiskFile {
       }
       return Promise.resolve();
     } catch (error) {
-      return Promise.reject(error);
+      return Promise.reject(withPath(error, this.path));
     }
   }
 
   datasync(): Promise<void> {
-    return new Promise((resolve, reject) => fs.fdatasync(this.fd, (error) => (error ? reject(error) : resolve())));
+    return new Promise((resolve, reject) =>
+      fs.fdatasync(this.fd, (error) => (error ? reject(withPath(error, this.path)) : resolve())),
+    );
   }
 
   truncate(length: number): Promise<void> {

@@ -11,6 +11,7 @@ import * as path from 'node:path';
 import { crc32c } from '@node-rs/crc32';
 import { assert } from '../common/errors.js';
 import { SnapshotUnavailableError, type SnapshotChunk } from '../raft/storage.js';
+import type { IncomingSnapshotChunk } from '../raft/ready.js';
 import { emptyConfState, type SnapshotMetadata } from '../raft/types.js';
 import type { Disk, DiskFile } from './disk.js';
 import { CorruptSnapshotError, SnapshotChunkRejectedError, SnapshotTooLargeError } from './errors.js';
@@ -29,15 +30,6 @@ export interface SnapshotInfo {
   readonly meta: SnapshotMetadata;
   readonly path: string;
   readonly contentBytes: number;
-}
-
-/** An incoming chunk of InstallSnapshot, as the Raft core hands it out. */
-export interface IncomingSnapshotChunk {
-  readonly index: number;
-  readonly term: number;
-  readonly offset: number;
-  readonly data: Uint8Array;
-  readonly done: boolean;
 }
 
 export interface SnapshotStoreOptions {

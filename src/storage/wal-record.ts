@@ -10,20 +10,29 @@
  *   offset 13      payload
  *
  * Payloads (integers are u64 stored as two u32 halves, always < 2^53):
- *   SegmentStart  magic "CWAL" u32, format version u32, segment sequence u64
+ *   SegmentStart  magic "CWAL" u32, format version u32, segment sequence u64,
+ *                 salt u32 (format 2: random per segment, never shown to clients)
  *   Frame         baseIndex, baseTerm, prevIndex, prevTerm (u64 each): from
  *                 here on the log is exactly the entries (baseIndex, prevIndex],
  *                 with entries up to baseIndex inside a snapshot
  *   HardState     term u64, commit u64, vote length u16 (0xffff = null), vote utf-8
  *   Entry         index u64, term u64, entry type u8, data
- *   FlushStart    bytes of the flush it opens (u64, this record included)
+ *   FlushStart    bytes of the flush it opens (u64, this record included),
+ *                 the segment's salt u32 (format 2)
+ *
+ * Format 1 (read, never written) has no salts: its SegmentStart payload is 16
+ * bytes and its FlushStart payload 8. The salt is what lets recovery tell a
+ * real FlushStart from an image of one inside a value (wal-recovery.ts).
  */
 import { crc32c } from '@node-rs/crc32';
 import type { Entry, EntryType, HardState } from '../raft/types.js';
 
 export const recordHeaderBytes = 13;
 export const segmentMagic = 0x4c415743; // "CWAL" little endian
-export const segmentFormatVersion = 1;
+/** The format written. */
+export const segmentFormatVersion = 2;
+/** The first format whose segments carry a salt. */
+export const saltedFormatVersion = 2;
 /** Upper bound of one record's payload; larger lengths are damage. */
 export const recordPayloadBytesMax = 256 * 1024 * 1024;
 
@@ -80,8 +89,10 @@ export function hardStateRecordBytes(hs: HardState): number {
 }
 
 export const frameRecordBytes = recordHeaderBytes + 32;
-export const segmentStartRecordBytes = recordHeaderBytes + 16;
-export const flushStartRecordBytes = recordHeaderBytes + 8;
+export const segmentStartRecordBytes = recordHeaderBytes + 20;
+export const flushStartRecordBytes = recordHeaderBytes + 12;
+/** Payload bytes of a FlushStart in a format-1 segment (no salt). */
+export const unsaltedFlushStartPayloadBytes = 8;
 
 /** Writes the header of a record whose payload is already at `at + 13`; returns the record's end. */
 function seal(buf: Buffer, at: number, type: RecordType, payloadBytes: number): number {
@@ -123,17 +134,19 @@ export function writeFrameRecord(buf: Buffer, at: number, frame: FrameRecord): n
   return seal(buf, at, RecordType.Frame, 32);
 }
 
-export function writeFlushStartRecord(buf: Buffer, at: number, flushBytes: number): number {
+export function writeFlushStartRecord(buf: Buffer, at: number, flushBytes: number, salt: number): number {
   writeU64(buf, flushBytes, at + recordHeaderBytes);
-  return seal(buf, at, RecordType.FlushStart, 8);
+  putU32(buf, salt, at + recordHeaderBytes + 8);
+  return seal(buf, at, RecordType.FlushStart, 12);
 }
 
-export function writeSegmentStartRecord(buf: Buffer, at: number, sequence: number): number {
+export function writeSegmentStartRecord(buf: Buffer, at: number, sequence: number, salt: number): number {
   const p = at + recordHeaderBytes;
   buf.writeUInt32LE(segmentMagic, p);
   buf.writeUInt32LE(segmentFormatVersion, p + 4);
   writeU64(buf, sequence, p + 8);
-  return seal(buf, at, RecordType.SegmentStart, 16);
+  putU32(buf, salt, p + 16);
+  return seal(buf, at, RecordType.SegmentStart, 20);
 }
 
 // ---- decoding ----------------------------------------------------------------
@@ -209,9 +222,12 @@ export function decodeFrame(payload: Uint8Array): FrameRecord {
   };
 }
 
-export function decodeSegmentStart(payload: Uint8Array): { magic: number; version: number; sequence: number } {
+/** `salt` is null for a format-1 segment (or a payload too short to hold one: judged by the caller). */
+export function decodeSegmentStart(payload: Uint8Array): { magic: number; version: number; sequence: number; salt: number | null } {
   const view = Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
-  return { magic: view.readUInt32LE(0), version: view.readUInt32LE(4), sequence: readU64(payload, 8) };
+  const version = view.readUInt32LE(4);
+  const salted = version >= saltedFormatVersion && payload.byteLength >= 20;
+  return { magic: view.readUInt32LE(0), version, sequence: readU64(payload, 8), salt: salted ? readU32(payload, 16) : null };
 }
 
 /** Payload sizes each type must have at least (shorter is damage). */

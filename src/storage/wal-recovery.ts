@@ -39,9 +39,11 @@ import {
   decodeSegmentStart,
   flushStartRecordBytes,
   payloadBytesMin,
+  unsaltedFlushStartPayloadBytes,
   readRecordAt,
   readU32,
   recordHeaderBytes,
+  saltedFormatVersion,
   segmentFormatVersion,
   segmentMagic,
   type FrameRecord,
@@ -107,17 +109,29 @@ export function hasTornZeros(bytes: Uint8Array, start: number, end: number): boo
 }
 
 /**
- * True if an intact FlushStart record begins in [from, to). A flush is
+ * True if a FlushStart record of this segment begins in [from, to). A flush is
  * written only after the previous one's fdatasync returned, so damage followed
  * by a later flush is damage to synced, acknowledged data: never a torn write.
  * Byte by byte, since the damaged record's length cannot be trusted; this runs
  * at most once per start, and only up to the zero tail.
+ *
+ * Why a value cannot fool it: the bytes scanned include the payloads of the
+ * damaged flush's entries, which clients chose, and a value may hold a
+ * perfect image of a FlushStart record. In a salted segment (format 2) a
+ * FlushStart counts only if it carries the segment's salt: 32 random bits
+ * drawn when the segment was created, written only in the WAL, never sent to
+ * a client or a peer. A value cannot copy what its writer never saw, and a
+ * guess is right with chance 2^-32. (`salt` null: a format-1 segment, where
+ * any intact FlushStart counts, as before salts.)
  */
-export function hasFlushStartAfter(bytes: Uint8Array, from: number, to = bytes.byteLength): boolean {
-  const inverted = ~8 >>> 0;
+export function hasFlushStartAfter(bytes: Uint8Array, from: number, to: number, salt: number | null): boolean {
+  const payloadBytes = salt === null ? unsaltedFlushStartPayloadBytes : flushStartRecordBytes - recordHeaderBytes;
+  const recordBytes = recordHeaderBytes + payloadBytes;
+  const inverted = ~payloadBytes >>> 0;
   const stop = Math.min(to, bytes.byteLength);
-  for (let p = from; p < stop && p + flushStartRecordBytes <= bytes.byteLength; p++) {
-    if (bytes[p + 12] !== RecordType.FlushStart || readU32(bytes, p) !== 8 || readU32(bytes, p + 4) !== inverted) continue;
+  for (let p = from; p < stop && p + recordBytes <= bytes.byteLength; p++) {
+    if (bytes[p + 12] !== RecordType.FlushStart || readU32(bytes, p) !== payloadBytes || readU32(bytes, p + 4) !== inverted) continue;
+    if (salt !== null && readU32(bytes, p + recordHeaderBytes + 8) !== salt) continue;
     if (readRecordAt(bytes, p).check === RecordCheck.Ok) return true;
   }
   return false;
@@ -125,13 +139,13 @@ export function hasFlushStartAfter(bytes: Uint8Array, from: number, to = bytes.b
 
 /**
  * A damaged record in the last segment is a torn write when (1) it lies in
- * the last flush (no intact flush starts after it) and (2) its damage looks
- * like an interrupted write: the file ends inside it, or it holds zeros that
- * never got their data. Anything else is refused: a flipped bit in the last
- * flush has neither pattern.
+ * the last flush (no FlushStart of the segment starts after it) and (2) its
+ * damage looks like an interrupted write: the file ends inside it, or it
+ * holds zeros that never got their data. Anything else is refused: a flipped
+ * bit in the last flush has neither pattern.
  */
-function isTornWrite(bytes: Uint8Array, at: number, record: RecordAt, zeroFrom: number): boolean {
-  if (hasFlushStartAfter(bytes, at + 1, zeroFrom)) return false;
+function isTornWrite(bytes: Uint8Array, at: number, record: RecordAt, zeroFrom: number, salt: number | null): boolean {
+  if (hasFlushStartAfter(bytes, at + 1, zeroFrom, salt)) return false;
   if (record.check === RecordCheck.Truncated) return true;
   const end = record.check === RecordCheck.BadLength ? at + recordHeaderBytes : record.end;
   return hasTornZeros(bytes, at, end);
@@ -150,12 +164,17 @@ function describe(check: RecordCheck): string {
   }
 }
 
+/** Replays records into the log index and hard state, checking that they form one Raft log. */
 class Replay {
   readonly index = new LogIndex();
   hardState: HardState = emptyHardState;
+  /** Segment.lowWaterIndex of the segment being replayed. */
+  lowWater = Infinity;
   private started = false;
 
-  constructor(private readonly lowWater: (value: number) => void) {}
+  beginSegment(): void {
+    this.lowWater = Infinity;
+  }
 
   frame(f: FrameRecord, file: string, at: number, segmentStart: boolean): void {
     const corrupt = (reason: string) => new CorruptLogError(file, at, reason);
@@ -167,8 +186,12 @@ class Replay {
       this.index.rebase(f.prevIndex, f.prevTerm);
       return;
     }
-    if (!segmentStart) this.lowWater(f.prevIndex);
-    if (f.baseIndex > this.index.baseIndex) this.index.rebase(f.baseIndex, f.baseTerm);
+    if (!segmentStart) this.lowWater = Math.min(this.lowWater, f.prevIndex);
+    // A newer base, or the same index with another term: a snapshot that did not
+    // match the log there was installed (Raft §7), so the log restarts after it.
+    if (f.baseIndex > this.index.baseIndex || (f.baseIndex === this.index.baseIndex && f.baseTerm !== this.index.baseTerm)) {
+      this.index.rebase(f.baseIndex, f.baseTerm);
+    }
     if (f.prevIndex < this.index.baseIndex) {
       throw corrupt(`frame ends the log at ${f.prevIndex}, below the log's start ${this.index.baseIndex}`);
     }
@@ -193,18 +216,13 @@ class Replay {
     if (indexValue > 1 && indexValue - 1 > this.index.baseIndex && term < this.index.term(indexValue - 1)) {
       throw corrupt(`entry ${indexValue} has term ${term}, lower than its predecessor's`);
     }
-    this.lowWater(indexValue - 1);
+    this.lowWater = Math.min(this.lowWater, indexValue - 1);
     this.index.append(indexValue, term, segment, at);
   }
 }
 
-export async function recoverWal(options: {
-  dir: string;
-  disk: Disk;
-  logger: StorageLogger;
-  snapshot: SnapshotMetadata;
-}): Promise<RecoveredWal> {
-  const { dir, disk, logger, snapshot } = options;
+/** Step 1: the segment sequences in the directory, oldest first, checked to be consecutive. */
+async function listSegments(dir: string, disk: Disk, logger: StorageLogger): Promise<number[]> {
   const sequences: number[] = [];
   for (const name of await disk.readdir(dir)) {
     const sequence = parseSegmentFileName(name);
@@ -221,148 +239,177 @@ export async function recoverWal(options: {
       );
     }
   }
+  return sequences;
+}
 
-  const segments: Segment[] = [];
-  /** The segment being read, closed if it throws. */
-  let reading: DiskFile | null = null;
-  let lowWaterOfCurrent = Infinity;
-  const replay = new Replay((value) => {
-    lowWaterOfCurrent = Math.min(lowWaterOfCurrent, value);
-  });
-  try {
-    for (let s = 0; s < sequences.length; s++) {
-      const sequence = sequences[s]!;
-      const isLast = s === sequences.length - 1;
-      const file = path.join(dir, segmentFileName(sequence));
-      // Read-write: if a torn last segment is removed, the one before becomes the active one.
-      const handle = await disk.open(file, 'readwrite');
-      reading = handle;
-      const size = await handle.size();
-      const bytes = new Uint8Array(size);
-      if ((await handle.read(bytes, 0)) !== size) throw new CorruptLogError(file, 0, 'short read');
-      lowWaterOfCurrent = Infinity;
-      const zeroFrom = zeroTailStart(bytes);
-      let at = 0;
-      let recordNumber = 0;
-      let startPrevIndex = -1;
-      let startBytes = 0;
-      let tornAt = -1;
-      // At or past zeroFrom the rest of the file is zeros: the preallocated
-      // tail after the last record (a zero header followed by anything else is
-      // judged as damage below).
-      while (at < zeroFrom) {
-        const record = readRecordAt(bytes, at);
-        if (record.check !== RecordCheck.Ok) {
-          if (isLast && isTornWrite(bytes, at, record, zeroFrom)) {
-            tornAt = at;
-            break;
-          }
-          const zeroHeader = bytes.subarray(at, at + recordHeaderBytes).every((b) => b === 0);
-          throw new CorruptLogError(
-            file,
-            at,
-            zeroHeader ? 'zeroed bytes where a record should start, with data after them' : describe(record.check),
-          );
-        }
-        const min = payloadBytesMin(record.type);
-        if (min === undefined || record.payload.byteLength < min) {
-          throw new CorruptLogError(file, at, `record of unknown type ${record.type} or too short`);
-        }
-        if (recordNumber === 0 && record.type !== RecordType.SegmentStart) {
-          throw new CorruptLogError(file, at, 'segment does not begin with a segment start record');
-        }
-        if (recordNumber === 1 && record.type !== RecordType.Frame) {
-          throw new CorruptLogError(file, at, 'segment start is not followed by a frame');
-        }
-        if (recordNumber === 2 && record.type !== RecordType.HardState) {
-          throw new CorruptLogError(file, at, 'segment frame is not followed by a hard state');
-        }
-        switch (record.type) {
-          case RecordType.SegmentStart: {
-            const start = decodeSegmentStart(record.payload);
-            if (recordNumber !== 0) throw new CorruptLogError(file, at, 'segment start record in the middle of a segment');
-            if (start.magic !== segmentMagic) throw new CorruptLogError(file, at, 'bad magic');
-            if (start.version !== segmentFormatVersion) {
-              throw new CorruptLogError(file, at, `unsupported WAL format version ${start.version}`);
-            }
-            if (start.sequence !== sequence) {
-              throw new CorruptLogError(file, at, `segment says it is sequence ${start.sequence}`);
-            }
-            break;
-          }
-          case RecordType.Frame: {
-            const frame = decodeFrame(record.payload);
-            if (recordNumber === 1) startPrevIndex = frame.prevIndex;
-            replay.frame(frame, file, at, recordNumber === 1);
-            break;
-          }
-          case RecordType.HardState:
-            replay.hardState = decodeHardState(record.payload);
-            if (recordNumber === 2) startBytes = record.end;
-            break;
-          case RecordType.Entry: {
-            const { index, term } = decodeEntryIndexTerm(record.payload);
-            replay.entry(index, term, sequence, file, at);
-            break;
-          }
-          case RecordType.FlushStart:
-            break;
-        }
-        recordNumber++;
-        at = record.end;
+/** What reading one segment's records found. */
+interface SegmentScan {
+  /** Records read (the first three are the segment's start records). */
+  readonly records: number;
+  /** Offset after the last whole record read. */
+  readonly end: number;
+  /** Where a torn write in the last flush begins (-1: none). */
+  readonly tornAt: number;
+  /** From the segment start record (null: format 1). */
+  readonly salt: number | null;
+  readonly startPrevIndex: number;
+  readonly startBytes: number;
+}
+
+/** Checks one record's framing and place in the segment, then replays it. */
+function replayRecord(replay: Replay, record: RecordAt, recordNumber: number, sequence: number, file: string, at: number): void {
+  const min = payloadBytesMin(record.type);
+  if (min === undefined || record.payload.byteLength < min) {
+    throw new CorruptLogError(file, at, `record of unknown type ${record.type} or too short`);
+  }
+  if (recordNumber === 0 && record.type !== RecordType.SegmentStart) {
+    throw new CorruptLogError(file, at, 'segment does not begin with a segment start record');
+  }
+  if (recordNumber === 1 && record.type !== RecordType.Frame) {
+    throw new CorruptLogError(file, at, 'segment start is not followed by a frame');
+  }
+  if (recordNumber === 2 && record.type !== RecordType.HardState) {
+    throw new CorruptLogError(file, at, 'segment frame is not followed by a hard state');
+  }
+  switch (record.type) {
+    case RecordType.SegmentStart: {
+      const start = decodeSegmentStart(record.payload);
+      if (recordNumber !== 0) throw new CorruptLogError(file, at, 'segment start record in the middle of a segment');
+      if (start.magic !== segmentMagic) throw new CorruptLogError(file, at, 'bad magic');
+      if (start.version < 1 || start.version > segmentFormatVersion) {
+        throw new CorruptLogError(file, at, `unsupported WAL format version ${start.version}`);
       }
-      if (recordNumber < 3 && isLast) {
-        // The crash hit while the segment was being created (torn, or only
-        // zeros or nothing landed): nothing in it was acknowledged, since
-        // createSegment syncs its start records before any flush goes on.
-        logger.warn({ file, bytes: size }, `removing WAL segment torn while it was created (${size} bytes)`);
-        reading = null;
-        await handle.close();
-        await disk.unlink(file);
-        await disk.fsyncDir(dir);
-        continue;
+      if (start.version >= saltedFormatVersion && start.salt === null) throw new CorruptLogError(file, at, 'segment start is too short');
+      if (start.sequence !== sequence) {
+        throw new CorruptLogError(file, at, `segment says it is sequence ${start.sequence}`);
       }
-      if (tornAt >= 0) {
-        logger.warn(
-          { file, offset: tornAt, bytes: size - tornAt },
-          `truncating a torn write at the end of the WAL: ${size - tornAt} bytes at offset ${tornAt}`,
-        );
-        await handle.truncate(tornAt);
-        await handle.datasync();
-      } else if (recordNumber < 3) {
-        throw new CorruptLogError(file, at, 'segment is missing its start records');
-      }
-      reading = null;
-      segments.push({
-        sequence,
-        path: file,
-        file: handle,
-        size: tornAt >= 0 ? tornAt : at,
-        // What recovery read back: if it was only in the page cache (a process
-        // crash, not a power cut), the first flush's fdatasync makes it durable.
-        fileBytes: tornAt >= 0 ? tornAt : size,
-        syncedBytes: tornAt >= 0 ? tornAt : size,
-        startBytes,
-        startPrevIndex,
-        lowWaterIndex: lowWaterOfCurrent,
-      });
+      break;
     }
+    case RecordType.Frame:
+      replay.frame(decodeFrame(record.payload), file, at, recordNumber === 1);
+      break;
+    case RecordType.HardState:
+      replay.hardState = decodeHardState(record.payload);
+      break;
+    case RecordType.Entry: {
+      const { index, term } = decodeEntryIndexTerm(record.payload);
+      replay.entry(index, term, sequence, file, at);
+      break;
+    }
+    case RecordType.FlushStart:
+      break;
+  }
+}
+
+/**
+ * Step 2: reads a segment's records up to its zero tail, replaying each, and
+ * stops at a torn write of the last segment (see the file comment); any other
+ * damage throws CorruptLogError.
+ */
+function scanSegment(replay: Replay, bytes: Uint8Array, sequence: number, file: string, isLast: boolean): SegmentScan {
+  const zeroFrom = zeroTailStart(bytes);
+  let at = 0;
+  let records = 0;
+  let startPrevIndex = -1;
+  let startBytes = 0;
+  let salt: number | null = null;
+  // At or past zeroFrom the rest of the file is zeros: the preallocated tail
+  // after the last record (a zero header followed by anything else is judged
+  // as damage below).
+  while (at < zeroFrom) {
+    const record = readRecordAt(bytes, at);
+    if (record.check !== RecordCheck.Ok) {
+      if (isLast && isTornWrite(bytes, at, record, zeroFrom, salt)) return { records, end: at, tornAt: at, startPrevIndex, startBytes, salt };
+      const zeroHeader = bytes.subarray(at, at + recordHeaderBytes).every((b) => b === 0);
+      throw new CorruptLogError(
+        file,
+        at,
+        zeroHeader ? 'zeroed bytes where a record should start, with data after them' : describe(record.check),
+      );
+    }
+    replayRecord(replay, record, records, sequence, file, at);
+    if (records === 0) salt = decodeSegmentStart(record.payload).salt;
+    if (records === 1) startPrevIndex = decodeFrame(record.payload).prevIndex;
+    if (records === 2) startBytes = record.end;
+    records++;
+    at = record.end;
+  }
+  return { records, end: at, tornAt: -1, startPrevIndex, startBytes, salt };
+}
+
+/**
+ * Steps 2-3 for one segment: reads and replays it, then repairs a torn tail
+ * (truncateTail) or removes a last segment torn while it was created. Returns
+ * the open segment, or null when it was removed. Closes the file if it throws.
+ */
+async function replaySegment(
+  ctx: { dir: string; disk: Disk; logger: StorageLogger; replay: Replay },
+  sequence: number,
+  isLast: boolean,
+): Promise<Segment | null> {
+  const { dir, disk, logger, replay } = ctx;
+  const file = path.join(dir, segmentFileName(sequence));
+  // Read-write: if a torn last segment is removed, the one before becomes the active one.
+  const handle = await disk.open(file, 'readwrite');
+  try {
+    const size = await handle.size();
+    const bytes = new Uint8Array(size);
+    if ((await handle.read(bytes, 0)) !== size) throw new CorruptLogError(file, 0, 'short read');
+    replay.beginSegment();
+    const scan = scanSegment(replay, bytes, sequence, file, isLast);
+    if (scan.records < 3 && isLast) {
+      // The crash hit while the segment was being created (torn, or only
+      // zeros or nothing landed): nothing in it was acknowledged, since
+      // createSegment syncs its start records before any flush goes on.
+      logger.warn({ file, bytes: size }, `removing WAL segment torn while it was created (${size} bytes)`);
+      await handle.close();
+      await disk.unlink(file);
+      await disk.fsyncDir(dir);
+      return null;
+    }
+    if (scan.tornAt >= 0) await truncateTail(handle, logger, file, scan.tornAt, size);
+    else if (scan.records < 3) throw new CorruptLogError(file, scan.end, 'segment is missing its start records');
+    const kept = scan.tornAt >= 0 ? scan.tornAt : size;
+    return {
+      sequence,
+      path: file,
+      file: handle,
+      salt: scan.salt,
+      size: scan.end,
+      // What recovery read back: if it was only in the page cache (a process
+      // crash, not a power cut), the first flush's fdatasync makes it durable.
+      fileBytes: kept,
+      syncedBytes: kept,
+      startBytes: scan.startBytes,
+      startPrevIndex: scan.startPrevIndex,
+      lowWaterIndex: replay.lowWater,
+    };
   } catch (error) {
-    await (reading as DiskFile | null)?.close().catch(() => {});
-    for (const segment of segments) await segment.file.close().catch(() => {});
+    await handle.close().catch(() => {});
     throw error;
   }
+}
 
-  // Finally the latest snapshot (Raft §7): it must cover at least the log's
-  // start; if the log has its last entry, the suffix after it stays,
-  // otherwise the whole log is superseded by it.
-  const index = replay.index;
-  const where = segments[segments.length - 1]?.path ?? dir;
+/** Step 3: cuts a torn write (and the garbage and zeros after it) off the end of the log, durably. */
+async function truncateTail(handle: DiskFile, logger: StorageLogger, file: string, tornAt: number, size: number): Promise<void> {
+  logger.warn(
+    { file, offset: tornAt, bytes: size - tornAt },
+    `truncating a torn write at the end of the WAL: ${size - tornAt} bytes at offset ${tornAt}`,
+  );
+  await handle.truncate(tornAt);
+  await handle.datasync();
+}
+
+/**
+ * Step 4, the latest snapshot (Raft §7): it must cover at least the log's
+ * start; if the log has its last entry, the suffix after it stays, otherwise
+ * the whole log is superseded by it.
+ */
+function adoptSnapshot(index: LogIndex, snapshot: SnapshotMetadata, segments: readonly Segment[], dir: string): void {
   if (segments.length === 0 && snapshot.index > 0) {
-    throw new CorruptLogError(where, 0, `no WAL segments, but a snapshot at index ${snapshot.index} exists`);
+    throw new CorruptLogError(dir, 0, `no WAL segments, but a snapshot at index ${snapshot.index} exists`);
   }
   if (snapshot.index < index.baseIndex) {
-    for (const segment of segments) await segment.file.close().catch(() => {});
     throw new CorruptLogError(
       segments[0]?.path ?? dir,
       0,
@@ -371,7 +418,6 @@ export async function recoverWal(options: {
     );
   }
   if (snapshot.index === index.baseIndex && snapshot.term !== index.baseTerm && snapshot.index > 0) {
-    for (const segment of segments) await segment.file.close().catch(() => {});
     throw new CorruptLogError(
       segments[0]?.path ?? dir,
       0,
@@ -379,5 +425,28 @@ export async function recoverWal(options: {
     );
   }
   if (snapshot.index > index.baseIndex) index.adoptSnapshot(snapshot.index, snapshot.term);
-  return { index, hardState: replay.hardState, segments };
+}
+
+/** Recovers the WAL in `dir`: listSegments, then replaySegment for each (repairing a torn tail), then adoptSnapshot. */
+export async function recoverWal(options: {
+  dir: string;
+  disk: Disk;
+  logger: StorageLogger;
+  snapshot: SnapshotMetadata;
+}): Promise<RecoveredWal> {
+  const { dir, disk, logger, snapshot } = options;
+  const sequences = await listSegments(dir, disk, logger);
+  const replay = new Replay();
+  const segments: Segment[] = [];
+  try {
+    for (let s = 0; s < sequences.length; s++) {
+      const segment = await replaySegment({ dir, disk, logger, replay }, sequences[s]!, s === sequences.length - 1);
+      if (segment !== null) segments.push(segment);
+    }
+    adoptSnapshot(replay.index, snapshot, segments, dir);
+  } catch (error) {
+    for (const segment of segments) await segment.file.close().catch(() => {});
+    throw error;
+  }
+  return { index: replay.index, hardState: replay.hardState, segments };
 }

@@ -22,6 +22,11 @@ export interface Segment {
   readonly sequence: number;
   readonly path: string;
   readonly file: DiskFile;
+  /**
+   * The segment's salt, repeated in each of its FlushStart records (see
+   * wal-recovery.ts); null for a format-1 segment, which is never appended to.
+   */
+  readonly salt: number | null;
   /** Bytes of whole records: the write position of the next flush. */
   size: number;
   /**

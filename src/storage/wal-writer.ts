@@ -16,7 +16,9 @@
  * instead of also writing a new file size.
  */
 import * as path from 'node:path';
+import type { RandomSource } from '../common/rng.js';
 import type { HardState } from '../raft/types.js';
+import { assert } from '../common/errors.js';
 import type { Disk } from './disk.js';
 import { StorageFailedError, WriteQueueFullError } from './errors.js';
 import type { StorageLogger } from './logger.js';
@@ -65,12 +67,19 @@ export interface WalWriterOptions {
   readonly pendingWriteBytesMax: number;
   /** Zeros kept ahead of the write position, written this many bytes at a time (0: off). See WalPreallocator. */
   readonly preallocateBytes: number;
+  /** Draws each new segment's salt. */
+  readonly random: RandomSource;
+}
+
+/** A new segment's salt: random, so that no value a client writes can hold a FlushStart image recovery would believe. */
+export function drawSalt(random: RandomSource): number {
+  return random.nextInt(0x1_0000_0000);
 }
 
 /** Bytes of a segment's start: SegmentStart, Frame and HardState records. */
-export function encodeSegmentStart(sequence: number, frame: FrameRecord, hardState: HardState): Buffer {
+export function encodeSegmentStart(sequence: number, salt: number, frame: FrameRecord, hardState: HardState): Buffer {
   const buf = Buffer.alloc(segmentStartRecordBytes + frameRecordBytes + hardStateRecordBytes(hardState));
-  let at = writeSegmentStartRecord(buf, 0, sequence);
+  let at = writeSegmentStartRecord(buf, 0, sequence, salt);
   at = writeFrameRecord(buf, at, frame);
   writeHardStateRecord(buf, at, hardState);
   return buf;
@@ -84,6 +93,7 @@ export function encodeSegmentStart(sequence: number, frame: FrameRecord, hardSta
 export async function createSegment(
   options: { dir: string; disk: Disk },
   sequence: number,
+  salt: number,
   frame: FrameRecord,
   hardState: HardState,
   records: readonly Uint8Array[] = [],
@@ -92,7 +102,7 @@ export async function createSegment(
   const filePath = path.join(options.dir, segmentFileName(sequence));
   const file = await options.disk.open(filePath, 'create-exclusive');
   try {
-    const start = encodeSegmentStart(sequence, frame, hardState);
+    const start = encodeSegmentStart(sequence, salt, frame, hardState);
     const pad = zeroPadBytes > 0 ? [zeroPad.subarray(0, zeroPadBytes)] : [];
     await file.writev([start, ...records, ...pad], 0);
     await file.datasync();
@@ -103,6 +113,7 @@ export async function createSegment(
       sequence,
       path: filePath,
       file,
+      salt,
       size,
       fileBytes: size + zeroPadBytes,
       syncedBytes: size + zeroPadBytes,
@@ -234,14 +245,18 @@ export class WalWriter {
     if (recordBytes > 0) {
       const bytes = flushStartRecordBytes + recordBytes;
       if (this.scratch.byteLength < bytes) this.scratch = Buffer.allocUnsafe(Math.max(bytes, this.scratch.byteLength * 2));
-      let fill = writeFlushStartRecord(this.scratch, 0, bytes);
+      let fill = flushStartRecordBytes;
       for (const q of batch) {
         q.item.encode(this.scratch, fill);
         fill += q.item.recordBytes;
       }
       const records = this.scratch.subarray(0, bytes);
       let at: number;
-      if (segment.size > segment.startBytes && segment.size + bytes > this.options.segmentBytesMax) {
+      const rollover = segment.size > segment.startBytes && segment.size + bytes > this.options.segmentBytesMax;
+      const salt = rollover ? drawSalt(this.options.random) : segment.salt;
+      assert(salt !== null, `appending to format-1 WAL segment ${segment.path}`);
+      writeFlushStartRecord(this.scratch, 0, bytes, salt);
+      if (rollover) {
         // The zero write in flight (if any) targets the segment being left:
         // let it finish first, so that it never runs on a file that may be
         // deleted and closed by compaction.
@@ -249,7 +264,7 @@ export class WalWriter {
         if (this.preallocator.failure !== null) throw this.preallocator.failure;
         const startBytes = segmentStartRecordBytes + frameRecordBytes + hardStateRecordBytes(this.hardStateTail);
         const pad = this.preallocator.padBytesFor(startBytes + bytes);
-        segment = await createSegment(this.options, segment.sequence + 1, this.frameTail, this.hardStateTail, [records], pad);
+        segment = await createSegment(this.options, segment.sequence + 1, salt, this.frameTail, this.hardStateTail, [records], pad);
         this.stats.preallocatedBytes += pad;
         this.segments.push(segment);
         this.stats.rollovers++;

@@ -135,7 +135,7 @@ describe('recovery from torn writes (real files)', () => {
     const { dir, cleanup } = tempDir();
     try {
       await populate(dir, 1 << 20, 10);
-      const half = encodeSegmentStart(2, { baseIndex: 0, baseTerm: 0, prevIndex: 10, prevTerm: 1 }, { term: 1, vote: null, commit: 0 });
+      const half = encodeSegmentStart(2, 0x5a17, { baseIndex: 0, baseTerm: 0, prevIndex: 10, prevTerm: 1 }, { term: 1, vote: null, commit: 0 });
       const torn = path.join(dir, 'wal', segmentFileName(2));
       fs.writeFileSync(torn, half.subarray(0, 20));
       const s = await DurableStorage.open({ dir });
@@ -309,7 +309,7 @@ describe('recovery refuses a damaged log (real files)', () => {
     const { dir, cleanup } = tempDir();
     try {
       fs.mkdirSync(path.join(dir, 'wal'), { recursive: true });
-      const start = encodeSegmentStart(1, { baseIndex: 0, baseTerm: 0, prevIndex: 0, prevTerm: 0 }, { term: 1, vote: null, commit: 0 });
+      const start = encodeSegmentStart(1, 0x5a17, { baseIndex: 0, baseTerm: 0, prevIndex: 0, prevTerm: 0 }, { term: 1, vote: null, commit: 0 });
       const list = [entry(1, 1), entry(2, 1), entry(4, 1)];
       const body = Buffer.alloc(list.reduce((n, e) => n + entryRecordBytes(e), 0));
       let at = 0;

@@ -180,7 +180,7 @@ describe('DurableStorage on real files', () => {
       (e: unknown) => e instanceof SnapshotChunkRejectedError && e.expectedOffset === 3,
     );
     await s.receiveSnapshotChunk({ index: 15, term: 2, offset: 3, data: Buffer.from('def'), done: true });
-    await s.persist({ snapshot: meta(15, 2), entries: [entry(21, 3)] });
+    await s.persist({ snapshotChunks: [], snapshot: meta(15, 2), entries: [entry(21, 3)] });
     assert.equal(s.firstIndex(), 16);
     assert.equal(s.lastIndex(), 21);
     assert.equal(text(s.entries(16, 17, 10)[0]!), 'e16t2');
@@ -200,6 +200,7 @@ describe('DurableStorage on real files', () => {
     await s.persist({
       snapshotChunks: [{ index: 15, term: 3, offset: 0, data: Buffer.from('state'), done: true }],
       snapshot: meta(15, 3),
+      entries: [],
     });
     assert.equal(s.firstIndex(), 16);
     assert.equal(s.lastIndex(), 15);
@@ -223,6 +224,7 @@ describe('DurableStorage on real files', () => {
         { index: 30, term: 4, offset: 0, data: Buffer.from('newer'), done: false },
       ],
       snapshot: meta(15, 3),
+      entries: [],
     });
     assert.equal(s.snapshotMetadata().index, 15);
     assert.deepEqual(await collect(s.readSnapshot()), Buffer.from('old state'));

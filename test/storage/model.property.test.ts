@@ -111,6 +111,7 @@ describe('DurableStorage against an in-memory model', () => {
                     { index, term, offset: 4, data: Buffer.from(data.slice(4)), done: true },
                   ],
                   snapshot: meta(index, term),
+                  entries: [],
                 });
                 if (has && m.termOf(index) === term) m.terms = m.terms.slice(index - m.snapIndex);
                 else m.terms = [];

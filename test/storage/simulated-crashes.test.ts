@@ -117,6 +117,11 @@ describe('DurableStorage on a failing disk', () => {
       await assert.rejects(failed, (e: unknown) => {
         assert.ok(e instanceof StorageFailedError);
         assert.equal((e.cause as NodeJS.ErrnoException).code, code);
+        // What a server needs to tell a real disk failure (and exit with its own code).
+        assert.equal(e.systemCode, code);
+        assert.equal(e.errno, code === 'EIO' ? -5 : -28);
+        assert.equal(e.syscall, op);
+        assert.match(e.path ?? '', /\/data\/wal\/wal-/);
         assert.match(e.message, new RegExp(code));
         return true;
       });
@@ -135,4 +140,31 @@ describe('DurableStorage on a failing disk', () => {
       await r.close();
     });
   }
+});
+
+describe('DurableStorage: a snapshot installed at the log start with another term', () => {
+  it('replays after the segments holding the old entry were deleted (found by the model test)', async () => {
+    for (const segmentBytesMax of [150, 200, 260, 300]) {
+      const disk = new SimulatedDisk();
+      const options = { dir: '/data', disk, segmentBytesMax };
+      const s = await DurableStorage.open(options);
+      await s.append({ entries: [entry(1, 1)] });
+      // Entry 1 has term 1; the leader's snapshot at index 1 says term 2: the log restarts after it.
+      const data = 'installed 1/2';
+      await s.persist({
+        snapshotChunks: [
+          { index: 1, term: 2, offset: 0, data: Buffer.from(data.slice(0, 4)), done: false },
+          { index: 1, term: 2, offset: 4, data: Buffer.from(data.slice(4)), done: true },
+        ],
+        snapshot: { index: 1, term: 2, conf: s.initialState().confState },
+        entries: [],
+      });
+      await s.close();
+      const r = await DurableStorage.open(options);
+      assert.equal(r.firstIndex(), 2, `segmentBytesMax ${segmentBytesMax}`);
+      assert.equal(r.lastIndex(), 1);
+      assert.equal(r.term(1), 2);
+      await r.close();
+    }
+  });
 });

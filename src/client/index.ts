@@ -45,6 +45,7 @@ export function connect(options: ConnectOptions): Promise<KvClient> {
       timeoutMs: connectTimeoutMs,
       ...(options.tls !== undefined ? { tls: options.tls } : {}),
       ...(options.pendingCallsMax !== undefined ? { pendingCallsMax: options.pendingCallsMax } : {}),
+      ...(options.clock !== undefined ? { clock: options.clock } : {}),
     }),
   );
 }

@@ -5,6 +5,7 @@
  */
 import { connect as netConnect, RpcClient, type TlsOptions } from '../net/index.js';
 import { clientMethods } from '../protocol/schemas.js';
+import type { Clock } from '../common/clock.js';
 import type { RpcChannel } from './channel.js';
 
 export interface NetChannelOptions {
@@ -13,6 +14,8 @@ export interface NetChannelOptions {
   readonly tls?: TlsOptions;
   /** Calls in flight on this connection at once (default 4096): one more is retried after a pause. */
   readonly pendingCallsMax?: number;
+  /** The client's clock: the connect timeout, call deadlines and the close timeout run on it (default: the system clock). */
+  readonly clock?: Clock;
 }
 
 export async function createRpcChannel(address: string, options: NetChannelOptions): Promise<RpcChannel> {
@@ -21,6 +24,7 @@ export async function createRpcChannel(address: string, options: NetChannelOptio
     ...(options.tls !== undefined ? { tls: options.tls } : {}),
     // Answers a client waits for are small; keep TCP keepalive so a dead peer is noticed.
     keepAliveMs: 30_000,
+    ...(options.clock !== undefined ? { clock: options.clock } : {}),
   });
   const rpc = new RpcClient(connection, clientMethods, { pendingCallsMax: options.pendingCallsMax ?? 4096 });
   return {

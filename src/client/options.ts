@@ -117,8 +117,8 @@ export interface KvClientOptions {
   readonly channelFactory?: ChannelFactory;
   /**
    * Time and timers of every deadline, backoff sleep and keep-alive (default
-   * systemClock). The simulator passes its simulated clock. (The RPC timeouts
-   * of the default channel are the net layer's own.)
+   * systemClock), and of the default channel's connections (connect
+   * timeout, call deadlines). The simulator passes its simulated clock.
    */
   readonly clock?: Clock;
   /** Randomness for backoff jitter and the first endpoint tried (default systemRandom). */

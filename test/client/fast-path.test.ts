@@ -1,10 +1,11 @@
 /**
- * The client sends the common call (session open, connection ready, one
- * attempt answered in time) on a fast path without the retry loop; when that
- * one attempt fails, the retry loop takes over from it. These tests make the
- * fast attempt fail in each way the loop knows and check the call ends as the
- * documented behaviour says: same seq on a retry, applied once, unresolved
- * writes only when an attempt may have been applied, the right typed error.
+ * The retry loop's first attempt is the fast path (session open, connection
+ * ready, answered in time: no deadline object, backoff or closures); when it
+ * fails, the loop's state appears and the call goes on from that failure.
+ * These tests make the first attempt fail in each way the loop knows and
+ * check the call ends as the documented behaviour says: same seq on a retry,
+ * applied once, unresolved writes only when an attempt may have been
+ * applied, the right typed error.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';

@@ -7,7 +7,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Prng } from '../../src/common/rng.js';
-import { connect, UnavailableError } from '../../src/client/index.js';
+import { connect, TimeoutError, UnavailableError } from '../../src/client/index.js';
+import { FakeCluster } from './fake-cluster.js';
 import { ManualClock } from './manual-clock.js';
 import { MemoryMembers } from './memory-member.js';
 import { ConnectionClosedError } from '../../src/net/index.js';
@@ -80,4 +81,28 @@ test('on an injected clock, retries back off and the deadline ends the call, in 
   assert.ok(refusals > 3, `retried (${refusals} attempts)`);
   await clock.advance(2);
   await assert.rejects(get, UnavailableError); // no member could serve it: every attempt was refused
+});
+
+test('the default net channel runs its call deadlines on the injected clock too (mem:// members)', async () => {
+  const cluster = await FakeCluster.start(['n1']);
+  const clock = new ManualClock();
+  // mem:// connections are no handles: keep the event loop alive while the test waits.
+  const keepAlive = setInterval(() => undefined, 1000);
+  try {
+    // An hour: only the injected clock can end these calls within the test's time.
+    const kv = await connect({ endpoints: cluster.urls, clock, random: new Prng(3), timeoutMs: 3_600_000 });
+    cluster.hook = (_member, method, _request, context) => {
+      if (method === Method.Get) return new Promise<void>((resolve) => context.signal.addEventListener('abort', () => resolve(), { once: true }));
+    };
+    const get = kv.get('k');
+    get.catch(() => undefined);
+    await new Promise((resolve) => setTimeout(resolve, 20)); // The request reaches the member.
+    await clock.advance(3_600_001);
+    await assert.rejects(get, TimeoutError);
+    cluster.hook = null;
+    kv.abort();
+  } finally {
+    clearInterval(keepAlive);
+    await cluster.close();
+  }
 });

@@ -487,15 +487,17 @@ class Simulation {
     const clock = new SimClock(this.scheduler);
     const rng = this.clientRng.fork('probe');
     const deadlineMs = this.healTimeMs + s.livenessTicksMax * s.tickMs;
-    const livenessFailed = (what: string) => this.fail(FailureKind.Liveness, `${s.livenessTicksMax} ticks after healing: ${what} (${this.roleSummary()})`);
-    const lost = [...this.members.values()].filter((m) => m.lost).length;
-    if (2 * lost >= s.clusterSize) {
-      // The known fsyncgate issue (startMember) took a majority: no leader can be elected, by design.
-      if (this.tracing) this.note(`LIVENESS waived: ${lost} of ${s.clusterSize} members refuse to start (KNOWN ISSUE fsyncgate)`);
-      this.livenessMetMs = this.scheduler.nowMs;
-      this.livenessWaived = true;
-      return;
-    }
+    const livenessFailed = (what: string): void => {
+      const lost = [...this.members.values()].filter((m) => m.lost).length;
+      if (2 * lost >= s.clusterSize) {
+        // The known fsyncgate issue (startMember) took a majority: no leader can be elected, by design.
+        if (this.tracing) this.note(`LIVENESS waived: ${lost} of ${s.clusterSize} members refuse to start (KNOWN ISSUE fsyncgate)`);
+        this.livenessMetMs = this.scheduler.nowMs;
+        this.livenessWaived = true;
+        return;
+      }
+      this.fail(FailureKind.Liveness, `${s.livenessTicksMax} ticks after healing: ${what} (${this.roleSummary()})`);
+    };
     let client: KvClient | null = null;
     while (client === null) {
       if (this.scheduler.nowMs > deadlineMs) return livenessFailed('the probe client could not connect (no leader?)');

@@ -146,6 +146,20 @@ export class Connection<T extends MessageTable<any> = MessageTable<{}>> implemen
   private closedPromise: Promise<void> | undefined;
   private closeTimer: Timer | undefined;
 
+  /**
+   * The peer's certificate as TLS verified it (node:tls's PeerCertificate:
+   * subject.CN, subjectaltname...), or null on a plain or mem:// connection
+   * or when the peer sent none. The server reads the user (client-cert-auth)
+   * or the member name from it.
+   */
+  peerCertificate(): { readonly subject?: { readonly CN?: string | readonly string[] } | null; readonly subjectaltname?: string } | null {
+    const socket = this.socket as ByteSocket & { getPeerCertificate?: () => unknown; authorized?: boolean };
+    if (typeof socket.getPeerCertificate !== 'function' || socket.authorized !== true) return null;
+    const certificate = socket.getPeerCertificate() as { subject?: { CN?: string } } | null;
+    if (certificate === null || typeof certificate !== 'object' || Object.keys(certificate).length === 0) return null;
+    return certificate;
+  }
+
   /** Internal: made by listen() and connect(). */
   constructor(socket: ByteSocket, remoteAddress: string, options: ResolvedConnectionOptions<T>) {
     this.socket = socket;

@@ -4,10 +4,10 @@
  * Raft core over the durable log, listens on the peer URL (Raft traffic and
  * forwarded requests) and the client URL, and starts the clock.
  */
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { serverVersion } from './version.js';
 import { KvStateMachine } from '../kv/index.js';
-import { RpcServer, listen, type Listener } from '../net/index.js';
+import { RpcServer, listen, type Listener, type TlsOptions } from '../net/index.js';
 import { clientMethods, type StatusResponse } from '../protocol/index.js';
 import { ClientService } from './kv-service.js';
 import { KvReplica, kvStateMachinePort } from './kv-replica.js';
@@ -127,7 +127,7 @@ export async function startServer(config: ServerConfig, logger?: Logger, options
       inflight: () => host.inflight,
     });
 
-    const service = new ClientService(new KvReplica(host, kv), peers, config.requestTimeoutMs, clock);
+    const service = new ClientService(new KvReplica(host, kv), peers, config.requestTimeoutMs, clock, { clientCertAuth: config.clientCertAuth === true });
     const clientHandlers = service.rpcHandlers({ forwarded: false });
     const clientRpc = new RpcServer(clientMethods, metrics === null ? clientHandlers : metrics.withMetrics(clientHandlers), { logger: log });
     const peerRpc = new RpcServer(clientMethods, service.rpcHandlers({ forwarded: true }), { logger: log });
@@ -144,6 +144,7 @@ export async function startServer(config: ServerConfig, logger?: Logger, options
     });
     cleanups.push(() => peerListener.close());
     const clientListener = await listen(config.clientUrl, {
+      ...clientTlsOptions(config),
       frameBytesMax,
       clock,
       logger: log,
@@ -196,4 +197,24 @@ export async function startServer(config: ServerConfig, logger?: Logger, options
     await cleanup();
     throw error;
   }
+}
+
+/** The client listener's TLS material (read at start: rotating certificates means restarting the member). */
+function clientTlsOptions(config: ServerConfig): { tls?: TlsOptions } {
+  if (config.certFile === undefined || config.keyFile === undefined) return {};
+  const read = (setting: string, path: string): Buffer => {
+    try {
+      return readFileSync(path);
+    } catch (error) {
+      throw new InvalidConfigError(`${setting} ${path}: ${(error as Error).message}`);
+    }
+  };
+  return {
+    tls: {
+      cert: read('certFile', config.certFile),
+      key: read('keyFile', config.keyFile),
+      ...(config.trustedCaFile !== undefined ? { ca: read('trustedCaFile', config.trustedCaFile) } : {}),
+      requestClientCert: config.clientCertAuth === true,
+    },
+  };
 }

@@ -84,6 +84,22 @@ export interface RequestContext {
   readonly forwarded: boolean;
   /** The client connection the request came on (absent: a forwarded request, or a test). */
   readonly connection?: Connection<any>;
+  /** A forwarded request: the user the forwarding member authenticated (null: none). */
+  readonly forwardedUser?: string | null;
+}
+
+/**
+ * The field a follower adds to a request it forwards: the user it acts as.
+ * The leader checks the request again, against its own (newest) auth state,
+ * as that user; a follower whose auth state lags cannot let through what the
+ * leader would refuse. Only members send it: trust in it is trust in the peer
+ * port (mutual TLS between members, docs/security.md).
+ */
+export const FORWARDED_USER_FIELD = 'forwardedUser';
+
+function forwardedUserOf(request: unknown): string | null {
+  const value = (request as Record<string, unknown>)[FORWARDED_USER_FIELD];
+  return typeof value === 'string' && value.length > 0 ? value : null;
 }
 
 export interface ClientServiceOptions {
@@ -145,7 +161,7 @@ export class ClientService {
     'session.close': (request, context) =>
       this.write('session.close', request, context, { kind: CommandKind.CloseSession, sessionId: request.sessionId }),
     'cluster.status': async (_request, context) => {
-      if (!context.forwarded) this.authorizer.checkAuthenticated(this.userOf(context));
+      this.authorizer.checkAuthenticated(this.userOf(context));
       return { header: this.header(), ...this.replica.status() };
     },
     'auth.authenticate': (request, context) => this.authenticate(request, context),
@@ -206,7 +222,7 @@ export class ClientService {
       const invoke = handler as (request: never, context: RequestContext) => Promise<unknown>;
       // A client request carries its connection (whose principal it acts as); a forwarded one was checked by the follower.
       out[name] = context.forwarded
-        ? (request: never) => invoke(request, context)
+        ? (request: never) => invoke(request, { forwarded: true, forwardedUser: forwardedUserOf(request) })
         : (request: never, call: CallContext) => invoke(request, { forwarded: false, connection: call.connection });
     }
     return out as unknown as RpcHandlers<ClientMethods>;
@@ -229,11 +245,11 @@ export class ClientService {
     this.replica.checkAccepting();
     const problem = keyProblem(request.key, this.replica.limits);
     if (problem) throw problem;
-    if (!context.forwarded) checkGet(this.authorizer, this.userOf(context), plainBytes(request.key));
+    checkGet(this.authorizer, this.userOf(context), plainBytes(request.key));
     if (request.consistency === 'linearizable') {
       if (!this.replica.isLeader()) {
         if (context.forwarded) throw notLeader(this.replica.name, this.replica.hint());
-        return this.forwarder.forward('kv.get', request, this.deadline());
+        return this.forwarder.forward('kv.get', this.carry(request, context), this.deadline());
       }
       await this.replica.readBarrier(this.deadline());
     }
@@ -246,17 +262,15 @@ export class ClientService {
     if (!Number.isSafeInteger(request.limit) || request.limit < 1 || request.limit > protocolLimits.scanLimitMax) {
       throw invalidRequest(`scan limit must be in [1, ${protocolLimits.scanLimitMax}]`, 'limit out of range');
     }
-    if (!context.forwarded) {
-      checkScan(this.authorizer, this.userOf(context), {
-        ...(request.prefix !== undefined ? { prefix: plainBytes(request.prefix) } : {}),
-        ...(request.start !== undefined ? { start: plainBytes(request.start) } : {}),
-        ...(request.end !== undefined ? { end: plainBytes(request.end) } : {}),
-      });
-    }
+    checkScan(this.authorizer, this.userOf(context), {
+      ...(request.prefix !== undefined ? { prefix: plainBytes(request.prefix) } : {}),
+      ...(request.start !== undefined ? { start: plainBytes(request.start) } : {}),
+      ...(request.end !== undefined ? { end: plainBytes(request.end) } : {}),
+    });
     if (request.consistency === 'linearizable') {
       if (!this.replica.isLeader()) {
         if (context.forwarded) throw notLeader(this.replica.name, this.replica.hint());
-        return this.forwarder.forward('kv.scan', request, this.deadline());
+        return this.forwarder.forward('kv.scan', this.carry(request, context), this.deadline());
       }
       await this.replica.readBarrier(this.deadline());
     }
@@ -280,10 +294,10 @@ export class ClientService {
     this.replica.checkAcceptingWrites();
     const problem = commandProblem(command, this.replica.limits);
     if (problem) throw problem;
-    if (!context.forwarded) checkCommand(this.authorizer, this.userOf(context), command);
+    checkCommand(this.authorizer, this.userOf(context), command);
     if (!this.replica.isLeader()) {
       if (context.forwarded) throw notLeader(this.replica.name, this.replica.hint());
-      return this.forwarder.forward(method, request, this.deadline());
+      return this.forwarder.forward(method, this.carry(request, context), this.deadline());
     }
     const payload = encodeCommand(command, Math.floor(this.clock.nowMs()), proposalHeadroomBytes);
     const result = await this.replica.propose(payload, this.deadline());
@@ -298,8 +312,9 @@ export class ClientService {
    * certificate's CN.
    */
   private userOf(context: RequestContext): string | null {
+    if (context.forwarded) return context.forwardedUser ?? null;
     const connection = context.connection;
-    if (connection === undefined || !this.replica.auth.enabled) return null;
+    if (connection === undefined) return null;
     let principal = this.principals.get(connection);
     if (principal !== undefined && !this.authenticator.isCurrent(principal)) {
       this.principals.delete(connection);
@@ -317,6 +332,11 @@ export class ClientService {
       }
     }
     return principal?.user ?? null;
+  }
+
+  /** The request as forwarded to the leader: with the user it acts as (see FORWARDED_USER_FIELD). */
+  private carry<R>(request: R, context: RequestContext): R {
+    return { ...request, [FORWARDED_USER_FIELD]: this.userOf(context) ?? '' };
   }
 
   private async authenticate(request: Request<'auth.authenticate'>, context: RequestContext): Promise<Response<'auth.authenticate'>> {
@@ -340,10 +360,10 @@ export class ClientService {
    */
   private async admin<M extends AdminMethod>(method: M, request: Request<M>, context: RequestContext, build: () => Command | Promise<Command>): Promise<Response<M>> {
     this.replica.checkAcceptingWrites();
-    if (!context.forwarded) checkCommand(this.authorizer, this.userOf(context), { kind: AuthCommandKind.AuthDisable });
+    checkCommand(this.authorizer, this.userOf(context), { kind: AuthCommandKind.AuthDisable });
     if (!this.replica.isLeader()) {
       if (context.forwarded) throw notLeader(this.replica.name, this.replica.hint());
-      return this.forwarder.forward(method, request, this.deadline());
+      return this.forwarder.forward(method, this.carry(request, context), this.deadline());
     }
     const command = await build();
     const problem = commandProblem(command, this.replica.limits);
@@ -357,10 +377,10 @@ export class ClientService {
   /** User/role queries and auth status: checked here, answered by the leader after a ReadIndex. */
   private async query<M extends QueryMethod>(method: M, request: Request<M>, context: RequestContext, query: AuthQuery, answer: () => Response<M>): Promise<Response<M>> {
     this.replica.checkAccepting();
-    if (!context.forwarded) checkAuthQuery(this.authorizer, this.userOf(context), query, (user) => this.replica.auth.user(user)?.roles ?? []);
+    checkAuthQuery(this.authorizer, this.userOf(context), query, (user) => this.replica.auth.user(user)?.roles ?? []);
     if (!this.replica.isLeader()) {
       if (context.forwarded) throw notLeader(this.replica.name, this.replica.hint());
-      return this.forwarder.forward(method, request, this.deadline());
+      return this.forwarder.forward(method, this.carry(request, context), this.deadline());
     }
     await this.replica.readBarrier(this.deadline());
     return answer();

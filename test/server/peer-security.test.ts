@@ -185,3 +185,43 @@ describe('mutual TLS between members', () => {
     for (const term of await terms()) assert.ok(term < 1000);
   });
 });
+
+describe('plain-TCP peers (loopback development)', () => {
+  let cluster: TestCluster;
+  let session = 0;
+  let seq = 0;
+  before(async () => {
+    cluster = await TestCluster.start();
+    session = await cluster.openSession();
+  });
+  after(async () => {
+    await cluster?.stop();
+  });
+
+  test('a forged heartbeat at term 2^53-1 is not adopted: the term stays usable and the cluster keeps committing', async () => {
+    // Without TLS a peer is whoever its hello says, and the cluster ID is no secret:
+    // the term bound (termAcceptable) is what keeps the term space usable.
+    const clusterId = readMemberFile(cluster.member('n1').dataDir)?.clusterId;
+    assert.ok(clusterId !== undefined);
+    for (const target of ['n1', 'n2', 'n3']) {
+      const claimed = target === 'n1' ? 'n2' : 'n1';
+      const connection = await connect<PeerMessages>(cluster.member(target).peerUrl, { messages: peerMessages, timeoutMs: 2000 });
+      const packer = new EntryPacker();
+      connection.post({ type: 'hello', body: { name: claimed, clientUrl: 'tcp://127.0.0.1:1', peerUrl: cluster.member(claimed).peerUrl, clusterId } });
+      connection.post({ type: 'raft', body: fromRaftMessage(heartbeat(claimed, target), packer) });
+      connection.post({ type: 'raft', body: fromRaftMessage(append(claimed, target), packer) });
+      await sleep(100);
+      connection.destroy();
+    }
+    await sleep(300);
+    for (const m of cluster.members) assert.ok((await cluster.status(m.name)).member.term < 1000);
+    // A new election and a commit after it: the leader steps down by transfer (restart), the term is still usable.
+    const leader = await cluster.waitForLeader();
+    await cluster.terminate(leader);
+    await cluster.waitForLeader();
+    await cluster.callAny('kv.put', { key: utf8('after-forgery'), value: utf8('v'), session: { sessionId: session, seq: ++seq, ackedSeq: seq - 1 } } as never);
+    await cluster.restart(leader);
+    for (const m of cluster.members) assert.ok((await cluster.status(m.name)).member.term < 1000);
+    assert.match(readFileSync(cluster.member('n1').logFile, 'utf8'), /term beyond what this member adopts/);
+  });
+});

@@ -36,7 +36,7 @@ import { FrameWriter, type SendWaiter } from './frame-writer.js';
 import type { MessageOf, MessageTable } from './messages.js';
 import { noMessages } from './messages.js';
 import type { Schema } from './schema.js';
-import type { ByteSocket } from './transport.js';
+import { peerIdentityOf, type ByteSocket, type PeerIdentity } from './transport.js';
 
 export interface ConnectionOptions<T extends MessageTable<any> = MessageTable<{}>> {
   /** The one-way messages this connection may carry (default: none, RPC only). */
@@ -126,6 +126,12 @@ export type MessageHandler<T extends MessageTable<any>> = (message: MessageOf<T>
 export class Connection<T extends MessageTable<any> = MessageTable<{}>> implements AsyncIterable<MessageOf<T>> {
   /** The peer, for logs: `tcp://10.0.0.2:51234`, `unix:///run/concord.sock#3`, `mem://name#1s`. */
   readonly remoteAddress: string;
+  /**
+   * Who the other end proved to be with a verified TLS certificate (its CN and
+   * DNS SANs), or null on plain transports and unauthenticated TLS. Fixed for
+   * the connection's life: servers authorize frames against it.
+   */
+  readonly peerIdentity: PeerIdentity | null;
   private readonly options: ResolvedConnectionOptions<T>;
   private readonly socket: ByteSocket;
   private readonly decoder: FrameDecoder;
@@ -146,24 +152,11 @@ export class Connection<T extends MessageTable<any> = MessageTable<{}>> implemen
   private closedPromise: Promise<void> | undefined;
   private closeTimer: Timer | undefined;
 
-  /**
-   * The peer's certificate as TLS verified it (node:tls's PeerCertificate:
-   * subject.CN, subjectaltname...), or null on a plain or mem:// connection
-   * or when the peer sent none. The server reads the user (client-cert-auth)
-   * or the member name from it.
-   */
-  peerCertificate(): { readonly subject?: { readonly CN?: string | readonly string[] } | null; readonly subjectaltname?: string } | null {
-    const socket = this.socket as ByteSocket & { getPeerCertificate?: () => unknown; authorized?: boolean };
-    if (typeof socket.getPeerCertificate !== 'function' || socket.authorized !== true) return null;
-    const certificate = socket.getPeerCertificate() as { subject?: { CN?: string } } | null;
-    if (certificate === null || typeof certificate !== 'object' || Object.keys(certificate).length === 0) return null;
-    return certificate;
-  }
-
   /** Internal: made by listen() and connect(). */
   constructor(socket: ByteSocket, remoteAddress: string, options: ResolvedConnectionOptions<T>) {
     this.socket = socket;
     this.remoteAddress = remoteAddress;
+    this.peerIdentity = peerIdentityOf(socket);
     this.options = options;
     // While the writer is blocked an RPC server reads no requests (each would add an answer).
     this.writer = new FrameWriter(socket, remoteAddress, options, (blocked) => {

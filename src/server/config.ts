@@ -66,6 +66,15 @@ export interface ServerConfig {
   readonly trustedCaFile?: string;
   /** Demand a client certificate signed by trustedCaFile; its CN is the user (etcd's --client-cert-auth). */
   readonly clientCertAuth?: boolean;
+  /**
+   * Mutual TLS between members (all three or none; docs/security.md): this
+   * member's certificate (it must name the member: CN or a DNS SAN equal to
+   * `name`), its key, and the CA(s) that sign every member's certificate. With
+   * them every peer URL must be tls://.
+   */
+  readonly peerCertFile?: string;
+  readonly peerKeyFile?: string;
+  readonly peerTrustedCaFile?: string;
 }
 
 /** A configuration problem the user must fix; the message says which setting and why. */
@@ -119,6 +128,9 @@ export const serverConfigOptions: readonly ConfigOption[] = [
   { key: 'trustedCaFile', flag: '--trusted-ca-file', env: 'CONCORD_TRUSTED_CA_FILE', kind: 'string', description: 'PEM CA bundle that signs client certificates' },
   { key: 'clientCertAuth', flag: '--client-cert-auth', env: 'CONCORD_CLIENT_CERT_AUTH', kind: 'boolean', description: 'require a client certificate signed by --trusted-ca-file; its CN is the user' },
   { key: 'logFormat', flag: '--log-format', env: 'CONCORD_LOG_FORMAT', kind: 'logFormat', description: 'auto (pretty on a terminal, JSON otherwise)|pretty|json', defaultValue: 'auto' },
+  { key: 'peerCertFile', flag: '--peer-cert-file', env: 'CONCORD_PEER_CERT_FILE', kind: 'string', description: 'PEM certificate for mutual TLS between members (CN or a DNS SAN = the member name)' },
+  { key: 'peerKeyFile', flag: '--peer-key-file', env: 'CONCORD_PEER_KEY_FILE', kind: 'string', description: 'PEM private key of --peer-cert-file' },
+  { key: 'peerTrustedCaFile', flag: '--peer-trusted-ca-file', env: 'CONCORD_PEER_TRUSTED_CA_FILE', kind: 'string', description: 'PEM CA(s) that sign every member certificate; peer URLs must be tls://' },
 ];
 
 /** The env var naming a JSON config file (the `--config` flag wins over it). */
@@ -305,7 +317,23 @@ export function validateServerConfig(config: ServerConfig): void {
   if (config.clientCertAuth === true && config.trustedCaFile === undefined) {
     throw new InvalidConfigError('clientCertAuth needs trustedCaFile (--trusted-ca-file): the CA that signs client certificates');
   }
+  validatePeerTls(config);
   if (config.metricsUrl !== undefined && !/^http:\/\/[^/]+:\d+\/?$/.test(config.metricsUrl)) {
     throw new InvalidConfigError(`metricsUrl "${config.metricsUrl}" must look like http://127.0.0.1:9101`);
+  }
+}
+
+/** The peer TLS files come all together, and then every peer URL is tls:// (and tls:// needs them). */
+function validatePeerTls(config: ServerConfig): void {
+  const files = [config.peerCertFile, config.peerKeyFile, config.peerTrustedCaFile];
+  const given = files.filter((f) => f !== undefined).length;
+  if (given !== 0 && given !== 3) {
+    throw new InvalidConfigError('peer TLS needs all of --peer-cert-file, --peer-key-file and --peer-trusted-ca-file');
+  }
+  const peerUrls: [string, string][] = [['peerUrl', config.peerUrl], ...Object.entries(config.initialCluster).map(([n, u]): [string, string] => [`initialCluster.${n}`, u])];
+  for (const [setting, url] of peerUrls) {
+    const isTls = url.startsWith('tls://');
+    if (given === 3 && !isTls) throw new InvalidConfigError(`${setting} "${url}" must be tls:// when peer TLS files are given`);
+    if (given === 0 && isTls) throw new InvalidConfigError(`${setting} "${url}" is tls:// but --peer-cert-file, --peer-key-file and --peer-trusted-ca-file are not set`);
   }
 }

@@ -321,10 +321,10 @@ export class ClientService {
       principal = undefined;
     }
     if (principal === undefined && this.options.clientCertAuth === true) {
-      const certificate = connection.peerCertificate();
-      if (certificate !== null) {
+      const identity = connection.peerIdentity;
+      if (identity !== null) {
         try {
-          principal = this.authenticator.authenticateCertificate(certificate);
+          principal = this.authenticator.authenticateCertificate({ subject: identity.commonName === null ? null : { CN: identity.commonName } });
           this.principals.set(connection, principal);
         } catch {
           principal = undefined;

@@ -10,6 +10,8 @@
  *   npm run bench:kv -- --warmup 0   unmeasured seconds of the same load before
  *                                    each workload (default 5: the servers' JIT
  *                                    warm-up; see run-bench.ts)
+ *   npm run bench:kv -- --peer-tls   mutual TLS between the members (a fresh
+ *                                    local CA in the temp dir; clients plain)
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -19,6 +21,7 @@ import { LocalCluster, MemberOutput } from '../src/cli/dev/local-cluster.js';
 import { freePortRange } from '../src/cli/dev/free-ports.js';
 import { formatBenchResults, runBench, Workload, type BenchResult } from '../src/cli/bench/run-bench.js';
 import { ProgressBar } from '../src/cli/bench/progress-bar.js';
+import { ensureTlsMaterial } from '../src/cli/dev/tls-material.js';
 
 const { values } = parseArgs({
   options: {
@@ -27,6 +30,7 @@ const { values } = parseArgs({
     warmup: { type: 'string', default: '5' },
     clients: { type: 'string', default: '64' },
     'keep-logs': { type: 'boolean', default: false },
+    'peer-tls': { type: 'boolean', default: false },
   },
 });
 const durationS = Number(values.duration);
@@ -42,7 +46,9 @@ const cases: { label: string; workload: Workload; clients: number }[] = [
 const dataDir = mkdtempSync(join(tmpdir(), 'concord-bench-kv-'));
 const peerOffset = 100;
 const clientPortBase = await freePortRange(3, peerOffset);
+const material = values['peer-tls'] ? await ensureTlsMaterial({ dir: join(dataDir, 'tls'), members: ['n1', 'n2', 'n3'] }) : null;
 const cluster = await LocalCluster.start({
+  peerTls: material === null ? null : { caFile: material.caFile, members: material.members },
   nodes: 3,
   dataDir,
   clientPortBase,

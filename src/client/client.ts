@@ -52,6 +52,9 @@ type WriteCall<R> = CallKind<typeof Method.Put, R>;
 // What each kind of call resolves to (see CallKind): constants, so a call allocates nothing for them.
 const getCall: CallKind<typeof Method.Get, KeyValueResult | null> = { method: Method.Get, result: keyValueOf };
 const scanCall = plainCall(Method.Scan);
+
+/** The methods `admin` sends: users, roles and the auth switch (auth.authenticate is the connection's own). */
+export type AdminMethodName = Extract<Method, `user.${string}` | `role.${string}` | 'auth.enable' | 'auth.disable' | 'auth.status'>;
 const putCall: WriteCall<WriteResult> = { method: Method.Put, result: writeResultOf };
 const updateCall = { method: Method.Update, result: writeResultOf } as unknown as WriteCall<WriteResult>;
 const deleteCall = { method: Method.Delete, result: deleteResultOf } as unknown as WriteCall<DeleteResult>;
@@ -217,6 +220,22 @@ export class KvClient {
   /** Give up on an unresolved write: the server may then forget its saved result. */
   forgetWrite(write: UnresolvedWrite): void {
     this.unresolved.forget(write);
+  }
+
+  // ------------------------------------------------------------------ users, roles, auth
+
+  /**
+   * One user/role/auth method (`user.add`, `role.grantPermission`,
+   * `auth.enable`, `user.list`...: src/protocol/methods.ts), retried on
+   * redirects like any call. Changes are not exactly-once (no session): a
+   * retried `user.add` after a lost answer may report UserExists.
+   */
+  admin<M extends AdminMethodName>(method: M, request: MethodTypes[M]['request'], options: CallOptions = {}): Promise<MethodTypes[M]['response']> {
+    try {
+      return this.loop.invoke(plainCall(method), request, options, null);
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   // ------------------------------------------------------------------ session, status, close

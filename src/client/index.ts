@@ -15,10 +15,18 @@ import type { KvClientOptions } from './options.js';
 import { InvalidRequestError } from './errors.js';
 import { createRpcChannel } from './net-channel.js';
 import type { TlsOptions } from '../net/index.js';
+import type { ChannelFactory } from './channel.js';
+import { authenticatingFactory, type AuthCredentials } from './auth.js';
 
 export interface ConnectOptions extends KvClientOptions {
-  /** CA (and, for mutual TLS, certificate and key) for tls:// endpoints. */
+  /**
+   * For tls:// endpoints: `ca` to trust (default Node's roots), `cert` and
+   * `key` for a client certificate (a member with --client-cert-auth takes its
+   * CN as the user), `servername` to verify instead of the endpoint's host.
+   */
   readonly tls?: TlsOptions;
+  /** Log every connection in as this user (after each connect and reconnect). */
+  readonly auth?: AuthCredentials;
   /** Calls in flight per connection before further ones wait and retry (default 4096). */
   readonly pendingCallsMax?: number;
 }
@@ -31,7 +39,8 @@ export interface ConnectOptions extends KvClientOptions {
  */
 export function connect(options: ConnectOptions): Promise<KvClient> {
   // A custom channel (e.g. the simulator's) gives endpoints its own meaning.
-  if (options.channelFactory !== undefined) return connectWith(options, options.channelFactory);
+  const withAuth = (factory: ChannelFactory): ChannelFactory => (options.auth === undefined ? factory : authenticatingFactory(factory, options.auth));
+  if (options.channelFactory !== undefined) return connectWith(options, withAuth(options.channelFactory));
   for (const endpoint of options.endpoints) {
     try {
       parseAddress(endpoint);
@@ -40,13 +49,16 @@ export function connect(options: ConnectOptions): Promise<KvClient> {
     }
   }
   const connectTimeoutMs = options.connectTimeoutMs ?? 1_000;
-  return connectWith(options, (address) =>
-    createRpcChannel(address, {
-      timeoutMs: connectTimeoutMs,
-      ...(options.tls !== undefined ? { tls: options.tls } : {}),
-      ...(options.pendingCallsMax !== undefined ? { pendingCallsMax: options.pendingCallsMax } : {}),
-      ...(options.clock !== undefined ? { clock: options.clock } : {}),
-    }),
+  return connectWith(
+    options,
+    withAuth((address) =>
+      createRpcChannel(address, {
+        timeoutMs: connectTimeoutMs,
+        ...(options.tls !== undefined ? { tls: options.tls } : {}),
+        ...(options.pendingCallsMax !== undefined ? { pendingCallsMax: options.pendingCallsMax } : {}),
+        ...(options.clock !== undefined ? { clock: options.clock } : {}),
+      }),
+    ),
   );
 }
 
@@ -94,4 +106,6 @@ export {
   ValueTooLargeError,
   VersionMismatchError,
 } from '../kv/errors.js';
+export { AuthenticationFailedError, PermissionDeniedError, UserQuotaExceededError } from '../kv/index.js';
+export type { AuthCredentials } from './auth.js';
 export { Consistency, ErrorCode } from '../protocol/index.js';

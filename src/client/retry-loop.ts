@@ -37,6 +37,7 @@ import { Deadline } from './deadline.js';
 import type { EndpointPool } from './endpoint-pool.js';
 import { ClientClosedError, TimeoutError, UnavailableError } from './errors.js';
 import { classifyFailure, FailureKind } from './failure.js';
+import { LoginRefusedError } from './auth.js';
 import type { CallOptions } from './options.js';
 import type { SessionKeeper } from './session-keeper.js';
 import { ClientSession } from './session.js';
@@ -207,6 +208,8 @@ export class RetryLoop {
     try {
       return await deadline.race(this.pool.channel(url));
     } catch (connectError) {
+      // Credentials that a member refuses would be refused by every member: end the call with that error.
+      if (connectError instanceof LoginRefusedError) throw connectError.error;
       if (deadline.expired) throw finalError(deadline, retrying.lastFailure, retrying.waitingForAnswer);
       retrying.lastFailure = connectError;
       retrying.waitingForAnswer = false;

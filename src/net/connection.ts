@@ -47,7 +47,7 @@ import { FrameWriter, type SendWaiter } from './frame-writer.js';
 import type { MessageOf, MessageTable } from './messages.js';
 import { noMessages } from './messages.js';
 import type { Schema } from './schema.js';
-import type { ByteSocket } from './transport.js';
+import { peerIdentityOf, type ByteSocket, type PeerIdentity } from './transport.js';
 
 export interface ConnectionOptions<T extends MessageTable<any> = MessageTable<{}>> {
   /** The one-way messages this connection may carry (default: none, RPC only). */
@@ -172,6 +172,12 @@ export type MessageHandler<T extends MessageTable<any>> = (message: MessageOf<T>
 export class Connection<T extends MessageTable<any> = MessageTable<{}>> implements AsyncIterable<MessageOf<T>> {
   /** The peer, for logs: `tcp://10.0.0.2:51234`, `unix:///run/concord.sock#3`, `mem://name#1s`. */
   readonly remoteAddress: string;
+  /**
+   * Who the other end proved to be with a verified TLS certificate (its CN and
+   * DNS SANs), or null on plain transports and unauthenticated TLS. Fixed for
+   * the connection's life: servers authorize frames against it.
+   */
+  readonly peerIdentity: PeerIdentity | null;
   private readonly options: ResolvedConnectionOptions<T>;
   private readonly socket: ByteSocket;
   private readonly decoder: FrameDecoder;
@@ -206,6 +212,7 @@ export class Connection<T extends MessageTable<any> = MessageTable<{}>> implemen
   constructor(socket: ByteSocket, remoteAddress: string, options: ResolvedConnectionOptions<T>) {
     this.socket = socket;
     this.remoteAddress = remoteAddress;
+    this.peerIdentity = peerIdentityOf(socket);
     this.options = options;
     // While the writer is blocked an RPC server reads no requests (each would add an answer).
     this.writer = new FrameWriter(socket, remoteAddress, options, (blocked) => {

@@ -26,7 +26,8 @@ export {
   type MessageHandler,
 } from './connection.js';
 export { listen, connect, type ListenOptions, type ConnectOptions, type Listener } from './endpoint.js';
-export type { TlsOptions } from './transport.js';
+export type { TlsOptions, PeerIdentity } from './transport.js';
+export { identityNames } from './transport.js';
 export { RpcClient, type CallOptions, type RpcClientOptions } from './rpc-client.js';
 export { RpcServer, type CallContext, type Handler, type Handlers, type RpcServerOptions } from './rpc-server.js';
 export { PeerLink, PeerLinkState, WhenDisconnected, type PeerLinkOptions, type PeerLinkStats } from './peer-link.js';

@@ -35,6 +35,47 @@ export interface TlsOptions {
   readonly rejectUnauthorized?: boolean;
   /** Client only: the name to verify in the server's certificate (default: the address's host). */
   readonly servername?: string;
+  /**
+   * Client only: besides the host check, the server's verified certificate must
+   * name this peer (its CN or one of its DNS SANs equals it, exactly; see
+   * `certificateNames`), or the connection fails with ConnectError. Members
+   * set it to the member they dial, so one member's certificate cannot stand
+   * in for another's at a reused address.
+   */
+  readonly peerName?: string;
+}
+
+/**
+ * Who the other end of a connection proved to be: the names in the
+ * certificate it presented, verified against the trusted CAs. Only set on
+ * tls:// connections whose peer certificate verified (mutual TLS on a
+ * listener, every tls:// connection on the dialing side); null otherwise.
+ */
+export interface PeerIdentity {
+  /** The subject's CN, or null when it has none (several CNs: the first). */
+  readonly commonName: string | null;
+  /** The DNS names among the subject alternative names. */
+  readonly dnsNames: readonly string[];
+}
+
+/** True when the identity names `name` exactly (CN or a DNS SAN; no wildcards: a member name is an identity, not a host pattern). */
+export function identityNames(identity: PeerIdentity | null, name: string): boolean {
+  return identity !== null && name.length > 0 && (identity.commonName === name || identity.dnsNames.includes(name));
+}
+
+/** The verified peer identity of a socket (see PeerIdentity), or null. */
+export function peerIdentityOf(socket: ByteSocket): PeerIdentity | null {
+  if (!(socket instanceof tls.TLSSocket) || !socket.authorized) return null;
+  const certificate = socket.getPeerCertificate();
+  if (certificate === null || typeof certificate !== 'object' || Object.keys(certificate).length === 0) return null;
+  const cn = (certificate.subject as Record<string, string | string[] | undefined> | undefined)?.['CN'];
+  const commonName = typeof cn === 'string' ? cn : Array.isArray(cn) && typeof cn[0] === 'string' ? cn[0] : null;
+  const dnsNames: string[] = [];
+  for (const part of (certificate.subjectaltname ?? '').split(',')) {
+    const item = part.trim();
+    if (item.startsWith('DNS:')) dnsNames.push(item.slice(4));
+  }
+  return { commonName, dnsNames };
 }
 
 export interface TransportListenOptions {
@@ -202,6 +243,13 @@ export async function connectTransport(address: string, options: TransportConnec
     };
     const onError = (error: Error) => fail(new ConnectError(address, error.message, { cause: error }));
     const onReady = () => {
+      if (parsed.transport === 'tls') {
+        const peerName = options.tls?.peerName;
+        if (peerName !== undefined && !identityNames(peerIdentityOf(socket), peerName)) {
+          fail(new ConnectError(address, `the server's certificate does not name "${peerName}" (CN or DNS SAN)`));
+          return;
+        }
+      }
       cleanup();
       if (parsed.transport === 'tls') socket.setNoDelay(true);
       resolve(socket);

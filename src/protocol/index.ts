@@ -35,3 +35,4 @@ export * from './types.js';
 export * from './methods.js';
 export * from './error-codes.js';
 export * from './schemas.js';
+export * from './auth-types.js';

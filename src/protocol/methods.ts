@@ -23,6 +23,7 @@ import type {
   UpdateRequest,
   WriteResponse,
 } from './types.js';
+import type * as A from './auth-types.js';
 
 export const Method = {
   /**
@@ -52,6 +53,26 @@ export const Method = {
   CloseSession: 'session.close',
   /** The answering member's state and the cluster's members. Served locally, never forwarded. */
   Status: 'cluster.status',
+  /** Log this connection in as `user` (AuthenticationFailed otherwise); later requests on it act as that user. */
+  Authenticate: 'auth.authenticate',
+  /** Administration (root only once auth is enabled), proposed through Raft like writes. */
+  UserAdd: 'user.add',
+  UserDelete: 'user.delete',
+  UserPasswd: 'user.passwd',
+  UserGrantRole: 'user.grantRole',
+  UserRevokeRole: 'user.revokeRole',
+  RoleAdd: 'role.add',
+  RoleDelete: 'role.delete',
+  RoleGrantPermission: 'role.grantPermission',
+  RoleRevokePermission: 'role.revokePermission',
+  AuthEnable: 'auth.enable',
+  AuthDisable: 'auth.disable',
+  /** Queries, answered after a ReadIndex (on the leader). */
+  UserGet: 'user.get',
+  UserList: 'user.list',
+  RoleGet: 'role.get',
+  RoleList: 'role.list',
+  AuthStatus: 'auth.status',
 } as const;
 export type Method = (typeof Method)[keyof typeof Method];
 
@@ -66,6 +87,23 @@ export interface MethodTypes {
   'session.keepAlive': { request: KeepAliveRequest; response: KeepAliveResponse };
   'session.close': { request: CloseSessionRequest; response: CloseSessionResponse };
   'cluster.status': { request: StatusRequest; response: StatusResponse };
+  'auth.authenticate': { request: A.AuthenticateRequest; response: A.AuthOkResponse };
+  'user.add': { request: A.UserAddRequest; response: A.AuthOkResponse };
+  'user.delete': { request: A.UserNameRequest; response: A.AuthOkResponse };
+  'user.passwd': { request: A.UserPasswdRequest; response: A.AuthOkResponse };
+  'user.grantRole': { request: A.UserRoleRequest; response: A.AuthOkResponse };
+  'user.revokeRole': { request: A.UserRoleRequest; response: A.AuthOkResponse };
+  'role.add': { request: A.UserNameRequest; response: A.AuthOkResponse };
+  'role.delete': { request: A.UserNameRequest; response: A.AuthOkResponse };
+  'role.grantPermission': { request: A.RoleGrantPermissionRequest; response: A.AuthOkResponse };
+  'role.revokePermission': { request: A.RoleRevokePermissionRequest; response: A.AuthOkResponse };
+  'auth.enable': { request: A.EmptyRequest; response: A.AuthOkResponse };
+  'auth.disable': { request: A.EmptyRequest; response: A.AuthOkResponse };
+  'user.get': { request: A.UserNameRequest; response: A.UserGetResponse };
+  'user.list': { request: A.EmptyRequest; response: A.UserListResponse };
+  'role.get': { request: A.UserNameRequest; response: A.RoleGetResponse };
+  'role.list': { request: A.EmptyRequest; response: A.RoleListResponse };
+  'auth.status': { request: A.EmptyRequest; response: A.AuthStatusResponse };
 }
 
 /** Methods that change state: forwarded to the leader and proposed through Raft. */
@@ -76,6 +114,17 @@ export const writeMethods: ReadonlySet<Method> = new Set<Method>([
   Method.OpenSession,
   Method.KeepAlive,
   Method.CloseSession,
+  Method.UserAdd,
+  Method.UserDelete,
+  Method.UserPasswd,
+  Method.UserGrantRole,
+  Method.UserRevokeRole,
+  Method.RoleAdd,
+  Method.RoleDelete,
+  Method.RoleGrantPermission,
+  Method.RoleRevokePermission,
+  Method.AuthEnable,
+  Method.AuthDisable,
 ]);
 
 /** Protocol-level bounds a member enforces (the member's own key/value limits are configurable). */

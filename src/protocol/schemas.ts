@@ -109,6 +109,26 @@ export const statusResponseSchema = s.object({
   members: s.array(memberInfoSchema),
 });
 
+// Auth (auth-types.ts). Names and passwords are bounded here; the state machine checks names exactly.
+const authName = s.string({ maxLength: 1024 });
+const password = s.string({ maxLength: 1024 });
+const okResponse = s.object({ header: responseHeaderSchema });
+const nameRequest = s.object({ name: authName });
+const emptyRequest = s.object({});
+const wirePermission = s.object({ access: s.oneOf('read', 'write', 'readwrite'), key: s.bytes(), rangeEnd: s.optional(s.bytes()) });
+export const authSchemas = {
+  authenticate: s.object({ user: authName, password }),
+  userAdd: s.object({ name: authName, password: s.nullable(password) }),
+  userRole: s.object({ name: authName, role: authName }),
+  userGet: s.object({ header: responseHeaderSchema, name: s.string(), roles: s.array(s.string()), hasPassword: s.bool() }),
+  userList: s.object({ header: responseHeaderSchema, users: s.array(s.string()) }),
+  roleGet: s.object({ header: responseHeaderSchema, name: s.string(), permissions: s.array(wirePermission) }),
+  roleList: s.object({ header: responseHeaderSchema, roles: s.array(s.string()) }),
+  grant: s.object({ name: authName, permission: wirePermission }),
+  revoke: s.object({ name: authName, key: s.bytes(), rangeEnd: s.optional(s.bytes()) }),
+  status: s.object({ header: responseHeaderSchema, enabled: s.bool(), revision: s.uint() }),
+};
+
 /**
  * The client method table (net layer RPC). Ids go on the wire and are never
  * reused for a different shape; the names are the `Method` strings.
@@ -123,6 +143,23 @@ export const clientMethods = defineMethods({
   'session.keepAlive': { id: 7, request: keepAliveRequestSchema, response: keepAliveResponseSchema },
   'session.close': { id: 8, request: closeSessionRequestSchema, response: closeSessionResponseSchema },
   'cluster.status': { id: 9, request: statusRequestSchema, response: statusResponseSchema },
+  'auth.authenticate': { id: 20, request: authSchemas.authenticate, response: okResponse },
+  'user.add': { id: 21, request: authSchemas.userAdd, response: okResponse },
+  'user.delete': { id: 22, request: nameRequest, response: okResponse },
+  'user.passwd': { id: 23, request: authSchemas.userAdd, response: okResponse },
+  'user.grantRole': { id: 24, request: authSchemas.userRole, response: okResponse },
+  'user.revokeRole': { id: 25, request: authSchemas.userRole, response: okResponse },
+  'role.add': { id: 26, request: nameRequest, response: okResponse },
+  'role.delete': { id: 27, request: nameRequest, response: okResponse },
+  'role.grantPermission': { id: 28, request: authSchemas.grant, response: okResponse },
+  'role.revokePermission': { id: 29, request: authSchemas.revoke, response: okResponse },
+  'auth.enable': { id: 30, request: emptyRequest, response: okResponse },
+  'auth.disable': { id: 31, request: emptyRequest, response: okResponse },
+  'user.get': { id: 32, request: nameRequest, response: authSchemas.userGet },
+  'user.list': { id: 33, request: emptyRequest, response: authSchemas.userList },
+  'role.get': { id: 34, request: nameRequest, response: authSchemas.roleGet },
+  'role.list': { id: 35, request: emptyRequest, response: authSchemas.roleList },
+  'auth.status': { id: 36, request: emptyRequest, response: authSchemas.status },
 });
 export type ClientMethods = typeof clientMethods;
 

@@ -18,7 +18,8 @@
 import type { Clock } from '../common/clock.js';
 import { ConcordError } from '../common/errors.js';
 import type { RandomSource } from '../common/rng.js';
-import { listen, PeerLink, PeerLinkState } from '../net/index.js';
+import { identityNames, listen, PeerLink, PeerLinkState, type TlsOptions } from '../net/index.js';
+import { newClusterId, settleClusterId } from './cluster-id.js';
 import { InitialClusterState, type ServerConfig } from './config.js';
 import type { Logger } from './logger.js';
 import { StartingIdentity, type MemberIdentity } from './member-status.js';
@@ -31,6 +32,8 @@ export interface PeerLogState {
   readonly probing: boolean;
   readonly term: number;
   readonly lastLogIndex: number;
+  /** The peer's cluster ID (settled when it runs, its candidate while it probes). */
+  readonly clusterId?: string;
 }
 
 export interface BootstrapProbeOptions {
@@ -43,6 +46,10 @@ export interface BootstrapProbeOptions {
   readonly timeoutMs: number;
   /** How often an unanswered peer is asked again (default 200 ms). */
   readonly askEveryMs?: number;
+  /** Mutual TLS between members (as PeerNetwork takes it). */
+  readonly tls?: TlsOptions;
+  /** This member's candidate cluster ID, sent in its hellos (cluster-id.ts). */
+  readonly clusterIdCandidate?: string;
 }
 
 /** The term and log of a member that has only bootstrapped (raft/bootstrap.ts: one ConfChange at index 1, term 1). */
@@ -60,15 +67,19 @@ export async function probePeers(options: BootstrapProbeOptions): Promise<PeerLo
   const peers = Object.entries(options.cluster).filter(([name]) => name !== identity.name);
   if (peers.length === 0) return [];
   const answers = new Map<string, PeerLogState>();
-  const hello = (extra: Partial<Hello>): Hello => ({ name: identity.name, clientUrl: identity.clientUrl(), peerUrl: identity.peerUrl, ...extra });
+  const candidate = options.clusterIdCandidate === undefined ? {} : { clusterId: options.clusterIdCandidate };
+  const hello = (extra: Partial<Hello>): Hello => ({ name: identity.name, clientUrl: identity.clientUrl(), peerUrl: identity.peerUrl, ...candidate, ...extra });
+  const tls = options.tls;
   const quick = { frameBytesMax: options.frameBytesMax, logger, closeTimeoutMs: 100, clock: options.clock };
 
   const listener = await listen<PeerMessages>(identity.peerUrl, {
     ...quick,
     messages: peerMessages,
+    ...(tls === undefined ? {} : { tls: { ...tls, requestClientCert: true, rejectUnauthorized: true } }),
     onConnection: (connection) => {
       connection.setMessageHandler((message) => {
         if (message.type !== 'hello' || message.body.replyWanted !== true) return;
+        if (tls !== undefined && !identityNames(connection.peerIdentity, message.body.name)) return;
         try {
           connection.post({ type: 'hello', body: hello({ log: { probing: true, term: 0, lastLogIndex: 0 } }) });
         } catch {
@@ -86,6 +97,7 @@ export async function probePeers(options: BootstrapProbeOptions): Promise<PeerLo
     const link = new PeerLink<PeerMessages>(peerUrl, {
       ...quick,
       messages: peerMessages,
+      ...(tls === undefined ? {} : { tls: { ...tls, peerName: name } }),
       backoffInitialMs: 50,
       backoffMaxMs: 500,
       connectTimeoutMs: 1000,
@@ -95,7 +107,8 @@ export async function probePeers(options: BootstrapProbeOptions): Promise<PeerLo
       },
       onMessage: (message) => {
         if (message.type !== 'hello' || message.body.name !== name || message.body.log === undefined || answers.has(name)) return;
-        answers.set(name, { name, ...message.body.log });
+        const body = message.body;
+        answers.set(name, { name, ...body.log!, ...(body.clusterId === undefined ? {} : { clusterId: body.clusterId }) });
         if (answers.size === peers.length) finish();
       },
     });
@@ -138,25 +151,28 @@ export function replaceMemberAdvice(name: string): string {
 const bootstrapProbeTimeoutMs = 10_000;
 
 /**
- * Called for an empty data directory: returns when it may bootstrap, throws
+ * Called for an empty data directory: returns the cluster ID to bootstrap
+ * with (cluster-id.ts) when it may bootstrap, throws
  * BootstrapRefusedError (after logging how to bring the member back) when
  * --initial-cluster-state is existing or a peer shows the cluster already ran.
  */
 export async function checkMayBootstrap(
   config: ServerConfig,
-  io: { readonly logger: Logger; readonly clock: Clock; readonly random: RandomSource; readonly frameBytesMax: number },
-): Promise<void> {
+  io: { readonly logger: Logger; readonly clock: Clock; readonly random: RandomSource; readonly frameBytesMax: number; readonly tls?: TlsOptions },
+): Promise<string> {
   const log = io.logger;
   if (config.initialClusterState === InitialClusterState.Existing) {
     const message = `data dir ${config.dataDir} is empty and --initial-cluster-state is existing: member "${config.name}" refuses to bootstrap; ${replaceMemberAdvice(config.name)}`;
     log.error({ dataDir: config.dataDir }, message);
     throw new BootstrapRefusedError(message);
   }
+  const own = newClusterId(io.random);
   const answers = await probePeers({
     identity: new StartingIdentity(config.name, config.peerUrl, config.clientUrl, serverVersion()),
     cluster: config.initialCluster,
     ...io,
     timeoutMs: bootstrapProbeTimeoutMs,
+    clusterIdCandidate: own,
   });
   const ran = answers.filter(showsClusterRan);
   if (ran.length > 0) {
@@ -165,5 +181,7 @@ export async function checkMayBootstrap(
     log.error({ dataDir: config.dataDir, peers: ran }, message);
     throw new BootstrapRefusedError(message);
   }
-  log.info({ answered: answers.map((a) => a.name) }, 'no peer has run beyond its bootstrap: bootstrapping a new cluster');
+  const clusterId = settleClusterId(own, answers);
+  log.info({ answered: answers.map((a) => a.name), clusterId }, 'no peer has run beyond its bootstrap: bootstrapping a new cluster');
+  return clusterId;
 }

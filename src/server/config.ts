@@ -59,6 +59,22 @@ export interface ServerConfig {
   readonly logFormat: LogFormat;
   /** Serve Prometheus metrics at <metricsUrl>/metrics (e.g. http://127.0.0.1:9101); off when absent. */
   readonly metricsUrl?: string;
+  /** Client URL TLS (tls://): this member's certificate and key (PEM files). */
+  readonly certFile?: string;
+  readonly keyFile?: string;
+  /** CA bundle that signs client certificates (with clientCertAuth). */
+  readonly trustedCaFile?: string;
+  /** Demand a client certificate signed by trustedCaFile; its CN is the user (etcd's --client-cert-auth). */
+  readonly clientCertAuth?: boolean;
+  /**
+   * Mutual TLS between members (all three or none; docs/security.md): this
+   * member's certificate (it must name the member: CN or a DNS SAN equal to
+   * `name`), its key, and the CA(s) that sign every member's certificate. With
+   * them every peer URL must be tls://.
+   */
+  readonly peerCertFile?: string;
+  readonly peerKeyFile?: string;
+  readonly peerTrustedCaFile?: string;
 }
 
 /** A configuration problem the user must fix; the message says which setting and why. */
@@ -68,7 +84,7 @@ export class InvalidConfigError extends ConcordError {
   }
 }
 
-type OptionKind = 'string' | 'integer' | 'cluster' | 'clusterState' | 'logLevel' | 'logFormat';
+type OptionKind = 'string' | 'boolean' | 'integer' | 'cluster' | 'clusterState' | 'logLevel' | 'logFormat';
 
 export interface ConfigOption {
   readonly key: keyof ServerConfig;
@@ -107,7 +123,14 @@ export const serverConfigOptions: readonly ConfigOption[] = [
   { key: 'shutdownTimeoutMs', flag: '--shutdown-timeout-ms', env: 'CONCORD_SHUTDOWN_TIMEOUT_MS', kind: 'integer', description: 'how long graceful shutdown waits', defaultValue: 5_000 },
   { key: 'logLevel', flag: '--log-level', env: 'CONCORD_LOG_LEVEL', kind: 'logLevel', description: 'trace|debug|info|warn|error|fatal|silent', defaultValue: 'info' },
   { key: 'metricsUrl', flag: '--metrics-url', env: 'CONCORD_METRICS_URL', kind: 'string', description: 'serve Prometheus metrics at <url>/metrics, e.g. http://127.0.0.1:9101 (default: off)' },
+  { key: 'certFile', flag: '--cert-file', env: 'CONCORD_CERT_FILE', kind: 'string', description: 'PEM certificate for the client URL (needs a tls:// client URL)' },
+  { key: 'keyFile', flag: '--key-file', env: 'CONCORD_KEY_FILE', kind: 'string', description: 'PEM private key for the client URL' },
+  { key: 'trustedCaFile', flag: '--trusted-ca-file', env: 'CONCORD_TRUSTED_CA_FILE', kind: 'string', description: 'PEM CA bundle that signs client certificates' },
+  { key: 'clientCertAuth', flag: '--client-cert-auth', env: 'CONCORD_CLIENT_CERT_AUTH', kind: 'boolean', description: 'require a client certificate signed by --trusted-ca-file; its CN is the user' },
   { key: 'logFormat', flag: '--log-format', env: 'CONCORD_LOG_FORMAT', kind: 'logFormat', description: 'auto (pretty on a terminal, JSON otherwise)|pretty|json', defaultValue: 'auto' },
+  { key: 'peerCertFile', flag: '--peer-cert-file', env: 'CONCORD_PEER_CERT_FILE', kind: 'string', description: 'PEM certificate for mutual TLS between members (CN or a DNS SAN = the member name)' },
+  { key: 'peerKeyFile', flag: '--peer-key-file', env: 'CONCORD_PEER_KEY_FILE', kind: 'string', description: 'PEM private key of --peer-cert-file' },
+  { key: 'peerTrustedCaFile', flag: '--peer-trusted-ca-file', env: 'CONCORD_PEER_TRUSTED_CA_FILE', kind: 'string', description: 'PEM CA(s) that sign every member certificate; peer URLs must be tls://' },
 ];
 
 /** The env var naming a JSON config file (the `--config` flag wins over it). */
@@ -146,6 +169,11 @@ function coerce(option: ConfigOption, value: unknown, source: string): unknown {
     case 'string': {
       if (typeof value !== 'string' || value.length === 0) throw new InvalidConfigError(`${where} must be a non-empty string`);
       return value;
+    }
+    case 'boolean': {
+      if (value === true || value === 'true' || value === '1') return true;
+      if (value === false || value === 'false' || value === '0') return false;
+      throw new InvalidConfigError(`${where} must be true or false, got ${JSON.stringify(value)}`);
     }
     case 'integer': {
       const n = typeof value === 'number' ? value : typeof value === 'string' && /^\s*\d+\s*$/.test(value) ? Number(value) : NaN;
@@ -279,7 +307,33 @@ export function validateServerConfig(config: ServerConfig): void {
       throw new InvalidConfigError(`${setting}: ${(error as Error).message}`);
     }
   }
+  const clientTls = parseAddress(config.clientUrl).transport === 'tls';
+  if (clientTls && (config.certFile === undefined || config.keyFile === undefined)) {
+    throw new InvalidConfigError(`clientUrl ${config.clientUrl} is tls://: it needs certFile and keyFile (--cert-file, --key-file)`);
+  }
+  if (!clientTls && (config.certFile !== undefined || config.clientCertAuth === true)) {
+    throw new InvalidConfigError(`certFile/clientCertAuth need a tls:// clientUrl (got ${config.clientUrl})`);
+  }
+  if (config.clientCertAuth === true && config.trustedCaFile === undefined) {
+    throw new InvalidConfigError('clientCertAuth needs trustedCaFile (--trusted-ca-file): the CA that signs client certificates');
+  }
+  validatePeerTls(config);
   if (config.metricsUrl !== undefined && !/^http:\/\/[^/]+:\d+\/?$/.test(config.metricsUrl)) {
     throw new InvalidConfigError(`metricsUrl "${config.metricsUrl}" must look like http://127.0.0.1:9101`);
+  }
+}
+
+/** The peer TLS files come all together, and then every peer URL is tls:// (and tls:// needs them). */
+function validatePeerTls(config: ServerConfig): void {
+  const files = [config.peerCertFile, config.peerKeyFile, config.peerTrustedCaFile];
+  const given = files.filter((f) => f !== undefined).length;
+  if (given !== 0 && given !== 3) {
+    throw new InvalidConfigError('peer TLS needs all of --peer-cert-file, --peer-key-file and --peer-trusted-ca-file');
+  }
+  const peerUrls: [string, string][] = [['peerUrl', config.peerUrl], ...Object.entries(config.initialCluster).map(([n, u]): [string, string] => [`initialCluster.${n}`, u])];
+  for (const [setting, url] of peerUrls) {
+    const isTls = url.startsWith('tls://');
+    if (given === 3 && !isTls) throw new InvalidConfigError(`${setting} "${url}" must be tls:// when peer TLS files are given`);
+    if (given === 0 && isTls) throw new InvalidConfigError(`${setting} "${url}" is tls:// but --peer-cert-file, --peer-key-file and --peer-trusted-ca-file are not set`);
   }
 }

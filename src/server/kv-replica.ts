@@ -4,7 +4,7 @@
  * `Replica` the client service works against (the loop for writes and
  * linearizable-read barriers, the state machine for reads).
  */
-import type { ApplyResult, KvEntry, KvOptions, KvStateMachine, ScanPage, ScanRequest } from '../kv/index.js';
+import type { ApplyResult, AuthView, KvEntry, KvOptions, KvStateMachine, ScanPage, ScanRequest } from '../kv/index.js';
 import type { StatusResponse } from '../protocol/index.js';
 import type { LeaderHint } from './errors.js';
 import type { Replica } from './kv-service.js';
@@ -87,5 +87,9 @@ export class KvReplica implements Replica {
 
   revision(): number {
     return this.kv.appliedIndex;
+  }
+
+  get auth(): AuthView {
+    return this.kv.auth;
   }
 }

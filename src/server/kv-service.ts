@@ -15,6 +15,20 @@
  */
 import type { Clock } from '../common/clock.js';
 import {
+  Authenticator,
+  Authorizer,
+  PasswordHasher,
+  buildUserCommand,
+  checkAuthQuery,
+  checkCommand,
+  checkGet,
+  checkScan,
+  type AuthQuery,
+  type Principal,
+} from '../auth/index.js';
+import {
+  AuthCommandKind,
+  type AuthView,
   commandProblem,
   encodeCommand,
   keyProblem,
@@ -27,7 +41,7 @@ import {
   type ScanPage,
   type ScanRequest,
 } from '../kv/index.js';
-import type { Handlers as RpcHandlers } from '../net/index.js';
+import type { CallContext, Connection, Handlers as RpcHandlers } from '../net/index.js';
 import { protocolLimits, type ClientMethods, type Method, type MethodTypes, type KeyValue, type ResponseHeader, type StatusResponse } from '../protocol/index.js';
 import { internalError, invalidRequest, notLeader, type LeaderHint } from './errors.js';
 import { plainBytes } from './bytes.js';
@@ -56,6 +70,8 @@ export interface Replica {
   scan(request: ScanRequest): ScanPage;
   /** The local state's revision (applied index). */
   revision(): number;
+  /** The replicated users, roles and auth switch (live). */
+  readonly auth: AuthView;
 }
 
 /** Sends a request to the current leader's peer URL and returns its answer. */
@@ -66,21 +82,69 @@ export interface Forwarder {
 export interface RequestContext {
   /** True when another member forwarded this request (do not forward again). */
   readonly forwarded: boolean;
+  /** The client connection the request came on (absent: a forwarded request, or a test). */
+  readonly connection?: Connection<any>;
+  /** A forwarded request: the user the forwarding member authenticated (null: none). */
+  readonly forwardedUser?: string | null;
+}
+
+/**
+ * The field a follower adds to a request it forwards: the user it acts as.
+ * The leader checks the request again, against its own (newest) auth state,
+ * as that user; a follower whose auth state lags cannot let through what the
+ * leader would refuse. Only members send it: trust in it is trust in the peer
+ * port (mutual TLS between members, docs/security.md).
+ */
+export const FORWARDED_USER_FIELD = 'forwardedUser';
+
+function forwardedUserOf(request: unknown): string | null {
+  const value = (request as Record<string, unknown>)[FORWARDED_USER_FIELD];
+  return typeof value === 'string' && value.length > 0 ? value : null;
+}
+
+export interface ClientServiceOptions {
+  /** --client-cert-auth: a verified client certificate's CN logs the connection in as that user. */
+  readonly clientCertAuth?: boolean;
+  readonly hasher?: PasswordHasher;
 }
 
 type Request<M extends Method> = MethodTypes[M]['request'];
 type Response<M extends Method> = MethodTypes[M]['response'];
 type Handlers = { [M in Method]: (request: Request<M>, context: RequestContext) => Promise<Response<M>> };
+type AdminMethod =
+  | 'user.add'
+  | 'user.delete'
+  | 'user.passwd'
+  | 'user.grantRole'
+  | 'user.revokeRole'
+  | 'role.add'
+  | 'role.delete'
+  | 'role.grantPermission'
+  | 'role.revokePermission'
+  | 'auth.enable'
+  | 'auth.disable';
+type QueryMethod = 'user.get' | 'user.list' | 'role.get' | 'role.list' | 'auth.status';
 type WriteMethod = 'kv.put' | 'kv.update' | 'kv.delete' | 'session.open' | 'session.keepAlive' | 'session.close';
 
 export class ClientService {
+  private readonly authorizer: Authorizer;
+  private readonly authenticator: Authenticator;
+  private readonly hasher: PasswordHasher;
+  /** One principal per client connection (auth.authenticate, or the client certificate). */
+  private readonly principals = new WeakMap<Connection<any>, Principal>();
+
   constructor(
     private readonly replica: Replica,
     private readonly forwarder: Forwarder,
     private readonly requestTimeoutMs: number,
     /** The leader's wall clock stamps commands; request deadlines are on `monotonicMs`, as the loop sweeps them. */
     private readonly clock: Clock,
-  ) {}
+    private readonly options: ClientServiceOptions = {},
+  ) {
+    this.hasher = options.hasher ?? new PasswordHasher();
+    this.authorizer = new Authorizer(replica.auth);
+    this.authenticator = new Authenticator(replica.auth, this.hasher);
+  }
 
   /** The handler table, one per client method. */
   readonly handlers: Handlers = {
@@ -96,15 +160,70 @@ export class ClientService {
       this.write('session.keepAlive', request, context, { kind: CommandKind.KeepAlive, sessionId: request.sessionId }),
     'session.close': (request, context) =>
       this.write('session.close', request, context, { kind: CommandKind.CloseSession, sessionId: request.sessionId }),
-    'cluster.status': async () => ({ header: this.header(), ...this.replica.status() }),
+    'cluster.status': async (_request, context) => {
+      this.authorizer.checkAuthenticated(this.userOf(context));
+      return { header: this.header(), ...this.replica.status() };
+    },
+    'auth.authenticate': (request, context) => this.authenticate(request, context),
+    'user.add': (request, context) => this.admin('user.add', request, context, () => this.userCommand(AuthCommandKind.UserAdd, request)),
+    'user.delete': (request, context) => this.admin('user.delete', request, context, () => ({ kind: AuthCommandKind.UserDelete, name: request.name })),
+    'user.passwd': (request, context) =>
+      this.admin('user.passwd', request, context, () => this.userCommand(AuthCommandKind.UserChangePassword, request)),
+    'user.grantRole': (request, context) =>
+      this.admin('user.grantRole', request, context, () => ({ kind: AuthCommandKind.UserGrantRole, name: request.name, role: request.role })),
+    'user.revokeRole': (request, context) =>
+      this.admin('user.revokeRole', request, context, () => ({ kind: AuthCommandKind.UserRevokeRole, name: request.name, role: request.role })),
+    'role.add': (request, context) => this.admin('role.add', request, context, () => ({ kind: AuthCommandKind.RoleAdd, name: request.name })),
+    'role.delete': (request, context) => this.admin('role.delete', request, context, () => ({ kind: AuthCommandKind.RoleDelete, name: request.name })),
+    'role.grantPermission': (request, context) =>
+      this.admin('role.grantPermission', request, context, () => ({
+        kind: AuthCommandKind.RoleGrantPermission,
+        name: request.name,
+        permission: {
+          access: request.permission.access,
+          key: plainBytes(request.permission.key),
+          ...(request.permission.rangeEnd !== undefined ? { rangeEnd: plainBytes(request.permission.rangeEnd) } : {}),
+        },
+      })),
+    'role.revokePermission': (request, context) =>
+      this.admin('role.revokePermission', request, context, () => ({
+        kind: AuthCommandKind.RoleRevokePermission,
+        name: request.name,
+        range: { key: plainBytes(request.key), ...(request.rangeEnd !== undefined ? { rangeEnd: plainBytes(request.rangeEnd) } : {}) },
+      })),
+    'auth.enable': (request, context) => this.admin('auth.enable', request, context, () => ({ kind: AuthCommandKind.AuthEnable })),
+    'auth.disable': (request, context) => this.admin('auth.disable', request, context, () => ({ kind: AuthCommandKind.AuthDisable })),
+    'user.get': (request, context) =>
+      this.query('user.get', request, context, { kind: 'userGet', name: request.name }, () => {
+        const user = this.replica.auth.getUser(request.name);
+        return { header: this.header(), name: user.name, roles: [...user.roles], hasPassword: user.hasPassword };
+      }),
+    'user.list': (request, context) =>
+      this.query('user.list', request, context, { kind: 'userList' }, () => ({ header: this.header(), users: this.replica.auth.listUsers() })),
+    'role.get': (request, context) =>
+      this.query('role.get', request, context, { kind: 'roleGet', name: request.name }, () => {
+        const role = this.replica.auth.getRole(request.name);
+        return {
+          header: this.header(),
+          name: role.name,
+          permissions: role.permissions.map((p) => ({ access: p.access, key: p.key, ...(p.rangeEnd !== undefined ? { rangeEnd: p.rangeEnd } : {}) })),
+        };
+      }),
+    'role.list': (request, context) =>
+      this.query('role.list', request, context, { kind: 'roleList' }, () => ({ header: this.header(), roles: this.replica.auth.listRoles() })),
+    'auth.status': (request, context) =>
+      this.query('auth.status', request, context, { kind: 'authStatus' }, () => ({ header: this.header(), ...this.replica.auth.status() })),
   };
 
   /** The handlers as the RPC server calls them, for requests from clients or (forwarded: true) from other members. */
   rpcHandlers(context: RequestContext): RpcHandlers<ClientMethods> {
-    const out: Record<string, (request: never) => Promise<unknown>> = {};
+    const out: Record<string, (request: never, call: CallContext) => Promise<unknown>> = {};
     for (const [name, handler] of Object.entries(this.handlers)) {
-      const call = handler as (request: never, context: RequestContext) => Promise<unknown>;
-      out[name] = (request: never) => call(request, context);
+      const invoke = handler as (request: never, context: RequestContext) => Promise<unknown>;
+      // A client request carries its connection (whose principal it acts as); a forwarded one was checked by the follower.
+      out[name] = context.forwarded
+        ? (request: never) => invoke(request, { forwarded: true, forwardedUser: forwardedUserOf(request) })
+        : (request: never, call: CallContext) => invoke(request, { forwarded: false, connection: call.connection });
     }
     return out as unknown as RpcHandlers<ClientMethods>;
   }
@@ -126,10 +245,11 @@ export class ClientService {
     this.replica.checkAccepting();
     const problem = keyProblem(request.key, this.replica.limits);
     if (problem) throw problem;
+    checkGet(this.authorizer, this.userOf(context), plainBytes(request.key));
     if (request.consistency === 'linearizable') {
       if (!this.replica.isLeader()) {
         if (context.forwarded) throw notLeader(this.replica.name, this.replica.hint());
-        return this.forwarder.forward('kv.get', request, this.deadline());
+        return this.forwarder.forward('kv.get', this.carry(request, context), this.deadline());
       }
       await this.replica.readBarrier(this.deadline());
     }
@@ -142,10 +262,15 @@ export class ClientService {
     if (!Number.isSafeInteger(request.limit) || request.limit < 1 || request.limit > protocolLimits.scanLimitMax) {
       throw invalidRequest(`scan limit must be in [1, ${protocolLimits.scanLimitMax}]`, 'limit out of range');
     }
+    checkScan(this.authorizer, this.userOf(context), {
+      ...(request.prefix !== undefined ? { prefix: plainBytes(request.prefix) } : {}),
+      ...(request.start !== undefined ? { start: plainBytes(request.start) } : {}),
+      ...(request.end !== undefined ? { end: plainBytes(request.end) } : {}),
+    });
     if (request.consistency === 'linearizable') {
       if (!this.replica.isLeader()) {
         if (context.forwarded) throw notLeader(this.replica.name, this.replica.hint());
-        return this.forwarder.forward('kv.scan', request, this.deadline());
+        return this.forwarder.forward('kv.scan', this.carry(request, context), this.deadline());
       }
       await this.replica.readBarrier(this.deadline());
     }
@@ -169,14 +294,96 @@ export class ClientService {
     this.replica.checkAcceptingWrites();
     const problem = commandProblem(command, this.replica.limits);
     if (problem) throw problem;
+    checkCommand(this.authorizer, this.userOf(context), command);
     if (!this.replica.isLeader()) {
       if (context.forwarded) throw notLeader(this.replica.name, this.replica.hint());
-      return this.forwarder.forward(method, request, this.deadline());
+      return this.forwarder.forward(method, this.carry(request, context), this.deadline());
     }
     const payload = encodeCommand(command, Math.floor(this.clock.nowMs()), proposalHeadroomBytes);
     const result = await this.replica.propose(payload, this.deadline());
     if (result.kind === ResultKind.Error) throw result.error;
     return this.response(method, result);
+  }
+
+  /**
+   * The user a client connection acts as, or null. A password login that a
+   * later change made stale (user deleted, password changed) is dropped here;
+   * with --client-cert-auth a connection without a login acts as its
+   * certificate's CN.
+   */
+  private userOf(context: RequestContext): string | null {
+    if (context.forwarded) return context.forwardedUser ?? null;
+    const connection = context.connection;
+    if (connection === undefined) return null;
+    let principal = this.principals.get(connection);
+    if (principal !== undefined && !this.authenticator.isCurrent(principal)) {
+      this.principals.delete(connection);
+      principal = undefined;
+    }
+    if (principal === undefined && this.options.clientCertAuth === true) {
+      const identity = connection.peerIdentity;
+      if (identity !== null) {
+        try {
+          principal = this.authenticator.authenticateCertificate({ subject: identity.commonName === null ? null : { CN: identity.commonName } });
+          this.principals.set(connection, principal);
+        } catch {
+          principal = undefined;
+        }
+      }
+    }
+    return principal?.user ?? null;
+  }
+
+  /** The request as forwarded to the leader: with the user it acts as (see FORWARDED_USER_FIELD). */
+  private carry<R>(request: R, context: RequestContext): R {
+    return { ...request, [FORWARDED_USER_FIELD]: this.userOf(context) ?? '' };
+  }
+
+  private async authenticate(request: Request<'auth.authenticate'>, context: RequestContext): Promise<Response<'auth.authenticate'>> {
+    this.replica.checkAccepting();
+    const principal = await this.authenticator.authenticatePassword(request.user, request.password);
+    if (context.connection !== undefined) this.principals.set(context.connection, principal);
+    return { header: this.header() };
+  }
+
+  private async userCommand(
+    kind: typeof AuthCommandKind.UserAdd | typeof AuthCommandKind.UserChangePassword,
+    request: { readonly name: string; readonly password: string | null },
+  ): Promise<Command> {
+    return buildUserCommand(this.hasher, kind, request.name, request.password);
+  }
+
+  /**
+   * User, role and auth-switch changes: checked here (admin), forwarded from
+   * a follower, and built on the leader only (a password is hashed once, by
+   * the leader, right before proposing).
+   */
+  private async admin<M extends AdminMethod>(method: M, request: Request<M>, context: RequestContext, build: () => Command | Promise<Command>): Promise<Response<M>> {
+    this.replica.checkAcceptingWrites();
+    checkCommand(this.authorizer, this.userOf(context), { kind: AuthCommandKind.AuthDisable });
+    if (!this.replica.isLeader()) {
+      if (context.forwarded) throw notLeader(this.replica.name, this.replica.hint());
+      return this.forwarder.forward(method, this.carry(request, context), this.deadline());
+    }
+    const command = await build();
+    const problem = commandProblem(command, this.replica.limits);
+    if (problem) throw problem;
+    const payload = encodeCommand(command, Math.floor(this.clock.nowMs()), proposalHeadroomBytes);
+    const result = await this.replica.propose(payload, this.deadline());
+    if (result.kind === ResultKind.Error) throw result.error;
+    return { header: this.header() } as Response<M>;
+  }
+
+  /** User/role queries and auth status: checked here, answered by the leader after a ReadIndex. */
+  private async query<M extends QueryMethod>(method: M, request: Request<M>, context: RequestContext, query: AuthQuery, answer: () => Response<M>): Promise<Response<M>> {
+    this.replica.checkAccepting();
+    checkAuthQuery(this.authorizer, this.userOf(context), query, (user) => this.replica.auth.user(user)?.roles ?? []);
+    if (!this.replica.isLeader()) {
+      if (context.forwarded) throw notLeader(this.replica.name, this.replica.hint());
+      return this.forwarder.forward(method, this.carry(request, context), this.deadline());
+    }
+    await this.replica.readBarrier(this.deadline());
+    return answer();
   }
 
   /** The applied result as the method's response (the header is this leader's: its revision includes the write). */

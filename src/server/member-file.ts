@@ -2,7 +2,9 @@
  * `member.json` in the data directory: the member's name and the initial
  * cluster, written on first start so that a restart needs only the data
  * directory and the URLs (and so that a data directory is never silently
- * reused under another name).
+ * reused under another name), and the cluster ID (cluster-id.ts): which
+ * cluster this member belongs to, so that a member of another cluster with the
+ * same names is refused.
  */
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -13,6 +15,8 @@ export const memberFileName = 'member.json';
 export interface MemberFile {
   readonly name: string;
   readonly initialCluster: Readonly<Record<string, string>>;
+  /** Set when the cluster was bootstrapped, or learned on first contact (absent in data dirs from before cluster IDs). */
+  readonly clusterId?: string;
 }
 
 export class CorruptMemberFileError extends ConcordError {
@@ -44,11 +48,13 @@ export function readMemberFile(dataDir: string): MemberFile | null {
     typeof candidate.name !== 'string' ||
     candidate.initialCluster === null ||
     typeof candidate.initialCluster !== 'object' ||
-    !Object.values(candidate.initialCluster).every((v) => typeof v === 'string')
+    !Object.values(candidate.initialCluster).every((v) => typeof v === 'string') ||
+    (candidate.clusterId !== undefined && typeof candidate.clusterId !== 'string')
   ) {
-    throw new CorruptMemberFileError(path, 'expected { name: string, initialCluster: { [name]: url } }');
+    throw new CorruptMemberFileError(path, 'expected { name: string, initialCluster: { [name]: url }, clusterId?: string }');
   }
-  return { name: candidate.name, initialCluster: candidate.initialCluster };
+  const base = { name: candidate.name, initialCluster: candidate.initialCluster };
+  return candidate.clusterId === undefined ? base : { ...base, clusterId: candidate.clusterId };
 }
 
 /** Writes member.json durably: temp file, fsync, rename, fsync of the directory. */
@@ -56,7 +62,7 @@ export function writeMemberFile(dataDir: string, file: MemberFile): void {
   mkdirSync(dataDir, { recursive: true });
   const path = join(dataDir, memberFileName);
   const tmp = `${path}.tmp`;
-  writeFileSync(tmp, JSON.stringify({ name: file.name, initialCluster: file.initialCluster }, null, 2) + '\n');
+  writeFileSync(tmp, JSON.stringify({ name: file.name, initialCluster: file.initialCluster, clusterId: file.clusterId }, null, 2) + '\n');
   const fd = openSync(tmp, 'r+');
   try {
     fsyncSync(fd);

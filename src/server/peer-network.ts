@@ -13,8 +13,10 @@ import {
   SendQueueFullError,
   TimeoutError,
   TooManyPendingCallsError,
+  identityNames,
   type Connection,
   type MessageOf,
+  type TlsOptions,
 } from '../net/index.js';
 import { clientMethods, type ClientMethods, type Method, type MethodTypes } from '../protocol/index.js';
 import type { Message, NodeId } from '../raft/index.js';
@@ -23,7 +25,7 @@ import type { Logger } from './logger.js';
 import { leaderChanged, notLeader, requestTimedOut, type LeaderHint } from './errors.js';
 import type { MemberIdentity } from './member-status.js';
 import { EntryPacker } from './packed-entries.js';
-import { fromRaftMessage, peerMessages, toRaftMessage, type Hello, type PeerMessages } from './peer-protocol.js';
+import { fromRaftMessage, peerMessages, termAcceptable, toRaftMessage, type Hello, type PeerMessages } from './peer-protocol.js';
 import type { PeerDirectory } from './raft-host.js';
 
 export interface PeerNetworkOptions {
@@ -39,6 +41,30 @@ export interface PeerNetworkOptions {
   readonly clock: Clock;
   /** The links' reconnect jitter. */
   readonly random: RandomSource;
+  /**
+   * Mutual TLS between members (cert, key, ca): links dial with it and demand
+   * that the server's certificate names the member dialed; incoming
+   * connections were verified by the listener and must name one member.
+   * Absent: plain transports, and a peer is whoever its hello says.
+   */
+  readonly tls?: TlsOptions;
+  /** This cluster's ID (cluster-id.ts), or null while it is to be learned from the first peer that admits us. */
+  readonly clusterId?: string | null;
+  /** Persists a learned cluster ID (member.json) before any frame of that peer reaches the core. */
+  readonly persistClusterId?: (clusterId: string) => void;
+}
+
+/**
+ * What an incoming peer connection has proved. `certName`: the member its
+ * certificate names (TLS), fixed at accept. `member`: set by the first hello
+ * that passes every check (name, certificate, cluster ID); until then no Raft
+ * frame reaches the core and no forwarded request is served.
+ */
+interface IncomingPeer {
+  readonly certName: string | null;
+  member: string | null;
+  /** Refusals not logged (only the first per connection is, so a flood cannot flood the log). */
+  refusals: number;
 }
 
 /** Who the links deliver to: this member's loop (set by `start`). */
@@ -58,9 +84,16 @@ export class PeerNetwork implements PeerDirectory, Forwarder {
   /** Packs each batch of appended entries once for all followers. */
   private readonly packer = new EntryPacker();
   private helloTimer: Timer | undefined;
+  private clusterIdValue: string | null;
 
   constructor(private readonly options: PeerNetworkOptions) {
     this.name = options.identity.name;
+    this.clusterIdValue = options.clusterId ?? null;
+  }
+
+  /** This member's cluster ID (null until learned). */
+  get clusterId(): string | null {
+    return this.clusterIdValue;
   }
 
   /**
@@ -76,6 +109,7 @@ export class PeerNetwork implements PeerDirectory, Forwarder {
         methods: clientMethods,
         frameBytesMax: this.options.frameBytesMax,
         logger: this.options.logger,
+        ...(this.options.tls === undefined ? {} : { tls: { ...this.options.tls, peerName: name } }),
         backoffInitialMs: 50,
         backoffMaxMs: 1000,
         connectTimeoutMs: 2000,
@@ -97,46 +131,121 @@ export class PeerNetwork implements PeerDirectory, Forwarder {
     );
   }
 
-  /** Handles the one-way messages arriving on a connection of our peer listener. */
-  attachIncoming(connection: Connection<PeerMessages>): void {
-    connection.setMessageHandler((message) => this.onIncoming(message, connection));
+  /**
+   * Handles the one-way messages arriving on a connection of our peer
+   * listener; `admitted` runs once the peer has proved who it is and that it
+   * belongs to this cluster (the server starts serving forwarded requests
+   * then). Returns false (after closing it) for a connection whose
+   * certificate names no member of the cluster, or several.
+   */
+  attachIncoming(connection: Connection<PeerMessages>, admitted: () => void = () => {}): boolean {
+    let certName: string | null = null;
+    if (this.options.tls !== undefined) {
+      const named = Object.keys(this.options.cluster).filter((m) => identityNames(connection.peerIdentity, m));
+      if (named.length !== 1) {
+        this.options.logger.warn(
+          { remoteAddress: connection.remoteAddress, identity: connection.peerIdentity, named },
+          named.length === 0 ? 'peer certificate names no member of the cluster; connection refused' : 'peer certificate names several members; connection refused',
+        );
+        connection.destroy();
+        return false;
+      }
+      certName = named[0]!;
+    }
+    const peer: IncomingPeer = { certName, member: null, refusals: 0 };
+    connection.setMessageHandler((message) => this.onIncoming(message, connection, peer, admitted));
+    return true;
   }
 
-  private onIncoming(message: MessageOf<PeerMessages>, connection: Connection<PeerMessages>): void {
+  private refuse(peer: IncomingPeer, connection: Connection<PeerMessages>, fields: object, reason: string): void {
+    if (peer.refusals++ === 0) {
+      this.options.logger.warn({ remoteAddress: connection.remoteAddress, certName: peer.certName, member: peer.member, ...fields }, reason);
+    }
+  }
+
+  private onIncoming(message: MessageOf<PeerMessages>, connection: Connection<PeerMessages>, peer: IncomingPeer, admitted: () => void): void {
     switch (message.type) {
-      case 'raft':
-        this.inbound?.receive(toRaftMessage(message.body));
+      case 'raft': {
+        const body = message.body;
+        if (peer.member === null) {
+          this.refuse(peer, connection, { type: body.type, from: body.from }, 'Raft message from a peer that has not been admitted (no valid hello yet); dropped');
+          return;
+        }
+        if (body.from !== peer.member || body.to !== this.name) {
+          this.refuse(peer, connection, { type: body.type, from: body.from, to: body.to }, 'Raft message whose from/to is not the authenticated peer/this member; dropped');
+          return;
+        }
+        if (this.inbound === null) return;
+        if (!termAcceptable(body.term, this.inbound.logState().term)) {
+          this.refuse(peer, connection, { type: body.type, term: body.term }, 'Raft message with a term beyond what this member adopts; dropped');
+          return;
+        }
+        this.inbound.receive(toRaftMessage(body));
         return;
+      }
       case 'hello':
-        this.onHello(message.body, connection);
+        this.onHello(message.body, connection, peer, admitted);
         return;
     }
   }
 
-  private onHello(hello: Hello, connection: Connection<PeerMessages>): void {
+  private onHello(hello: Hello, connection: Connection<PeerMessages>, peer: IncomingPeer, admitted: () => void): void {
+    const log = this.options.logger;
     if (!(hello.name in this.options.cluster)) {
-      this.options.logger.warn({ name: hello.name, remoteAddress: connection.remoteAddress }, 'hello from a member not in the cluster; ignored');
+      this.refuse(peer, connection, { name: hello.name }, 'hello from a member not in the cluster; ignored');
+      return;
+    }
+    // A hello can only describe its sender: the certificate's member (TLS), or the member the connection first said it was.
+    if ((peer.certName !== null && hello.name !== peer.certName) || (peer.member !== null && hello.name !== peer.member)) {
+      this.refuse(peer, connection, { name: hello.name }, 'hello naming another member than the authenticated peer; ignored');
       return;
     }
     if (hello.replyWanted === true && this.inbound !== null) {
-      // A member about to bootstrap an empty data directory asks whether the cluster already ran.
+      // A member about to bootstrap an empty data directory asks whether the cluster already ran
+      // (it sends its candidate cluster ID, not ours: answer with ours, which it then adopts).
       const identity = this.options.identity;
-      const log = { probing: false, ...this.inbound.logState() };
+      const state = { probing: false, ...this.inbound.logState() };
       try {
-        connection.post({ type: 'hello', body: { name: identity.name, clientUrl: identity.clientUrl(), peerUrl: identity.peerUrl, log } });
+        connection.post({ type: 'hello', body: { name: identity.name, clientUrl: identity.clientUrl(), peerUrl: identity.peerUrl, log: state, ...this.clusterIdField() } });
       } catch (error) {
-        this.options.logger.debug({ err: error, member: hello.name }, 'could not answer a bootstrap probe');
+        log.debug?.({ err: error, member: hello.name }, 'could not answer a bootstrap probe');
       }
+      return;
+    }
+    if (hello.clusterId === undefined) {
+      this.refuse(peer, connection, { name: hello.name }, 'hello without a cluster ID (a member of an older version?); peer refused');
+      return;
+    }
+    if (this.clusterIdValue === null) {
+      this.clusterIdValue = hello.clusterId;
+      this.options.persistClusterId?.(hello.clusterId);
+      log.info({ clusterId: hello.clusterId, from: hello.name }, 'learned the cluster ID from a peer and stored it');
+    } else if (hello.clusterId !== this.clusterIdValue) {
+      this.refuse(
+        peer,
+        connection,
+        { name: hello.name, theirClusterId: hello.clusterId, ourClusterId: this.clusterIdValue },
+        `peer "${hello.name}" belongs to another cluster (cluster ID ${hello.clusterId}, ours is ${this.clusterIdValue}); its frames are refused`,
+      );
+      return;
+    }
+    if (peer.member === null) {
+      peer.member = hello.name;
+      admitted();
     }
     if (this.clientUrls.get(hello.name) !== hello.clientUrl) {
-      this.options.logger.info({ member: hello.name, clientUrl: hello.clientUrl }, 'learned a member client URL');
+      log.info({ member: hello.name, clientUrl: hello.clientUrl }, 'learned a member client URL');
       this.clientUrls.set(hello.name, hello.clientUrl);
     }
   }
 
+  private clusterIdField(): { clusterId?: string } {
+    return this.clusterIdValue === null ? {} : { clusterId: this.clusterIdValue };
+  }
+
   private sendHello(link: PeerLink<PeerMessages, ClientMethods>): void {
     const identity = this.options.identity;
-    link.send({ type: 'hello', body: { name: identity.name, clientUrl: identity.clientUrl(), peerUrl: identity.peerUrl } });
+    link.send({ type: 'hello', body: { name: identity.name, clientUrl: identity.clientUrl(), peerUrl: identity.peerUrl, ...this.clusterIdField() } });
   }
 
   // ------------------------------------------------------------ PeerDirectory

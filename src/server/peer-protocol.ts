@@ -127,8 +127,30 @@ export const helloSchema = s.object({
   replyWanted: s.optional(s.bool()),
   /** The sender's Raft state, in an answer: `probing` while it is itself deciding whether to bootstrap. */
   log: s.optional(s.object({ probing: s.bool(), term: s.uint(), lastLogIndex: s.uint() })),
+  /**
+   * The sender's cluster ID (cluster-id.ts); a probing member sends its
+   * candidate. Optional on the wire only so that a hello without one is
+   * refused with a clear log line rather than closed as bad input.
+   */
+  clusterId: s.optional(s.string({ maxLength: 64 })),
 });
 export type Hello = Infer<typeof helloSchema>;
+
+/**
+ * The largest term a member adopts from any peer message without further
+ * condition (issue 12 §1: no message can make the term unusable). Above it, a
+ * message is delivered only when its term is at most the member's own term
+ * plus one (a peer's next campaign), so the term climbs one election at a
+ * time up to Number.MAX_SAFE_INTEGER, every value of which the schemas
+ * accept; one message can never jump it to the end of the term space. An
+ * honest cluster needs 2^53 - 2^32 elections to get there.
+ */
+export const termAdoptMax = Number.MAX_SAFE_INTEGER - 2 ** 32;
+
+/** Whether a member at term `ownTerm` may deliver a peer message of term `term` to its core (see termAdoptMax). */
+export function termAcceptable(term: number, ownTerm: number): boolean {
+  return term <= termAdoptMax || term <= ownTerm + 1;
+}
 
 export const peerMessages = defineMessages({
   raft: { id: 1, schema: raftMessageSchema },

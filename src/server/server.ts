@@ -4,10 +4,10 @@
  * Raft core over the durable log, listens on the peer URL (Raft traffic and
  * forwarded requests) and the client URL, and starts the clock.
  */
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { serverVersion } from './version.js';
 import { KvStateMachine } from '../kv/index.js';
-import { RpcServer, listen, type Listener } from '../net/index.js';
+import { RpcServer, listen, parseAddress, type Listener, type TlsOptions } from '../net/index.js';
 import { clientMethods, type StatusResponse } from '../protocol/index.js';
 import { ClientService } from './kv-service.js';
 import { KvReplica, kvStateMachinePort } from './kv-replica.js';
@@ -88,6 +88,31 @@ export interface StartServerOptions {
   readonly random?: RandomSource;
 }
 
+/** The peer TLS material from the configured files, or undefined for plain peers (config.ts checks they come together). */
+function peerTlsOf(config: ServerConfig): TlsOptions | undefined {
+  if (config.peerCertFile === undefined || config.peerKeyFile === undefined || config.peerTrustedCaFile === undefined) return undefined;
+  const read = (setting: string, path: string): Buffer => {
+    try {
+      return readFileSync(path);
+    } catch (error) {
+      throw new InvalidConfigError(`${setting}: cannot read ${path}: ${(error as Error).message}`);
+    }
+  };
+  return {
+    cert: read('peerCertFile', config.peerCertFile),
+    key: read('peerKeyFile', config.peerKeyFile),
+    ca: read('peerTrustedCaFile', config.peerTrustedCaFile),
+  };
+}
+
+/** Loopback (or a local transport): where plain-TCP peers are acceptable for development. */
+function isLocalAddress(url: string): boolean {
+  const parsed = parseAddress(url);
+  if (parsed.transport !== 'tcp') return true;
+  const host = parsed.host.replace(/^\[|\]$/g, '');
+  return host === 'localhost' || host === '::1' || /^127\./.test(host);
+}
+
 export async function startServer(config: ServerConfig, logger?: Logger, options: StartServerOptions = {}): Promise<RunningServer> {
   const clock = options.clock ?? systemClock;
   const random = options.random ?? systemRandom;
@@ -101,12 +126,29 @@ export async function startServer(config: ServerConfig, logger?: Logger, options
     for (const fn of cleanups.reverse()) await fn().catch((error: unknown) => log.warn({ err: error }, 'cleanup step failed'));
   };
   try {
-    const stored = readMemberFile(config.dataDir);
-    if (stored === null) writeMemberFile(config.dataDir, { name: config.name, initialCluster: config.initialCluster });
-    else if (stored.name !== config.name) {
+    const peerTls = peerTlsOf(config);
+    if (peerTls === undefined && !isLocalAddress(config.peerUrl)) {
+      log.warn(
+        { peerUrl: config.peerUrl },
+        'listening for peers WITHOUT TLS on a non-loopback address: anyone who reaches it can forge Raft traffic; set --peer-cert-file, --peer-key-file and --peer-trusted-ca-file (docs/security.md)',
+      );
+    }
+    let stored = readMemberFile(config.dataDir);
+    if (stored === null) {
+      stored = { name: config.name, initialCluster: config.initialCluster };
+      writeMemberFile(config.dataDir, stored);
+    } else if (stored.name !== config.name) {
       throw new InvalidConfigError(`data dir ${config.dataDir} belongs to member "${stored.name}", not "${config.name}"`);
     }
-    if (storage.isEmpty()) await checkMayBootstrap(config, { logger: log, clock, random, frameBytesMax: frameBytesMaxFor(config) });
+    let clusterId = stored.clusterId ?? null;
+    if (storage.isEmpty()) {
+      clusterId = await checkMayBootstrap(config, { logger: log, clock, random, frameBytesMax: frameBytesMaxFor(config), ...(peerTls === undefined ? {} : { tls: peerTls }) });
+      stored = { ...stored, clusterId };
+      writeMemberFile(config.dataDir, stored);
+    } else if (clusterId === null) {
+      log.warn({ dataDir: config.dataDir }, 'this data dir has no cluster ID yet: it will be learned from the first peer that connects, and kept');
+    }
+    const memberFile = stored;
     const fresh = await storage.bootstrapIfEmpty(Object.keys(config.initialCluster));
 
     const kv = new KvStateMachine({ keyBytesMax: config.keyBytesMax, valueBytesMax: config.valueBytesMax });
@@ -129,14 +171,7 @@ export async function startServer(config: ServerConfig, logger?: Logger, options
     const identity = new StartingIdentity(config.name, config.peerUrl, config.clientUrl, serverVersion());
     const metrics = config.metricsUrl === undefined ? null : new ServerMetrics(config.name);
     const frameBytesMax = frameBytesMaxFor(config);
-    // The leader's time in entries, bounded by elapsed ticks (entry-clock.ts: the clock rule).
-    const entryClock = new EntryClock(clock);
-    entryClock.observeApplied(kv.clockMs);
-    let resolveFailed: (error: StorageFailedError) => void = () => {};
-    const failed = new Promise<StorageFailedError>((resolve) => (resolveFailed = resolve));
-    // Set once everything is listening; a fatal failure cannot come earlier (the loop starts last).
-    let halt: (error: StorageFailedError) => void = (error) => resolveFailed(error);
-    const peers = new PeerNetwork({ identity, cluster: config.initialCluster, helloIntervalMs: 1000, frameBytesMax, logger: log, clock, random });
+    const service = new ClientService(new KvReplica(host, kv), peers, config.requestTimeoutMs, entryClock.stampingClock(), { clientCertAuth: config.clientCertAuth === true });
     cleanups.push(() => peers.close());
     const host = new RaftHost(
       {
@@ -165,7 +200,11 @@ export async function startServer(config: ServerConfig, logger?: Logger, options
       inflight: () => host.inflight,
     });
 
+<<<<<<< HEAD
     const service = new ClientService(new KvReplica(host, kv), peers, config.requestTimeoutMs, entryClock.stampingClock());
+=======
+    const service = new ClientService(new KvReplica(host, kv), peers, config.requestTimeoutMs, clock, { clientCertAuth: config.clientCertAuth === true });
+>>>>>>> main
     const clientHandlers = service.rpcHandlers({ forwarded: false });
     const clientRpc = new RpcServer(clientMethods, metrics === null ? clientHandlers : metrics.withMetrics(clientHandlers), { logger: log });
     const peerRpc = new RpcServer(clientMethods, service.rpcHandlers({ forwarded: true }), { logger: log });
@@ -176,13 +215,13 @@ export async function startServer(config: ServerConfig, logger?: Logger, options
       ...peerConnectionBounds,
       clock,
       logger: log,
-      onConnection: (connection) => {
-        peers.attachIncoming(connection);
-        peerRpc.serve(connection);
-      },
+      ...(peerTls === undefined ? {} : { tls: { ...peerTls, requestClientCert: true, rejectUnauthorized: true } }),
+      // Forwarded requests are served only once the peer proved who it is and its cluster (its first valid hello).
+      onConnection: (connection) => peers.attachIncoming(connection, () => peerRpc.serve(connection)),
     });
     cleanups.push(() => peerListener.close());
     const clientListener = await listen(config.clientUrl, {
+      ...clientTlsOptions(config),
       frameBytesMax,
       ...clientConnectionBounds,
       clock,
@@ -205,6 +244,8 @@ export async function startServer(config: ServerConfig, logger?: Logger, options
         dataDir: config.dataDir,
         fresh,
         cluster: config.initialCluster,
+        clusterId,
+        peerTls: peerTls !== undefined,
         appliedIndex: kv.appliedIndex,
         metrics: metricsServer?.address ?? null,
       },
@@ -253,4 +294,24 @@ export async function startServer(config: ServerConfig, logger?: Logger, options
     await cleanup();
     throw error;
   }
+}
+
+/** The client listener's TLS material (read at start: rotating certificates means restarting the member). */
+function clientTlsOptions(config: ServerConfig): { tls?: TlsOptions } {
+  if (config.certFile === undefined || config.keyFile === undefined) return {};
+  const read = (setting: string, path: string): Buffer => {
+    try {
+      return readFileSync(path);
+    } catch (error) {
+      throw new InvalidConfigError(`${setting} ${path}: ${(error as Error).message}`);
+    }
+  };
+  return {
+    tls: {
+      cert: read('certFile', config.certFile),
+      key: read('keyFile', config.keyFile),
+      ...(config.trustedCaFile !== undefined ? { ca: read('trustedCaFile', config.trustedCaFile) } : {}),
+      requestClientCert: config.clientCertAuth === true,
+    },
+  };
 }

@@ -68,6 +68,10 @@ export interface ClusterOptions {
   readonly size?: number;
   /** Extra server flags for every member. */
   readonly serverArgs?: readonly string[];
+  /** Peer URL scheme (default tcp; tls for mutual TLS between members, with `memberArgs` giving the files). */
+  readonly peerScheme?: 'tcp' | 'tls';
+  /** Extra server flags per member (every start, restarts included), e.g. its certificate files. */
+  readonly memberArgs?: (name: string) => readonly string[];
 }
 
 /** Polls `condition` until it returns a truthy value or `timeoutMs` passes (then throws with `what`). */
@@ -98,6 +102,8 @@ export class TestCluster {
   private readonly clients = new Map<string, Promise<{ connection: Connection; rpc: RpcClient<ClientMethods> }>>();
   private readonly logs: WriteStream[] = [];
 
+  private memberArgs: (name: string) => readonly string[] = () => [];
+
   private constructor(root: string, private readonly serverArgs: readonly string[]) {
     this.root = root;
   }
@@ -112,13 +118,14 @@ export class TestCluster {
       '500',
       ...(options.serverArgs ?? []),
     ]);
+    if (options.memberArgs !== undefined) cluster.memberArgs = options.memberArgs;
     const specs: MemberSpec[] = [];
     for (let i = 1; i <= size; i++) {
       const name = `n${i}`;
       specs.push({
         name,
         clientUrl: `tcp://127.0.0.1:${await freePort()}`,
-        peerUrl: `tcp://127.0.0.1:${await freePort()}`,
+        peerUrl: `${options.peerScheme ?? 'tcp'}://127.0.0.1:${await freePort()}`,
         dataDir: join(root, name),
         logFile: join(root, `${name}.log`),
       });
@@ -162,6 +169,7 @@ export class TestCluster {
       '--log-format',
       'json',
       ...this.serverArgs,
+      ...this.memberArgs(member.name),
       ...extra,
     ];
     const log = createWriteStream(member.logFile, { flags: 'a' });

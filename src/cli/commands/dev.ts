@@ -5,7 +5,8 @@
  */
 import type { Command } from 'commander';
 import { existsSync } from 'node:fs';
-import { relative } from 'node:path';
+import { join, relative } from 'node:path';
+import { ensureTlsMaterial } from '../dev/tls-material.js';
 import { LocalCluster, MemberOutput, type LocalMember } from '../dev/local-cluster.js';
 import { devClientPortBase, devHost, devPeerPortBase } from '../endpoints.js';
 import { CliExit, ExitCode } from '../exit-codes.js';
@@ -30,6 +31,7 @@ interface DevOptions {
   readonly electionTimeoutMs?: number;
   readonly snapshotEveryEntries?: number;
   readonly leaderTimeout: number;
+  readonly tls: boolean;
 }
 
 export function registerDevCommand(program: Command): void {
@@ -46,6 +48,7 @@ export function registerDevCommand(program: Command): void {
     .option('--election-timeout-ms <ms>', 'passed to every member', parsePositiveInteger)
     .option('--snapshot-every-entries <n>', 'passed to every member', parsePositiveInteger)
     .option('--leader-timeout <ms>', 'how long to wait for a leader', parsePositiveInteger, 30_000)
+    .option('--tls', 'create a local CA and member certificates in <data-dir>/tls and run mutual TLS between members', false)
     .action(async (options: DevOptions) => {
       await runDev(options);
     });
@@ -57,7 +60,10 @@ async function runDev(options: DevOptions): Promise<void> {
   if (options.heartbeatIntervalMs !== undefined) serverArgs.push('--heartbeat-interval-ms', String(options.heartbeatIntervalMs));
   if (options.electionTimeoutMs !== undefined) serverArgs.push('--election-timeout-ms', String(options.electionTimeoutMs));
   if (options.snapshotEveryEntries !== undefined) serverArgs.push('--snapshot-every-entries', String(options.snapshotEveryEntries));
+  const names = Array.from({ length: options.nodes }, (_, i) => `n${i + 1}`);
+  const material = options.tls ? await ensureTlsMaterial({ dir: join(options.dataDir, 'tls'), members: names }) : null;
   const cluster = await LocalCluster.start({
+    peerTls: material === null ? null : { caFile: material.caFile, members: material.members },
     nodes: options.nodes,
     dataDir: options.dataDir,
     host: options.host,
@@ -115,6 +121,14 @@ async function runDev(options: DevOptions): Promise<void> {
             (m.logFile ? `  log ${relative(process.cwd(), m.logFile)}` : ''),
         ),
         `Endpoints: ${endpoints}`,
+        ...(material === null
+          ? []
+          : [
+              '',
+              `Mutual TLS between members (certificates in ${relative(process.cwd(), material.dir) || '.'}); each member runs with:`,
+              ...cluster.members.map((m) => `  ${m.name}: ${cluster.peerTlsArgs(m.name).join(' ')}`),
+              'Client URLs stay plain TCP on loopback.',
+            ]),
         '',
         'Try, in another terminal:',
         defaultEndpoints ? '  npx concord put hello world && npx concord get hello' : `  CONCORD_ENDPOINTS=${endpoints} npx concord put hello world`,

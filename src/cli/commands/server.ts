@@ -18,7 +18,7 @@ export function registerServerCommand(program: Command): void {
   for (const option of serverConfigOptions) {
     const defaults = option.defaultValue !== undefined ? ` (default: ${String(option.defaultValue)})` : '';
     // No commander default: an unset flag must leave room for the env var and the config file.
-    command.option(`${option.flag} <value>`, `${option.description}${defaults}; env ${option.env}`);
+    command.option(option.kind === 'boolean' ? option.flag : `${option.flag} <value>`, `${option.description}${defaults}; env ${option.env}`);
   }
   command.addHelpText(
     'after',

@@ -35,6 +35,17 @@ export interface LocalClusterOptions {
   /** Extra `concord server` flags for every member (e.g. ['--heartbeat-interval-ms', '50']). */
   readonly serverArgs?: readonly string[];
   readonly output?: MemberOutput;
+  /**
+   * Mutual TLS between members (`concord dev --tls`, `bench:kv --peer-tls`):
+   * the CA file and each member's certificate and key (tls-material.ts makes
+   * them). Peer URLs are then tls://. Default null: plain TCP on loopback.
+   */
+  readonly peerTls?: PeerTlsFiles | null;
+}
+
+export interface PeerTlsFiles {
+  readonly caFile: string;
+  readonly members: Readonly<Record<string, { readonly certFile: string; readonly keyFile: string }>>;
 }
 
 export interface LocalMember {
@@ -115,6 +126,7 @@ export class LocalCluster {
       peerPortBase: options.peerPortBase ?? 7101,
       serverArgs: options.serverArgs ?? [],
       output: options.output ?? MemberOutput.LogFile,
+      peerTls: options.peerTls ?? null,
     };
     const members: LocalMember[] = [];
     for (let i = 0; i < resolved.nodes; i++) {
@@ -122,7 +134,7 @@ export class LocalCluster {
       members.push({
         name,
         clientUrl: `tcp://${resolved.host}:${resolved.clientPortBase + i}`,
-        peerUrl: `tcp://${resolved.host}:${resolved.peerPortBase + i}`,
+        peerUrl: `${resolved.peerTls === null ? 'tcp' : 'tls'}://${resolved.host}:${resolved.peerPortBase + i}`,
         dataDir: join(resolved.dataDir, name),
         logFile: resolved.output === MemberOutput.LogFile ? join(resolved.dataDir, `${name}.log`) : null,
         process: null,
@@ -150,8 +162,17 @@ export class LocalCluster {
       '--initial-cluster', initialCluster,
       // JSON in log files (for tools); readable lines when shown in the terminal.
       '--log-format', this.options.output === MemberOutput.Prefixed ? 'pretty' : 'json',
+      ...this.peerTlsArgs(member.name),
       ...this.options.serverArgs,
     ];
+  }
+
+  /** The peer TLS flags of a member (none without peerTls). */
+  peerTlsArgs(name: string): string[] {
+    const tls = this.options.peerTls;
+    const files = tls?.members[name];
+    if (tls === null || tls === undefined || files === undefined) return [];
+    return ['--peer-cert-file', files.certFile, '--peer-key-file', files.keyFile, '--peer-trusted-ca-file', tls.caFile];
   }
 
   private spawnMember(member: LocalMember): void {

@@ -171,7 +171,25 @@ export async function startServer(config: ServerConfig, logger?: Logger, options
     const identity = new StartingIdentity(config.name, config.peerUrl, config.clientUrl, serverVersion());
     const metrics = config.metricsUrl === undefined ? null : new ServerMetrics(config.name);
     const frameBytesMax = frameBytesMaxFor(config);
-    const service = new ClientService(new KvReplica(host, kv), peers, config.requestTimeoutMs, entryClock.stampingClock(), { clientCertAuth: config.clientCertAuth === true });
+    // The leader's time in entries, bounded by elapsed ticks (entry-clock.ts: the clock rule).
+    const entryClock = new EntryClock(clock);
+    entryClock.observeApplied(kv.clockMs);
+    let resolveFailed: (error: StorageFailedError) => void = () => {};
+    const failed = new Promise<StorageFailedError>((resolve) => (resolveFailed = resolve));
+    // Set once everything is listening; a fatal failure cannot come earlier (the loop starts last).
+    let halt: (error: StorageFailedError) => void = (error) => resolveFailed(error);
+    const peers = new PeerNetwork({
+      identity,
+      cluster: config.initialCluster,
+      helloIntervalMs: 1000,
+      frameBytesMax,
+      logger: log,
+      clock,
+      random,
+      ...(peerTls === undefined ? {} : { tls: peerTls }),
+      clusterId,
+      persistClusterId: (id) => writeMemberFile(config.dataDir, { ...memberFile, clusterId: id }),
+    });
     cleanups.push(() => peers.close());
     const host = new RaftHost(
       {
@@ -200,11 +218,7 @@ export async function startServer(config: ServerConfig, logger?: Logger, options
       inflight: () => host.inflight,
     });
 
-<<<<<<< HEAD
-    const service = new ClientService(new KvReplica(host, kv), peers, config.requestTimeoutMs, entryClock.stampingClock());
-=======
-    const service = new ClientService(new KvReplica(host, kv), peers, config.requestTimeoutMs, clock, { clientCertAuth: config.clientCertAuth === true });
->>>>>>> main
+    const service = new ClientService(new KvReplica(host, kv), peers, config.requestTimeoutMs, entryClock.stampingClock(), { clientCertAuth: config.clientCertAuth === true });
     const clientHandlers = service.rpcHandlers({ forwarded: false });
     const clientRpc = new RpcServer(clientMethods, metrics === null ? clientHandlers : metrics.withMetrics(clientHandlers), { logger: log });
     const peerRpc = new RpcServer(clientMethods, service.rpcHandlers({ forwarded: true }), { logger: log });

@@ -29,18 +29,10 @@ import {
   unpackBody,
   type Body,
 } from './codec.js';
-import {
-  AbortedError,
-  ConnectionClosedError,
-  DecodeError,
-  FrameTooSlowError,
-  HandshakeTimeoutError,
-  IdleTimeoutError,
-  InboundBudgetExceededError,
-  TimeoutError,
-  UnknownMessageError,
-} from './errors.js';
-import type { BurstLog, InboundBudget } from './inbound-limits.js';
+import { AbortedError, ConnectionClosedError, DecodeError, IdleTimeoutError, TimeoutError, UnknownMessageError } from './errors.js';
+import { InboundGuard, type BoundsLogs, type InboundBoundsOptions, type InboundGuardOptions } from './inbound-guard.js';
+
+export type { BoundsLogs, InboundBoundsOptions };
 import { Fifo } from './fifo.js';
 import { FrameDecoder, frameBytesMaxDefault } from './frame-decoder.js';
 import { FrameWriter, type SendWaiter } from './frame-writer.js';
@@ -49,7 +41,7 @@ import { noMessages } from './messages.js';
 import type { Schema } from './schema.js';
 import { peerIdentityOf, type ByteSocket, type PeerIdentity } from './transport.js';
 
-export interface ConnectionOptions<T extends MessageTable<any> = MessageTable<{}>> {
+export interface ConnectionOptions<T extends MessageTable<any> = MessageTable<{}>> extends InboundBoundsOptions {
   /** The one-way messages this connection may carry (default: none, RPC only). */
   readonly messages?: T;
   /** Largest frame accepted or sent (default 16 MiB). */
@@ -64,29 +56,13 @@ export interface ConnectionOptions<T extends MessageTable<any> = MessageTable<{}
   readonly keepAliveMs?: number;
   /** How long a graceful close() waits for the peer before destroying (default 5000 ms). */
   readonly closeTimeoutMs?: number;
-  /**
-   * Close with HandshakeTimeoutError when no complete frame arrived (and
-   * `markEstablished()` was not called) this long after the connection was
-   * accepted (default: never). Enforced by the listener's sweep.
-   */
-  readonly handshakeTimeoutMs?: number;
-  /**
-   * A frame in progress must arrive at least this fast, on average since its
-   * first byte, once `receiveRateGraceMs` has passed; slower, it is dropped
-   * with its connection (FrameTooSlowError). Default: off. Listener sweep.
-   */
-  readonly receiveRateMinBytesPerSec?: number;
-  /** How long a frame may take before its rate is judged (default 2000 ms). */
-  readonly receiveRateGraceMs?: number;
-  /** The budget partial inbound frames count against (listeners default to the process's one). */
-  readonly inboundBudget?: InboundBudget;
   readonly logger?: Logger;
   /** Timers (receive timeouts, the close timeout) and, for RpcClients on this connection, call deadlines (default: the system clock). */
   readonly clock?: Clock;
 }
 
 /** Options after defaults, shared by every connection of one listener (one object, not one per connection). */
-export interface ResolvedConnectionOptions<T extends MessageTable<any>> {
+export interface ResolvedConnectionOptions<T extends MessageTable<any>> extends InboundGuardOptions {
   readonly messages: T;
   readonly frameBytesMax: number;
   readonly sendQueueBytesMax: number;
@@ -94,23 +70,10 @@ export interface ResolvedConnectionOptions<T extends MessageTable<any>> {
   readonly idleTimeoutMs: number;
   readonly keepAliveMs: number;
   readonly closeTimeoutMs: number;
-  readonly handshakeTimeoutMs: number;
-  readonly receiveRateMinBytesPerSec: number;
-  readonly receiveRateGraceMs: number;
-  readonly inboundBudget: InboundBudget | undefined;
-  /** Set by listen(): one log line per burst of closures, not one per connection. */
-  readonly boundsLogs: BoundsLogs | undefined;
   readonly logger: Logger;
   readonly clock: Clock;
 }
 
-/** Rate-limited log lines for connections closed by a bound (see inbound-limits.ts BurstLog). */
-export interface BoundsLogs {
-  readonly idle: BurstLog;
-  readonly handshake: BurstLog;
-  readonly slow: BurstLog;
-  readonly budget: BurstLog;
-}
 
 export function resolveConnectionOptions<T extends MessageTable<any>>(options: ConnectionOptions<T>): ResolvedConnectionOptions<T> {
   const frameBytesMax = options.frameBytesMax ?? frameBytesMaxDefault;
@@ -198,15 +161,8 @@ export class Connection<T extends MessageTable<any> = MessageTable<{}>> implemen
   private closedPromise: Promise<void> | undefined;
   private closeTimer: Timer | undefined;
 
-  // Inbound bounds (listener side): see checkBounds and accountInbound.
-  private readonly openedAtMs: number;
-  private established = false;
-  private framesSeen = 0;
-  private framesSeenAtAccount = 0;
-  /** When the frame now in progress began (clock.monotonicMs), or -1. */
-  private partialSinceMs = -1;
-  /** Bytes this connection holds against options.inboundBudget. */
-  private budgetHeldBytes = 0;
+  /** Inbound bounds (listener side): handshake timeout, receive rate, partial-frame budget. */
+  private readonly guard: InboundGuard;
 
   /** Internal: made by listen() and connect(). */
   constructor(socket: ByteSocket, remoteAddress: string, options: ResolvedConnectionOptions<T>) {
@@ -220,10 +176,16 @@ export class Connection<T extends MessageTable<any> = MessageTable<{}>> implemen
       if (blocked) this.pause(PauseReason.SendBlocked);
       else this.unpause(PauseReason.SendBlocked);
     });
-    this.openedAtMs = options.handshakeTimeoutMs > 0 || options.receiveRateMinBytesPerSec > 0 ? options.clock.monotonicMs() : 0;
+    this.guard = new InboundGuard(options, {
+      remoteAddress,
+      bufferedBytes: () => this.decoder.bufferedBytes,
+      partialFrameBytes: () => this.decoder.partialFrameBytes,
+      reading: () => this.pauseReasons === 0 && !this.decoder.holding,
+      closed: () => this.stateValue === ConnectionState.Closed,
+      destroy: (error) => this.destroy(error),
+    });
     this.decoder = new FrameDecoder(options.frameBytesMax, (bytes, start, end) => {
-      this.framesSeen++;
-      this.established = true;
+      this.guard.onFrame();
       this.dispatch(bytes, start, end);
       // Paused by this frame (a full queue, too much to answer): decode no further for now.
       return this.pauseReasons === 0;
@@ -235,7 +197,7 @@ export class Connection<T extends MessageTable<any> = MessageTable<{}>> implemen
         this.failWithBadInput(error as Error);
         return;
       }
-      if (options.inboundBudget !== undefined) this.accountInbound();
+      this.guard.afterRead();
     });
     socket.on('error', (error: Error) => {
       this.closeError ??= error;
@@ -500,8 +462,7 @@ export class Connection<T extends MessageTable<any> = MessageTable<{}>> implemen
     if ((this.pauseReasons & reason) === 0) return;
     this.pauseReasons &= ~reason;
     if (this.pauseReasons !== 0 || this.stateValue === ConnectionState.Closed) return;
-    // Time we spent not reading is not the peer's: judge its rate from now.
-    if (this.partialSinceMs >= 0) this.partialSinceMs = this.options.clock.monotonicMs();
+    this.guard.onReadResumed();
     // Frames held back from the last chunk come first; decode them on a fresh
     // stack (we may be inside receive() or an answer being sent).
     if (this.decoder.holding) queueMicrotask(() => this.resumeDecoding());
@@ -516,7 +477,7 @@ export class Connection<T extends MessageTable<any> = MessageTable<{}>> implemen
       this.failWithBadInput(error as Error);
       return;
     }
-    if (this.options.inboundBudget !== undefined) this.accountInbound();
+    this.guard.afterRead();
     if (this.pauseReasons === 0 && !this.decoder.holding) this.socket.resume();
   }
 
@@ -525,56 +486,12 @@ export class Connection<T extends MessageTable<any> = MessageTable<{}>> implemen
    * handshake timeout no longer applies. The first complete frame does this too.
    */
   markEstablished(): void {
-    this.established = true;
+    this.guard.markEstablished();
   }
 
-  /** Counts buffered partial-frame bytes against the budget; drops this connection when the budget is spent. */
-  private accountInbound(): void {
-    const budget = this.options.inboundBudget!;
-    const buffered = this.stateValue === ConnectionState.Closed ? 0 : this.decoder.bufferedBytes;
-    const delta = buffered - this.budgetHeldBytes;
-    if (delta !== 0) {
-      if (!budget.adjust(delta)) {
-        const error = new InboundBudgetExceededError(budget.partialFrameBytesMax);
-        this.options.boundsLogs?.budget.event({ remoteAddress: this.remoteAddress, err: errorFields(error), partialFrameBytes: buffered });
-        this.destroy(error);
-        return;
-      }
-      this.budgetHeldBytes = buffered;
-    }
-    if (this.options.receiveRateMinBytesPerSec === 0) return;
-    if (this.decoder.partialFrameBytes === 0) this.partialSinceMs = -1;
-    else if (this.partialSinceMs < 0 || this.framesSeen !== this.framesSeenAtAccount) this.partialSinceMs = this.options.clock.monotonicMs();
-    this.framesSeenAtAccount = this.framesSeen;
-  }
-
-  /**
-   * Internal (the listener's sweep): closes this connection if it broke the
-   * handshake timeout or the minimum receive rate, logging once per burst.
-   * Returns true if it closed it.
-   */
+  /** Internal (the listener's sweep): closes this connection if it broke a bound; true if it did. */
   checkBounds(nowMs: number): boolean {
-    if (this.stateValue === ConnectionState.Closed) return false;
-    const o = this.options;
-    let error: Error | undefined;
-    let log: BurstLog | undefined;
-    if (!this.established && o.handshakeTimeoutMs > 0 && nowMs - this.openedAtMs >= o.handshakeTimeoutMs) {
-      error = new HandshakeTimeoutError(o.handshakeTimeoutMs);
-      log = o.boundsLogs?.handshake;
-    } else if (o.receiveRateMinBytesPerSec > 0 && this.partialSinceMs >= 0 && this.pauseReasons === 0 && !this.decoder.holding) {
-      const elapsedMs = nowMs - this.partialSinceMs;
-      const bytes = this.decoder.partialFrameBytes;
-      if (elapsedMs >= o.receiveRateGraceMs && bytes * 1000 < o.receiveRateMinBytesPerSec * elapsedMs) {
-        error = new FrameTooSlowError(bytes, elapsedMs, o.receiveRateMinBytesPerSec);
-        log = o.boundsLogs?.slow;
-      }
-    }
-    if (error === undefined) return false;
-    const fields = { remoteAddress: this.remoteAddress, err: errorFields(error), partialFrameBytes: this.decoder.bufferedBytes };
-    if (log !== undefined) log.event(fields);
-    else o.logger.warn(fields, 'closing connection: a bound was broken');
-    this.destroy(error);
-    return true;
+    return this.guard.check(nowMs);
   }
 
   /** Internal: RpcServer registers here. */
@@ -651,10 +568,7 @@ export class Connection<T extends MessageTable<any> = MessageTable<{}>> implemen
   private finish(): void {
     if (this.stateValue === ConnectionState.Closed) return;
     this.stateValue = ConnectionState.Closed;
-    if (this.budgetHeldBytes > 0) {
-      this.options.inboundBudget?.adjust(-this.budgetHeldBytes);
-      this.budgetHeldBytes = 0;
-    }
+    this.guard.release();
     this.decoder.clear();
     this.closeTimer?.cancel();
     const error = this.closeError;

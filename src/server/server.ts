@@ -20,6 +20,7 @@ import { PeerNetwork } from './peer-network.js';
 import { peerMessages, type PeerMessages } from './peer-protocol.js';
 import { RaftHost } from './raft-host.js';
 import { ServerMetrics } from './metrics.js';
+import { DataDirSize } from './data-size.js';
 import { createRaftCore } from './raft-core-adapter.js';
 import { openHostStorage } from './storage-adapter.js';
 import type { Disk } from '../storage/index.js';
@@ -99,6 +100,7 @@ export async function startServer(config: ServerConfig, logger?: Logger, options
     const identity = new StartingIdentity(config.name, config.peerUrl, config.clientUrl, serverVersion());
     const metrics = config.metricsUrl === undefined ? null : new ServerMetrics(config.name);
     const frameBytesMax = frameBytesMaxFor(config);
+    const dataSize = new DataDirSize(config.dataDir, clock);
     const peers = new PeerNetwork({ identity, cluster: config.initialCluster, helloIntervalMs: 1000, frameBytesMax, logger: log, clock, random });
     cleanups.push(() => peers.close());
     const host = new RaftHost(
@@ -107,6 +109,7 @@ export async function startServer(config: ServerConfig, logger?: Logger, options
         tickIntervalMs,
         snapshotEveryEntries: config.snapshotEveryEntries,
         pendingRequestsMax: config.pendingRequestsMax,
+        dataSizeBytes: () => dataSize.bytes(),
         clock,
         random,
       },
@@ -125,6 +128,13 @@ export async function startServer(config: ServerConfig, logger?: Logger, options
       snapshotIndex: () => host.status().member.snapshotIndex,
       isLeader: () => host.isLeader(),
       inflight: () => host.inflight,
+      leaderId: () => host.status().member.leaderId,
+      storageFailed: () => host.status().member.storageFailed,
+      pendingProposals: () => host.pendingProposals,
+      dataSizeBytes: () => dataSize.bytes(),
+      sinceLastTickMs: () => host.sinceLastTickMs(),
+      // A loop that missed ten ticks (and at least two seconds) is stuck, not merely busy.
+      liveTickGapMaxMs: Math.max(2000, 10 * tickIntervalMs),
     });
 
     const service = new ClientService(new KvReplica(host, kv), peers, config.requestTimeoutMs, clock);

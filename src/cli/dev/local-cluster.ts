@@ -35,6 +35,8 @@ export interface LocalClusterOptions {
   /** Extra `concord server` flags for every member (e.g. ['--heartbeat-interval-ms', '50']). */
   readonly serverArgs?: readonly string[];
   readonly output?: MemberOutput;
+  /** Metrics and health port of the first member (the others follow); 0: no metrics listener. Default 0. */
+  readonly metricsPortBase?: number;
 }
 
 export interface LocalMember {
@@ -43,6 +45,8 @@ export interface LocalMember {
   readonly peerUrl: string;
   readonly dataDir: string;
   readonly logFile: string | null;
+  /** Where /metrics, /livez, /readyz and /health are served (null: not served). */
+  readonly metricsUrl: string | null;
   process: ChildProcess | null;
   /** Resolves with the exit code (or signal name) when the process ends. */
   exited: Promise<number | string>;
@@ -115,6 +119,7 @@ export class LocalCluster {
       peerPortBase: options.peerPortBase ?? 7101,
       serverArgs: options.serverArgs ?? [],
       output: options.output ?? MemberOutput.LogFile,
+      metricsPortBase: options.metricsPortBase ?? 0,
     };
     const members: LocalMember[] = [];
     for (let i = 0; i < resolved.nodes; i++) {
@@ -125,12 +130,13 @@ export class LocalCluster {
         peerUrl: `tcp://${resolved.host}:${resolved.peerPortBase + i}`,
         dataDir: join(resolved.dataDir, name),
         logFile: resolved.output === MemberOutput.LogFile ? join(resolved.dataDir, `${name}.log`) : null,
+        metricsUrl: resolved.metricsPortBase === 0 ? null : `http://${resolved.host}:${resolved.metricsPortBase + i}`,
         process: null,
         exited: Promise.resolve(0),
       });
     }
     for (const member of members) {
-      for (const url of [member.clientUrl, member.peerUrl]) await assertPortFree(resolved.host, Number(url.slice(url.lastIndexOf(':') + 1)));
+      for (const url of [member.clientUrl, member.peerUrl, ...(member.metricsUrl === null ? [] : [member.metricsUrl])]) await assertPortFree(resolved.host, Number(url.slice(url.lastIndexOf(':') + 1)));
     }
     const cluster = new LocalCluster(resolved, members);
     mkdirSync(resolved.dataDir, { recursive: true });
@@ -150,6 +156,7 @@ export class LocalCluster {
       '--initial-cluster', initialCluster,
       // JSON in log files (for tools); readable lines when shown in the terminal.
       '--log-format', this.options.output === MemberOutput.Prefixed ? 'pretty' : 'json',
+      ...(member.metricsUrl === null ? [] : ['--metrics-url', member.metricsUrl]),
       ...this.options.serverArgs,
     ];
   }

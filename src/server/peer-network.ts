@@ -39,6 +39,14 @@ export interface PeerNetworkOptions {
   readonly clock: Clock;
   /** The links' reconnect jitter. */
   readonly random: RandomSource;
+  /** Told of every Raft message sent and received (peer round-trip metrics); optional. */
+  readonly traffic?: PeerTrafficObserver;
+}
+
+/** Watches the Raft messages crossing the links (see peer-traffic.ts). */
+export interface PeerTrafficObserver {
+  sent(message: Message): void;
+  received(message: Message): void;
 }
 
 /** Who the links deliver to: this member's loop (set by `start`). */
@@ -104,9 +112,12 @@ export class PeerNetwork implements PeerDirectory, Forwarder {
 
   private onIncoming(message: MessageOf<PeerMessages>, connection: Connection<PeerMessages>): void {
     switch (message.type) {
-      case 'raft':
-        this.inbound?.receive(toRaftMessage(message.body));
+      case 'raft': {
+        const raft = toRaftMessage(message.body);
+        this.options.traffic?.received(raft);
+        this.inbound?.receive(raft);
         return;
+      }
       case 'hello':
         this.onHello(message.body, connection);
         return;
@@ -147,6 +158,7 @@ export class PeerNetwork implements PeerDirectory, Forwarder {
       this.options.logger.warn({ to: message.to, type: message.type }, 'no link to the addressee of a Raft message');
       return;
     }
+    this.options.traffic?.sent(message);
     link.send({ type: 'raft', body: fromRaftMessage(message, this.packer) });
   }
 

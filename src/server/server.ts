@@ -21,6 +21,7 @@ import { peerMessages, type PeerMessages } from './peer-protocol.js';
 import { RaftHost } from './raft-host.js';
 import { ServerMetrics } from './metrics.js';
 import { DataDirSize } from './data-size.js';
+import { PeerRoundTrips } from './peer-traffic.js';
 import { createRaftCore } from './raft-core-adapter.js';
 import { openHostStorage } from './storage-adapter.js';
 import type { Disk } from '../storage/index.js';
@@ -101,7 +102,17 @@ export async function startServer(config: ServerConfig, logger?: Logger, options
     const metrics = config.metricsUrl === undefined ? null : new ServerMetrics(config.name);
     const frameBytesMax = frameBytesMaxFor(config);
     const dataSize = new DataDirSize(config.dataDir, clock);
-    const peers = new PeerNetwork({ identity, cluster: config.initialCluster, helloIntervalMs: 1000, frameBytesMax, logger: log, clock, random });
+    const roundTrips = metrics === null ? null : new PeerRoundTrips(clock, { observe: (peer, seconds) => metrics.peerRoundTripSeconds.observe({ To: peer }, seconds) });
+    const peers = new PeerNetwork({
+      identity,
+      cluster: config.initialCluster,
+      helloIntervalMs: 1000,
+      frameBytesMax,
+      logger: log,
+      clock,
+      random,
+      ...(roundTrips !== null ? { traffic: roundTrips } : {}),
+    });
     cleanups.push(() => peers.close());
     const host = new RaftHost(
       {

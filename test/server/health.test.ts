@@ -110,8 +110,14 @@ test('healthy cluster: /livez, /readyz, /health, /metrics and endpoint health | 
     assert.ok(sample(metrics, 'concord_raft_term') !== undefined);
   }
   assert.equal(leaders, 1, 'exactly one member reports concord_server_is_leader 1');
-  const leaderMetrics = (await get(metricsUrl(c, await c.waitForLeader()), '/metrics')).body;
-  assert.ok((sample(leaderMetrics, 'concord_server_proposals_committed_total') ?? 0) >= writes);
+  const leader = await c.waitForLeader();
+  const leaderMetrics = (await get(metricsUrl(c, leader), '/metrics')).body;
+  for (const follower of names.filter((n) => n !== leader)) {
+    const count = sample(leaderMetrics, 'concord_network_peer_round_trip_time_seconds_count', `To="${follower}"`) ?? 0;
+    assert.ok(count > 0, `the leader timed heartbeats to ${follower}`);
+    const sum = sample(leaderMetrics, 'concord_network_peer_round_trip_time_seconds_sum', `To="${follower}"`) ?? -1;
+    assert.ok(sum >= 0 && sum / count < 5, `a sane mean round trip to ${follower}: ${sum / count} s`);
+  }
 
   const endpoints = c.members.map((m) => m.clientUrl).join(',');
   const health = await runCli(['endpoint', 'health', '--endpoints', endpoints]);

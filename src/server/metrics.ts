@@ -27,6 +27,8 @@ export interface MemberGauges {
   pendingProposals(): number;
   /** Bytes of the data directory on disk (WAL and snapshots). */
   dataSizeBytes(): number;
+  /** Bytes sent to and received from each peer so far (monotonic). */
+  peerTrafficBytes(): readonly { peer: string; sentBytes: number; receivedBytes: number }[];
   /** Milliseconds since the Raft host last ticked (see health.ts). */
   sinceLastTickMs(): number;
   readonly liveTickGapMaxMs: number;
@@ -111,8 +113,32 @@ export class ServerMetrics {
       buckets: exponentialBuckets(0.0001, 2, 14),
       registers: [this.registry],
     });
-    this.peerSentBytes = new Counter({ name: 'concord_network_peer_sent_bytes_total', help: 'bytes sent to each peer (etcd_network_peer_sent_bytes_total)', labelNames: ['To'], registers: [this.registry] });
-    this.peerReceivedBytes = new Counter({ name: 'concord_network_peer_received_bytes_total', help: 'bytes received from each peer (etcd_network_peer_received_bytes_total)', labelNames: ['From'], registers: [this.registry] });
+    // The links count their bytes; a scrape adds what moved since the last one.
+    const reported = new Map<string, { sentBytes: number; receivedBytes: number }>();
+    const collectTraffic = (): void => {
+      const g = gauges();
+      if (g === null) return;
+      for (const t of g.peerTrafficBytes()) {
+        const last = reported.get(t.peer) ?? { sentBytes: 0, receivedBytes: 0 };
+        if (t.sentBytes > last.sentBytes) this.peerSentBytes.inc({ To: t.peer }, t.sentBytes - last.sentBytes);
+        if (t.receivedBytes > last.receivedBytes) this.peerReceivedBytes.inc({ From: t.peer }, t.receivedBytes - last.receivedBytes);
+        reported.set(t.peer, { sentBytes: Math.max(t.sentBytes, last.sentBytes), receivedBytes: Math.max(t.receivedBytes, last.receivedBytes) });
+      }
+    };
+    this.peerSentBytes = new Counter({
+      name: 'concord_network_peer_sent_bytes_total',
+      help: 'bytes sent to each peer (etcd_network_peer_sent_bytes_total)',
+      labelNames: ['To'],
+      registers: [this.registry],
+      collect: collectTraffic,
+    });
+    this.peerReceivedBytes = new Counter({
+      name: 'concord_network_peer_received_bytes_total',
+      help: 'bytes received from each peer (etcd_network_peer_received_bytes_total)',
+      labelNames: ['From'],
+      registers: [this.registry],
+      collect: collectTraffic,
+    });
     this.requests = new Counter({ name: 'concord_requests_total', help: 'client requests by method and outcome code', labelNames: ['method', 'code'], registers: [this.registry] });
     this.requestSeconds = new Histogram({
       name: 'concord_request_duration_seconds',

@@ -66,6 +66,10 @@ export class PeerNetwork implements PeerDirectory, Forwarder {
   /** Packs each batch of appended entries once for all followers. */
   private readonly packer = new EntryPacker();
   private helloTimer: Timer | undefined;
+  /** Incoming connections by the member that said hello on them (their bytes count as that peer's traffic). */
+  private readonly incoming = new Map<Connection<PeerMessages>, NodeId>();
+  /** Bytes of incoming connections that closed, by peer. */
+  private readonly closedIncoming = new Map<NodeId, { sentBytes: number; receivedBytes: number }>();
 
   constructor(private readonly options: PeerNetworkOptions) {
     this.name = options.identity.name;
@@ -139,6 +143,16 @@ export class PeerNetwork implements PeerDirectory, Forwarder {
         this.options.logger.debug({ err: error, member: hello.name }, 'could not answer a bootstrap probe');
       }
     }
+    if (!this.incoming.has(connection)) {
+      this.incoming.set(connection, hello.name);
+      connection.onClose(() => {
+        this.incoming.delete(connection);
+        const closed = this.closedIncoming.get(hello.name) ?? { sentBytes: 0, receivedBytes: 0 };
+        closed.sentBytes += connection.sentBytes;
+        closed.receivedBytes += connection.receivedBytes;
+        this.closedIncoming.set(hello.name, closed);
+      });
+    }
     if (this.clientUrls.get(hello.name) !== hello.clientUrl) {
       this.options.logger.info({ member: hello.name, clientUrl: hello.clientUrl }, 'learned a member client URL');
       this.clientUrls.set(hello.name, hello.clientUrl);
@@ -148,6 +162,33 @@ export class PeerNetwork implements PeerDirectory, Forwarder {
   private sendHello(link: PeerLink<PeerMessages, ClientMethods>): void {
     const identity = this.options.identity;
     link.send({ type: 'hello', body: { name: identity.name, clientUrl: identity.clientUrl(), peerUrl: identity.peerUrl } });
+  }
+
+  /** Bytes sent to and received from each peer so far, over our link to it and its connections to us (metrics). */
+  trafficBytes(): { peer: NodeId; sentBytes: number; receivedBytes: number }[] {
+    const out = new Map<NodeId, { peer: NodeId; sentBytes: number; receivedBytes: number }>();
+    const entry = (peer: NodeId) => {
+      let e = out.get(peer);
+      if (e === undefined) out.set(peer, (e = { peer, sentBytes: 0, receivedBytes: 0 }));
+      return e;
+    };
+    for (const [peer, link] of this.links) {
+      const e = entry(peer);
+      const stats = link.trafficBytes;
+      e.sentBytes += stats.sentBytes;
+      e.receivedBytes += stats.receivedBytes;
+    }
+    for (const [peer, closed] of this.closedIncoming) {
+      const e = entry(peer);
+      e.sentBytes += closed.sentBytes;
+      e.receivedBytes += closed.receivedBytes;
+    }
+    for (const [connection, peer] of this.incoming) {
+      const e = entry(peer);
+      e.sentBytes += connection.sentBytes;
+      e.receivedBytes += connection.receivedBytes;
+    }
+    return [...out.values()];
   }
 
   // ------------------------------------------------------------ PeerDirectory

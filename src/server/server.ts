@@ -143,6 +143,7 @@ export async function startServer(config: ServerConfig, logger?: Logger, options
       storageFailed: () => host.status().member.storageFailed,
       pendingProposals: () => host.pendingProposals,
       dataSizeBytes: () => dataSize.bytes(),
+      peerTrafficBytes: () => peers.trafficBytes(),
       sinceLastTickMs: () => host.sinceLastTickMs(),
       // A loop that missed ten ticks (and at least two seconds) is stuck, not merely busy.
       liveTickGapMaxMs: Math.max(2000, 10 * tickIntervalMs),

@@ -113,6 +113,9 @@ test('healthy cluster: /livez, /readyz, /health, /metrics and endpoint health | 
   const leader = await c.waitForLeader();
   const leaderMetrics = (await get(metricsUrl(c, leader), '/metrics')).body;
   for (const follower of names.filter((n) => n !== leader)) {
+    // The leader sent every write to each follower: at least the values' bytes.
+    assert.ok((sample(leaderMetrics, 'concord_network_peer_sent_bytes_total', `To="${follower}"`) ?? 0) > writes * 'value 00'.length, `bytes sent to ${follower}`);
+    assert.ok((sample(leaderMetrics, 'concord_network_peer_received_bytes_total', `From="${follower}"`) ?? 0) > 0, `bytes received from ${follower}`);
     const count = sample(leaderMetrics, 'concord_network_peer_round_trip_time_seconds_count', `To="${follower}"`) ?? 0;
     assert.ok(count > 0, `the leader timed heartbeats to ${follower}`);
     const sum = sample(leaderMetrics, 'concord_network_peer_round_trip_time_seconds_sum', `To="${follower}"`) ?? -1;

@@ -10,6 +10,7 @@ import { registerDevCommand } from './commands/dev.js';
 import { registerKvCommands } from './commands/kv-commands.js';
 import { registerServerCommand } from './commands/server.js';
 import { registerStatusCommand } from './commands/status.js';
+import { registerEndpointCommands } from './commands/endpoint.js';
 import { CliExit, ExitCode } from './exit-codes.js';
 import { cliVersion } from './version.js';
 
@@ -32,10 +33,12 @@ Examples:
   concord dev                      start a local 3-member cluster (Ctrl-C stops it)
   concord put hello world          write a key
   concord get hello                read it back (linearizable)
-  concord status                   every member's role, term and indexes`,
+  concord status                   every member's role, term and indexes
+  concord endpoint health          whether every member is healthy (exit 3 if not)`,
     );
   registerKvCommands(program);
   registerStatusCommand(program);
+  registerEndpointCommands(program);
   registerServerCommand(program);
   registerDevCommand(program);
   registerBenchCommand(program);

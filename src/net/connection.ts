@@ -146,6 +146,8 @@ export class Connection<T extends MessageTable<any> = MessageTable<{}>> implemen
   private readonly decoder: FrameDecoder;
   private stateValue: ConnectionState = ConnectionState.Open;
   private closeError: Error | undefined;
+  /** Bytes read from the socket since it opened (peer traffic metrics). */
+  private receivedBytesCount = 0;
 
   private readonly writer: FrameWriter;
 
@@ -191,6 +193,7 @@ export class Connection<T extends MessageTable<any> = MessageTable<{}>> implemen
       return this.pauseReasons === 0;
     });
     socket.on('data', (chunk: Buffer) => {
+      this.receivedBytesCount += chunk.length;
       try {
         this.decoder.push(chunk);
       } catch (error) {
@@ -224,6 +227,16 @@ export class Connection<T extends MessageTable<any> = MessageTable<{}>> implemen
 
   get state(): ConnectionState {
     return this.stateValue;
+  }
+
+  /** Bytes handed to the socket since the connection opened (frames, headers included). */
+  get sentBytes(): number {
+    return this.writer.sentBytes;
+  }
+
+  /** Bytes read from the socket since the connection opened. */
+  get receivedBytes(): number {
+    return this.receivedBytesCount;
   }
 
   /** Bytes accepted by send()/post() but not yet handed to the kernel. */

@@ -55,6 +55,8 @@ export class FrameWriter {
   private chunk: Buffer | undefined = undefined;
   private chunkUsed = 0;
   private chunkedBytes = 0;
+  /** Bytes handed to the socket so far (frames taken for writing): peer traffic metrics. */
+  private takenBytes = 0;
   private lastFlushBytes = 0;
   /**
    * An upper bound of `socket.writableLength`, read after each of our writes:
@@ -142,6 +144,11 @@ export class FrameWriter {
     }
   }
 
+  /** Bytes handed to the socket since the connection opened. */
+  get sentBytes(): number {
+    return this.takenBytes;
+  }
+
   /** Take everything queued (full chunks + the used part of the current one). */
   private takeQueued(): Buffer[] | undefined {
     const chunk = this.chunk;
@@ -152,6 +159,7 @@ export class FrameWriter {
     this.chunk = undefined;
     this.chunkUsed = 0;
     this.lastFlushBytes = this.chunkedBytes;
+    this.takenBytes += this.chunkedBytes;
     this.chunkedBytes = 0;
     return frames;
   }

@@ -84,6 +84,9 @@ export class PeerLink<T extends MessageTable<any> = MessageTable<{}>, M extends 
   private sentMessages = 0;
   private droppedMessages = 0;
   private connects = 0;
+  /** Bytes of the link's connections that closed (the open one is read live). */
+  private closedSentBytes = 0;
+  private closedReceivedBytes = 0;
 
   constructor(
     readonly address: string,
@@ -103,6 +106,14 @@ export class PeerLink<T extends MessageTable<any> = MessageTable<{}>, M extends 
       droppedMessages: this.droppedMessages,
       queuedMessages: this.queue.length,
       connects: this.connects,
+    };
+  }
+
+  /** Bytes sent and received over every connection of this link so far (peer traffic metrics). */
+  get trafficBytes(): { sentBytes: number; receivedBytes: number } {
+    return {
+      sentBytes: this.closedSentBytes + (this.connection?.sentBytes ?? 0),
+      receivedBytes: this.closedReceivedBytes + (this.connection?.receivedBytes ?? 0),
     };
   }
 
@@ -201,6 +212,8 @@ export class PeerLink<T extends MessageTable<any> = MessageTable<{}>, M extends 
     connection.setMessageHandler(onMessage === undefined ? () => {} : (message) => onMessage(message, this));
     connection.onClose((error) => {
       if (this.connection !== connection) return;
+      this.closedSentBytes += connection.sentBytes;
+      this.closedReceivedBytes += connection.receivedBytes;
       this.connection = undefined;
       this.client = undefined;
       if (this.stateValue === PeerLinkState.Closed) return;

@@ -102,6 +102,8 @@ export const memberStatusSchema = s.object({
   leaderClientUrl: s.nullable(s.string()),
   storageFailed: s.bool(),
   version: s.string(),
+  /** Bytes of the member's data directory on disk (absent from members that do not report it). */
+  dataSizeBytes: s.optional(s.uint()),
 });
 export const statusResponseSchema = s.object({
   header: responseHeaderSchema,

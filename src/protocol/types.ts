@@ -175,6 +175,8 @@ export interface MemberStatus {
   /** True when a storage failure stopped this member from accepting writes. */
   readonly storageFailed: boolean;
   readonly version: string;
+  /** Bytes of the member's data directory on disk (WAL and snapshots); absent from older members. */
+  readonly dataSizeBytes?: number;
 }
 
 export interface StatusResponse {

@@ -23,6 +23,8 @@ export interface StatusInputs {
   readonly storageFailed: boolean;
   readonly leaderClientUrl: string | null;
   readonly members: readonly { name: string; peerUrl: string; clientUrl: string | null }[];
+  /** Bytes of the data directory on disk, when known. */
+  readonly dataSizeBytes?: number;
 }
 
 export function memberStatus(inputs: StatusInputs): { member: MemberStatus; members: MemberInfo[] } {
@@ -46,6 +48,7 @@ export function memberStatus(inputs: StatusInputs): { member: MemberStatus; memb
       leaderClientUrl: inputs.leaderClientUrl,
       storageFailed,
       version: identity.version,
+      ...(inputs.dataSizeBytes !== undefined ? { dataSizeBytes: inputs.dataSizeBytes } : {}),
     },
     members: inputs.members.map((m) => ({
       name: m.name,

@@ -1,12 +1,17 @@
 /**
  * Prometheus metrics (prom-client), served over HTTP at `<metricsUrl>/metrics`
- * when `--metrics-url` is set. One registry per member (not the global one),
- * so that several members in one process (tests) do not collide.
+ * when `--metrics-url` is set, beside the health endpoints (health.ts:
+ * /livez, /readyz, /health). One registry per member (not the global one),
+ * so that several members in one process (tests) do not collide. The
+ * `concord_server_*`, `concord_disk_*`, `concord_network_*` and
+ * `concord_mvcc_*` families carry etcd's names (docs/operations.md, Metrics)
+ * so that etcd's dashboards and alerts carry over.
  */
 import { createServer, type Server } from 'node:http';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Handlers, MethodTable } from '../net/index.js';
 import { InvalidConfigError } from './config.js';
+import { healthEndpoint, type HealthInputs } from './health.js';
 
 export interface MemberGauges {
   term(): number;
@@ -15,6 +20,33 @@ export interface MemberGauges {
   snapshotIndex(): number;
   isLeader(): boolean;
   inflight(): number;
+  /** The leader known in the current term, or null. */
+  leaderId(): string | null;
+  storageFailed(): boolean;
+  /** Proposals this member accepted and has not answered yet. */
+  pendingProposals(): number;
+  /** Bytes of the data directory on disk (WAL and snapshots). */
+  dataSizeBytes(): number;
+  /** Bytes sent to and received from each peer so far (monotonic). */
+  peerTrafficBytes(): readonly { peer: string; sentBytes: number; receivedBytes: number }[];
+  /** Milliseconds since the Raft host last ticked (see health.ts). */
+  sinceLastTickMs(): number;
+  readonly liveTickGapMaxMs: number;
+}
+
+/** Before the member is built: live, not ready. */
+const notStarted: HealthInputs = {
+  leaderId: () => null,
+  commitIndex: () => 0,
+  appliedIndex: () => 0,
+  storageFailed: () => false,
+  sinceLastTickMs: () => 0,
+  liveTickGapMaxMs: 1,
+};
+
+/** prometheus.ExponentialBuckets(start, factor, count), as etcd builds its histograms. */
+function exponentialBuckets(start: number, factor: number, count: number): number[] {
+  return Array.from({ length: count }, (_, i) => start * factor ** i);
 }
 
 export class ServerMetrics {
@@ -25,6 +57,16 @@ export class ServerMetrics {
   readonly readyEntries: Histogram;
   readonly proposals: Counter;
   readonly readIndexRequests: Counter;
+  /** etcd_server_leader_changes_seen_total: times this member saw a new leader. */
+  readonly leaderChanges: Counter;
+  /** etcd_server_proposals_failed_total: proposals answered with an error (timeout, leader change, refusal). */
+  readonly proposalsFailed: Counter;
+  /** etcd_disk_wal_fsync_duration_seconds: one durable write of the log (write + fdatasync, one group commit). */
+  readonly walFsyncSeconds: Histogram;
+  /** etcd_network_peer_round_trip_time_seconds, by peer (label To). */
+  readonly peerRoundTripSeconds: Histogram<'To'>;
+  readonly peerSentBytes: Counter<'To'>;
+  readonly peerReceivedBytes: Counter<'From'>;
   private gauges: MemberGauges | null = null;
 
   constructor(member: string) {
@@ -48,6 +90,55 @@ export class ServerMetrics {
     gauge('concord_snapshot_index', 'index of the latest snapshot', (g) => g.snapshotIndex());
     gauge('concord_is_leader', '1 when this member is the leader', (g) => (g.isLeader() ? 1 : 0));
     gauge('concord_requests_inflight', 'proposals and reads waiting on this member', (g) => g.inflight());
+    gauge('concord_server_has_leader', '1 when this member knows a leader of its current term (etcd_server_has_leader)', (g) => (g.leaderId() !== null && !g.storageFailed() ? 1 : 0));
+    gauge('concord_server_is_leader', '1 when this member is the leader (etcd_server_is_leader)', (g) => (g.isLeader() ? 1 : 0));
+    // etcd exports these two as gauges holding the commit and applied index despite the _total suffix; so do we.
+    gauge('concord_server_proposals_committed_total', 'highest log index known committed (etcd_server_proposals_committed_total)', (g) => g.commitIndex());
+    gauge('concord_server_proposals_applied_total', 'highest log index applied (etcd_server_proposals_applied_total)', (g) => g.appliedIndex());
+    gauge('concord_server_proposals_pending', 'proposals accepted and not answered yet (etcd_server_proposals_pending)', (g) => g.pendingProposals());
+    gauge('concord_server_storage_failed', '1 once the storage failed (the member refuses writes and leaves the cluster until restarted)', (g) => (g.storageFailed() ? 1 : 0));
+    gauge('concord_mvcc_db_total_size_in_bytes', 'bytes of the data directory on disk: WAL and snapshots (etcd_mvcc_db_total_size_in_bytes)', (g) => g.dataSizeBytes());
+    this.leaderChanges = new Counter({ name: 'concord_server_leader_changes_seen_total', help: 'leader changes this member saw (etcd_server_leader_changes_seen_total)', registers: [this.registry] });
+    this.proposalsFailed = new Counter({ name: 'concord_server_proposals_failed_total', help: 'proposals answered with an error (etcd_server_proposals_failed_total)', registers: [this.registry] });
+    this.walFsyncSeconds = new Histogram({
+      name: 'concord_disk_wal_fsync_duration_seconds',
+      help: 'time to make one batch of log entries durable, write and fdatasync (etcd_disk_wal_fsync_duration_seconds)',
+      buckets: exponentialBuckets(0.001, 2, 14),
+      registers: [this.registry],
+    });
+    this.peerRoundTripSeconds = new Histogram({
+      name: 'concord_network_peer_round_trip_time_seconds',
+      help: 'heartbeat round trip to each follower, measured by the leader (etcd_network_peer_round_trip_time_seconds)',
+      labelNames: ['To'],
+      buckets: exponentialBuckets(0.0001, 2, 14),
+      registers: [this.registry],
+    });
+    // The links count their bytes; a scrape adds what moved since the last one.
+    const reported = new Map<string, { sentBytes: number; receivedBytes: number }>();
+    const collectTraffic = (): void => {
+      const g = gauges();
+      if (g === null) return;
+      for (const t of g.peerTrafficBytes()) {
+        const last = reported.get(t.peer) ?? { sentBytes: 0, receivedBytes: 0 };
+        if (t.sentBytes > last.sentBytes) this.peerSentBytes.inc({ To: t.peer }, t.sentBytes - last.sentBytes);
+        if (t.receivedBytes > last.receivedBytes) this.peerReceivedBytes.inc({ From: t.peer }, t.receivedBytes - last.receivedBytes);
+        reported.set(t.peer, { sentBytes: Math.max(t.sentBytes, last.sentBytes), receivedBytes: Math.max(t.receivedBytes, last.receivedBytes) });
+      }
+    };
+    this.peerSentBytes = new Counter({
+      name: 'concord_network_peer_sent_bytes_total',
+      help: 'bytes sent to each peer (etcd_network_peer_sent_bytes_total)',
+      labelNames: ['To'],
+      registers: [this.registry],
+      collect: collectTraffic,
+    });
+    this.peerReceivedBytes = new Counter({
+      name: 'concord_network_peer_received_bytes_total',
+      help: 'bytes received from each peer (etcd_network_peer_received_bytes_total)',
+      labelNames: ['From'],
+      registers: [this.registry],
+      collect: collectTraffic,
+    });
     this.requests = new Counter({ name: 'concord_requests_total', help: 'client requests by method and outcome code', labelNames: ['method', 'code'], registers: [this.registry] });
     this.requestSeconds = new Histogram({
       name: 'concord_request_duration_seconds',
@@ -106,7 +197,21 @@ export class ServerMetrics {
     return out as unknown as Handlers<M>;
   }
 
-  /** Serves GET /metrics at `url` (http://host:port). */
+  /** What the health endpoints read (null until the member is built: then not ready). */
+  private healthInputs(): HealthInputs | null {
+    const g = this.gauges;
+    if (g === null) return null;
+    return {
+      leaderId: () => (g.storageFailed() ? null : g.leaderId()),
+      commitIndex: () => g.commitIndex(),
+      appliedIndex: () => g.appliedIndex(),
+      storageFailed: () => g.storageFailed(),
+      sinceLastTickMs: () => g.sinceLastTickMs(),
+      liveTickGapMaxMs: g.liveTickGapMaxMs,
+    };
+  }
+
+  /** Serves GET /metrics, /livez, /readyz and /health at `url` (http://host:port). */
   async listen(url: string): Promise<{ address: string; close(): Promise<void> }> {
     let parsed: URL;
     try {
@@ -116,8 +221,17 @@ export class ServerMetrics {
     }
     if (parsed.protocol !== 'http:') throw new InvalidConfigError(`metricsUrl "${url}" must be http://host:port`);
     const server: Server = createServer((request, response) => {
-      if (request.method !== 'GET' || (request.url ?? '/').split('?')[0] !== '/metrics') {
-        response.writeHead(404).end('not found; try /metrics\n');
+      const target = new URL(request.url ?? '/', 'http://metrics.invalid');
+      if (request.method === 'GET' && target.pathname !== '/metrics') {
+        const inputs = this.healthInputs();
+        const answer = healthEndpoint(target.pathname, target.searchParams, inputs ?? notStarted);
+        if (answer !== null) {
+          response.writeHead(answer.status, { 'content-type': answer.contentType }).end(answer.body);
+          return;
+        }
+      }
+      if (request.method !== 'GET' || target.pathname !== '/metrics') {
+        response.writeHead(404).end('not found; try /metrics, /livez, /readyz or /health\n');
         return;
       }
       this.registry.metrics().then(

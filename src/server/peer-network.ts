@@ -52,6 +52,8 @@ export interface PeerNetworkOptions {
   readonly clusterId?: string | null;
   /** Persists a learned cluster ID (member.json) before any frame of that peer reaches the core. */
   readonly persistClusterId?: (clusterId: string) => void;
+  /** Told of every Raft message sent and received (peer round-trip metrics); optional. */
+  readonly traffic?: PeerTrafficObserver;
 }
 
 /**
@@ -65,6 +67,12 @@ interface IncomingPeer {
   member: string | null;
   /** Refusals not logged (only the first per connection is, so a flood cannot flood the log). */
   refusals: number;
+}
+
+/** Watches the Raft messages crossing the links (see peer-traffic.ts). */
+export interface PeerTrafficObserver {
+  sent(message: Message): void;
+  received(message: Message): void;
 }
 
 /** Who the links deliver to: this member's loop (set by `start`). */
@@ -85,6 +93,10 @@ export class PeerNetwork implements PeerDirectory, Forwarder {
   private readonly packer = new EntryPacker();
   private helloTimer: Timer | undefined;
   private clusterIdValue: string | null;
+  /** Incoming connections by the member that said hello on them (their bytes count as that peer's traffic). */
+  private readonly incoming = new Map<Connection<PeerMessages>, NodeId>();
+  /** Bytes of incoming connections that closed, by peer. */
+  private readonly closedIncoming = new Map<NodeId, { sentBytes: number; receivedBytes: number }>();
 
   constructor(private readonly options: PeerNetworkOptions) {
     this.name = options.identity.name;
@@ -181,6 +193,9 @@ export class PeerNetwork implements PeerDirectory, Forwarder {
           return;
         }
         this.inbound.receive(toRaftMessage(body));
+        const raft = toRaftMessage(message.body);
+        this.options.traffic?.received(raft);
+        this.inbound?.receive(raft);
         return;
       }
       case 'hello':
@@ -233,6 +248,16 @@ export class PeerNetwork implements PeerDirectory, Forwarder {
       peer.member = hello.name;
       admitted();
     }
+    if (!this.incoming.has(connection)) {
+      this.incoming.set(connection, hello.name);
+      connection.onClose(() => {
+        this.incoming.delete(connection);
+        const closed = this.closedIncoming.get(hello.name) ?? { sentBytes: 0, receivedBytes: 0 };
+        closed.sentBytes += connection.sentBytes;
+        closed.receivedBytes += connection.receivedBytes;
+        this.closedIncoming.set(hello.name, closed);
+      });
+    }
     if (this.clientUrls.get(hello.name) !== hello.clientUrl) {
       log.info({ member: hello.name, clientUrl: hello.clientUrl }, 'learned a member client URL');
       this.clientUrls.set(hello.name, hello.clientUrl);
@@ -248,6 +273,33 @@ export class PeerNetwork implements PeerDirectory, Forwarder {
     link.send({ type: 'hello', body: { name: identity.name, clientUrl: identity.clientUrl(), peerUrl: identity.peerUrl, ...this.clusterIdField() } });
   }
 
+  /** Bytes sent to and received from each peer so far, over our link to it and its connections to us (metrics). */
+  trafficBytes(): { peer: NodeId; sentBytes: number; receivedBytes: number }[] {
+    const out = new Map<NodeId, { peer: NodeId; sentBytes: number; receivedBytes: number }>();
+    const entry = (peer: NodeId) => {
+      let e = out.get(peer);
+      if (e === undefined) out.set(peer, (e = { peer, sentBytes: 0, receivedBytes: 0 }));
+      return e;
+    };
+    for (const [peer, link] of this.links) {
+      const e = entry(peer);
+      const stats = link.trafficBytes;
+      e.sentBytes += stats.sentBytes;
+      e.receivedBytes += stats.receivedBytes;
+    }
+    for (const [peer, closed] of this.closedIncoming) {
+      const e = entry(peer);
+      e.sentBytes += closed.sentBytes;
+      e.receivedBytes += closed.receivedBytes;
+    }
+    for (const [connection, peer] of this.incoming) {
+      const e = entry(peer);
+      e.sentBytes += connection.sentBytes;
+      e.receivedBytes += connection.receivedBytes;
+    }
+    return [...out.values()];
+  }
+
   // ------------------------------------------------------------ PeerDirectory
 
   send(message: Message): void {
@@ -256,6 +308,7 @@ export class PeerNetwork implements PeerDirectory, Forwarder {
       this.options.logger.warn({ to: message.to, type: message.type }, 'no link to the addressee of a Raft message');
       return;
     }
+    this.options.traffic?.sent(message);
     link.send({ type: 'raft', body: fromRaftMessage(message, this.packer) });
   }
 

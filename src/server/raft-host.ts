@@ -61,6 +61,8 @@ export interface RaftHostOptions {
   readonly pendingRequestsMax: number;
   /** Time: the tick, the per-turn schedule, deadlines (on `monotonicMs`). */
   readonly clock: Clock;
+  /** Bytes of the data directory on disk, for the status report (default: not reported). */
+  readonly dataSizeBytes?: () => number;
   /** Randomness (the proposal instance id). */
   readonly random: RandomSource;
   /** Called once, after pending requests failed, for a storage failure that must end the process (exit-codes.ts). */
@@ -93,6 +95,8 @@ export class RaftHost<Result> {
   private accepting = true;
   private storageFailure: Error | null = null;
   private loopDone: Promise<void> = Promise.resolve();
+  /** When the clock last ticked us (on monotonicMs): /livez reads how long ago. */
+  private lastTickMs: number;
 
   /** The committed entries of the Ready in flight not yet applied: applied before any the core hands out later. */
   private readyCommitted: readonly Entry[] = NO_ENTRIES;
@@ -112,6 +116,7 @@ export class RaftHost<Result> {
   ) {
     this.name = options.identity.name;
     this.clock = options.clock;
+    this.lastTickMs = this.clock.monotonicMs();
     const settled = () => this.noteSettled();
     this.proposals = new ProposalTracker(options.pendingRequestsMax, this.clock, options.random, settled);
     this.reads = new ReadBatcher(options.pendingRequestsMax, this.clock, () => leaderChanged('read', this.hint()), settled);
@@ -166,7 +171,11 @@ export class RaftHost<Result> {
   propose(payload: Uint8Array, deadlineMs: number): Promise<Result> {
     if (!this.isLeader()) return Promise.reject(notLeader(this.name, this.hint()));
     const result = this.proposals.add(payload, deadlineMs);
-    this.metrics?.proposals.inc();
+    if (this.metrics !== null) {
+      this.metrics.proposals.inc();
+      const failed = this.metrics.proposalsFailed;
+      result.catch(() => failed.inc());
+    }
     this.schedule();
     return result;
   }
@@ -189,7 +198,18 @@ export class RaftHost<Result> {
       storageFailed: this.storageFailure !== null,
       leaderClientUrl: this.leaderClientUrl(),
       members: this.peers.members(),
+      ...(this.options.dataSizeBytes !== undefined ? { dataSizeBytes: this.options.dataSizeBytes() } : {}),
     });
+  }
+
+  /** Milliseconds since the clock last ticked this host (the loop turns; see /livez). */
+  sinceLastTickMs(): number {
+    return this.clock.monotonicMs() - this.lastTickMs;
+  }
+
+  /** Proposals accepted and not answered yet. */
+  get pendingProposals(): number {
+    return this.proposals.size;
   }
 
   /** Term and last log index (for a starting peer's bootstrap probe). */
@@ -222,6 +242,7 @@ export class RaftHost<Result> {
   }
 
   private onTick(): void {
+    this.lastTickMs = this.clock.monotonicMs();
     if (this.stopped || this.storageFailure !== null) return;
     this.core.tick();
     this.proposals.expire(() => requestTimedOut('the request timed out on the server before it was applied'));
@@ -313,14 +334,22 @@ export class RaftHost<Result> {
     const hardState = ready.hardState ?? this.commitOnlyHardState;
     this.commitOnlyHardState = undefined;
     if (ready.entries.length > 0) this.metrics?.readyEntries.observe(ready.entries.length);
-    const endTimer = this.metrics?.persistSeconds.startTimer();
+    const metrics = this.metrics;
+    const startMs = metrics === null ? 0 : this.clock.monotonicMs();
     const persisting = this.storage.persist({
       snapshotChunks: ready.snapshotChunks,
       ...(ready.snapshot !== undefined ? { snapshot: ready.snapshot } : {}),
       entries: ready.entries,
       ...(hardState !== undefined ? { hardState } : {}),
     });
-    const timed = endTimer === undefined ? persisting : persisting.then(() => void endTimer());
+    const timed =
+      metrics === null
+        ? persisting
+        : persisting.then(() => {
+            const seconds = (this.clock.monotonicMs() - startMs) / 1000;
+            metrics.persistSeconds.observe(seconds);
+            if (ready.entries.length > 0 || hardState !== undefined) metrics.walFsyncSeconds.observe(seconds);
+          });
     // Awaited by the caller; a failure meanwhile must not count as an unhandled rejection.
     timed.catch(() => {});
     return timed;
@@ -419,6 +448,7 @@ export class RaftHost<Result> {
     if (role !== this.role || leader !== this.leader) {
       this.logger.info({ role, leader, previousRole: this.role, previousLeader: this.leader }, 'role or leader changed');
     }
+    if (leader !== null && leader !== this.leader) this.metrics?.leaderChanges.inc();
     this.role = role;
     this.leader = leader;
     if (wasLeader && role !== Role.Leader) {

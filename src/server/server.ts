@@ -20,6 +20,8 @@ import { PeerNetwork } from './peer-network.js';
 import { peerMessages, type PeerMessages } from './peer-protocol.js';
 import { RaftHost } from './raft-host.js';
 import { ServerMetrics } from './metrics.js';
+import { DataDirSize } from './data-size.js';
+import { PeerRoundTrips } from './peer-traffic.js';
 import { createRaftCore } from './raft-core-adapter.js';
 import { openHostStorage } from './storage-adapter.js';
 import type { Disk, StorageFailedError } from '../storage/index.js';
@@ -178,6 +180,8 @@ export async function startServer(config: ServerConfig, logger?: Logger, options
     const failed = new Promise<StorageFailedError>((resolve) => (resolveFailed = resolve));
     // Set once everything is listening; a fatal failure cannot come earlier (the loop starts last).
     let halt: (error: StorageFailedError) => void = (error) => resolveFailed(error);
+    const dataSize = new DataDirSize(config.dataDir, clock);
+    const roundTrips = metrics === null ? null : new PeerRoundTrips(clock, { observe: (peer, seconds) => metrics.peerRoundTripSeconds.observe({ To: peer }, seconds) });
     const peers = new PeerNetwork({
       identity,
       cluster: config.initialCluster,
@@ -189,6 +193,7 @@ export async function startServer(config: ServerConfig, logger?: Logger, options
       ...(peerTls === undefined ? {} : { tls: peerTls }),
       clusterId,
       persistClusterId: (id) => writeMemberFile(config.dataDir, { ...memberFile, clusterId: id }),
+      ...(roundTrips !== null ? { traffic: roundTrips } : {}),
     });
     cleanups.push(() => peers.close());
     const host = new RaftHost(
@@ -197,6 +202,7 @@ export async function startServer(config: ServerConfig, logger?: Logger, options
         tickIntervalMs,
         snapshotEveryEntries: config.snapshotEveryEntries,
         pendingRequestsMax: config.pendingRequestsMax,
+        dataSizeBytes: () => dataSize.bytes(),
         clock,
         random,
         onFatalStorageFailure: (error) => halt(error),
@@ -216,6 +222,14 @@ export async function startServer(config: ServerConfig, logger?: Logger, options
       snapshotIndex: () => host.status().member.snapshotIndex,
       isLeader: () => host.isLeader(),
       inflight: () => host.inflight,
+      leaderId: () => host.status().member.leaderId,
+      storageFailed: () => host.status().member.storageFailed,
+      pendingProposals: () => host.pendingProposals,
+      dataSizeBytes: () => dataSize.bytes(),
+      peerTrafficBytes: () => peers.trafficBytes(),
+      sinceLastTickMs: () => host.sinceLastTickMs(),
+      // A loop that missed ten ticks (and at least two seconds) is stuck, not merely busy.
+      liveTickGapMaxMs: Math.max(2000, 10 * tickIntervalMs),
     });
 
     const service = new ClientService(new KvReplica(host, kv), peers, config.requestTimeoutMs, entryClock.stampingClock(), { clientCertAuth: config.clientCertAuth === true });

@@ -57,6 +57,8 @@ export interface MemberSpec {
   readonly peerUrl: string;
   readonly dataDir: string;
   readonly logFile: string;
+  /** http://127.0.0.1:port of /metrics, /livez, /readyz, /health (ClusterOptions.metrics). */
+  readonly metricsUrl?: string;
 }
 
 export interface Member extends MemberSpec {
@@ -72,6 +74,8 @@ export interface ClusterOptions {
   readonly peerScheme?: 'tcp' | 'tls';
   /** Extra server flags per member (every start, restarts included), e.g. its certificate files. */
   readonly memberArgs?: (name: string) => readonly string[];
+  /** Give every member a metrics listener (Member.metricsUrl). */
+  readonly metrics?: boolean;
 }
 
 /** Polls `condition` until it returns a truthy value or `timeoutMs` passes (then throws with `what`). */
@@ -128,6 +132,7 @@ export class TestCluster {
         peerUrl: `${options.peerScheme ?? 'tcp'}://127.0.0.1:${await freePort()}`,
         dataDir: join(root, name),
         logFile: join(root, `${name}.log`),
+        ...(options.metrics === true ? { metricsUrl: `http://127.0.0.1:${await freePort()}` } : {}),
       });
     }
     const initialCluster = specs.map((s) => `${s.name}=${s.peerUrl}`).join(',');
@@ -166,6 +171,7 @@ export class TestCluster {
       member.clientUrl,
       '--peer-url',
       member.peerUrl,
+      ...(member.metricsUrl !== undefined ? ['--metrics-url', member.metricsUrl] : []),
       '--log-format',
       'json',
       ...this.serverArgs,

@@ -19,6 +19,8 @@ export const defaultDevDataDir = '.concord/dev';
  * (e.g. to this process and to its process group), not an impatient user.
  */
 const duplicateSignalWindowMs = 500;
+/** The default metrics port of a member: its client port plus this (7201.. for the default 7001..). */
+const metricsPortOffset = 200;
 
 interface DevOptions {
   readonly nodes: number;
@@ -26,6 +28,7 @@ interface DevOptions {
   readonly host: string;
   readonly clientPort: number;
   readonly peerPort: number;
+  readonly metricsPort?: number;
   readonly logs: boolean;
   readonly heartbeatIntervalMs?: number;
   readonly electionTimeoutMs?: number;
@@ -43,6 +46,7 @@ export function registerDevCommand(program: Command): void {
     .option('--host <host>', 'loopback address to listen on', devHost)
     .option('--client-port <port>', 'client port of the first member (the others follow)', parsePositiveInteger, devClientPortBase)
     .option('--peer-port <port>', 'peer port of the first member (the others follow)', parsePositiveInteger, devPeerPortBase)
+    .option('--metrics-port <port>', 'metrics and health port of the first member, /metrics /livez /readyz /health (default: client port + 200; 0: off)', (v: string) => (v === '0' ? 0 : parsePositiveInteger(v)))
     .option('--logs', 'print the members\' logs here instead of <data-dir>/<name>.log', false)
     .option('--heartbeat-interval-ms <ms>', 'passed to every member', parsePositiveInteger)
     .option('--election-timeout-ms <ms>', 'passed to every member', parsePositiveInteger)
@@ -69,6 +73,7 @@ async function runDev(options: DevOptions): Promise<void> {
     host: options.host,
     clientPortBase: options.clientPort,
     peerPortBase: options.peerPort,
+    metricsPortBase: options.metricsPort ?? options.clientPort + metricsPortOffset,
     serverArgs,
     output: options.logs ? MemberOutput.Prefixed : MemberOutput.LogFile,
   });
@@ -117,7 +122,9 @@ async function runDev(options: DevOptions): Promise<void> {
         `Cluster ready: leader ${leader.name}.`,
         ...cluster.members.map(
           (m) =>
-            `  ${m.name}  client ${m.clientUrl}  peer ${m.peerUrl}  pid ${m.process?.pid ?? '-'}` +
+            `  ${m.name}  client ${m.clientUrl}  peer ${m.peerUrl}` +
+            (m.metricsUrl !== null ? `  metrics ${m.metricsUrl}/metrics` : '') +
+            `  pid ${m.process?.pid ?? '-'}` +
             (m.logFile ? `  log ${relative(process.cwd(), m.logFile)}` : ''),
         ),
         `Endpoints: ${endpoints}`,

@@ -41,6 +41,8 @@ export interface LocalClusterOptions {
    * them). Peer URLs are then tls://. Default null: plain TCP on loopback.
    */
   readonly peerTls?: PeerTlsFiles | null;
+  /** Metrics and health port of the first member (the others follow); 0: no metrics listener. Default 0. */
+  readonly metricsPortBase?: number;
 }
 
 export interface PeerTlsFiles {
@@ -54,6 +56,8 @@ export interface LocalMember {
   readonly peerUrl: string;
   readonly dataDir: string;
   readonly logFile: string | null;
+  /** Where /metrics, /livez, /readyz and /health are served (null: not served). */
+  readonly metricsUrl: string | null;
   process: ChildProcess | null;
   /** Resolves with the exit code (or signal name) when the process ends. */
   exited: Promise<number | string>;
@@ -127,6 +131,7 @@ export class LocalCluster {
       serverArgs: options.serverArgs ?? [],
       output: options.output ?? MemberOutput.LogFile,
       peerTls: options.peerTls ?? null,
+      metricsPortBase: options.metricsPortBase ?? 0,
     };
     const members: LocalMember[] = [];
     for (let i = 0; i < resolved.nodes; i++) {
@@ -137,12 +142,13 @@ export class LocalCluster {
         peerUrl: `${resolved.peerTls === null ? 'tcp' : 'tls'}://${resolved.host}:${resolved.peerPortBase + i}`,
         dataDir: join(resolved.dataDir, name),
         logFile: resolved.output === MemberOutput.LogFile ? join(resolved.dataDir, `${name}.log`) : null,
+        metricsUrl: resolved.metricsPortBase === 0 ? null : `http://${resolved.host}:${resolved.metricsPortBase + i}`,
         process: null,
         exited: Promise.resolve(0),
       });
     }
     for (const member of members) {
-      for (const url of [member.clientUrl, member.peerUrl]) await assertPortFree(resolved.host, Number(url.slice(url.lastIndexOf(':') + 1)));
+      for (const url of [member.clientUrl, member.peerUrl, ...(member.metricsUrl === null ? [] : [member.metricsUrl])]) await assertPortFree(resolved.host, Number(url.slice(url.lastIndexOf(':') + 1)));
     }
     const cluster = new LocalCluster(resolved, members);
     mkdirSync(resolved.dataDir, { recursive: true });
@@ -163,6 +169,7 @@ export class LocalCluster {
       // JSON in log files (for tools); readable lines when shown in the terminal.
       '--log-format', this.options.output === MemberOutput.Prefixed ? 'pretty' : 'json',
       ...this.peerTlsArgs(member.name),
+      ...(member.metricsUrl === null ? [] : ['--metrics-url', member.metricsUrl]),
       ...this.options.serverArgs,
     ];
   }

@@ -33,7 +33,7 @@ export { PeerLink, PeerLinkState, WhenDisconnected, type PeerLinkOptions, type P
 export { FrameDecoder, frameBytesMaxDefault } from './frame-decoder.js';
 export type { Logger } from '../common/logger.js';
 export {
-  AbortedError,
+  NetAbortedError,
   ConnectError,
   ConnectionClosedError,
   DecodeError,
@@ -43,7 +43,7 @@ export {
   ListenError,
   RemoteError,
   SendQueueFullError,
-  TimeoutError,
+  NetTimeoutError,
   TooManyPendingCallsError,
   UnknownMessageError,
   internalErrorCode,

@@ -34,4 +34,5 @@
 export * from './types.js';
 export * from './methods.js';
 export * from './error-codes.js';
+export * from './server-error.js';
 export * from './schemas.js';

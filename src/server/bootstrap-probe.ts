@@ -16,7 +16,7 @@
  * start of a new cluster does not keep the others from starting).
  */
 import type { Clock } from '../common/clock.js';
-import { ConcordError } from '../common/errors.js';
+import { ConcordError, ConcordErrorCode } from '../common/errors.js';
 import type { RandomSource } from '../common/rng.js';
 import { listen, PeerLink, PeerLinkState } from '../net/index.js';
 import { InitialClusterState, type ServerConfig } from './config.js';
@@ -121,7 +121,7 @@ export async function probePeers(options: BootstrapProbeOptions): Promise<PeerLo
 /** This member must not bootstrap its empty data directory: the cluster exists. */
 export class BootstrapRefusedError extends ConcordError {
   constructor(message: string) {
-    super('CONCORD_ERR_BOOTSTRAP_REFUSED', message);
+    super(ConcordErrorCode.BootstrapRefused, message);
   }
 }
 

@@ -10,11 +10,13 @@
  * benchmark when the machine is shared (compare runs alternately).
  *
  *   node dist/bench/net/codec-loop.js [--shape bytes|kv] [--inflight 64] [--duration-ms 2000] [--json]
+ *
+ * On a busy machine, compare two builds with codec-ab.ts instead (both in one process, interleaved).
  */
-import { EventEmitter } from 'node:events';
 import { Connection, resolveConnectionOptions } from '../../src/net/connection.js';
 import { defineMethods, RpcClient, RpcServer, s } from '../../src/net/index.js';
 import type { ByteSocket } from '../../src/net/transport.js';
+import { deliver, LoopSocket } from './loop-socket.js';
 import { parseArgs } from './protocol.js';
 
 const args = parseArgs(process.argv.slice(2));
@@ -23,40 +25,6 @@ const inflight = Number(args.get('inflight') ?? 64);
 const durationMs = Number(args.get('duration-ms') ?? 2000);
 const warmupMs = 800;
 const json = args.has('json');
-
-/** The parts of a socket a Connection uses; writes are collected for the pump. */
-class LoopSocket extends EventEmitter {
-  written: Buffer[] = [];
-  readonly writableLength = 0;
-  write(chunk: Buffer, callback?: (error?: Error | null) => void): boolean {
-    this.written.push(chunk);
-    if (callback !== undefined) queueMicrotask(() => callback());
-    return true;
-  }
-  cork(): void {}
-  uncork(): void {}
-  pause(): this {
-    return this;
-  }
-  resume(): this {
-    return this;
-  }
-  setTimeout(): this {
-    return this;
-  }
-  setKeepAlive(): this {
-    return this;
-  }
-  setNoDelay(): this {
-    return this;
-  }
-  end(): this {
-    return this;
-  }
-  destroy(): this {
-    return this;
-  }
-}
 
 const header = s.object({ memberName: s.string(), leaderId: s.nullable(s.string()), leaderClientUrl: s.nullable(s.string()), revision: s.uint() });
 const methods = defineMethods({
@@ -109,16 +77,6 @@ async function run(shape: string): Promise<void> {
       })(),
     );
   }
-  const deliver = (from: LoopSocket, to: LoopSocket) => {
-    const chunks = from.written;
-    if (chunks.length === 0) return;
-    from.written = [];
-    for (const chunk of chunks) {
-      const read = Buffer.allocUnsafeSlow(chunk.length); // Node's reads: one right-sized buffer each.
-      chunk.copy(read);
-      to.emit('data', read);
-    }
-  };
   const pump = () => {
     deliver(clientSocket, serverSocket);
     deliver(serverSocket, clientSocket);

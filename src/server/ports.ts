@@ -4,7 +4,8 @@
  * storage-adapter.ts), so the loop's ordering logic does not depend on the
  * details of their APIs.
  */
-import type { DuringPersist, Message, IncomingSnapshotChunk, Ready, Role, ConfState, NodeId, SnapshotMetadata, HardState, Entry } from '../raft/index.js';
+import type { PersistBatch } from '../storage/index.js';
+import type { DuringPersist, Message, Ready, Role, ConfState, NodeId, SnapshotMetadata } from '../raft/index.js';
 
 export interface CoreStatus {
   readonly role: Role;
@@ -70,13 +71,8 @@ export interface StateMachine<Result> {
   describe(): Record<string, number>;
 }
 
-/** One Ready's durable part: written with one group commit (one fsync). */
-export interface PersistBatch {
-  readonly snapshotChunks: readonly IncomingSnapshotChunk[];
-  readonly snapshot?: SnapshotMetadata;
-  readonly entries: readonly Entry[];
-  readonly hardState?: HardState;
-}
+/** One Ready's durable part, written with one group commit (one fsync): the storage layer's one shape. */
+export type { PersistBatch };
 
 /** The durable log and snapshot store (src/storage). */
 export interface HostStorage {

@@ -12,7 +12,13 @@ export const ExitCode = {
 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 
-/** Thrown by a command to end the process with `exitCode` after printing `message` on stderr. */
+/**
+ * Thrown by a command to end the process with `exitCode` after printing
+ * `message` on stderr. It stands outside the ConcordError tree on purpose: it
+ * is an exit, not an error. It carries an exit status for a script, not a
+ * failure mode a caller could match on (the failure that led to it, if any,
+ * was already reported with its own code), and only `runCli` catches it.
+ */
 export class CliExit extends Error {
   constructor(
     readonly exitCode: ExitCode,

@@ -4,7 +4,7 @@
  * Exit codes: see exit-codes.ts (0 ok, 1 key not found, 2 usage, 3 failure).
  */
 import { Command, CommanderError } from 'commander';
-import { ConcordError } from '../common/errors.js';
+import { ConcordError, ConcordErrorCode } from '../common/errors.js';
 import { registerBenchCommand } from './commands/bench.js';
 import { registerDevCommand } from './commands/dev.js';
 import { registerKvCommands } from './commands/kv-commands.js';
@@ -66,7 +66,7 @@ function reportError(error: unknown): number {
     process.stderr.write(`concord: ${error.message}\n`);
     return error.exitCode;
   }
-  if (error instanceof ConcordError && error.code === 'CONCORD_ERR_INVALID_CONFIG') {
+  if (error instanceof ConcordError && error.code === ConcordErrorCode.InvalidConfig) {
     process.stderr.write(`concord: ${error.message}\n`);
     return ExitCode.Usage;
   }

@@ -7,8 +7,8 @@
  * no sockets (connect's `channelFactory` option).
  *
  * A channel must end each call by itself: settle it within its `timeoutMs`
- * (rejecting with the net layer's TimeoutError) and on its `signal`
- * (AbortedError), and fail it with ConnectionClosedError when the connection
+ * (rejecting with the net layer's NetTimeoutError) and on its `signal`
+ * (NetAbortedError), and fail it with ConnectionClosedError when the connection
  * is lost: the retry loop waits on the call and decides from those errors
  * what to do next (failure.ts).
  */

@@ -4,28 +4,22 @@
  * (src/protocol/error-codes.ts); `errorFromRemote` turns those into these
  * classes. Every class keeps the server's code in `code`.
  */
-import { ConcordError } from '../common/errors.js';
-import { ErrorCode } from '../protocol/index.js';
-import {
-  KeyNotFoundError,
-  KeyTooLargeError,
-  KvErrorCode,
-  SessionExpiredError,
-  StaleSequenceError,
-  ValueTooLargeError,
-  VersionMismatchError,
-  isKvErrorCode,
-  kvErrorFromWire,
-  type KvErrorDetails,
-} from '../kv/errors.js';
+import { ConcordError, ConcordErrorCode } from '../common/errors.js';
+import { ErrorCode, ServerError } from '../protocol/index.js';
+import { isKvErrorCode, kvErrorFromWire, type KvErrorDetails } from '../kv/errors.js';
 import type { UnresolvedWrite } from './unresolved-write.js';
 
-/** Codes the client itself raises (the server's codes are in ErrorCode). */
+/**
+ * Codes the client itself raises (the server's codes are in ErrorCode; all of
+ * them are spelled in src/common/error-codes.ts). Timeout is the same code a
+ * member answers when its own deadline passes: either way the deadline went
+ * by and a write's outcome is unknown.
+ */
 export const ClientErrorCode = {
-  Timeout: ErrorCode.Timeout,
-  Aborted: 'CONCORD_ERR_ABORTED',
-  Unavailable: 'CONCORD_ERR_UNAVAILABLE',
-  ClientClosed: 'CONCORD_ERR_CLIENT_CLOSED',
+  Timeout: ConcordErrorCode.Timeout,
+  Aborted: ConcordErrorCode.Aborted,
+  Unavailable: ConcordErrorCode.Unavailable,
+  ClientClosed: ConcordErrorCode.ClientClosed,
 } as const;
 export type ClientErrorCode = (typeof ClientErrorCode)[keyof typeof ClientErrorCode];
 
@@ -40,7 +34,11 @@ export interface OutcomeUnknown {
   unresolvedWrite: UnresolvedWrite | undefined;
 }
 
-/** The call's `timeoutMs` passed before it could finish. */
+/**
+ * The whole operation's `timeoutMs` passed before it could finish (over every
+ * attempt it made). One RPC's own timeout is the net layer's NetTimeoutError,
+ * which the client retries within the deadline.
+ */
 export class TimeoutError extends ConcordError implements OutcomeUnknown {
   unresolvedWrite: UnresolvedWrite | undefined;
   constructor(message: string, options?: { cause?: unknown; unresolvedWrite?: UnresolvedWrite }) {
@@ -49,7 +47,7 @@ export class TimeoutError extends ConcordError implements OutcomeUnknown {
   }
 }
 
-/** The caller's AbortSignal fired. */
+/** The caller's AbortSignal fired (one net call cancelled by its own signal is the net layer's NetAbortedError). */
 export class AbortedError extends ConcordError implements OutcomeUnknown {
   unresolvedWrite: UnresolvedWrite | undefined;
   constructor(message: string, options?: { cause?: unknown; unresolvedWrite?: UnresolvedWrite }) {
@@ -88,82 +86,29 @@ export class InvalidRequestError extends ConcordError {
   }
 }
 
-/** Any other failure reported by a member (an internal error, a code this client does not know). */
-export class ServerError extends ConcordError {
-  constructor(
-    code: string,
-    message: string,
-    readonly details: unknown,
-  ) {
-    super(code, message);
-  }
-}
+/** Any other failure reported by a member (an internal error, a code this client does not know): the protocol's ServerError. */
+export { ServerError };
 
 function field(details: unknown, name: string): unknown {
   return typeof details === 'object' && details !== null ? (details as Record<string, unknown>)[name] : undefined;
 }
-const numberOr = (details: unknown, name: string, fallback: number): number => {
-  const v = field(details, name);
-  return typeof v === 'number' ? v : fallback;
-};
-const bytesOr = (details: unknown, name: string): Uint8Array => {
-  const v = field(details, name);
-  return v instanceof Uint8Array ? v : new Uint8Array(0);
-};
 
 /**
  * The typed error for a member's non-retryable error code. The key-value
  * layer's errors are rebuilt as the same classes (a caller matches
  * `instanceof KeyNotFoundError` whether the error came from a member or from
  * an in-process state machine); when a member sends details of another shape
- * than this client expects, the class is still right and the details are best effort.
+ * than this version's, the class is still right and the fields it cannot
+ * read are zero (the one decoder, `kvErrorFromWire`, in its lenient mode).
  */
 export function errorFromRemote(code: string, message: string, details: unknown): Error {
   if (isKvErrorCode(code)) {
-    try {
-      return kvErrorFromWire({ code, details: (details ?? {}) as KvErrorDetails });
-    } catch {
-      return kvErrorFromLooseDetails(code, message, details);
-    }
+    const plain = typeof details === 'object' && details !== null ? (details as KvErrorDetails) : {};
+    return kvErrorFromWire({ code, details: plain }, { lenient: true });
   }
   if (code === ErrorCode.InvalidRequest) {
     const reason = field(details, 'reason');
     return new InvalidRequestError(message, typeof reason === 'string' ? reason : message);
   }
-  return new ServerError(code, message, details);
-}
-
-function kvErrorFromLooseDetails(code: KvErrorCode, message: string, details: unknown): Error {
-  switch (code) {
-    case KvErrorCode.KeyNotFound:
-      return new KeyNotFoundError({ key: bytesOr(details, 'key') });
-    case KvErrorCode.VersionMismatch:
-      return new VersionMismatchError({
-        key: bytesOr(details, 'key'),
-        expectedVersion: numberOr(details, 'expectedVersion', -1),
-        expectedModRevision: null,
-        actualVersion: numberOr(details, 'actualVersion', 0),
-        actualModRevision: numberOr(details, 'actualModRevision', 0),
-      });
-    case KvErrorCode.KeyTooLarge:
-      return new KeyTooLargeError({
-        keyBytes: numberOr(details, 'keyBytes', numberOr(details, 'sizeBytes', 0)),
-        keyBytesMax: numberOr(details, 'keyBytesMax', numberOr(details, 'limitBytes', 0)),
-      });
-    case KvErrorCode.ValueTooLarge:
-      return new ValueTooLargeError({
-        valueBytes: numberOr(details, 'valueBytes', numberOr(details, 'sizeBytes', 0)),
-        valueBytesMax: numberOr(details, 'valueBytesMax', numberOr(details, 'limitBytes', 0)),
-      });
-    case KvErrorCode.SessionExpired:
-      return new SessionExpiredError({ sessionId: numberOr(details, 'sessionId', 0) });
-    case KvErrorCode.StaleSequence:
-      return new StaleSequenceError({
-        sessionId: numberOr(details, 'sessionId', 0),
-        seq: numberOr(details, 'seq', 0),
-        ackedSeq: numberOr(details, 'ackedSeq', 0),
-      });
-    default:
-      return new ServerError(code, message, details);
-  }
+  return new ServerError(code as ConcordErrorCode, message, details);
 }

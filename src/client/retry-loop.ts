@@ -27,7 +27,7 @@
  * unresolved-writes.ts).
  */
 import { Consistency, Method, type MethodTypes, type ResponseHeader } from '../protocol/index.js';
-import { TimeoutError as RpcTimeoutError } from '../net/index.js';
+import { NetTimeoutError } from '../net/index.js';
 import { SessionExpiredError } from '../kv/errors.js';
 import { Backoff, type BackoffOptions } from '../common/backoff.js';
 import type { Clock } from '../common/clock.js';
@@ -226,7 +226,7 @@ export class RetryLoop {
    */
   private afterFailure(retrying: Retrying, url: string, channel: RpcChannel, error: unknown, lastAttempt: boolean, write: WriteInCall | null): Next {
     const { deadline } = retrying;
-    if (error instanceof RpcTimeoutError || deadline.expired) {
+    if (error instanceof NetTimeoutError || deadline.expired) {
       // The request may have reached the leader: a write's outcome is unknown.
       retrying.mayHaveApplied = true;
       // The RPC's own timer carries the deadline: its TimeoutError may

@@ -8,37 +8,38 @@
  * replayed byte for byte. Messages are derived from `details` only, which makes
  * a rebuilt error indistinguishable from the original.
  */
-import { ConcordError } from '../common/errors.js';
+import { ConcordError, ConcordErrorCode } from '../common/errors.js';
 
 /** A value that may appear in an error's details. */
 export type KvErrorDetailValue = number | string | Uint8Array | null;
 export type KvErrorDetails = Readonly<Record<string, KvErrorDetailValue>>;
 
+/** The codes of the key-value layer's errors: the subset of the common table (src/common/error-codes.ts) that KvError carries. */
 export const KvErrorCode = {
-  EmptyKey: 'CONCORD_ERR_EMPTY_KEY',
-  KeyTooLarge: 'CONCORD_ERR_KEY_TOO_LARGE',
-  ValueTooLarge: 'CONCORD_ERR_VALUE_TOO_LARGE',
-  KeyNotFound: 'CONCORD_ERR_KEY_NOT_FOUND',
-  VersionMismatch: 'CONCORD_ERR_VERSION_MISMATCH',
-  SessionExpired: 'CONCORD_ERR_SESSION_EXPIRED',
-  StaleSequence: 'CONCORD_ERR_STALE_SEQUENCE',
-  SessionResultsFull: 'CONCORD_ERR_SESSION_RESULTS_FULL',
-  SessionsFull: 'CONCORD_ERR_SESSIONS_FULL',
-  InvalidCommand: 'CONCORD_ERR_INVALID_COMMAND',
-  InvalidScan: 'CONCORD_ERR_INVALID_SCAN',
-  CorruptSnapshot: 'CONCORD_ERR_CORRUPT_SNAPSHOT',
+  EmptyKey: ConcordErrorCode.EmptyKey,
+  KeyTooLarge: ConcordErrorCode.KeyTooLarge,
+  ValueTooLarge: ConcordErrorCode.ValueTooLarge,
+  KeyNotFound: ConcordErrorCode.KeyNotFound,
+  VersionMismatch: ConcordErrorCode.VersionMismatch,
+  SessionExpired: ConcordErrorCode.SessionExpired,
+  StaleSequence: ConcordErrorCode.StaleSequence,
+  SessionResultsFull: ConcordErrorCode.SessionResultsFull,
+  SessionsFull: ConcordErrorCode.SessionsFull,
+  InvalidCommand: ConcordErrorCode.InvalidCommand,
+  InvalidScan: ConcordErrorCode.InvalidScan,
+  CorruptSnapshot: ConcordErrorCode.CorruptSnapshot,
   // Users, roles and permissions (auth-state.ts, src/auth).
-  UserNotFound: 'CONCORD_ERR_USER_NOT_FOUND',
-  UserExists: 'CONCORD_ERR_USER_EXISTS',
-  RoleNotFound: 'CONCORD_ERR_ROLE_NOT_FOUND',
-  RoleExists: 'CONCORD_ERR_ROLE_EXISTS',
-  RoleNotGranted: 'CONCORD_ERR_ROLE_NOT_GRANTED',
-  PermissionNotGranted: 'CONCORD_ERR_PERMISSION_NOT_GRANTED',
-  RootUserRequired: 'CONCORD_ERR_ROOT_USER_REQUIRED',
-  AuthLimit: 'CONCORD_ERR_AUTH_LIMIT',
-  PermissionDenied: 'CONCORD_ERR_PERMISSION_DENIED',
-  AuthenticationFailed: 'CONCORD_ERR_AUTHENTICATION_FAILED',
-  UserQuotaExceeded: 'CONCORD_ERR_USER_QUOTA_EXCEEDED',
+  UserNotFound: ConcordErrorCode.UserNotFound,
+  UserExists: ConcordErrorCode.UserExists,
+  RoleNotFound: ConcordErrorCode.RoleNotFound,
+  RoleExists: ConcordErrorCode.RoleExists,
+  RoleNotGranted: ConcordErrorCode.RoleNotGranted,
+  PermissionNotGranted: ConcordErrorCode.PermissionNotGranted,
+  RootUserRequired: ConcordErrorCode.RootUserRequired,
+  AuthLimit: ConcordErrorCode.AuthLimit,
+  PermissionDenied: ConcordErrorCode.PermissionDenied,
+  AuthenticationFailed: ConcordErrorCode.AuthenticationFailed,
+  UserQuotaExceeded: ConcordErrorCode.UserQuotaExceeded,
 } as const;
 export type KvErrorCode = (typeof KvErrorCode)[keyof typeof KvErrorCode];
 
@@ -178,7 +179,12 @@ export class InvalidScanError extends KvError {
   }
 }
 
-/** Snapshot bytes failed validation (bad magic/version, checksum, framing, ordering or counts). The state was left unchanged. */
+/**
+ * Key-value snapshot bytes failed validation (bad magic/version, checksum,
+ * framing, ordering or counts) while the state machine restored them; the
+ * state was left unchanged. Not the storage layer's CorruptSnapshotFileError,
+ * which says a snapshot *file* on this member's disk is damaged.
+ */
 export class CorruptSnapshotError extends KvError {
   override readonly code = KvErrorCode.CorruptSnapshot;
   constructor(readonly details: { readonly reason: string }) {
@@ -298,60 +304,83 @@ export function kvErrorToWire(error: KvError): KvErrorWire {
   return { code: error.code, details: error.details };
 }
 
-const num = (d: KvErrorDetails, name: string): number => {
-  const v = d[name];
-  if (typeof v !== 'number' || !Number.isSafeInteger(v)) throw new TypeError(`error detail ${name} must be an integer`);
-  return v;
-};
-const numOrNull = (d: KvErrorDetails, name: string): number | null => (d[name] === null ? null : num(d, name));
-const bytes = (d: KvErrorDetails, name: string): Uint8Array => {
-  const v = d[name];
-  if (!(v instanceof Uint8Array)) throw new TypeError(`error detail ${name} must be bytes`);
-  return v;
-};
-const bytesOrNull = (d: KvErrorDetails, name: string): Uint8Array | null => (d[name] === null ? null : bytes(d, name));
-const strOrNull = (d: KvErrorDetails, name: string): string | null => (d[name] === null ? null : str(d, name));
-function str(d: KvErrorDetails, name: string): string {
-  const v = d[name];
-  if (typeof v !== 'string') throw new TypeError(`error detail ${name} must be a string`);
-  return v;
+/**
+ * Reads one detail field. Strict: a missing or mistyped field throws
+ * TypeError (a saved result or a peer that sent nonsense). Lenient: it reads
+ * as 0, empty bytes, '' or null, so the class is still right when a member of
+ * another version sends details of another shape.
+ */
+interface FieldReader {
+  num(d: KvErrorDetails, name: string): number;
+  numOrNull(d: KvErrorDetails, name: string): number | null;
+  bytes(d: KvErrorDetails, name: string): Uint8Array;
+  bytesOrNull(d: KvErrorDetails, name: string): Uint8Array | null;
+  str(d: KvErrorDetails, name: string): string;
+  strOrNull(d: KvErrorDetails, name: string): string | null;
 }
 
-const rebuilders: Record<KvErrorCode, (d: KvErrorDetails) => KvError> = {
+function fieldReader(lenient: boolean): FieldReader {
+  const bad = <T>(fallback: T, message: string): T => {
+    if (lenient) return fallback;
+    throw new TypeError(message);
+  };
+  const reader: FieldReader = {
+    num(d, name) {
+      const v = d[name];
+      return typeof v === 'number' && Number.isSafeInteger(v) ? v : bad(0, `error detail ${name} must be an integer`);
+    },
+    numOrNull: (d, name) => (d[name] === null ? null : lenient && d[name] === undefined ? null : reader.num(d, name)),
+    bytes(d, name) {
+      const v = d[name];
+      return v instanceof Uint8Array ? v : bad(new Uint8Array(0), `error detail ${name} must be bytes`);
+    },
+    bytesOrNull: (d, name) => (d[name] === null ? null : lenient && d[name] === undefined ? null : reader.bytes(d, name)),
+    str(d, name) {
+      const v = d[name];
+      return typeof v === 'string' ? v : bad('', `error detail ${name} must be a string`);
+    },
+    strOrNull: (d, name) => (d[name] === null ? null : lenient && d[name] === undefined ? null : reader.str(d, name)),
+  };
+  return reader;
+}
+const strictFields = fieldReader(false);
+const lenientFields = fieldReader(true);
+
+const rebuilders: Record<KvErrorCode, (d: KvErrorDetails, f: FieldReader) => KvError> = {
   [KvErrorCode.EmptyKey]: () => new EmptyKeyError(),
-  [KvErrorCode.KeyTooLarge]: (d) => new KeyTooLargeError({ keyBytes: num(d, 'keyBytes'), keyBytesMax: num(d, 'keyBytesMax') }),
-  [KvErrorCode.ValueTooLarge]: (d) => new ValueTooLargeError({ valueBytes: num(d, 'valueBytes'), valueBytesMax: num(d, 'valueBytesMax') }),
-  [KvErrorCode.KeyNotFound]: (d) => new KeyNotFoundError({ key: bytes(d, 'key') }),
-  [KvErrorCode.VersionMismatch]: (d) =>
+  [KvErrorCode.KeyTooLarge]: (d, f) => new KeyTooLargeError({ keyBytes: f.num(d, 'keyBytes'), keyBytesMax: f.num(d, 'keyBytesMax') }),
+  [KvErrorCode.ValueTooLarge]: (d, f) => new ValueTooLargeError({ valueBytes: f.num(d, 'valueBytes'), valueBytesMax: f.num(d, 'valueBytesMax') }),
+  [KvErrorCode.KeyNotFound]: (d, f) => new KeyNotFoundError({ key: f.bytes(d, 'key') }),
+  [KvErrorCode.VersionMismatch]: (d, f) =>
     new VersionMismatchError({
-      key: bytes(d, 'key'),
-      expectedVersion: numOrNull(d, 'expectedVersion'),
-      expectedModRevision: numOrNull(d, 'expectedModRevision'),
-      actualVersion: num(d, 'actualVersion'),
-      actualModRevision: num(d, 'actualModRevision'),
+      key: f.bytes(d, 'key'),
+      expectedVersion: f.numOrNull(d, 'expectedVersion'),
+      expectedModRevision: f.numOrNull(d, 'expectedModRevision'),
+      actualVersion: f.num(d, 'actualVersion'),
+      actualModRevision: f.num(d, 'actualModRevision'),
     }),
-  [KvErrorCode.SessionExpired]: (d) => new SessionExpiredError({ sessionId: num(d, 'sessionId') }),
-  [KvErrorCode.StaleSequence]: (d) =>
-    new StaleSequenceError({ sessionId: num(d, 'sessionId'), seq: num(d, 'seq'), ackedSeq: num(d, 'ackedSeq') }),
-  [KvErrorCode.SessionResultsFull]: (d) =>
-    new SessionResultsFullError({ sessionId: num(d, 'sessionId'), sessionResultsMax: num(d, 'sessionResultsMax') }),
-  [KvErrorCode.SessionsFull]: (d) => new SessionsFullError({ sessionsMax: num(d, 'sessionsMax') }),
-  [KvErrorCode.InvalidCommand]: (d) => new InvalidCommandError({ reason: str(d, 'reason') }),
-  [KvErrorCode.InvalidScan]: (d) => new InvalidScanError({ reason: str(d, 'reason') }),
-  [KvErrorCode.CorruptSnapshot]: (d) => new CorruptSnapshotError({ reason: str(d, 'reason') }),
-  [KvErrorCode.UserNotFound]: (d) => new UserNotFoundError({ user: str(d, 'user') }),
-  [KvErrorCode.UserExists]: (d) => new UserExistsError({ user: str(d, 'user') }),
-  [KvErrorCode.RoleNotFound]: (d) => new RoleNotFoundError({ role: str(d, 'role') }),
-  [KvErrorCode.RoleExists]: (d) => new RoleExistsError({ role: str(d, 'role') }),
-  [KvErrorCode.RoleNotGranted]: (d) => new RoleNotGrantedError({ user: str(d, 'user'), role: str(d, 'role') }),
-  [KvErrorCode.PermissionNotGranted]: (d) =>
-    new PermissionNotGrantedError({ role: str(d, 'role'), key: bytes(d, 'key'), rangeEnd: bytesOrNull(d, 'rangeEnd') }),
-  [KvErrorCode.RootUserRequired]: (d) => new RootUserRequiredError({ operation: str(d, 'operation') }),
-  [KvErrorCode.AuthLimit]: (d) => new AuthLimitError({ limit: str(d, 'limit'), max: num(d, 'max') }),
-  [KvErrorCode.PermissionDenied]: (d) =>
-    new PermissionDeniedError({ user: str(d, 'user'), operation: str(d, 'operation'), key: bytes(d, 'key'), rangeEnd: bytesOrNull(d, 'rangeEnd') }),
-  [KvErrorCode.AuthenticationFailed]: (d) => new AuthenticationFailedError({ user: strOrNull(d, 'user') }),
-  [KvErrorCode.UserQuotaExceeded]: (d) => new UserQuotaExceededError({ user: str(d, 'user'), quota: str(d, 'quota'), limit: num(d, 'limit') }),
+  [KvErrorCode.SessionExpired]: (d, f) => new SessionExpiredError({ sessionId: f.num(d, 'sessionId') }),
+  [KvErrorCode.StaleSequence]: (d, f) =>
+    new StaleSequenceError({ sessionId: f.num(d, 'sessionId'), seq: f.num(d, 'seq'), ackedSeq: f.num(d, 'ackedSeq') }),
+  [KvErrorCode.SessionResultsFull]: (d, f) =>
+    new SessionResultsFullError({ sessionId: f.num(d, 'sessionId'), sessionResultsMax: f.num(d, 'sessionResultsMax') }),
+  [KvErrorCode.SessionsFull]: (d, f) => new SessionsFullError({ sessionsMax: f.num(d, 'sessionsMax') }),
+  [KvErrorCode.InvalidCommand]: (d, f) => new InvalidCommandError({ reason: f.str(d, 'reason') }),
+  [KvErrorCode.InvalidScan]: (d, f) => new InvalidScanError({ reason: f.str(d, 'reason') }),
+  [KvErrorCode.CorruptSnapshot]: (d, f) => new CorruptSnapshotError({ reason: f.str(d, 'reason') }),
+  [KvErrorCode.UserNotFound]: (d, f) => new UserNotFoundError({ user: f.str(d, 'user') }),
+  [KvErrorCode.UserExists]: (d, f) => new UserExistsError({ user: f.str(d, 'user') }),
+  [KvErrorCode.RoleNotFound]: (d, f) => new RoleNotFoundError({ role: f.str(d, 'role') }),
+  [KvErrorCode.RoleExists]: (d, f) => new RoleExistsError({ role: f.str(d, 'role') }),
+  [KvErrorCode.RoleNotGranted]: (d, f) => new RoleNotGrantedError({ user: f.str(d, 'user'), role: f.str(d, 'role') }),
+  [KvErrorCode.PermissionNotGranted]: (d, f) =>
+    new PermissionNotGrantedError({ role: f.str(d, 'role'), key: f.bytes(d, 'key'), rangeEnd: f.bytesOrNull(d, 'rangeEnd') }),
+  [KvErrorCode.RootUserRequired]: (d, f) => new RootUserRequiredError({ operation: f.str(d, 'operation') }),
+  [KvErrorCode.AuthLimit]: (d, f) => new AuthLimitError({ limit: f.str(d, 'limit'), max: f.num(d, 'max') }),
+  [KvErrorCode.PermissionDenied]: (d, f) =>
+    new PermissionDeniedError({ user: f.str(d, 'user'), operation: f.str(d, 'operation'), key: f.bytes(d, 'key'), rangeEnd: f.bytesOrNull(d, 'rangeEnd') }),
+  [KvErrorCode.AuthenticationFailed]: (d, f) => new AuthenticationFailedError({ user: f.strOrNull(d, 'user') }),
+  [KvErrorCode.UserQuotaExceeded]: (d, f) => new UserQuotaExceededError({ user: f.str(d, 'user'), quota: f.str(d, 'quota'), limit: f.num(d, 'limit') }),
 };
 
 export function isKvErrorCode(code: string): code is KvErrorCode {
@@ -359,11 +388,13 @@ export function isKvErrorCode(code: string): code is KvErrorCode {
 }
 
 /**
- * Rebuilds the typed error from its plain form. Throws TypeError when the code
- * is unknown or a detail has the wrong type (the caller decides how to report
- * a peer that sent nonsense).
+ * Rebuilds the typed error from its plain form: the one decoder of kv errors.
+ * Throws TypeError when the code is unknown or (unless `lenient`) a detail has
+ * the wrong type (the caller decides how to report a peer that sent nonsense).
+ * `lenient` is for a client facing members of other versions: the class stays
+ * right and fields it cannot read become 0, empty, '' or null.
  */
-export function kvErrorFromWire(wire: { readonly code: string; readonly details: KvErrorDetails }): KvError {
+export function kvErrorFromWire(wire: { readonly code: string; readonly details: KvErrorDetails }, options?: { lenient?: boolean }): KvError {
   if (!isKvErrorCode(wire.code)) throw new TypeError(`unknown key-value error code ${wire.code}`);
-  return rebuilders[wire.code](wire.details);
+  return rebuilders[wire.code](wire.details, options?.lenient === true ? lenientFields : strictFields);
 }

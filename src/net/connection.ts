@@ -29,7 +29,7 @@ import {
   unpackBody,
   type Body,
 } from './codec.js';
-import { AbortedError, ConnectionClosedError, DecodeError, IdleTimeoutError, TimeoutError, UnknownMessageError } from './errors.js';
+import { NetAbortedError, ConnectionClosedError, DecodeError, IdleTimeoutError, NetTimeoutError, UnknownMessageError } from './errors.js';
 import { InboundGuard, type BoundsLogs, type InboundBoundsOptions, type InboundGuardOptions } from './inbound-guard.js';
 
 export type { BoundsLogs, InboundBoundsOptions };
@@ -389,7 +389,7 @@ export class Connection<T extends MessageTable<any> = MessageTable<{}>> implemen
   /**
    * Pull mode: the next message. Rejects with ConnectionClosedError once the
    * connection is closed and no message is left (its `cause` says why), or
-   * TimeoutError / AbortedError.
+   * NetTimeoutError / NetAbortedError.
    */
   receive(options: { signal?: AbortSignal; timeoutMs?: number } = {}): Promise<MessageOf<T>> {
     const inbox = this.inbox;
@@ -401,7 +401,7 @@ export class Connection<T extends MessageTable<any> = MessageTable<{}>> implemen
     if (this.stateValue === ConnectionState.Closed) {
       return Promise.reject(new ConnectionClosedError(`connection to ${this.remoteAddress} closed`, { cause: this.closeError }));
     }
-    if (options.signal?.aborted) return Promise.reject(new AbortedError('receive aborted', { cause: options.signal.reason }));
+    if (options.signal?.aborted) return Promise.reject(new NetAbortedError('receive aborted', { cause: options.signal.reason }));
     return new Promise<MessageOf<T>>((resolve, reject) => {
       const readers = (this.readers ??= new Fifo());
       let timer: Timer | undefined;
@@ -422,12 +422,12 @@ export class Connection<T extends MessageTable<any> = MessageTable<{}>> implemen
       };
       const onAbort = () => {
         readers.remove(reader);
-        reader.reject(new AbortedError('receive aborted', { cause: signal?.reason }));
+        reader.reject(new NetAbortedError('receive aborted', { cause: signal?.reason }));
       };
       if (options.timeoutMs !== undefined) {
         timer = this.options.clock.setTimer(options.timeoutMs, () => {
           readers.remove(reader);
-          reader.reject(new TimeoutError(`no message within ${options.timeoutMs} ms`));
+          reader.reject(new NetTimeoutError(`no message within ${options.timeoutMs} ms`));
         });
       }
       signal?.addEventListener('abort', onAbort, { once: true });

@@ -145,12 +145,12 @@ function sweepIntervalMs(o: ResolvedConnectionOptions<any>): number {
 export interface ConnectOptions<T extends MessageTable<any>> extends ConnectionOptions<T> {
   /** For tls:// addresses: CA to trust, and cert + key for mutual TLS. */
   readonly tls?: TlsOptions;
-  /** Give up connecting after this long (TimeoutError). */
+  /** Give up connecting after this long (NetTimeoutError). */
   readonly timeoutMs?: number;
   readonly signal?: AbortSignal;
 }
 
-/** Open a connection; rejects with ConnectError, TimeoutError or AbortedError. */
+/** Open a connection; rejects with ConnectError, NetTimeoutError or NetAbortedError. */
 export async function connect<T extends MessageTable<any> = MessageTable<{}>>(
   address: string,
   options: ConnectOptions<T> = {},

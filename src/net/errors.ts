@@ -2,12 +2,12 @@
  * Errors raised by the networking layer. One class per failure mode a caller
  * can act on; every one carries a stable `code` (see ConcordError).
  */
-import { ConcordError } from '../common/errors.js';
+import { ConcordError, ConcordErrorCode } from '../common/errors.js';
 
 /** An address string that names no known transport or is malformed. */
 export class InvalidAddressError extends ConcordError {
   constructor(address: string, reason: string) {
-    super('CONCORD_ERR_INVALID_ADDRESS', `invalid address ${JSON.stringify(address)}: ${reason}`);
+    super(ConcordErrorCode.InvalidAddress, `invalid address ${JSON.stringify(address)}: ${reason}`);
   }
 }
 
@@ -15,7 +15,7 @@ export class InvalidAddressError extends ConcordError {
 export class ConnectError extends ConcordError {
   readonly address: string;
   constructor(address: string, message: string, options?: { cause?: unknown }) {
-    super('CONCORD_ERR_CONNECT', `cannot connect to ${address}: ${message}`, options);
+    super(ConcordErrorCode.Connect, `cannot connect to ${address}: ${message}`, options);
     this.address = address;
   }
 }
@@ -23,7 +23,7 @@ export class ConnectError extends ConcordError {
 /** Could not listen on an address (in use, permission denied, mem:// name taken). */
 export class ListenError extends ConcordError {
   constructor(address: string, message: string, options?: { cause?: unknown }) {
-    super('CONCORD_ERR_LISTEN', `cannot listen on ${address}: ${message}`, options);
+    super(ConcordErrorCode.Listen, `cannot listen on ${address}: ${message}`, options);
   }
 }
 
@@ -33,7 +33,7 @@ export class ListenError extends ConcordError {
  */
 export class ConnectionClosedError extends ConcordError {
   constructor(message = 'connection closed', options?: { cause?: unknown }) {
-    super('CONCORD_ERR_CONNECTION_CLOSED', message, options);
+    super(ConcordErrorCode.ConnectionClosed, message, options);
   }
 }
 
@@ -42,7 +42,7 @@ export class FrameTooLargeError extends ConcordError {
   readonly frameBytes: number;
   readonly frameBytesMax: number;
   constructor(frameBytes: number, frameBytesMax: number) {
-    super('CONCORD_ERR_FRAME_TOO_LARGE', `frame of ${frameBytes} bytes exceeds frameBytesMax ${frameBytesMax}`);
+    super(ConcordErrorCode.FrameTooLarge, `frame of ${frameBytes} bytes exceeds frameBytesMax ${frameBytesMax}`);
     this.frameBytes = frameBytes;
     this.frameBytesMax = frameBytesMax;
   }
@@ -58,7 +58,7 @@ export class DecodeError extends ConcordError {
   readonly path: string | undefined;
   constructor(message: string, details: { messageName?: string; path?: string; cause?: unknown } = {}) {
     const where = details.messageName === undefined ? '' : `${details.messageName}${details.path ? `.${details.path}` : ''}: `;
-    super('CONCORD_ERR_DECODE', `${where}${message}`, { cause: details.cause });
+    super(ConcordErrorCode.Decode, `${where}${message}`, { cause: details.cause });
     this.messageName = details.messageName;
     this.path = details.path;
   }
@@ -68,7 +68,7 @@ export class DecodeError extends ConcordError {
 export class UnknownMessageError extends ConcordError {
   readonly messageId: number;
   constructor(messageId: number) {
-    super('CONCORD_ERR_UNKNOWN_MESSAGE', `unknown message id ${messageId}`);
+    super(ConcordErrorCode.UnknownMessage, `unknown message id ${messageId}`);
     this.messageId = messageId;
   }
 }
@@ -77,7 +77,7 @@ export class UnknownMessageError extends ConcordError {
 export class SendQueueFullError extends ConcordError {
   constructor(queuedBytes: number, frameBytes: number, sendQueueBytesMax: number) {
     super(
-      'CONCORD_ERR_SEND_QUEUE_FULL',
+      ConcordErrorCode.SendQueueFull,
       `send queue full: ${queuedBytes} bytes queued + ${frameBytes} would exceed sendQueueBytesMax ${sendQueueBytesMax}`,
     );
   }
@@ -86,46 +86,57 @@ export class SendQueueFullError extends ConcordError {
 /** No bytes moved on the connection for `idleTimeoutMs`. */
 export class IdleTimeoutError extends ConcordError {
   constructor(idleTimeoutMs: number) {
-    super('CONCORD_ERR_IDLE_TIMEOUT', `no traffic for ${idleTimeoutMs} ms`);
+    super(ConcordErrorCode.IdleTimeout, `no traffic for ${idleTimeoutMs} ms`);
   }
 }
 
-/** An operation (an RPC call, a receive) did not complete within its `timeoutMs`. */
-export class TimeoutError extends ConcordError {
+/**
+ * One net operation (a connect, an RPC call, a receive) did not complete
+ * within its own `timeoutMs`. Not the client's TimeoutError, which says a
+ * whole client operation (perhaps many calls) passed its deadline; the client
+ * turns this one into a retry or into its own TimeoutError.
+ */
+export class NetTimeoutError extends ConcordError {
   constructor(message: string) {
-    super('CONCORD_ERR_TIMEOUT', message);
+    super(ConcordErrorCode.NetTimeout, message);
   }
 }
 
-/** An operation was cancelled through its AbortSignal. `cause` is the signal's reason. */
-export class AbortedError extends ConcordError {
+/**
+ * One net operation was cancelled through its own AbortSignal (`cause` is the
+ * signal's reason). Not the client's AbortedError, which says the caller
+ * cancelled a whole client operation (and may carry its unresolved write).
+ */
+export class NetAbortedError extends ConcordError {
   constructor(message: string, options?: { cause?: unknown }) {
-    super('CONCORD_ERR_ABORTED', message, options);
+    super(ConcordErrorCode.NetAborted, message, options);
   }
 }
 
 /** `call()` while `pendingCallsMax` calls are already waiting for answers on this client. */
 export class TooManyPendingCallsError extends ConcordError {
   constructor(pendingCallsMax: number) {
-    super('CONCORD_ERR_TOO_MANY_PENDING_CALLS', `${pendingCallsMax} calls already pending (pendingCallsMax)`);
+    super(ConcordErrorCode.TooManyPendingCalls, `${pendingCallsMax} calls already pending (pendingCallsMax)`);
   }
 }
 
 /** The remote endpoint has no handler for the called method. */
-export const unknownMethodCode = 'CONCORD_ERR_UNKNOWN_METHOD';
+export const unknownMethodCode = ConcordErrorCode.UnknownMethod;
 /** A handler threw something that is not a ConcordError; its message is passed on, its stack is not. */
-export const internalErrorCode = 'CONCORD_ERR_INTERNAL';
+export const internalErrorCode = ConcordErrorCode.Internal;
 
 /**
  * The remote handler failed. `code` is the remote error's code (e.g.
  * `CONCORD_ERR_NOT_LEADER`), `details` its optional structured details (e.g. a
- * leader hint), exactly as the handler's error carried them.
+ * leader hint), exactly as the handler's error carried them. A newer peer may
+ * send a code this version's table does not have: it is passed on as it came
+ * (typed as the table's union so callers compare against its constants).
  */
 export class RemoteError extends ConcordError {
   readonly details: unknown;
   readonly method: string;
   constructor(method: string, code: string, message: string, details?: unknown) {
-    super(code, message);
+    super(code as ConcordErrorCode, message);
     this.method = method;
     this.details = details;
   }
@@ -134,7 +145,7 @@ export class RemoteError extends ConcordError {
 /** A connection did not complete its handshake (TLS, then its first frame or auth) within `handshakeTimeoutMs`. */
 export class HandshakeTimeoutError extends ConcordError {
   constructor(handshakeTimeoutMs: number) {
-    super('CONCORD_ERR_HANDSHAKE_TIMEOUT', `handshake not completed within ${handshakeTimeoutMs} ms`);
+    super(ConcordErrorCode.HandshakeTimeout, `handshake not completed within ${handshakeTimeoutMs} ms`);
   }
 }
 
@@ -142,7 +153,7 @@ export class HandshakeTimeoutError extends ConcordError {
 export class FrameTooSlowError extends ConcordError {
   constructor(receivedBytes: number, elapsedMs: number, receiveRateMinBytesPerSec: number) {
     super(
-      'CONCORD_ERR_FRAME_TOO_SLOW',
+      ConcordErrorCode.FrameTooSlow,
       `a frame arrived at ${Math.round((receivedBytes * 1000) / Math.max(1, elapsedMs))} B/s (${receivedBytes} bytes in ${Math.round(elapsedMs)} ms), below the minimum ${receiveRateMinBytesPerSec} B/s`,
     );
   }
@@ -151,13 +162,13 @@ export class FrameTooSlowError extends ConcordError {
 /** The process-wide budget for bytes of partial inbound frames is spent: the connection that would exceed it is dropped. */
 export class InboundBudgetExceededError extends ConcordError {
   constructor(partialFrameBytesMax: number) {
-    super('CONCORD_ERR_INBOUND_BUDGET_EXCEEDED', `inbound partial frames would exceed the process budget of ${partialFrameBytesMax} bytes`);
+    super(ConcordErrorCode.InboundBudgetExceeded, `inbound partial frames would exceed the process budget of ${partialFrameBytesMax} bytes`);
   }
 }
 
 /** A listener holds `connectionsMax` connections (or accept is backing off after EMFILE/ENFILE): the new one is refused. */
 export class ConnectionRefusedError extends ConcordError {
   constructor(reason: string) {
-    super('CONCORD_ERR_CONNECTION_REFUSED', `connection refused: ${reason}`);
+    super(ConcordErrorCode.ConnectionRefused, `connection refused: ${reason}`);
   }
 }

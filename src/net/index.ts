@@ -43,7 +43,7 @@ export {
 } from './inbound-limits.js';
 export type { Logger } from '../common/logger.js';
 export {
-  AbortedError,
+  NetAbortedError,
   ConnectError,
   ConnectionClosedError,
   DecodeError,
@@ -57,7 +57,7 @@ export {
   ListenError,
   RemoteError,
   SendQueueFullError,
-  TimeoutError,
+  NetTimeoutError,
   TooManyPendingCallsError,
   UnknownMessageError,
   internalErrorCode,

@@ -7,20 +7,20 @@ import { FrameKind, noBody, unpackBody } from './codec.js';
 import type { Connection, ResponseSink } from './connection.js';
 import { schemaError } from './connection.js';
 import {
-  AbortedError,
+  NetAbortedError,
   ConnectionClosedError,
   DecodeError,
   RemoteError,
-  TimeoutError,
+  NetTimeoutError,
   TooManyPendingCallsError,
 } from './errors.js';
 import type { MethodEntry, MethodName, MethodTable, RequestOf, ResponseOf } from './messages.js';
 import { s } from './schema.js';
 
 export interface CallOptions {
-  /** Reject with TimeoutError (and tell the server to cancel) after this long. */
+  /** Reject with NetTimeoutError (and tell the server to cancel) after this long. */
   readonly timeoutMs?: number;
-  /** Aborting rejects with AbortedError and tells the server to cancel. */
+  /** Aborting rejects with NetAbortedError and tells the server to cancel. */
   readonly signal?: AbortSignal;
 }
 
@@ -121,7 +121,7 @@ export class RpcClient<M extends MethodTable<any>> implements ResponseSink {
 
   /**
    * Call `method` and wait for its answer. Rejects with RemoteError (the
-   * handler's code, message and details), TimeoutError, AbortedError,
+   * handler's code, message and details), NetTimeoutError, NetAbortedError,
    * TooManyPendingCallsError, ConnectionClosedError (also when the connection
    * is lost while waiting), or DecodeError (a malformed answer).
    */
@@ -135,7 +135,7 @@ export class RpcClient<M extends MethodTable<any>> implements ResponseSink {
     }
     if (this.pendingCount >= this.pendingCallsMax) return Promise.reject(new TooManyPendingCallsError(this.pendingCallsMax));
     const signal = options?.signal;
-    if (signal?.aborted) return Promise.reject(new AbortedError(`call ${method} aborted`, { cause: signal.reason }));
+    if (signal?.aborted) return Promise.reject(new NetAbortedError(`call ${method} aborted`, { cause: signal.reason }));
     if ((this.pendingCount + 1) * 2 > this.slots.length) this.growSlots();
     const slots = this.slots;
     const mask = this.slotMask;
@@ -168,7 +168,7 @@ export class RpcClient<M extends MethodTable<any>> implements ResponseSink {
     }
     if (signal !== undefined) {
       call.signal = signal;
-      call.onAbort = () => this.abandon(callId, new AbortedError(`call ${method} aborted`, { cause: signal.reason }));
+      call.onAbort = () => this.abandon(callId, new NetAbortedError(`call ${method} aborted`, { cause: signal.reason }));
       signal.addEventListener('abort', call.onAbort, { once: true });
     }
     return promise;
@@ -235,7 +235,7 @@ export class RpcClient<M extends MethodTable<any>> implements ResponseSink {
       for (const call of expired.sort(olderFirst)) {
         this.abandon(
           call.callId,
-          new TimeoutError(`call ${call.method.name} to ${this.connection.remoteAddress} timed out after ${call.timeoutMs} ms`),
+          new NetTimeoutError(`call ${call.method.name} to ${this.connection.remoteAddress} timed out after ${call.timeoutMs} ms`),
         );
       }
     }

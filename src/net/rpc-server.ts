@@ -16,7 +16,7 @@ import { ConcordError } from '../common/errors.js';
 import { FrameKind, unpackBody } from './codec.js';
 import type { Connection, RequestSink } from './connection.js';
 import { ConnectionState, schemaError } from './connection.js';
-import { AbortedError, internalErrorCode, unknownMethodCode } from './errors.js';
+import { NetAbortedError, internalErrorCode, unknownMethodCode } from './errors.js';
 import { errorFields, silentLogger, type Logger } from '../common/logger.js';
 import type { MethodEntry, MethodName, MethodTable, RequestOf, ResponseOf } from './messages.js';
 
@@ -89,7 +89,7 @@ class ServerCall implements CallContext {
     if (this.controller === undefined) {
       this.controller = new AbortController();
       const served = this.served;
-      if (this.done) this.controller.abort(new AbortedError('the call is over'));
+      if (this.done) this.controller.abort(new NetAbortedError('the call is over'));
       else if (served.closed) this.abort('the connection closed');
       else if (served.takeCancelled(this.callId)) {
         // Cancelled before its handler looked: as onCancel does for tracked calls.
@@ -101,7 +101,7 @@ class ServerCall implements CallContext {
   }
   abort(reason: string): void {
     this.done = true;
-    this.controller?.abort(new AbortedError(reason));
+    this.controller?.abort(new NetAbortedError(reason));
   }
 }
 

@@ -10,7 +10,7 @@ import type { Duplex } from 'node:stream';
 import type { Clock } from '../common/clock.js';
 import { systemClock } from '../common/system-clock.js';
 import { formatAddress, localSocketPath, parseAddress, type ParsedAddress } from './address.js';
-import { AbortedError, ConnectError, InvalidAddressError, ListenError, TimeoutError } from './errors.js';
+import { NetAbortedError, ConnectError, InvalidAddressError, ListenError, NetTimeoutError } from './errors.js';
 import { memConnect, memListen } from './mem-transport.js';
 
 /** The parts of net.Socket a Connection uses; net.Socket, tls.TLSSocket and MemSocket all have them. */
@@ -201,7 +201,7 @@ function remoteOf(parsed: ParsedAddress, socket: net.Socket): string {
 
 export async function connectTransport(address: string, options: TransportConnectOptions): Promise<ByteSocket> {
   const parsed = parseAddress(address);
-  if (options.signal?.aborted) throw new AbortedError(`connect to ${address} aborted`, { cause: options.signal.reason });
+  if (options.signal?.aborted) throw new NetAbortedError(`connect to ${address} aborted`, { cause: options.signal.reason });
   if (parsed.transport === 'mem') return memConnect(parsed.name);
   return new Promise<ByteSocket>((resolve, reject) => {
     let socket: net.Socket;
@@ -225,10 +225,10 @@ export async function connectTransport(address: string, options: TransportConnec
     const timer =
       options.timeoutMs !== undefined
         ? (options.clock ?? systemClock).setTimer(options.timeoutMs, () =>
-            fail(new TimeoutError(`connect to ${address} timed out after ${options.timeoutMs} ms`)),
+            fail(new NetTimeoutError(`connect to ${address} timed out after ${options.timeoutMs} ms`)),
           )
         : undefined;
-    const onAbort = () => fail(new AbortedError(`connect to ${address} aborted`, { cause: options.signal?.reason }));
+    const onAbort = () => fail(new NetAbortedError(`connect to ${address} aborted`, { cause: options.signal?.reason }));
     options.signal?.addEventListener('abort', onAbort, { once: true });
     const cleanup = () => {
       timer?.cancel();

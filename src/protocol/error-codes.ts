@@ -3,8 +3,11 @@
  * RemoteError carries `code`, `message` and `details`). Clients match on the
  * code, never on the message. Each code documents its `details` shape and
  * whether retrying the same request (for writes: with the same session and
- * seq, so it still applies at most once) can succeed.
+ * seq, so it still applies at most once) can succeed. The strings themselves
+ * are spelled once, in the common table (src/common/error-codes.ts); this is
+ * the subset that crosses the wire, with what each means for a caller.
  */
+import { ConcordErrorCode } from '../common/errors.js';
 import { KvErrorCode } from '../kv/index.js';
 
 export const ErrorCode = {
@@ -16,7 +19,7 @@ export const ErrorCode = {
    * (with backoff), preferably at `details.leaderClientUrl` when not null.
    * details: `NotLeaderDetails`.
    */
-  NotLeader: 'CONCORD_ERR_NOT_LEADER',
+  NotLeader: ConcordErrorCode.NotLeader,
   /**
    * The write's outcome is unknown: it may or may not take effect. Answered
    * when it was handed to Raft and then, before it was applied here,
@@ -26,29 +29,31 @@ export const ErrorCode = {
    * a new write) to learn the outcome exactly once. For a read: retry.
    * details: `NotLeaderDetails`.
    */
-  LeaderChanged: 'CONCORD_ERR_LEADER_CHANGED',
+  LeaderChanged: ConcordErrorCode.LeaderChanged,
   /** The server-side deadline passed before an answer (outcome unknown for writes; retry). details: {}. */
-  Timeout: 'CONCORD_ERR_TIMEOUT',
+  Timeout: ConcordErrorCode.Timeout,
   /**
    * A bounded queue on the member is full; refused before proposing. Retry
    * after backoff. details: { queue: string, limit: number } (the bound in
    * force: waiting requests, or bytes of uncommitted entries for
    * `uncommitted-bytes-limit`).
    */
-  Overloaded: 'CONCORD_ERR_OVERLOADED',
+  Overloaded: ConcordErrorCode.Overloaded,
   /**
    * The member is shutting down and refused the request before proposing it
    * (it did not take effect); retry at another member. Writes it had already
    * proposed get LeaderChanged instead. details: `NotLeaderDetails`.
    */
-  ShuttingDown: 'CONCORD_ERR_SHUTTING_DOWN',
+  ShuttingDown: ConcordErrorCode.ShuttingDown,
   /** The member's disk failed (ENOSPC, EIO); it no longer accepts writes. Use another member. details: { cause: string }. */
-  StorageFailed: 'CONCORD_ERR_STORAGE_FAILED',
+  StorageFailed: ConcordErrorCode.StorageFailed,
 
   /** The request is malformed (wrong shape, bad limit, unknown method...). details: { reason: string }. */
-  InvalidRequest: 'CONCORD_ERR_INVALID_REQUEST',
-  /** A bug on the member. details: {}. */
-  Internal: 'CONCORD_ERR_INTERNAL',
+  InvalidRequest: ConcordErrorCode.InvalidRequest,
+  /** A bug on the member (a handler threw something that is not a ConcordError). details: {}. */
+  Internal: ConcordErrorCode.Internal,
+  /** The member has no handler for the called method (an older member, or a typo in a raw RPC). details: undefined. */
+  UnknownMethod: ConcordErrorCode.UnknownMethod,
   /**
    * Errors of the key-value state machine, with the details its error classes
    * carry (src/kv/errors.ts; rebuild them with `kvErrorFromWire`):

@@ -34,5 +34,6 @@
 export * from './types.js';
 export * from './methods.js';
 export * from './error-codes.js';
+export * from './server-error.js';
 export * from './schemas.js';
 export * from './auth-types.js';

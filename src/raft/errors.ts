@@ -1,5 +1,5 @@
 /** Errors the Raft core raises to its caller. */
-import { ConcordError } from '../common/errors.js';
+import { ConcordError, ConcordErrorCode } from '../common/errors.js';
 import type { NodeId } from './types.js';
 
 export const DropReason = {
@@ -31,13 +31,13 @@ export class ProposalDroppedError extends ConcordError {
     /** The leader this node knows of, if any: where to retry. */
     readonly leaderHint: NodeId | null,
   ) {
-    super('CONCORD_ERR_PROPOSAL_DROPPED', `proposal dropped: ${reason}${leaderHint !== null ? ` (leader is ${leaderHint})` : ''}`);
+    super(ConcordErrorCode.ProposalDropped, `proposal dropped: ${reason}${leaderHint !== null ? ` (leader is ${leaderHint})` : ''}`);
   }
 }
 
 /** A membership change that cannot be applied to the current configuration. */
 export class InvalidConfChangeError extends ConcordError {
   constructor(message: string) {
-    super('CONCORD_ERR_INVALID_CONF_CHANGE', `invalid membership change: ${message}`);
+    super(ConcordErrorCode.InvalidConfChange, `invalid membership change: ${message}`);
   }
 }

@@ -6,27 +6,27 @@
  * synchronous state machine (etcd's raft makes the same choice), and a good
  * implementation serves recent entries from memory (see src/storage).
  */
-import { ConcordError } from '../common/errors.js';
+import { ConcordError, ConcordErrorCode } from '../common/errors.js';
 import type { ConfState, Entry, HardState, SnapshotMetadata } from './types.js';
 
 /** The requested index is at or below the latest snapshot: those entries are gone. */
 export class LogCompactedError extends ConcordError {
   constructor(readonly index: number, readonly firstIndex: number) {
-    super('CONCORD_ERR_LOG_COMPACTED', `log entry ${index} was compacted (first available index is ${firstIndex})`);
+    super(ConcordErrorCode.LogCompacted, `log entry ${index} was compacted (first available index is ${firstIndex})`);
   }
 }
 
 /** The requested index is past the end of the log. */
 export class LogUnavailableError extends ConcordError {
   constructor(readonly index: number, readonly lastIndex: number) {
-    super('CONCORD_ERR_LOG_UNAVAILABLE', `log entry ${index} does not exist (last index is ${lastIndex})`);
+    super(ConcordErrorCode.LogUnavailable, `log entry ${index} does not exist (last index is ${lastIndex})`);
   }
 }
 
 /** The snapshot asked for is no longer the latest one (a newer snapshot replaced it); start over with the latest. */
 export class SnapshotUnavailableError extends ConcordError {
   constructor(readonly index: number) {
-    super('CONCORD_ERR_SNAPSHOT_UNAVAILABLE', `snapshot at index ${index} is not available`);
+    super(ConcordErrorCode.SnapshotUnavailable, `snapshot at index ${index} is not available`);
   }
 }
 

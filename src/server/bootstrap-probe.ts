@@ -16,7 +16,7 @@
  * start of a new cluster does not keep the others from starting).
  */
 import type { Clock } from '../common/clock.js';
-import { ConcordError } from '../common/errors.js';
+import { ConcordError, ConcordErrorCode } from '../common/errors.js';
 import type { RandomSource } from '../common/rng.js';
 import { identityNames, listen, PeerLink, PeerLinkState, type TlsOptions } from '../net/index.js';
 import { newClusterId, settleClusterId } from './cluster-id.js';
@@ -134,7 +134,7 @@ export async function probePeers(options: BootstrapProbeOptions): Promise<PeerLo
 /** This member must not bootstrap its empty data directory: the cluster exists. */
 export class BootstrapRefusedError extends ConcordError {
   constructor(message: string) {
-    super('CONCORD_ERR_BOOTSTRAP_REFUSED', message);
+    super(ConcordErrorCode.BootstrapRefused, message);
   }
 }
 

@@ -8,7 +8,7 @@
  * restarted member needs only `--data-dir` and its URLs.
  */
 import { readFileSync } from 'node:fs';
-import { ConcordError } from '../common/errors.js';
+import { ConcordError, ConcordErrorCode } from '../common/errors.js';
 import { parseAddress } from '../net/index.js';
 import { defaultKeyBytesMax, defaultValueBytesMax } from '../protocol/index.js';
 import { readMemberFile } from './member-file.js';
@@ -80,7 +80,7 @@ export interface ServerConfig {
 /** A configuration problem the user must fix; the message says which setting and why. */
 export class InvalidConfigError extends ConcordError {
   constructor(message: string) {
-    super('CONCORD_ERR_INVALID_CONFIG', message);
+    super(ConcordErrorCode.InvalidConfig, message);
   }
 }
 

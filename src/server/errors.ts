@@ -7,20 +7,10 @@
  * was proposed or sent; LeaderChanged, Timeout and StorageFailed leave the
  * outcome of a write unknown (error-codes.ts says so per code).
  */
-import { ConcordError } from '../common/errors.js';
-import { ErrorCode, type NotLeaderDetails } from '../protocol/index.js';
+import { ErrorCode, ServerError, type NotLeaderDetails } from '../protocol/index.js';
 
-/** An error a member returns to a client, with the protocol's stable code and details. */
-export class ServerError extends ConcordError {
-  constructor(
-    code: string,
-    message: string,
-    readonly details: Record<string, unknown> = {},
-    options?: { cause?: unknown },
-  ) {
-    super(code, message, options);
-  }
-}
+/** An error a member returns to a client: the protocol's one ServerError, re-exported where the server's code imports it. */
+export { ServerError };
 
 /** Where the leader is, as the answering member knows it (null fields when unknown or when it is the leader itself). */
 export type LeaderHint = NotLeaderDetails;

@@ -8,7 +8,7 @@
  */
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { ConcordError } from '../common/errors.js';
+import { ConcordError, ConcordErrorCode } from '../common/errors.js';
 
 export const memberFileName = 'member.json';
 
@@ -21,7 +21,7 @@ export interface MemberFile {
 
 export class CorruptMemberFileError extends ConcordError {
   constructor(path: string, reason: string) {
-    super('CONCORD_ERR_CORRUPT_MEMBER_FILE', `${path} is unreadable: ${reason}`);
+    super(ConcordErrorCode.CorruptMemberFile, `${path} is unreadable: ${reason}`);
   }
 }
 

@@ -7,11 +7,11 @@
 import type { Clock, Timer } from '../common/clock.js';
 import type { RandomSource } from '../common/rng.js';
 import {
+  NetTimeoutError,
   PeerLink,
   PeerLinkState,
   RemoteError,
   SendQueueFullError,
-  TimeoutError,
   TooManyPendingCallsError,
   identityNames,
   type Connection,
@@ -347,7 +347,7 @@ export class PeerNetwork implements PeerDirectory, Forwarder {
     } catch (error) {
       // The leader's own answer (KeyNotFound, VersionMismatch, LeaderChanged...) goes back as it is.
       if (error instanceof RemoteError) throw error;
-      if (error instanceof TimeoutError) throw requestTimedOut(`forwarding to leader ${leader} timed out; the outcome is unknown, retry`);
+      if (error instanceof NetTimeoutError) throw requestTimedOut(`forwarding to leader ${leader} timed out; the outcome is unknown, retry`);
       if (error instanceof TooManyPendingCallsError || error instanceof SendQueueFullError) {
         throw notLeader(this.name, hint(), `cannot forward to leader ${leader} now (${(error as Error).message}); retry`);
       }

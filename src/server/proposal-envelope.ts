@@ -12,7 +12,7 @@
  * restarted process picks a new instance, so it never mistakes an entry of
  * its previous life for one of its own pending requests.
  */
-import { ConcordError } from '../common/errors.js';
+import { ConcordError, ConcordErrorCode } from '../common/errors.js';
 import { readVarint, varintBytes, varintEnd, varintTooLong, varintTruncated, writeVarint } from '../common/varint.js';
 
 export const envelopeVersion = 0xc1;
@@ -24,7 +24,7 @@ export interface ProposalHeader {
 
 export class CorruptEnvelopeError extends ConcordError {
   constructor(index: number, reason: string) {
-    super('CONCORD_ERR_CORRUPT_ENTRY', `log entry ${index} is not a valid proposal envelope: ${reason}`);
+    super(ConcordErrorCode.CorruptEntry, `log entry ${index} is not a valid proposal envelope: ${reason}`);
   }
 }
 

@@ -128,7 +128,7 @@ export class DurableStorage implements Storage {
   /**
    * Locks the data directory, recovers the WAL and snapshots, and returns the
    * storage ready for use. Throws DataDirLockedError, CorruptLogError or
-   * CorruptSnapshotError instead of starting on a log it cannot trust.
+   * CorruptSnapshotFileError instead of starting on a log it cannot trust.
    */
   static async open(options: DurableStorageOptions): Promise<DurableStorage> {
     const disk = options.disk ?? new NodeDisk();

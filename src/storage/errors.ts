@@ -1,7 +1,7 @@
 /**
  * Errors of the storage layer: one class per failure mode a caller can act on.
  */
-import { ConcordError } from '../common/errors.js';
+import { ConcordError, ConcordErrorCode } from '../common/errors.js';
 
 /**
  * The write-ahead log on disk is damaged in a way a crash cannot explain (a
@@ -15,17 +15,22 @@ export class CorruptLogError extends ConcordError {
     readonly offset: number,
     readonly reason: string,
   ) {
-    super('CONCORD_ERR_CORRUPT_LOG', `corrupt write-ahead log: ${file} at offset ${offset}: ${reason}`);
+    super(ConcordErrorCode.CorruptLog, `corrupt write-ahead log: ${file} at offset ${offset}: ${reason}`);
   }
 }
 
-/** A snapshot file fails its checksum or has an unreadable trailer. */
-export class CorruptSnapshotError extends ConcordError {
+/**
+ * A snapshot file on this member's disk fails its checksum or has an
+ * unreadable trailer: the disk damaged it (as CorruptLogError for the log).
+ * Not the key-value layer's CorruptSnapshotError, which says a snapshot's
+ * content does not validate while the state machine restores it.
+ */
+export class CorruptSnapshotFileError extends ConcordError {
   constructor(
     readonly file: string,
     readonly reason: string,
   ) {
-    super('CONCORD_ERR_CORRUPT_SNAPSHOT', `corrupt snapshot ${file}: ${reason}`);
+    super(ConcordErrorCode.CorruptSnapshotFile, `corrupt snapshot ${file}: ${reason}`);
   }
 }
 
@@ -49,7 +54,7 @@ export class StorageFailedError extends ConcordError {
   readonly path: string | undefined;
 
   constructor(message: string, options?: { cause?: unknown }) {
-    super('CONCORD_ERR_STORAGE_FAILED', message, options);
+    super(ConcordErrorCode.StorageFailed, message, options);
     const cause = (typeof options?.cause === 'object' && options.cause !== null ? options.cause : {}) as {
       code?: unknown;
       errno?: unknown;
@@ -70,7 +75,7 @@ export class DataDirLockedError extends ConcordError {
     readonly holderPid: number | null,
   ) {
     super(
-      'CONCORD_ERR_DATA_DIR_LOCKED',
+      ConcordErrorCode.DataDirLocked,
       `data directory ${dir} is locked by ${holderPid === null ? 'another process' : `process ${holderPid}`}; ` +
         'is another Concord node running on it?',
     );
@@ -80,7 +85,7 @@ export class DataDirLockedError extends ConcordError {
 /** The storage was closed; no more reads or writes. */
 export class StorageClosedError extends ConcordError {
   constructor() {
-    super('CONCORD_ERR_STORAGE_CLOSED', 'storage is closed');
+    super(ConcordErrorCode.StorageClosed, 'storage is closed');
   }
 }
 
@@ -91,7 +96,7 @@ export class WriteQueueFullError extends ConcordError {
     readonly pendingWriteBytesMax: number,
   ) {
     super(
-      'CONCORD_ERR_WRITE_QUEUE_FULL',
+      ConcordErrorCode.WriteQueueFull,
       `write queue full: ${pendingBytes} bytes pending, bound pendingWriteBytesMax is ${pendingWriteBytesMax}`,
     );
   }
@@ -110,7 +115,7 @@ export class SnapshotChunkRejectedError extends ConcordError {
     reason: string,
   ) {
     super(
-      'CONCORD_ERR_SNAPSHOT_CHUNK_REJECTED',
+      ConcordErrorCode.SnapshotChunkRejected,
       `snapshot chunk for index ${index} term ${term} rejected (${reason}); resume at offset ${expectedOffset}`,
     );
   }
@@ -119,6 +124,6 @@ export class SnapshotChunkRejectedError extends ConcordError {
 /** A snapshot being written or received exceeds `snapshotBytesMax`. */
 export class SnapshotTooLargeError extends ConcordError {
   constructor(readonly snapshotBytesMax: number) {
-    super('CONCORD_ERR_SNAPSHOT_TOO_LARGE', `snapshot exceeds snapshotBytesMax (${snapshotBytesMax} bytes)`);
+    super(ConcordErrorCode.SnapshotTooLarge, `snapshot exceeds snapshotBytesMax (${snapshotBytesMax} bytes)`);
   }
 }

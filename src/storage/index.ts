@@ -5,7 +5,7 @@ export { NodeDisk } from './node-disk.js';
 export { SnapshotStore, type SnapshotInfo } from './snapshot-store.js';
 export {
   CorruptLogError,
-  CorruptSnapshotError,
+  CorruptSnapshotFileError,
   DataDirLockedError,
   SnapshotChunkRejectedError,
   SnapshotTooLargeError,

@@ -14,7 +14,7 @@ import { SnapshotUnavailableError, type SnapshotChunk } from '../raft/storage.js
 import type { IncomingSnapshotChunk } from '../raft/ready.js';
 import { emptyConfState, type SnapshotMetadata } from '../raft/types.js';
 import type { Disk, DiskFile } from './disk.js';
-import { CorruptSnapshotError, SnapshotChunkRejectedError, SnapshotTooLargeError } from './errors.js';
+import { CorruptSnapshotFileError, SnapshotChunkRejectedError, SnapshotTooLargeError } from './errors.js';
 import type { Logger } from '../common/logger.js';
 import {
   decodeSnapshotMetadata,
@@ -237,11 +237,11 @@ export class SnapshotStore {
         signal?.throwIfAborted();
         const buf = new Uint8Array(Math.min(chunkBytes, trailer.contentBytes - at));
         const n = await file.read(buf, at);
-        if (n !== buf.byteLength) throw new CorruptSnapshotError(info.path, `short read at ${at}`);
+        if (n !== buf.byteLength) throw new CorruptSnapshotFileError(info.path, `short read at ${at}`);
         crc = crc32c(buf, crc);
         at += n;
         if (at === trailer.contentBytes && crc !== trailer.contentCrc) {
-          throw new CorruptSnapshotError(info.path, 'content checksum mismatch');
+          throw new CorruptSnapshotFileError(info.path, 'content checksum mismatch');
         }
         yield buf;
       }
@@ -258,7 +258,7 @@ export class SnapshotStore {
     const n = Math.min(Math.max(maxBytes, 1), info.contentBytes - offset);
     const data = new Uint8Array(n);
     const read = this.latestFile.readSync(data, offset);
-    if (read !== n) throw new CorruptSnapshotError(info.path, `short read at ${offset}`);
+    if (read !== n) throw new CorruptSnapshotFileError(info.path, `short read at ${offset}`);
     return { data, done: offset + n >= info.contentBytes };
   }
 
@@ -362,11 +362,11 @@ export class SnapshotStore {
 
   private async readTrailer(file: DiskFile, filePath: string) {
     const size = await file.size();
-    if (size < snapshotTrailerBytes) throw new CorruptSnapshotError(filePath, 'file too short for a trailer');
+    if (size < snapshotTrailerBytes) throw new CorruptSnapshotFileError(filePath, 'file too short for a trailer');
     const buf = new Uint8Array(snapshotTrailerBytes);
     await file.read(buf, size - snapshotTrailerBytes);
     const trailer = decodeSnapshotTrailer(buf, size);
-    if (typeof trailer === 'string') throw new CorruptSnapshotError(filePath, trailer);
+    if (typeof trailer === 'string') throw new CorruptSnapshotFileError(filePath, trailer);
     return trailer;
   }
 
@@ -377,11 +377,11 @@ export class SnapshotStore {
       const trailer = await this.readTrailer(file, filePath);
       const metaBytes = new Uint8Array(trailer.metadataBytes);
       await file.read(metaBytes, trailer.contentBytes);
-      if (crc32c(metaBytes) !== trailer.metadataCrc) throw new CorruptSnapshotError(filePath, 'metadata checksum mismatch');
+      if (crc32c(metaBytes) !== trailer.metadataCrc) throw new CorruptSnapshotFileError(filePath, 'metadata checksum mismatch');
       const meta = decodeSnapshotMetadata(metaBytes);
-      if (typeof meta === 'string') throw new CorruptSnapshotError(filePath, meta);
+      if (typeof meta === 'string') throw new CorruptSnapshotFileError(filePath, meta);
       if (meta.index !== index || meta.term !== term) {
-        throw new CorruptSnapshotError(filePath, `metadata says index ${meta.index} term ${meta.term}, name disagrees`);
+        throw new CorruptSnapshotFileError(filePath, `metadata says index ${meta.index} term ${meta.term}, name disagrees`);
       }
       if (verifyContents) {
         let crc = 0;
@@ -389,11 +389,11 @@ export class SnapshotStore {
         for (let at = 0; at < trailer.contentBytes; ) {
           const want = Math.min(buf.byteLength, trailer.contentBytes - at);
           const view = buf.subarray(0, want);
-          if ((await file.read(view, at)) !== want) throw new CorruptSnapshotError(filePath, `short read at ${at}`);
+          if ((await file.read(view, at)) !== want) throw new CorruptSnapshotFileError(filePath, `short read at ${at}`);
           crc = crc32c(view, crc);
           at += want;
         }
-        if (crc !== trailer.contentCrc) throw new CorruptSnapshotError(filePath, 'content checksum mismatch');
+        if (crc !== trailer.contentCrc) throw new CorruptSnapshotFileError(filePath, 'content checksum mismatch');
       }
       return { meta, path: filePath, contentBytes: trailer.contentBytes };
     } finally {

@@ -7,7 +7,7 @@
  * fail them, and every request is recorded so tests can check what the client
  * actually sent (e.g. the same seq on a retry).
  */
-import { ConcordError } from '../../src/common/errors.js';
+import { ConcordError, type ConcordErrorCode } from '../../src/common/errors.js';
 import { listen, RpcServer, type CallContext, type Connection, type Listener } from '../../src/net/index.js';
 import { ErrorCode, Method, type KeyValue, type MemberStatus, type SessionRef } from '../../src/protocol/index.js';
 import { clientMethods } from '../../src/protocol/schemas.js';
@@ -16,7 +16,7 @@ let clusterCounter = 0;
 
 /** A remote error the way a member sends it: code, message and details. */
 export function remoteError(code: string, message: string, details: Record<string, unknown> = {}): ConcordError {
-  return Object.assign(new ConcordError(code, message), { details });
+  return Object.assign(new ConcordError(code as ConcordErrorCode, message), { details });
 }
 
 const hex = (bytes: Uint8Array): string => Buffer.from(bytes).toString('hex');

@@ -7,7 +7,7 @@
  * and how each channel ended (closed gracefully or destroyed).
  */
 import type { RpcChannel } from '../../src/client/index.js';
-import { TimeoutError as RpcTimeoutError } from '../../src/net/index.js';
+import { NetTimeoutError } from '../../src/net/index.js';
 import type { ManualClock } from './manual-clock.js';
 
 export type Handler = (request: any, endpoint: string) => unknown;
@@ -53,7 +53,7 @@ export class MemoryMembers {
           // A channel honours the call's timeoutMs itself (the net layer's RPC client does).
           const timer = this.clock.setTimer(options.timeoutMs ?? 1e9, () => {
             pending.delete(reject);
-            reject(new RpcTimeoutError(`${method} timed out after ${options.timeoutMs} ms`));
+            reject(new NetTimeoutError(`${method} timed out after ${options.timeoutMs} ms`));
           });
           if (handler === undefined || paused) return; // Never answers.
           this.clock.schedule(() => {

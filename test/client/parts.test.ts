@@ -62,10 +62,13 @@ test('remote errors become the key-value layer\'s typed errors, even with unexpe
   });
   assert.ok(mismatch instanceof VersionMismatchError);
   assert.equal(mismatch.details.actualModRevision, 9);
-  // The protocol document's older names for the size fields still give the right class and numbers.
-  const tooLarge = errorFromRemote(ErrorCode.KeyTooLarge, 'big', { sizeBytes: 5000, limitBytes: 4096 });
+  const tooLarge = errorFromRemote(ErrorCode.KeyTooLarge, 'big', { keyBytes: 5000, keyBytesMax: 4096 });
   assert.ok(tooLarge instanceof KeyTooLargeError);
   assert.deepEqual(tooLarge.details, { keyBytes: 5000, keyBytesMax: 4096 });
+  // One decoder: details of another shape (the protocol document's old size names) still give the right class; unreadable fields are 0.
+  const legacy = errorFromRemote(ErrorCode.KeyTooLarge, 'big', { sizeBytes: 5000, limitBytes: 4096 });
+  assert.ok(legacy instanceof KeyTooLargeError);
+  assert.deepEqual(legacy.details, { keyBytes: 0, keyBytesMax: 0 });
   assert.ok(errorFromRemote(ErrorCode.SessionExpired, 'gone', undefined) instanceof SessionExpiredError);
   const invalid = errorFromRemote(ErrorCode.InvalidRequest, 'bad', { reason: 'limit must be positive' });
   assert.ok(invalid instanceof InvalidRequestError);

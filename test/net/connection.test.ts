@@ -9,7 +9,7 @@ import {
   listen,
   s,
   SendQueueFullError,
-  TimeoutError,
+  NetTimeoutError,
   type Connection,
 } from '../../src/net/index.js';
 import { addressFor, eventually, tempDir } from './helpers.js';
@@ -103,10 +103,10 @@ for (const transport of ['tcp', 'unix', 'mem'] as const) {
   });
 }
 
-test('receive times out with TimeoutError and the connection stays usable', async () => {
+test('receive times out with NetTimeoutError and the connection stays usable', async () => {
   const server = await echoServer(addressFor('tcp', dir.path));
   const connection = await connect(server.address, { messages });
-  await assert.rejects(connection.receive({ timeoutMs: 20 }), TimeoutError);
+  await assert.rejects(connection.receive({ timeoutMs: 20 }), NetTimeoutError);
   connection.post({ type: 'Ping', body: { seq: 9 } });
   assert.deepEqual(await connection.receive(), { type: 'Ping', body: { seq: 9 } });
   await connection.close();
@@ -119,7 +119,7 @@ test('receive honours an AbortSignal', async () => {
   const controller = new AbortController();
   const waiting = connection.receive({ signal: controller.signal });
   controller.abort();
-  await assert.rejects(waiting, { code: 'CONCORD_ERR_ABORTED' });
+  await assert.rejects(waiting, { code: 'CONCORD_ERR_NET_ABORTED' });
   await connection.close();
   await server.close();
 });

@@ -7,14 +7,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  AbortedError,
+  NetAbortedError,
   connect,
   defineMethods,
   listen,
   RpcClient,
   RpcServer,
   s,
-  TimeoutError,
+  NetTimeoutError,
   type CallContext,
 } from '../../src/net/index.js';
 import { viewBackingBytesMax } from '../../src/net/msgpack.js';
@@ -85,7 +85,7 @@ test('a short timeout made after a long one still fires first; the long one is a
   const { client, stop } = await start();
   const long = client.call('sleep', { ms: 80, tag: 7 }, { timeoutMs: 10_000 });
   const short = client.call('hang', {}, { timeoutMs: 20 });
-  await assert.rejects(short, TimeoutError);
+  await assert.rejects(short, NetTimeoutError);
   assert.deepEqual(await long, { tag: 7 });
   assert.equal(client.pendingCalls, 0);
   await stop();
@@ -95,15 +95,15 @@ test("the client's default timeout applies, and answered calls never time out la
   const { client, stop } = await start({ timeoutMs: 40 });
   for (let i = 0; i < 50; i++) await client.call('echo', Buffer.from([i]));
   await assert.rejects(client.call('hang', {}), (error: unknown) => {
-    assert.ok(error instanceof TimeoutError);
+    assert.ok(error instanceof NetTimeoutError);
     assert.match(error.message, /after 40 ms/);
     return true;
   });
   // Calls answered before their deadline stay answered: nothing else is rejected meanwhile.
   const answered = await Promise.all(Array.from({ length: 20 }, (_, tag) => client.call('sleep', { ms: 0, tag })));
   assert.equal(answered.length, 20);
-  await assert.rejects(client.call('hang', {}, { timeoutMs: 0 }), TimeoutError);
-  await assert.rejects(client.call('hang', {}, { timeoutMs: -5 }), TimeoutError);
+  await assert.rejects(client.call('hang', {}, { timeoutMs: 0 }), NetTimeoutError);
+  await assert.rejects(client.call('hang', {}, { timeoutMs: -5 }), NetTimeoutError);
   assert.equal(client.pendingCalls, 0);
   await stop();
 });
@@ -121,11 +121,11 @@ test("deadlines run on the injected clock: a call times out when that clock pass
   // Timeouts far beyond the test's real duration: only the injected clock can make them fire.
   const settled: string[] = [];
   const short = client.call('hang', {}, { timeoutMs: 100_000 }).catch((error: unknown) => {
-    assert.ok(error instanceof TimeoutError && /after 100000 ms/.test(error.message), String(error));
+    assert.ok(error instanceof NetTimeoutError && /after 100000 ms/.test(error.message), String(error));
     settled.push('short');
   });
   const long = client.call('hang', {}, { timeoutMs: 300_000 }).catch((error: unknown) => {
-    assert.ok(error instanceof TimeoutError, String(error));
+    assert.ok(error instanceof NetTimeoutError, String(error));
     settled.push('long');
   });
   await clock.advance(99_999);
@@ -143,7 +143,7 @@ test("deadlines run on the injected clock: a call times out when that clock pass
   let receiveFailed: unknown;
   const received = connection.receive({ timeoutMs: 100_000 }).catch((error: unknown) => (receiveFailed = error));
   await clock.advance(100_000);
-  assert.ok(receiveFailed instanceof TimeoutError);
+  assert.ok(receiveFailed instanceof NetTimeoutError);
   await received;
   connection.destroy();
   await server.close();
@@ -156,7 +156,7 @@ test('a handler that looks at its signal only after the caller aborted finds it 
   const other = client.call('lateLook', { tag: 2 });
   await eventually(() => gates.length === 2, 'both handlers started');
   controller.abort();
-  await assert.rejects(call, AbortedError);
+  await assert.rejects(call, NetAbortedError);
   // Frames are handled in order: once this answer is back, the server has seen the Cancel frame.
   await client.call('echo', Buffer.from('barrier'));
   for (const gate of gates) gate.release();

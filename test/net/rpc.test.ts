@@ -2,7 +2,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { ConcordError } from '../../src/common/errors.js';
 import {
-  AbortedError,
+  NetAbortedError,
   connect,
   ConnectionClosedError,
   defineMessages,
@@ -12,7 +12,7 @@ import {
   RpcClient,
   RpcServer,
   s,
-  TimeoutError,
+  NetTimeoutError,
   TooManyPendingCallsError,
   type Connection,
   type Handlers,
@@ -116,9 +116,9 @@ test('any other handler error is CONCORD_ERR_INTERNAL for the caller and logged 
   await stop();
 });
 
-test('timeoutMs rejects with TimeoutError and aborts the handler through its signal', async () => {
+test('timeoutMs rejects with NetTimeoutError and aborts the handler through its signal', async () => {
   const { client, hangSignals, stop } = await start('tcp');
-  await assert.rejects(client.call('hang', {}, { timeoutMs: 30 }), TimeoutError);
+  await assert.rejects(client.call('hang', {}, { timeoutMs: 30 }), NetTimeoutError);
   await eventually(() => hangSignals.length === 1 && hangSignals[0]!.aborted, 'handler signal aborted');
   assert.equal(client.pendingCalls, 0);
   await stop();
@@ -128,12 +128,12 @@ test('an AbortSignal cancels a call, before or during', async () => {
   const { client, hangSignals, stop } = await start('tcp');
   const before = new AbortController();
   before.abort();
-  await assert.rejects(client.call('hang', {}, { signal: before.signal }), AbortedError);
+  await assert.rejects(client.call('hang', {}, { signal: before.signal }), NetAbortedError);
   const during = new AbortController();
   const call = client.call('hang', {}, { signal: during.signal });
   await eventually(() => hangSignals.length === 1, 'handler started');
   during.abort();
-  await assert.rejects(call, AbortedError);
+  await assert.rejects(call, NetAbortedError);
   await eventually(() => hangSignals[0]!.aborted, 'handler signal aborted');
   await stop();
 });

@@ -18,7 +18,7 @@
  * - Durable vote safety: a node's persisted term never goes back, and its
  *   persisted vote never changes within a term (§5.2: one vote per term).
  */
-import { ConcordError } from '../../src/common/errors.js';
+import { ConcordError, ConcordErrorCode } from '../../src/common/errors.js';
 import type { ConfState, HardState, NodeId } from '../../src/raft/types.js';
 
 export class InvariantViolationError extends ConcordError {
@@ -26,7 +26,7 @@ export class InvariantViolationError extends ConcordError {
     readonly invariant: string,
     detail: string,
   ) {
-    super('CONCORD_ERR_SIM_INVARIANT', `${invariant}: ${detail}`);
+    super(ConcordErrorCode.Assertion, `${invariant}: ${detail}`);
   }
 }
 

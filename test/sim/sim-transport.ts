@@ -24,7 +24,7 @@
  *   AbortedError). Client links are never duplicated (TCP does not).
  */
 import { ConcordError } from '../../src/common/errors.js';
-import { ConnectError, ConnectionClosedError, RemoteError, TimeoutError as RpcTimeoutError, AbortedError as RpcAbortedError } from '../../src/net/index.js';
+import { ConnectError, ConnectionClosedError, RemoteError, NetTimeoutError as RpcTimeoutError, NetAbortedError as RpcAbortedError } from '../../src/net/index.js';
 import type { RpcChannel } from '../../src/client/channel.js';
 import { ErrorCode, type Method, type MethodTypes } from '../../src/protocol/index.js';
 import type { Message } from '../../src/raft/messages.js';

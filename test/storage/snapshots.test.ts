@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { DurableStorage } from '../../src/storage/durable-storage.js';
 import { SimulatedDisk } from '../../src/testing/simulated-disk.js';
 import {
-  CorruptSnapshotError,
+  CorruptSnapshotFileError,
   SnapshotChunkRejectedError,
   SnapshotTooLargeError,
   WriteQueueFullError,
@@ -25,7 +25,7 @@ describe('snapshots and bounds', () => {
     await s.close();
   });
 
-  it('a damaged latest snapshot refuses to start with CorruptSnapshotError', async () => {
+  it('a damaged latest snapshot refuses to start with CorruptSnapshotFileError', async () => {
     const { dir, cleanup } = tempDir();
     try {
       const s = await DurableStorage.open({ dir });
@@ -37,7 +37,7 @@ describe('snapshots and bounds', () => {
       bytes[3]! ^= 0x01;
       fs.writeFileSync(file, bytes);
       await assert.rejects(DurableStorage.open({ dir }), (e: unknown) => {
-        assert.ok(e instanceof CorruptSnapshotError);
+        assert.ok(e instanceof CorruptSnapshotFileError);
         assert.equal(e.file, file);
         assert.match(e.message, /content checksum mismatch/);
         return true;

@@ -20,7 +20,7 @@ import { fileURLToPath } from 'node:url';
 import { createRpcChannel } from '../../client/net-channel.js';
 import type { RpcChannel } from '../../client/channel.js';
 import { Method, type MemberStatus, type StatusResponse } from '../../protocol/index.js';
-import { ConcordError } from '../../common/errors.js';
+import { ConcordError, ConcordErrorCode } from '../../common/errors.js';
 
 /** How a member's output is handled: appended to <dataDir>/<name>.log, or passed through prefixed with the name. */
 export const MemberOutput = { LogFile: 'log-file', Prefixed: 'prefixed', Ignore: 'ignore' } as const;
@@ -67,7 +67,7 @@ export interface LocalMember {
 export class MemberExitedError extends ConcordError {
   constructor(name: string, how: number | string, logFile: string | null) {
     super(
-      'CONCORD_ERR_MEMBER_EXITED',
+      ConcordErrorCode.MemberExited,
       `member ${name} exited (${typeof how === 'number' ? `code ${how}` : how})` + (logFile ? `; see ${logFile}` : ''),
     );
   }
@@ -76,7 +76,7 @@ export class MemberExitedError extends ConcordError {
 /** A port a member needs is already in use. */
 export class PortInUseError extends ConcordError {
   constructor(host: string, port: number) {
-    super('CONCORD_ERR_PORT_IN_USE', `port ${port} on ${host} is already in use (is another cluster running? pick other ports with --client-port / --peer-port)`);
+    super(ConcordErrorCode.PortInUse, `port ${port} on ${host} is already in use (is another cluster running? pick other ports with --client-port / --peer-port)`);
   }
 }
 
@@ -92,7 +92,7 @@ async function assertPortFree(host: string, port: number): Promise<void> {
 /** No leader emerged in time. */
 export class NoLeaderError extends ConcordError {
   constructor(timeoutMs: number) {
-    super('CONCORD_ERR_NO_LEADER', `no leader elected within ${timeoutMs} ms`);
+    super(ConcordErrorCode.NoLeader, `no leader elected within ${timeoutMs} ms`);
   }
 }
 

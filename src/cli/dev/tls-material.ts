@@ -18,7 +18,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, statSync, w
 import { join } from 'node:path';
 import * as x509 from '@peculiar/x509';
 import type { Clock } from '../../common/clock.js';
-import { ConcordError } from '../../common/errors.js';
+import { ConcordError, ConcordErrorCode } from '../../common/errors.js';
 import { systemClock } from '../../common/system-clock.js';
 
 export interface TlsMaterialOptions {
@@ -67,7 +67,7 @@ const subtle = webcrypto.subtle;
 
 export class TlsMaterialError extends ConcordError {
   constructor(message: string) {
-    super('CONCORD_ERR_TLS_MATERIAL', message);
+    super(ConcordErrorCode.TlsMaterial, message);
   }
 }
 

@@ -1,0 +1,119 @@
+/**
+ * The one table of every error code Concord raises: each `CONCORD_ERR_*`
+ * string is spelled here and nowhere else in src/ (layers use these constants,
+ * the protocol's wire subset is built from them in src/protocol/error-codes.ts,
+ * and docs/errors.md documents each one: a test keeps the two in sync).
+ * `ConcordError.code` is typed as `ConcordErrorCode`, so a misspelt code is a
+ * compile error rather than an error nobody can match on.
+ *
+ * A code is stable once released: callers, logs and remote peers match on it.
+ * Grouped by the layer that raises it; this module imports nothing.
+ */
+export const ConcordErrorCode = {
+  // common: a broken invariant (a bug), raised by `assert`.
+  Assertion: 'CONCORD_ERR_ASSERTION',
+
+  // net: addresses, connections, frames, RPC.
+  InvalidAddress: 'CONCORD_ERR_INVALID_ADDRESS',
+  Connect: 'CONCORD_ERR_CONNECT',
+  Listen: 'CONCORD_ERR_LISTEN',
+  ConnectionClosed: 'CONCORD_ERR_CONNECTION_CLOSED',
+  FrameTooLarge: 'CONCORD_ERR_FRAME_TOO_LARGE',
+  Decode: 'CONCORD_ERR_DECODE',
+  UnknownMessage: 'CONCORD_ERR_UNKNOWN_MESSAGE',
+  SendQueueFull: 'CONCORD_ERR_SEND_QUEUE_FULL',
+  IdleTimeout: 'CONCORD_ERR_IDLE_TIMEOUT',
+  /** A connection did not complete its handshake (TLS, then its first frame or auth) in time. */
+  HandshakeTimeout: 'CONCORD_ERR_HANDSHAKE_TIMEOUT',
+  /** A frame in progress arrived slower than the listener's minimum rate. */
+  FrameTooSlow: 'CONCORD_ERR_FRAME_TOO_SLOW',
+  /** The process's budget for bytes of partial inbound frames is spent. */
+  InboundBudgetExceeded: 'CONCORD_ERR_INBOUND_BUDGET_EXCEEDED',
+  /** A listener at its connection cap (or backing off accept after EMFILE) refused a connection. */
+  ConnectionRefused: 'CONCORD_ERR_CONNECTION_REFUSED',
+  /** One net operation (a connect, an RPC call, a receive) passed its own `timeoutMs`. */
+  NetTimeout: 'CONCORD_ERR_NET_TIMEOUT',
+  /** One net operation was cancelled through its own AbortSignal. */
+  NetAborted: 'CONCORD_ERR_NET_ABORTED',
+  TooManyPendingCalls: 'CONCORD_ERR_TOO_MANY_PENDING_CALLS',
+  UnknownMethod: 'CONCORD_ERR_UNKNOWN_METHOD',
+
+  // protocol: what a member answers a client or a peer with.
+  NotLeader: 'CONCORD_ERR_NOT_LEADER',
+  LeaderChanged: 'CONCORD_ERR_LEADER_CHANGED',
+  /** A deadline passed: the member's for a request, or the client's for a whole operation. */
+  Timeout: 'CONCORD_ERR_TIMEOUT',
+  Overloaded: 'CONCORD_ERR_OVERLOADED',
+  ShuttingDown: 'CONCORD_ERR_SHUTTING_DOWN',
+  StorageFailed: 'CONCORD_ERR_STORAGE_FAILED',
+  InvalidRequest: 'CONCORD_ERR_INVALID_REQUEST',
+  Internal: 'CONCORD_ERR_INTERNAL',
+
+  // kv: the state machine's results (they cross the wire as they are).
+  EmptyKey: 'CONCORD_ERR_EMPTY_KEY',
+  KeyTooLarge: 'CONCORD_ERR_KEY_TOO_LARGE',
+  ValueTooLarge: 'CONCORD_ERR_VALUE_TOO_LARGE',
+  KeyNotFound: 'CONCORD_ERR_KEY_NOT_FOUND',
+  VersionMismatch: 'CONCORD_ERR_VERSION_MISMATCH',
+  SessionExpired: 'CONCORD_ERR_SESSION_EXPIRED',
+  StaleSequence: 'CONCORD_ERR_STALE_SEQUENCE',
+  SessionResultsFull: 'CONCORD_ERR_SESSION_RESULTS_FULL',
+  SessionsFull: 'CONCORD_ERR_SESSIONS_FULL',
+  InvalidCommand: 'CONCORD_ERR_INVALID_COMMAND',
+  InvalidScan: 'CONCORD_ERR_INVALID_SCAN',
+  /** The key-value snapshot's content does not validate (the storage layer's file check is CorruptSnapshotFile). */
+  CorruptSnapshot: 'CONCORD_ERR_CORRUPT_SNAPSHOT',
+  UserNotFound: 'CONCORD_ERR_USER_NOT_FOUND',
+  UserExists: 'CONCORD_ERR_USER_EXISTS',
+  RoleNotFound: 'CONCORD_ERR_ROLE_NOT_FOUND',
+  RoleExists: 'CONCORD_ERR_ROLE_EXISTS',
+  RoleNotGranted: 'CONCORD_ERR_ROLE_NOT_GRANTED',
+  PermissionNotGranted: 'CONCORD_ERR_PERMISSION_NOT_GRANTED',
+  RootUserRequired: 'CONCORD_ERR_ROOT_USER_REQUIRED',
+  AuthLimit: 'CONCORD_ERR_AUTH_LIMIT',
+  PermissionDenied: 'CONCORD_ERR_PERMISSION_DENIED',
+  AuthenticationFailed: 'CONCORD_ERR_AUTHENTICATION_FAILED',
+  UserQuotaExceeded: 'CONCORD_ERR_USER_QUOTA_EXCEEDED',
+
+  // raft: the core and its Storage interface.
+  ProposalDropped: 'CONCORD_ERR_PROPOSAL_DROPPED',
+  InvalidConfChange: 'CONCORD_ERR_INVALID_CONF_CHANGE',
+  LogCompacted: 'CONCORD_ERR_LOG_COMPACTED',
+  LogUnavailable: 'CONCORD_ERR_LOG_UNAVAILABLE',
+  SnapshotUnavailable: 'CONCORD_ERR_SNAPSHOT_UNAVAILABLE',
+
+  // storage: the WAL, snapshots on disk, the data directory.
+  CorruptLog: 'CONCORD_ERR_CORRUPT_LOG',
+  /** A snapshot file on this member's disk fails its checksum or trailer. */
+  CorruptSnapshotFile: 'CONCORD_ERR_CORRUPT_SNAPSHOT_FILE',
+  DataDirLocked: 'CONCORD_ERR_DATA_DIR_LOCKED',
+  StorageClosed: 'CONCORD_ERR_STORAGE_CLOSED',
+  WriteQueueFull: 'CONCORD_ERR_WRITE_QUEUE_FULL',
+  SnapshotChunkRejected: 'CONCORD_ERR_SNAPSHOT_CHUNK_REJECTED',
+  SnapshotTooLarge: 'CONCORD_ERR_SNAPSHOT_TOO_LARGE',
+
+  // server: one member process.
+  CorruptEntry: 'CONCORD_ERR_CORRUPT_ENTRY',
+  CorruptMemberFile: 'CONCORD_ERR_CORRUPT_MEMBER_FILE',
+  InvalidConfig: 'CONCORD_ERR_INVALID_CONFIG',
+  BootstrapRefused: 'CONCORD_ERR_BOOTSTRAP_REFUSED',
+
+  // client: what the library itself concludes.
+  Aborted: 'CONCORD_ERR_ABORTED',
+  Unavailable: 'CONCORD_ERR_UNAVAILABLE',
+  ClientClosed: 'CONCORD_ERR_CLIENT_CLOSED',
+
+  // cli: `concord dev` and its TLS material.
+  TlsMaterial: 'CONCORD_ERR_TLS_MATERIAL',
+  PortInUse: 'CONCORD_ERR_PORT_IN_USE',
+  MemberExited: 'CONCORD_ERR_MEMBER_EXITED',
+  NoLeader: 'CONCORD_ERR_NO_LEADER',
+} as const;
+export type ConcordErrorCode = (typeof ConcordErrorCode)[keyof typeof ConcordErrorCode];
+
+const allCodes: ReadonlySet<string> = new Set<string>(Object.values(ConcordErrorCode));
+
+/** True when `code` is one of the table's codes (a remote peer may send one this version does not know). */
+export function isConcordErrorCode(code: string): code is ConcordErrorCode {
+  return allCodes.has(code);
+}

@@ -6,6 +6,7 @@ export interface CampaignOptions {
   readonly seedStart: number;
   readonly seeds: number;
   readonly countStaleVotes?: boolean;
+  readonly skipDatasync?: boolean;
   /** A variation applied to every seed's scenario (see scenarioProfiles). */
   readonly scenario?: (s: Scenario) => Scenario;
   /** Called every few seeds with the number done so far. */
@@ -20,15 +21,20 @@ export interface CampaignSummary {
   readonly failure?: SimResult;
 }
 
-export function runCampaign(options: CampaignOptions): CampaignSummary {
+export async function runCampaign(options: CampaignOptions): Promise<CampaignSummary> {
   const started = performance.now();
   let done = 0;
   let lastProgress = started;
   for (let seed = options.seedStart; seed < options.seedStart + options.seeds; seed++) {
     // Runs are deterministic, so a campaign runs without tracing and replays a failing seed with it.
-    const base = { seed, countStaleVotes: options.countStaleVotes ?? false, ...(options.scenario ? { scenario: options.scenario } : {}) };
-    let result = runSimulation({ ...base, trace: TraceMode.Off });
-    if (!result.ok) result = runSimulation({ ...base, trace: TraceMode.Tail });
+    const base = {
+      seed,
+      countStaleVotes: options.countStaleVotes ?? false,
+      skipDatasync: options.skipDatasync ?? false,
+      ...(options.scenario ? { scenario: options.scenario } : {}),
+    };
+    let result = await runSimulation({ ...base, trace: TraceMode.Off });
+    if (!result.ok) result = await runSimulation({ ...base, trace: TraceMode.Tail });
     done++;
     options.onResult?.(result);
     const now = performance.now();

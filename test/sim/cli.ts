@@ -6,7 +6,8 @@
  *   --seeds K             run a campaign of K seeds (from --seed-start, default 1)
  *   --seed-start S        first seed of a campaign
  *   --count-stale-votes   run the core with its deliberately unsafe vote counting
- *   --profile NAME        a scenario variation (default, membership, storm)
+ *   --skip-datasync       members' disks acknowledge fdatasync without syncing (a planted bug)
+ *   --profile NAME        a scenario variation (default, disk, storm)
  *   --json                one JSON object per seed instead of text
  *
  * Exits non-zero on the first failure, printing the seed, the command that
@@ -25,12 +26,13 @@ function integer(value: string): number {
 
 const program = new Command()
   .name('sim')
-  .description('Deterministic whole-cluster simulator for the Concord Raft core')
+  .description('Deterministic whole-cluster simulator running the production Concord member and client')
   .option('--seed <n>', 'run one seed', integer)
   .option('--seeds <k>', 'run a campaign of k seeds', integer)
   .option('--seed-start <s>', 'first seed of a campaign', integer, 1)
   .option('--trace', 'print the full trace of the run (with --seed)', false)
   .option('--count-stale-votes', 'inject the core bug that counts stale votes', false)
+  .option('--skip-datasync', "inject a disk that acknowledges fdatasync without syncing", false)
   .option('--profile <name>', `scenario variation: ${Object.keys(scenarioProfiles).join(', ')}`, 'default')
   .option('--json', 'print one JSON object per seed', false)
   .parse();
@@ -41,6 +43,7 @@ const opts = program.opts<{
   seedStart: number;
   trace: boolean;
   countStaleVotes: boolean;
+  skipDatasync: boolean;
   profile: string;
   json: boolean;
 }>();
@@ -50,13 +53,16 @@ if (profile === undefined) {
   process.stderr.write(`unknown profile ${opts.profile} (known: ${Object.keys(scenarioProfiles).join(', ')})\n`);
   process.exit(2);
 }
-const extraFlags = (opts.countStaleVotes ? ' --count-stale-votes' : '') + (opts.profile !== 'default' ? ` --profile ${opts.profile}` : '');
+const extraFlags =
+  (opts.countStaleVotes ? ' --count-stale-votes' : '') +
+  (opts.skipDatasync ? ' --skip-datasync' : '') + (opts.profile !== 'default' ? ` --profile ${opts.profile}` : '');
 
 if (opts.seed !== undefined && opts.seeds === undefined) {
-  const result = runSimulation({
+  const result = await runSimulation({
     seed: opts.seed,
     trace: opts.trace ? TraceMode.Full : TraceMode.Tail,
     countStaleVotes: opts.countStaleVotes,
+    skipDatasync: opts.skipDatasync,
     scenario: profile,
   });
   if (opts.trace && result.fullTrace) for (const line of result.fullTrace) process.stdout.write(line + '\n');
@@ -66,7 +72,7 @@ if (opts.seed !== undefined && opts.seeds === undefined) {
     const st = result.stats;
     process.stdout.write(
       `seed ${result.seed}: ok  (${st.clusterSize} nodes, ${st.simulatedMs} ms simulated, ${st.events} events, ` +
-        `${st.operations.ok} ops ok / ${st.operations.unknown} unknown, ${st.leaderTerms} leader terms, ` +
+        `${st.operations.ok} ops ok / ${st.operations.unknown} unknown, ${st.increments.acked} increments acked / ${st.increments.unresolved} unresolved, ${st.leaderTerms} leader terms, ` +
         `${st.crashes} crashes, ${st.snapshotsInstalled} snapshot installs, liveness ${st.healToLivenessMs} ms after heal; trace ${result.traceDigest})\n`,
     );
   } else {
@@ -76,10 +82,11 @@ if (opts.seed !== undefined && opts.seeds === undefined) {
 } else {
   const count = opts.seeds ?? 100;
   const start = opts.seed ?? opts.seedStart;
-  const summary = runCampaign({
+  const summary = await runCampaign({
     seedStart: start,
     seeds: count,
     countStaleVotes: opts.countStaleVotes,
+    skipDatasync: opts.skipDatasync,
     scenario: profile,
     onProgress: (done, elapsedMs) => {
       if (opts.json) return;

@@ -94,6 +94,25 @@ export class SimNetwork {
     return d;
   }
 
+  /** How long a party takes to notice that a connection broke (a reset, a keepalive): a few latencies. */
+  lossNoticeMs(): number {
+    const f = this.faults;
+    return this.rng.between(2 * f.delayMaxMs, 6 * f.delayMaxMs + 20);
+  }
+
+  /**
+   * For connection-oriented traffic (client calls, forwarded requests): the
+   * fate of one message, where a lost segment is retransmitted (it arrives a
+   * retransmission timeout later) and only sometimes ends in a reset.
+   * Null: the connection breaks.
+   */
+  sendOnConnection(from: NodeId, to: NodeId): number | null {
+    const { fate, delaysMs } = this.send(from, to);
+    if (fate === SendFate.Delivered) return delaysMs[0] as number;
+    if (fate === SendFate.Cut || this.rng.chance(0.25)) return null;
+    return this.delay(from) + this.rng.between(200, 400);
+  }
+
   isCut(from: NodeId, to: NodeId): boolean {
     return this.cut.has(from + '>' + to);
   }

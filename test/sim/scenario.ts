@@ -1,10 +1,11 @@
 /**
  * A run's parameters, all derived from its seed: cluster size, how hostile
  * the network is, which faults are injected and how often, the client
- * workload, compaction, membership changes. Varying these per seed is what
+ * workload, compaction. Varying these per seed is what
  * makes a campaign cover calm runs and chaotic ones.
  */
 import type { NetworkFaults } from './network.js';
+import type { SimDiskFaults } from './sim-disk.js';
 import { Prng } from '../../src/common/rng.js';
 
 export const FaultKind = {
@@ -18,16 +19,24 @@ export const FaultKind = {
   OneWayCut: 'one-way-cut',
   /** Isolate a minority of followers together. */
   SplitMinority: 'split-minority',
-  /** Everything one node sends is delayed by up to a few election timeouts. */
+  /** Everything one member sends is delayed by up to a few election timeouts. */
   SlowNode: 'slow-node',
   Heal: 'heal',
+  /** Crash a member: unsynced writes are lost (in some runs torn: a prefix survives, cut at any byte). */
   CrashRandom: 'crash-random',
   CrashLeader: 'crash-leader',
-  /** Every node crashes at once (and restarts later): only persisted state survives. */
+  /** Every member crashes at once (and restarts later): only durable state survives. */
   CrashAll: 'crash-all',
   Restart: 'restart',
   TransferLeadership: 'transfer-leadership',
-  Membership: 'membership',
+  /** The next fdatasync of a member (the leader, or any) fails with EIO or ENOSPC: the member stops as the server does. */
+  DiskFailure: 'disk-failure',
+  /** A member's fdatasyncs take much longer for a while (a latency spike). */
+  SlowDisk: 'slow-disk',
+  /** A member (often the leader) shuts down gracefully, as `concord server` does on SIGTERM, and stays down until restarted. */
+  GracefulRestart: 'graceful-restart',
+  /** The leader's wall clock steps forward or back (NTP, an operator): entries carry its time. */
+  ClockStep: 'clock-step',
 } as const;
 export type FaultKind = (typeof FaultKind)[keyof typeof FaultKind];
 
@@ -37,23 +46,30 @@ export interface Scenario {
   readonly tickMs: number;
   readonly electionTicks: number;
   readonly heartbeatTicks: number;
-  /** Core options: both settings of each are exercised. */
+  /** Core options (production: both on). */
   readonly preVote: boolean;
   readonly checkQuorum: boolean;
   /** Faults are injected during this phase; afterwards everything heals and liveness is checked. */
   readonly faultPhaseMs: number;
   readonly network: NetworkFaults;
-  readonly fsyncDelayMinMs: number;
-  readonly fsyncDelayMaxMs: number;
-  /** On a crash, probability that the write in progress reached the disk anyway (it was just not acknowledged). */
-  readonly crashKeepsInflightWriteRate: number;
+  /** fdatasync latency and spikes (sim-disk.ts). */
+  readonly disk: SimDiskFaults;
+  /** On a crash, probability that the disk tears (a prefix of the unsynced writes survives, the last cut short). */
+  readonly crashTearRate: number;
   readonly faultIntervalMinMs: number;
   readonly faultIntervalMaxMs: number;
   /** Fault kinds drawn from (with repeats acting as weights). */
   readonly faultKinds: readonly FaultKind[];
-  readonly clientCount: number;
+  /** Largest leader clock step, either way. */
+  readonly clockStepMaxMs: number;
+  readonly registerClients: number;
   readonly keys: readonly string[];
+  readonly counterClients: number;
+  readonly counterKeys: readonly string[];
+  /** Each client call's deadline (timeoutMs), retries included. */
   readonly clientTimeoutMs: number;
+  /** The members' requestTimeoutMs. */
+  readonly requestTimeoutMs: number;
   /** Pause between a client's operations. */
   readonly clientThinkMinMs: number;
   readonly clientThinkMaxMs: number;
@@ -63,37 +79,24 @@ export interface Scenario {
   readonly snapshotChunkBytes: number;
   /** After healing: ticks within which a leader must be elected and a probe write commit. */
   readonly livenessTicksMax: number;
-  /**
-   * How the host applies committed entries: false, when the Ready carrying
-   * them is durable; true, at once, and also while a Ready's fsync is in
-   * flight (RaftNode.takeCommittedEntries), as the server does.
-   */
-  readonly applyBeforeDurable: boolean;
-  /**
-   * Whether a host sends the core's messages while a Ready's fsync is in
-   * flight (RaftNode.takeMessages: a leader replicates new proposals before
-   * its own disk is done with the last batch), as the server does under load.
-   */
-  readonly sendDuringPersist: boolean;
 }
 
 export function scenarioForSeed(seed: number): Scenario {
   const rng = new Prng(seed ^ 0x5ce7a210);
   const clusterSize = rng.chance(0.5) ? 3 : 5;
   const tickMs = 10;
-  const calm = rng.chance(0.15);
+  const calm = rng.chance(0.1);
   // An "election storm": latency close to a short election timeout, so elections are contested,
   // candidates time out with votes still in flight, and leaders come and go.
-  const stormy = !calm && rng.chance(0.5);
+  const stormy = !calm && rng.chance(0.3);
   const electionTicks = stormy ? 4 : 10;
-  const lossy = !calm && rng.chance(0.6);
+  const lossy = !calm && rng.chance(0.5);
   const network: NetworkFaults = {
-    lossRate: lossy ? rng.pick([0.01, 0.05, 0.1, 0.2]) : 0,
+    lossRate: lossy ? rng.pick([0.01, 0.03, 0.1]) : 0,
     duplicateRate: calm ? 0 : stormy ? 0.1 : rng.pick([0, 0.02, 0.1]),
     delayMinMs: 1,
-    // Some runs have a slow network (latency near the election timeout): contested elections.
-    delayMaxMs: stormy ? 60 : rng.pick([2, 5, 10, 20, 40, 80]),
-    stallRate: calm ? 0 : stormy ? 0.1 : rng.pick([0, 0.01, 0.05, 0.1]),
+    delayMaxMs: stormy ? 60 : rng.pick([2, 5, 10, 20, 40]),
+    stallRate: calm ? 0 : stormy ? 0.1 : rng.pick([0, 0.01, 0.05]),
     stallMaxMs: stormy ? 150 : rng.pick([50, 150, 400]),
   };
   const allKinds: FaultKind[] = [
@@ -107,49 +110,53 @@ export function scenarioForSeed(seed: number): Scenario {
     FaultKind.CrashLeader,
     FaultKind.CrashAll,
     FaultKind.TransferLeadership,
-    FaultKind.Membership,
+    FaultKind.DiskFailure,
+    FaultKind.SlowDisk,
+    FaultKind.ClockStep,
+    FaultKind.GracefulRestart,
   ];
   // Each run enables a random subset, so some runs hammer one kind of fault.
   let kinds = calm ? [] : allKinds.filter(() => rng.chance(0.5));
   if (!calm && kinds.length === 0) kinds = [rng.pick(allKinds)];
   const faultKinds: FaultKind[] = [...kinds];
-  // Leader-directed faults and slow nodes cause the most elections, and a membership change
-  // takes several steps (add learner, promote, remove): weigh them up.
   for (const k of kinds) {
-    if (k === FaultKind.CrashLeader || k === FaultKind.IsolateLeader || k === FaultKind.SlowNode || k === FaultKind.Membership) faultKinds.push(k);
+    if (k === FaultKind.CrashLeader || k === FaultKind.IsolateLeader || k === FaultKind.SlowNode) faultKinds.push(k);
   }
-  if (kinds.length > 0) {
-    // Healing and restarting must keep pace with breaking.
-    faultKinds.push(FaultKind.Heal, FaultKind.Heal, FaultKind.Restart, FaultKind.Restart);
-  }
+  if (kinds.length > 0) faultKinds.push(FaultKind.Heal, FaultKind.Heal, FaultKind.Restart, FaultKind.Restart);
   const keyCount = rng.between(1, 3);
+  const clientTimeoutMs = rng.pick([50, 100, 200]) * tickMs;
   return {
     seed,
     clusterSize,
     tickMs,
     electionTicks,
     heartbeatTicks: 1,
-    preVote: rng.chance(stormy ? 0.3 : 0.75),
+    preVote: rng.chance(0.75),
     checkQuorum: rng.chance(0.75),
-    faultPhaseMs: rng.between(100, 300) * tickMs,
+    faultPhaseMs: rng.between(120, 300) * tickMs,
     network,
-    fsyncDelayMinMs: 0,
-    fsyncDelayMaxMs: rng.pick([1, 3, 8, 15]),
-    crashKeepsInflightWriteRate: rng.pick([0, 0.5]),
+    disk: {
+      syncDelayMinMs: 0,
+      syncDelayMaxMs: rng.pick([1, 3, 8]),
+      spikeRate: calm ? 0 : rng.pick([0, 0.01, 0.05]),
+      spikeMaxMs: rng.pick([50, 200]),
+    },
+    crashTearRate: rng.pick([0, 0.5, 1]),
     faultIntervalMinMs: 3 * tickMs,
     faultIntervalMaxMs: rng.pick([10, 30, 60]) * tickMs,
     faultKinds,
-    clientCount: rng.between(2, 5),
+    clockStepMaxMs: rng.pick([1_000, 30_000, 120_000]),
+    registerClients: rng.between(1, 4),
     keys: ['x', 'y', 'z'].slice(0, keyCount),
-    clientTimeoutMs: rng.pick([15, 30, 60]) * tickMs,
+    counterClients: rng.between(1, 3),
+    counterKeys: ['k0', 'k1'].slice(0, rng.between(1, 2)),
+    clientTimeoutMs,
+    requestTimeoutMs: rng.pick([clientTimeoutMs / 2, 2 * clientTimeoutMs]),
     clientThinkMinMs: rng.pick([5, 10, 20]),
     clientThinkMaxMs: rng.pick([30, 60, 100]),
     snapshotEveryEntries: rng.pick([0, 5, 10, 25, 50]),
-    snapshotChunkBytes: rng.pick([32, 128, 1024]),
-    livenessTicksMax: 200,
-    // Its own stream, so that adding this choice left every other draw of a seed as it was.
-    applyBeforeDurable: new Prng(seed ^ 0x0a9971ed).chance(0.5),
-    sendDuringPersist: new Prng(seed ^ 0x5e9d0a11).chance(0.5),
+    snapshotChunkBytes: rng.pick([64, 256, 4096]),
+    livenessTicksMax: 300,
   };
 }
 
@@ -160,25 +167,48 @@ export function scenarioForSeed(seed: number): Scenario {
  */
 export const scenarioProfiles: Readonly<Record<string, (s: Scenario) => Scenario>> = {
   default: (s) => s,
-  /** Membership changes, crashes and frequent snapshots with small chunks. */
-  membership: (s) => ({
+  /** Crashes, torn writes, failing and slow disks. */
+  disk: (s) => ({
     ...s,
     faultKinds: [
-      FaultKind.Membership,
-      FaultKind.Membership,
-      FaultKind.Membership,
       FaultKind.CrashRandom,
       FaultKind.CrashLeader,
+      FaultKind.CrashAll,
+      FaultKind.DiskFailure,
+      FaultKind.DiskFailure,
+      FaultKind.SlowDisk,
       FaultKind.Restart,
       FaultKind.Restart,
       FaultKind.Heal,
-      FaultKind.Partition,
-      FaultKind.TransferLeadership,
-      FaultKind.IsolateLeader,
     ],
+    crashTearRate: 0.7,
     snapshotEveryEntries: 5,
-    snapshotChunkBytes: 32,
+    snapshotChunkBytes: 64,
     faultIntervalMaxMs: 20 * s.tickMs,
+  }),
+  /**
+   * Exactly-once under stress: many counter clients, lost answers, leaders
+   * cut off, and leader clock steps past the session TTL (sessions expire
+   * while writes are being retried).
+   */
+  sessions: (s) => ({
+    ...s,
+    faultKinds: [
+      FaultKind.ClockStep,
+      FaultKind.ClockStep,
+      FaultKind.GracefulRestart,
+      FaultKind.IsolateLeader,
+      FaultKind.DeafLeader,
+      FaultKind.OneWayCut,
+      FaultKind.CrashLeader,
+      FaultKind.TransferLeadership,
+      FaultKind.Restart,
+      FaultKind.Heal,
+    ],
+    network: { ...s.network, lossRate: Math.max(s.network.lossRate, 0.03) },
+    clockStepMaxMs: 150_000,
+    counterClients: 4,
+    registerClients: 1,
   }),
   /**
    * Every run an election storm: short election timeout, latency close to it,

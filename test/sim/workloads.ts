@@ -1,0 +1,303 @@
+/**
+ * The workloads, run through the real client library (KvClient over the
+ * simulated RpcChannel, on a SimClock, with seeded randomness):
+ *
+ * - register: each client does one operation at a time, a write, a
+ *   compare-and-set (put with expectedVersion, the version it last saw) or a
+ *   linearizable read, on a few keys; every value written is unique. The
+ *   history goes to the linearizability checker (kv-register-model.ts). An
+ *   operation the client reports as possibly applied (an error carrying
+ *   `unresolvedWrite`, or any other error after which it cannot say) has an
+ *   unknown outcome, allowed either way; one the client reports as certainly
+ *   not applied leaves the history, so a client that is wrong about that
+ *   is caught. Reads that fail leave it too (no effect).
+ * - exactly-once counter: each client increments counters by read-then-CAS
+ *   (get the version v, put with expectedVersion v; VersionMismatch: read
+ *   again), retrying writes with unknown outcome through its session
+ *   (`retryWrite`). At the end, for every key: the acknowledged increments
+ *   returned distinct versions, the final version is at least the number
+ *   acknowledged and at most that plus the number left unresolved.
+ */
+import type { Prng } from '../../src/common/rng.js';
+import { connect, type KvClient } from '../../src/client/index.js';
+import { KvErrorCode } from '../../src/kv/errors.js';
+import { KvOpKind, describeKvInput, describeKvOutput, type KvInput, type KvOperation, type KvOutput } from './kv-register-model.js';
+import type { SimClock } from './sim-clock.js';
+import type { SimTransport } from './sim-transport.js';
+
+export interface WorkloadEnv {
+  readonly transport: SimTransport;
+  readonly endpoints: readonly string[];
+  /** False once clients must stop starting operations. */
+  issuing(): boolean;
+  readonly tracing: boolean;
+  trace(line: string): void;
+  /** History time: strictly increasing, so real-time order between calls and returns is exact. */
+  tick(): number;
+}
+
+export interface ClientParams {
+  readonly timeoutMs: number;
+  readonly thinkMinMs: number;
+  readonly thinkMaxMs: number;
+}
+
+function sleep(clock: SimClock, ms: number): Promise<void> {
+  return new Promise((resolve) => clock.setTimer(ms, resolve));
+}
+
+const decoder = new TextDecoder();
+
+function codeOf(error: unknown): string | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+/** The client reports this write may have been applied (its outcome is unknown). */
+function mayHaveApplied(error: unknown): boolean {
+  if ((error as { unresolvedWrite?: unknown }).unresolvedWrite !== undefined) return true;
+  const code = codeOf(error);
+  // Timeout/Unavailable/Aborted without an unresolved write: the client says no attempt can have been applied.
+  return !(code === 'CONCORD_ERR_TIMEOUT' || code === 'CONCORD_ERR_UNAVAILABLE' || code === 'CONCORD_ERR_ABORTED' || code === 'CONCORD_ERR_CLIENT_CLOSED');
+}
+
+/** Opens a client, retrying until it connects or the workload stops. */
+async function openClient(env: WorkloadEnv, name: string, clock: SimClock, rng: Prng, params: ClientParams): Promise<KvClient | null> {
+  while (env.issuing()) {
+    try {
+      return await connect({
+        endpoints: env.endpoints,
+        timeoutMs: params.timeoutMs,
+        connectTimeoutMs: Math.max(10, Math.floor(params.timeoutMs / 3)),
+        channelFactory: env.transport.channelFactory(name, clock),
+        clock,
+        random: rng.fork('client'),
+      });
+    } catch (error) {
+      if (env.tracing) env.trace(`${name} connect failed: ${codeOf(error) ?? ""} ${(error as Error).message}`);
+      await sleep(clock, params.timeoutMs / 4);
+    }
+  }
+  return null;
+}
+
+interface RecordedOp {
+  readonly clientId: number;
+  readonly input: KvInput;
+  readonly callTime: number;
+  returnTime: number | undefined;
+  output: KvOutput | undefined;
+  /** Certainly no effect: leaves the history. */
+  discarded: boolean;
+  unknown: boolean;
+}
+
+export class RegisterHistory {
+  private readonly ops: RecordedOp[] = [];
+
+  record(op: RecordedOp): void {
+    this.ops.push(op);
+  }
+
+  /**
+   * The history for the checker. `committedValue(v)`: whether an entry
+   * carrying value v ever committed; an unknown write whose value never did
+   * had no effect during the run (anything later is linearized after
+   * everything else, the same as never), so it leaves the history: fewer
+   * optional operations, a faster search.
+   */
+  operations(committedValue: (value: string) => boolean): KvOperation[] {
+    const out: KvOperation[] = [];
+    for (const op of this.ops) {
+      if (op.discarded) continue;
+      if (op.unknown && op.input.kind !== KvOpKind.Read && !committedValue(op.input.value)) continue;
+      out.push({ clientId: op.clientId, input: op.input, callTime: op.callTime, returnTime: op.returnTime, output: op.output });
+    }
+    return out;
+  }
+
+  stats(): { total: number; ok: number; unknown: number; discarded: number } {
+    let ok = 0;
+    let unknown = 0;
+    let discarded = 0;
+    for (const op of this.ops) {
+      if (op.unknown) unknown++;
+      else if (op.discarded) discarded++;
+      else ok++;
+    }
+    return { total: this.ops.length, ok, unknown, discarded };
+  }
+}
+
+/** One register client: one operation at a time until the workload stops. */
+export async function runRegisterClient(
+  env: WorkloadEnv,
+  id: number,
+  clock: SimClock,
+  rng: Prng,
+  params: ClientParams,
+  keys: readonly string[],
+  history: RegisterHistory,
+): Promise<void> {
+  const name = `c${id}`;
+  const client = await openClient(env, name, clock, rng, params);
+  if (client === null) return;
+  const lastVersion = new Map<string, number>();
+  let n = 0;
+  while (env.issuing()) {
+    const key = rng.pick(keys);
+    const r = rng.nextInt(3);
+    const value = `${name}.${++n};`;
+    const input: KvInput =
+      r === 0
+        ? { kind: KvOpKind.Write, key, value }
+        : r === 1
+          ? { kind: KvOpKind.Cas, key, expectedVersion: lastVersion.get(key) ?? 0, value }
+          : { kind: KvOpKind.Read, key };
+    const op: RecordedOp = { clientId: id, input, callTime: env.tick(), returnTime: undefined, output: undefined, discarded: false, unknown: false };
+    history.record(op);
+    if (env.tracing) env.trace(`${name} calls ${describeKvInput(input)}`);
+    try {
+      let output: KvOutput;
+      if (input.kind === KvOpKind.Read) {
+        const got = await client.get(key);
+        output = { kind: KvOpKind.Read, value: got === null ? null : decoder.decode(got.value), version: got?.version ?? 0 };
+        lastVersion.set(key, output.version);
+      } else if (input.kind === KvOpKind.Write) {
+        const result = await client.put(key, value);
+        output = { kind: KvOpKind.Write, version: result.version };
+        lastVersion.set(key, result.version);
+      } else {
+        try {
+          const result = await client.put(key, value, { expectedVersion: input.expectedVersion });
+          output = { kind: KvOpKind.Cas, swapped: true, version: result.version };
+          lastVersion.set(key, result.version);
+        } catch (error) {
+          if (codeOf(error) !== KvErrorCode.VersionMismatch) throw error;
+          output = { kind: KvOpKind.Cas, swapped: false, version: 0 };
+          const actual = (error as { details?: { actualVersion?: unknown } }).details?.actualVersion;
+          if (typeof actual === 'number') lastVersion.set(key, actual);
+        }
+      }
+      op.returnTime = env.tick();
+      op.output = output;
+      if (env.tracing) env.trace(`${name} returns ${describeKvOutput(output)}`);
+    } catch (error) {
+      if (input.kind === KvOpKind.Read || !mayHaveApplied(error)) op.discarded = true;
+      else op.unknown = true;
+      if (env.tracing) env.trace(`${name} fails ${codeOf(error) ?? (error as Error).message} (${op.unknown ? 'outcome unknown' : 'no effect'})`);
+    }
+    await sleep(clock, rng.between(params.thinkMinMs, params.thinkMaxMs));
+  }
+}
+
+/** Per counter key: what the clients know about its increments. */
+export interface CounterTally {
+  acked: number;
+  unresolved: number;
+  /** Versions the acknowledged increments returned (must be distinct). */
+  readonly ackedVersions: number[];
+}
+
+export class CounterBook {
+  readonly tallies = new Map<string, CounterTally>();
+
+  tally(key: string): CounterTally {
+    let t = this.tallies.get(key);
+    if (t === undefined) this.tallies.set(key, (t = { acked: 0, unresolved: 0, ackedVersions: [] }));
+    return t;
+  }
+
+  /** Null when every key holds; else what is wrong. `finalVersion(key)`: the key's version in the replicated state. */
+  check(finalVersion: (key: string) => number): string | null {
+    for (const [key, t] of [...this.tallies].sort((a, b) => (a[0] < b[0] ? -1 : 1))) {
+      const v = finalVersion(key);
+      const distinct = new Set(t.ackedVersions);
+      if (distinct.size !== t.ackedVersions.length) return `counter ${key}: two acknowledged increments returned the same version (${t.ackedVersions.join(',')})`;
+      const above = t.ackedVersions.filter((x) => x > v);
+      if (above.length > 0) return `counter ${key}: acknowledged increments to versions ${above.join(',')} are missing (final version ${v})`;
+      if (v < t.acked) return `counter ${key}: final version ${v} < ${t.acked} acknowledged increments (an acknowledged increment was lost)`;
+      if (v > t.acked + t.unresolved) {
+        return `counter ${key}: final version ${v} > ${t.acked} acknowledged + ${t.unresolved} unresolved increments (an increment was applied twice, or one reported as not applied was)`;
+      }
+    }
+    return null;
+  }
+}
+
+/** One exactly-once client: increments until the workload stops. */
+export async function runCounterClient(
+  env: WorkloadEnv,
+  id: number,
+  clock: SimClock,
+  rng: Prng,
+  params: ClientParams,
+  keys: readonly string[],
+  book: CounterBook,
+): Promise<void> {
+  const name = `x${id}`;
+  const client = await openClient(env, name, clock, rng, params);
+  if (client === null) return;
+  let n = 0;
+  while (env.issuing()) {
+    const key = rng.pick(keys);
+    const tally = book.tally(key);
+    // One increment: read, CAS; on a lost race read again (a few times).
+    for (let attempt = 0; attempt < 5 && env.issuing(); attempt++) {
+      let version: number;
+      try {
+        version = (await client.get(key))?.version ?? 0;
+      } catch {
+        break; // no effect; try another increment later
+      }
+      const value = `${name}.${++n};`;
+      try {
+        const result = await client.put(key, value, { expectedVersion: version });
+        tally.acked++;
+        tally.ackedVersions.push(result.version);
+        if (env.tracing) env.trace(`${name} increments ${key} to v${result.version}`);
+        break;
+      } catch (error) {
+        if (codeOf(error) === KvErrorCode.VersionMismatch) continue;
+        if (!mayHaveApplied(error)) break;
+        // Outcome unknown: retry with the same session and seq; it applies at most once.
+        const settled = await settleUnresolved(client, error, params, clock);
+        if (settled.kind === 'acked') {
+          tally.acked++;
+          tally.ackedVersions.push(settled.version);
+          if (env.tracing) env.trace(`${name} increments ${key} to v${settled.version} (after a retry)`);
+        } else if (settled.kind === 'unresolved') {
+          tally.unresolved++;
+          if (env.tracing) env.trace(`${name} increment of ${key} unresolved (${codeOf(error)})`);
+        }
+        break;
+      }
+    }
+    await sleep(clock, rng.between(params.thinkMinMs, params.thinkMaxMs));
+  }
+}
+
+async function settleUnresolved(
+  client: KvClient,
+  error: unknown,
+  params: ClientParams,
+  clock: SimClock,
+): Promise<{ kind: 'acked'; version: number } | { kind: 'unresolved' } | { kind: 'not-applied' }> {
+  const unresolved = (error as { unresolvedWrite?: Parameters<KvClient['retryWrite']>[0] }).unresolvedWrite;
+  if (unresolved === undefined) return { kind: 'unresolved' };
+  for (let i = 0; i < 2; i++) {
+    await sleep(clock, params.thinkMaxMs);
+    try {
+      const result = await client.retryWrite(unresolved);
+      return { kind: 'acked', version: (result as { version: number }).version };
+    } catch (retryError) {
+      // The one outcome of the write: it was applied and failed its condition, so no increment.
+      if (codeOf(retryError) === KvErrorCode.VersionMismatch) return { kind: 'not-applied' };
+      if (!mayHaveApplied(retryError) && (retryError as { unresolvedWrite?: unknown }).unresolvedWrite === undefined) {
+        // E.g. the session expired: the write's fate can no longer be learned.
+        return { kind: 'unresolved' };
+      }
+    }
+  }
+  return { kind: 'unresolved' };
+}

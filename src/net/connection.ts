@@ -31,7 +31,6 @@ import {
 } from './codec.js';
 import { NetAbortedError, ConnectionClosedError, DecodeError, IdleTimeoutError, NetTimeoutError, UnknownMessageError } from './errors.js';
 import { InboundGuard, type BoundsLogs, type InboundBoundsOptions, type InboundGuardOptions } from './inbound-guard.js';
-
 export type { BoundsLogs, InboundBoundsOptions };
 import { Fifo } from './fifo.js';
 import { FrameDecoder, frameBytesMaxDefault } from './frame-decoder.js';
@@ -135,19 +134,15 @@ export type MessageHandler<T extends MessageTable<any>> = (message: MessageOf<T>
 export class Connection<T extends MessageTable<any> = MessageTable<{}>> implements AsyncIterable<MessageOf<T>> {
   /** The peer, for logs: `tcp://10.0.0.2:51234`, `unix:///run/concord.sock#3`, `mem://name#1s`. */
   readonly remoteAddress: string;
-  /**
-   * Who the other end proved to be with a verified TLS certificate (its CN and
-   * DNS SANs), or null on plain transports and unauthenticated TLS. Fixed for
-   * the connection's life: servers authorize frames against it.
-   */
+  /** Who the other end proved to be by a verified TLS certificate (CN, DNS SANs); null without one. Servers authorize frames against it. */
   readonly peerIdentity: PeerIdentity | null;
   private readonly options: ResolvedConnectionOptions<T>;
   private readonly socket: ByteSocket;
   private readonly decoder: FrameDecoder;
   private stateValue: ConnectionState = ConnectionState.Open;
   private closeError: Error | undefined;
-  /** Bytes read from the socket since it opened (peer traffic metrics). */
-  private receivedBytesCount = 0;
+  /** Bytes read from the socket since the connection opened (peer traffic metrics). Only the reader adds to it. */
+  receivedBytes = 0;
 
   private readonly writer: FrameWriter;
 
@@ -193,7 +188,7 @@ export class Connection<T extends MessageTable<any> = MessageTable<{}>> implemen
       return this.pauseReasons === 0;
     });
     socket.on('data', (chunk: Buffer) => {
-      this.receivedBytesCount += chunk.length;
+      this.receivedBytes += chunk.length;
       try {
         this.decoder.push(chunk);
       } catch (error) {
@@ -232,11 +227,6 @@ export class Connection<T extends MessageTable<any> = MessageTable<{}>> implemen
   /** Bytes handed to the socket since the connection opened (frames, headers included). */
   get sentBytes(): number {
     return this.writer.sentBytes;
-  }
-
-  /** Bytes read from the socket since the connection opened. */
-  get receivedBytes(): number {
-    return this.receivedBytesCount;
   }
 
   /** Bytes accepted by send()/post() but not yet handed to the kernel. */
@@ -494,10 +484,7 @@ export class Connection<T extends MessageTable<any> = MessageTable<{}>> implemen
     if (this.pauseReasons === 0 && !this.decoder.holding) this.socket.resume();
   }
 
-  /**
-   * The connection has completed its handshake (e.g. authenticated): the
-   * handshake timeout no longer applies. The first complete frame does this too.
-   */
+  /** The handshake is complete (e.g. authenticated; a first complete frame counts too): its timeout no longer applies. */
   markEstablished(): void {
     this.guard.markEstablished();
   }

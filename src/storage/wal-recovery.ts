@@ -370,14 +370,14 @@ async function replaySegment(
     if (scan.tornAt >= 0) await truncateTail(handle, logger, file, scan.tornAt, size);
     else if (scan.records < 3) throw new CorruptLogError(file, scan.end, 'segment is missing its start records');
     const kept = scan.tornAt >= 0 ? scan.tornAt : size;
+    if (isLast) await resyncReadBack(handle, bytes.subarray(0, scan.end));
     return {
       sequence,
       path: file,
       file: handle,
       salt: scan.salt,
       size: scan.end,
-      // What recovery read back: if it was only in the page cache (a process
-      // crash, not a power cut), the first flush's fdatasync makes it durable.
+      // What recovery read back is durable now (resyncReadBack).
       fileBytes: kept,
       syncedBytes: kept,
       startBytes: scan.startBytes,
@@ -391,6 +391,24 @@ async function replaySegment(
 }
 
 /** Step 3: cuts a torn write (and the garbage and zeros after it) off the end of the log, durably. */
+/**
+ * Makes the active segment's records durable before anything is appended
+ * after them. What recovery read back may exist only in the page cache: the
+ * previous process crashed (kill -9) before its fdatasync, or its fdatasync
+ * failed (EIO) and it stopped. Another fdatasync would not help in the second
+ * case: after a failed writeback the kernel may have marked those pages clean
+ * without writing them ("fsyncgate"), so a later power cut would leave a hole
+ * of zeros under records this member went on to acknowledge. Writing the
+ * bytes again dirties the pages afresh, so the fdatasync that follows really
+ * writes them (or fails, and the member does not start on a log it cannot
+ * make durable). Costs one rewrite of the active segment at start.
+ */
+async function resyncReadBack(handle: DiskFile, records: Uint8Array): Promise<void> {
+  if (records.byteLength === 0) return;
+  await handle.writev([records], 0);
+  await handle.datasync();
+}
+
 async function truncateTail(handle: DiskFile, logger: Logger, file: string, tornAt: number, size: number): Promise<void> {
   logger.warn(
     { file, offset: tornAt, bytes: size - tornAt },

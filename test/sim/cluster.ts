@@ -202,13 +202,10 @@ class Simulation {
       // A disk error while starting (a fault injected before the restart): the process exits, as
       // `concord server` does, and is started again later (a Restart fault, or the heal).
       if (error instanceof CorruptLogError && m.fsyncgateRisk) {
-        // KNOWN ISSUE (fsyncgate): a datasync of this member failed; the process was restarted and read
-        // the unsynced writes back from the page cache as if durable, appended after them, and a power
-        // cut then left a hole in its log. The storage refuses to start (safe: nothing it acknowledged
-        // is served), but the member needs an operator. Counted, and kept down.
-        m.lost = true;
-        this.fsyncgateLost++;
-        if (this.tracing) this.note(`${m.id} refuses to start (KNOWN ISSUE fsyncgate): ${(error as Error).message}`);
+        // fsyncgate: a datasync of this member failed, its process was restarted and read the unsynced
+        // writes back from the page cache. Recovery must make them durable before appending after them
+        // (wal-recovery.ts resyncReadBack); a member that then finds a hole after a power cut is a bug.
+        this.fail(FailureKind.Exception, `${m.id} refuses to start after a failed fdatasync (fsyncgate): ${(error as Error).message}`);
         return;
       }
       if (isDiskError(error)) {

@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import { connect, TimeoutError, type KvClient } from '../../src/client/index.js';
 import type { RandomSource } from '../../src/common/rng.js';
 import { Method } from '../../src/protocol/index.js';
-import { ManualClock } from './manual-clock.js';
+import { ManualClock } from '../../src/testing/manual-clock.js';
 import { ChannelState, MemoryMembers } from './memory-member.js';
 
 /** Always the first endpoint first, and no backoff waits: the order of attempts is the test's. */

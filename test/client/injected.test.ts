@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { Prng } from '../../src/common/rng.js';
 import { connect, TimeoutError, UnavailableError } from '../../src/client/index.js';
 import { FakeCluster } from './fake-cluster.js';
-import { ManualClock } from './manual-clock.js';
+import { ManualClock } from '../../src/testing/manual-clock.js';
 import { MemoryMembers } from './memory-member.js';
 import { ConnectionClosedError } from '../../src/net/index.js';
 import { Method } from '../../src/protocol/index.js';

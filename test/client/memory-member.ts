@@ -8,7 +8,7 @@
  */
 import type { RpcChannel } from '../../src/client/index.js';
 import { NetTimeoutError } from '../../src/net/index.js';
-import type { ManualClock } from './manual-clock.js';
+import type { ManualClock } from '../../src/testing/manual-clock.js';
 
 export type Handler = (request: any, endpoint: string) => unknown;
 

@@ -1,15 +1,15 @@
 /**
- * A Clock for client tests that moves only when the test says so: timers fire
+ * A Clock for tests (client, net) that moves only when the test says so: timers fire
  * in time order inside `advance()`, which lets the promises they settle run
  * between them, so a test drives deadlines, backoff and keep-alives without
  * waiting for real time.
  */
-import type { Clock, Timer } from '../../src/common/clock.js';
+import type { Clock, Timer } from '../common/clock.js';
 
 /** A clock that moves only when the test says so. */
 export class ManualClock implements Clock {
   private nowValue = 1_000;
-  private timers: { atMs: number; everyMs: number; fn: () => void; cancelled: boolean }[] = [];
+  private timers: { atMs: number; everyMs: number; delayMs: number; fn: () => void; cancelled: boolean }[] = [];
 
   nowMs(): number {
     return 1_700_000_000_000 + this.nowValue;
@@ -28,6 +28,10 @@ export class ManualClock implements Clock {
   }
   get pendingTimers(): number {
     return this.timers.filter((t) => !t.cancelled).length;
+  }
+  /** The delays of the timers not yet fired or cancelled, in the order they were set. */
+  get pendingDelaysMs(): number[] {
+    return this.timers.filter((t) => !t.cancelled).map((t) => t.delayMs);
   }
 
   /** Moves time forward by `ms`, firing due timers in order and letting the promises they settle run. */
@@ -48,11 +52,12 @@ export class ManualClock implements Clock {
   }
 
   private add(delayMs: number, everyMs: number, fn: () => void): Timer {
-    const timer = { atMs: this.nowValue + delayMs, everyMs, fn, cancelled: false };
+    const timer = { atMs: this.nowValue + delayMs, everyMs, delayMs, fn, cancelled: false };
     this.timers.push(timer);
     return { cancel: () => (timer.cancelled = true) };
   }
 }
 
+/** One turn of the real event loop (I/O callbacks included). */
 export const flush = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 

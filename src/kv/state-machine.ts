@@ -10,98 +10,20 @@
  * entries produce byte-identical snapshots.
  */
 import { assert } from '../common/errors.js';
-import {
-  binaryStringFromBytes,
-  bytesFromBinaryString,
-  compareBinaryStrings,
-  copyBytes,
-  prefixEnd,
-  type BinaryString,
-} from './bytes.js';
 import { CommandFields, readCommand } from './command-codec.js';
-import {
-  InvalidScanError,
-  KeyNotFoundError,
-  KvError,
-  SessionExpiredError,
-  SessionResultsFullError,
-  SessionsFullError,
-  StaleSequenceError,
-  VersionMismatchError,
-} from './errors.js';
-import { newKeyTree, StoredEntry, type KeyTree } from './key-tree.js';
+import { KvError, SessionExpiredError, SessionResultsFullError, SessionsFullError, StaleSequenceError } from './errors.js';
+import { newKeyTree, type KeyTree } from './key-tree.js';
+import { EMPTY_VALUE, errorResult, KeyWrites, type PendingWrite } from './key-writes.js';
 import { resolveKvOptions, type KvOptions } from './options.js';
+import { scanKeys } from './scan.js';
 import { SessionTable, type Session } from './sessions.js';
 import { AuthState } from './auth-state.js';
 import { isAuthCommand, type AuthCommand, type AuthView } from './auth-types.js';
 import { SnapshotReader } from './snapshot-reader.js';
 import { KvSnapshot } from './snapshot-writer.js';
-import {
-  CommandKind,
-  ResultKind,
-  okResult,
-  type ApplyResult,
-  type Command,
-  type ErrorResult,
-  type KvEntry,
-  type ScanPage,
-  type ScanRequest,
-  type WriteCommand,
-} from './types.js';
-import {
-  commandProblem,
-  keyLengthProblem,
-  sessionFieldsProblem,
-  sessionProblem,
-  valueLengthProblem,
-  writeProblem,
-} from './validate.js';
-
-/** The value of every empty put: a view of length 0 would still pin its entry's buffer. */
-const EMPTY_VALUE = new Uint8Array(0);
-
-/**
- * A stored value may be a view into its log entry's buffer (instead of a
- * copy) when that buffer holds at most this many bytes besides the value.
- * A copy costs an ArrayBuffer, its backing store and their headers (well over
- * 100 bytes on V8, plus malloc/free and sweeping work), so keeping up to this
- * much of the entry (its header and key) alive costs about the same memory
- * and saves the allocation. The leader's own entries (one buffer per
- * proposal) qualify; an entry that is a window on a larger buffer (a network
- * frame, a batch read from disk, Node's 8 KiB Buffer pool) never does, so a
- * value never pins a buffer shared with anything else.
- */
-export const VALUE_VIEW_EXTRA_BYTES_MAX = 256;
-
-/** No condition given (conditions are non-negative integers). */
-const ABSENT = -1;
-
-/**
- * One write being applied, in the form the apply path works on: the key as a
- * binary string, the value as it will be stored, and the outcome of the field
- * checks. The state machine reuses one instance (applying is synchronous and
- * nothing keeps a reference to it), so a put allocates no command objects.
- */
-class PendingWrite {
-  kind: WriteCommand['kind'] = CommandKind.Put;
-  /** Valid only when `problem` is null. */
-  key: BinaryString = '';
-  value: Uint8Array = EMPTY_VALUE;
-  /** The first problem with the key, value or conditions (returned after the session checks). */
-  problem: KvError | null = null;
-  hasSession = false;
-  /** The problem with the session fields, when there is a session. */
-  sessionProblem: KvError | null = null;
-  sessionId = 0;
-  seq = 0;
-  ackedSeq = 0;
-  expectedVersion = ABSENT;
-  expectedModRevision = ABSENT;
-}
-
-function errorResult(error: KvError): ErrorResult {
-  return { kind: ResultKind.Error, error };
-}
+import { binaryStringFromBytes } from './bytes.js';
+import { CommandKind, ResultKind, okResult, type ApplyResult, type Command, type KvEntry, type ScanPage, type ScanRequest } from './types.js';
+import { commandProblem, sessionProblem } from './validate.js';
 
 /** Incremental restore: push the snapshot's chunks, then `finish()` swaps the new state in. */
 export interface KvRestore {
@@ -119,18 +41,11 @@ export class KvStateMachine {
   private clock = 0;
   /** Scratch for the apply path (see PendingWrite). */
   private readonly fields = new CommandFields();
-  private readonly pending = new PendingWrite();
-  /** State of the overwrite in progress, for overwriteExisting (reused: applying is synchronous). */
-  private readonly overwrite: {
-    index: number;
-    write: PendingWrite | null;
-    result: ApplyResult | null;
-    /** What editRange is told to store (it reads `value` and keeps only the entry). */
-    readonly edit: { value: StoredEntry | undefined };
-  } = { index: 0, write: null, result: null, edit: { value: undefined } };
+  private readonly writes: KeyWrites;
 
   constructor(options: Partial<KvOptions> = {}) {
     this.options = resolveKvOptions(options);
+    this.writes = new KeyWrites(this.options);
   }
 
   /** Index of the last entry applied (or of the restored snapshot). */
@@ -190,7 +105,7 @@ export class KvStateMachine {
       case CommandKind.Put:
       case CommandKind.Update:
       case CommandKind.Delete:
-        result = this.executeWrite(index, this.pendingFromFields(f));
+        result = this.executeWrite(index, this.writes.fromFields(f));
         break;
       case CommandKind.OpenSession:
         result = this.openSession(index, f.ttlMs);
@@ -210,7 +125,7 @@ export class KvStateMachine {
     }
     // The scratch must not keep this entry's buffer (possibly a whole frame) alive until the next apply.
     f.bytes = EMPTY_VALUE;
-    this.pending.value = EMPTY_VALUE;
+    this.writes.release();
     this.applied = index;
     return result;
   }
@@ -228,8 +143,8 @@ export class KvStateMachine {
       case CommandKind.Put:
       case CommandKind.Update:
       case CommandKind.Delete:
-        result = this.executeWrite(index, this.pendingFromCommand(command));
-        this.pending.value = EMPTY_VALUE;
+        result = this.executeWrite(index, this.writes.fromCommand(command));
+        this.writes.release();
         break;
       case CommandKind.OpenSession:
         result = this.openSession(index, command.ttlMs);
@@ -274,53 +189,6 @@ export class KvStateMachine {
       // so that a late write of an expired session fails on every member alike.
       this.sessions.expire(this.clock);
     }
-  }
-
-  /** A decoded write as a PendingWrite (the reused instance). */
-  private pendingFromFields(f: CommandFields): PendingWrite {
-    const w = this.pending;
-    w.kind = f.kind as WriteCommand['kind'];
-    w.hasSession = f.hasSession;
-    if (f.hasSession) {
-      w.sessionProblem = sessionFieldsProblem(f.sessionId, f.seq, f.ackedSeq);
-      w.sessionId = f.sessionId;
-      w.seq = f.seq;
-      w.ackedSeq = f.ackedSeq;
-    }
-    w.expectedVersion = f.hasExpectedVersion ? f.expectedVersion : ABSENT;
-    w.expectedModRevision = f.hasExpectedModRevision ? f.expectedModRevision : ABSENT;
-    // Decoded integers are non-negative safe integers, so the conditions are always valid here.
-    const isDelete = w.kind === CommandKind.Delete;
-    const valueBytes = f.valueEnd - f.valueStart;
-    w.problem = keyLengthProblem(f.keyEnd - f.keyStart, this.options) ?? (isDelete ? null : valueLengthProblem(valueBytes, this.options));
-    if (w.problem !== null) return w;
-    w.key = binaryStringFromBytes(f.bytes, f.keyStart, f.keyEnd);
-    w.value = isDelete || valueBytes === 0 ? EMPTY_VALUE : storedValue(f.bytes, f.valueStart, f.valueEnd);
-    return w;
-  }
-
-  /** A caller's command as a PendingWrite (the reused instance); key and value are copied. */
-  private pendingFromCommand(command: WriteCommand): PendingWrite {
-    const w = this.pending;
-    w.kind = command.kind;
-    const ref = command.session;
-    w.hasSession = ref !== undefined;
-    if (ref !== undefined) {
-      w.sessionProblem = sessionProblem(ref);
-      if (w.sessionProblem === null) {
-        w.sessionId = ref.sessionId;
-        w.seq = ref.seq;
-        w.ackedSeq = ref.ackedSeq;
-      }
-    }
-    // Validate before copying: a non-byte key or value must become an error result, not a TypeError.
-    w.problem = writeProblem(command, this.options);
-    if (w.problem !== null) return w;
-    w.expectedVersion = command.expectedVersion ?? ABSENT;
-    w.expectedModRevision = command.expectedModRevision ?? ABSENT;
-    w.key = binaryStringFromBytes(command.key);
-    w.value = command.kind === CommandKind.Delete || command.value.length === 0 ? EMPTY_VALUE : copyBytes(command.value);
-    return w;
   }
 
   private closeSession(sessionId: number): ApplyResult {
@@ -400,46 +268,8 @@ export class KvStateMachine {
   }
 
   private executeWriteChecked(index: number, w: PendingWrite): ApplyResult {
-    if (w.problem !== null) return errorResult(w.problem);
-    if (w.kind !== CommandKind.Delete) {
-      // An existing key (the common case) is overwritten in one descent of the tree.
-      this.overwrite.index = index;
-      this.overwrite.write = w;
-      this.overwrite.result = null;
-      this.tree.editRange(w.key, w.key, true, this.overwriteExisting);
-      const result = this.overwrite.result;
-      this.overwrite.write = null;
-      this.overwrite.edit.value = undefined;
-      if (result !== null) return result;
-      if (w.kind === CommandKind.Update) return errorResult(new KeyNotFoundError({ key: bytesFromBinaryString(w.key) }));
-      if (conditionFails(w, undefined)) return errorResult(versionMismatch(w, undefined));
-      this.tree.set(w.key, new StoredEntry(w.key, w.value, 1, index, index), false);
-      return { kind: ResultKind.Write, version: 1, createRevision: index, modRevision: index };
-    }
-    const existing = this.tree.get(w.key);
-    if (conditionFails(w, existing)) return errorResult(versionMismatch(w, existing));
-    if (existing === undefined) return { kind: ResultKind.Delete, deleted: false, revision: index };
-    this.tree.delete(existing.keyString);
-    return { kind: ResultKind.Delete, deleted: true, revision: index };
+    return this.writes.execute(this.tree, index, w);
   }
-
-  /**
-   * editRange's callback for a put or update of a key that exists: decides the
-   * outcome from the existing entry and replaces it. Entries are replaced,
-   * never changed in place: a snapshot's clone may still share the old one
-   * (editRange copies shared tree nodes on the way down, like set).
-   */
-  private readonly overwriteExisting = (_key: BinaryString, existing: StoredEntry): { value?: StoredEntry } | undefined => {
-    const { write: w, index } = this.overwrite;
-    if (conditionFails(w!, existing)) {
-      this.overwrite.result = errorResult(versionMismatch(w!, existing));
-      return undefined;
-    }
-    const entry = new StoredEntry(existing.keyString, w!.value, existing.version + 1, existing.createRevision, index);
-    this.overwrite.result = { kind: ResultKind.Write, version: entry.version, createRevision: entry.createRevision, modRevision: index };
-    this.overwrite.edit.value = entry;
-    return this.overwrite.edit;
-  };
 
   // ------------------------------------------------------------------ reads
 
@@ -462,52 +292,7 @@ export class KvStateMachine {
    * exact: null means the range is exhausted).
    */
   scan(request: ScanRequest): ScanPage {
-    const { limit } = request;
-    const { scanLimitMax, scanBytesMax } = this.options;
-    if (!Number.isSafeInteger(limit) || limit < 1 || limit > scanLimitMax) {
-      throw new InvalidScanError({ reason: `limit must be an integer in [1, ${scanLimitMax}]` });
-    }
-    const bytesMax = Math.min(request.bytesMax ?? scanBytesMax, scanBytesMax);
-    if (!(bytesMax >= 1)) throw new InvalidScanError({ reason: 'bytesMax must be >= 1' });
-    let low: BinaryString;
-    let high: BinaryString | null;
-    if (request.prefix !== undefined) {
-      if (request.start !== undefined || request.end !== undefined) {
-        throw new InvalidScanError({ reason: 'give either a prefix or a start/end range, not both' });
-      }
-      low = binaryStringFromBytes(request.prefix);
-      const end = prefixEnd(request.prefix);
-      high = end === null ? null : binaryStringFromBytes(end);
-    } else {
-      low = request.start === undefined ? '' : binaryStringFromBytes(request.start);
-      high = request.end === undefined ? null : binaryStringFromBytes(request.end);
-      if (high !== null && compareBinaryStrings(low, high) > 0) throw new InvalidScanError({ reason: 'start is after end' });
-    }
-    let exclusive: BinaryString | null = null;
-    if (request.after !== undefined) {
-      const after = binaryStringFromBytes(request.after);
-      if (compareBinaryStrings(after, low) >= 0) {
-        low = after;
-        exclusive = after;
-      }
-    }
-
-    const entries: KvEntry[] = [];
-    let bytes = 0;
-    let full = false;
-    for (const entry of this.tree.values(low)) {
-      if (exclusive !== null) {
-        const skip = entry.keyString === exclusive;
-        exclusive = null;
-        if (skip) continue;
-      }
-      if (high !== null && compareBinaryStrings(entry.keyString, high) >= 0) break;
-      if (full) return { entries, next: entries[entries.length - 1]!.key };
-      entries.push(entry);
-      bytes += entry.keyString.length + entry.value.length;
-      full = entries.length >= limit || bytes >= bytesMax;
-    }
-    return { entries, next: null };
+    return scanKeys(this.tree, request, this.options);
   }
 
   // ------------------------------------------------------------------ snapshots
@@ -560,39 +345,4 @@ export class KvStateMachine {
     signal?.throwIfAborted();
     restore.finish();
   }
-}
-
-function versionMismatch(w: PendingWrite, existing: StoredEntry | undefined): VersionMismatchError {
-  return new VersionMismatchError({
-    key: bytesFromBinaryString(w.key),
-    expectedVersion: w.expectedVersion === ABSENT ? null : w.expectedVersion,
-    expectedModRevision: w.expectedModRevision === ABSENT ? null : w.expectedModRevision,
-    actualVersion: existing?.version ?? 0,
-    actualModRevision: existing?.modRevision ?? 0,
-  });
-}
-
-function conditionFails(w: PendingWrite, existing: StoredEntry | undefined): boolean {
-  if (w.expectedVersion !== ABSENT && w.expectedVersion !== (existing?.version ?? 0)) return true;
-  if (w.expectedModRevision !== ABSENT && w.expectedModRevision !== (existing?.modRevision ?? 0)) return true;
-  return false;
-}
-
-/**
- * The value at `bytes[start, end)` as it will be stored: a view when the
- * entry's buffer holds little else (VALUE_VIEW_EXTRA_BYTES_MAX), else a copy.
- * A view needs a plain ArrayBuffer: a SharedArrayBuffer may be written by
- * another thread, a resizable one may grow.
- */
-function storedValue(bytes: Uint8Array, start: number, end: number): Uint8Array {
-  const buffer = bytes.buffer;
-  if (
-    buffer.byteLength - (end - start) <= VALUE_VIEW_EXTRA_BYTES_MAX &&
-    buffer instanceof ArrayBuffer &&
-    (buffer as { resizable?: boolean }).resizable !== true
-  ) {
-    // Not bytes.subarray: on a Node Buffer that would make the stored value a Buffer too.
-    return new Uint8Array(buffer, bytes.byteOffset + start, end - start);
-  }
-  return copyBytes(bytes, start, end);
 }

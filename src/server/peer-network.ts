@@ -192,10 +192,9 @@ export class PeerNetwork implements PeerDirectory, Forwarder {
           this.refuse(peer, connection, { type: body.type, term: body.term }, 'Raft message with a term beyond what this member adopts; dropped');
           return;
         }
-        this.inbound.receive(toRaftMessage(body));
-        const raft = toRaftMessage(message.body);
+        const raft = toRaftMessage(body);
         this.options.traffic?.received(raft);
-        this.inbound?.receive(raft);
+        this.inbound.receive(raft);
         return;
       }
       case 'hello':

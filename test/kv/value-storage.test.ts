@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { CommandKind, KvStateMachine, encodeCommand, type Command } from '../../src/kv/index.js';
-import { VALUE_VIEW_EXTRA_BYTES_MAX } from '../../src/kv/state-machine.js';
+import { VALUE_VIEW_EXTRA_BYTES_MAX } from '../../src/kv/key-writes.js';
 
 const put = (key: Uint8Array, value: Uint8Array): Command => ({
   kind: CommandKind.Put,

@@ -134,11 +134,10 @@ export class SimMember {
    * A datasync of this disk was made to fail at some point. SimulatedDisk
    * models fsyncgate: the writes it covered stay visible (a process restart
    * reads them back) but never become durable, so a later power cut can leave
-   * a hole in the log (see cluster.ts, the known issue it reports).
+   * a hole in the log unless recovery resyncs them (cluster.ts fails the run
+   * of a member that then refuses to start).
    */
   fsyncgateRisk = false;
-  /** Refused to start on a corrupt log after fsyncgate (an operator must replace it): never restarted. */
-  lost = false;
 
   /** Start (or restart) from the disk, as startServer does; completes through the agenda. */
   async start(): Promise<void> {

@@ -245,7 +245,8 @@ export class ClientService {
     this.replica.checkAccepting();
     const problem = keyProblem(request.key, this.replica.limits);
     if (problem) throw problem;
-    checkGet(this.authorizer, this.userOf(context), plainBytes(request.key));
+    const key = plainBytes(request.key);
+    checkGet(this.authorizer, this.userOf(context), key);
     if (request.consistency === 'linearizable') {
       if (!this.replica.isLeader()) {
         if (context.forwarded) throw notLeader(this.replica.name, this.replica.hint());
@@ -253,7 +254,7 @@ export class ClientService {
       }
       await this.replica.readBarrier(this.deadline());
     }
-    const entry = this.replica.get(plainBytes(request.key));
+    const entry = this.replica.get(key);
     return { header: this.header(), kv: entry === null ? null : toKeyValue(entry) };
   }
 

@@ -61,6 +61,7 @@ export function createRaftCore(options: CreateRaftCoreOptions): CreatedRaftCore 
     ready: () => node.ready(),
     advance: (ready) => node.advance(ready),
     conf: () => node.confState,
+    currentTerm: () => node.term,
     limits: coreLimits,
     status: (): CoreStatus => {
       const s = node.status();

@@ -29,7 +29,7 @@ function follower(leaderUrl: string, leader: string | null = 'n2'): PeerNetwork 
     clock: systemClock,
     random: systemRandom,
   });
-  peers.start({ receive: () => {}, leaderId: () => leader, logState: () => ({ term: 0, lastLogIndex: 0 }) });
+  peers.start({ receive: () => {}, leaderId: () => leader, logState: () => ({ term: 0, lastLogIndex: 0 }), currentTerm: () => 0 });
   return peers;
 }
 
@@ -104,12 +104,13 @@ test('each Raft message a peer sends reaches the core exactly once, and is count
     },
     leaderId: () => null,
     logState: () => ({ term: 1, lastLogIndex: 0 }),
+    currentTerm: () => 1,
   });
   let admitted!: () => void;
   const admittedOnce = new Promise<void>((resolve) => (admitted = resolve));
   const listener = await listen<PeerMessages>(n2Url, { messages: peerMessages, logger: silent, onConnection: (connection) => receiver.attachIncoming(connection, admitted) });
   const sender = new PeerNetwork({ ...common, identity: new StartingIdentity('n1', n1Url, 'mem://client-n1', 'test') });
-  sender.start({ receive: () => {}, leaderId: () => 'n1', logState: () => ({ term: 1, lastLogIndex: 0 }) });
+  sender.start({ receive: () => {}, leaderId: () => 'n1', logState: () => ({ term: 1, lastLogIndex: 0 }), currentTerm: () => 1 });
   try {
     await admittedOnce;
     const count = 5;

@@ -11,10 +11,9 @@
  * is gone, nobody can tell, and the caller is told so (the error carries the
  * `unresolvedWrite`, in state `session-expired`).
  */
-import type { Method } from '../protocol/index.js';
+import { writeConditions, type Method } from '../protocol/index.js';
 import { KvError, SessionExpiredError } from '../kv/errors.js';
 import { AbortedError, TimeoutError, UnavailableError, type OutcomeUnknown } from './errors.js';
-import type { WriteConditionOptions } from './options.js';
 import type { ClientSession } from './session.js';
 import { UnresolvedWrite, UnresolvedWriteState } from './unresolved-write.js';
 
@@ -142,15 +141,7 @@ export function retryRequest(write: WriteInCall, request: WriteRequest): WriteRe
 
 /** A write's fields as an UnresolvedWrite keeps them: key, value if any, the conditions given. */
 export function writeFields(request: WriteRequest): Readonly<Record<string, unknown>> {
-  return request.value === undefined ? { key: request.key, ...conditions(request) } : { key: request.key, value: request.value, ...conditions(request) };
-}
-
-/** The conditions that were given (an undefined one is not a condition). */
-export function conditions(options: WriteConditionOptions): WriteConditionOptions {
-  const out: { expectedVersion?: number; expectedModRevision?: number } = {};
-  if (options.expectedVersion !== undefined) out.expectedVersion = options.expectedVersion;
-  if (options.expectedModRevision !== undefined) out.expectedModRevision = options.expectedModRevision;
-  return out;
+  return request.value === undefined ? { key: request.key, ...writeConditions(request) } : { key: request.key, value: request.value, ...writeConditions(request) };
 }
 
 function isOutcomeUnknown(error: unknown): error is Error & OutcomeUnknown {

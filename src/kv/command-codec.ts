@@ -64,6 +64,9 @@ function encodedBytes(command: Command, leaderTimeMs: number): number {
     case CommandKind.Put:
     case CommandKind.Update:
     case CommandKind.Delete: {
+      // A key or value that is not bytes would otherwise be encoded as zeros (Uint8Array.set coerces).
+      if (!(command.key instanceof Uint8Array)) fail('key must be bytes');
+      if (command.kind !== CommandKind.Delete && !(command.value instanceof Uint8Array)) fail('value must be bytes');
       n += 1;
       const s = command.session;
       if (s !== undefined) n += varintBytes(s.sessionId) + varintBytes(s.seq) + varintBytes(s.ackedSeq);

@@ -10,7 +10,7 @@ import { KeyNotFoundError, VersionMismatchError, type KvError } from './errors.j
 import { StoredEntry, type KeyTree } from './key-tree.js';
 import type { KvOptions } from './options.js';
 import { CommandKind, ResultKind, type ApplyResult, type ErrorResult, type WriteCommand } from './types.js';
-import { keyLengthProblem, sessionFieldsProblem, sessionProblem, valueLengthProblem, writeProblem } from './validate.js';
+import { keyLengthProblem, sessionFieldsProblem, valueLengthProblem } from './validate.js';
 
 /** The value of every empty put: a view of length 0 would still pin its entry's buffer. */
 export const EMPTY_VALUE = new Uint8Array(0);
@@ -92,30 +92,6 @@ export class KeyWrites {
     if (w.problem !== null) return w;
     w.key = binaryStringFromBytes(f.bytes, f.keyStart, f.keyEnd);
     w.value = isDelete || valueBytes === 0 ? EMPTY_VALUE : storedValue(f.bytes, f.valueStart, f.valueEnd);
-    return w;
-  }
-
-  /** A caller's command as a PendingWrite (the reused instance); key and value are copied. */
-  fromCommand(command: WriteCommand): PendingWrite {
-    const w = this.pending;
-    w.kind = command.kind;
-    const ref = command.session;
-    w.hasSession = ref !== undefined;
-    if (ref !== undefined) {
-      w.sessionProblem = sessionProblem(ref);
-      if (w.sessionProblem === null) {
-        w.sessionId = ref.sessionId;
-        w.seq = ref.seq;
-        w.ackedSeq = ref.ackedSeq;
-      }
-    }
-    // Validate before copying: a non-byte key or value must become an error result, not a TypeError.
-    w.problem = writeProblem(command, this.options);
-    if (w.problem !== null) return w;
-    w.expectedVersion = command.expectedVersion ?? ABSENT;
-    w.expectedModRevision = command.expectedModRevision ?? ABSENT;
-    w.key = binaryStringFromBytes(command.key);
-    w.value = command.kind === CommandKind.Delete || command.value.length === 0 ? EMPTY_VALUE : copyBytes(command.value);
     return w;
   }
 

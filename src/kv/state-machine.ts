@@ -18,11 +18,11 @@ import { resolveKvOptions, type KvOptions } from './options.js';
 import { scanKeys } from './scan.js';
 import { SessionTable, type Session } from './sessions.js';
 import { AuthState } from './auth-state.js';
-import { isAuthCommand, type AuthCommand, type AuthView } from './auth-types.js';
+import type { AuthCommand, AuthView } from './auth-types.js';
 import { SnapshotReader } from './snapshot-reader.js';
 import { KvSnapshot } from './snapshot-writer.js';
 import { binaryStringFromBytes } from './bytes.js';
-import { CommandKind, ResultKind, okResult, type ApplyResult, type Command, type KvEntry, type ScanPage, type ScanRequest } from './types.js';
+import { CommandKind, ResultKind, okResult, type ApplyResult, type KvEntry, type ScanPage, type ScanRequest } from './types.js';
 import { commandProblem, sessionProblem } from './validate.js';
 
 /** Incremental restore: push the snapshot's chunks, then `finish()` swaps the new state in. */
@@ -126,48 +126,6 @@ export class KvStateMachine {
     // The scratch must not keep this entry's buffer (possibly a whole frame) alive until the next apply.
     f.bytes = EMPTY_VALUE;
     this.writes.release();
-    this.applied = index;
-    return result;
-  }
-
-  /**
-   * Applies an already decoded command (tests, simulators). The key and value
-   * are copied, so the caller may reuse its arrays.
-   */
-  applyCommand(index: number, command: Command, leaderTimeMs: number): ApplyResult {
-    this.checkIndex(index);
-    assert(Number.isSafeInteger(leaderTimeMs) && leaderTimeMs >= 0, 'leaderTimeMs must be a non-negative integer');
-    this.advanceClock(leaderTimeMs);
-    let result: ApplyResult;
-    switch (command.kind) {
-      case CommandKind.Put:
-      case CommandKind.Update:
-      case CommandKind.Delete:
-        result = this.executeWrite(index, this.writes.fromCommand(command));
-        this.writes.release();
-        break;
-      case CommandKind.OpenSession:
-        result = this.openSession(index, command.ttlMs);
-        break;
-      case CommandKind.CloseSession:
-        result = this.closeSession(command.sessionId);
-        break;
-      case CommandKind.KeepAlive:
-        result = this.keepAlive(command.sessionId);
-        break;
-      case CommandKind.Noop:
-        result = okResult;
-        break;
-      default: {
-        if (isAuthCommand(command)) {
-          result = this.executeAuth(command);
-          break;
-        }
-        const problem = commandProblem(command, this.options);
-        assert(problem !== null, 'an unknown command kind must be a problem');
-        result = errorResult(problem);
-      }
-    }
     this.applied = index;
     return result;
   }

@@ -100,14 +100,8 @@ export function commandProblem(command: Command, limits: Limits): KvError | null
   switch (command.kind) {
     case CommandKind.Put:
     case CommandKind.Update:
-      return (
-        keyProblem(command.key, limits) ??
-        valueProblem(command.value, limits) ??
-        conditionsProblem(command) ??
-        sessionProblem(command.session)
-      );
     case CommandKind.Delete:
-      return keyProblem(command.key, limits) ?? conditionsProblem(command) ?? sessionProblem(command.session);
+      return writeProblem(command, limits) ?? sessionProblem(command.session);
     case CommandKind.OpenSession:
       return isCount(command.ttlMs) ? null : new InvalidCommandError({ reason: 'ttlMs must be an integer >= 0' });
     case CommandKind.CloseSession:

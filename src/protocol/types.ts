@@ -52,6 +52,18 @@ import type { KvEntry, SessionRef, WriteConditions } from '../kv/index.js';
 export type { SessionRef, WriteConditions };
 export type KeyValue = KvEntry;
 
+/**
+ * Only the conditions `source` gives (a request, a command, the client's call options), each
+ * left out when absent: a condition set to undefined is not a condition, and other fields
+ * (deadlines, the key) do not belong in it.
+ */
+export function writeConditions(source: WriteConditions): WriteConditions {
+  const out: { expectedVersion?: number; expectedModRevision?: number } = {};
+  if (source.expectedVersion !== undefined) out.expectedVersion = source.expectedVersion;
+  if (source.expectedModRevision !== undefined) out.expectedModRevision = source.expectedModRevision;
+  return out;
+}
+
 // ---------------------------------------------------------------- requests
 
 export interface GetRequest {

@@ -297,6 +297,11 @@ export class RaftNode {
     return this.raft.conf;
   }
 
+  /** The current term: status().term without building the rest (a host checks each incoming message against it). */
+  get term(): number {
+    return this.raft.term;
+  }
+
   status(): RaftStatus {
     const r = this.raft;
     const base = {

@@ -8,6 +8,7 @@
  * restarted member needs only `--data-dir` and its URLs.
  */
 import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
 import { ConcordError, ConcordErrorCode } from '../common/errors.js';
 import { parseAddress } from '../net/index.js';
 import { defaultKeyBytesMax, defaultValueBytesMax } from '../protocol/index.js';
@@ -234,6 +235,31 @@ function readConfigFile(path: string): RawSettings {
     if (!known.has(key)) throw new InvalidConfigError(`config file ${path}: unknown setting "${key}" (known: ${[...known].join(', ')})`);
   }
   return parsed as RawSettings;
+}
+
+/**
+ * The server's flags (the option table's, and --config) from `args` (default: the process's), for
+ * the entries that run a member without the CLI's commander: src/server/main.ts, and
+ * test/faults/member.ts, which adds string flags of its own (`extraFlags`, returned in `extra`).
+ * Unknown flags and positionals throw.
+ */
+export function parseServerFlags(
+  args?: string[],
+  extraFlags: readonly string[] = [],
+): { flags: RawSettings & { config?: string }; extra: Record<string, string | undefined> } {
+  const options: Record<string, { type: 'string' }> = { config: { type: 'string' } };
+  for (const option of serverConfigOptions) options[option.flag.slice(2)] = { type: 'string' };
+  for (const name of extraFlags) options[name] = { type: 'string' };
+  const { values } = parseArgs({ ...(args === undefined ? {} : { args }), options, strict: true, allowPositionals: false });
+  const flags: RawSettings & { config?: string } = {};
+  for (const option of serverConfigOptions) {
+    const value = values[option.flag.slice(2)];
+    if (typeof value === 'string') flags[option.key] = value;
+  }
+  if (typeof values['config'] === 'string') flags.config = values['config'];
+  const extra: Record<string, string | undefined> = {};
+  for (const name of extraFlags) extra[name] = typeof values[name] === 'string' ? (values[name] as string) : undefined;
+  return { flags, extra };
 }
 
 /**

@@ -9,6 +9,7 @@ export {
   parseInitialCluster,
   formatInitialCluster,
   serverConfigOptions,
+  parseServerFlags,
   configFileEnv,
   InvalidConfigError,
   InitialClusterState,

@@ -42,7 +42,7 @@ import {
   type ScanRequest,
 } from '../kv/index.js';
 import type { CallContext, Connection, Handlers as RpcHandlers } from '../net/index.js';
-import { protocolLimits, type ClientMethods, type Method, type MethodTypes, type KeyValue, type ResponseHeader, type StatusResponse } from '../protocol/index.js';
+import { protocolLimits, writeConditions, type ClientMethods, type Method, type MethodTypes, type KeyValue, type ResponseHeader, type StatusResponse } from '../protocol/index.js';
 import { internalError, invalidRequest, notLeader, type LeaderHint } from './errors.js';
 import { plainBytes } from './bytes.js';
 import { proposalHeadroomBytes } from './proposal-tracker.js';
@@ -152,7 +152,7 @@ export class ClientService {
     'kv.put': (request, context) => this.write('kv.put', request, context, writeCommand(CommandKind.Put, request)),
     'kv.update': (request, context) => this.write('kv.update', request, context, writeCommand(CommandKind.Update, request)),
     'kv.delete': (request, context) =>
-      this.write('kv.delete', request, context, { kind: CommandKind.Delete, key: request.key, session: request.session, ...conditions(request) }),
+      this.write('kv.delete', request, context, { kind: CommandKind.Delete, key: request.key, session: request.session, ...writeConditions(request) }),
     'kv.scan': (request, context) => this.scan(request, context),
     'session.open': (request, context) =>
       this.write('session.open', request, context, { kind: CommandKind.OpenSession, ttlMs: clampTtl(request.ttlMs) }),
@@ -245,7 +245,8 @@ export class ClientService {
     this.replica.checkAccepting();
     const problem = keyProblem(request.key, this.replica.limits);
     if (problem) throw problem;
-    checkGet(this.authorizer, this.userOf(context), plainBytes(request.key));
+    const key = plainBytes(request.key);
+    checkGet(this.authorizer, this.userOf(context), key);
     if (request.consistency === 'linearizable') {
       if (!this.replica.isLeader()) {
         if (context.forwarded) throw notLeader(this.replica.name, this.replica.hint());
@@ -253,7 +254,7 @@ export class ClientService {
       }
       await this.replica.readBarrier(this.deadline());
     }
-    const entry = this.replica.get(plainBytes(request.key));
+    const entry = this.replica.get(key);
     return { header: this.header(), kv: entry === null ? null : toKeyValue(entry) };
   }
 
@@ -410,17 +411,7 @@ function writeCommand(
   kind: typeof CommandKind.Put | typeof CommandKind.Update,
   request: Request<'kv.put'> | Request<'kv.update'>,
 ): Command {
-  return { kind, key: request.key, value: request.value, session: request.session, ...conditions(request) };
-}
-
-function conditions(request: { expectedVersion?: number; expectedModRevision?: number }): {
-  expectedVersion?: number;
-  expectedModRevision?: number;
-} {
-  return {
-    ...(request.expectedVersion !== undefined ? { expectedVersion: request.expectedVersion } : {}),
-    ...(request.expectedModRevision !== undefined ? { expectedModRevision: request.expectedModRevision } : {}),
-  };
+  return { kind, key: request.key, value: request.value, session: request.session, ...writeConditions(request) };
 }
 
 function clampTtl(ttlMs: number): number {

@@ -4,23 +4,14 @@
  * Same flags, env vars and config file as `concord server` (which is what
  * users run); tests may use this one to exercise the server alone.
  */
-import { parseArgs } from 'node:util';
-import { loadServerConfig, serverConfigOptions, type RawSettings } from './config.js';
+import { loadServerConfig, parseServerFlags } from './config.js';
 import { createLogger } from './logger.js';
 import { startServer } from './server.js';
 import { shutdownOnSignals } from './signals.js';
 import { ServerExitCode } from './exit-codes.js';
 
 async function main(): Promise<void> {
-  const options: Record<string, { type: 'string' }> = { config: { type: 'string' } };
-  for (const option of serverConfigOptions) options[option.flag.slice(2)] = { type: 'string' };
-  const { values } = parseArgs({ options, strict: true, allowPositionals: false });
-  const flags: RawSettings & { config?: string } = {};
-  for (const option of serverConfigOptions) {
-    const value = values[option.flag.slice(2)];
-    if (typeof value === 'string') flags[option.key] = value;
-  }
-  if (typeof values['config'] === 'string') flags.config = values['config'];
+  const { flags } = parseServerFlags();
   const config = loadServerConfig({ flags });
   const logger = createLogger({ level: config.logLevel, format: config.logFormat, bindings: { member: config.name } });
   const server = await startServer(config, logger);

@@ -82,6 +82,8 @@ export interface PeerInbound {
   leaderId(): NodeId | null;
   /** This member's term and last log index, for a starting member's bootstrap probe. */
   logState(): { term: number; lastLogIndex: number };
+  /** This member's term, for the check of every incoming Raft message (cheap: no status report built). */
+  currentTerm(): number;
 }
 
 export class PeerNetwork implements PeerDirectory, Forwarder {
@@ -188,7 +190,7 @@ export class PeerNetwork implements PeerDirectory, Forwarder {
           return;
         }
         if (this.inbound === null) return;
-        if (!termAcceptable(body.term, this.inbound.logState().term)) {
+        if (!termAcceptable(body.term, this.inbound.currentTerm())) {
           this.refuse(peer, connection, { type: body.type, term: body.term }, 'Raft message with a term beyond what this member adopts; dropped');
           return;
         }

@@ -25,6 +25,8 @@ export class PendingRequests<K, T> {
     private readonly clock: Clock,
     /** Called after a waiter was answered (resolved, rejected or expired): drain waits on it. */
     private readonly onSettled: () => void = () => {},
+    /** Told how many waiters were just answered with an error (a failure counter, counted here rather than by a handler per request). */
+    private readonly onRejected: (count: number) => void = () => {},
   ) {}
 
   get size(): number {
@@ -62,6 +64,7 @@ export class PendingRequests<K, T> {
     if (waiter === undefined) return false;
     this.waiters.delete(key);
     waiter.reject(error);
+    this.onRejected(1);
     this.onSettled();
     return true;
   }
@@ -70,7 +73,10 @@ export class PendingRequests<K, T> {
     const waiters = [...this.waiters.values()];
     this.waiters.clear();
     for (const waiter of waiters) waiter.reject(makeError());
-    if (waiters.length > 0) this.onSettled();
+    if (waiters.length > 0) {
+      this.onRejected(waiters.length);
+      this.onSettled();
+    }
     return waiters.length;
   }
 
@@ -84,7 +90,10 @@ export class PendingRequests<K, T> {
       waiter.reject(makeError());
       expired++;
     }
-    if (expired > 0) this.onSettled();
+    if (expired > 0) {
+      this.onRejected(expired);
+      this.onSettled();
+    }
     return expired;
   }
 }

@@ -39,6 +39,8 @@ export interface RaftCore {
   status(): CoreStatus;
   /** The membership in force: cheap, for every Ready (status() builds a whole report). */
   conf(): ConfState;
+  /** The current term: cheap, for every incoming peer message (status() builds a whole report). */
+  currentTerm(): number;
   /** The bounds behind the core's Overloaded-like refusals (DropReason), as configured. */
   readonly limits: CoreLimits;
 }

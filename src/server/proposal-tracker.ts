@@ -50,9 +50,9 @@ export class ProposalTracker<Result> {
   /** Where our proposals went in the log: an entry of another term applied there means ours was overwritten. */
   private readonly proposedAt = new Map<number, { requestId: number; term: number }>();
 
-  constructor(limit: number, clock: Clock, random: RandomSource, onSettled: () => void) {
+  constructor(limit: number, clock: Clock, random: RandomSource, onSettled: () => void, onFailed: (count: number) => void = () => {}) {
     this.instance = randomInstance(random);
-    this.waiting = new PendingRequests('proposal queue', limit, clock, onSettled);
+    this.waiting = new PendingRequests('proposal queue', limit, clock, onSettled, onFailed);
   }
 
   /** Proposals waiting for their answer. */

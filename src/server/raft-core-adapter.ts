@@ -1,9 +1,11 @@
 /**
  * The server's view of the Raft core (ports.ts RaftCore) over src/raft's
- * RaftNode, with the injected randomness source for election timeouts.
+ * RaftNode, with the injected randomness source for election timeouts. The
+ * simulator builds its members' cores here too, so that it runs the node
+ * settings and the adapter the server runs.
  */
 import type { RandomSource } from '../common/rng.js';
-import { RaftNode, type Storage, type NodeId } from '../raft/index.js';
+import { RaftNode, type RaftConfig, type Storage, type NodeId } from '../raft/index.js';
 import type { CoreLimits, CoreStatus, RaftCore } from './ports.js';
 
 /** The core's drop bounds, set here so that the Overloaded errors they cause can name them. */
@@ -21,9 +23,20 @@ export interface CreateRaftCoreOptions {
   readonly electionTimeoutTicks: number;
   /** Randomizes election timeouts. */
   readonly random: RandomSource;
+  /**
+   * Node settings that differ from the server's: the simulator varies pre-vote and check-quorum per
+   * seed, bounds snapshot chunks and injects a bug on purpose; the server passes none.
+   */
+  readonly raftOverrides?: Pick<RaftConfig, 'preVote' | 'checkQuorum' | 'snapshotChunkBytesMax' | 'testingOnlyUnsafe'>;
 }
 
-export function createRaftCore(options: CreateRaftCoreOptions): RaftCore {
+/** The core, and the node under it for views the RaftCore port does not carry (the simulator's invariants read its status). */
+export interface CreatedRaftCore {
+  readonly core: RaftCore;
+  readonly node: RaftNode;
+}
+
+export function createRaftCore(options: CreateRaftCoreOptions): CreatedRaftCore {
   const node = new RaftNode({
     id: options.name,
     storage: options.storage,
@@ -35,8 +48,9 @@ export function createRaftCore(options: CreateRaftCoreOptions): RaftCore {
     checkQuorum: true,
     uncommittedEntriesBytesMax: coreLimits.uncommittedEntriesBytesMax,
     pendingReadIndexRequestsMax: coreLimits.pendingReadIndexRequestsMax,
+    ...options.raftOverrides,
   });
-  return {
+  const core: RaftCore = {
     tick: () => node.tick(),
     step: (message) => node.step(message),
     propose: (data) => node.propose(data),
@@ -47,6 +61,7 @@ export function createRaftCore(options: CreateRaftCoreOptions): RaftCore {
     ready: () => node.ready(),
     advance: (ready) => node.advance(ready),
     conf: () => node.confState,
+    currentTerm: () => node.term,
     limits: coreLimits,
     status: (): CoreStatus => {
       const s = node.status();
@@ -64,4 +79,5 @@ export function createRaftCore(options: CreateRaftCoreOptions): RaftCore {
       };
     },
   };
+  return { core, node };
 }

@@ -118,7 +118,9 @@ export class RaftHost<Result> {
     this.clock = options.clock;
     this.lastTickMs = this.clock.monotonicMs();
     const settled = () => this.noteSettled();
-    this.proposals = new ProposalTracker(options.pendingRequestsMax, this.clock, options.random, settled);
+    // Failures are counted where proposals are answered, not by a rejection handler on each proposal's promise.
+    const failed = metrics === null ? undefined : (count: number) => metrics.proposalsFailed.inc(count);
+    this.proposals = new ProposalTracker(options.pendingRequestsMax, this.clock, options.random, settled, failed);
     this.reads = new ReadBatcher(options.pendingRequestsMax, this.clock, () => leaderChanged('read', this.hint()), settled);
     this.snapshots = new SnapshotPolicy({ snapshotEveryEntries: options.snapshotEveryEntries }, storage, stateMachine, this.clock, logger, {
       onStorageFailure: (error) => this.onStorageFailure(error),
@@ -171,11 +173,7 @@ export class RaftHost<Result> {
   propose(payload: Uint8Array, deadlineMs: number): Promise<Result> {
     if (!this.isLeader()) return Promise.reject(notLeader(this.name, this.hint()));
     const result = this.proposals.add(payload, deadlineMs);
-    if (this.metrics !== null) {
-      this.metrics.proposals.inc();
-      const failed = this.metrics.proposalsFailed;
-      result.catch(() => failed.inc());
-    }
+    this.metrics?.proposals.inc();
     this.schedule();
     return result;
   }
@@ -210,6 +208,11 @@ export class RaftHost<Result> {
   /** Proposals accepted and not answered yet. */
   get pendingProposals(): number {
     return this.proposals.size;
+  }
+
+  /** The core's current term (cheap: the peer network checks every incoming message's term against it). */
+  currentTerm(): number {
+    return this.core.currentTerm();
   }
 
   /** Term and last log index (for a starting peer's bootstrap probe). */

@@ -161,7 +161,7 @@ export async function startServer(config: ServerConfig, logger?: Logger, options
     }
 
     const tickIntervalMs = config.heartbeatIntervalMs;
-    const core = createRaftCore({
+    const { core } = createRaftCore({
       name: config.name,
       storage: storage.raftStorage,
       applied: kv.appliedIndex,

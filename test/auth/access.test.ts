@@ -13,6 +13,7 @@ import {
   type Command,
 } from '../../src/kv/index.js';
 import { Authorizer, PasswordHasher, buildUserCommand, checkAuthQuery, checkCommand, checkGet, checkScan } from '../../src/auth/index.js';
+import { applyCommand } from '../../src/testing/kv-apply.js';
 
 const b = (s: string): Uint8Array => new TextEncoder().encode(s);
 
@@ -27,7 +28,7 @@ function setup(): { sm: KvStateMachine; authorizer: Authorizer } {
     { kind: K.UserGrantRole, name: 'alice', role: 'ro' },
     { kind: K.AuthEnable },
   ];
-  commands.forEach((c, i) => assert.equal(sm.applyCommand(i + 1, c, 1).kind, 'ok'));
+  commands.forEach((c, i) => assert.equal(applyCommand(sm, i + 1, c, 1).kind, 'ok'));
   return { sm, authorizer: new Authorizer(sm.auth) };
 }
 

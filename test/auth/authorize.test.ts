@@ -12,6 +12,7 @@ import {
   type Permission,
 } from '../../src/kv/index.js';
 import { Authorizer, Operation, authorize, covers, intervalOf, mergeIntervals, scanRange, type Target } from '../../src/auth/index.js';
+import { applyCommand } from '../../src/testing/kv-apply.js';
 
 const te = new TextEncoder();
 const b = (s: string): Uint8Array => te.encode(s);
@@ -21,7 +22,7 @@ function cluster(commands: AuthCommand[]): KvStateMachine {
   const sm = new KvStateMachine();
   let i = 0;
   for (const command of commands) {
-    const result = sm.applyCommand(++i, command, 1000);
+    const result = applyCommand(sm, ++i, command, 1000);
     assert.equal(result.kind, 'ok', `${command.kind}: ${JSON.stringify(result)}`);
   }
   return sm;
@@ -151,7 +152,7 @@ test('with auth disabled everything is allowed; changes to roles take effect on 
   const authorizer = new Authorizer(live.auth);
   assert.equal(authorizer.allowed(null, Operation.Write, key('x')), true, 'auth disabled');
   let index = live.appliedIndex;
-  const apply = (command: AuthCommand): void => assert.equal(live.applyCommand(++index, command, 1000).kind, 'ok');
+  const apply = (command: AuthCommand): void => assert.equal(applyCommand(live, ++index, command, 1000).kind, 'ok');
   apply({ kind: K.AuthEnable });
   assert.equal(authorizer.allowed('u', Operation.Write, key('x')), false);
   apply(grant('r', { access: write, key: b('x') }));

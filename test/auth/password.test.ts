@@ -20,6 +20,7 @@ import {
   UserQuotaExceededError,
   type AuthCommand,
 } from '../../src/kv/index.js';
+import { applyCommand } from '../../src/testing/kv-apply.js';
 
 /** Cheap parameters: these tests are about behaviour, not cost. */
 const fast = { N: 1024, r: 8, p: 1, keyBytes: 32 };
@@ -82,7 +83,7 @@ async function authCluster(): Promise<{ sm: KvStateMachine; hasher: PasswordHash
   const hasher = new PasswordHasher({ params: fast });
   const sm = new KvStateMachine();
   let index = 0;
-  const apply = (command: AuthCommand): void => assert.equal(sm.applyCommand(++index, command, 1000).kind, 'ok');
+  const apply = (command: AuthCommand): void => assert.equal(applyCommand(sm, ++index, command, 1000).kind, 'ok');
   // The server hashes before proposing: the log carries the record only.
   apply({ kind: K.UserAdd, name: 'root', password: await hasher.hash('root-pw') });
   apply({ kind: K.UserAdd, name: 'alice', password: await hasher.hash('alice-pw') });

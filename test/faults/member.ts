@@ -14,9 +14,7 @@
  * timers and deadlines stay on the monotonic clock, as after a real NTP step.
  */
 import { readFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
-import { createLogger, loadServerConfig, serverConfigOptions, shutdownOnSignals, startServer } from '../../src/server/index.js';
-import type { RawSettings } from '../../src/server/config.js';
+import { createLogger, loadServerConfig, parseServerFlags, shutdownOnSignals, startServer } from '../../src/server/index.js';
 import { FaultDisk } from './fault-disk.js';
 import { SkewClock } from './skew-clock.js';
 
@@ -31,16 +29,8 @@ function readFaultControl(path: string): FaultControl {
 }
 
 async function main(): Promise<void> {
-  const options: Record<string, { type: 'string' }> = { config: { type: 'string' }, 'fault-control': { type: 'string' } };
-  for (const option of serverConfigOptions) options[option.flag.slice(2)] = { type: 'string' };
-  const { values } = parseArgs({ options, strict: true, allowPositionals: false });
-  const flags: RawSettings & { config?: string } = {};
-  for (const option of serverConfigOptions) {
-    const value = values[option.flag.slice(2)];
-    if (typeof value === 'string') flags[option.key] = value;
-  }
-  if (typeof values['config'] === 'string') flags.config = values['config'];
-  const controlPath = values['fault-control'];
+  const { flags, extra } = parseServerFlags(undefined, ['fault-control']);
+  const controlPath = extra['fault-control'];
   const config = loadServerConfig({ flags });
   const logger = createLogger({ level: config.logLevel, format: config.logFormat, bindings: { member: config.name } });
 

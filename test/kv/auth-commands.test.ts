@@ -18,6 +18,7 @@ import {
   type PasswordRecord,
 } from '../../src/kv/index.js';
 import { Driver, b } from './helpers.js';
+import { applyCommand } from '../../src/testing/kv-apply.js';
 
 const pw = (seed: number): PasswordRecord => ({
   algorithm: 'scrypt',
@@ -88,7 +89,7 @@ test('malformed auth commands are refused before proposing and are error results
   for (const [command, reason] of bad) {
     assert.throws(() => validateCommand(command, defaultKvOptions), reason);
     const d = new Driver();
-    const result = d.sm.applyCommand(1, command, 1);
+    const result = applyCommand(d.sm, 1, command, 1);
     assert.equal(result.kind, ResultKind.Error);
     assert.match(result.kind === ResultKind.Error ? result.error.message : '', reason);
   }

@@ -152,17 +152,26 @@ test('entries must be applied in order: a gap or a repeat is a bug that fails lo
   assert.throws(() => sm.skip(5), /expected index 2/);
 });
 
-test('applyCommand copies the caller\'s bytes and validates like apply', () => {
+test('a proposed command\'s bytes are copied into its entry, and what cannot be encoded is refused', () => {
   const sm = new KvStateMachine();
   const key = b('k');
   const value = b('v');
-  sm.applyCommand(1, { kind: CommandKind.Put, key, value }, 10);
+  const entry = encodeCommand({ kind: CommandKind.Put, key, value }, 10);
   key[0] = 0x7a;
   value[0] = 0x7a;
-  assert.equal(text(sm.get(b('k'))!.value), 'v');
-  const bad = sm.applyCommand(2, { kind: CommandKind.Put, key: 'str' as unknown as Uint8Array, value }, 10);
+  sm.apply(1, entry);
+  assert.equal(text(sm.get(b('k'))!.value), 'v', 'the caller may reuse its arrays once the command is encoded');
+  // A key or value that is not bytes is refused by the encoder (it would otherwise be encoded as zeros)...
+  assert.throws(() => encodeCommand({ kind: CommandKind.Put, key: 'str' as unknown as Uint8Array, value }, 10), InvalidCommandError);
+  assert.throws(() => encodeCommand({ kind: CommandKind.Put, key, value: 'str' as unknown as Uint8Array }, 10), InvalidCommandError);
+  assert.throws(() => encodeCommand({ kind: CommandKind.Noop }, -1), /leaderTimeMs/);
+  // ...and an entry whose key field is not whole bytes (a put whose key runs past the end) is an error
+  // result on apply, the same on every member: nothing stored, the index consumed.
+  const truncated = Uint8Array.of(...entry.subarray(0, 4), 5, 0x6b);
+  const bad = sm.apply(2, truncated);
   assert.ok(errorOf(bad) instanceof InvalidCommandError);
-  assert.throws(() => sm.applyCommand(3, { kind: CommandKind.Noop }, -1), /leaderTimeMs/);
+  assert.equal(sm.keyCount, 1);
+  assert.equal(sm.appliedIndex, 2);
 });
 
 test('stored entries are replaced, never mutated: an entry read earlier keeps its values', () => {

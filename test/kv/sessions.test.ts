@@ -16,6 +16,7 @@ import {
   type KvError,
 } from '../../src/kv/index.js';
 import { Driver, b, text } from './helpers.js';
+import { applyCommand } from '../../src/testing/kv-apply.js';
 
 function errorOf(result: ApplyResult): KvError {
   assert.equal(result.kind, ResultKind.Error, `expected an error result, got ${JSON.stringify(result)}`);
@@ -202,11 +203,11 @@ test('sessionResultsMax bounds unacknowledged results: a write beyond is refused
 
 test('a malformed session reference is InvalidCommandError and touches no session state', () => {
   const sm = new KvStateMachine();
-  sm.applyCommand(1, { kind: CommandKind.OpenSession, ttlMs: 0 }, 0);
-  const bad = sm.applyCommand(2, { kind: CommandKind.Put, key: b('k'), value: b('v'), session: { sessionId: 1, seq: 1, ackedSeq: 1 } }, 0);
+  applyCommand(sm, 1, { kind: CommandKind.OpenSession, ttlMs: 0 }, 0);
+  const bad = applyCommand(sm, 2, { kind: CommandKind.Put, key: b('k'), value: b('v'), session: { sessionId: 1, seq: 1, ackedSeq: 1 } }, 0);
   assert.ok(errorOf(bad) instanceof InvalidCommandError);
   assert.equal(sm.get(b('k')), null);
-  const good = sm.applyCommand(3, { kind: CommandKind.Put, key: b('k'), value: b('v'), session: { sessionId: 1, seq: 1, ackedSeq: 0 } }, 0);
+  const good = applyCommand(sm, 3, { kind: CommandKind.Put, key: b('k'), value: b('v'), session: { sessionId: 1, seq: 1, ackedSeq: 0 } }, 0);
   assert.equal(good.kind, ResultKind.Write);
 });
 

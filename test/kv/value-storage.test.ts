@@ -76,10 +76,10 @@ test('an empty value pins nothing, whatever buffer its entry was in', () => {
   assert.equal(sm.get(Uint8Array.of(7))!.value.buffer.byteLength, 0);
 });
 
-test('applyCommand copies the value whatever its buffer', () => {
+test('a proposed value is copied into its entry whatever its buffer', () => {
   const sm = new KvStateMachine();
   const value = Uint8Array.of(1, 2, 3);
-  sm.applyCommand(1, { kind: CommandKind.Put, key: Uint8Array.of(7), value }, 1);
+  sm.apply(1, encodeCommand({ kind: CommandKind.Put, key: Uint8Array.of(7), value }, 1));
   value[0] = 9;
   const stored = sm.get(Uint8Array.of(7))!;
   assert.deepEqual(stored.value, Uint8Array.of(1, 2, 3));

@@ -13,6 +13,7 @@ import { DropReason, EntryType, ProposalDroppedError, Role, type ConfState, type
 import type { CoreStatus, HostStorage, PersistBatch, RaftCore } from '../../src/server/ports.js';
 import { RaftHost, type PeerDirectory } from '../../src/server/raft-host.js';
 import { kvStateMachinePort } from '../../src/server/kv-replica.js';
+import { ServerMetrics } from '../../src/server/metrics.js';
 import { StartingIdentity } from '../../src/server/member-status.js';
 import { proposalHeadroomBytes } from '../../src/server/proposal-tracker.js';
 import { systemClock, systemRandom } from '../../src/common/system-clock.js';
@@ -90,6 +91,9 @@ class ScriptedCore implements RaftCore {
   conf(): ConfState {
     return this.status().conf;
   }
+  currentTerm(): number {
+    return this.term;
+  }
 }
 
 class ScriptedStorage implements HostStorage {
@@ -128,7 +132,7 @@ class ScriptedStorage implements HostStorage {
   async close(): Promise<void> {}
 }
 
-function setup(options: { snapshotEveryEntries?: number; clock?: Clock } = {}) {
+function setup(options: { snapshotEveryEntries?: number; clock?: Clock; metrics?: ServerMetrics } = {}) {
   const events: string[] = [];
   const core = new ScriptedCore(events);
   const storage = new ScriptedStorage(events);
@@ -157,6 +161,7 @@ function setup(options: { snapshotEveryEntries?: number; clock?: Clock } = {}) {
     kvStateMachinePort(kv),
     peers,
     silent,
+    options.metrics ?? null,
   );
   const propose = (command: Command, deadlineMs = performance.now() + 10_000) =>
     host.propose(encodeCommand(command, Date.now(), proposalHeadroomBytes), deadlineMs);
@@ -297,6 +302,28 @@ test('a refused proposal is answered at once, not left waiting', async () => {
   );
   assert.equal(host.inflight, 0);
   await host.stop();
+});
+
+test('proposals and failed proposals are counted where they are answered (refused, or failed at shutdown), successes not', async () => {
+  const metrics = new ServerMetrics('n1');
+  const { core, host, propose } = setup({ metrics });
+  const count = async (counter: { get(): Promise<{ values: { value: number }[] }> }) => (await counter.get()).values[0]?.value ?? 0;
+  core.readies.push({ ...emptyReady, softState: { leader: 'n1', role: Role.Leader } });
+  host.start();
+  await settle();
+  core.refuse = DropReason.NotLeader;
+  await assert.rejects(propose({ kind: CommandKind.Noop }));
+  await assert.rejects(propose({ kind: CommandKind.Noop }));
+  assert.equal(await count(metrics.proposalsFailed), 2, 'two refused');
+  core.refuse = null;
+  const pending = propose({ kind: CommandKind.Noop });
+  await settle();
+  assert.equal(core.proposals.length, 1, 'handed to the core, waiting for its entry');
+  assert.equal(await count(metrics.proposalsFailed), 2, 'a proposal still waiting has not failed');
+  await host.stop();
+  await assert.rejects(pending);
+  assert.equal(await count(metrics.proposalsFailed), 3, 'the one answered at shutdown');
+  assert.equal(await count(metrics.proposals), 3);
 });
 
 test('a commit-only hard state does not cost an fsync of its own; it rides with the next write', async () => {

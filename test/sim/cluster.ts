@@ -70,8 +70,6 @@ class Simulation {
   private storageFailures = 0;
   private clockSteps = 0;
   private gracefulStops = 0;
-  private fsyncgateLost = 0;
-  private livenessWaived = false;
   private tornCrashes = 0;
   private issuing = true;
   private healed = false;
@@ -275,7 +273,6 @@ class Simulation {
       clockSteps: this.clockSteps,
       tornCrashes: this.tornCrashes,
       gracefulStops: this.gracefulStops,
-      fsyncgateLost: this.fsyncgateLost,
     };
     return {
       seed: s.seed,
@@ -380,7 +377,7 @@ class Simulation {
         for (const m of up) this.crash(m);
         return;
       case FaultKind.Restart: {
-        const down = [...this.members.values()].filter((m) => m.state === 'down' && !m.lost);
+        const down = [...this.members.values()].filter((m) => m.state === 'down');
         if (down.length === 0) return;
         const m = rng.pick(down);
         note(`restart ${m.id}`);
@@ -422,7 +419,7 @@ class Simulation {
           .then(() => {
             this.transport.memberCrashed(victim.id);
             // Healed meanwhile: the heal restarts every member, this one too.
-            if (this.healed && victim.state === 'down' && !victim.lost) this.startMember(victim);
+            if (this.healed && victim.state === 'down') this.startMember(victim);
           })
           .catch((error: unknown) => this.fail(FailureKind.Exception, `${victim.id} failed to shut down: ${(error as Error).stack ?? String(error)}`));
         return;
@@ -473,7 +470,7 @@ class Simulation {
         this.transport.memberCrashed(m.id);
         if (this.tracing) this.note(`restart ${m.id} (stopped after a storage failure)`);
       }
-      if (m.state === 'down' && !m.lost) this.startMember(m);
+      if (m.state === 'down') this.startMember(m);
     }
     this.track(this.probe());
   }
@@ -484,17 +481,7 @@ class Simulation {
     const clock = new SimClock(this.scheduler);
     const rng = this.clientRng.fork('probe');
     const deadlineMs = this.healTimeMs + s.livenessTicksMax * s.tickMs;
-    const livenessFailed = (what: string): void => {
-      const lost = [...this.members.values()].filter((m) => m.lost).length;
-      if (2 * lost >= s.clusterSize) {
-        // The known fsyncgate issue (startMember) took a majority: no leader can be elected, by design.
-        if (this.tracing) this.note(`LIVENESS waived: ${lost} of ${s.clusterSize} members refuse to start (KNOWN ISSUE fsyncgate)`);
-        this.livenessMetMs = this.scheduler.nowMs;
-        this.livenessWaived = true;
-        return;
-      }
-      this.fail(FailureKind.Liveness, `${s.livenessTicksMax} ticks after healing: ${what} (${this.roleSummary()})`);
-    };
+    const livenessFailed = (what: string): void => this.fail(FailureKind.Liveness, `${s.livenessTicksMax} ticks after healing: ${what} (${this.roleSummary()})`);
     let client: KvClient | null = null;
     while (client === null) {
       if (this.scheduler.nowMs > deadlineMs) return livenessFailed('the probe client could not connect (no leader?)');
@@ -521,7 +508,7 @@ class Simulation {
     }
     if (this.tracing) this.note(`probe write committed at ${revision}`);
     for (;;) {
-      const lagging = [...this.members.values()].filter((m) => !m.lost && !(m.up && m.appliedIndex() >= revision));
+      const lagging = [...this.members.values()].filter((m) => !(m.up && m.appliedIndex() >= revision));
       if (lagging.length === 0) break;
       if (this.scheduler.nowMs > deadlineMs) return livenessFailed(`probe write committed at ${revision} but not applied on ${lagging.map((m) => m.id).join(',')}`);
       await new Promise<void>((resolve) => clock.setTimer(s.tickMs, resolve));
@@ -562,10 +549,9 @@ class Simulation {
 
   private checkCounters(): void {
     // Every member applied the probe, which came after every acknowledged increment: any member's state will do.
-    // (With liveness waived, the most advanced running member: its version can only be lower, never higher.)
     const leader = this.currentLeader() ?? [...this.members.values()].filter((m) => m.up).sort((a, b) => b.appliedIndex() - a.appliedIndex())[0] ?? null;
     const kv = leader?.kv;
-    if (!kv || this.livenessWaived) return;
+    if (!kv) return;
     const problem = this.counters.check((key) => kv.get(new TextEncoder().encode(key))?.version ?? 0);
     if (problem !== null) this.fail(FailureKind.ExactlyOnce, problem);
   }

@@ -1,25 +1,12 @@
 /**
- * The host's view of the Raft core (src/server/ports.ts RaftCore) over a real
- * RaftNode, as src/server/raft-core-adapter.ts builds it, plus what the
- * simulator needs and the production adapter does not: a handle on the node
- * (its status, for the invariants) and a report of every Ready and every
- * early hand-out while a Ready persists (the entries the host is told to
- * persist and to apply), which is where the invariants observe the log.
- *
- * The node is built with a seeded RNG and may carry the core's test-only
- * `countStaleVotes` flag (the bug-injection test); production never sets it.
+ * What the simulator adds around a member's Raft core (built by the server's
+ * own createRaftCore, src/server/raft-core-adapter.ts): a report of every
+ * Ready and every early hand-out while a Ready persists (the entries the host
+ * is told to persist and to apply), which is where the invariants observe the
+ * log; and the fingerprints the invariants compare.
  */
-import type { RaftConfig } from '../../src/raft/config.js';
-import { RaftNode } from '../../src/raft/node.js';
 import type { DuringPersist, Ready } from '../../src/raft/ready.js';
-import type { NodeId } from '../../src/raft/types.js';
-import type { CoreLimits, CoreStatus, RaftCore } from '../../src/server/ports.js';
-
-/** The drop bounds, as the production adapter sets them (raft-core-adapter.ts). */
-const coreLimits: CoreLimits = {
-  uncommittedEntriesBytesMax: 64 * 1024 * 1024,
-  pendingReadIndexRequestsMax: 4096,
-};
+import type { RaftCore } from '../../src/server/ports.js';
 
 export interface CoreObserver {
   /** A Ready was handed to the host (before it handles it). */
@@ -28,45 +15,21 @@ export interface CoreObserver {
   onDuringPersist(early: DuringPersist): void;
 }
 
-export function createSimCore(config: RaftConfig, observer: CoreObserver): { core: RaftCore; node: RaftNode } {
-  const node = new RaftNode({ ...coreLimits, ...config });
-  const core: RaftCore = {
-    tick: () => node.tick(),
-    step: (message) => node.step(message),
-    propose: (data) => node.propose(data),
-    readIndex: (context) => node.readIndex(context),
-    transferLeadership: (to) => node.transferLeadership(to),
-    hasReady: () => node.hasReady(),
+/** `core`, reporting to `observer` each Ready and each non-empty early hand-out it gives the host. */
+export function observeCore(core: RaftCore, observer: CoreObserver): RaftCore {
+  return {
+    ...core,
     takeDuringPersist: () => {
-      const early = node.takeDuringPersist();
+      const early = core.takeDuringPersist();
       if (early.messages.length > 0 || early.committedEntries.length > 0) observer.onDuringPersist(early);
       return early;
     },
     ready: () => {
-      const ready = node.ready();
+      const ready = core.ready();
       observer.onReady(ready);
       return ready;
     },
-    advance: (ready) => node.advance(ready),
-    conf: () => node.confState,
-    limits: coreLimits,
-    status: (): CoreStatus => {
-      const s = node.status();
-      const matchIndex: Record<NodeId, number> = {};
-      for (const [id, progress] of Object.entries(s.progress ?? {})) matchIndex[id] = progress.match;
-      return {
-        role: s.role,
-        term: s.term,
-        leader: s.leader,
-        commitIndex: s.commit,
-        appliedIndex: s.applied,
-        conf: s.conf,
-        matchIndex,
-        lastLogIndex: s.lastIndex,
-      };
-    },
   };
-  return { core, node };
 }
 
 /** FNV-1a over bytes: entry and state fingerprints for the invariants. */

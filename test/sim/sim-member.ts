@@ -27,12 +27,13 @@ import { EntryType, type ConfState, type Entry, type NodeId } from '../../src/ra
 import { ClientService, type Forwarder } from '../../src/server/kv-service.js';
 import { KvReplica, kvStateMachinePort } from '../../src/server/kv-replica.js';
 import type { HostStorage } from '../../src/server/ports.js';
+import { createRaftCore } from '../../src/server/raft-core-adapter.js';
 import { RaftHost, type PeerDirectory } from '../../src/server/raft-host.js';
 import { openHostStorage, type OpenedStorage } from '../../src/server/storage-adapter.js';
 import { SimulatedDisk } from '../../src/testing/simulated-disk.js';
 import { InvariantViolationError, describeView, type InvariantChecker, type LogView } from './invariants.js';
 import { SimClock, type SimScheduler } from './sim-clock.js';
-import { createSimCore, fingerprint } from './sim-core.js';
+import { fingerprint, observeCore } from './sim-core.js';
 import { SimDiskAdapter, type SimDiskFaults } from './sim-disk.js';
 import { describeEntries } from './describe.js';
 
@@ -133,11 +134,10 @@ export class SimMember {
    * A datasync of this disk was made to fail at some point. SimulatedDisk
    * models fsyncgate: the writes it covered stay visible (a process restart
    * reads them back) but never become durable, so a later power cut can leave
-   * a hole in the log (see cluster.ts, the known issue it reports).
+   * a hole in the log unless recovery resyncs them (cluster.ts fails the run
+   * of a member that then refuses to start).
    */
   fsyncgateRisk = false;
-  /** Refused to start on a corrupt log after fsyncgate (an operator must replace it): never restarted. */
-  lost = false;
 
   /** Start (or restart) from the disk, as startServer does; completes through the agenda. */
   async start(): Promise<void> {
@@ -190,21 +190,24 @@ export class SimMember {
     this.env.invariants.resetApplied(this.id, kv.appliedIndex);
     this.stateCheckedAt = -1;
 
-    const { core, node } = createSimCore(
-      {
-        id: this.id,
-        storage: raftStorage,
-        applied: kv.appliedIndex,
-        electionTimeoutTicks: config.electionTicks,
-        heartbeatIntervalTicks: config.heartbeatTicks,
-        rng: random.fork('election'),
+    const { core: realCore, node } = createRaftCore({
+      name: this.id,
+      storage: raftStorage,
+      applied: kv.appliedIndex,
+      electionTimeoutTicks: config.electionTicks,
+      heartbeatIntervalTicks: config.heartbeatTicks,
+      random: random.fork('election'),
+      raftOverrides: {
         preVote: config.preVote,
         checkQuorum: config.checkQuorum,
         snapshotChunkBytesMax: config.snapshotChunkBytes,
         ...(config.countStaleVotes ? { testingOnlyUnsafe: { countStaleVotes: true } } : {}),
       },
-      { onReady: (ready) => this.guard(() => this.onReady(ready)), onDuringPersist: (early) => this.guard(() => this.onDuringPersist(early)) },
-    );
+    });
+    const core = observeCore(realCore, {
+      onReady: (ready) => this.guard(() => this.onReady(ready)),
+      onDuringPersist: (early) => this.guard(() => this.onDuringPersist(early)),
+    });
     const peers: PeerDirectory = {
       send: (message) => this.env.sendRaft(this, message),
       clientUrlOf: (name) => (this.env.voters.includes(name) ? `sim://${name}` : null),

@@ -67,8 +67,6 @@ export interface SimStats {
   readonly clockSteps: number;
   readonly tornCrashes: number;
   readonly gracefulStops: number;
-  /** Members that refused to start after fsyncgate (see startMember). */
-  readonly fsyncgateLost: number;
 }
 
 export interface SimResult {

@@ -47,6 +47,7 @@ export function createRaftCore(options: CreateRaftCoreOptions): RaftCore {
     ready: () => node.ready(),
     advance: (ready) => node.advance(ready),
     conf: () => node.confState,
+    snapshotTransfers: () => node.snapshotTransfers(),
     limits: coreLimits,
     status: (): CoreStatus => {
       const s = node.status();

@@ -49,6 +49,7 @@ export function createSimCore(config: RaftConfig, observer: CoreObserver): { cor
     },
     advance: (ready) => node.advance(ready),
     conf: () => node.confState,
+    snapshotTransfers: () => node.snapshotTransfers(),
     limits: coreLimits,
     status: (): CoreStatus => {
       const s = node.status();

@@ -64,7 +64,13 @@ export class Deadline {
    * shared with other calls, e.g. a connection being opened).
    */
   race<T>(promise: Promise<T>): Promise<T> {
-    if (this.expired) return Promise.reject(this.reason);
+    if (this.expired) {
+      // Nobody else may ever look at it (a connection opened just for this call): a later
+      // rejection must not surface as an unhandled rejection, which ends the user's process
+      // (fault suite: a status call on an expired deadline, the member refusing TCP).
+      promise.catch(() => undefined);
+      return Promise.reject(this.reason);
+    }
     return new Promise<T>((resolve, reject) => {
       const onEnd = (): void => {
         cleanup();

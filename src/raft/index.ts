@@ -20,7 +20,7 @@
  * A new cluster's members start from `bootstrapState(voters)` (see bootstrap.ts);
  * a node joining later starts from empty storage and is added with proposeConfChange.
  */
-export { RaftNode, type ProposalResult, type ProgressStatus, type RaftStatus } from './raw-node.js';
+export { RaftNode, type ProposalResult, type ProgressStatus, type RaftStatus, type SnapshotTransfers } from './raw-node.js';
 export { resolveConfig, type RaftConfig, type RandomSource, type ResolvedRaftConfig } from './config.js';
 export * from './messages.js';
 export * from './ready.js';

@@ -242,7 +242,8 @@ function sendSnapshotChunk(r: Raft, pr: Progress): void {
     chunk = storage.snapshotChunk(s.index, s.offset, r.cfg.snapshotChunkBytesMax);
   } catch (e) {
     if (!(e instanceof SnapshotUnavailableError)) throw e;
-    // A newer snapshot replaced the one being sent: start over with it.
+    // The snapshot being sent is gone. A host keeps it while the transfer lasts (snapshotTransfers()
+    // in raw-node.ts), so this is a host that does not: start over with the latest one.
     pr.becomeSnapshot(storage.snapshotMetadata());
     s = pr.snapshot!;
     chunk = storage.snapshotChunk(s.index, 0, r.cfg.snapshotChunkBytesMax);

@@ -10,7 +10,7 @@ import { assert } from '../common/errors.js';
 import { resolveConfig, type RaftConfig } from './config.js';
 import type { ConfChange } from './confchange.js';
 import type { Message } from './messages.js';
-import type { ProgressState } from './progress.js';
+import { ProgressState } from './progress.js';
 import { Raft, type ProposalResult } from './raft.js';
 import { Role, type DuringPersist, type IncomingSnapshotChunk, type ReadState, type Ready, type SoftState } from './ready.js';
 import { EntryType, type ConfState, type Entry, type HardState, type NodeId } from './types.js';
@@ -28,6 +28,24 @@ export interface ProgressStatus {
   /** Index of the snapshot being sent, when in snapshot state. */
   readonly snapshotIndex: number | null;
 }
+
+/**
+ * What a leader's snapshot transfers need from the host (see
+ * `RaftNode.snapshotTransfers`).
+ */
+export interface SnapshotTransfers {
+  /** Indexes of the snapshots being streamed to followers: each must stay readable until its transfer ends. */
+  readonly sending: readonly number[];
+  /**
+   * A follower is being caught up (a snapshot in flight, or a live follower
+   * being probed from the log): compacting the log now could push it back to
+   * a new snapshot, so the host should postpone its next local snapshot (up to
+   * its bound).
+   */
+  readonly followerCatchingUp: boolean;
+}
+
+const NO_TRANSFERS: SnapshotTransfers = Object.freeze({ sending: Object.freeze([]) as readonly number[], followerCatchingUp: false });
 
 export interface RaftStatus {
   readonly id: NodeId;
@@ -300,6 +318,35 @@ export class RaftNode {
   /** The current term: status().term without building the rest (a host checks each incoming message against it). */
   get term(): number {
     return this.raft.term;
+  }
+
+  /**
+   * A transfer finishes with the snapshot it started with (as etcd and
+   * hashicorp/raft do): when a newer snapshot replaced it meanwhile, the
+   * storage must keep serving the old one, or the transfer restarts at offset 0
+   * each time and, under steady writes with frequent snapshots, never ends
+   * (simulator, profile snapshots). And a follower that installed it then
+   * catches up from the log, which must still hold the entries after it. The
+   * host asks after every advance(); only a leader sends snapshots.
+   */
+  snapshotTransfers(): SnapshotTransfers {
+    const r = this.raft;
+    if (r.role !== Role.Leader) return NO_TRANSFERS;
+    let sending: number[] | null = null;
+    let followerCatchingUp = false;
+    const logStart = r.log.firstIndex() - 1;
+    const last = r.log.lastIndex();
+    for (const pr of r.progress.values()) {
+      if (pr.id === r.id) continue;
+      if (pr.state === ProgressState.Snapshot && pr.snapshot !== null) {
+        (sending ??= []).push(pr.snapshot.index);
+        followerCatchingUp = true;
+      } else if (pr.state === ProgressState.Probe && pr.recentActive && pr.match >= logStart && pr.match < last) {
+        // Typically right after a transfer: the follower holds the snapshot, the log the rest.
+        followerCatchingUp = true;
+      }
+    }
+    return sending === null && !followerCatchingUp ? NO_TRANSFERS : { sending: sending ?? [], followerCatchingUp };
   }
 
   status(): RaftStatus {

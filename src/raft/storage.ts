@@ -66,9 +66,10 @@ export interface Storage {
   snapshotMetadata(): SnapshotMetadata;
 
   /**
-   * Up to `bytesMax` bytes of the latest snapshot's contents from `offset`,
-   * for InstallSnapshot. Throws SnapshotUnavailableError if the latest
-   * snapshot is no longer the one at `index`.
+   * Up to `bytesMax` bytes from `offset` of the snapshot at `index`, for
+   * InstallSnapshot: the latest, or an older one the host still holds for a
+   * transfer (see RaftNode.snapshotTransfers). Throws SnapshotUnavailableError
+   * when it has neither.
    */
   snapshotChunk(index: number, offset: number, bytesMax: number): SnapshotChunk;
 }

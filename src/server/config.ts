@@ -48,6 +48,12 @@ export interface ServerConfig {
   readonly electionTimeoutMs: number;
   /** Take a snapshot and compact the log after this many applied entries. */
   readonly snapshotEveryEntries: number;
+  /**
+   * A leader postpones its next snapshot (and so the compaction) while a
+   * follower is being caught up, until the log since the last snapshot holds
+   * snapshotEveryEntries + this many entries (etcd's snapshot-catchup-entries).
+   */
+  readonly snapshotCatchUpEntries: number;
   readonly keyBytesMax: number;
   readonly valueBytesMax: number;
   /** Server-side deadline for a request (proposal wait, forwarding, read index). */
@@ -117,6 +123,7 @@ export const serverConfigOptions: readonly ConfigOption[] = [
   { key: 'heartbeatIntervalMs', flag: '--heartbeat-interval-ms', env: 'CONCORD_HEARTBEAT_INTERVAL_MS', kind: 'integer', description: 'leader heartbeat period and clock tick', defaultValue: 100 },
   { key: 'electionTimeoutMs', flag: '--election-timeout-ms', env: 'CONCORD_ELECTION_TIMEOUT_MS', kind: 'integer', description: 'election timeout base (randomized up to 2x)', defaultValue: 1000 },
   { key: 'snapshotEveryEntries', flag: '--snapshot-every-entries', env: 'CONCORD_SNAPSHOT_EVERY_ENTRIES', kind: 'integer', description: 'snapshot and compact the log after this many applied entries', defaultValue: 10_000 },
+  { key: 'snapshotCatchUpEntries', flag: '--snapshot-catchup-entries', env: 'CONCORD_SNAPSHOT_CATCHUP_ENTRIES', kind: 'integer', description: 'while a follower catches up, a leader compacts only past this many entries beyond --snapshot-every-entries', defaultValue: 5_000 },
   { key: 'keyBytesMax', flag: '--key-bytes-max', env: 'CONCORD_KEY_BYTES_MAX', kind: 'integer', description: 'largest key accepted', defaultValue: defaultKeyBytesMax },
   { key: 'valueBytesMax', flag: '--value-bytes-max', env: 'CONCORD_VALUE_BYTES_MAX', kind: 'integer', description: 'largest value accepted', defaultValue: defaultValueBytesMax },
   { key: 'requestTimeoutMs', flag: '--request-timeout-ms', env: 'CONCORD_REQUEST_TIMEOUT_MS', kind: 'integer', description: 'server-side deadline per request', defaultValue: 5_000 },

@@ -5,7 +5,7 @@
  * details of their APIs.
  */
 import type { PersistBatch } from '../storage/index.js';
-import type { DuringPersist, Message, Ready, Role, ConfState, NodeId, SnapshotMetadata } from '../raft/index.js';
+import type { DuringPersist, Message, Ready, Role, ConfState, NodeId, SnapshotMetadata, SnapshotTransfers } from '../raft/index.js';
 
 export interface CoreStatus {
   readonly role: Role;
@@ -41,6 +41,8 @@ export interface RaftCore {
   conf(): ConfState;
   /** The current term: cheap, for every incoming peer message (status() builds a whole report). */
   currentTerm(): number;
+  /** Snapshots being sent to followers, and whether one is being caught up (raft/raw-node.ts): asked after every advance(). */
+  snapshotTransfers(): SnapshotTransfers;
   /** The bounds behind the core's Overloaded-like refusals (DropReason), as configured. */
   readonly limits: CoreLimits;
 }
@@ -92,6 +94,12 @@ export interface HostStorage {
   firstIndex(): number;
   lastIndex(): number;
   snapshotIndex(): number;
+  /**
+   * The snapshots (by index) that transfers to followers still read: each
+   * stays readable, even once newer snapshots replaced it, until a later call
+   * leaves it out. Called after every advance().
+   */
+  holdSnapshots(indexes: readonly number[]): void;
   /** Flushes and releases everything, including the data directory lock. */
   close(): Promise<void>;
 }

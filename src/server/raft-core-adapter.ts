@@ -62,6 +62,7 @@ export function createRaftCore(options: CreateRaftCoreOptions): CreatedRaftCore 
     advance: (ready) => node.advance(ready),
     conf: () => node.confState,
     currentTerm: () => node.term,
+    snapshotTransfers: () => node.snapshotTransfers(),
     limits: coreLimits,
     status: (): CoreStatus => {
       const s = node.status();

@@ -54,10 +54,20 @@ import { ProposalTracker } from './proposal-tracker.js';
 import { ReadBatcher } from './read-batcher.js';
 import { SnapshotPolicy } from './snapshot-policy.js';
 
+const noTransfers = { sending: [], followerCatchingUp: false } as const;
+
 export interface RaftHostOptions {
   readonly identity: MemberIdentity;
   readonly tickIntervalMs: number;
   readonly snapshotEveryEntries: number;
+  /** See SnapshotPolicyOptions (default 5000, etcd's). */
+  readonly snapshotCatchUpEntries?: number;
+  /**
+   * Bug injection for the simulator only (test/sim/bug-injection.test.ts):
+   * hold no snapshot for transfers and never postpone a snapshot, so that a
+   * newer snapshot restarts a transfer at offset 0 (snapshot starvation).
+   */
+  readonly testingOnlyUnsafe?: { readonly restartSnapshotTransfers?: boolean };
   readonly pendingRequestsMax: number;
   /** Time: the tick, the per-turn schedule, deadlines (on `monotonicMs`). */
   readonly clock: Clock;
@@ -122,7 +132,8 @@ export class RaftHost<Result> {
     const failed = metrics === null ? undefined : (count: number) => metrics.proposalsFailed.inc(count);
     this.proposals = new ProposalTracker(options.pendingRequestsMax, this.clock, options.random, settled, failed);
     this.reads = new ReadBatcher(options.pendingRequestsMax, this.clock, () => leaderChanged('read', this.hint()), settled);
-    this.snapshots = new SnapshotPolicy({ snapshotEveryEntries: options.snapshotEveryEntries }, storage, stateMachine, this.clock, logger, {
+    const policy = { snapshotEveryEntries: options.snapshotEveryEntries, snapshotCatchUpEntries: options.snapshotCatchUpEntries ?? 5000 };
+    this.snapshots = new SnapshotPolicy(policy, storage, stateMachine, this.clock, logger, {
       onStorageFailure: (error) => this.onStorageFailure(error),
       onTaken: () => this.schedule(),
     });
@@ -277,7 +288,11 @@ export class RaftHost<Result> {
         const ready = this.core.ready();
         await this.handleReady(ready);
         this.core.advance(ready);
-        this.snapshots.maybeSnapshot(this.core.conf());
+        // A transfer to a follower finishes with the snapshot it started with, and the log keeps
+        // what the follower needs after it (docs/storage.md, "Snapshot transfers").
+        const transfers = this.options.testingOnlyUnsafe?.restartSnapshotTransfers === true ? noTransfers : this.core.snapshotTransfers();
+        this.storage.holdSnapshots(transfers.sending);
+        this.snapshots.maybeSnapshot(this.core.conf(), transfers.followerCatchingUp);
       }
     } catch (error) {
       this.onStorageFailure(error);

@@ -201,6 +201,7 @@ export async function startServer(config: ServerConfig, logger?: Logger, options
         identity,
         tickIntervalMs,
         snapshotEveryEntries: config.snapshotEveryEntries,
+        snapshotCatchUpEntries: config.snapshotCatchUpEntries,
         pendingRequestsMax: config.pendingRequestsMax,
         dataSizeBytes: () => dataSize.bytes(),
         clock,

@@ -6,6 +6,14 @@
  * it; a follower that needs compacted entries gets the snapshot by
  * InstallSnapshot.
  *
+ * A leader postpones its snapshot while a follower is being caught up (a
+ * snapshot transfer in flight, or a follower probed from the log): the
+ * snapshot compacts the log, and a follower that installs a snapshot must
+ * find the entries after it in the leader's log, or it needs yet another
+ * snapshot (under steady writes, forever). The delay is bounded by
+ * `snapshotCatchUpEntries` entries beyond `snapshotEveryEntries` (etcd keeps
+ * that many entries behind each snapshot for slow followers).
+ *
  * A local snapshot that fails for a reason that leaves the member running
  * (ENOSPC, say: nothing acknowledged depends on it) is retried with
  * exponential back-off on the injected clock, not after every advance(): a
@@ -20,6 +28,8 @@ import type { HostStorage, StateMachine } from './ports.js';
 
 export interface SnapshotPolicyOptions {
   readonly snapshotEveryEntries: number;
+  /** How many more entries the log may hold while a follower catches up (see above). */
+  readonly snapshotCatchUpEntries: number;
   /** First wait after a failed local snapshot; doubles per consecutive failure up to `retryMaxMs`. */
   readonly retryInitialMs?: number;
   readonly retryMaxMs?: number;
@@ -70,11 +80,17 @@ export class SnapshotPolicy {
     this.logger.info({ index, term: latest.meta.term, ...this.stateMachine.describe() }, 'installed a snapshot from the leader');
   }
 
-  /** Called after each advance(): takes a local snapshot when one is due. */
-  maybeSnapshot(conf: ConfState): void {
+  /**
+   * Called after each advance(): takes a local snapshot when one is due.
+   * `followerCatchingUp` (a leader's, from RaftNode.snapshotTransfers)
+   * postpones it, up to the catch-up bound.
+   */
+  maybeSnapshot(conf: ConfState, followerCatchingUp = false): void {
     if (this.inProgress) return;
     const applied = this.stateMachine.appliedIndex;
-    if (applied - this.lastSnapshotIndex < this.options.snapshotEveryEntries) return;
+    const since = applied - this.lastSnapshotIndex;
+    if (since < this.options.snapshotEveryEntries) return;
+    if (followerCatchingUp && since < this.options.snapshotEveryEntries + this.options.snapshotCatchUpEntries) return;
     // Entries are applied as soon as they commit, possibly before this member's log holds
     // them, or while it still holds a conflicting entry from an older term at that index
     // (a follower whose log is being repaired). The snapshot's term must be that of the

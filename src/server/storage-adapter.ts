@@ -38,6 +38,7 @@ export async function openHostStorage(dataDir: string, logger: Logger, disk?: Di
     firstIndex: () => ds.firstIndex(),
     lastIndex: () => ds.lastIndex(),
     snapshotIndex: () => ds.snapshotMetadata().index,
+    holdSnapshots: (indexes) => ds.holdSnapshots(indexes),
     close: () => ds.close(),
   };
   return {

@@ -469,6 +469,19 @@ export class DurableStorage implements Storage {
     };
   }
 
+  /**
+   * The snapshots transfers to followers still read (SnapshotStore.hold):
+   * each stays readable by `snapshotChunk` until a later call leaves it out.
+   * Letting one go (closing it, deleting it past retention) runs in the
+   * background, after any snapshot being adopted.
+   */
+  holdSnapshots(indexes: readonly number[]): void {
+    if (this.closed || !this.snapshots.hold(indexes)) return;
+    void this.serializeSnapshot(() => this.snapshots.releaseUnheld()).catch((error: unknown) => {
+      this.logger.warn({ err: error }, 'could not release a snapshot held for a transfer');
+    });
+  }
+
   /** The latest snapshot's contents (or the one at `index`) as a stream of chunks, checksum verified at the end. */
   readSnapshot(
     index?: number,

@@ -3,7 +3,10 @@
  * CRC-32C, then fsync, rename, fsync of the directory (so a crash leaves
  * either the old set of snapshots or the new one, never a half file under a
  * final name); read back as a stream of chunks (never one giant buffer); the
- * last `snapshotsRetained` kept, older ones deleted. Incoming InstallSnapshot
+ * last `snapshotsRetained` kept, older ones deleted, except those held for
+ * transfers to followers (`hold`: a transfer finishes with the snapshot it
+ * started with, however many newer ones are taken meanwhile; docs/storage.md).
+ * Incoming InstallSnapshot
  * chunks are received into a temp file the same way and finalized when the
  * Raft core hands out the completed snapshot.
  */
@@ -117,6 +120,18 @@ export class SnapshotWriter {
   }
 }
 
+/**
+ * Bound of snapshots held for transfers besides the latest: a leader sends
+ * one snapshot per follower at a time, so this is never reached in a cluster
+ * of sane size; past it, only the newest are held.
+ */
+export const snapshotsHeldMax = 16;
+
+interface HeldSnapshot {
+  readonly info: SnapshotInfo;
+  readonly file: DiskFile;
+}
+
 interface Receiving {
   readonly writer: SnapshotWriter;
   done: boolean;
@@ -133,6 +148,15 @@ export class SnapshotStore {
   private latestFile: DiskFile | null = null;
   private receiving: Receiving | null = null;
   private tempCounter = 0;
+  /** Former latest snapshots still read by transfers, kept open (and on disk) until released. */
+  private readonly held = new Map<number, HeldSnapshot>();
+  /** Indexes the last `hold` asked for. */
+  private wanted = new Set<number>();
+  /**
+   * Indexes read by chunkSync since the last `hold`: held too, so that a
+   * transfer started between two `hold` calls cannot lose its snapshot.
+   */
+  private readonly readSinceHold = new Set<number>();
 
   private constructor(options: SnapshotStoreOptions) {
     this.options = options;
@@ -250,16 +274,53 @@ export class SnapshotStore {
     }
   }
 
-  /** Synchronous chunk of the latest snapshot, for `Storage.snapshotChunk`. */
+  /**
+   * Synchronous chunk of the latest snapshot, or of an older one still held
+   * for a transfer, for `Storage.snapshotChunk`.
+   */
   chunkSync(index: number, offset: number, maxBytes: number): SnapshotChunk {
-    const info = this.latest();
-    if (!info || info.meta.index !== index || !this.latestFile) throw new SnapshotUnavailableError(index);
+    const latest = this.latest();
+    let source: HeldSnapshot | undefined;
+    if (latest !== null && latest.meta.index === index && this.latestFile !== null) {
+      source = { info: latest, file: this.latestFile };
+      this.readSinceHold.add(index);
+    } else {
+      source = this.held.get(index);
+    }
+    if (source === undefined) throw new SnapshotUnavailableError(index);
+    const info = source.info;
     assert(offset >= 0 && offset <= info.contentBytes, `snapshot chunk offset ${offset} outside 0..${info.contentBytes}`);
     const n = Math.min(Math.max(maxBytes, 1), info.contentBytes - offset);
     const data = new Uint8Array(n);
-    const read = this.latestFile.readSync(data, offset);
+    const read = source.file.readSync(data, offset);
     if (read !== n) throw new CorruptSnapshotFileError(info.path, `short read at ${offset}`);
     return { data, done: offset + n >= info.contentBytes };
+  }
+
+  /**
+   * The snapshots transfers still read (the sender's whole current set): each
+   * stays readable by chunkSync, and on disk, until a later call leaves it out,
+   * even once newer snapshots replaced it. Returns true when something held
+   * was let go: then `releaseUnheld` closes and deletes what retention no
+   * longer keeps.
+   */
+  hold(indexes: readonly number[]): boolean {
+    const wanted = new Set([...indexes].sort((a, b) => b - a).slice(0, snapshotsHeldMax));
+    this.wanted = wanted;
+    this.readSinceHold.clear();
+    let released = false;
+    for (const index of this.held.keys()) if (!wanted.has(index)) released = true;
+    return released;
+  }
+
+  /** Closes held snapshots no longer wanted and deletes those past retention (after `hold` returned true). */
+  async releaseUnheld(): Promise<void> {
+    for (const [index, h] of [...this.held]) {
+      if (this.wanted.has(index)) continue;
+      this.held.delete(index);
+      await h.file.close().catch(() => {});
+    }
+    await this.deleteExcess();
   }
 
   /** Bytes received so far of an incoming snapshot, or null. */
@@ -319,17 +380,19 @@ export class SnapshotStore {
   async adopt(info: SnapshotInfo): Promise<SnapshotInfo> {
     this.checkNewer(info.meta.index);
     const file = await this.disk.open(info.path, 'read');
-    await this.latestFile?.close();
-    this.latestFile = file;
-    this.snapshots.push(info);
-    const excess = this.snapshots.length - this.options.snapshotsRetained;
-    if (excess > 0) {
-      for (const old of this.snapshots.splice(0, excess)) {
-        await this.disk.unlink(old.path).catch((error: unknown) => {
-          this.logger.warn({ file: old.path, err: error }, 'could not delete an old snapshot');
-        });
+    const previous = this.latest();
+    if (previous !== null && this.latestFile !== null) {
+      const index = previous.meta.index;
+      // A transfer is streaming the snapshot being replaced: it finishes with it.
+      if ((this.wanted.has(index) || this.readSinceHold.has(index)) && this.held.size < snapshotsHeldMax) {
+        this.held.set(index, { info: previous, file: this.latestFile });
+      } else {
+        await this.latestFile.close();
       }
     }
+    this.latestFile = file;
+    this.snapshots.push(info);
+    await this.deleteExcess();
     this.logger.info({ index: info.meta.index, term: info.meta.term, bytes: info.contentBytes }, 'snapshot saved');
     return info;
   }
@@ -338,6 +401,25 @@ export class SnapshotStore {
     await this.abortReceiving();
     await this.latestFile?.close();
     this.latestFile = null;
+    for (const h of this.held.values()) await h.file.close().catch(() => {});
+    this.held.clear();
+  }
+
+  /** Deletes the snapshots past the `snapshotsRetained` newest that no transfer holds. */
+  private async deleteExcess(): Promise<void> {
+    const retainedFrom = this.snapshots.length - this.options.snapshotsRetained;
+    if (retainedFrom <= 0) return;
+    const kept: SnapshotInfo[] = [];
+    for (const [i, old] of this.snapshots.entries()) {
+      if (i >= retainedFrom || this.held.has(old.meta.index)) {
+        kept.push(old);
+        continue;
+      }
+      await this.disk.unlink(old.path).catch((error: unknown) => {
+        this.logger.warn({ file: old.path, err: error }, 'could not delete an old snapshot');
+      });
+    }
+    this.snapshots = kept;
   }
 
   private checkNewer(index: number): void {

@@ -3,6 +3,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { ClientSession } from '../../src/client/session.js';
+import { Deadline } from '../../src/client/deadline.js';
+import { systemClock } from '../../src/common/system-clock.js';
 import { EndpointPool, learnedEndpointsMax } from '../../src/client/endpoint-pool.js';
 import type { RpcChannel } from '../../src/client/channel.js';
 import { Prng } from '../../src/common/rng.js';
@@ -117,4 +119,23 @@ test('the endpoint pool keeps the configured endpoints and at most learnedEndpoi
   await new Promise((resolve) => setImmediate(resolve));
   assert.equal(closed.length, learnedEndpointsMax * 3, 'the connection of every dropped URL was closed');
   assert.ok(!closed.includes(pool.leader!));
+});
+
+test('racing a promise against an expired deadline leaves no unhandled rejection when the promise fails later (a connect refused after the deadline)', async () => {
+  const unhandled: unknown[] = [];
+  const onUnhandled = (reason: unknown): void => void unhandled.push(reason);
+  process.on('unhandledRejection', onUnhandled);
+  try {
+    const deadline = new Deadline(systemClock, 'status', 0, undefined, undefined);
+    assert.ok(deadline.expired);
+    let refuse!: (error: Error) => void;
+    const opening = new Promise<never>((_, reject) => (refuse = reject));
+    await assert.rejects(deadline.race(opening), /timed out/);
+    refuse(new ConnectError('tcp://10.0.0.1:7000', 'connect ECONNREFUSED'));
+    await new Promise((resolve) => setImmediate(resolve));
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(unhandled, []);
+  } finally {
+    process.off('unhandledRejection', onUnhandled);
+  }
 });

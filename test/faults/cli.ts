@@ -14,10 +14,25 @@ import { allNemeses, parseNemeses } from './nemesis.js';
 import { unavailableReason } from './netns.js';
 import { prepareHost, runCase, type Verdict } from './run-case.js';
 
+const usageLine = `usage: npm run test:faults -- [--seeds N] [--seed S] [--duration-s S] [--members 3|5] [--nemeses all|${allNemeses.join(',')}] [--results DIR]`;
+
 function usage(message: string): never {
-  process.stderr.write(`${message}\nusage: npm run test:faults -- [--seeds N] [--seed S] [--duration-s S] [--members 3|5] [--nemeses all|${allNemeses.join(',')}] [--results DIR]\n`);
+  process.stderr.write(`${message}\n${usageLine}\n`);
   process.exit(2);
 }
+
+const helpText = `${usageLine}
+
+  --seeds N        how many cases, seeds S, S+1, ... (default 1)
+  --seed S         first seed (default: from the clock); a case reruns exactly with its seed
+  --duration-s S   fault schedule length per case, at least 5 (default 30)
+  --members 3|5    cluster size (default 3)
+  --nemeses LIST   fault kinds drawn from (default all; see docs/faults.md)
+  --results DIR    where histories and verdicts go (default a fresh /tmp/concord-faults-*)
+  --help           this text
+
+Needs root and ip netns. Exit code 0: every case passed; 1: a case failed; 2: cannot run here.
+`;
 
 function positive(name: string, text: string | undefined, fallback: number): number {
   if (text === undefined) return fallback;
@@ -35,10 +50,15 @@ async function main(): Promise<void> {
       members: { type: 'string' },
       nemeses: { type: 'string' },
       results: { type: 'string' },
+      help: { type: 'boolean' },
     },
     strict: true,
     allowPositionals: false,
   });
+  if (values.help === true) {
+    process.stdout.write(helpText);
+    process.exit(0);
+  }
   const members = positive('members', values.members, 3);
   if (members !== 3 && members !== 5) usage('--members must be 3 or 5');
   const durationS = positive('duration-s', values['duration-s'], 30);

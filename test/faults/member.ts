@@ -7,14 +7,16 @@
  *
  *   node dist/test/faults/member.js <concord server flags> --fault-control FILE
  *
- * On SIGUSR2 it re-reads FILE, a JSON object `{ "clockOffsetMs": n,
+ * On SIGUSR2 it re-reads FILE (the suite signals only once FILE.pid names
+ * this process: the handler is installed by then, so a signal sent while the
+ * process was still booting cannot kill it), a JSON object `{ "clockOffsetMs": n,
  * "diskFailing": bool }`, and applies it (logging what changed). The clock
  * reaches the member only through startServer's injected `clock`: the step
  * tests that seam (the leader's timestamps in entries, session expiry), while
  * timers and deadlines stay on the monotonic clock, as after a real NTP step.
  */
-import { readFileSync } from 'node:fs';
-import { createLogger, loadServerConfig, parseServerFlags, shutdownOnSignals, startServer } from '../../src/server/index.js';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { createLogger, loadServerConfig, parseServerFlags, ServerExitCode, shutdownOnSignals, startServer } from '../../src/server/index.js';
 import { FaultDisk } from './fault-disk.js';
 import { SkewClock } from './skew-clock.js';
 
@@ -51,11 +53,19 @@ async function main(): Promise<void> {
     clock.offsetMs = control.clockOffsetMs;
     disk.failing = control.diskFailing;
   };
-  apply();
+  // Handler first, then say so, then read the file: a change written before the suite saw the
+  // pid file is read here; one written after it is signalled.
   process.on('SIGUSR2', apply);
+  if (typeof controlPath === 'string') writeFileSync(`${controlPath}.pid`, String(process.pid));
+  apply();
 
   const server = await startServer(config, logger, { disk, clock });
   shutdownOnSignals(server, logger);
+  // As `concord server` (src/server/main.ts): a storage failure that must end the process.
+  void server.failed.then(() => {
+    logger.flush?.();
+    process.exit(ServerExitCode.StorageFailed);
+  });
 }
 
 main().catch((error: unknown) => {

@@ -7,9 +7,10 @@
  * which calls the same startServer.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { openSync, closeSync, writeFileSync, mkdirSync } from 'node:fs';
+import { openSync, closeSync, writeFileSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ServerExitCode } from '../../src/server/exit-codes.js';
 import type { FaultNetwork, NetMember } from './netns.js';
 
 const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
@@ -17,6 +18,7 @@ const cliEntry = join(repoRoot, 'bin', 'concord.js');
 const launcherEntry = fileURLToPath(new URL('./member.js', import.meta.url));
 
 export const clientPort = 7000;
+
 export const peerPort = 7100;
 
 export const MemberState = { Running: 'running', Paused: 'paused', Dead: 'dead' } as const;
@@ -37,6 +39,8 @@ export class FaultMember {
   readonly controlFile: string;
   /** Exits nobody asked for (code or signal), for the verdict. */
   readonly unexpectedExits: string[] = [];
+  /** Exits on a failing disk with the storage-failure code (ServerExitCode.StorageFailed), as designed. */
+  storageFailedExits = 0;
   private expectingExit = false;
 
   constructor(
@@ -79,6 +83,7 @@ export class FaultMember {
     const command = this.launcher
       ? [launcherEntry, ...flags, '--fault-control', this.writeControl()]
       : [cliEntry, 'server', ...flags];
+    rmSync(`${this.controlFile}.pid`, { force: true });
     const log = openSync(this.logFile, 'a');
     writeFileSync(log, `{"faultSuite":"start ${++this.starts}","launcher":${this.launcher}}\n`);
     const child = spawn('ip', ['netns', 'exec', this.net.ns, process.execPath, ...command], { stdio: ['ignore', log, log], cwd: repoRoot });
@@ -88,7 +93,8 @@ export class FaultMember {
     this.expectingExit = false;
     child.on('exit', (code, signal) => {
       if (this.process !== child) return;
-      if (!this.expectingExit) this.unexpectedExits.push(`${this.name} (start ${this.starts}) exited by itself: ${signal ?? `code ${code}`}`);
+      if (!this.expectingExit && this.control.diskFailing && code === ServerExitCode.StorageFailed) this.storageFailedExits++;
+      else if (!this.expectingExit) this.unexpectedExits.push(`${this.name} (start ${this.starts}) exited by itself: ${signal ?? `code ${code}`}`);
       this.process = null;
       this.state = MemberState.Dead;
     });
@@ -103,12 +109,21 @@ export class FaultMember {
   setControl(change: Partial<MemberControl>): void {
     Object.assign(this.control, change);
     this.writeControl();
-    if (this.state !== MemberState.Dead && this.pid !== undefined && this.launcher) {
+    if (this.state !== MemberState.Dead && this.pid !== undefined && this.launcher && this.handlerInstalled()) {
       try {
         process.kill(this.pid, 'SIGUSR2');
       } catch {
         // it just died; the file is read at its next start
       }
+    }
+  }
+
+  /** The launcher wrote its pid next to the control file once its SIGUSR2 handler was in place. */
+  private handlerInstalled(): boolean {
+    try {
+      return readFileSync(`${this.controlFile}.pid`, 'utf8') === String(this.pid);
+    } catch {
+      return false;
     }
   }
 

@@ -87,7 +87,7 @@ test('partial snapshot progress is reset when the follower restarts', () => {
   assert.deepEqual(net.host(lagger).appliedData, net.host(leader).appliedData);
 });
 
-test('a newer snapshot replaces the one being sent', () => {
+test('a host that cannot serve the snapshot being sent any more (MemoryStorage keeps only the latest): the transfer starts over with the newer one', () => {
   const { net, leader, lagger } = laggingCluster();
   const first = net.host(leader).storage.snapshotMetadata().index;
   // Hold the follower's acknowledgements so that the transfer stalls after one chunk.
@@ -184,4 +184,22 @@ test('a late answer about an older snapshot does not abort the snapshot in fligh
   net.dropIf = null;
   net.tick(40);
   assert.deepEqual(net.host(lagger).appliedData, net.host(leader).appliedData);
+});
+
+test('a leader reports the snapshots it is sending and the followers it is catching up, for the host to keep (snapshotTransfers)', () => {
+  const { net, leader, lagger } = laggingCluster();
+  const node = net.node(leader);
+  assert.deepEqual(node.snapshotTransfers(), { sending: [], followerCatchingUp: false }, 'nothing while the follower is unreachable and unprobed');
+  const first = net.host(leader).storage.snapshotMetadata().index;
+  // Hold the follower's acknowledgements so that the transfer stays in flight.
+  net.recover();
+  net.dropIf = (m) => m.type === MessageType.InstallSnapshotResponse && m.from === lagger;
+  for (let i = 0; i < 20 && node.status().progress![lagger]!.state !== 'snapshot'; i++) net.tick(1);
+  assert.equal(node.status().progress![lagger]!.state, 'snapshot');
+  assert.deepEqual(node.snapshotTransfers(), { sending: [first], followerCatchingUp: true });
+  assert.deepEqual(net.node(lagger).snapshotTransfers(), { sending: [], followerCatchingUp: false }, 'a follower sends none');
+  net.dropIf = null;
+  net.tick(30);
+  assert.deepEqual(net.host(lagger).appliedData, net.host(leader).appliedData);
+  assert.deepEqual(node.snapshotTransfers(), { sending: [], followerCatchingUp: false }, 'released once the follower caught up');
 });

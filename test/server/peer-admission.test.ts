@@ -39,6 +39,7 @@ test('peer TLS files come together, and then every peer URL is tls://', () => {
     heartbeatIntervalMs: 100,
     electionTimeoutMs: 1000,
     snapshotEveryEntries: 10,
+    snapshotCatchUpEntries: 10,
     keyBytesMax: 10,
     valueBytesMax: 10,
     requestTimeoutMs: 10,

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { pino } from 'pino';
 import { encodeCommand, KvStateMachine, CommandKind, ResultKind, type ApplyResult, type Command } from '../../src/kv/index.js';
 import { ErrorCode } from '../../src/protocol/index.js';
-import { DropReason, EntryType, ProposalDroppedError, Role, type ConfState, type Entry, type Message, type Ready, type DuringPersist } from '../../src/raft/index.js';
+import { DropReason, EntryType, ProposalDroppedError, Role, type ConfState, type Entry, type Message, type Ready, type DuringPersist, type SnapshotTransfers } from '../../src/raft/index.js';
 import type { CoreStatus, HostStorage, PersistBatch, RaftCore } from '../../src/server/ports.js';
 import { RaftHost, type PeerDirectory } from '../../src/server/raft-host.js';
 import { kvStateMachinePort } from '../../src/server/kv-replica.js';
@@ -94,6 +94,11 @@ class ScriptedCore implements RaftCore {
   currentTerm(): number {
     return this.term;
   }
+
+  transfers: SnapshotTransfers = { sending: [], followerCatchingUp: false };
+  snapshotTransfers(): SnapshotTransfers {
+    return this.transfers;
+  }
 }
 
 class ScriptedStorage implements HostStorage {
@@ -129,10 +134,15 @@ class ScriptedStorage implements HostStorage {
   snapshotIndex(): number {
     return 0;
   }
+  /** Every holdSnapshots call. */
+  readonly held: number[][] = [];
+  holdSnapshots(indexes: readonly number[]): void {
+    this.held.push([...indexes]);
+  }
   async close(): Promise<void> {}
 }
 
-function setup(options: { snapshotEveryEntries?: number; clock?: Clock; metrics?: ServerMetrics } = {}) {
+function setup(options: { snapshotEveryEntries?: number; snapshotCatchUpEntries?: number; clock?: Clock; metrics?: ServerMetrics } = {}) {
   const events: string[] = [];
   const core = new ScriptedCore(events);
   const storage = new ScriptedStorage(events);
@@ -152,6 +162,7 @@ function setup(options: { snapshotEveryEntries?: number; clock?: Clock; metrics?
       identity: new StartingIdentity('n1', 'tcp://p', 'tcp://c', 'test'),
       tickIntervalMs: 1_000_000,
       snapshotEveryEntries: options.snapshotEveryEntries ?? 1_000_000,
+      ...(options.snapshotCatchUpEntries !== undefined ? { snapshotCatchUpEntries: options.snapshotCatchUpEntries } : {}),
       pendingRequestsMax: 100,
       clock: options.clock ?? systemClock,
       random: systemRandom,
@@ -441,5 +452,30 @@ test('a local snapshot that keeps failing (ENOSPC) is retried with back-off, not
   time.now += 120_000;
   await advances(16, 1);
   assert.equal(storage.snapshotWrites, 3);
+  await host.stop();
+});
+
+test('a leader holds the snapshots being sent, and postpones its own snapshot while a follower catches up, up to snapshotCatchUpEntries', async () => {
+  const { core, storage, kv, host } = setup({ snapshotEveryEntries: 2, snapshotCatchUpEntries: 5 });
+  host.start();
+  const advances = async (from: number, count: number) => {
+    for (let i = from; i < from + count; i++) {
+      storage.lastIndexValue = i;
+      core.readies.push({ ...emptyReady, committedEntries: [entry(i, new Uint8Array(0))] });
+      (host as unknown as { schedule(): void }).schedule();
+      await settle();
+    }
+  };
+  core.transfers = { sending: [7], followerCatchingUp: true };
+  await advances(1, 6);
+  assert.equal(kv.appliedIndex, 6);
+  assert.equal(storage.snapshotWrites, 0, 'postponed while the follower catches up');
+  assert.deepEqual(storage.held.at(-1), [7], 'the snapshot being sent is held after every advance');
+  await advances(7, 1);
+  assert.equal(storage.snapshotWrites, 1, 'taken anyway once 2 + 5 entries wait');
+  core.transfers = { sending: [], followerCatchingUp: false };
+  await advances(8, 2);
+  assert.equal(storage.snapshotWrites, 2, 'on the usual cadence once nobody catches up');
+  assert.deepEqual(storage.held.at(-1), [], 'released when the transfer ended');
   await host.stop();
 });

@@ -7,6 +7,7 @@ export interface CampaignOptions {
   readonly seeds: number;
   readonly countStaleVotes?: boolean;
   readonly skipDatasync?: boolean;
+  readonly restartSnapshotTransfers?: boolean;
   /** A variation applied to every seed's scenario (see scenarioProfiles). */
   readonly scenario?: (s: Scenario) => Scenario;
   /** Called every few seeds with the number done so far. */
@@ -31,6 +32,7 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignSum
       seed,
       countStaleVotes: options.countStaleVotes ?? false,
       skipDatasync: options.skipDatasync ?? false,
+      restartSnapshotTransfers: options.restartSnapshotTransfers ?? false,
       ...(options.scenario ? { scenario: options.scenario } : {}),
     };
     let result = await runSimulation({ ...base, trace: TraceMode.Off });

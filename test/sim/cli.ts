@@ -7,6 +7,7 @@
  *   --seed-start S        first seed of a campaign
  *   --count-stale-votes   run the core with its deliberately unsafe vote counting
  *   --skip-datasync       members' disks acknowledge fdatasync without syncing (a planted bug)
+ *   --restart-snapshot-transfers  a newer snapshot restarts a transfer at offset 0 (a planted bug: starvation)
  *   --profile NAME        a scenario variation (default, disk, storm)
  *   --json                one JSON object per seed instead of text
  *
@@ -33,6 +34,7 @@ const program = new Command()
   .option('--trace', 'print the full trace of the run (with --seed)', false)
   .option('--count-stale-votes', 'inject the core bug that counts stale votes', false)
   .option('--skip-datasync', "inject a disk that acknowledges fdatasync without syncing", false)
+  .option('--restart-snapshot-transfers', 'inject a host whose snapshot transfers restart with each newer snapshot', false)
   .option('--profile <name>', `scenario variation: ${Object.keys(scenarioProfiles).join(', ')}`, 'default')
   .option('--json', 'print one JSON object per seed', false)
   .parse();
@@ -44,6 +46,7 @@ const opts = program.opts<{
   trace: boolean;
   countStaleVotes: boolean;
   skipDatasync: boolean;
+  restartSnapshotTransfers: boolean;
   profile: string;
   json: boolean;
 }>();
@@ -55,7 +58,8 @@ if (profile === undefined) {
 }
 const extraFlags =
   (opts.countStaleVotes ? ' --count-stale-votes' : '') +
-  (opts.skipDatasync ? ' --skip-datasync' : '') + (opts.profile !== 'default' ? ` --profile ${opts.profile}` : '');
+  (opts.skipDatasync ? ' --skip-datasync' : '') +
+  (opts.restartSnapshotTransfers ? ' --restart-snapshot-transfers' : '') + (opts.profile !== 'default' ? ` --profile ${opts.profile}` : '');
 
 if (opts.seed !== undefined && opts.seeds === undefined) {
   const result = await runSimulation({
@@ -63,6 +67,7 @@ if (opts.seed !== undefined && opts.seeds === undefined) {
     trace: opts.trace ? TraceMode.Full : TraceMode.Tail,
     countStaleVotes: opts.countStaleVotes,
     skipDatasync: opts.skipDatasync,
+    restartSnapshotTransfers: opts.restartSnapshotTransfers,
     scenario: profile,
   });
   if (opts.trace && result.fullTrace) for (const line of result.fullTrace) process.stdout.write(line + '\n');
@@ -87,6 +92,7 @@ if (opts.seed !== undefined && opts.seeds === undefined) {
     seeds: count,
     countStaleVotes: opts.countStaleVotes,
     skipDatasync: opts.skipDatasync,
+    restartSnapshotTransfers: opts.restartSnapshotTransfers,
     scenario: profile,
     onProgress: (done, elapsedMs) => {
       if (opts.json) return;

@@ -135,8 +135,10 @@ class Simulation {
         checkQuorum: s.checkQuorum,
         snapshotEveryEntries: s.snapshotEveryEntries,
         snapshotChunkBytes: s.snapshotChunkBytes,
+        snapshotCatchUpEntries: s.snapshotCatchUpEntries,
         requestTimeoutMs: s.requestTimeoutMs,
         countStaleVotes: this.options.countStaleVotes ?? false,
+        restartSnapshotTransfers: this.options.restartSnapshotTransfers ?? false,
         disk: { ...s.disk, ...(this.options.skipDatasync ? { testingOnlyUnsafe: { skipDatasync: true } } : {}) },
       },
     };
@@ -244,9 +246,11 @@ class Simulation {
     const s = this.scenario;
     let crashes = 0;
     let snapshots = 0;
+    let heldChunks = 0;
     for (const m of this.members.values()) {
       crashes += m.crashes;
       snapshots += m.snapshotsInstalled;
+      heldChunks += m.heldSnapshotChunks;
     }
     let acked = 0;
     let unresolved = 0;
@@ -264,6 +268,7 @@ class Simulation {
       faults: this.faults,
       leaderTerms: this.invariants.leaders().size,
       snapshotsInstalled: snapshots,
+      heldSnapshotChunks: heldChunks,
       operations: this.history.stats(),
       increments: { acked, unresolved },
       linearizabilitySteps: this.linearizabilitySteps,
@@ -451,10 +456,10 @@ class Simulation {
 
   private heal(): void {
     this.healed = true;
-    // Clients finish what they started but issue nothing new: the probe runs on a quiet cluster.
-    // (Under steady writes, a follower that needs a snapshot can starve when the leader snapshots
-    // faster than one transfer takes: with small chunks, each newer snapshot restarts it at offset 0.)
-    this.issuing = false;
+    // Clients finish what they started but issue nothing new, so the probe runs on a quiet
+    // cluster; unless the scenario keeps them writing until liveness is met (a lagging member
+    // must then catch up under steady writes: see the snapshots profile).
+    if (!this.scenario.writesAfterHeal) this.issuing = false;
     this.healTimeMs = this.scheduler.nowMs;
     this.network.healAll();
     this.network.setFaults(reliableNetwork);
@@ -481,7 +486,10 @@ class Simulation {
     const clock = new SimClock(this.scheduler);
     const rng = this.clientRng.fork('probe');
     const deadlineMs = this.healTimeMs + s.livenessTicksMax * s.tickMs;
-    const livenessFailed = (what: string): void => this.fail(FailureKind.Liveness, `${s.livenessTicksMax} ticks after healing: ${what} (${this.roleSummary()})`);
+    const livenessFailed = (what: string): void => {
+      this.issuing = false;
+      this.fail(FailureKind.Liveness, `${s.livenessTicksMax} ticks after healing: ${what} (${this.roleSummary()})`);
+    };
     let client: KvClient | null = null;
     while (client === null) {
       if (this.scheduler.nowMs > deadlineMs) return livenessFailed('the probe client could not connect (no leader?)');
@@ -514,6 +522,7 @@ class Simulation {
       await new Promise<void>((resolve) => clock.setTimer(s.tickMs, resolve));
     }
     this.livenessMetMs = this.scheduler.nowMs;
+    this.issuing = false;
     if (this.tracing) this.note(`LIVENESS ok: probe applied on every member ${this.livenessMetMs - this.healTimeMs} ms after healing`);
   }
 
@@ -548,8 +557,10 @@ class Simulation {
   }
 
   private checkCounters(): void {
-    // Every member applied the probe, which came after every acknowledged increment: any member's state will do.
-    const leader = this.currentLeader() ?? [...this.members.values()].filter((m) => m.up).sort((a, b) => b.appliedIndex() - a.appliedIndex())[0] ?? null;
+    // The most advanced running member: applied states are prefixes of one sequence, and every
+    // acknowledged increment was applied by the member that answered it (with writes going on
+    // after the probe, a member that applied the probe may lack the latest ones).
+    const leader = [...this.members.values()].filter((m) => m.up).sort((a, b) => b.appliedIndex() - a.appliedIndex())[0] ?? null;
     const kv = leader?.kv;
     if (!kv) return;
     const problem = this.counters.check((key) => kv.get(new TextEncoder().encode(key))?.version ?? 0);

@@ -77,8 +77,16 @@ export interface Scenario {
   readonly snapshotEveryEntries: number;
   /** Max bytes in one InstallSnapshot chunk (small, so snapshots take several chunks). */
   readonly snapshotChunkBytes: number;
+  /** How far a leader postpones its snapshot while a follower catches up (RaftHost snapshotCatchUpEntries). */
+  readonly snapshotCatchUpEntries: number;
   /** After healing: ticks within which a leader must be elected and a probe write commit. */
   readonly livenessTicksMax: number;
+  /**
+   * Clients keep writing after the heal until liveness is met (instead of
+   * going quiet): a lagging member must catch up under steady writes, which
+   * with frequent snapshots means a snapshot transfer racing newer snapshots.
+   */
+  readonly writesAfterHeal: boolean;
 }
 
 export function scenarioForSeed(seed: number): Scenario {
@@ -156,7 +164,9 @@ export function scenarioForSeed(seed: number): Scenario {
     clientThinkMaxMs: rng.pick([30, 60, 100]),
     snapshotEveryEntries: rng.pick([0, 5, 10, 25, 50]),
     snapshotChunkBytes: rng.pick([64, 256, 4096]),
+    snapshotCatchUpEntries: 100,
     livenessTicksMax: 300,
+    writesAfterHeal: false,
   };
 }
 
@@ -209,6 +219,36 @@ export const scenarioProfiles: Readonly<Record<string, (s: Scenario) => Scenario
     clockStepMaxMs: 150_000,
     counterClients: 4,
     registerClients: 1,
+  }),
+  /**
+   * A follower catching up under steady writes while the leader snapshots
+   * every few entries with small chunks (snapshot starvation: a transfer
+   * restarted by each newer snapshot never finished). Members fall behind
+   * (crashes, restarts, cut-off minorities, slow members) and clients keep
+   * writing through the heal until every member has applied the probe.
+   */
+  snapshots: (s) => ({
+    ...s,
+    faultKinds: [
+      FaultKind.CrashRandom,
+      FaultKind.CrashLeader,
+      FaultKind.SplitMinority,
+      FaultKind.Partition,
+      FaultKind.SlowNode,
+      FaultKind.GracefulRestart,
+      FaultKind.Restart,
+      FaultKind.Heal,
+    ],
+    snapshotEveryEntries: s.seed % 2 === 0 ? 3 : 5,
+    snapshotChunkBytes: 32,
+    // Mostly room for a follower to catch up from the log after its transfer; in one run of three
+    // so little that newer snapshots are taken while a transfer is in flight (it finishes with its own).
+    snapshotCatchUpEntries: s.seed % 3 === 0 ? 10 : 1000,
+    registerClients: Math.max(s.registerClients, 3),
+    counterClients: Math.max(s.counterClients, 2),
+    clientThinkMinMs: 5,
+    clientThinkMaxMs: 30,
+    writesAfterHeal: true,
   }),
   /**
    * Every run an election storm: short election timeout, latency close to it,

@@ -73,8 +73,10 @@ export interface MemberConfig {
   readonly checkQuorum: boolean;
   readonly snapshotEveryEntries: number;
   readonly snapshotChunkBytes: number;
+  readonly snapshotCatchUpEntries: number;
   readonly requestTimeoutMs: number;
   readonly countStaleVotes: boolean;
+  readonly restartSnapshotTransfers: boolean;
   readonly disk: SimDiskFaults;
 }
 
@@ -86,6 +88,8 @@ export class SimMember {
   incarnation = 0;
   crashes = 0;
   snapshotsInstalled = 0;
+  /** Snapshot chunks this member sent of a snapshot that a newer one had replaced (a transfer finishing with its snapshot). */
+  heldSnapshotChunks = 0;
   readonly dataDir: string;
   readonly simDisk: SimulatedDisk;
   readonly disk: SimDiskAdapter;
@@ -235,6 +239,8 @@ export class SimMember {
         identity: { name: this.id, peerUrl: `simpeer://${this.id}`, clientUrl: () => this.clientUrl, version: 'sim' },
         tickIntervalMs: config.tickMs,
         snapshotEveryEntries: config.snapshotEveryEntries > 0 ? config.snapshotEveryEntries : Number.MAX_SAFE_INTEGER,
+        snapshotCatchUpEntries: config.snapshotCatchUpEntries,
+        ...(config.restartSnapshotTransfers ? { testingOnlyUnsafe: { restartSnapshotTransfers: true } } : {}),
         pendingRequestsMax: 1024,
         clock,
         random,
@@ -350,6 +356,7 @@ export class SimMember {
 
   private onReady(rd: Ready): void {
     if (this.env.tracing) this.traceReady(rd);
+    this.countHeldSnapshotChunks(rd.messages);
     if (rd.snapshot) {
       this.view = { snapshotIndex: rd.snapshot.index, snapshotTerm: rd.snapshot.term, terms: [] };
       this.snapshotsInstalled++;
@@ -371,7 +378,13 @@ export class SimMember {
     this.observeCommitted(rd.committedEntries);
   }
 
+  private countHeldSnapshotChunks(messages: readonly Message[]): void {
+    const latest = this.storage?.hostStorage.snapshotIndex() ?? 0;
+    for (const m of messages) if (m.type === MessageType.InstallSnapshot && m.snapshot.index < latest) this.heldSnapshotChunks++;
+  }
+
   private onDuringPersist(early: DuringPersist): void {
+    this.countHeldSnapshotChunks(early.messages);
     if (this.env.tracing && early.committedEntries.length > 0) this.env.trace(`${this.id} apply during fsync ${describeEntries(early.committedEntries)}`);
     this.observeCommitted(early.committedEntries);
   }

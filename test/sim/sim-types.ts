@@ -18,6 +18,8 @@ export interface SimOptions {
   readonly countStaleVotes?: boolean;
   /** Members' disks acknowledge fdatasync without syncing (bug-injection test). */
   readonly skipDatasync?: boolean;
+  /** Members' hosts let a newer snapshot restart a transfer at offset 0 (bug-injection test: snapshot starvation). */
+  readonly restartSnapshotTransfers?: boolean;
   /** Search budget of the linearizability check (default 2,000,000 steps). */
   readonly linearizabilityStepsMax?: number;
   /** Adjust the seed's scenario (tests use this to force a cluster shape). */
@@ -58,6 +60,8 @@ export interface SimStats {
   readonly faults: number;
   readonly leaderTerms: number;
   readonly snapshotsInstalled: number;
+  /** Snapshot chunks sent of a snapshot a newer one had replaced: transfers that outlived their snapshot and finished with it. */
+  readonly heldSnapshotChunks: number;
   readonly operations: { total: number; ok: number; unknown: number; discarded: number };
   readonly increments: { acked: number; unresolved: number };
   readonly linearizabilitySteps: number;

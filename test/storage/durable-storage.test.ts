@@ -6,6 +6,7 @@ import { DurableStorage } from '../../src/storage/durable-storage.js';
 import { SimulatedDisk } from '../../src/testing/simulated-disk.js';
 import { LogCompactedError, LogUnavailableError, SnapshotUnavailableError } from '../../src/raft/storage.js';
 import { SnapshotChunkRejectedError, StorageClosedError } from '../../src/storage/errors.js';
+import { snapshotFileName } from '../../src/storage/snapshot-file.js';
 import { collect, entries, entry, meta, recordingLogger, tempDir, text } from './helpers.js';
 
 describe('DurableStorage on real files', () => {
@@ -292,4 +293,38 @@ describe('DurableStorage on real files', () => {
     await first;
     await s.close();
   });
+
+  it('a snapshot being sent stays readable while newer ones replace it, until the transfer lets go of it (snapshot starvation)', async () => {
+    const disk = new SimulatedDisk();
+    const s = await DurableStorage.open({ dir: '/data', disk });
+    await s.append({ entries: entries(1, 50, 1) });
+    const contents = (n: number) => Buffer.alloc(1000, n);
+    await s.saveSnapshot(meta(10, 1), [contents(10)]);
+    // A transfer of snapshot 10 starts (the leader reads its first chunk) ...
+    const parts: Uint8Array[] = [s.snapshotChunk(10, 0, 300).data];
+    // ... newer snapshots replace it before the host's next holdSnapshots call, and after.
+    await s.saveSnapshot(meta(20, 1), [contents(20)]);
+    s.holdSnapshots([10]);
+    await s.saveSnapshot(meta(30, 1), [contents(30)]);
+    await s.saveSnapshot(meta(40, 1), [contents(40)]);
+    assert.equal(s.snapshotMetadata().index, 40);
+    // The transfer finishes with the snapshot it started with, not from offset 0 with the latest.
+    for (let offset = 300; ; ) {
+      const c = s.snapshotChunk(10, offset, 300);
+      parts.push(c.data);
+      offset += c.data.byteLength;
+      if (c.done) break;
+    }
+    assert.deepEqual(Buffer.concat(parts), contents(10));
+    assert.ok(disk.exists('/data/snap/' + snapshotFileName(10, 1)), 'kept on disk while held');
+    assert.throws(() => s.snapshotChunk(20, 0, 10), SnapshotUnavailableError, 'an unheld older snapshot is gone as before');
+    // The transfer ended: the snapshot is closed and deleted (retention keeps the two newest).
+    s.holdSnapshots([]);
+    await s.saveSnapshot(meta(50, 1), [contents(50)]);
+    assert.throws(() => s.snapshotChunk(10, 0, 10), SnapshotUnavailableError);
+    assert.deepEqual((await disk.readdir('/data/snap')).filter((n) => n.endsWith('.snap')).length, 2);
+    assert.ok(!disk.exists('/data/snap/' + snapshotFileName(10, 1)), 'deleted once let go');
+    await s.close();
+  });
 });
+

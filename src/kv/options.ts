@@ -8,6 +8,7 @@
  */
 import { assert } from '../common/errors.js';
 import { SNAPSHOT_BLOCK_BYTES_MAX } from './snapshot-format.js';
+import { savedResultBytesBound } from './session-quotas.js';
 
 export interface KvOptions {
   /** Largest key accepted, in bytes. */
@@ -76,6 +77,10 @@ export function resolveKvOptions(options: Partial<KvOptions> = {}): KvOptions {
   assert(
     resolved.sessionResultsMax * (resolved.keyBytesMax + 256) <= SNAPSHOT_BLOCK_BYTES_MAX,
     'sessionResultsMax saved results (each may hold a key) must fit in one snapshot block',
+  );
+  assert(
+    resolved.sessionResultBytesPerUserMax >= savedResultBytesBound(resolved),
+    `sessionResultBytesPerUserMax must hold at least one saved result (${savedResultBytesBound(resolved)} bytes with keyBytesMax ${resolved.keyBytesMax})`,
   );
   return Object.freeze(resolved);
 }

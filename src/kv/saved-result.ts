@@ -20,22 +20,32 @@ import { ResultKind, type ApplyResult } from './types.js';
 /** One saved result: the result codec's bytes as a binary string. */
 export type SavedResult = BinaryString;
 
-const savedOk: SavedResult = String.fromCharCode(ResultTag.Ok);
-/** A write result is at most 1 + 3 varints of 8 bytes. */
-const scratch = new Uint8Array(32);
+const fromCharCode = String.fromCharCode;
+const savedOk: SavedResult = fromCharCode(ResultTag.Ok);
+const writeTag: SavedResult = fromCharCode(ResultTag.Write);
+/** One-byte varints as strings, so that the common small numbers cost a table read. */
+const oneByteVarints: readonly string[] = Array.from({ length: 0x80 }, (_, n) => fromCharCode(n));
+const scratch = new Uint8Array(8);
 
-/** The compact form of `result`. Writes (the common case) are built without a writer or an intermediate array. */
+/** `n`'s LEB128 varint (common/varint.ts) as a binary string; up to 3 bytes without a buffer. */
+function varintChars(n: number): string {
+  if (n < 0x80) return oneByteVarints[n]!;
+  if (n < 0x4000) return fromCharCode((n & 0x7f) | 0x80, n >>> 7);
+  if (n < 0x200000) return fromCharCode((n & 0x7f) | 0x80, ((n >>> 7) & 0x7f) | 0x80, n >>> 14);
+  return binaryStringFromBytes(scratch, 0, writeVarint(scratch, 0, n));
+}
+
+/**
+ * The compact form of `result`. A write (the common case, once per write in
+ * a session) is built from cached and short strings, whose concatenation V8
+ * keeps flat below 13 characters: no writer, no intermediate array.
+ */
 export function compactResult(result: ApplyResult): SavedResult {
   switch (result.kind) {
     case ResultKind.Ok:
       return savedOk;
-    case ResultKind.Write: {
-      scratch[0] = ResultTag.Write;
-      let pos = writeVarint(scratch, 1, result.version);
-      pos = writeVarint(scratch, pos, result.createRevision);
-      pos = writeVarint(scratch, pos, result.modRevision);
-      return binaryStringFromBytes(scratch, 0, pos);
-    }
+    case ResultKind.Write:
+      return writeTag + varintChars(result.version) + varintChars(result.createRevision) + varintChars(result.modRevision);
     default:
       return binaryStringFromBytes(encodeApplyResult(result));
   }

@@ -79,11 +79,13 @@ export function openSessionProblem(table: SessionUsage, options: KvOptions, owne
   return null;
 }
 
-/** The error for saving one more result of a session of `owner`, or null (checked before the command runs). */
-export function saveResultProblem(table: SessionUsage, options: KvOptions, owner: string): KvError | null {
+/**
+ * The error for saving one more result of a session of `owner`, whose usage is `usage`, or null
+ * (checked before the command runs, on every write in a session: no lookups).
+ */
+export function saveResultProblem(table: SessionUsage, options: KvOptions, owner: string, usage: OwnerUsage): KvError | null {
   const bound = savedResultBytesBound(options);
-  const usage = table.usageOf(owner);
-  if ((usage?.resultBytes ?? 0) + bound > options.sessionResultBytesPerUserMax) {
+  if (usage.resultBytes + bound > options.sessionResultBytesPerUserMax) {
     return new UserQuotaExceededError({ user: owner, quota: 'sessionResultBytesPerUserMax', limit: options.sessionResultBytesPerUserMax });
   }
   if (table.bytes + bound > options.sessionTableBytesMax) {

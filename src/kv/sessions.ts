@@ -34,6 +34,8 @@ export interface Session {
   readonly results: Map<number, SavedResult>;
   /** Accounted bytes: the session and its saved results (session-quotas.ts). */
   bytes: number;
+  /** Its owner's entry in the table's usage map (held to spare a lookup per saved result). */
+  readonly usage: OwnerUsage;
   /**
    * This session's key in the expiry index. Its deadline may be older than
    * `deadlineMs`: a write only moves `deadlineMs`, and `expire` files the
@@ -104,16 +106,17 @@ export class SessionTable implements SessionUsage {
     let resultBytes = 0;
     for (const saved of results.values()) resultBytes += savedResultBytes(saved.length);
     const bytes = sessionBaseBytes(owner) + resultBytes;
-    const session: Session = { id, ttlMs, owner, deadlineMs, ackedSeq, results, bytes, expiryKey };
+    let usage = this.owners.get(owner);
+    if (usage === undefined) {
+      usage = { sessions: 0, resultBytes: 0 };
+      this.owners.set(owner, usage);
+    }
+    usage.sessions++;
+    usage.resultBytes += resultBytes;
+    const session: Session = { id, ttlMs, owner, deadlineMs, ackedSeq, results, bytes, usage, expiryKey };
     this.byId.set(id, session);
     this.byDeadline.set(expiryKey, session);
     this.totalBytes += bytes;
-    const usage = this.owners.get(owner);
-    if (usage === undefined) this.owners.set(owner, { sessions: 1, resultBytes });
-    else {
-      usage.sessions++;
-      usage.resultBytes += resultBytes;
-    }
     return session;
   }
 
@@ -135,13 +138,13 @@ export class SessionTable implements SessionUsage {
   private adjustResultBytes(session: Session, delta: number): void {
     session.bytes += delta;
     this.totalBytes += delta;
-    this.owners.get(session.owner)!.resultBytes += delta;
+    session.usage.resultBytes += delta;
   }
 
   /** A session left the table: its owner no longer holds it or its results. */
   private uncount(session: Session): void {
     this.totalBytes -= session.bytes;
-    const usage = this.owners.get(session.owner)!;
+    const usage = session.usage;
     if (--usage.sessions === 0) this.owners.delete(session.owner);
     else usage.resultBytes -= session.bytes - sessionBaseBytes(session.owner);
   }

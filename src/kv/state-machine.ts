@@ -288,7 +288,7 @@ export class KvStateMachine {
       return errorResult(new SessionResultsFullError({ sessionId, sessionResultsMax: this.options.sessionResultsMax }));
     }
     // Decided before the command runs (with the worst-case result size), so a refused write changes nothing.
-    const quota = saveResultProblem(this.sessions, this.options, session.owner);
+    const quota = saveResultProblem(this.sessions, this.options, session.owner, session.usage);
     if (quota !== null) return errorResult(quota);
     return session;
   }

@@ -15,6 +15,7 @@ import {
   UserQuotaExceededError,
   VersionMismatchError,
   compactResult,
+  encodeApplyResult,
   expandResult,
   savedResultBytes,
   savedResultBytesBound,
@@ -228,5 +229,14 @@ test('snapshot formats: 1 while auth was never used, 2 with auth but anonymous s
     copy.restore(d.sm.snapshot());
     assert.deepEqual(copy.snapshot().toBytes(), d.sm.snapshot().toBytes());
     assert.equal(copy.sessionBytes, d.sm.sessionBytes);
+  }
+});
+
+test('the compact form of a write is exactly the result codec bytes, at every varint length', () => {
+  for (const n of [0, 1, 127, 128, 16_383, 16_384, 2_097_151, 2_097_152, 2 ** 40, Number.MAX_SAFE_INTEGER]) {
+    const result: ApplyResult = { kind: ResultKind.Write, version: n, createRevision: n, modRevision: n };
+    const compact = compactResult(result);
+    assert.deepEqual(Uint8Array.from(compact, (c) => c.charCodeAt(0)), encodeApplyResult(result), `n = ${n}`);
+    assert.deepEqual(expandResult(compact), result);
   }
 });

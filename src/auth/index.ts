@@ -35,12 +35,6 @@ export {
   AuthenticationFailedError,
   PermissionDeniedError,
   UserQuotaExceededError,
-  UserUsageLedger,
-  defaultUserQuotas,
-  savedResultQuotaProblem,
-  sessionQuotaProblem,
-  type UserQuotas,
-  type UserUsage,
 } from '../kv/index.js';
 export { buildUserCommand, checkAuthQuery, checkCommand, checkGet, checkScan, type AuthQuery } from './access.js';
 export { certificateNamesMember, dnsNamesOf, membersNamedBy, type PeerCertificateNames } from './peer-identity.js';

@@ -106,6 +106,6 @@ export {
   ValueTooLargeError,
   VersionMismatchError,
 } from '../kv/errors.js';
-export { AuthenticationFailedError, PermissionDeniedError, UserQuotaExceededError } from '../kv/index.js';
+export { AuthenticationFailedError, AuthOldRevisionError, PermissionDeniedError, SessionTableFullError, UserQuotaExceededError } from '../kv/index.js';
 export type { AuthCredentials } from './auth.js';
 export { Consistency, ErrorCode } from '../protocol/index.js';

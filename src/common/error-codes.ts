@@ -74,6 +74,10 @@ export const ConcordErrorCode = {
   PermissionDenied: 'CONCORD_ERR_PERMISSION_DENIED',
   AuthenticationFailed: 'CONCORD_ERR_AUTHENTICATION_FAILED',
   UserQuotaExceeded: 'CONCORD_ERR_USER_QUOTA_EXCEEDED',
+  /** The session table's byte budget (sessionTableBytesMax) is spent: no new session or saved result. */
+  SessionTableFull: 'CONCORD_ERR_SESSION_TABLE_FULL',
+  /** A command was authorized against auth state older than the state it applies against (etcd's ErrAuthOldRevision). */
+  AuthOldRevision: 'CONCORD_ERR_AUTH_OLD_REVISION',
 
   // raft: the core and its Storage interface.
   ProposalDropped: 'CONCORD_ERR_PROPOSAL_DROPPED',

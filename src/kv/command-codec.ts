@@ -2,6 +2,15 @@
  * The bytes of one Raft log entry carrying a key-value command.
  *
  *   u8 formatVersion (1) | u8 tag | varint leaderTimeMs | fields of the tag
+ *   u8 formatVersion (2) | u8 tag | varint leaderTimeMs
+ *     | varint authRevision | user (varint length + UTF-8, empty: none) | fields of the tag
+ *
+ * Format 2 carries the principal (types.ts EntryPrincipal: the user the
+ * command was authorized as and the auth revision it was checked at); it is
+ * written only when there is one to carry (a user, or an auth state that has
+ * ever changed), so a cluster that never used auth writes the format-1 bytes
+ * that members predating it read. A format-1 entry reads as anonymous,
+ * checked at auth revision 0.
  *
  * Writes (put=1, update=2, delete=3): u8 flags (bit 0 session, bit 1
  * expectedVersion, bit 2 expectedModRevision), then the present ones in that
@@ -18,12 +27,44 @@
 import { assert } from '../common/errors.js';
 import { InvalidCommandError } from './errors.js';
 import { readVarint as varintValue, varintBytes, varintBytesMax, varintEnd, varintTooLong, varintTruncated, writeVarint } from '../common/varint.js';
-import { copyBytes } from './bytes.js';
-import { CommandKind, type Command, type CommandEnvelope, type SessionRef, type WriteCommand } from './types.js';
+import { copyBytes, utf8Decoder, utf8Encoder } from './bytes.js';
+import { anonymousPrincipal, CommandKind, type Command, type CommandEnvelope, type EntryPrincipal, type SessionRef, type WriteCommand } from './types.js';
 import { decodeAuthBody, encodeAuthBody } from './auth-codec.js';
-import { AuthCommandKind, isAuthCommand, type AuthCommand } from './auth-types.js';
+import { AUTH_NAME_BYTES_MAX, AuthCommandKind, isAuthCommand, type AuthCommand } from './auth-types.js';
 
+/** The format without a principal: written whenever there is no principal to carry. */
 export const COMMAND_FORMAT_VERSION = 1;
+/** The format with a principal (see the header comment). */
+export const COMMAND_FORMAT_VERSION_PRINCIPAL = 2;
+const noUser = new Uint8Array(0);
+
+/** The principal's bytes, or null when the entry needs none (format 1). */
+function principalUserBytes(principal: EntryPrincipal | undefined): Uint8Array | null {
+  if (principal === undefined || (principal.user === null && principal.authRevision === 0)) return null;
+  if (!Number.isSafeInteger(principal.authRevision) || principal.authRevision < 0) {
+    throw new InvalidCommandError({ reason: 'authRevision must be an integer >= 0' });
+  }
+  const user = principal.user === null ? noUser : utf8Encoder.encode(principal.user);
+  if (user.length > AUTH_NAME_BYTES_MAX) throw new InvalidCommandError({ reason: `user name over ${AUTH_NAME_BYTES_MAX} bytes` });
+  return user;
+}
+
+/** Bytes of the format-2 principal fields. */
+function principalBytes(user: Uint8Array, authRevision: number): number {
+  return varintBytes(authRevision) + varintBytes(user.length) + user.length;
+}
+
+/** Writes the header (version, tag, time and, for format 2, the principal); returns the position after it. */
+function putHeader(buf: Uint8Array, tag: number, leaderTimeMs: number, user: Uint8Array | null, authRevision: number): number {
+  buf[0] = user === null ? COMMAND_FORMAT_VERSION : COMMAND_FORMAT_VERSION_PRINCIPAL;
+  buf[1] = tag;
+  let pos = putVarint(buf, 2, leaderTimeMs);
+  if (user !== null) {
+    pos = putVarint(buf, pos, authRevision);
+    pos = putBytes(buf, pos, user);
+  }
+  return pos;
+}
 
 const Tag = {
   Put: 1,
@@ -90,14 +131,12 @@ function encodedBytes(command: Command, leaderTimeMs: number): number {
 }
 
 /** An auth command: the common header, then auth-codec.ts's body. Rare, so it may allocate freely. */
-function encodeAuthCommand(command: AuthCommand, leaderTimeMs: number, headroomBytes: number): Uint8Array {
+function encodeAuthCommand(command: AuthCommand, leaderTimeMs: number, headroomBytes: number, user: Uint8Array | null, authRevision: number): Uint8Array {
   const body = encodeAuthBody(command);
-  const head = 2 + varintBytes(leaderTimeMs);
+  const head = 2 + varintBytes(leaderTimeMs) + (user === null ? 0 : principalBytes(user, authRevision));
   const out = new Uint8Array(headroomBytes + head + body.length);
   const buf = headroomBytes === 0 ? out : out.subarray(headroomBytes);
-  buf[0] = COMMAND_FORMAT_VERSION;
-  buf[1] = Tag.Auth;
-  const pos = putVarint(buf, 2, leaderTimeMs);
+  const pos = putHeader(buf, Tag.Auth, leaderTimeMs, user, authRevision);
   assert(pos === head, 'auth command header size computed wrongly');
   buf.set(body, pos);
   return out;
@@ -123,19 +162,21 @@ function putBytes(buf: Uint8Array, pos: number, bytes: Uint8Array): number {
  * not non-negative safe integers throw InvalidCommandError here too.
  * `headroomBytes` zero bytes precede the command in the result, for a caller
  * that wraps it in a header of its own (one allocation per proposal instead
- * of two plus a copy).
+ * of two plus a copy). `principal`: who the command was authorized as (see
+ * EntryPrincipal); absent or anonymous at revision 0, the entry is format 1.
  */
-export function encodeCommand(command: Command, leaderTimeMs: number, headroomBytes = 0): Uint8Array {
+export function encodeCommand(command: Command, leaderTimeMs: number, headroomBytes = 0, principal?: EntryPrincipal): Uint8Array {
   if (!Number.isSafeInteger(leaderTimeMs) || leaderTimeMs < 0) {
     throw new InvalidCommandError({ reason: 'leaderTimeMs must be an integer >= 0' });
   }
   if (!(command.kind in tagOf)) throw new InvalidCommandError({ reason: `unknown command kind ${String(command.kind)}` });
-  if (isAuthCommand(command)) return encodeAuthCommand(command, leaderTimeMs, headroomBytes);
-  const out = new Uint8Array(headroomBytes + encodedBytes(command, leaderTimeMs));
+  const user = principalUserBytes(principal);
+  const authRevision = principal?.authRevision ?? 0;
+  if (isAuthCommand(command)) return encodeAuthCommand(command, leaderTimeMs, headroomBytes, user, authRevision);
+  const size = encodedBytes(command, leaderTimeMs) + (user === null ? 0 : principalBytes(user, authRevision));
+  const out = new Uint8Array(headroomBytes + size);
   const buf = headroomBytes === 0 ? out : out.subarray(headroomBytes);
-  buf[0] = COMMAND_FORMAT_VERSION;
-  buf[1] = tagOf[command.kind];
-  let pos = putVarint(buf, 2, leaderTimeMs);
+  let pos = putHeader(buf, tagOf[command.kind], leaderTimeMs, user, authRevision);
   switch (command.kind) {
     case CommandKind.Put:
     case CommandKind.Update:
@@ -224,6 +265,11 @@ export class CommandFields {
   ttlMs = 0;
   /** Auth commands: the decoded command (they are rare; the apply path allocates for them). */
   auth: AuthCommand | null = null;
+  /** The principal (format 2); a format-1 entry reads as null at revision 0. */
+  user: string | null = null;
+  authRevision = 0;
+  /** Whether the entry carried a principal (format 2). */
+  hasPrincipal = false;
   /** Read cursor. */
   pos = 0;
 }
@@ -266,9 +312,26 @@ export function readCommand(data: Uint8Array, f: CommandFields): void {
   f.pos = 0;
   f.auth = null;
   const version = readByte(f);
-  if (version !== COMMAND_FORMAT_VERSION) fail(`unknown command format version ${version}`);
+  if (version !== COMMAND_FORMAT_VERSION && version !== COMMAND_FORMAT_VERSION_PRINCIPAL) fail(`unknown command format version ${version}`);
   const tag = readByte(f);
   f.leaderTimeMs = readVarint(f);
+  f.hasPrincipal = version === COMMAND_FORMAT_VERSION_PRINCIPAL;
+  if (f.hasPrincipal) {
+    f.authRevision = readVarint(f);
+    const start = skipBytes(f);
+    if (f.pos - start > AUTH_NAME_BYTES_MAX) fail(`user name over ${AUTH_NAME_BYTES_MAX} bytes`);
+    if (f.pos === start) f.user = null;
+    else {
+      try {
+        f.user = utf8Decoder.decode(data.subarray(start, f.pos));
+      } catch {
+        fail('user name is not UTF-8');
+      }
+    }
+  } else {
+    f.user = null;
+    f.authRevision = 0;
+  }
   const kind = kindOfTag[tag];
   if (kind === undefined) fail(`unknown command tag ${tag}`);
   f.kind = kind;
@@ -365,5 +428,12 @@ export function decodeCommand(data: Uint8Array): CommandEnvelope {
     default:
       command = f.auth!;
   }
-  return { leaderTimeMs: f.leaderTimeMs, command };
+  return f.hasPrincipal
+    ? { leaderTimeMs: f.leaderTimeMs, command, principal: { user: f.user, authRevision: f.authRevision } }
+    : { leaderTimeMs: f.leaderTimeMs, command };
+}
+
+/** The principal of an envelope (anonymous at revision 0 for format 1). */
+export function principalOf(envelope: CommandEnvelope): EntryPrincipal {
+  return envelope.principal ?? anonymousPrincipal;
 }

@@ -40,6 +40,8 @@ export const KvErrorCode = {
   PermissionDenied: ConcordErrorCode.PermissionDenied,
   AuthenticationFailed: ConcordErrorCode.AuthenticationFailed,
   UserQuotaExceeded: ConcordErrorCode.UserQuotaExceeded,
+  SessionTableFull: ConcordErrorCode.SessionTableFull,
+  AuthOldRevision: ConcordErrorCode.AuthOldRevision,
 } as const;
 export type KvErrorCode = (typeof KvErrorCode)[keyof typeof KvErrorCode];
 
@@ -286,11 +288,44 @@ export class AuthenticationFailedError extends KvError {
   }
 }
 
-/** A per-user quota (live sessions, saved-result bytes) is used up; other users are not affected. */
+/**
+ * A per-user quota (live sessions, saved-result bytes) is used up; other users are not affected.
+ * `user` is '' for anonymous clients (auth disabled), who share one quota.
+ */
 export class UserQuotaExceededError extends KvError {
   override readonly code = KvErrorCode.UserQuotaExceeded;
   constructor(readonly details: { readonly user: string; readonly quota: string; readonly limit: number }) {
-    super(KvErrorCode.UserQuotaExceeded, `user ${JSON.stringify(details.user)} reached its quota ${details.quota} (${details.limit})`);
+    const who = details.user === '' ? 'anonymous clients (auth disabled) reached their' : `user ${JSON.stringify(details.user)} reached its`;
+    super(KvErrorCode.UserQuotaExceeded, `${who} quota ${details.quota} (${details.limit}); close sessions or acknowledge results`);
+  }
+}
+
+/**
+ * The whole session table holds `sessionTableBytesMax` bytes (sessions and
+ * their saved results, as session-quotas.ts counts them): no session was
+ * opened, or the write was not applied. Other users' sessions free room as
+ * they acknowledge results, close or expire.
+ */
+export class SessionTableFullError extends KvError {
+  override readonly code = KvErrorCode.SessionTableFull;
+  constructor(readonly details: { readonly sessionTableBytesMax: number }) {
+    super(KvErrorCode.SessionTableFull, `the session table holds ${details.sessionTableBytesMax} bytes (sessionTableBytesMax); nothing was applied`);
+  }
+}
+
+/**
+ * The command was authorized against auth revision `authRevision`, and an
+ * auth change (a revoke, a deleted user, auth enabled) committed before it:
+ * it was not applied. The leader checks it again and proposes it once more
+ * (a client sees this only after repeated races). etcd's ErrAuthOldRevision.
+ */
+export class AuthOldRevisionError extends KvError {
+  override readonly code = KvErrorCode.AuthOldRevision;
+  constructor(readonly details: { readonly authRevision: number; readonly currentAuthRevision: number }) {
+    super(
+      KvErrorCode.AuthOldRevision,
+      `authorized at auth revision ${details.authRevision}, but the auth state is at revision ${details.currentAuthRevision}: not applied, check again`,
+    );
   }
 }
 
@@ -381,6 +416,9 @@ const rebuilders: Record<KvErrorCode, (d: KvErrorDetails, f: FieldReader) => KvE
     new PermissionDeniedError({ user: f.str(d, 'user'), operation: f.str(d, 'operation'), key: f.bytes(d, 'key'), rangeEnd: f.bytesOrNull(d, 'rangeEnd') }),
   [KvErrorCode.AuthenticationFailed]: (d, f) => new AuthenticationFailedError({ user: f.strOrNull(d, 'user') }),
   [KvErrorCode.UserQuotaExceeded]: (d, f) => new UserQuotaExceededError({ user: f.str(d, 'user'), quota: f.str(d, 'quota'), limit: f.num(d, 'limit') }),
+  [KvErrorCode.SessionTableFull]: (d, f) => new SessionTableFullError({ sessionTableBytesMax: f.num(d, 'sessionTableBytesMax') }),
+  [KvErrorCode.AuthOldRevision]: (d, f) =>
+    new AuthOldRevisionError({ authRevision: f.num(d, 'authRevision'), currentAuthRevision: f.num(d, 'currentAuthRevision') }),
 };
 
 export function isKvErrorCode(code: string): code is KvErrorCode {

@@ -8,7 +8,7 @@
 export { KvStateMachine, type KvRestore } from './state-machine.js';
 export { KvSnapshot } from './snapshot-writer.js';
 export { defaultKvOptions, resolveKvOptions, type KvOptions } from './options.js';
-export { encodeCommand, decodeCommand, COMMAND_FORMAT_VERSION } from './command-codec.js';
+export { encodeCommand, decodeCommand, principalOf, COMMAND_FORMAT_VERSION, COMMAND_FORMAT_VERSION_PRINCIPAL } from './command-codec.js';
 export { encodeApplyResult, decodeApplyResult } from './result-codec.js';
 export {
   commandProblem,
@@ -19,7 +19,16 @@ export {
   validateValue,
 } from './validate.js';
 export { bytesEqual, compareBytes, prefixEnd } from './bytes.js';
-export { defaultUserQuotas, savedResultQuotaProblem, sessionQuotaProblem, UserUsageLedger, type UserQuotas, type UserUsage } from './auth-quotas.js';
+export {
+  ANONYMOUS_OWNER,
+  SAVED_RESULT_FIXED_BYTES,
+  SESSION_FIXED_BYTES,
+  savedResultBytes,
+  savedResultBytesBound,
+  sessionBaseBytes,
+  type OwnerUsage,
+} from './session-quotas.js';
+export { compactResult, expandResult, type SavedResult } from './saved-result.js';
 export {
   AUTH_NAME_BYTES_MAX,
   AUTH_STATE_BYTES_MAX,
@@ -59,6 +68,7 @@ export { isFromKey, roleNameProblem, userNameProblem } from './auth-validate.js'
 export {
   CommandKind,
   ResultKind,
+  anonymousPrincipal,
   okResult,
   type ApplyResult,
   type CloseSessionCommand,
@@ -66,6 +76,7 @@ export {
   type CommandEnvelope,
   type DeleteCommand,
   type DeleteResult,
+  type EntryPrincipal,
   type ErrorResult,
   type KeepAliveCommand,
   type KvEntry,
@@ -95,6 +106,8 @@ export {
   UserExistsError,
   UserNotFoundError,
   UserQuotaExceededError,
+  SessionTableFullError,
+  AuthOldRevisionError,
   CorruptSnapshotError,
   EmptyKeyError,
   InvalidCommandError,

@@ -8,6 +8,7 @@
  */
 import { assert } from '../common/errors.js';
 import { SNAPSHOT_BLOCK_BYTES_MAX } from './snapshot-format.js';
+import { savedResultBytesBound } from './session-quotas.js';
 
 export interface KvOptions {
   /** Largest key accepted, in bytes. */
@@ -23,6 +24,16 @@ export interface KvOptions {
   readonly sessionsMax: number;
   /** Most unacknowledged saved results per session; a write beyond fails with SessionResultsFullError. */
   readonly sessionResultsMax: number;
+  /**
+   * Per-user quotas (session-quotas.ts; the owner is the authenticated user or
+   * the client certificate's CN, and every anonymous client together while
+   * auth is disabled): live sessions, and bytes of saved results. Past one,
+   * that user gets UserQuotaExceededError; other users are not affected.
+   */
+  readonly sessionsPerUserMax: number;
+  readonly sessionResultBytesPerUserMax: number;
+  /** Byte budget of the whole session table (sessions and saved results, as session-quotas.ts counts them): SessionTableFullError. */
+  readonly sessionTableBytesMax: number;
   /** Largest page a scan may ask for. */
   readonly scanLimitMax: number;
   /** A scan page stops once its keys and values add up to this many bytes (it always holds at least one entry). */
@@ -39,6 +50,10 @@ export const defaultKvOptions: KvOptions = Object.freeze({
   sessionTtlMaxMs: 3_600_000,
   sessionsMax: 10_000,
   sessionResultsMax: 4_096,
+  // One user at both quotas holds about 64.1 MiB: a quarter of the table, so it never locks out the others.
+  sessionsPerUserMax: 1_000,
+  sessionResultBytesPerUserMax: 64 * 1024 * 1024,
+  sessionTableBytesMax: 256 * 1024 * 1024,
   scanLimitMax: 10_000,
   scanBytesMax: 4 * 1024 * 1024,
   snapshotChunkBytes: 64 * 1024,
@@ -62,6 +77,10 @@ export function resolveKvOptions(options: Partial<KvOptions> = {}): KvOptions {
   assert(
     resolved.sessionResultsMax * (resolved.keyBytesMax + 256) <= SNAPSHOT_BLOCK_BYTES_MAX,
     'sessionResultsMax saved results (each may hold a key) must fit in one snapshot block',
+  );
+  assert(
+    resolved.sessionResultBytesPerUserMax >= savedResultBytesBound(resolved),
+    `sessionResultBytesPerUserMax must hold at least one saved result (${savedResultBytesBound(resolved)} bytes with keyBytesMax ${resolved.keyBytesMax})`,
   );
   return Object.freeze(resolved);
 }

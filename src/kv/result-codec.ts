@@ -7,7 +7,9 @@ import { ByteReader, ByteWriter } from './bytes.js';
 import { InvalidCommandError, kvErrorFromWire, type KvErrorDetailValue, type KvErrorDetails } from './errors.js';
 import { ResultKind, okResult, type ApplyResult } from './types.js';
 
-const Tag = { Write: 1, Delete: 2, SessionOpened: 3, SessionClosed: 4, Ok: 5, Error: 6 } as const;
+/** The first byte of an encoded result (saved-result.ts builds the common ones without a writer). */
+export const ResultTag = { Write: 1, Delete: 2, SessionOpened: 3, SessionClosed: 4, Ok: 5, Error: 6 } as const;
+const Tag = ResultTag;
 const DetailTag = { Null: 0, Number: 1, String: 2, Bytes: 3 } as const;
 
 export function writeResult(w: ByteWriter, result: ApplyResult): void {

@@ -7,9 +7,14 @@
  * after `ttlMs` without a write or keep-alive, measured on the state machine's
  * clock, which only moves with the leader times carried in the log: every
  * member expires the same session at the same log index.
+ *
+ * Results are kept compact (saved-result.ts), and the table counts the bytes
+ * of every session and result, in total and per owner (session-quotas.ts),
+ * as they are added, acknowledged, closed and expired: O(1) per change.
  */
 import BTreeModule from 'sorted-btree';
-import type { ApplyResult } from './types.js';
+import { ANONYMOUS_OWNER, savedResultBytes, sessionBaseBytes, type OwnerUsage, type SessionUsage } from './session-quotas.js';
+import type { SavedResult } from './saved-result.js';
 
 // sorted-btree is CommonJS; under Node's ESM loader its default import is module.exports.
 const BTree = BTreeModule.default;
@@ -19,12 +24,18 @@ export interface Session {
   /** The Raft index of the entry that opened it. */
   readonly id: number;
   readonly ttlMs: number;
+  /** The user whose quota it counts against (ANONYMOUS_OWNER while auth is disabled). */
+  readonly owner: string;
   /** The session expires once the clock passes this time. */
   deadlineMs: number;
   /** Results of writes with seq <= ackedSeq have been discarded. */
   ackedSeq: number;
-  /** Saved results of unacknowledged writes, by seq. */
-  readonly results: Map<number, ApplyResult>;
+  /** Saved results of unacknowledged writes, by seq, in their compact form. Change them only through the table (it counts their bytes). */
+  readonly results: Map<number, SavedResult>;
+  /** Accounted bytes: the session and its saved results (session-quotas.ts). */
+  bytes: number;
+  /** Its owner's entry in the table's usage map (held to spare a lookup per saved result). */
+  readonly usage: OwnerUsage;
   /**
    * This session's key in the expiry index. Its deadline may be older than
    * `deadlineMs`: a write only moves `deadlineMs`, and `expire` files the
@@ -53,14 +64,31 @@ function compareExpiry(a: ExpiryKey, b: ExpiryKey): number {
  * deadline has not passed", the same on every member whatever the index holds,
  * and snapshots (sessions in id order, with their real deadlines) are unchanged.
  */
-export class SessionTable {
+export class SessionTable implements SessionUsage {
   /** Insertion order is id order: ids are increasing log indexes, and a restore inserts in id order. */
   private readonly byId = new Map<number, Session>();
   /** Sessions ordered by (possibly stale, never later than real) deadline. */
   private readonly byDeadline: BTree<ExpiryKey, Session> = new BTree<ExpiryKey, Session>(undefined, compareExpiry);
+  /** What each owner holds; owners with no session are dropped (at most one entry per live session). */
+  private readonly owners = new Map<string, OwnerUsage>();
+  private totalBytes = 0;
 
   get size(): number {
     return this.byId.size;
+  }
+
+  /** Accounted bytes of every session and saved result. */
+  get bytes(): number {
+    return this.totalBytes;
+  }
+
+  usageOf(owner: string): OwnerUsage | undefined {
+    return this.owners.get(owner);
+  }
+
+  /** Every owner with a live session, and what it holds (metrics, tests). */
+  ownerUsage(): IterableIterator<[string, OwnerUsage]> {
+    return this.owners.entries();
   }
 
   get(id: number): Session | undefined {
@@ -73,11 +101,22 @@ export class SessionTable {
   }
 
   /** Adds a session (opened now, or read from a snapshot: ids must arrive in increasing order). */
-  add(id: number, ttlMs: number, deadlineMs: number, ackedSeq = 0, results = new Map<number, ApplyResult>()): Session {
+  add(id: number, ttlMs: number, deadlineMs: number, owner = ANONYMOUS_OWNER, ackedSeq = 0, results = new Map<number, SavedResult>()): Session {
     const expiryKey = { deadlineMs, id };
-    const session: Session = { id, ttlMs, deadlineMs, ackedSeq, results, expiryKey };
+    let resultBytes = 0;
+    for (const saved of results.values()) resultBytes += savedResultBytes(saved.length);
+    const bytes = sessionBaseBytes(owner) + resultBytes;
+    let usage = this.owners.get(owner);
+    if (usage === undefined) {
+      usage = { sessions: 0, resultBytes: 0 };
+      this.owners.set(owner, usage);
+    }
+    usage.sessions++;
+    usage.resultBytes += resultBytes;
+    const session: Session = { id, ttlMs, owner, deadlineMs, ackedSeq, results, bytes, usage, expiryKey };
     this.byId.set(id, session);
     this.byDeadline.set(expiryKey, session);
+    this.totalBytes += bytes;
     return session;
   }
 
@@ -86,7 +125,28 @@ export class SessionTable {
     if (session === undefined) return false;
     this.byId.delete(id);
     this.byDeadline.delete(session.expiryKey);
+    this.uncount(session);
     return true;
+  }
+
+  /** Saves the result of `seq` (a seq the session has not saved: the caller checked). */
+  saveResult(session: Session, seq: number, saved: SavedResult): void {
+    session.results.set(seq, saved);
+    this.adjustResultBytes(session, savedResultBytes(saved.length));
+  }
+
+  private adjustResultBytes(session: Session, delta: number): void {
+    session.bytes += delta;
+    this.totalBytes += delta;
+    session.usage.resultBytes += delta;
+  }
+
+  /** A session left the table: its owner no longer holds it or its results. */
+  private uncount(session: Session): void {
+    this.totalBytes -= session.bytes;
+    const usage = session.usage;
+    if (--usage.sessions === 0) this.owners.delete(session.owner);
+    else usage.resultBytes -= session.bytes - sessionBaseBytes(session.owner);
   }
 
   /** The client was heard from at `nowMs`: its session lives for another ttlMs. O(1): see the class comment. */
@@ -112,6 +172,7 @@ export class SessionTable {
       if (session.deadlineMs < nowMs) {
         this.byDeadline.delete(first);
         this.byId.delete(session.id);
+        this.uncount(session);
         removed++;
       } else {
         // Renewed since it was filed: file it under its real deadline (which has not passed).
@@ -130,15 +191,28 @@ export class SessionTable {
     session.ackedSeq = ackedSeq;
     const results = session.results;
     if (results.size === 0) return;
+    let freed = 0;
     if (ackedSeq - previous <= results.size) {
-      for (let seq = previous + 1; seq <= ackedSeq; seq++) results.delete(seq);
+      for (let seq = previous + 1; seq <= ackedSeq; seq++) {
+        const saved = results.get(seq);
+        if (saved === undefined) continue;
+        results.delete(seq);
+        freed += savedResultBytes(saved.length);
+      }
     } else {
-      for (const seq of results.keys()) if (seq <= ackedSeq) results.delete(seq);
+      for (const [seq, saved] of results) {
+        if (seq > ackedSeq) continue;
+        results.delete(seq);
+        freed += savedResultBytes(saved.length);
+      }
     }
+    if (freed !== 0) this.adjustResultBytes(session, -freed);
   }
 
   clear(): void {
     this.byId.clear();
     this.byDeadline.clear();
+    this.owners.clear();
+    this.totalBytes = 0;
   }
 }

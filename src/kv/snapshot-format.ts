@@ -1,31 +1,39 @@
 /**
  * The snapshot stream of the key-value state machine.
  *
- *   header:  "CKVS" | u8 formatVersion (1 or 2)
+ *   header:  "CKVS" | u8 formatVersion (1, 2 or 3)
  *   blocks:  u32 payloadBytes | payload | u32 crc32c(payload)      (big-endian)
  *   payload: u8 kind | body
  *     META (1)      varint appliedIndex, clockMs, entryCount, sessionCount
  *     ENTRIES (2)   u32 count | count x (key, value as varint length + bytes;
  *                   varint version, createRevision, modRevision)
  *     SESSIONS (3)  u32 count | count x (varint id, ttlMs, deadlineMs, ackedSeq,
+ *                   [format 3: owner as varint length + UTF-8,]
  *                   resultCount | resultCount x (varint seq, result))
- *     AUTH (5)      format 2 only: users, roles and the auth switch
+ *                   where a result is the compact form sessions keep
+ *                   (result-codec.ts, saved-result.ts)
+ *     AUTH (5)      formats 2 and 3: users, roles and the auth switch
  *                   (AuthState.write in auth-state.ts)
  *     END (4)       empty
  *
  * Blocks come in the order META, ENTRIES*, SESSIONS*, [AUTH], END, and
- * nothing may follow END. Format 2 has exactly one AUTH block, format 1 none.
- * A writer uses format 1 while no auth command has ever taken effect (the
- * auth state is pristine): a cluster that does not use auth keeps writing the
- * same bytes as members that predate auth, so members can be upgraded one at
- * a time. Every member must be upgraded before the first auth command (an
- * older member refuses it and a format-2 snapshot). Each block is checksummed on its own, so a reader rejects
+ * nothing may follow END. Formats 2 and 3 have exactly one AUTH block, format
+ * 1 none. Format 3 adds each session's owner (the user its quota counts,
+ * session-quotas.ts). A writer uses the oldest format that can hold the
+ * state: 1 while no auth command has ever taken effect (the auth state is
+ * pristine), 2 while every session is anonymous, else 3. A cluster that does
+ * not use auth keeps writing the same bytes as members that predate auth, so
+ * members can be upgraded one at a time. Every member must be upgraded before
+ * the first auth command (an older member refuses it and a format-2 or -3
+ * snapshot). Each block is checksummed on its own, so a reader rejects
  * corruption as soon as it reads the damaged block; the totals in META, the
  * strict key order and the END block catch lost, repeated or reordered blocks
  * and truncation. The format is deterministic: equal states give equal bytes.
  */
 export const SNAPSHOT_MAGIC = Uint8Array.of(0x43, 0x4b, 0x56, 0x53); // "CKVS"
-export const SNAPSHOT_FORMAT_VERSION = 2;
+export const SNAPSHOT_FORMAT_VERSION = 3;
+/** The format with an AUTH block and anonymous sessions (no owners), still read and written. */
+export const SNAPSHOT_FORMAT_VERSION_NO_OWNERS = 2;
 /** The format without an AUTH block, still read, and still written for a pristine auth state. */
 export const SNAPSHOT_FORMAT_VERSION_NO_AUTH = 1;
 export const SNAPSHOT_HEADER_BYTES = SNAPSHOT_MAGIC.length + 1;

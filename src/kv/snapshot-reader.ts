@@ -12,6 +12,8 @@ import { crc32c } from './crc32c.js';
 import { CorruptSnapshotError } from './errors.js';
 import { newKeyTree, StoredEntry, type KeyTree } from './key-tree.js';
 import { readResult } from './result-codec.js';
+import { compactResult, type SavedResult } from './saved-result.js';
+import { ANONYMOUS_OWNER } from './session-quotas.js';
 import { SessionTable } from './sessions.js';
 import { AuthState } from './auth-state.js';
 import {
@@ -19,11 +21,12 @@ import {
   SNAPSHOT_BLOCK_BYTES_MAX,
   SNAPSHOT_FORMAT_VERSION,
   SNAPSHOT_FORMAT_VERSION_NO_AUTH,
+  SNAPSHOT_FORMAT_VERSION_NO_OWNERS,
   SNAPSHOT_HEADER_BYTES,
   SNAPSHOT_MAGIC,
 } from './snapshot-format.js';
 import { binaryStringFromBytes, copyBytes, type BinaryString } from './bytes.js';
-import type { ApplyResult } from './types.js';
+import { AUTH_NAME_BYTES_MAX } from './auth-types.js';
 
 /** The state a complete, valid snapshot describes. */
 export interface RestoredState {
@@ -107,7 +110,9 @@ export class SnapshotReader {
         for (let i = 0; i < SNAPSHOT_MAGIC.length; i++) {
           if (t[i] !== SNAPSHOT_MAGIC[i]) this.fail('not a key-value snapshot (bad magic)');
         }
-        if (t[4] !== SNAPSHOT_FORMAT_VERSION && t[4] !== SNAPSHOT_FORMAT_VERSION_NO_AUTH) this.fail(`unsupported snapshot format version ${t[4]}`);
+        if (t[4] !== SNAPSHOT_FORMAT_VERSION && t[4] !== SNAPSHOT_FORMAT_VERSION_NO_OWNERS && t[4] !== SNAPSHOT_FORMAT_VERSION_NO_AUTH) {
+          this.fail(`unsupported snapshot format version ${t[4]}`);
+        }
         this.formatVersion = t[4]!;
         this.expect(4, Stage.Length);
         return;
@@ -153,7 +158,7 @@ export class SnapshotReader {
         break;
       case BlockKind.End: {
         if (previous === 0) this.fail('END block before META');
-        if (this.formatVersion === SNAPSHOT_FORMAT_VERSION && this.auth === null) this.fail('format-2 snapshot without an AUTH block');
+        if (this.formatVersion !== SNAPSHOT_FORMAT_VERSION_NO_AUTH && this.auth === null) this.fail(`format-${this.formatVersion} snapshot without an AUTH block`);
         const meta = this.meta!;
         if (this.entriesSeen !== meta.entryCount) this.fail(`${this.entriesSeen} entries, META says ${meta.entryCount}`);
         if (this.sessions.size !== meta.sessionCount) this.fail(`${this.sessions.size} sessions, META says ${meta.sessionCount}`);
@@ -206,16 +211,19 @@ export class SnapshotReader {
       const ttlMs = r.varint();
       const deadlineMs = r.varint();
       const ackedSeq = r.varint();
+      const owner = this.formatVersion === SNAPSHOT_FORMAT_VERSION ? r.string() : ANONYMOUS_OWNER;
+      if (owner.length > AUTH_NAME_BYTES_MAX) this.fail('session owner name too long');
       const resultCount = r.varint();
       if (id <= this.lastSessionId || id > appliedIndex) this.fail('session ids out of order or range');
       if (ttlMs < 1) this.fail('session TTL out of range');
-      const results = new Map<number, ApplyResult>();
+      const results = new Map<number, SavedResult>();
       for (let j = 0; j < resultCount; j++) {
         const seq = r.varint();
         if (seq <= ackedSeq || results.has(seq)) this.fail('saved result seq out of range or repeated');
-        results.set(seq, readResult(r, this.fail));
+        // Validated, and kept in the compact form every member makes (so all count the same bytes).
+        results.set(seq, compactResult(readResult(r, this.fail)));
       }
-      this.sessions.add(id, ttlMs, deadlineMs, ackedSeq, results);
+      this.sessions.add(id, ttlMs, deadlineMs, owner, ackedSeq, results);
       this.lastSessionId = id;
     }
     if (this.sessions.size > this.meta!.sessionCount) this.fail('more sessions than META says');

@@ -8,14 +8,15 @@ import { varintBytes } from '../common/varint.js';
 import { ByteWriter } from './bytes.js';
 import { crc32c } from './crc32c.js';
 import type { KeyTree, StoredEntry } from './key-tree.js';
-import { writeResult } from './result-codec.js';
 import type { SessionTable } from './sessions.js';
-import type { AuthState } from './auth-state.js';
+import { ANONYMOUS_OWNER } from './session-quotas.js';
+import { AuthState } from './auth-state.js';
 import {
   BLOCK_FRAMING_BYTES,
   BlockKind,
   SNAPSHOT_FORMAT_VERSION,
   SNAPSHOT_FORMAT_VERSION_NO_AUTH,
+  SNAPSHOT_FORMAT_VERSION_NO_OWNERS,
   SNAPSHOT_MAGIC,
 } from './snapshot-format.js';
 
@@ -60,6 +61,8 @@ export class KvSnapshot implements Iterable<Uint8Array> {
   private readonly entryCount: number;
   /** The AUTH block, encoded when the snapshot is taken (the auth state is small and mutable); null: format 1. */
   private readonly authBlock: Uint8Array | null;
+  /** The oldest format that holds this state (snapshot-format.ts). */
+  readonly formatVersion: number;
 
   constructor(
     readonly appliedIndex: number,
@@ -72,13 +75,20 @@ export class KvSnapshot implements Iterable<Uint8Array> {
   ) {
     this.entryCount = tree.size;
     this.sessionCount = sessions.size;
-    this.sessionBlocks = encodeSessionBlocks(sessions, chunkBytes);
-    this.authBlock = auth === null || auth.pristine ? null : encodeAuthBlock(auth);
-  }
-
-  /** The format version of this snapshot's bytes (see snapshot-format.ts). */
-  get formatVersion(): number {
-    return this.authBlock === null ? SNAPSHOT_FORMAT_VERSION_NO_AUTH : SNAPSHOT_FORMAT_VERSION;
+    let owned = false;
+    for (const s of sessions.values()) {
+      if (s.owner !== ANONYMOUS_OWNER) {
+        owned = true;
+        break;
+      }
+    }
+    this.formatVersion = owned
+      ? SNAPSHOT_FORMAT_VERSION
+      : auth === null || auth.pristine
+        ? SNAPSHOT_FORMAT_VERSION_NO_AUTH
+        : SNAPSHOT_FORMAT_VERSION_NO_OWNERS;
+    this.sessionBlocks = encodeSessionBlocks(sessions, chunkBytes, owned);
+    this.authBlock = this.formatVersion === SNAPSHOT_FORMAT_VERSION_NO_AUTH ? null : encodeAuthBlock(auth ?? null);
   }
 
   *[Symbol.iterator](): Iterator<Uint8Array> {
@@ -145,7 +155,8 @@ export class KvSnapshot implements Iterable<Uint8Array> {
   }
 }
 
-function encodeSessionBlocks(sessions: SessionTable, chunkBytes: number): Uint8Array[] {
+/** `withOwners`: format 3 (every session's owner); else the owners are all anonymous and not written. */
+function encodeSessionBlocks(sessions: SessionTable, chunkBytes: number, withOwners: boolean): Uint8Array[] {
   const blocks: Uint8Array[] = [];
   let w: ByteWriter | null = null;
   let start = 0;
@@ -168,10 +179,12 @@ function encodeSessionBlocks(sessions: SessionTable, chunkBytes: number): Uint8A
     w.varint(s.ttlMs);
     w.varint(s.deadlineMs);
     w.varint(s.ackedSeq);
+    if (withOwners) w.string(s.owner);
     w.varint(s.results.size);
-    for (const [seq, result] of s.results) {
+    for (const [seq, saved] of s.results) {
       w.varint(seq);
-      writeResult(w, result);
+      // The compact form is the result codec's bytes: written as they are kept.
+      writeBinaryRaw(w, saved);
     }
     count++;
     if (w.pos >= chunkBytes) flush();
@@ -180,10 +193,17 @@ function encodeSessionBlocks(sessions: SessionTable, chunkBytes: number): Uint8A
   return blocks;
 }
 
-function encodeAuthBlock(auth: AuthState): Uint8Array {
+/** A binary string's bytes without a length (a saved result delimits itself). */
+function writeBinaryRaw(w: ByteWriter, text: string): void {
+  const bytes = new Uint8Array(text.length);
+  for (let i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i);
+  w.raw(bytes);
+}
+
+function encodeAuthBlock(auth: AuthState | null): Uint8Array {
   const w = new ByteWriter(1024);
   const start = beginBlock(w, BlockKind.Auth);
-  auth.write(w);
+  (auth ?? new AuthState()).write(w);
   endBlock(w, start);
   return w.finish();
 }

@@ -17,6 +17,9 @@ import { EMPTY_VALUE, errorResult, KeyWrites, type PendingWrite } from './key-wr
 import { resolveKvOptions, type KvOptions } from './options.js';
 import { scanKeys } from './scan.js';
 import { SessionTable, type Session } from './sessions.js';
+import { ANONYMOUS_OWNER, openSessionProblem, saveResultProblem } from './session-quotas.js';
+import { compactResult, expandResult } from './saved-result.js';
+import { authRevisionProblem } from './auth-revision.js';
 import { AuthState } from './auth-state.js';
 import type { AuthCommand, AuthView } from './auth-types.js';
 import { SnapshotReader } from './snapshot-reader.js';
@@ -68,6 +71,17 @@ export class KvStateMachine {
     return this.sessions.size;
   }
 
+  /** Accounted bytes of the session table (session-quotas.ts), against sessionTableBytesMax. */
+  get sessionBytes(): number {
+    return this.sessions.bytes;
+  }
+
+  /** Live sessions and saved-result bytes of one owner ('' = anonymous), for metrics and tests. */
+  sessionUsageOf(owner: string): { readonly sessions: number; readonly resultBytes: number } {
+    const usage = this.sessions.usageOf(owner);
+    return { sessions: usage?.sessions ?? 0, resultBytes: usage?.resultBytes ?? 0 };
+  }
+
   /** Whether a session is live now (for the server: refuse a write before proposing it). */
   hasSession(sessionId: number): boolean {
     return this.sessions.get(sessionId) !== undefined;
@@ -100,34 +114,35 @@ export class KvStateMachine {
       return errorResult(err);
     }
     this.advanceClock(f.leaderTimeMs);
-    let result: ApplyResult;
-    switch (f.kind) {
-      case CommandKind.Put:
-      case CommandKind.Update:
-      case CommandKind.Delete:
-        result = this.executeWrite(index, this.writes.fromFields(f));
-        break;
-      case CommandKind.OpenSession:
-        result = this.openSession(index, f.ttlMs);
-        break;
-      case CommandKind.CloseSession:
-        result = this.closeSession(f.sessionId);
-        break;
-      case CommandKind.KeepAlive:
-        result = this.keepAlive(f.sessionId);
-        break;
-      case CommandKind.Noop:
-        result = okResult;
-        break;
-      default:
-        result = this.executeAuth(f.auth!);
-        f.auth = null;
-    }
+    // A command authorized against an auth state older than this one is refused (auth-revision.ts).
+    const stale = authRevisionProblem(this.authState, f.kind, f.authRevision);
+    const result = stale === null ? this.executeFields(index, f) : errorResult(stale);
+    f.auth = null;
     // The scratch must not keep this entry's buffer (possibly a whole frame) alive until the next apply.
     f.bytes = EMPTY_VALUE;
     this.writes.release();
     this.applied = index;
     return result;
+  }
+
+  /** The command read into `f`, executed. */
+  private executeFields(index: number, f: CommandFields): ApplyResult {
+    switch (f.kind) {
+      case CommandKind.Put:
+      case CommandKind.Update:
+      case CommandKind.Delete:
+        return this.executeWrite(index, this.writes.fromFields(f));
+      case CommandKind.OpenSession:
+        return this.openSession(index, f.ttlMs, f.user);
+      case CommandKind.CloseSession:
+        return this.closeSession(f.sessionId);
+      case CommandKind.KeepAlive:
+        return this.keepAlive(f.sessionId);
+      case CommandKind.Noop:
+        return okResult;
+      default:
+        return this.executeAuth(f.auth!);
+    }
   }
 
   /** Marks a committed entry that carries no command (a membership change) as applied. */
@@ -160,17 +175,21 @@ export class KvStateMachine {
     return okResult;
   }
 
-  private openSession(index: number, ttlMsRequested: number): ApplyResult {
+  private openSession(index: number, ttlMsRequested: number, user: string | null): ApplyResult {
     const problem = commandProblem({ kind: CommandKind.OpenSession, ttlMs: ttlMsRequested }, this.options);
     if (problem) return errorResult(problem);
     if (this.sessions.size >= this.options.sessionsMax) {
       // Live sessions are never evicted: that would silently drop a client's exactly-once guarantee.
       return errorResult(new SessionsFullError({ sessionsMax: this.options.sessionsMax }));
     }
+    // While auth is disabled every client is the anonymous owner, whatever it logged in as (session-quotas.ts).
+    const owner = this.authState.enabled && user !== null ? user : ANONYMOUS_OWNER;
+    const quota = openSessionProblem(this.sessions, this.options, owner);
+    if (quota !== null) return errorResult(quota);
     const { sessionTtlMs, sessionTtlMinMs, sessionTtlMaxMs } = this.options;
     const ttlMs = ttlMsRequested === 0 ? sessionTtlMs : Math.min(Math.max(ttlMsRequested, sessionTtlMinMs), sessionTtlMaxMs);
     // The id is this entry's index: unique, and the same on every member.
-    this.sessions.add(index, ttlMs, this.clock + ttlMs);
+    this.sessions.add(index, ttlMs, this.clock + ttlMs, owner);
     return { kind: ResultKind.SessionOpened, sessionId: index, ttlMs };
   }
 
@@ -188,7 +207,7 @@ export class KvStateMachine {
     const admitted = this.admitSessionCommand(w.sessionId, w.seq, w.ackedSeq);
     if ('kind' in admitted) return admitted;
     const result = this.executeWriteChecked(index, w);
-    admitted.results.set(w.seq, result);
+    this.sessions.saveResult(admitted, w.seq, compactResult(result));
     return result;
   }
 
@@ -204,11 +223,14 @@ export class KvStateMachine {
       return errorResult(new StaleSequenceError({ sessionId, seq, ackedSeq: session.ackedSeq }));
     }
     const saved = session.results.get(seq);
-    if (saved !== undefined) return saved;
+    if (saved !== undefined) return expandResult(saved);
     this.sessions.acknowledge(session, ackedSeq);
     if (session.results.size >= this.options.sessionResultsMax) {
       return errorResult(new SessionResultsFullError({ sessionId, sessionResultsMax: this.options.sessionResultsMax }));
     }
+    // Decided before the command runs (with the worst-case result size), so a refused write changes nothing.
+    const quota = saveResultProblem(this.sessions, this.options, session.owner, session.usage);
+    if (quota !== null) return errorResult(quota);
     return session;
   }
 
@@ -221,7 +243,7 @@ export class KvStateMachine {
     if (admitted !== null && 'kind' in admitted) return admitted;
     const error = this.authState.execute(command, this.options.keyBytesMax);
     const result = error === null ? okResult : errorResult(error);
-    admitted?.results.set(ref!.seq, result);
+    if (admitted !== null) this.sessions.saveResult(admitted, ref!.seq, compactResult(result));
     return result;
   }
 

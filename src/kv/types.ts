@@ -108,10 +108,28 @@ export interface NoopCommand {
 export type WriteCommand = PutCommand | UpdateCommand | DeleteCommand;
 export type Command = WriteCommand | OpenSessionCommand | CloseSessionCommand | KeepAliveCommand | NoopCommand | AuthCommand;
 
+/**
+ * Who a command was authorized as, and against which auth revision: carried
+ * in the entry (command format 2) so that the state machine can charge a
+ * session to its user's quota and refuse a command whose authorization an
+ * auth change committed before it has made stale (AuthOldRevisionError,
+ * etcd's auth revision check). A format-1 entry reads as anonymousPrincipal.
+ */
+export interface EntryPrincipal {
+  /** The authenticated user (or client certificate CN); null: none. */
+  readonly user: string | null;
+  /** `AuthView.revision` when the request was checked. */
+  readonly authRevision: number;
+}
+
+export const anonymousPrincipal: EntryPrincipal = Object.freeze({ user: null, authRevision: 0 });
+
 /** A command with the leader's wall-clock time at proposal, as stored in one log entry. */
 export interface CommandEnvelope {
   readonly leaderTimeMs: number;
   readonly command: Command;
+  /** Present when the entry carries one (format 2). */
+  readonly principal?: EntryPrincipal;
 }
 
 export const ResultKind = {

@@ -12,6 +12,7 @@ import { parseArgs } from 'node:util';
 import { ConcordError, ConcordErrorCode } from '../common/errors.js';
 import { parseAddress } from '../net/index.js';
 import { defaultKeyBytesMax, defaultValueBytesMax } from '../protocol/index.js';
+import { AUTH_NAME_BYTES_MAX, defaultKvOptions, savedResultBytesBound, SESSION_FIXED_BYTES } from '../kv/index.js';
 import { readMemberFile } from './member-file.js';
 
 export const LogFormat = { Auto: 'auto', Pretty: 'pretty', Json: 'json' } as const;
@@ -82,6 +83,24 @@ export interface ServerConfig {
   readonly peerCertFile?: string;
   readonly peerKeyFile?: string;
   readonly peerTrustedCaFile?: string;
+  /**
+   * Bounds of the replicated session table (src/kv/session-quotas.ts). Like
+   * keyBytesMax they decide applied results, so every member must use the
+   * same values.
+   */
+  readonly sessionsMax: number;
+  readonly sessionsPerUserMax: number;
+  readonly sessionResultBytesPerUserMax: number;
+  readonly sessionTableBytesMax: number;
+  /** Bounds on inbound connections (src/net/inbound-limits.ts); connectionsMax absent: from the fd limit. */
+  readonly connectionsMax?: number;
+  /** Client connections only: no traffic either way for this long closes the connection. */
+  readonly idleTimeoutMs: number;
+  readonly handshakeTimeoutMs: number;
+  readonly receiveRateMinBytesPerSec: number;
+  readonly receiveRateGraceMs: number;
+  /** Bytes of partial inbound frames this member buffers across all its connections. */
+  readonly partialFrameBytesMax: number;
 }
 
 /** A configuration problem the user must fix; the message says which setting and why. */
@@ -139,6 +158,25 @@ export const serverConfigOptions: readonly ConfigOption[] = [
   { key: 'peerCertFile', flag: '--peer-cert-file', env: 'CONCORD_PEER_CERT_FILE', kind: 'string', description: 'PEM certificate for mutual TLS between members (CN or a DNS SAN = the member name)' },
   { key: 'peerKeyFile', flag: '--peer-key-file', env: 'CONCORD_PEER_KEY_FILE', kind: 'string', description: 'PEM private key of --peer-cert-file' },
   { key: 'peerTrustedCaFile', flag: '--peer-trusted-ca-file', env: 'CONCORD_PEER_TRUSTED_CA_FILE', kind: 'string', description: 'PEM CA(s) that sign every member certificate; peer URLs must be tls://' },
+  // Session bounds (docs/security.md "Quotas"): the same on every member.
+  { key: 'sessionsMax', flag: '--sessions-max', env: 'CONCORD_SESSIONS_MAX', kind: 'integer', description: 'live client sessions in the cluster', defaultValue: defaultKvOptions.sessionsMax },
+  { key: 'sessionsPerUserMax', flag: '--sessions-per-user-max', env: 'CONCORD_SESSIONS_PER_USER_MAX', kind: 'integer', description: 'live sessions of one user (all anonymous clients together while auth is disabled)', defaultValue: defaultKvOptions.sessionsPerUserMax },
+  {
+    key: 'sessionResultBytesPerUserMax',
+    flag: '--session-result-bytes-per-user-max',
+    env: 'CONCORD_SESSION_RESULT_BYTES_PER_USER_MAX',
+    kind: 'integer',
+    description: 'bytes of unacknowledged saved results one user\'s sessions hold',
+    defaultValue: defaultKvOptions.sessionResultBytesPerUserMax,
+  },
+  { key: 'sessionTableBytesMax', flag: '--session-table-bytes-max', env: 'CONCORD_SESSION_TABLE_BYTES_MAX', kind: 'integer', description: 'byte budget of the whole session table (sessions and saved results)', defaultValue: defaultKvOptions.sessionTableBytesMax },
+  // Connection bounds (docs/security.md "Connection bounds").
+  { key: 'connectionsMax', flag: '--connections-max', env: 'CONCORD_CONNECTIONS_MAX', kind: 'integer', description: 'connections per listener (default: half the fd soft limit less 256 for storage)' },
+  { key: 'idleTimeoutMs', flag: '--idle-timeout-ms', env: 'CONCORD_IDLE_TIMEOUT_MS', kind: 'integer', description: 'close a client connection with no traffic for this long', defaultValue: 300_000 },
+  { key: 'handshakeTimeoutMs', flag: '--handshake-timeout-ms', env: 'CONCORD_HANDSHAKE_TIMEOUT_MS', kind: 'integer', description: 'TLS and a first frame within this long of accepting', defaultValue: 10_000 },
+  { key: 'receiveRateMinBytesPerSec', flag: '--receive-rate-min-bytes-per-sec', env: 'CONCORD_RECEIVE_RATE_MIN_BYTES_PER_SEC', kind: 'integer', description: 'a frame in progress slower than this (after the grace) is dropped with its connection', defaultValue: 8 * 1024 },
+  { key: 'receiveRateGraceMs', flag: '--receive-rate-grace-ms', env: 'CONCORD_RECEIVE_RATE_GRACE_MS', kind: 'integer', description: 'how long a frame may take before the minimum rate applies', defaultValue: 10_000 },
+  { key: 'partialFrameBytesMax', flag: '--partial-frame-bytes-max', env: 'CONCORD_PARTIAL_FRAME_BYTES_MAX', kind: 'integer', description: 'bytes of partial inbound frames buffered across all connections', defaultValue: 256 * 1024 * 1024 },
 ];
 
 /** The env var naming a JSON config file (the `--config` flag wins over it). */
@@ -351,8 +389,31 @@ export function validateServerConfig(config: ServerConfig): void {
     throw new InvalidConfigError('clientCertAuth needs trustedCaFile (--trusted-ca-file): the CA that signs client certificates');
   }
   validatePeerTls(config);
+  validateSessionBounds(config);
   if (config.metricsUrl !== undefined && !/^http:\/\/[^/]+:\d+\/?$/.test(config.metricsUrl)) {
     throw new InvalidConfigError(`metricsUrl "${config.metricsUrl}" must look like http://127.0.0.1:9101`);
+  }
+}
+
+/**
+ * One user at both of its quotas must leave at least half of the table to the
+ * others (so one full user never locks another out), and one result of the
+ * largest kind must fit in a user's quota (or no write in a session could
+ * ever be saved). Names cost at most AUTH_NAME_BYTES_MAX each.
+ */
+function validateSessionBounds(config: ServerConfig): void {
+  if (2 * config.sessionsPerUserMax > config.sessionsMax) {
+    throw new InvalidConfigError(`sessionsPerUserMax (${config.sessionsPerUserMax}) must be at most half of sessionsMax (${config.sessionsMax}): one user must not lock out the others`);
+  }
+  const resultBound = savedResultBytesBound({ keyBytesMax: config.keyBytesMax });
+  if (config.sessionResultBytesPerUserMax < resultBound) {
+    throw new InvalidConfigError(`sessionResultBytesPerUserMax (${config.sessionResultBytesPerUserMax}) must hold at least one saved result (${resultBound} bytes with keyBytesMax ${config.keyBytesMax})`);
+  }
+  const userFootprint = config.sessionsPerUserMax * (SESSION_FIXED_BYTES + AUTH_NAME_BYTES_MAX) + config.sessionResultBytesPerUserMax;
+  if (2 * userFootprint > config.sessionTableBytesMax) {
+    throw new InvalidConfigError(
+      `sessionTableBytesMax (${config.sessionTableBytesMax}) must be at least twice what one user may hold (${userFootprint} bytes: sessionsPerUserMax and sessionResultBytesPerUserMax): one user must not lock out the others`,
+    );
   }
 }
 

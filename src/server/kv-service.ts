@@ -28,6 +28,7 @@ import {
 } from '../auth/index.js';
 import {
   AuthCommandKind,
+  KvErrorCode,
   type AuthView,
   commandProblem,
   encodeCommand,
@@ -36,6 +37,7 @@ import {
   ResultKind,
   type ApplyResult,
   type Command,
+  type EntryPrincipal,
   type KvEntry,
   type KvOptions,
   type ScanPage,
@@ -125,6 +127,14 @@ type AdminMethod =
   | 'auth.disable';
 type QueryMethod = 'user.get' | 'user.list' | 'role.get' | 'role.list' | 'auth.status';
 type WriteMethod = 'kv.put' | 'kv.update' | 'kv.delete' | 'session.open' | 'session.keepAlive' | 'session.close';
+
+/**
+ * How often the leader checks and proposes one request again after the state
+ * machine refused it with AuthOldRevisionError (an auth change committed
+ * between the check and the apply: auth-revision.ts). Each round is one
+ * commit; the client sees the error only if auth changes that often.
+ */
+export const AUTH_REVISION_ATTEMPTS_MAX = 3;
 
 export class ClientService {
   private readonly authorizer: Authorizer;
@@ -295,15 +305,41 @@ export class ClientService {
     this.replica.checkAcceptingWrites();
     const problem = commandProblem(command, this.replica.limits);
     if (problem) throw problem;
-    checkCommand(this.authorizer, this.userOf(context), command);
-    if (!this.replica.isLeader()) {
-      if (context.forwarded) throw notLeader(this.replica.name, this.replica.hint());
-      return this.forwarder.forward(method, this.carry(request, context), this.deadline());
+    for (let attempt = 1; ; attempt++) {
+      const principal = this.checked(context, command);
+      if (!this.replica.isLeader()) {
+        if (context.forwarded) throw notLeader(this.replica.name, this.replica.hint());
+        return this.forwarder.forward(method, this.carry(request, context), this.deadline());
+      }
+      const result = await this.proposeAs(command, principal);
+      if (result.kind !== ResultKind.Error) return this.response(method, result);
+      if (attempt >= AUTH_REVISION_ATTEMPTS_MAX) throw result.error;
     }
-    const payload = encodeCommand(command, Math.floor(this.clock.nowMs()), proposalHeadroomBytes);
+  }
+
+  /**
+   * Checks that the request's user may propose `command` against the auth
+   * state as it is now, and returns what the entry carries: that user (the
+   * owner of a session it opens) and the auth revision of the check, which
+   * the state machine compares on apply (auth-revision.ts).
+   */
+  private checked(context: RequestContext, command: Command): EntryPrincipal {
+    const user = this.userOf(context);
+    const authRevision = this.replica.auth.revision;
+    checkCommand(this.authorizer, user, command);
+    return { user, authRevision };
+  }
+
+  /**
+   * Proposes `command` as `principal` (leader only) and returns the applied
+   * result; an error result is thrown, except the refusal because an auth
+   * change committed first (AuthOldRevision), returned: check it again.
+   */
+  private async proposeAs(command: Command, principal: EntryPrincipal): Promise<ApplyResult> {
+    const payload = encodeCommand(command, Math.floor(this.clock.nowMs()), proposalHeadroomBytes, principal);
     const result = await this.replica.propose(payload, this.deadline());
-    if (result.kind === ResultKind.Error) throw result.error;
-    return this.response(method, result);
+    if (result.kind === ResultKind.Error && result.error.code !== KvErrorCode.AuthOldRevision) throw result.error;
+    return result;
   }
 
   /**
@@ -361,7 +397,9 @@ export class ClientService {
    */
   private async admin<M extends AdminMethod>(method: M, request: Request<M>, context: RequestContext, build: () => Command | Promise<Command>): Promise<Response<M>> {
     this.replica.checkAcceptingWrites();
-    checkCommand(this.authorizer, this.userOf(context), { kind: AuthCommandKind.AuthDisable });
+    const adminCheck: Command = { kind: AuthCommandKind.AuthDisable };
+    // The revision is taken with the check, before the (slow) password hash: a revoke meanwhile is caught on apply.
+    let principal = this.checked(context, adminCheck);
     if (!this.replica.isLeader()) {
       if (context.forwarded) throw notLeader(this.replica.name, this.replica.hint());
       return this.forwarder.forward(method, this.carry(request, context), this.deadline());
@@ -369,10 +407,15 @@ export class ClientService {
     const command = await build();
     const problem = commandProblem(command, this.replica.limits);
     if (problem) throw problem;
-    const payload = encodeCommand(command, Math.floor(this.clock.nowMs()), proposalHeadroomBytes);
-    const result = await this.replica.propose(payload, this.deadline());
-    if (result.kind === ResultKind.Error) throw result.error;
-    return { header: this.header() } as Response<M>;
+    for (let attempt = 1; ; attempt++) {
+      if (attempt > 1) {
+        principal = this.checked(context, adminCheck);
+        if (!this.replica.isLeader()) throw notLeader(this.replica.name, this.replica.hint());
+      }
+      const result = await this.proposeAs(command, principal);
+      if (result.kind !== ResultKind.Error) return { header: this.header() } as Response<M>;
+      if (attempt >= AUTH_REVISION_ATTEMPTS_MAX) throw result.error;
+    }
   }
 
   /** User/role queries and auth status: checked here, answered by the leader after a ReadIndex. */

@@ -7,7 +7,7 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import { serverVersion } from './version.js';
 import { KvStateMachine } from '../kv/index.js';
-import { RpcServer, listen, parseAddress, type Listener, type TlsOptions } from '../net/index.js';
+import { InboundBudget, RpcServer, listen, parseAddress, type Listener, type TlsOptions } from '../net/index.js';
 import { clientMethods, type StatusResponse } from '../protocol/index.js';
 import { ClientService } from './kv-service.js';
 import { KvReplica, kvStateMachinePort } from './kv-replica.js';
@@ -61,25 +61,31 @@ function frameBytesMaxFor(config: ServerConfig): number {
 
 
 /**
- * Bounds on inbound connections that no client can exhaust (issue 12 §3; docs/security.md).
- * The per-listener connection cap defaults to half the soft fd limit less a storage reserve
- * (src/net/inbound-limits.ts), and every listener shares the process's partial-frame budget.
+ * Bounds on inbound connections that no client can exhaust (issue 12 §3; docs/security.md),
+ * from the configuration (defaults in config.ts). The per-listener connection cap defaults to
+ * half the soft fd limit less a storage reserve (src/net/inbound-limits.ts); both listeners of
+ * a member share one partial-frame budget. Peers get no idle timeout (heartbeats keep links
+ * busy), and the same handshake and rate bounds.
  */
-const clientConnectionBounds = {
-  /** A client connection with no traffic either way for 5 min is closed (clients reconnect on demand). */
-  idleTimeoutMs: 300_000,
-  /** TLS done and a first frame within 10 s of accepting. */
-  handshakeTimeoutMs: 10_000,
-  /** A frame in progress must average 8 KiB/s once it has taken 10 s. */
-  receiveRateMinBytesPerSec: 8 * 1024,
-  receiveRateGraceMs: 10_000,
-} as const;
-/** Peers: no idle timeout (heartbeats keep links busy), the same handshake and rate bounds. */
-const peerConnectionBounds = {
-  handshakeTimeoutMs: 10_000,
-  receiveRateMinBytesPerSec: 8 * 1024,
-  receiveRateGraceMs: 10_000,
-} as const;
+function connectionBoundsOf(config: ServerConfig, inboundBudget: InboundBudget): { client: ConnectionBounds; peer: ConnectionBounds } {
+  const peer: ConnectionBounds = {
+    handshakeTimeoutMs: config.handshakeTimeoutMs,
+    receiveRateMinBytesPerSec: config.receiveRateMinBytesPerSec,
+    receiveRateGraceMs: config.receiveRateGraceMs,
+    inboundBudget,
+    ...(config.connectionsMax === undefined ? {} : { connectionsMax: config.connectionsMax }),
+  };
+  return { peer, client: { ...peer, idleTimeoutMs: config.idleTimeoutMs } };
+}
+
+interface ConnectionBounds {
+  readonly idleTimeoutMs?: number;
+  readonly handshakeTimeoutMs: number;
+  readonly receiveRateMinBytesPerSec: number;
+  readonly receiveRateGraceMs: number;
+  readonly inboundBudget: InboundBudget;
+  readonly connectionsMax?: number;
+}
 
 export interface StartServerOptions {
   /** The disk under the data directory (default: the real one). Tests inject a simulated disk to fail writes. */
@@ -153,7 +159,14 @@ export async function startServer(config: ServerConfig, logger?: Logger, options
     const memberFile = stored;
     const fresh = await storage.bootstrapIfEmpty(Object.keys(config.initialCluster));
 
-    const kv = new KvStateMachine({ keyBytesMax: config.keyBytesMax, valueBytesMax: config.valueBytesMax });
+    const kv = new KvStateMachine({
+      keyBytesMax: config.keyBytesMax,
+      valueBytesMax: config.valueBytesMax,
+      sessionsMax: config.sessionsMax,
+      sessionsPerUserMax: config.sessionsPerUserMax,
+      sessionResultBytesPerUserMax: config.sessionResultBytesPerUserMax,
+      sessionTableBytesMax: config.sessionTableBytesMax,
+    });
     const latest = storage.hostStorage.readSnapshot();
     if (latest !== null) {
       await kv.restoreAsync(latest.contents);
@@ -238,10 +251,11 @@ export async function startServer(config: ServerConfig, logger?: Logger, options
     const clientRpc = new RpcServer(clientMethods, metrics === null ? clientHandlers : metrics.withMetrics(clientHandlers), { logger: log });
     const peerRpc = new RpcServer(clientMethods, service.rpcHandlers({ forwarded: true }), { logger: log });
 
+    const bounds = connectionBoundsOf(config, new InboundBudget(config.partialFrameBytesMax));
     const peerListener: Listener<PeerMessages> = await listen(config.peerUrl, {
       messages: peerMessages,
       frameBytesMax,
-      ...peerConnectionBounds,
+      ...bounds.peer,
       clock,
       logger: log,
       ...(peerTls === undefined ? {} : { tls: { ...peerTls, requestClientCert: true, rejectUnauthorized: true } }),
@@ -252,7 +266,7 @@ export async function startServer(config: ServerConfig, logger?: Logger, options
     const clientListener = await listen(config.clientUrl, {
       ...clientTlsOptions(config),
       frameBytesMax,
-      ...clientConnectionBounds,
+      ...bounds.client,
       clock,
       logger: log,
       onConnection: (connection) => clientRpc.serve(connection),

@@ -16,8 +16,6 @@ import {
   AuthCommandKind as K,
   AuthenticationFailedError,
   KvStateMachine,
-  UserUsageLedger,
-  UserQuotaExceededError,
   type AuthCommand,
 } from '../../src/kv/index.js';
 import { applyCommand } from '../../src/testing/kv-apply.js';
@@ -127,22 +125,4 @@ test('a client certificate authenticates as its CN, which must name a user while
   assert.equal(commonNameOf({ subject: { CN: '' } }), null);
   apply({ kind: K.AuthDisable });
   assert.equal(authenticator.authenticateCertificate({ subject: { CN: 'stranger' } }).user, 'stranger', 'auth disabled: any CN');
-});
-
-test('per-user quotas: one user past its session or saved-bytes quota is refused, another user is not', () => {
-  const ledger = new UserUsageLedger({ sessionsPerUserMax: 2, savedResultBytesPerUserMax: 100 });
-  assert.equal(ledger.openSession('mallory'), null);
-  assert.equal(ledger.openSession('mallory'), null);
-  const refused = ledger.openSession('mallory');
-  assert.ok(refused instanceof UserQuotaExceededError);
-  assert.match(refused.message, /mallory.*sessionsPerUserMax \(2\)/);
-  assert.equal(ledger.openSession('alice'), null, 'another user still opens sessions');
-  assert.equal(ledger.saveResult('alice', 60), null);
-  assert.ok(ledger.saveResult('alice', 41) instanceof UserQuotaExceededError);
-  assert.equal(ledger.saveResult('mallory', 100), null, 'quotas are per user');
-  ledger.releaseResults('alice', 60);
-  assert.equal(ledger.saveResult('alice', 100), null);
-  ledger.closeSession('mallory', 100);
-  assert.equal(ledger.openSession('mallory'), null, 'a closed session frees its slot');
-  assert.deepEqual(ledger.usage('mallory'), { sessions: 2, savedResultBytes: 0 });
 });

@@ -87,7 +87,7 @@ test('decode rejects unknown versions, tags and flags, and trailing bytes', () =
     copy[at] = value;
     return copy;
   };
-  assert.throws(() => decodeCommand(withByte(0, 2)), /unknown command format version 2/);
+  assert.throws(() => decodeCommand(withByte(0, 3)), /unknown command format version 3/);
   assert.throws(() => decodeCommand(withByte(1, 99)), /unknown command tag 99/);
   assert.throws(() => decodeCommand(withByte(3, 0x08)), /unknown flags/);
   assert.throws(() => decodeCommand(Uint8Array.of(...good, 0)), /trailing/);

@@ -24,6 +24,8 @@ import {
   ResultKind,
   SessionExpiredError,
   SessionResultsFullError,
+  SessionTableFullError,
+  AuthOldRevisionError,
   SessionsFullError,
   StaleSequenceError,
   ValueTooLargeError,
@@ -61,6 +63,8 @@ const samples: KvError[] = [
   new PermissionDeniedError({ user: 'alice', operation: 'write', key: Uint8Array.of(0x62, 0x2f, 0x78), rangeEnd: null }),
   new AuthenticationFailedError({ user: null }),
   new UserQuotaExceededError({ user: 'alice', quota: 'sessionsPerUserMax', limit: 100 }),
+  new SessionTableFullError({ sessionTableBytesMax: 1024 }),
+  new AuthOldRevisionError({ authRevision: 3, currentAuthRevision: 5 }),
 ];
 
 test('every error class has a distinct, stable CONCORD_ERR_ code and is a ConcordError', () => {

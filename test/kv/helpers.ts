@@ -33,6 +33,8 @@ export class Driver {
   nowMs = 1_000_000;
   /** Every entry applied so far, to replay into another state machine. */
   readonly log: Uint8Array[] = [];
+  /** The user the next commands were authorized as (the entry's principal); null: anonymous. */
+  user: string | null = null;
 
   constructor(options: Partial<KvOptions> = {}) {
     this.sm = new KvStateMachine(options);
@@ -42,8 +44,9 @@ export class Driver {
     return this.sm.appliedIndex + 1;
   }
 
+  /** Encodes like a leader that checked `command` against the current auth state (its revision goes in the entry). */
   run(command: Command): ApplyResult {
-    return this.applyBytes(encodeCommand(command, this.nowMs));
+    return this.applyBytes(encodeCommand(command, this.nowMs, 0, { user: this.user, authRevision: this.sm.auth.revision }));
   }
 
   applyBytes(data: Uint8Array): ApplyResult {

@@ -44,7 +44,7 @@ test('a retried write returns its original result and is not applied twice', () 
   assert.deepEqual(first, { kind: ResultKind.Write, version: 1, createRevision: 2, modRevision: 2 });
   d.put('other', 'x'); // index 3: the retry arrives later
   const retry = d.put('k', 'v1', ref(s, 1)); // index 4
-  assert.equal(retry, first, 'the saved result itself');
+  assert.deepEqual(retry, first, 'the saved result (rebuilt from its compact form)');
   const entry = d.sm.get(b('k'))!;
   assert.equal(entry.version, 1, 'version unchanged by the retry');
   assert.equal(entry.modRevision, 2);
@@ -60,7 +60,7 @@ test('a retried delete does not delete a key re-created in between', () => {
   const first = d.del('k', ref(s, 1));
   assert.equal((first as { deleted: boolean }).deleted, true);
   d.put('k', 'recreated');
-  assert.equal(d.del('k', ref(s, 1)), first);
+  assert.deepEqual(d.del('k', ref(s, 1)), first);
   assert.equal(text(d.sm.get(b('k'))!.value), 'recreated');
 });
 
@@ -71,7 +71,7 @@ test('a failed write\'s error is saved and replayed too, even when a re-executio
   const failed = d.put('k', 'b', { expectedVersion: 2, ...ref(s, 1) });
   assert.ok(errorOf(failed) instanceof VersionMismatchError);
   d.put('k', 'c'); // now version 2: the condition would hold
-  assert.equal(d.put('k', 'b', { expectedVersion: 2, ...ref(s, 1) }), failed);
+  assert.deepEqual(d.put('k', 'b', { expectedVersion: 2, ...ref(s, 1) }), failed);
   assert.equal(text(d.sm.get(b('k'))!.value), 'c');
 });
 
@@ -95,9 +95,9 @@ test('writes may arrive out of order within a session; each is applied once', ()
   const r3 = d.put('c', '3', ref(s, 3));
   const r2 = d.put('b', '2', ref(s, 2));
   const r1 = d.put('a', '1', ref(s, 1));
-  assert.equal(d.put('c', '3', ref(s, 3)), r3);
-  assert.equal(d.put('b', '2', ref(s, 2)), r2);
-  assert.equal(d.put('a', '1', ref(s, 1)), r1);
+  assert.deepEqual(d.put('c', '3', ref(s, 3)), r3);
+  assert.deepEqual(d.put('b', '2', ref(s, 2)), r2);
+  assert.deepEqual(d.put('a', '1', ref(s, 1)), r1);
   d.put('d', '4', ref(s, 4, 3));
   for (const seq of [1, 2, 3]) assert.ok(errorOf(d.put('x', 'x', ref(s, seq))) instanceof StaleSequenceError);
   assert.equal(d.sm.get(b('x')), null);
@@ -216,7 +216,7 @@ test('an oversize write in a session is a saved error result for that seq', () =
   const s = d.openSession();
   const first = d.put('k', 'too long', ref(s, 1));
   assert.equal(errorOf(first).code, 'CONCORD_ERR_VALUE_TOO_LARGE');
-  assert.equal(d.put('k', 'ok', ref(s, 1)), first, 'seq 1 is spent: a retry with different content gets the saved result');
+  assert.deepEqual(d.put('k', 'ok', ref(s, 1)), first, 'seq 1 is spent: a retry with different content gets the saved result');
 });
 
 test('without a session there is no exactly-once guarantee: a retry applies again', () => {
@@ -252,7 +252,7 @@ test('property: under any mix of new writes, retries and acknowledgements, each 
             outstanding.push(seq);
             firstAnswer.set(seq, result);
           } else {
-            assert.equal(result, firstAnswer.get(seq), `retry of seq ${seq} returns the first answer`);
+            assert.deepEqual(result, firstAnswer.get(seq), `retry of seq ${seq} returns the first answer`);
           }
         }
         const applied = [...firstAnswer.values()].filter((r) => r.kind === ResultKind.Write).length;

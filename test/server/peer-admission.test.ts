@@ -47,6 +47,15 @@ test('peer TLS files come together, and then every peer URL is tls://', () => {
     shutdownTimeoutMs: 10,
     logLevel: 'info',
     logFormat: 'json',
+    sessionsMax: 10_000,
+    sessionsPerUserMax: 1_000,
+    sessionResultBytesPerUserMax: 64 * 1024 * 1024,
+    sessionTableBytesMax: 256 * 1024 * 1024,
+    idleTimeoutMs: 300_000,
+    handshakeTimeoutMs: 10_000,
+    receiveRateMinBytesPerSec: 8192,
+    receiveRateGraceMs: 10_000,
+    partialFrameBytesMax: 256 * 1024 * 1024,
   } as ServerConfig;
   const files = { peerCertFile: 'c', peerKeyFile: 'k', peerTrustedCaFile: 'ca' };
   validateServerConfig({ ...base, ...files });

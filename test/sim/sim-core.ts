@@ -35,6 +35,7 @@ export function createSimCore(config: RaftConfig, observer: CoreObserver): { cor
     step: (message) => node.step(message),
     propose: (data) => node.propose(data),
     readIndex: (context) => node.readIndex(context),
+    proposeConfChange: (change) => node.proposeConfChange(change),
     transferLeadership: (to) => node.transferLeadership(to),
     hasReady: () => node.hasReady(),
     takeDuringPersist: () => {
@@ -53,7 +54,11 @@ export function createSimCore(config: RaftConfig, observer: CoreObserver): { cor
     status: (): CoreStatus => {
       const s = node.status();
       const matchIndex: Record<NodeId, number> = {};
-      for (const [id, progress] of Object.entries(s.progress ?? {})) matchIndex[id] = progress.match;
+      const recentActive: Record<NodeId, boolean> = {};
+      for (const [id, progress] of Object.entries(s.progress ?? {})) {
+        matchIndex[id] = progress.match;
+        recentActive[id] = progress.recentActive;
+      }
       return {
         role: s.role,
         term: s.term,
@@ -62,7 +67,9 @@ export function createSimCore(config: RaftConfig, observer: CoreObserver): { cor
         appliedIndex: s.applied,
         conf: s.conf,
         matchIndex,
+        recentActive,
         lastLogIndex: s.lastIndex,
+        leadTransferee: s.leadTransferee,
       };
     },
   };

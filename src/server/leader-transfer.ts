@@ -37,10 +37,10 @@ const targetTrailingEntriesMax = 1000;
 /** How often a waiting transfer looks again at the target's progress. */
 const pollMs = 20;
 
-/** Voters that could take over now: reachable, heard from recently, most caught-up first. */
-export function transferCandidates(status: CoreStatus, self: NodeId, reachable: (name: NodeId) => boolean): NodeId[] {
+/** Voters that could take over now: live (reachable and heard from recently), most caught-up first. */
+export function transferCandidates(status: CoreStatus, self: NodeId, live: (name: NodeId) => boolean): NodeId[] {
   return status.conf.voters
-    .filter((v) => v !== self && status.recentActive[v] === true && reachable(v))
+    .filter((v) => v !== self && live(v))
     .sort((a, b) => (status.matchIndex[b] ?? 0) - (status.matchIndex[a] ?? 0) || (a < b ? -1 : 1));
 }
 
@@ -52,6 +52,7 @@ export function quorumReachable(status: CoreStatus, self: NodeId, reachable: (na
 
 export async function transferLeadership(
   host: TransferHost,
+  /** `reachable`: the member is live (its link is up and it was heard from within an election timeout). */
   io: { readonly clock: Clock; readonly logger: Logger; readonly reachable: (name: NodeId) => boolean; readonly electionTimeoutMs: number },
   request: { readonly target?: NodeId; readonly deadlineMs: number },
 ): Promise<TransferOutcome> {
@@ -77,7 +78,7 @@ export async function transferLeadership(
       }
       if (request.target === host.name) return { ok: true, target: host.name, leader: host.name, reason: '' };
       target = request.target;
-      if (!(status.recentActive[target] === true && io.reachable(target))) return fail(target, `"${target}" is not reachable`);
+      if (!io.reachable(target)) return fail(target, `"${target}" is not reachable (or has not been heard from recently)`);
     } else {
       target = transferCandidates(status, host.name, io.reachable)[0] ?? null;
       if (target === null) return fail(null, 'no other voter is reachable');

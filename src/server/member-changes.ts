@@ -38,7 +38,7 @@ export interface MembershipDeps {
   readonly host: MembershipHost;
   readonly table: MemberTable;
   /** Links: whether a peer is reachable now, and the client URL it announced. */
-  readonly peers: { isReachable(name: string): boolean; clientUrlOf(name: string): string | null };
+  readonly peers: { isLive(name: string, withinMs: number): boolean; clientUrlOf(name: string): string | null };
   readonly clock: Clock;
   readonly random: RandomSource;
   readonly logger: Logger;
@@ -49,6 +49,8 @@ export interface MembershipDeps {
 
 /** How often a proposed change is checked for having been applied. */
 const appliedPollMs = 5;
+/** How long a change waits for a new leader to have applied its log (its core refuses changes until then). */
+const newLeaderSettleMs = 2000;
 
 export class MembershipService {
   /** The change this leader proposed and has not seen applied (null: none). */
@@ -62,7 +64,7 @@ export class MembershipService {
     const status = host.coreStatus();
     const inFlight = this.inFlight !== null && host.appliedIndex < this.inFlight.index ? this.inFlight.index : null;
     const active: Record<string, boolean> = {};
-    for (const [name, recent] of Object.entries(status.recentActive)) active[name] = recent && this.deps.peers.isReachable(name);
+    for (const name of Object.keys(status.matchIndex)) active[name] = this.live(name);
     return {
       self: host.name,
       voters: status.conf.voters,
@@ -154,9 +156,14 @@ export class MembershipService {
     return { header: header(), previousLeader: previous, leader: outcome.leader };
   }
 
+  /** Heard from within an election timeout over a link that is up (checkQuorum's recentActive resets each timeout). */
+  private live(name: string): boolean {
+    return this.deps.peers.isLive(name, this.deps.electionTimeoutMs);
+  }
+
   private transferIo() {
-    const { clock, logger, peers, electionTimeoutMs } = this.deps;
-    return { clock, logger, electionTimeoutMs, reachable: (name: string) => peers.isReachable(name) };
+    const { clock, logger, electionTimeoutMs } = this.deps;
+    return { clock, logger, electionTimeoutMs, reachable: (name: string) => this.live(name) };
   }
 
   private answer(name: string, header: () => ResponseHeader): Res<'member.add'> {
@@ -168,19 +175,24 @@ export class MembershipService {
   private async change(change: ConfChange, deadlineMs: number): Promise<void> {
     const { host, table, clock } = this.deps;
     let at: { index: number; term: number };
-    try {
-      at = host.proposeConfChange(change);
-    } catch (error) {
-      if (error instanceof ProposalDroppedError && error.reason === DropReason.ConfChangePending) {
-        throw new ServerError(ErrorCode.MemberChangePending, 'another membership change is not applied yet: one change at a time; retry in a moment', {
-          pendingIndex: this.inFlight?.index ?? 0,
-        });
+    // A new leader accepts no change until it has applied its whole log (any entry in it may be one):
+    // that passes within a round trip or two, so wait for it rather than refuse.
+    const settleEnd = Math.min(deadlineMs, clock.monotonicMs() + newLeaderSettleMs);
+    for (;;) {
+      try {
+        at = host.proposeConfChange(change);
+        break;
+      } catch (error) {
+        const ours = this.inFlight !== null && host.appliedIndex < this.inFlight.index;
+        const joint = isJoint(host.coreStatus().conf);
+        if (!(error instanceof ProposalDroppedError && error.reason === DropReason.ConfChangePending) || ours || joint || clock.monotonicMs() >= settleEnd) {
+          this.refused(error);
+        }
+        await new Promise<void>((resolve) => clock.setTimer(appliedPollMs, resolve));
       }
-      if (error instanceof InvalidConfChangeError) throw invalidRequest(error.message, 'invalid membership change');
-      throw error;
     }
     this.inFlight = at;
-    while (host.appliedIndex < at.index) {
+    while (host.appliedIndex < at.index || host.coreStatus().appliedIndex < at.index) {
       if (host.halted) throw shuttingDown(host.name, host.hint());
       if (clock.monotonicMs() >= deadlineMs) {
         throw requestTimedOut(`the membership change (log index ${at.index}) was proposed but not applied before the deadline; check \`concord member list\``);
@@ -191,6 +203,17 @@ export class MembershipService {
     if (term !== at.term) {
       throw leaderChanged('write', host.hint(), 'leadership changed before the membership change committed; check `concord member list` before retrying');
     }
+  }
+
+  /** The core's refusal of a change as the client's error. */
+  private refused(error: unknown): never {
+    if (error instanceof ProposalDroppedError && error.reason === DropReason.ConfChangePending) {
+      throw new ServerError(ErrorCode.MemberChangePending, 'another membership change is not applied yet: one change at a time; retry in a moment', {
+        pendingIndex: this.inFlight?.index ?? 0,
+      });
+    }
+    if (error instanceof InvalidConfChangeError) throw invalidRequest(error.message, 'invalid membership change');
+    throw error;
   }
 }
 

@@ -114,6 +114,8 @@ export class PeerNetwork implements PeerDirectory, Forwarder {
   /** Every member: name -> peer URL (this one included); replaced as membership changes (setMembers). */
   private cluster: Record<string, string>;
   private closed = false;
+  /** When a Raft message last came from each peer (on clock.monotonicMs): who is live. */
+  private readonly lastHeard = new Map<NodeId, number>();
 
   constructor(private readonly options: PeerNetworkOptions) {
     this.name = options.identity.name;
@@ -174,6 +176,12 @@ export class PeerNetwork implements PeerDirectory, Forwarder {
   /** Whether our link to `name` is connected now (a leader picks transfer targets among reachable peers). */
   isReachable(name: NodeId): boolean {
     return this.links.get(name)?.state === PeerLinkState.Connected;
+  }
+
+  /** Reachable, and a Raft message came from it within `withinMs` (a live member: it answers the leader). */
+  isLive(name: NodeId, withinMs: number): boolean {
+    const heard = this.lastHeard.get(name);
+    return this.isReachable(name) && heard !== undefined && this.options.clock.monotonicMs() - heard <= withinMs;
   }
 
   private openLink(name: NodeId, peerUrl: string): void {
@@ -256,6 +264,7 @@ export class PeerNetwork implements PeerDirectory, Forwarder {
           return;
         }
         const raft = toRaftMessage(body);
+        this.lastHeard.set(peer.member, this.options.clock.monotonicMs());
         this.options.traffic?.received(raft);
         this.inbound.receive(raft);
         return;

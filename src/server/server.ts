@@ -364,7 +364,8 @@ export async function startServer(config: ServerConfig, logger?: Logger, options
       })();
       void closing.then(() => resolveRemoved());
     };
-    const transferIo = { clock, logger: log, electionTimeoutMs: config.electionTimeoutMs, reachable: (name: string) => peers.isReachable(name) };
+    const live = (name: string): boolean => peers.isLive(name, config.electionTimeoutMs);
+    const transferIo = { clock, logger: log, electionTimeoutMs: config.electionTimeoutMs, reachable: live };
     return {
       failed,
       removed,
@@ -377,7 +378,7 @@ export async function startServer(config: ServerConfig, logger?: Logger, options
           const deadline = clock.monotonicMs() + config.shutdownTimeoutMs;
           host.stopAccepting();
           // With no quorum reachable nothing in flight can commit: do not wait for it (or for a transfer).
-          if (quorumReachable(host.coreStatus(), config.name, (name) => peers.isReachable(name))) {
+          if (quorumReachable(host.coreStatus(), config.name, live)) {
             await host.drainInflight(deadline);
             if (host.isLeader()) {
               const moved = await transferLeadership(host, transferIo, { deadlineMs: Math.min(deadline, clock.monotonicMs() + 2 * config.electionTimeoutMs) });

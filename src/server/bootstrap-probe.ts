@@ -145,7 +145,7 @@ export class BootstrapRefusedError extends ConcordError {
   }
 }
 
-/** What an operator does about a member whose data directory was lost (docs/operations.md, "Replacing a member"). */
+/** What an operator does about a member whose data directory was lost (docs/operations.md, "Replacing a failed member"). */
 export function replaceMemberAdvice(name: string): string {
   return (
     `to bring member "${name}" back, restore its data directory (its log and vote must survive), ` +

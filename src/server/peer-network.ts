@@ -283,8 +283,10 @@ export class PeerNetwork implements PeerDirectory, Forwarder {
         this.answerProbe(connection, hello.name);
         return;
       }
-      if (membership?.wasRemoved(hello.name) === true) {
-        // Tell it, so that it stops instead of campaigning or asking forever (etcd answers a removed member the same way).
+      if (membership?.wasRemoved(hello.name) === true && this.inbound?.leaderId() === this.name) {
+        // Tell it, so that it stops instead of campaigning or asking forever (etcd answers a removed member the same
+        // way). Only the leader says so: it has applied every change it answered for, while a lagging follower could
+        // still see as removed a member that was added again (a replacement under the same name).
         this.postHello(connection, { removed: true }, hello.name);
         this.refuse(peer, connection, { name: hello.name }, 'hello from a member that was removed from the cluster; told it so');
         return;

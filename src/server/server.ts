@@ -377,8 +377,9 @@ export async function startServer(config: ServerConfig, logger?: Logger, options
         (closing ??= (async () => {
           const deadline = clock.monotonicMs() + config.shutdownTimeoutMs;
           host.stopAccepting();
-          // With no quorum reachable nothing in flight can commit: do not wait for it (or for a transfer).
-          if (quorumReachable(host.coreStatus(), config.name, live)) {
+          // A leader with no quorum reachable can commit nothing in flight: it waits neither for that nor for a transfer.
+          // (A follower's view of liveness covers only the leader; it has nothing in flight of its own to wait for.)
+          if (!host.isLeader() || quorumReachable(host.coreStatus(), config.name, live)) {
             await host.drainInflight(deadline);
             if (host.isLeader()) {
               const moved = await transferLeadership(host, transferIo, { deadlineMs: Math.min(deadline, clock.monotonicMs() + 2 * config.electionTimeoutMs) });

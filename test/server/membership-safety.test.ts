@@ -138,7 +138,7 @@ describe('replacing a member whose data directory was lost, under a write load',
     assert.deepEqual(missing, []);
     const digests = await Promise.all(cluster.members.map((m) => load.digestOf(m.clientUrl)));
     assert.equal(new Set(digests).size, 1, `members differ: ${digests.join(' ')}`);
-    console.log(`replacement: write pause during remove ${removePause.pauseMs} ms; ${load.summary().acked} writes acknowledged`);
+    console.log(`replacement: write pause during remove ${removePause.pauseMs} ms; ${JSON.stringify(load.summary())} writes acknowledged/failed`);
   });
 });
 

@@ -221,7 +221,9 @@ export class ClientService {
     'member.list': (request, context) => this.member('member.list', request, context, async (m) => m.list(() => this.header())),
     'member.add': (request, context) => this.member('member.add', request, context, (m, deadline) => m.add(request, deadline, () => this.header())),
     'member.promote': (request, context) => this.member('member.promote', request, context, (m, deadline) => m.promote(request, deadline, () => this.header())),
-    'member.remove': (request, context) => this.member('member.remove', request, context, (m, deadline) => m.remove(request, deadline, () => this.header())),
+    // A leader removing itself hands over and sends the request on: with the user it acts as, checked again there.
+    'member.remove': (request, context) =>
+      this.member('member.remove', request, context, (m, deadline) => m.remove(this.carry(request, context), deadline, () => this.header())),
     'leader.transfer': (request, context) => this.member('leader.transfer', request, context, (m, deadline) => m.transfer(request, deadline, () => this.header())),
   };
 

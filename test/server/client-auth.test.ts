@@ -146,6 +146,11 @@ test('client TLS with auth: refusals are typed and write nothing; root works; a 
     assert.deepEqual((await root.members.list()).members.map((m) => `${m.name}:${m.role}`), ['n1:voter', 'n2:voter', 'n3:voter']);
     const moved = await root.leader.transfer();
     assert.notEqual(moved.leader, moved.previousLeader);
+    // The leader removing itself hands over first and sends the request on, as root still.
+    const removed = await root.members.remove(moved.leader);
+    assert.equal(removed.member.name, moved.leader);
+    assert.deepEqual(removed.members.map((m) => m.name).sort(), names.filter((n) => n !== moved.leader));
+    await cluster.servers.find((s) => s.config.name === moved.leader)!.removed; // it learns it was removed and stops
     await root.status();
     await root.admin('auth.disable', {});
     await root.close();

@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ErrorCode } from '../../src/protocol/index.js';
-import { ConfChangeType, encodeConfChange } from '../../src/raft/index.js';
+import { ConfChangeType, decodeConfChange, encodeConfChange } from '../../src/raft/index.js';
 import { checkAdd, checkPromote, checkRemove, learnerTrailingEntriesMax, quorumOf, type LeaderView } from '../../src/server/member-rules.js';
 import { MemberTable, encodeAddContext, initialMemberId } from '../../src/server/member-table.js';
 import { splitMembers, withMemberTable } from '../../src/server/membership-snapshot.js';
@@ -80,6 +80,14 @@ test('remove: refused when the voters left would have too few live ones, unless 
   assert.equal(code(checkRemove(view(), 'n9', false)), ErrorCode.MemberNotFound);
   assert.equal(code(checkRemove(view({ voters: ['n1'] }), 'n1', false)), ErrorCode.QuorumAtRisk, 'the last voter');
   assert.equal(code(checkRemove(view({ pendingIndex: 3 }), 'n3', false)), ErrorCode.MemberChangePending);
+});
+
+test('a membership entry carries its context through the core codec; one without keeps its old bytes', () => {
+  const change = { changes: [{ type: ConfChangeType.AddLearner, nodeId: 'n4' }], context: '{"member":{}}' };
+  assert.deepEqual(decodeConfChange(encodeConfChange(change)), { ...change, transition: 'auto' });
+  const plain = { changes: [{ type: ConfChangeType.AddVoter, nodeId: 'n1' }] };
+  assert.equal(new TextDecoder().decode(encodeConfChange(plain)), '{"changes":[{"type":"add-voter","nodeId":"n1"}],"transition":"auto"}');
+  assert.equal('context' in decodeConfChange(encodeConfChange(plain)), false);
 });
 
 test('the member table follows committed changes: contexts carry URLs and IDs, the bootstrap entry the initial cluster', () => {

@@ -185,29 +185,27 @@ export class PeerNetwork implements PeerDirectory, Forwarder {
   }
 
   private openLink(name: NodeId, peerUrl: string): void {
-    {
-      const link = new PeerLink<PeerMessages, ClientMethods>(peerUrl, {
-        messages: peerMessages,
-        methods: clientMethods,
-        frameBytesMax: this.options.frameBytesMax,
-        logger: this.options.logger,
-        ...(this.options.tls === undefined ? {} : { tls: { ...this.options.tls, peerName: name } }),
-        backoffInitialMs: 50,
-        backoffMaxMs: 1000,
-        connectTimeoutMs: 2000,
-        clock: this.options.clock,
-        random: this.options.random,
-        onStateChange: (state) => {
-          this.options.logger.debug({ peer: name, state }, 'peer link state');
-          if (state === PeerLinkState.Connected) this.sendHello(link);
-        },
-        onMessage: (message) => {
-          // The one message a member sends back on our link: "you were removed" (see onHello).
-          if (message.type === 'hello' && message.body.removed === true && message.body.name === name) this.options.onRemoved?.(name);
-        },
-      });
-      this.links.set(name, link);
-    }
+    const link = new PeerLink<PeerMessages, ClientMethods>(peerUrl, {
+      messages: peerMessages,
+      methods: clientMethods,
+      frameBytesMax: this.options.frameBytesMax,
+      logger: this.options.logger,
+      ...(this.options.tls === undefined ? {} : { tls: { ...this.options.tls, peerName: name } }),
+      backoffInitialMs: 50,
+      backoffMaxMs: 1000,
+      connectTimeoutMs: 2000,
+      clock: this.options.clock,
+      random: this.options.random,
+      onStateChange: (state) => {
+        this.options.logger.debug({ peer: name, state }, 'peer link state');
+        if (state === PeerLinkState.Connected) this.sendHello(link);
+      },
+      onMessage: (message) => {
+        // The one message a member sends back on our link: "you were removed" (see onHello).
+        if (message.type === 'hello' && message.body.removed === true && message.body.name === name) this.options.onRemoved?.(name);
+      },
+    });
+    this.links.set(name, link);
   }
 
   /**

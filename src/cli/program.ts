@@ -11,6 +11,7 @@ import { registerKvCommands } from './commands/kv-commands.js';
 import { registerServerCommand } from './commands/server.js';
 import { registerStatusCommand } from './commands/status.js';
 import { registerEndpointCommands } from './commands/endpoint.js';
+import { registerMemberCommands } from './commands/member.js';
 import { CliExit, ExitCode } from './exit-codes.js';
 import { cliVersion } from './version.js';
 
@@ -34,11 +35,14 @@ Examples:
   concord put hello world          write a key
   concord get hello                read it back (linearizable)
   concord status                   every member's role, term and indexes
-  concord endpoint health          whether every member is healthy (exit 3 if not)`,
+  concord endpoint health          whether every member is healthy (exit 3 if not)
+  concord member list              members, roles, URLs, how far each trails the leader
+  concord member add n4 --peer-url tcp://10.0.0.4:7101 --learner`,
     );
   registerKvCommands(program);
   registerStatusCommand(program);
   registerEndpointCommands(program);
+  registerMemberCommands(program);
   registerServerCommand(program);
   registerDevCommand(program);
   registerBenchCommand(program);

@@ -42,6 +42,7 @@ import { InvalidRequestError } from './errors.js';
 import { KeyValueResult } from './key-value.js';
 import { plainCall, RetryLoop, type CallKind } from './retry-loop.js';
 import { ScanIterable, type ScanRange } from './scan.js';
+import { LeaderAdmin, MemberAdmin, type MemberCall } from './members.js';
 import { SessionKeeper } from './session-keeper.js';
 import { UnresolvedWrite, UnresolvedWriteState } from './unresolved-write.js';
 import { UnresolvedWrites, type WriteRequest } from './unresolved-writes.js';
@@ -71,6 +72,10 @@ export class KvClient {
   private readonly unresolved: UnresolvedWrites;
   private readonly loop: RetryLoop;
   private closing: Promise<void> | null = null;
+  /** Membership: list, add, promote, remove (members.ts). */
+  readonly members: MemberAdmin;
+  /** Leadership transfer (members.ts). */
+  readonly leader: LeaderAdmin;
 
   /** Use `connect()`: it opens the session before handing the client out. */
   constructor(options: KvClientOptions, channelFactory: ChannelFactory) {
@@ -90,6 +95,9 @@ export class KvClient {
       closeSignal,
     );
     this.unresolved = new UnresolvedWrites(options.unresolvedWritesMax ?? clientDefaults.unresolvedWritesMax, () => this.sessions.current);
+    const call: MemberCall = (method, request, callOptions) => this.loop.invoke(plainCall(method), request, callOptions, null);
+    this.members = new MemberAdmin(call);
+    this.leader = new LeaderAdmin(call);
     this.loop = new RetryLoop(this.pool, this.sessions, this.unresolved, {
       clock: this.clock,
       random,

@@ -5,7 +5,7 @@
  * classes. Every class keeps the server's code in `code`.
  */
 import { ConcordError, ConcordErrorCode } from '../common/errors.js';
-import { ErrorCode, ServerError } from '../protocol/index.js';
+import { ErrorCode, ServerError, type LearnerNotCaughtUpDetails, type QuorumAtRiskDetails } from '../protocol/index.js';
 import { isKvErrorCode, kvErrorFromWire, type KvErrorDetails } from '../kv/errors.js';
 import type { UnresolvedWrite } from './unresolved-write.js';
 
@@ -86,6 +86,101 @@ export class InvalidRequestError extends ConcordError {
   }
 }
 
+/** Membership methods: no member has this name. */
+export class MemberNotFoundError extends ConcordError {
+  constructor(message: string, readonly memberName: string) {
+    super(ErrorCode.MemberNotFound, message);
+  }
+}
+
+/** member.add: the name or the peer URL belongs to a member already. */
+export class MemberExistsError extends ConcordError {
+  constructor(message: string, readonly memberName: string, readonly peerUrl: string) {
+    super(ErrorCode.MemberExists, message);
+  }
+}
+
+/** Another membership change is not applied yet (one at a time): retry in a moment. */
+export class MemberChangePendingError extends ConcordError {
+  constructor(message: string, readonly pendingIndex: number) {
+    super(ErrorCode.MemberChangePending, message);
+  }
+}
+
+/** member.promote of a member that is a voter already. */
+export class MemberNotLearnerError extends ConcordError {
+  constructor(message: string, readonly memberName: string) {
+    super(ErrorCode.MemberNotLearner, message);
+  }
+}
+
+/** member.promote of a learner that trails the leader by more than the bound: wait until it has caught up. */
+export class LearnerNotCaughtUpError extends ConcordError {
+  constructor(message: string, readonly lag: LearnerNotCaughtUpDetails) {
+    super(ErrorCode.LearnerNotCaughtUp, message);
+  }
+}
+
+/** The change would leave fewer live voters than a quorum; `force` does it anyway. */
+export class QuorumAtRiskError extends ConcordError {
+  constructor(message: string, readonly quorum: QuorumAtRiskDetails) {
+    super(ErrorCode.QuorumAtRisk, message);
+  }
+}
+
+/** leader.transfer: no caught-up reachable voter, or leadership did not move in time. */
+export class LeaderTransferFailedError extends ConcordError {
+  constructor(message: string, readonly target: string | null, readonly reason: string) {
+    super(ErrorCode.LeaderTransferFailed, message);
+  }
+}
+
+function text(details: unknown, name: string): string {
+  const value = field(details, name);
+  return typeof value === 'string' ? value : '';
+}
+
+function count(details: unknown, name: string): number {
+  const value = field(details, name);
+  return typeof value === 'number' ? value : 0;
+}
+
+/** The membership error for `code`, or null for another code. */
+function memberErrorFromRemote(code: string, message: string, details: unknown): Error | null {
+  switch (code) {
+    case ErrorCode.MemberNotFound:
+      return new MemberNotFoundError(message, text(details, 'name'));
+    case ErrorCode.MemberExists:
+      return new MemberExistsError(message, text(details, 'name'), text(details, 'peerUrl'));
+    case ErrorCode.MemberChangePending:
+      return new MemberChangePendingError(message, count(details, 'pendingIndex'));
+    case ErrorCode.MemberNotLearner:
+      return new MemberNotLearnerError(message, text(details, 'name'));
+    case ErrorCode.LearnerNotCaughtUp:
+      return new LearnerNotCaughtUpError(message, {
+        name: text(details, 'name'),
+        matchIndex: count(details, 'matchIndex'),
+        leaderLastIndex: count(details, 'leaderLastIndex'),
+        trailingEntries: count(details, 'trailingEntries'),
+        trailingEntriesMax: count(details, 'trailingEntriesMax'),
+      });
+    case ErrorCode.QuorumAtRisk:
+      return new QuorumAtRiskError(message, {
+        name: text(details, 'name'),
+        reason: text(details, 'reason'),
+        voters: count(details, 'voters'),
+        liveVoters: count(details, 'liveVoters'),
+        quorum: count(details, 'quorum'),
+      });
+    case ErrorCode.LeaderTransferFailed: {
+      const target = field(details, 'target');
+      return new LeaderTransferFailedError(message, typeof target === 'string' ? target : null, text(details, 'reason'));
+    }
+    default:
+      return null;
+  }
+}
+
 /** Any other failure reported by a member (an internal error, a code this client does not know): the protocol's ServerError. */
 export { ServerError };
 
@@ -110,5 +205,5 @@ export function errorFromRemote(code: string, message: string, details: unknown)
     const reason = field(details, 'reason');
     return new InvalidRequestError(message, typeof reason === 'string' ? reason : message);
   }
-  return new ServerError(code as ConcordErrorCode, message, details);
+  return memberErrorFromRemote(code, message, details) ?? new ServerError(code as ConcordErrorCode, message, details);
 }

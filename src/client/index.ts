@@ -63,6 +63,8 @@ export function connect(options: ConnectOptions): Promise<KvClient> {
 }
 
 export { KvClient } from './client.js';
+export { MemberAdmin, LeaderAdmin, type MemberAddOptions, type MemberRemoveOptions } from './members.js';
+export type { MemberEntry, MemberListResponse, MemberChangeResponse, LeaderTransferResponse } from '../protocol/index.js';
 export {
   type CallOptions,
   type ClusterStatus,
@@ -87,6 +89,13 @@ export {
   ClientClosedError,
   ClientErrorCode,
   InvalidRequestError,
+  LeaderTransferFailedError,
+  LearnerNotCaughtUpError,
+  MemberChangePendingError,
+  MemberExistsError,
+  MemberNotFoundError,
+  MemberNotLearnerError,
+  QuorumAtRiskError,
   ServerError,
   TimeoutError,
   UnavailableError,

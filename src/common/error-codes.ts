@@ -101,6 +101,16 @@ export const ConcordErrorCode = {
   CorruptMemberFile: 'CONCORD_ERR_CORRUPT_MEMBER_FILE',
   InvalidConfig: 'CONCORD_ERR_INVALID_CONFIG',
   BootstrapRefused: 'CONCORD_ERR_BOOTSTRAP_REFUSED',
+  /** Membership changes (member.add/promote/remove, leader.transfer): the cluster refused one, with why. */
+  MemberNotFound: 'CONCORD_ERR_MEMBER_NOT_FOUND',
+  MemberExists: 'CONCORD_ERR_MEMBER_EXISTS',
+  MemberChangePending: 'CONCORD_ERR_MEMBER_CHANGE_PENDING',
+  MemberNotLearner: 'CONCORD_ERR_MEMBER_NOT_LEARNER',
+  LearnerNotCaughtUp: 'CONCORD_ERR_LEARNER_NOT_CAUGHT_UP',
+  QuorumAtRisk: 'CONCORD_ERR_QUORUM_AT_RISK',
+  LeaderTransferFailed: 'CONCORD_ERR_LEADER_TRANSFER_FAILED',
+  /** This member was removed from the cluster: it stops (it logs this code). */
+  MemberRemoved: 'CONCORD_ERR_MEMBER_REMOVED',
 
   // client: what the library itself concludes.
   Aborted: 'CONCORD_ERR_ABORTED',

@@ -54,6 +54,20 @@ export const ErrorCode = {
   Internal: ConcordErrorCode.Internal,
   /** The member has no handler for the called method (an older member, or a typo in a raw RPC). details: undefined. */
   UnknownMethod: ConcordErrorCode.UnknownMethod,
+  /** member.* / leader.transfer: no member has this name. details: { name }. */
+  MemberNotFound: ConcordErrorCode.MemberNotFound,
+  /** member.add: the name or peer URL belongs to a member already. details: { name, peerUrl }. */
+  MemberExists: ConcordErrorCode.MemberExists,
+  /** Another membership change is proposed and not yet applied (thesis §4.1: one at a time). details: { pendingIndex }. */
+  MemberChangePending: ConcordErrorCode.MemberChangePending,
+  /** member.promote of a voter. details: { name }. */
+  MemberNotLearner: ConcordErrorCode.MemberNotLearner,
+  /** member.promote of a learner that trails the leader by more than the bound. details: LearnerNotCaughtUpDetails. */
+  LearnerNotCaughtUp: ConcordErrorCode.LearnerNotCaughtUp,
+  /** The change would leave fewer live voters than a quorum (refused unless `force`). details: QuorumAtRiskDetails. */
+  QuorumAtRisk: ConcordErrorCode.QuorumAtRisk,
+  /** leader.transfer found no caught-up, reachable voter, or leadership did not move in time. details: { target, reason }. */
+  LeaderTransferFailed: ConcordErrorCode.LeaderTransferFailed,
   /**
    * Errors of the key-value state machine, with the details its error classes
    * carry (src/kv/errors.ts; rebuild them with `kvErrorFromWire`):
@@ -67,6 +81,25 @@ export const ErrorCode = {
   ...KvErrorCode,
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+/** details of LearnerNotCaughtUp. */
+export interface LearnerNotCaughtUpDetails {
+  readonly name: string;
+  readonly matchIndex: number;
+  readonly leaderLastIndex: number;
+  readonly trailingEntries: number;
+  readonly trailingEntriesMax: number;
+}
+
+/** details of QuorumAtRisk. */
+export interface QuorumAtRiskDetails {
+  readonly name: string;
+  readonly reason: string;
+  /** Voters after the change, and how many of them the leader heard from recently. */
+  readonly voters: number;
+  readonly liveVoters: number;
+  readonly quorum: number;
+}
 
 /** details of NotLeader, LeaderChanged and ShuttingDown. */
 export interface NotLeaderDetails {

@@ -24,6 +24,7 @@ import type {
   WriteResponse,
 } from './types.js';
 import type * as A from './auth-types.js';
+import type * as M from './member-types.js';
 
 export const Method = {
   /**
@@ -73,6 +74,19 @@ export const Method = {
   RoleGet: 'role.get',
   RoleList: 'role.list',
   AuthStatus: 'auth.status',
+  /**
+   * Membership (admin once auth is enabled). Answered by the leader (a
+   * follower forwards): the members with how far each trails the leader.
+   */
+  MemberList: 'member.list',
+  /** Propose adding a member (a learner, or a voter); answers once the change is applied on the leader. */
+  MemberAdd: 'member.add',
+  /** Propose making a caught-up learner a voter. */
+  MemberPromote: 'member.promote',
+  /** Propose removing a member (refused when it would leave the live voters short of a quorum, unless `force`). */
+  MemberRemove: 'member.remove',
+  /** Hand leadership to a caught-up voter (thesis §3.10); answers once another member leads. */
+  LeaderTransfer: 'leader.transfer',
 } as const;
 export type Method = (typeof Method)[keyof typeof Method];
 
@@ -104,6 +118,11 @@ export interface MethodTypes {
   'role.get': { request: A.UserNameRequest; response: A.RoleGetResponse };
   'role.list': { request: A.EmptyRequest; response: A.RoleListResponse };
   'auth.status': { request: A.EmptyRequest; response: A.AuthStatusResponse };
+  'member.list': { request: M.MemberListRequest; response: M.MemberListResponse };
+  'member.add': { request: M.MemberAddRequest; response: M.MemberChangeResponse };
+  'member.promote': { request: M.MemberPromoteRequest; response: M.MemberChangeResponse };
+  'member.remove': { request: M.MemberRemoveRequest; response: M.MemberChangeResponse };
+  'leader.transfer': { request: M.LeaderTransferRequest; response: M.LeaderTransferResponse };
 }
 
 /** Methods that change state: forwarded to the leader and proposed through Raft. */

@@ -131,6 +131,31 @@ export const authSchemas = {
   status: s.object({ header: responseHeaderSchema, enabled: s.bool(), revision: s.uint() }),
 };
 
+// Membership (member-types.ts).
+const memberName = s.string({ maxLength: 64 });
+const url = s.string({ maxLength: 1024 });
+export const memberEntrySchema = s.object({
+  name: s.string(),
+  id: s.string(),
+  peerUrl: s.string(),
+  clientUrl: s.nullable(s.string()),
+  role: s.oneOf('voter', 'learner'),
+  isLeader: s.bool(),
+  matchIndex: s.uint(),
+  trailingEntries: s.uint(),
+  active: s.bool(),
+});
+export const memberSchemas = {
+  listRequest: s.object({ verbose: s.optional(s.bool()) }),
+  listResponse: s.object({ header: responseHeaderSchema, members: s.array(memberEntrySchema), leaderLastIndex: s.uint() }),
+  addRequest: s.object({ name: memberName, peerUrl: url, clientUrl: s.optional(url), learner: s.bool(), force: s.optional(s.bool()) }),
+  changeResponse: s.object({ header: responseHeaderSchema, member: memberEntrySchema, members: s.array(memberEntrySchema) }),
+  promoteRequest: s.object({ name: memberName }),
+  removeRequest: s.object({ name: memberName, force: s.bool() }),
+  transferRequest: s.object({ name: s.optional(memberName) }),
+  transferResponse: s.object({ header: responseHeaderSchema, previousLeader: s.string(), leader: s.string() }),
+};
+
 /**
  * The client method table (net layer RPC). Ids go on the wire and are never
  * reused for a different shape; the names are the `Method` strings.
@@ -162,6 +187,11 @@ export const clientMethods = defineMethods({
   'role.get': { id: 34, request: nameRequest, response: authSchemas.roleGet },
   'role.list': { id: 35, request: emptyRequest, response: authSchemas.roleList },
   'auth.status': { id: 36, request: emptyRequest, response: authSchemas.status },
+  'member.list': { id: 40, request: memberSchemas.listRequest, response: memberSchemas.listResponse },
+  'member.add': { id: 41, request: memberSchemas.addRequest, response: memberSchemas.changeResponse },
+  'member.promote': { id: 42, request: memberSchemas.promoteRequest, response: memberSchemas.changeResponse },
+  'member.remove': { id: 43, request: memberSchemas.removeRequest, response: memberSchemas.changeResponse },
+  'leader.transfer': { id: 44, request: memberSchemas.transferRequest, response: memberSchemas.transferResponse },
 });
 export type ClientMethods = typeof clientMethods;
 

@@ -46,18 +46,25 @@ export interface ConfChangeSingle {
 export interface ConfChange {
   readonly changes: readonly ConfChangeSingle[];
   readonly transition?: ConfChangeTransition;
+  /**
+   * Opaque to the core (etcd's ConfChange.Context): the host's description of
+   * the change, replicated with it, e.g. a new member's URLs. Absent: none.
+   */
+  readonly context?: string;
 }
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
 export function encodeConfChange(cc: ConfChange): Uint8Array {
-  return encoder.encode(JSON.stringify({ changes: cc.changes, transition: cc.transition ?? ConfChangeTransition.Auto }));
+  const base = { changes: cc.changes, transition: cc.transition ?? ConfChangeTransition.Auto };
+  return encoder.encode(JSON.stringify(cc.context === undefined ? base : { ...base, context: cc.context }));
 }
 
 export function decodeConfChange(data: Uint8Array): ConfChange {
   const parsed = JSON.parse(decoder.decode(data)) as ConfChange;
-  return { changes: parsed.changes, transition: parsed.transition ?? ConfChangeTransition.Auto };
+  const base = { changes: parsed.changes, transition: parsed.transition ?? ConfChangeTransition.Auto };
+  return typeof parsed.context === 'string' ? { ...base, context: parsed.context } : base;
 }
 
 export function isJoint(conf: ConfState): boolean {

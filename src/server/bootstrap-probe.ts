@@ -34,6 +34,8 @@ export interface PeerLogState {
   readonly lastLogIndex: number;
   /** The peer's cluster ID (settled when it runs, its candidate while it probes). */
   readonly clusterId?: string;
+  /** The prober's place in the peer's member table (peers that have one). */
+  readonly you?: { readonly member: boolean; readonly addedAt: number; readonly removed: boolean };
 }
 
 export interface BootstrapProbeOptions {
@@ -108,7 +110,12 @@ export async function probePeers(options: BootstrapProbeOptions): Promise<PeerLo
       onMessage: (message) => {
         if (message.type !== 'hello' || message.body.name !== name || message.body.log === undefined || answers.has(name)) return;
         const body = message.body;
-        answers.set(name, { name, ...body.log!, ...(body.clusterId === undefined ? {} : { clusterId: body.clusterId }) });
+        answers.set(name, {
+          name,
+          ...body.log!,
+          ...(body.clusterId === undefined ? {} : { clusterId: body.clusterId }),
+          ...(body.you === undefined ? {} : { you: body.you }),
+        });
         if (answers.size === peers.length) finish();
       },
     });
@@ -138,11 +145,12 @@ export class BootstrapRefusedError extends ConcordError {
   }
 }
 
-/** What an operator does about a member whose data directory was lost (docs/operations.md, "Replacing a member"). */
+/** What an operator does about a member whose data directory was lost (docs/operations.md, "Replacing a failed member"). */
 export function replaceMemberAdvice(name: string): string {
   return (
     `to bring member "${name}" back, restore its data directory (its log and vote must survive), ` +
-    'or let it rejoin once membership changes are available (remove it, then add it with a new name); ' +
+    `or replace it: \`concord member remove ${name}\`, then \`concord member add ${name} --peer-url URL --learner\`, ` +
+    'start it with an empty data directory and --initial-cluster-state existing, and promote it once caught up (docs/operations.md); ' +
     'only the first start of a new cluster may begin with empty data directories (--initial-cluster-state new)'
   );
 }
@@ -183,5 +191,43 @@ export async function checkMayBootstrap(
   }
   const clusterId = settleClusterId(own, answers);
   log.info({ answered: answers.map((a) => a.name), clusterId }, 'no peer has run beyond its bootstrap: bootstrapping a new cluster');
+  return clusterId;
+}
+
+/**
+ * Called for an empty data directory with --initial-cluster-state existing:
+ * the member never bootstraps. It asks its peers whether it is a member: one
+ * that `concord member add` added (at a log index past the bootstrap) may
+ * start empty and wait for the leader to send it the log or a snapshot
+ * (a learner does not vote; a voter added that way has never voted). An
+ * initial member whose data directory was lost is refused (it may have
+ * voted: it could vote twice in a term), and so is a name that is no member.
+ * Returns the cluster ID the peers answered with (null: none said).
+ */
+export async function checkMayJoin(
+  config: ServerConfig,
+  io: { readonly logger: Logger; readonly clock: Clock; readonly random: RandomSource; readonly frameBytesMax: number; readonly tls?: TlsOptions },
+): Promise<string | null> {
+  const log = io.logger;
+  const answers = (
+    await probePeers({
+      identity: new StartingIdentity(config.name, config.peerUrl, config.clientUrl, serverVersion()),
+      cluster: config.initialCluster,
+      ...io,
+      timeoutMs: bootstrapProbeTimeoutMs,
+    })
+  ).filter((a) => !a.probing);
+  const refuse = (why: string): never => {
+    const message = `data dir ${config.dataDir} is empty and --initial-cluster-state is existing: member "${config.name}" ${why}`;
+    log.error({ dataDir: config.dataDir, answered: answers.map((a) => a.name) }, message);
+    throw new BootstrapRefusedError(message);
+  };
+  if (answers.length === 0) refuse('cannot join: no peer of --initial-cluster answered; start it once the cluster is up');
+  const added = answers.find((a) => a.you?.member === true && a.you.addedAt > bootstrappedLogIndexMax);
+  const initial = answers.find((a) => a.you?.member === true && a.you.addedAt <= bootstrappedLogIndexMax);
+  if (added === undefined && initial !== undefined) refuse(`refuses to bootstrap: it is an initial member and its data is lost; ${replaceMemberAdvice(config.name)}`);
+  if (added === undefined) refuse(`is not a member of the cluster: add it first with \`concord member add ${config.name} --peer-url ${config.peerUrl} --learner\``);
+  const clusterId = answers.find((a) => a.clusterId !== undefined)?.clusterId ?? null;
+  log.info({ addedAt: added!.you!.addedAt, by: added!.name, clusterId }, 'this member was added to the cluster: joining it (it never bootstraps)');
   return clusterId;
 }

@@ -98,6 +98,7 @@ export function observingEntryTime<R>(port: StateMachine<R>, clockMs: () => numb
       return result;
     },
     skip: (index) => port.skip(index),
+    applyConfChange: (index, term, data) => port.applyConfChange(index, term, data),
     restore: async (contents) => {
       await port.restore(contents);
       entryClock.observeApplied(clockMs());

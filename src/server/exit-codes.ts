@@ -16,6 +16,8 @@ export const ServerExitCode = {
   Failure: 1,
   /** A real storage failure (EIO on write or fdatasync): sysexits' EX_IOERR. */
   StorageFailed: 74,
+  /** This member was removed from the cluster (`concord member remove`): do not restart it (add it again first). */
+  Removed: 80,
 } as const;
 export type ServerExitCode = (typeof ServerExitCode)[keyof typeof ServerExitCode];
 

@@ -19,6 +19,7 @@ export function kvStateMachinePort(kv: KvStateMachine): StateMachine<ApplyResult
     },
     apply: (index, command) => kv.apply(index, command),
     skip: (index) => kv.skip(index),
+    applyConfChange: (index) => kv.skip(index),
     restore: (contents) => kv.restoreAsync(contents),
     snapshot: () => {
       const snapshot = kv.snapshot();

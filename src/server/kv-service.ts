@@ -17,6 +17,7 @@ import type { Clock } from '../common/clock.js';
 import {
   Authenticator,
   Authorizer,
+  Operation,
   PasswordHasher,
   buildUserCommand,
   checkAuthQuery,
@@ -48,6 +49,7 @@ import { protocolLimits, writeConditions, type ClientMethods, type Method, type 
 import { internalError, invalidRequest, notLeader, type LeaderHint } from './errors.js';
 import { plainBytes } from './bytes.js';
 import { proposalHeadroomBytes } from './proposal-tracker.js';
+import type { MembershipService } from './member-changes.js';
 
 /** One member as the client methods need it (implemented by KvReplica over the loop and the state machine). */
 export interface Replica {
@@ -108,6 +110,8 @@ export interface ClientServiceOptions {
   /** --client-cert-auth: a verified client certificate's CN logs the connection in as that user. */
   readonly clientCertAuth?: boolean;
   readonly hasher?: PasswordHasher;
+  /** The membership methods on the leader (absent: they answer Internal; tests of the key-value side only). */
+  readonly membership?: MembershipService;
 }
 
 type Request<M extends Method> = MethodTypes[M]['request'];
@@ -125,6 +129,7 @@ type AdminMethod =
   | 'role.revokePermission'
   | 'auth.enable'
   | 'auth.disable';
+type MemberMethod = 'member.list' | 'member.add' | 'member.promote' | 'member.remove' | 'leader.transfer';
 type QueryMethod = 'user.get' | 'user.list' | 'role.get' | 'role.list' | 'auth.status';
 type WriteMethod = 'kv.put' | 'kv.update' | 'kv.delete' | 'session.open' | 'session.keepAlive' | 'session.close';
 
@@ -223,7 +228,45 @@ export class ClientService {
       this.query('role.list', request, context, { kind: 'roleList' }, () => ({ header: this.header(), roles: this.replica.auth.listRoles() })),
     'auth.status': (request, context) =>
       this.query('auth.status', request, context, { kind: 'authStatus' }, () => ({ header: this.header(), ...this.replica.auth.status() })),
+    'member.list': (request, context) => this.member('member.list', request, context, async (m) => m.list(() => this.header())),
+    'member.add': (request, context) => this.member('member.add', request, context, (m, deadline) => m.add(request, deadline, () => this.header())),
+    'member.promote': (request, context) => this.member('member.promote', request, context, (m, deadline) => m.promote(request, deadline, () => this.header())),
+    // A leader removing itself hands over and sends the request on: with the user it acts as, checked again there.
+    'member.remove': (request, context) =>
+      this.member('member.remove', request, context, (m, deadline) => m.remove(this.carry(request, context), deadline, () => this.header())),
+    'leader.transfer': (request, context) => this.member('leader.transfer', request, context, (m, deadline) => m.transfer(request, deadline, () => this.header())),
   };
+
+  /**
+   * Membership methods: admin only once auth is enabled (listing needs a
+   * login), forwarded from a follower, served by the leader (member-changes.ts).
+   */
+  private async member<M extends MemberMethod>(
+    method: M,
+    request: Request<M>,
+    context: RequestContext,
+    run: (membership: MembershipService, deadlineMs: number) => Promise<Response<M>>,
+  ): Promise<Response<M>> {
+    if (method === 'member.list') {
+      this.replica.checkAccepting();
+      this.authorizer.checkAuthenticated(this.userOf(context));
+    } else {
+      this.replica.checkAcceptingWrites();
+      this.authorizer.check(this.userOf(context), Operation.Admin, null);
+    }
+    if (!this.replica.isLeader()) {
+      if (context.forwarded) throw notLeader(this.replica.name, this.replica.hint());
+      return this.forwarder.forward(method, this.carry(request, context), this.deadline());
+    }
+    const membership = this.options.membership;
+    if (membership === undefined) throw internalError('this member serves no membership methods');
+    return run(membership, this.deadline());
+  }
+
+  /** Sends a request on to the leader as it is (a leader that handed leadership away before removing itself). */
+  forwardToLeader<M extends MemberMethod>(method: M, request: Request<M>, deadlineMs: number): Promise<Response<M>> {
+    return this.forwarder.forward(method, request, deadlineMs);
+  }
 
   /** The handlers as the RPC server calls them, for requests from clients or (forwarded: true) from other members. */
   rpcHandlers(context: RequestContext): RpcHandlers<ClientMethods> {

@@ -20,6 +20,10 @@ async function main(): Promise<void> {
     logger.flush?.();
     process.exit(ServerExitCode.StorageFailed);
   });
+  void server.removed.then(() => {
+    logger.flush?.();
+    process.exit(ServerExitCode.Removed);
+  });
 }
 
 main().catch((error: unknown) => {

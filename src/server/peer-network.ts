@@ -54,6 +54,20 @@ export interface PeerNetworkOptions {
   readonly persistClusterId?: (clusterId: string) => void;
   /** Told of every Raft message sent and received (peer round-trip metrics); optional. */
   readonly traffic?: PeerTrafficObserver;
+  /**
+   * The replicated member table's view (member-table.ts): whether a name was
+   * removed from the cluster (its hellos are answered with `removed`), and a
+   * name's place in it (answered to a starting member's probe).
+   */
+  readonly membership?: PeerMembership;
+  /** A peer told this member it was removed from the cluster. */
+  readonly onRemoved?: (by: NodeId) => void;
+}
+
+/** What the peer network asks of the member table. */
+export interface PeerMembership {
+  wasRemoved(name: NodeId): boolean;
+  describe(name: NodeId): { member: boolean; addedAt: number; removed: boolean };
 }
 
 /**
@@ -99,10 +113,16 @@ export class PeerNetwork implements PeerDirectory, Forwarder {
   private readonly incoming = new Map<Connection<PeerMessages>, NodeId>();
   /** Bytes of incoming connections that closed, by peer. */
   private readonly closedIncoming = new Map<NodeId, { sentBytes: number; receivedBytes: number }>();
+  /** Every member: name -> peer URL (this one included); replaced as membership changes (setMembers). */
+  private cluster: Record<string, string>;
+  private closed = false;
+  /** When a Raft message last came from each peer (on clock.monotonicMs): who is live. */
+  private readonly lastHeard = new Map<NodeId, number>();
 
   constructor(private readonly options: PeerNetworkOptions) {
     this.name = options.identity.name;
     this.clusterIdValue = options.clusterId ?? null;
+    this.cluster = { ...options.cluster };
   }
 
   /** This member's cluster ID (null until learned). */
@@ -116,25 +136,8 @@ export class PeerNetwork implements PeerDirectory, Forwarder {
    */
   start(inbound: PeerInbound): void {
     this.inbound = inbound;
-    for (const [name, peerUrl] of Object.entries(this.options.cluster)) {
-      if (name === this.name) continue;
-      const link = new PeerLink<PeerMessages, ClientMethods>(peerUrl, {
-        messages: peerMessages,
-        methods: clientMethods,
-        frameBytesMax: this.options.frameBytesMax,
-        logger: this.options.logger,
-        ...(this.options.tls === undefined ? {} : { tls: { ...this.options.tls, peerName: name } }),
-        backoffInitialMs: 50,
-        backoffMaxMs: 1000,
-        connectTimeoutMs: 2000,
-        clock: this.options.clock,
-        random: this.options.random,
-        onStateChange: (state) => {
-          this.options.logger.debug({ peer: name, state }, 'peer link state');
-          if (state === PeerLinkState.Connected) this.sendHello(link);
-        },
-      });
-      this.links.set(name, link);
+    for (const [name, peerUrl] of Object.entries(this.cluster)) {
+      if (name !== this.name) this.openLink(name, peerUrl);
     }
     this.helloTimer = this.options.clock.setRepeating(
       this.options.helloIntervalMs,
@@ -143,6 +146,68 @@ export class PeerNetwork implements PeerDirectory, Forwarder {
       },
       { keepsProcessAlive: false },
     );
+  }
+
+  /**
+   * The membership changed (a committed change, or a snapshot): links open to
+   * new members and close to removed ones (a changed peer URL reconnects).
+   */
+  setMembers(cluster: Readonly<Record<string, string>>): void {
+    if (this.closed) return;
+    const before = this.cluster;
+    this.cluster = { ...cluster };
+    if (this.inbound === null) return;
+    for (const [name, link] of [...this.links]) {
+      if (this.cluster[name] === before[name]) continue;
+      this.links.delete(name);
+      this.options.logger.info({ peer: name, peerUrl: this.cluster[name] ?? null }, this.cluster[name] === undefined ? 'member left the cluster: link closed' : 'member peer URL changed: reconnecting');
+      void link.close().catch(() => {});
+    }
+    for (const [name, peerUrl] of Object.entries(this.cluster)) {
+      if (name === this.name || this.links.has(name)) continue;
+      this.options.logger.info({ peer: name, peerUrl }, 'member joined the cluster: linking to it');
+      this.openLink(name, peerUrl);
+    }
+  }
+
+  /** True when `name` is a member (of the configuration this member knows). */
+  isMember(name: NodeId): boolean {
+    return name in this.cluster;
+  }
+
+  /** Whether our link to `name` is connected now (a leader picks transfer targets among reachable peers). */
+  isReachable(name: NodeId): boolean {
+    return this.links.get(name)?.state === PeerLinkState.Connected;
+  }
+
+  /** Reachable, and a Raft message came from it within `withinMs` (a live member: it answers the leader). */
+  isLive(name: NodeId, withinMs: number): boolean {
+    const heard = this.lastHeard.get(name);
+    return this.isReachable(name) && heard !== undefined && this.options.clock.monotonicMs() - heard <= withinMs;
+  }
+
+  private openLink(name: NodeId, peerUrl: string): void {
+    const link = new PeerLink<PeerMessages, ClientMethods>(peerUrl, {
+      messages: peerMessages,
+      methods: clientMethods,
+      frameBytesMax: this.options.frameBytesMax,
+      logger: this.options.logger,
+      ...(this.options.tls === undefined ? {} : { tls: { ...this.options.tls, peerName: name } }),
+      backoffInitialMs: 50,
+      backoffMaxMs: 1000,
+      connectTimeoutMs: 2000,
+      clock: this.options.clock,
+      random: this.options.random,
+      onStateChange: (state) => {
+        this.options.logger.debug({ peer: name, state }, 'peer link state');
+        if (state === PeerLinkState.Connected) this.sendHello(link);
+      },
+      onMessage: (message) => {
+        // The one message a member sends back on our link: "you were removed" (see onHello).
+        if (message.type === 'hello' && message.body.removed === true && message.body.name === name) this.options.onRemoved?.(name);
+      },
+    });
+    this.links.set(name, link);
   }
 
   /**
@@ -155,7 +220,7 @@ export class PeerNetwork implements PeerDirectory, Forwarder {
   attachIncoming(connection: Connection<PeerMessages>, admitted: () => void = () => {}): boolean {
     let certName: string | null = null;
     if (this.options.tls !== undefined) {
-      const named = Object.keys(this.options.cluster).filter((m) => identityNames(connection.peerIdentity, m));
+      const named = Object.keys(this.cluster).filter((m) => identityNames(connection.peerIdentity, m));
       if (named.length !== 1) {
         this.options.logger.warn(
           { remoteAddress: connection.remoteAddress, identity: connection.peerIdentity, named },
@@ -185,6 +250,10 @@ export class PeerNetwork implements PeerDirectory, Forwarder {
           this.refuse(peer, connection, { type: body.type, from: body.from }, 'Raft message from a peer that has not been admitted (no valid hello yet); dropped');
           return;
         }
+        if (!(peer.member in this.cluster)) {
+          this.refuse(peer, connection, { type: body.type, from: body.from }, 'Raft message from a member no longer in the cluster; dropped');
+          return;
+        }
         if (body.from !== peer.member || body.to !== this.name) {
           this.refuse(peer, connection, { type: body.type, from: body.from, to: body.to }, 'Raft message whose from/to is not the authenticated peer/this member; dropped');
           return;
@@ -195,6 +264,7 @@ export class PeerNetwork implements PeerDirectory, Forwarder {
           return;
         }
         const raft = toRaftMessage(body);
+        this.lastHeard.set(peer.member, this.options.clock.monotonicMs());
         this.options.traffic?.received(raft);
         this.inbound.receive(raft);
         return;
@@ -207,7 +277,20 @@ export class PeerNetwork implements PeerDirectory, Forwarder {
 
   private onHello(hello: Hello, connection: Connection<PeerMessages>, peer: IncomingPeer, admitted: () => void): void {
     const log = this.options.logger;
-    if (!(hello.name in this.options.cluster)) {
+    if (!(hello.name in this.cluster)) {
+      const membership = this.options.membership;
+      if (hello.replyWanted === true && this.inbound !== null && (peer.certName === null || hello.name === peer.certName)) {
+        this.answerProbe(connection, hello.name);
+        return;
+      }
+      if (membership?.wasRemoved(hello.name) === true && this.inbound?.leaderId() === this.name) {
+        // Tell it, so that it stops instead of campaigning or asking forever (etcd answers a removed member the same
+        // way). Only the leader says so: it has applied every change it answered for, while a lagging follower could
+        // still see as removed a member that was added again (a replacement under the same name).
+        this.postHello(connection, { removed: true }, hello.name);
+        this.refuse(peer, connection, { name: hello.name }, 'hello from a member that was removed from the cluster; told it so');
+        return;
+      }
       this.refuse(peer, connection, { name: hello.name }, 'hello from a member not in the cluster; ignored');
       return;
     }
@@ -217,15 +300,7 @@ export class PeerNetwork implements PeerDirectory, Forwarder {
       return;
     }
     if (hello.replyWanted === true && this.inbound !== null) {
-      // A member about to bootstrap an empty data directory asks whether the cluster already ran
-      // (it sends its candidate cluster ID, not ours: answer with ours, which it then adopts).
-      const identity = this.options.identity;
-      const state = { probing: false, ...this.inbound.logState() };
-      try {
-        connection.post({ type: 'hello', body: { name: identity.name, clientUrl: identity.clientUrl(), peerUrl: identity.peerUrl, log: state, ...this.clusterIdField() } });
-      } catch (error) {
-        log.debug?.({ err: error, member: hello.name }, 'could not answer a bootstrap probe');
-      }
+      this.answerProbe(connection, hello.name);
       return;
     }
     if (hello.clusterId === undefined) {
@@ -262,6 +337,26 @@ export class PeerNetwork implements PeerDirectory, Forwarder {
     if (this.clientUrls.get(hello.name) !== hello.clientUrl) {
       log.info({ member: hello.name, clientUrl: hello.clientUrl }, 'learned a member client URL');
       this.clientUrls.set(hello.name, hello.clientUrl);
+    }
+  }
+
+  /**
+   * A member about to start on an empty data directory asks whether the cluster already ran, and
+   * (joining with --initial-cluster-state existing) whether it is a member (it sends its candidate
+   * cluster ID, not ours: answer with ours, which it then adopts).
+   */
+  private answerProbe(connection: Connection<PeerMessages>, prober: NodeId): void {
+    if (this.inbound === null) return;
+    const you = this.options.membership?.describe(prober) ?? { member: prober in this.cluster, addedAt: 0, removed: false };
+    this.postHello(connection, { log: { probing: false, ...this.inbound.logState() }, you }, prober);
+  }
+
+  private postHello(connection: Connection<PeerMessages>, extra: Partial<Hello>, to: NodeId): void {
+    const identity = this.options.identity;
+    try {
+      connection.post({ type: 'hello', body: { name: identity.name, clientUrl: identity.clientUrl(), peerUrl: identity.peerUrl, ...this.clusterIdField(), ...extra } });
+    } catch (error) {
+      this.options.logger.debug?.({ err: error, member: to }, 'could not answer a peer hello');
     }
   }
 
@@ -319,11 +414,11 @@ export class PeerNetwork implements PeerDirectory, Forwarder {
   }
 
   peerUrlOf(name: NodeId): string | null {
-    return this.options.cluster[name] ?? null;
+    return this.cluster[name] ?? null;
   }
 
   members(): readonly { name: string; peerUrl: string; clientUrl: string | null }[] {
-    return Object.entries(this.options.cluster).map(([name, peerUrl]) => ({ name, peerUrl, clientUrl: this.clientUrlOf(name) }));
+    return Object.entries(this.cluster).map(([name, peerUrl]) => ({ name, peerUrl, clientUrl: this.clientUrlOf(name) }));
   }
 
   // ------------------------------------------------------------ Forwarder
@@ -361,6 +456,7 @@ export class PeerNetwork implements PeerDirectory, Forwarder {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     this.helloTimer?.cancel();
     await Promise.all([...this.links.values()].map((link) => link.close()));
   }

@@ -133,6 +133,15 @@ export const helloSchema = s.object({
    * refused with a clear log line rather than closed as bad input.
    */
   clusterId: s.optional(s.string({ maxLength: 64 })),
+  /**
+   * In an answer to a probe: the prober's place in the answering member's
+   * member table (`addedAt`: index of the change that added it, 0 when it is
+   * not a member). A member starting with --initial-cluster-state existing
+   * reads it (bootstrap-probe.ts).
+   */
+  you: s.optional(s.object({ member: s.bool(), addedAt: s.uint(), removed: s.bool() })),
+  /** Sent back to a member that was removed from the cluster: it stops (it must not campaign or keep asking). */
+  removed: s.optional(s.bool()),
 });
 export type Hello = Infer<typeof helloSchema>;
 

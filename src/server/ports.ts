@@ -5,7 +5,7 @@
  * details of their APIs.
  */
 import type { PersistBatch } from '../storage/index.js';
-import type { DuringPersist, Message, Ready, Role, ConfState, NodeId, SnapshotMetadata, SnapshotTransfers } from '../raft/index.js';
+import type { ConfChange, DuringPersist, Message, Ready, Role, ConfState, NodeId, SnapshotMetadata, SnapshotTransfers } from '../raft/index.js';
 
 export interface CoreStatus {
   readonly role: Role;
@@ -16,7 +16,11 @@ export interface CoreStatus {
   readonly conf: ConfState;
   /** Leader only: how far each follower's log matches (for picking a transfer target). */
   readonly matchIndex: Readonly<Record<NodeId, number>>;
+  /** Leader only: which followers it heard from within the last election timeout (checkQuorum's view). */
+  readonly recentActive: Readonly<Record<NodeId, boolean>>;
   readonly lastLogIndex: number;
+  /** The voter a leadership transfer is handing over to, or null. */
+  readonly leadTransferee: NodeId | null;
 }
 
 /** The Raft core (src/raft RaftNode). Synchronous; throws ProposalDroppedError on refusal. */
@@ -30,6 +34,8 @@ export interface RaftCore {
    */
   propose(data: Uint8Array): { index: number; term: number };
   readIndex(context: Uint8Array): void;
+  /** Appends a membership change (leader only; raft/confchange.ts). Throws ProposalDroppedError or InvalidConfChangeError. */
+  proposeConfChange(change: ConfChange): { index: number; term: number };
   transferLeadership(to: NodeId): void;
   hasReady(): boolean;
   /** While a Ready is being persisted: messages that may go and committed entries that may be applied now (raft/ready.ts DuringPersist). */
@@ -65,8 +71,10 @@ export interface StateMachine<Result> {
   readonly appliedIndex: number;
   /** Applies the command bytes of the committed entry at `index` (appliedIndex + 1). Empty bytes: the no-op a new leader appends. */
   apply(index: number, command: Uint8Array): Result;
-  /** Marks the committed entry at `index` applied without a command (a membership change, an undecodable entry). */
+  /** Marks the committed entry at `index` applied without a command (an undecodable entry). */
   skip(index: number): void;
+  /** Applies the committed membership change at `index` (its encoded ConfChange): a state machine without a member table skips it. */
+  applyConfChange(index: number, term: number, data: Uint8Array): void;
   /** Replaces the whole state with a snapshot's contents. */
   restore(contents: AsyncIterable<Uint8Array>): Promise<void>;
   /** A point-in-time view to stream into the snapshot store; applies may continue while it is read. */

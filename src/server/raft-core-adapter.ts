@@ -55,6 +55,7 @@ export function createRaftCore(options: CreateRaftCoreOptions): CreatedRaftCore 
     step: (message) => node.step(message),
     propose: (data) => node.propose(data),
     readIndex: (context) => node.readIndex(context),
+    proposeConfChange: (change) => node.proposeConfChange(change),
     transferLeadership: (to) => node.transferLeadership(to),
     hasReady: () => node.hasReady(),
     takeDuringPersist: () => node.takeDuringPersist(),
@@ -67,7 +68,11 @@ export function createRaftCore(options: CreateRaftCoreOptions): CreatedRaftCore 
     status: (): CoreStatus => {
       const s = node.status();
       const matchIndex: Record<NodeId, number> = {};
-      for (const [id, progress] of Object.entries(s.progress ?? {})) matchIndex[id] = progress.match;
+      const recentActive: Record<NodeId, boolean> = {};
+      for (const [id, progress] of Object.entries(s.progress ?? {})) {
+        matchIndex[id] = progress.match;
+        recentActive[id] = progress.recentActive;
+      }
       return {
         role: s.role,
         term: s.term,
@@ -76,7 +81,9 @@ export function createRaftCore(options: CreateRaftCoreOptions): CreatedRaftCore 
         appliedIndex: s.applied,
         conf: s.conf,
         matchIndex,
+        recentActive,
         lastLogIndex: s.lastIndex,
+        leadTransferee: s.leadTransferee,
       };
     },
   };

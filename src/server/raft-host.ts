@@ -32,7 +32,7 @@
  */
 import type { Clock, Timer } from '../common/clock.js';
 import type { RandomSource } from '../common/rng.js';
-import { DropReason, EntryType, ProposalDroppedError, Role, type Entry, type HardState, type Message, type NodeId, type Ready } from '../raft/index.js';
+import { DropReason, EntryType, ProposalDroppedError, Role, type ConfChange, type Entry, type HardState, type Message, type NodeId, type Ready } from '../raft/index.js';
 import { StorageFailedError } from '../storage/index.js';
 import { isFatalStorageFailure } from './exit-codes.js';
 import type { StatusResponse } from '../protocol/index.js';
@@ -49,7 +49,7 @@ import {
 import type { Logger } from './logger.js';
 import { memberStatus, type MemberIdentity } from './member-status.js';
 import type { ServerMetrics } from './metrics.js';
-import type { HostStorage, RaftCore, StateMachine } from './ports.js';
+import type { CoreStatus, HostStorage, RaftCore, StateMachine } from './ports.js';
 import { ProposalTracker } from './proposal-tracker.js';
 import { ReadBatcher } from './read-batcher.js';
 import { SnapshotPolicy } from './snapshot-policy.js';
@@ -85,6 +85,8 @@ export interface PeerDirectory {
   clientUrlOf(name: NodeId): string | null;
   peerUrlOf(name: NodeId): string | null;
   members(): readonly { name: string; peerUrl: string; clientUrl: string | null }[];
+  /** Whether the link to `name` is up now (absent: assume it is). */
+  isReachable?(name: NodeId): boolean;
 }
 
 export class RaftHost<Result> {
@@ -421,7 +423,7 @@ export class RaftHost<Result> {
     if (entry.index <= this.stateMachine.appliedIndex) return; // covered by a snapshot we installed
     this.snapshots.noteApplied(entry.term);
     if (entry.type === EntryType.ConfChange) {
-      this.stateMachine.skip(entry.index);
+      this.stateMachine.applyConfChange(entry.index, entry.term, entry.data);
       return;
     }
     if (entry.data.length === 0) {
@@ -522,27 +524,42 @@ export class RaftHost<Result> {
     while (this.inflight > 0 && this.clock.monotonicMs() < deadlineMs) await this.waitForChange(this.drainWaiters, deadlineMs);
   }
 
-  /**
-   * Leader only: hands leadership to the most up-to-date voter (thesis §3.10)
-   * and waits until another member leads or `deadlineMs` passes.
-   */
-  async transferLeadership(deadlineMs: number): Promise<boolean> {
-    if (this.role !== Role.Leader || this.storageFailure !== null) return false;
-    const status = this.core.status();
-    const candidates = status.conf.voters.filter((v) => v !== this.name);
-    if (candidates.length === 0) return false;
-    candidates.sort((a, b) => (status.matchIndex[b] ?? 0) - (status.matchIndex[a] ?? 0));
-    const target = candidates[0]!;
-    this.logger.info({ target, matchIndex: status.matchIndex[target] ?? 0 }, 'transferring leadership before shutdown');
-    try {
-      this.core.transferLeadership(target);
-    } catch (error) {
-      this.logger.warn({ err: error }, 'leadership transfer refused');
-      return false;
-    }
+  /** Asks the core to hand leadership to `target` (thesis §3.10; leader-transfer.ts picks it and waits). Throws the core's refusal. */
+  requestTransfer(target: NodeId): void {
+    this.core.transferLeadership(target);
     this.schedule();
-    while (this.role === Role.Leader && this.clock.monotonicMs() < deadlineMs) await this.waitForChange(this.leaderWaiters, deadlineMs);
-    return this.role !== Role.Leader;
+  }
+
+  /** Resolves when the role or leader changes, or at `deadlineMs`. */
+  waitForLeaderChange(deadlineMs: number): Promise<void> {
+    return this.waitForChange(this.leaderWaiters, deadlineMs);
+  }
+
+  /**
+   * Leader only: appends a membership change (member-changes.ts checks it
+   * first) and returns where it went. Throws NotLeader, or the core's
+   * refusal as it is (ProposalDroppedError, InvalidConfChangeError).
+   */
+  proposeConfChange(change: ConfChange): { index: number; term: number } {
+    if (!this.isLeader()) throw notLeader(this.name, this.hint());
+    const at = this.core.proposeConfChange(change);
+    this.schedule();
+    return at;
+  }
+
+  /** The core's view (progress of each follower on a leader). */
+  coreStatus(): CoreStatus {
+    return this.core.status();
+  }
+
+  /** Index of the last entry applied to the state machine. */
+  get appliedIndex(): number {
+    return this.stateMachine.appliedIndex;
+  }
+
+  /** True once the loop stopped for good (stop() or a storage failure). */
+  get halted(): boolean {
+    return this.stopped || this.storageFailure !== null;
   }
 
   /**

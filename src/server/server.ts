@@ -13,7 +13,13 @@ import { ClientService } from './kv-service.js';
 import { KvReplica, kvStateMachinePort } from './kv-replica.js';
 import { StartingIdentity } from './member-status.js';
 import { InvalidConfigError, type ServerConfig } from './config.js';
-import { checkMayBootstrap } from './bootstrap-probe.js';
+import { checkMayBootstrap, checkMayJoin } from './bootstrap-probe.js';
+import { InitialClusterState } from './config.js';
+import { MemberTable } from './member-table.js';
+import { withMemberTable } from './membership-snapshot.js';
+import { MembershipService } from './member-changes.js';
+import { quorumReachable, transferLeadership } from './leader-transfer.js';
+import { ConcordErrorCode } from '../common/errors.js';
 import { createLogger, type Logger } from './logger.js';
 import { readMemberFile, writeMemberFile } from './member-file.js';
 import { PeerNetwork } from './peer-network.js';
@@ -52,6 +58,13 @@ export interface RunningServer {
    * more. A process running one member exits with ServerExitCode.StorageFailed.
    */
   readonly failed: Promise<StorageFailedError>;
+  /**
+   * Resolves (it never rejects) once this member learned it was removed from
+   * the cluster and stopped itself (it logged why, with
+   * CONCORD_ERR_MEMBER_REMOVED). A process running one member exits with
+   * ServerExitCode.Removed.
+   */
+  readonly removed: Promise<void>;
 }
 
 /** Largest frame on client and peer connections: a value at the limit plus headroom, or an append batch. */
@@ -149,15 +162,23 @@ export async function startServer(config: ServerConfig, logger?: Logger, options
       throw new InvalidConfigError(`data dir ${config.dataDir} belongs to member "${stored.name}", not "${config.name}"`);
     }
     let clusterId = stored.clusterId ?? null;
+    let joining = false;
     if (storage.isEmpty()) {
-      clusterId = await checkMayBootstrap(config, { logger: log, clock, random, frameBytesMax: frameBytesMaxFor(config), ...(peerTls === undefined ? {} : { tls: peerTls }) });
-      stored = { ...stored, clusterId };
+      const io = { logger: log, clock, random, frameBytesMax: frameBytesMaxFor(config), ...(peerTls === undefined ? {} : { tls: peerTls }) };
+      if (config.initialClusterState === InitialClusterState.Existing) {
+        // A member added with `concord member add`: it never bootstraps; the leader brings it up to date.
+        clusterId = await checkMayJoin(config, io);
+        joining = true;
+      } else {
+        clusterId = await checkMayBootstrap(config, io);
+      }
+      stored = { ...stored, ...(clusterId === null ? {} : { clusterId }) };
       writeMemberFile(config.dataDir, stored);
     } else if (clusterId === null) {
       log.warn({ dataDir: config.dataDir }, 'this data dir has no cluster ID yet: it will be learned from the first peer that connects, and kept');
     }
     const memberFile = stored;
-    const fresh = await storage.bootstrapIfEmpty(Object.keys(config.initialCluster));
+    const fresh = joining ? false : await storage.bootstrapIfEmpty(Object.keys(config.initialCluster));
 
     const kv = new KvStateMachine({
       keyBytesMax: config.keyBytesMax,
@@ -167,11 +188,15 @@ export async function startServer(config: ServerConfig, logger?: Logger, options
       sessionResultBytesPerUserMax: config.sessionResultBytesPerUserMax,
       sessionTableBytesMax: config.sessionTableBytesMax,
     });
+    // The replicated member table rides in the state machine's snapshots (membership-snapshot.ts).
+    const table = new MemberTable(config.initialCluster);
+    const machine = withMemberTable(kvStateMachinePort(kv), table);
     const latest = storage.hostStorage.readSnapshot();
     if (latest !== null) {
-      await kv.restoreAsync(latest.contents);
-      log.info({ index: latest.meta.index, keys: kv.keyCount }, 'restored the state machine from the latest snapshot');
+      await machine.restore(latest.contents);
+      log.info({ index: latest.meta.index, keys: kv.keyCount, members: table.list().length }, 'restored the state machine from the latest snapshot');
     }
+    if (joining) log.info({ cluster: config.initialCluster }, 'joining an existing cluster: waiting for the leader to send the log (or a snapshot)');
 
     const tickIntervalMs = config.heartbeatIntervalMs;
     const { core } = createRaftCore({
@@ -189,6 +214,9 @@ export async function startServer(config: ServerConfig, logger?: Logger, options
     // The leader's time in entries, bounded by elapsed ticks (entry-clock.ts: the clock rule).
     const entryClock = new EntryClock(clock);
     entryClock.observeApplied(kv.clockMs);
+    let resolveRemoved: () => void = () => {};
+    const removed = new Promise<void>((resolve) => (resolveRemoved = resolve));
+    let onRemoved: (by: string) => void = () => {};
     let resolveFailed: (error: StorageFailedError) => void = () => {};
     const failed = new Promise<StorageFailedError>((resolve) => (resolveFailed = resolve));
     // Set once everything is listening; a fatal failure cannot come earlier (the loop starts last).
@@ -197,7 +225,12 @@ export async function startServer(config: ServerConfig, logger?: Logger, options
     const roundTrips = metrics === null ? null : new PeerRoundTrips(clock, { observe: (peer, seconds) => metrics.peerRoundTripSeconds.observe({ To: peer }, seconds) });
     const peers = new PeerNetwork({
       identity,
-      cluster: config.initialCluster,
+      cluster: table.empty ? config.initialCluster : table.peerUrls(),
+      membership: {
+        wasRemoved: (name) => table.wasRemoved(name),
+        describe: (name) => ({ member: table.has(name), addedAt: table.get(name)?.addedAt ?? 0, removed: table.wasRemoved(name) }),
+      },
+      onRemoved: (by) => onRemoved(by),
       helloIntervalMs: 1000,
       frameBytesMax,
       logger: log,
@@ -223,7 +256,7 @@ export async function startServer(config: ServerConfig, logger?: Logger, options
       },
       core,
       storage.hostStorage,
-      observingEntryTime(kvStateMachinePort(kv), () => kv.clockMs, entryClock),
+      observingEntryTime(machine, () => kv.clockMs, entryClock),
       peers,
       log,
       metrics,
@@ -246,7 +279,24 @@ export async function startServer(config: ServerConfig, logger?: Logger, options
       liveTickGapMaxMs: Math.max(2000, 10 * tickIntervalMs),
     });
 
-    const service = new ClientService(new KvReplica(host, kv), peers, config.requestTimeoutMs, entryClock.stampingClock(), { clientCertAuth: config.clientCertAuth === true });
+    table.onChange(() => {
+      peers.setMembers(table.peerUrls());
+      if (table.wasRemoved(config.name)) log.warn({ index: table.changeIndex }, 'applied the removal of this member; it stops once a peer confirms it');
+    });
+    const membership = new MembershipService({
+      host,
+      table,
+      peers,
+      clock,
+      random,
+      logger: log,
+      electionTimeoutMs: config.electionTimeoutMs,
+      forwardRemove: (request, deadlineMs) => service.forwardToLeader('member.remove', request, deadlineMs),
+    });
+    const service = new ClientService(new KvReplica(host, kv), peers, config.requestTimeoutMs, entryClock.stampingClock(), {
+      clientCertAuth: config.clientCertAuth === true,
+      membership,
+    });
     const clientHandlers = service.rpcHandlers({ forwarded: false });
     const clientRpc = new RpcServer(clientMethods, metrics === null ? clientHandlers : metrics.withMetrics(clientHandlers), { logger: log });
     const peerRpc = new RpcServer(clientMethods, service.rpcHandlers({ forwarded: true }), { logger: log });
@@ -312,8 +362,28 @@ export async function startServer(config: ServerConfig, logger?: Logger, options
       })();
       void closing.then(() => resolveFailed(error));
     };
+    onRemoved = (by) => {
+      if (closing !== null) return;
+      log.error(
+        { by, code: ConcordErrorCode.MemberRemoved, exitCode: ServerExitCode.Removed },
+        `this member ("${config.name}") was removed from the cluster (member ${by} says so): it stops and does not campaign; to bring it back, \`concord member add\` it again and start it with an empty data dir and --initial-cluster-state existing`,
+      );
+      closing = (async () => {
+        host.stopAccepting();
+        await clientListener.close().catch(() => {});
+        await host.stop().catch(() => {});
+        await peers.close().catch(() => {});
+        await peerListener.close().catch(() => {});
+        await metricsServer?.close().catch(() => {});
+        await storage.close().catch(() => {});
+      })();
+      void closing.then(() => resolveRemoved());
+    };
+    const live = (name: string): boolean => peers.isLive(name, config.electionTimeoutMs);
+    const transferIo = { clock, logger: log, electionTimeoutMs: config.electionTimeoutMs, reachable: live };
     return {
       failed,
+      removed,
       config,
       clientUrl: clientListener.address,
       peerUrl: peerListener.address,
@@ -322,9 +392,18 @@ export async function startServer(config: ServerConfig, logger?: Logger, options
         (closing ??= (async () => {
           const deadline = clock.monotonicMs() + config.shutdownTimeoutMs;
           host.stopAccepting();
-          await host.drainInflight(deadline);
-          const transferred = await host.transferLeadership(Math.min(deadline, clock.monotonicMs() + 2 * config.electionTimeoutMs));
-          if (transferred) log.info({ leader: host.leaderId() }, 'leadership handed over');
+          // A leader with no quorum reachable can commit nothing in flight: it waits neither for that nor for a transfer.
+          // (A follower's view of liveness covers only the leader; it has nothing in flight of its own to wait for.)
+          if (!host.isLeader() || quorumReachable(host.coreStatus(), config.name, live)) {
+            await host.drainInflight(deadline);
+            if (host.isLeader()) {
+              const moved = await transferLeadership(host, transferIo, { deadlineMs: Math.min(deadline, clock.monotonicMs() + 2 * config.electionTimeoutMs) });
+              if (moved.ok) log.info({ leader: moved.leader }, 'leadership handed over');
+              else log.info({ reason: moved.reason }, 'leadership not handed over before shutdown');
+            }
+          } else if (host.isLeader()) {
+            log.info('no quorum of voters is reachable: shutting down without draining or handing leadership over');
+          }
           await clientListener.close();
           await host.stop();
           await peers.close();

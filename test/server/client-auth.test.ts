@@ -105,6 +105,7 @@ test('client TLS with auth: refusals are typed and write nothing; root works; a 
     await assert.rejects(anonymous.get('a/1'), AuthenticationFailedError);
     await assert.rejects(anonymous.put('a/2', 'no'), AuthenticationFailedError);
     await assert.rejects(anonymous.admin('user.list', {}), AuthenticationFailedError);
+    await assert.rejects(anonymous.members.list(), AuthenticationFailedError);
     await anonymous.close();
 
     // Wrong password, unknown user: the login on the first connection fails, typed (not retried to a timeout).
@@ -128,6 +129,11 @@ test('client TLS with auth: refusals are typed and write nothing; root works; a 
     await assert.rejects(alice.scan({ prefix: '' }).entries().next(), PermissionDeniedError);
     await assert.rejects(alice.put('b/y', 'no'), PermissionDeniedError);
     await assert.rejects(alice.admin('user.add', { name: 'mallory', password: 'x' }), PermissionDeniedError);
+    // Membership changes are administration; listing the members needs a login only.
+    await assert.rejects(alice.members.remove('n3'), PermissionDeniedError);
+    await assert.rejects(alice.members.add('n4', { peerUrl: 'tcp://127.0.0.1:1', learner: true }), PermissionDeniedError);
+    await assert.rejects(alice.leader.transfer(), PermissionDeniedError);
+    assert.equal((await alice.members.list()).members.length, 3);
     await alice.put('a/2', 'two'); // forwarded by the follower, allowed
     assert.equal((await alice.get('a/2'))?.valueString(), 'two');
     await alice.close();
@@ -137,6 +143,14 @@ test('client TLS with auth: refusals are typed and write nothing; root works; a 
     for (const key of ['a/3', 'b/y']) assert.equal(await root.get(key), null);
     assert.deepEqual((await root.admin('user.list', {})).users, ['alice', 'reader', 'root']);
     assert.equal((await root.admin('auth.status', {})).enabled, true);
+    assert.deepEqual((await root.members.list()).members.map((m) => `${m.name}:${m.role}`), ['n1:voter', 'n2:voter', 'n3:voter']);
+    const moved = await root.leader.transfer();
+    assert.notEqual(moved.leader, moved.previousLeader);
+    // The leader removing itself hands over first and sends the request on, as root still.
+    const removed = await root.members.remove(moved.leader);
+    assert.equal(removed.member.name, moved.leader);
+    assert.deepEqual(removed.members.map((m) => m.name).sort(), names.filter((n) => n !== moved.leader));
+    await cluster.servers.find((s) => s.config.name === moved.leader)!.removed; // it learns it was removed and stops
     await root.status();
     await root.admin('auth.disable', {});
     await root.close();

@@ -211,6 +211,42 @@ export class TestCluster {
     if (exitedWith !== null) throw new Error(`member ${name} exited (${exitedWith}) after its restart:\n${tail(member.logFile)}`);
   }
 
+  /**
+   * A new member (free ports, an empty data directory) started with `extra`
+   * flags, e.g. --initial-cluster-state existing after `member add`; it does
+   * not wait for it to answer.
+   */
+  async spawnNew(name: string, extra: readonly string[], urls?: { clientUrl: string; peerUrl: string }): Promise<Member> {
+    const member: Member = {
+      name,
+      clientUrl: urls?.clientUrl ?? `tcp://127.0.0.1:${await freePort()}`,
+      peerUrl: urls?.peerUrl ?? `tcp://127.0.0.1:${await freePort()}`,
+      dataDir: join(this.root, `${name}-${this.members.length}`),
+      logFile: join(this.root, `${name}-${this.members.length}.log`),
+      process: null,
+      exited: Promise.resolve(0),
+    };
+    this.members.push(member);
+    return member;
+  }
+
+  /** Starts a member made by spawnNew (or stopped) with `extra` flags. */
+  launch(member: Member, extra: readonly string[]): void {
+    this.dropClient(member.clientUrl);
+    this.spawnMember(member, extra);
+  }
+
+  /** Forgets a member (removed from the cluster, stopped): waitForLeader and stop no longer look at it. */
+  forget(name: string): void {
+    const i = this.members.findIndex((m) => m.name === name && m.process === null);
+    if (i >= 0) this.members.splice(i, 1);
+  }
+
+  /** The last lines of a member's log. */
+  logTail(name: string, lines = 30): string {
+    return tail(this.member(name).logFile, lines);
+  }
+
   /** The --initial-cluster the members first started with. */
   initialCluster = '';
 

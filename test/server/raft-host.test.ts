@@ -58,6 +58,9 @@ class ScriptedCore implements RaftCore {
     this.readContexts.push(context);
   }
   transferLeadership(): void {}
+  proposeConfChange(): { index: number; term: number } {
+    return { index: this.nextIndex++, term: this.term };
+  }
   /** Entries the core will report committed while a Ready is in flight. */
   committedDuringPersist: Entry[] = [];
   hasReady(): boolean {
@@ -85,7 +88,9 @@ class ScriptedCore implements RaftCore {
       appliedIndex: 0,
       conf: { voters: ['n1', 'n2', 'n3'], learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false },
       matchIndex: {},
+      recentActive: {},
       lastLogIndex: 0,
+      leadTransferee: null,
     };
   }
   conf(): ConfState {

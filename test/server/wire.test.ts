@@ -110,5 +110,10 @@ test('the client method table has stable ids for every method', () => {
     'role.get': 34,
     'role.list': 35,
     'auth.status': 36,
+    'member.list': 40,
+    'member.add': 41,
+    'member.promote': 42,
+    'member.remove': 43,
+    'leader.transfer': 44,
   });
 });

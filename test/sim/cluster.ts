@@ -33,7 +33,7 @@ import { kvRegisterModel } from './kv-register-model.js';
 import { SimNetwork, reliableNetwork } from './network.js';
 import { FaultKind, scenarioForSeed, type Scenario } from './scenario.js';
 import { SimClock, SimScheduler, drainMicrotasks } from './sim-clock.js';
-import { SimMember, type MemberEnv } from './sim-member.js';
+import { SimMember, simTransfer, type MemberEnv } from './sim-member.js';
 import { SimTransport } from './sim-transport.js';
 import { Trace } from './trace.js';
 import { FailureKind, TraceMode, type SimFailure, type SimOptions, type SimResult, type SimStats } from './sim-types.js';
@@ -394,7 +394,7 @@ class Simulation {
         note(`transfer leadership away from ${leader.id}`);
         this.transfers++;
         const clock = leader.clock as SimClock;
-        void leader.host.transferLeadership(clock.monotonicMs() + 2 * this.scenario.electionTicks * this.scenario.tickMs);
+        void simTransfer(leader.host, clock, clock.monotonicMs() + 2 * this.scenario.electionTicks * this.scenario.tickMs);
         return;
       }
       case FaultKind.DiskFailure: {

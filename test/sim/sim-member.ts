@@ -29,6 +29,14 @@ import { KvReplica, kvStateMachinePort } from '../../src/server/kv-replica.js';
 import type { HostStorage } from '../../src/server/ports.js';
 import { createRaftCore } from '../../src/server/raft-core-adapter.js';
 import { RaftHost, type PeerDirectory } from '../../src/server/raft-host.js';
+import { transferLeadership } from '../../src/server/leader-transfer.js';
+import type { Clock } from '../../src/common/clock.js';
+
+/** Graceful shutdown's leadership transfer as startServer does it (every simulated link counts as reachable). */
+export async function simTransfer(host: RaftHost<ApplyResult>, clock: Clock, deadlineMs: number): Promise<boolean> {
+  const io = { clock, logger: pino({ level: 'silent' }), reachable: () => true, electionTimeoutMs: Math.max(1, deadlineMs - clock.monotonicMs()) };
+  return (await transferLeadership(host, io, { deadlineMs })).ok;
+}
 import { openHostStorage, type OpenedStorage } from '../../src/server/storage-adapter.js';
 import { SimulatedDisk } from '../../src/testing/simulated-disk.js';
 import { InvariantViolationError, describeView, type InvariantChecker, type LogView } from './invariants.js';
@@ -305,7 +313,7 @@ export class SimMember {
     host.stopAccepting();
     await host.drainInflight(deadline);
     if (incarnation !== this.incarnation) return;
-    const transferred = await host.transferLeadership(Math.min(deadline, clock.monotonicMs() + 2 * electionTimeoutMs));
+    const transferred = await simTransfer(host, clock, Math.min(deadline, clock.monotonicMs() + 2 * electionTimeoutMs));
     if (incarnation !== this.incarnation) return;
     if (this.env.tracing) this.env.trace(`${this.id} shutting down${transferred ? ` (leadership handed to ${host.leaderId()})` : ''}`);
     this.clientListenerOpen = false;

@@ -42,6 +42,11 @@ A restarted member needs only --data-dir and its URLs.`,
         logger.flush?.();
         process.exit(ServerExitCode.StorageFailed);
       });
+      // Removed from the cluster (`concord member remove`): it has stopped itself and said why.
+      void server.removed.then(() => {
+        logger.flush?.();
+        process.exit(ServerExitCode.Removed);
+      });
     });
     if (exitCode !== 0) throw new CliExit(ExitCode.Failure, 'the server did not shut down cleanly');
   });

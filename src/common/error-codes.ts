@@ -97,6 +97,8 @@ export const ConcordErrorCode = {
   CorruptMemberFile: 'CONCORD_ERR_CORRUPT_MEMBER_FILE',
   InvalidConfig: 'CONCORD_ERR_INVALID_CONFIG',
   BootstrapRefused: 'CONCORD_ERR_BOOTSTRAP_REFUSED',
+  /** A backup file (`concord snapshot save`) is damaged, truncated or not a backup: nothing was restored from it. */
+  CorruptBackup: 'CONCORD_ERR_CORRUPT_BACKUP',
 
   // client: what the library itself concludes.
   Aborted: 'CONCORD_ERR_ABORTED',

@@ -46,6 +46,7 @@ import { protocolLimits, type ClientMethods, type Method, type MethodTypes, type
 import { internalError, invalidRequest, notLeader, type LeaderHint } from './errors.js';
 import { plainBytes } from './bytes.js';
 import { proposalHeadroomBytes } from './proposal-tracker.js';
+import type { SnapshotStreams } from './snapshot-streams.js';
 
 /** One member as the client methods need it (implemented by KvReplica over the loop and the state machine). */
 export interface Replica {
@@ -106,6 +107,8 @@ export interface ClientServiceOptions {
   /** --client-cert-auth: a verified client certificate's CN logs the connection in as that user. */
   readonly clientCertAuth?: boolean;
   readonly hasher?: PasswordHasher;
+  /** Serves `snapshot.save` (backups); without it the method is refused. */
+  readonly snapshots?: SnapshotStreams;
 }
 
 type Request<M extends Method> = MethodTypes[M]['request'];
@@ -213,6 +216,7 @@ export class ClientService {
       this.query('role.list', request, context, { kind: 'roleList' }, () => ({ header: this.header(), roles: this.replica.auth.listRoles() })),
     'auth.status': (request, context) =>
       this.query('auth.status', request, context, { kind: 'authStatus' }, () => ({ header: this.header(), ...this.replica.auth.status() })),
+    'snapshot.save': (request, context) => this.snapshotSave(request, context),
   };
 
   /** The handlers as the RPC server calls them, for requests from clients or (forwarded: true) from other members. */
@@ -384,6 +388,23 @@ export class ClientService {
     }
     await this.replica.readBarrier(this.deadline());
     return answer();
+  }
+
+  /**
+   * One page of a backup stream. Never forwarded (the stream lives on the
+   * member that opened it): a follower answers NotLeader, and the client goes
+   * to the leader, which opens the stream after a ReadIndex (so the snapshot
+   * holds every write acknowledged before the call). Admin only once auth is on.
+   */
+  private async snapshotSave(request: Request<'snapshot.save'>, context: RequestContext): Promise<Response<'snapshot.save'>> {
+    this.replica.checkAccepting();
+    checkCommand(this.authorizer, this.userOf(context), { kind: AuthCommandKind.AuthDisable });
+    const streams = this.options.snapshots;
+    if (streams === undefined) throw invalidRequest(`member ${this.replica.name} does not serve snapshot streams`, 'snapshot.save not served');
+    if (request.streamId !== 0) return { header: this.header(), ...streams.next(request) };
+    if (!this.replica.isLeader()) throw notLeader(this.replica.name, this.replica.hint());
+    await this.replica.readBarrier(this.deadline());
+    return { header: this.header(), ...streams.open(request.chunkBytesMax) };
   }
 
   /** The applied result as the method's response (the header is this leader's: its revision includes the write). */

@@ -30,6 +30,7 @@ import { EntryClock, observingEntryTime } from './entry-clock.js';
 import type { Clock } from '../common/clock.js';
 import type { RandomSource } from '../common/rng.js';
 import { systemClock, systemRandom } from '../common/system-clock.js';
+import { SnapshotStreams } from './snapshot-streams.js';
 
 export interface RunningServer {
   readonly config: ServerConfig;
@@ -232,7 +233,23 @@ export async function startServer(config: ServerConfig, logger?: Logger, options
       liveTickGapMaxMs: Math.max(2000, 10 * tickIntervalMs),
     });
 
-    const service = new ClientService(new KvReplica(host, kv), peers, config.requestTimeoutMs, entryClock.stampingClock(), { clientCertAuth: config.clientCertAuth === true });
+    // Backups (`snapshot.save`): the state as applied now, with its entry's term and this member's cluster ID.
+    const snapshots = new SnapshotStreams(
+      {
+        take: () => {
+          const snapshot = kv.snapshot();
+          const index = snapshot.appliedIndex;
+          return { index, term: index === 0 ? 0 : storage.hostStorage.term(index), keys: snapshot.keys, totalBytes: snapshot.byteLength(), contents: snapshot };
+        },
+        clusterId: () => readMemberFile(config.dataDir)?.clusterId ?? null,
+      },
+      clock,
+      random,
+    );
+    const service = new ClientService(new KvReplica(host, kv), peers, config.requestTimeoutMs, entryClock.stampingClock(), {
+      clientCertAuth: config.clientCertAuth === true,
+      snapshots,
+    });
     const clientHandlers = service.rpcHandlers({ forwarded: false });
     const clientRpc = new RpcServer(clientMethods, metrics === null ? clientHandlers : metrics.withMetrics(clientHandlers), { logger: log });
     const peerRpc = new RpcServer(clientMethods, service.rpcHandlers({ forwarded: true }), { logger: log });

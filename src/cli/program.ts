@@ -11,6 +11,7 @@ import { registerKvCommands } from './commands/kv-commands.js';
 import { registerServerCommand } from './commands/server.js';
 import { registerStatusCommand } from './commands/status.js';
 import { registerEndpointCommands } from './commands/endpoint.js';
+import { registerSnapshotCommands } from './commands/snapshot.js';
 import { CliExit, ExitCode } from './exit-codes.js';
 import { cliVersion } from './version.js';
 
@@ -34,11 +35,13 @@ Examples:
   concord put hello world          write a key
   concord get hello                read it back (linearizable)
   concord status                   every member's role, term and indexes
-  concord endpoint health          whether every member is healthy (exit 3 if not)`,
+  concord endpoint health          whether every member is healthy (exit 3 if not)
+  concord snapshot save backup.db  back up the whole store (consistent, from the leader)`,
     );
   registerKvCommands(program);
   registerStatusCommand(program);
   registerEndpointCommands(program);
+  registerSnapshotCommands(program);
   registerServerCommand(program);
   registerDevCommand(program);
   registerBenchCommand(program);

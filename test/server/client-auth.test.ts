@@ -105,6 +105,7 @@ test('client TLS with auth: refusals are typed and write nothing; root works; a 
     await assert.rejects(anonymous.get('a/1'), AuthenticationFailedError);
     await assert.rejects(anonymous.put('a/2', 'no'), AuthenticationFailedError);
     await assert.rejects(anonymous.admin('user.list', {}), AuthenticationFailedError);
+    await assert.rejects(anonymous.openSnapshot(), AuthenticationFailedError);
     await anonymous.close();
 
     // Wrong password, unknown user: the login on the first connection fails, typed (not retried to a timeout).
@@ -118,6 +119,7 @@ test('client TLS with auth: refusals are typed and write nothing; root works; a 
     const reader = await client(cluster, { auth: { user: 'reader', password: 'readerpw' } });
     assert.equal((await reader.get('b/x'))?.valueString(), 'secret');
     await assert.rejects(reader.put('a/3', 'no'), (error: unknown) => error instanceof PermissionDeniedError && /reader/.test(error.message));
+    await assert.rejects(reader.openSnapshot(), PermissionDeniedError); // a backup is everything: admin only
     await reader.close();
 
     // A role on prefix a/ reading b/x, and scanning beyond its prefix; a forwarded write through a follower is checked too.
@@ -138,10 +140,18 @@ test('client TLS with auth: refusals are typed and write nothing; root works; a 
     assert.deepEqual((await root.admin('user.list', {})).users, ['alice', 'reader', 'root']);
     assert.equal((await root.admin('auth.status', {})).enabled, true);
     await root.status();
+    const backup = await root.openSnapshot({ chunkBytesMax: 4096 });
+    let backupBytes = 0;
+    for await (const chunk of backup) backupBytes += chunk.length;
+    assert.equal(backupBytes, backup.info.totalBytes);
+    assert.ok(backup.info.keys >= 3);
     await root.admin('auth.disable', {});
     await root.close();
 
     // Disabled: anyone may write again.
+    // A follower checks a write against its own auth state: wait until every member has applied the switch.
+    const switchedAt = cluster.servers[await leaderIndex(cluster)]!.status().member.commitIndex;
+    while (!cluster.servers.every((sv) => sv.status().member.appliedIndex >= switchedAt)) await new Promise((resolve) => setTimeout(resolve, 20));
     const open = await client(cluster);
     await open.put('b/y', 'now');
     assert.equal((await open.get('b/y'))?.valueString(), 'now');

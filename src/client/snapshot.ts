@@ -4,9 +4,11 @@
  * backups. The stream is opened at a linearizable point: it holds every write
  * acknowledged before the call.
  *
- * The pages are an async iterable, and the next page is asked for only when
- * the consumer pulls it: a consumer that awaits its disk write before pulling
- * again holds one page in memory, and so does the member. A page whose answer
+ * The pages are an async iterable. While the consumer handles one page the
+ * next is already asked for, and no further one until the consumer pulls: a
+ * consumer that awaits its disk write before pulling again holds at most two
+ * pages in memory, and so does the member (the page it sent last, kept for a
+ * resend, and the one it is encoding). A page whose answer
  * is lost is asked for again at the same offset (the member keeps the last
  * page for that); a leader change ends the stream with an error (the new
  * leader has no such stream): run the backup again.
@@ -58,13 +60,18 @@ export class SnapshotDownload implements AsyncIterable<Uint8Array> {
     for (;;) {
       this.check(page);
       this.receivedBytes += page.chunk.length;
-      const done = page.done;
+      // Ask for the next page before handing this one over: the member encodes it while the
+      // consumer writes this one. Two pages at most are in memory on either side.
+      const next = page.done
+        ? null
+        : this.invoke(
+            { streamId: page.streamId, offset: this.receivedBytes, chunkBytesMax: this.options.chunkBytesMax ?? protocolLimits.snapshotChunkBytesDefault },
+            this.options,
+          );
+      next?.catch(() => {}); // Seen below; a consumer that stops early leaves it unawaited.
       yield page.chunk;
-      if (done) break;
-      page = await this.invoke(
-        { streamId: page.streamId, offset: this.receivedBytes, chunkBytesMax: this.options.chunkBytesMax ?? protocolLimits.snapshotChunkBytesDefault },
-        this.options,
-      );
+      if (next === null) break;
+      page = await next;
     }
     if (this.receivedBytes !== this.info.totalBytes) {
       throw new InvalidRequestError(`the snapshot stream ended after ${this.receivedBytes} of ${this.info.totalBytes} bytes`, 'snapshot stream short');

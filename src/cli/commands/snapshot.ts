@@ -36,8 +36,12 @@ export interface SnapshotStatusRow {
   readonly savedAt: string;
 }
 
-/** Streams a download into `file` (via FILE.part), drawing progress; returns what was saved. */
-async function saveTo(file: string, download: SnapshotDownload, bar: ProgressBar, startedMs: number): Promise<void> {
+/**
+ * Streams a download into `file` (via FILE.part), drawing progress on `bar`
+ * (a no-op when stderr is not a terminal). `startedMs` is performance.now()
+ * at the start of the save (for the rate shown).
+ */
+export async function saveSnapshotTo(file: string, download: SnapshotDownload, bar: ProgressBar, startedMs: number): Promise<void> {
   const { BackupFileWriter } = await import('../../server/index.js');
   const info = download.info;
   const writer = await BackupFileWriter.create(file, {
@@ -79,7 +83,7 @@ export function registerSnapshotCommands(program: Command): void {
     const startedMs = performance.now();
     const info = await withClient(options, 'read', async (client) => {
       const download = await client.openSnapshot({ timeoutMs: options.timeout, chunkBytesMax: options.chunkBytes });
-      await saveTo(file, download, new ProgressBar(`saving ${file}`), startedMs);
+      await saveSnapshotTo(file, download, new ProgressBar(`saving ${file}`), startedMs);
       return download.info;
     });
     const seconds = (performance.now() - startedMs) / 1000;

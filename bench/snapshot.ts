@@ -93,7 +93,7 @@ async function main(): Promise<void> {
     const save = await timed('save (client protocol -> file, fsync)', 0, async () => {
       rmSync(file, { force: true });
       const download = await client.openSnapshot({ timeoutMs: 30_000 });
-      await saveSnapshotTo(file, download, off, performance.now());
+      await saveSnapshotTo(file, download, off, performance.now(), new Date());
       fileBytes = statSync(file).size;
     });
     const results: CaseResult[] = [{ ...save, bytes: fileBytes, mbPerSec: fileBytes / 1e6 / save.medianSeconds }];

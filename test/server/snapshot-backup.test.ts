@@ -98,8 +98,9 @@ test('snapshot save under load, status, restore into a new 3-member cluster: eve
 
   const status = await runCli(['snapshot', 'status', file, '--json']);
   assert.equal(status.code, 0, status.stderr);
-  const row = JSON.parse(status.stdout) as { index: number; term: number; keys: number; checksumOk: boolean; contentBytes: number };
+  const row = JSON.parse(status.stdout) as { index: number; term: number; keys: number; checksumOk: boolean; contentBytes: number; savedAt: string };
   assert.equal(row.checksumOk, true);
+  assert.ok(Math.abs(Date.parse(row.savedAt) - Date.now()) < 10 * 60_000, `savedAt ${row.savedAt} is the wall-clock time of the save`);
   assert.equal(row.index, info.index);
   assert.equal(row.term, info.term);
   assert.equal(row.keys, info.keys);

@@ -39,9 +39,10 @@ export interface SnapshotStatusRow {
 /**
  * Streams a download into `file` (via FILE.part), drawing progress on `bar`
  * (a no-op when stderr is not a terminal). `startedMs` is performance.now()
- * at the start of the save (for the rate shown).
+ * at the start of the save (for the rate shown), `savedAt` the wall-clock time
+ * recorded in the header.
  */
-export async function saveSnapshotTo(file: string, download: SnapshotDownload, bar: ProgressBar, startedMs: number): Promise<void> {
+export async function saveSnapshotTo(file: string, download: SnapshotDownload, bar: ProgressBar, startedMs: number, savedAt: Date): Promise<void> {
   const { BackupFileWriter } = await import('../../server/index.js');
   const info = download.info;
   const writer = await BackupFileWriter.create(file, {
@@ -52,7 +53,7 @@ export async function saveSnapshotTo(file: string, download: SnapshotDownload, b
     memberName: info.memberName,
     keys: info.keys,
     contentBytes: info.totalBytes,
-    savedAt: new Date(startedMs).toISOString(),
+    savedAt: savedAt.toISOString(),
   });
   try {
     for await (const chunk of download) {
@@ -83,7 +84,7 @@ export function registerSnapshotCommands(program: Command): void {
     const startedMs = performance.now();
     const info = await withClient(options, 'read', async (client) => {
       const download = await client.openSnapshot({ timeoutMs: options.timeout, chunkBytesMax: options.chunkBytes });
-      await saveSnapshotTo(file, download, new ProgressBar(`saving ${file}`), startedMs);
+      await saveSnapshotTo(file, download, new ProgressBar(`saving ${file}`), startedMs, new Date(wallStartMs));
       return download.info;
     });
     const seconds = (performance.now() - startedMs) / 1000;

@@ -24,7 +24,8 @@ import { connect } from '../src/client/index.js';
 import { freePort } from '../src/cli/dev/free-ports.js';
 import { ProgressBar } from '../src/cli/bench/progress-bar.js';
 import { saveSnapshotTo } from '../src/cli/commands/snapshot.js';
-import { checkBackupFile, loadServerConfig, restoreBackup, startServer } from '../src/server/index.js';
+import { checkBackupFile, loadServerConfig, startServer } from '../src/server/index.js';
+import { restoreBackup } from '../src/cli/restore.js';
 
 const args = process.argv.slice(2);
 const json = args.includes('--json');

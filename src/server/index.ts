@@ -32,4 +32,3 @@ export {
   type BackupHeader,
   type CheckedBackup,
 } from './backup-file.js';
-export { restoreBackup, restoredClusterId, type RestoreOptions, type RestoreResult } from './restore.js';

@@ -147,7 +147,8 @@ export function registerSnapshotCommands(program: Command): void {
     .option('--initial-cluster-token <token>', 'tells apart clusters restored from the same file with the same members', '')
     .option('--json', 'print the result as JSON')
     .action(async (file: string, options: { name: string; dataDir: string; initialCluster: string; initialClusterToken: string; json?: boolean }) => {
-      const { restoreBackup, parseInitialCluster } = await import('../../server/index.js');
+      const { parseInitialCluster } = await import('../../server/index.js');
+      const { restoreBackup } = await import('../restore.js');
       const result = await restoreBackup({
         file,
         name: options.name,

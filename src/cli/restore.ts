@@ -1,7 +1,9 @@
 /**
  * `concord snapshot restore`: the data directory of one member of a NEW
  * cluster holding exactly a backup's data, as `etcdutl snapshot restore`
- * makes it. Run it once per member, with the same file, `--initial-cluster`
+ * makes it. An offline tool on the data directory (no member runs on it), so
+ * it lives with the CLI, not in the member (src/server reads no system
+ * randomness or hashing: the simulator runs it). Run it once per member, with the same file, `--initial-cluster`
  * and token: each run derives the same cluster ID from the file's checksum,
  * the initial cluster and the token, so the members agree on it without
  * talking, and the new cluster never mixes with the one the backup came from
@@ -22,9 +24,9 @@ import { mkdir, readdir, rm } from 'node:fs/promises';
 import { parseAddress } from '../net/index.js';
 import { DurableStorage } from '../storage/index.js';
 import { silentLogger, type Logger } from '../common/logger.js';
-import { checkBackupFile, CorruptBackupError, hex } from './backup-file.js';
-import { InvalidConfigError } from './config.js';
-import { writeMemberFile } from './member-file.js';
+import { checkBackupFile, CorruptBackupError, hex } from '../server/backup-file.js';
+import { InvalidConfigError } from '../server/config.js';
+import { writeMemberFile } from '../server/member-file.js';
 
 export interface RestoreOptions {
   readonly file: string;

@@ -6,7 +6,7 @@
  * - status FILE: checks the file and prints its index, term, keys, size and
  *   whether the checksum is right (exit 3 when it is not);
  * - restore FILE: the data directory of one member of a new cluster holding
- *   exactly that data (src/server/restore.ts); run once per member.
+ *   exactly that data (src/cli/restore.ts); run once per member.
  */
 import type { Command } from 'commander';
 import type { SnapshotDownload } from '../../client/index.js';

@@ -138,6 +138,19 @@ export class KvSnapshot implements Iterable<Uint8Array> {
    * length before the first byte. Mirrors the block cutting of the iterator.
    */
   byteLength(): number {
+    const sizing = this.measure(Number.MAX_SAFE_INTEGER);
+    for (;;) {
+      const step = sizing.next();
+      if (step.done === true) return step.value;
+    }
+  }
+
+  /**
+   * byteLength() in slices: yields after every `sliceEntries` keys, and
+   * returns the length. A member sizes a large snapshot between event-loop
+   * turns (a pass over millions of keys takes long enough to delay heartbeats).
+   */
+  *measure(sliceEntries: number): Generator<void, number, void> {
     const chunkBytes = this.chunkBytes;
     let total =
       SNAPSHOT_MAGIC.length +
@@ -150,7 +163,12 @@ export class KvSnapshot implements Iterable<Uint8Array> {
       varintBytes(this.sessionCount);
     const blockStart = 4 + 1 + 4; // length, kind, entry count
     let pos = -1;
+    let inSlice = 0;
     for (const entry of this.tree.values()) {
+      if (++inSlice >= sliceEntries) {
+        inSlice = 0;
+        yield;
+      }
       const bytes = entryBytes(entry);
       if (pos >= 0 && pos + bytes + 4 > chunkBytes) {
         total += pos + 4;

@@ -404,7 +404,8 @@ export class ClientService {
     if (request.streamId !== 0) return { header: this.header(), ...streams.next(request) };
     if (!this.replica.isLeader()) throw notLeader(this.replica.name, this.replica.hint());
     await this.replica.readBarrier(this.deadline());
-    return { header: this.header(), ...streams.open(request.chunkBytesMax) };
+    const page = await streams.open(request.chunkBytesMax);
+    return { header: this.header(), ...page };
   }
 
   /** The applied result as the method's response (the header is this leader's: its revision includes the write). */

@@ -239,7 +239,13 @@ export async function startServer(config: ServerConfig, logger?: Logger, options
         take: () => {
           const snapshot = kv.snapshot();
           const index = snapshot.appliedIndex;
-          return { index, term: index === 0 ? 0 : storage.hostStorage.term(index), keys: snapshot.keys, totalBytes: snapshot.byteLength(), contents: snapshot };
+          return {
+            index,
+            term: index === 0 ? 0 : storage.hostStorage.term(index),
+            keys: snapshot.keys,
+            measure: (sliceEntries) => snapshot.measure(sliceEntries),
+            contents: snapshot,
+          };
         },
         clusterId: () => readMemberFile(config.dataDir)?.clusterId ?? null,
       },

@@ -26,7 +26,8 @@ export interface BackupSnapshot {
   readonly index: number;
   readonly term: number;
   readonly keys: number;
-  readonly totalBytes: number;
+  /** The exact length of `contents`, in slices: yields between slices of keys, returns the length. */
+  measure(sliceEntries: number): Iterator<void, number, void>;
   readonly contents: Iterable<Uint8Array>;
 }
 
@@ -50,6 +51,7 @@ export type SnapshotPage = Omit<SnapshotSaveResponse, 'header'>;
 interface OpenStream {
   readonly id: number;
   readonly snapshot: BackupSnapshot;
+  readonly totalBytes: number;
   readonly clusterId: string;
   readonly pieces: Iterator<Uint8Array>;
   /** A piece taken from the iterator that did not fit in the last page. */
@@ -61,9 +63,13 @@ interface OpenStream {
 }
 
 const chunkBytesMin = 4 * 1024;
+/** Keys sized per event-loop turn when a stream opens (a few milliseconds each). */
+const sizingSliceEntries = 20_000;
 
 export class SnapshotStreams {
   private readonly streams = new Map<number, OpenStream>();
+  /** Streams being sized (they count against streamsMax). */
+  private opening = 0;
   private readonly streamsMax: number;
   private readonly idleMs: number;
 
@@ -82,17 +88,37 @@ export class SnapshotStreams {
     return this.streams.size;
   }
 
-  /** Opens a stream of the state as of now and returns its first page. Call after a read barrier. */
-  open(chunkBytesMax: number): SnapshotPage {
+  /**
+   * Opens a stream of the state as of now and returns its first page. Call
+   * after a read barrier: the state is taken synchronously, at once; its size
+   * is then measured a slice of keys per event-loop turn, so that a large store
+   * does not hold up the member's heartbeats.
+   */
+  async open(chunkBytesMax: number): Promise<SnapshotPage> {
     this.sweep();
-    if (this.streams.size >= this.streamsMax) {
-      throw overloaded('open snapshot streams', this.streamsMax);
-    }
+    if (this.streams.size + this.opening >= this.streamsMax) throw overloaded('open snapshot streams', this.streamsMax);
     const snapshot = this.source.take();
+    const clusterId = this.source.clusterId() ?? '';
+    this.opening++;
+    let totalBytes: number;
+    try {
+      const sizing = snapshot.measure(sizingSliceEntries);
+      for (;;) {
+        const step = sizing.next();
+        if (step.done === true) {
+          totalBytes = step.value;
+          break;
+        }
+        await new Promise<void>((resolve) => this.clock.schedule(resolve));
+      }
+    } finally {
+      this.opening--;
+    }
     const stream: OpenStream = {
       id: this.newId(),
       snapshot,
-      clusterId: this.source.clusterId() ?? '',
+      totalBytes,
+      clusterId,
       pieces: snapshot.contents[Symbol.iterator](),
       carry: null,
       offset: 0,
@@ -152,7 +178,7 @@ export class SnapshotStreams {
       parts.push(piece);
       bytes += piece.length;
     }
-    if (!done && stream.carry === null && stream.offset + bytes === stream.snapshot.totalBytes) {
+    if (!done && stream.carry === null && stream.offset + bytes === stream.totalBytes) {
       // The page ends exactly at the end: say so now rather than with an empty page.
       const step = stream.pieces.next();
       if (step.done === true) done = true;
@@ -163,15 +189,15 @@ export class SnapshotStreams {
     stream.offset += bytes;
     if (done) {
       this.streams.delete(stream.id);
-      if (stream.offset !== stream.snapshot.totalBytes) {
+      if (stream.offset !== stream.totalBytes) {
         throw invalidRequest(
-          `snapshot stream ${stream.id} ended at byte ${stream.offset}, not at its announced length ${stream.snapshot.totalBytes}`,
+          `snapshot stream ${stream.id} ended at byte ${stream.offset}, not at its announced length ${stream.totalBytes}`,
           'snapshot length mismatch',
         );
       }
     }
     const s = stream.snapshot;
-    return (stream.last = { streamId: stream.id, index: s.index, term: s.term, clusterId: stream.clusterId, keys: s.keys, totalBytes: s.totalBytes, offset, chunk, done });
+    return (stream.last = { streamId: stream.id, index: s.index, term: s.term, clusterId: stream.clusterId, keys: s.keys, totalBytes: stream.totalBytes, offset, chunk, done });
   }
 
   /** Drops the streams nobody asked anything of for idleMs (a client that died mid-save). */

@@ -110,5 +110,6 @@ test('the client method table has stable ids for every method', () => {
     'role.get': 34,
     'role.list': 35,
     'auth.status': 36,
+    'snapshot.save': 60,
   });
 });

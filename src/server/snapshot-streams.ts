@@ -149,11 +149,6 @@ export class SnapshotStreams {
     return this.page(stream, request.chunkBytesMax);
   }
 
-  /** Drops every stream (the member is stopping). */
-  clear(): void {
-    this.streams.clear();
-  }
-
   private page(stream: OpenStream, chunkBytesMax: number): SnapshotPage {
     const want =
       chunkBytesMax === 0 ? protocolLimits.snapshotChunkBytesDefault : Math.min(Math.max(chunkBytesMax, chunkBytesMin), protocolLimits.snapshotChunkBytesMax);

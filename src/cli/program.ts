@@ -12,6 +12,7 @@ import { registerServerCommand } from './commands/server.js';
 import { registerStatusCommand } from './commands/status.js';
 import { registerEndpointCommands } from './commands/endpoint.js';
 import { registerMemberCommands } from './commands/member.js';
+import { registerSnapshotCommands } from './commands/snapshot.js';
 import { CliExit, ExitCode } from './exit-codes.js';
 import { cliVersion } from './version.js';
 
@@ -37,12 +38,14 @@ Examples:
   concord status                   every member's role, term and indexes
   concord endpoint health          whether every member is healthy (exit 3 if not)
   concord member list              members, roles, URLs, how far each trails the leader
-  concord member add n4 --peer-url tcp://10.0.0.4:7101 --learner`,
+  concord member add n4 --peer-url tcp://10.0.0.4:7101 --learner
+  concord snapshot save backup.db  back up the whole store (consistent, from the leader)`,
     );
   registerKvCommands(program);
   registerStatusCommand(program);
   registerEndpointCommands(program);
   registerMemberCommands(program);
+  registerSnapshotCommands(program);
   registerServerCommand(program);
   registerDevCommand(program);
   registerBenchCommand(program);

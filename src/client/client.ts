@@ -44,6 +44,7 @@ import { plainCall, RetryLoop, type CallKind } from './retry-loop.js';
 import { ScanIterable, type ScanRange } from './scan.js';
 import { LeaderAdmin, MemberAdmin, type MemberCall } from './members.js';
 import { SessionKeeper } from './session-keeper.js';
+import { openSnapshot, snapshotMethod, type SnapshotDownload, type SnapshotOptions } from './snapshot.js';
 import { UnresolvedWrite, UnresolvedWriteState } from './unresolved-write.js';
 import { UnresolvedWrites, type WriteRequest } from './unresolved-writes.js';
 
@@ -244,6 +245,18 @@ export class KvClient {
     } catch (error) {
       return Promise.reject(error);
     }
+  }
+
+  // ------------------------------------------------------------------ backup
+
+  /**
+   * A consistent snapshot of the whole store from the leader, for backups
+   * (`concord snapshot save`): the stream's info, and its bytes as pages to
+   * iterate (src/client/snapshot.ts). Admin permission when auth is on.
+   */
+  openSnapshot(options: SnapshotOptions = {}): Promise<SnapshotDownload> {
+    const call = plainCall(snapshotMethod);
+    return openSnapshot((request, callOptions) => this.loop.invoke(call, request, callOptions, null), options);
   }
 
   // ------------------------------------------------------------------ session, status, close

@@ -80,6 +80,7 @@ export {
 } from './options.js';
 export { KeyValueResult } from './key-value.js';
 export { ScanIterable, type ScanRange } from './scan.js';
+export { SnapshotDownload, type SnapshotInfo, type SnapshotOptions } from './snapshot.js';
 export { UnresolvedWrite, UnresolvedWriteState } from './unresolved-write.js';
 export { toBytes, bytesToString, type BytesLike } from './bytes.js';
 export type { BackoffOptions } from '../common/backoff.js';

@@ -111,6 +111,8 @@ export const ConcordErrorCode = {
   LeaderTransferFailed: 'CONCORD_ERR_LEADER_TRANSFER_FAILED',
   /** This member was removed from the cluster: it stops (it logs this code). */
   MemberRemoved: 'CONCORD_ERR_MEMBER_REMOVED',
+  /** A backup file (`concord snapshot save`) is damaged, truncated or not a backup: nothing was restored from it. */
+  CorruptBackup: 'CONCORD_ERR_CORRUPT_BACKUP',
 
   // client: what the library itself concludes.
   Aborted: 'CONCORD_ERR_ABORTED',

@@ -9,7 +9,7 @@
  *   on one connection; answers come back in any order.
  * - Methods (`Method`): `kv.get`, `kv.put`, `kv.update`, `kv.delete`,
  *   `kv.scan`, `session.open`, `session.keepAlive`, `session.close`,
- *   `cluster.status`. Request/response types per method: `MethodTypes`.
+ *   `cluster.status`, users/roles/auth, `snapshot.save` (backups, paged). Request/response types per method: `MethodTypes`.
  *   Schemas that validate them on the wire: `clientMessages` (schemas.ts).
  * - Any member serves any method. A follower forwards writes and
  *   linearizable reads to the leader and answers; every response's `header`

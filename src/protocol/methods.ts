@@ -18,6 +18,8 @@ import type {
   PutRequest,
   ScanRequest,
   ScanResponse,
+  SnapshotSaveRequest,
+  SnapshotSaveResponse,
   StatusRequest,
   StatusResponse,
   UpdateRequest,
@@ -87,6 +89,14 @@ export const Method = {
   MemberRemove: 'member.remove',
   /** Hand leadership to a caught-up voter (thesis §3.10); answers once another member leads. */
   LeaderTransfer: 'leader.transfer',
+  /**
+   * One page of a consistent snapshot of the whole store, for backups
+   * (`concord snapshot save`). Served by the leader only (a follower answers
+   * NotLeader with the leader's URL): the stream is opened after a ReadIndex,
+   * so it includes every write acknowledged before the call. Admin permission
+   * when auth is enabled.
+   */
+  SnapshotSave: 'snapshot.save',
 } as const;
 export type Method = (typeof Method)[keyof typeof Method];
 
@@ -123,6 +133,7 @@ export interface MethodTypes {
   'member.promote': { request: M.MemberPromoteRequest; response: M.MemberChangeResponse };
   'member.remove': { request: M.MemberRemoveRequest; response: M.MemberChangeResponse };
   'leader.transfer': { request: M.LeaderTransferRequest; response: M.LeaderTransferResponse };
+  'snapshot.save': { request: SnapshotSaveRequest; response: SnapshotSaveResponse };
 }
 
 /** Methods that change state: forwarded to the leader and proposed through Raft. */
@@ -153,6 +164,9 @@ export const protocolLimits = {
   /** Smallest and largest session time to live a member grants. */
   sessionTtlMinMs: 1_000,
   sessionTtlMaxMs: 24 * 60 * 60 * 1000,
+  /** Default and largest page of a snapshot stream (a page is one frame; frames are at least 16 MiB). */
+  snapshotChunkBytesDefault: 1024 * 1024,
+  snapshotChunkBytesMax: 8 * 1024 * 1024,
 } as const;
 
 /** Default member limits (overridable by server config). */

@@ -111,6 +111,20 @@ export const statusResponseSchema = s.object({
   members: s.array(memberInfoSchema),
 });
 
+export const snapshotSaveRequestSchema = s.object({ streamId: s.uint(), offset: s.uint(), chunkBytesMax: s.uint() });
+export const snapshotSaveResponseSchema = s.object({
+  header: responseHeaderSchema,
+  streamId: s.uint(),
+  index: s.uint(),
+  term: s.uint(),
+  clusterId: s.string(),
+  keys: s.uint(),
+  totalBytes: s.uint(),
+  offset: s.uint(),
+  chunk: s.bytes(),
+  done: s.bool(),
+});
+
 // Auth (auth-types.ts). Names and passwords are bounded here; the state machine checks names exactly.
 const authName = s.string({ maxLength: 1024 });
 const password = s.string({ maxLength: 1024 });
@@ -192,6 +206,7 @@ export const clientMethods = defineMethods({
   'member.promote': { id: 42, request: memberSchemas.promoteRequest, response: memberSchemas.changeResponse },
   'member.remove': { id: 43, request: memberSchemas.removeRequest, response: memberSchemas.changeResponse },
   'leader.transfer': { id: 44, request: memberSchemas.transferRequest, response: memberSchemas.transferResponse },
+  'snapshot.save': { id: 60, request: snapshotSaveRequestSchema, response: snapshotSaveResponseSchema },
 });
 export type ClientMethods = typeof clientMethods;
 
@@ -214,6 +229,8 @@ export type SchemaTypeChecks = [
   Check<Same<Loose<Infer<typeof scanResponseSchema>>, Loose<T.ScanResponse>>>,
   Check<Same<Loose<Infer<typeof openSessionResponseSchema>>, Loose<T.OpenSessionResponse>>>,
   Check<Same<Loose<Infer<typeof statusResponseSchema>>, Loose<T.StatusResponse>>>,
+  Check<Same<Loose<Infer<typeof snapshotSaveRequestSchema>>, Loose<T.SnapshotSaveRequest>>>,
+  Check<Same<Loose<Infer<typeof snapshotSaveResponseSchema>>, Loose<T.SnapshotSaveResponse>>>,
 ];
 
 /** MethodTypes (hand-written) and the table agree for every method. */

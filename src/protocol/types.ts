@@ -196,3 +196,40 @@ export interface StatusResponse {
   readonly member: MemberStatus;
   readonly members: readonly MemberInfo[];
 }
+
+// ---------------------------------------------------------------- snapshot (backup)
+
+/**
+ * One page of a backup snapshot stream (`snapshot.save`). The first call
+ * (`streamId: 0`) opens a stream on the leader at a linearizable point; each
+ * later call asks for the bytes at `offset` (the bytes received so far) of
+ * that stream, on the same connection. The client asks for the next page only
+ * once it has written the previous one: that is the flow control, and it keeps
+ * one page in memory on either side.
+ */
+export interface SnapshotSaveRequest {
+  /** 0 opens a new stream; otherwise the `streamId` the opening answer gave. */
+  readonly streamId: number;
+  /** Bytes already received (0 on open); the member refuses any other offset. */
+  readonly offset: number;
+  /** Largest page wanted; the member clamps it to its bounds (0: its default). */
+  readonly chunkBytesMax: number;
+}
+
+export interface SnapshotSaveResponse {
+  readonly header: ResponseHeader;
+  readonly streamId: number;
+  /** The raft index and term of the last entry the snapshot includes (its index is at least the commit index when the stream opened). */
+  readonly index: number;
+  readonly term: number;
+  /** The cluster the snapshot comes from ('' while the member has not learned it). */
+  readonly clusterId: string;
+  /** Keys and exact byte length of the whole key-value stream (the CKVS format of src/kv/snapshot-format.ts). */
+  readonly keys: number;
+  readonly totalBytes: number;
+  /** Where `chunk` starts in the stream. */
+  readonly offset: number;
+  readonly chunk: Uint8Array;
+  /** True on the page that ends the stream (the member has then forgotten it). */
+  readonly done: boolean;
+}

@@ -25,3 +25,11 @@ export { startServer, type RunningServer, type StartServerOptions } from './serv
 export { shutdownOnSignals, type ShutdownOnSignalsOptions } from './signals.js';
 export { readMemberFile, memberFileName, type MemberFile } from './member-file.js';
 export { ServerExitCode, isFatalStorageFailure } from './exit-codes.js';
+export {
+  BackupFileWriter,
+  CorruptBackupError,
+  checkBackupFile,
+  hex as backupChecksumHex,
+  type BackupHeader,
+  type CheckedBackup,
+} from './backup-file.js';

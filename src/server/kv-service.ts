@@ -50,6 +50,7 @@ import { internalError, invalidRequest, notLeader, type LeaderHint } from './err
 import { plainBytes } from './bytes.js';
 import { proposalHeadroomBytes } from './proposal-tracker.js';
 import type { MembershipService } from './member-changes.js';
+import type { SnapshotStreams } from './snapshot-streams.js';
 
 /** One member as the client methods need it (implemented by KvReplica over the loop and the state machine). */
 export interface Replica {
@@ -112,6 +113,8 @@ export interface ClientServiceOptions {
   readonly hasher?: PasswordHasher;
   /** The membership methods on the leader (absent: they answer Internal; tests of the key-value side only). */
   readonly membership?: MembershipService;
+  /** Serves `snapshot.save` (backups); without it the method is refused. */
+  readonly snapshots?: SnapshotStreams;
 }
 
 type Request<M extends Method> = MethodTypes[M]['request'];
@@ -235,6 +238,7 @@ export class ClientService {
     'member.remove': (request, context) =>
       this.member('member.remove', request, context, (m, deadline) => m.remove(this.carry(request, context), deadline, () => this.header())),
     'leader.transfer': (request, context) => this.member('leader.transfer', request, context, (m, deadline) => m.transfer(request, deadline, () => this.header())),
+    'snapshot.save': (request, context) => this.snapshotSave(request, context),
   };
 
   /**
@@ -471,6 +475,24 @@ export class ClientService {
     }
     await this.replica.readBarrier(this.deadline());
     return answer();
+  }
+
+  /**
+   * One page of a backup stream. Never forwarded (the stream lives on the
+   * member that opened it): a follower answers NotLeader, and the client goes
+   * to the leader, which opens the stream after a ReadIndex (so the snapshot
+   * holds every write acknowledged before the call). Admin only once auth is on.
+   */
+  private async snapshotSave(request: Request<'snapshot.save'>, context: RequestContext): Promise<Response<'snapshot.save'>> {
+    this.replica.checkAccepting();
+    checkCommand(this.authorizer, this.userOf(context), { kind: AuthCommandKind.AuthDisable });
+    const streams = this.options.snapshots;
+    if (streams === undefined) throw invalidRequest(`member ${this.replica.name} does not serve snapshot streams`, 'snapshot.save not served');
+    if (request.streamId !== 0) return { header: this.header(), ...streams.next(request) };
+    if (!this.replica.isLeader()) throw notLeader(this.replica.name, this.replica.hint());
+    await this.replica.readBarrier(this.deadline());
+    const page = await streams.open(request.chunkBytesMax);
+    return { header: this.header(), ...page };
   }
 
   /** The applied result as the method's response (the header is this leader's: its revision includes the write). */

@@ -36,6 +36,7 @@ import { EntryClock, observingEntryTime } from './entry-clock.js';
 import type { Clock } from '../common/clock.js';
 import type { RandomSource } from '../common/rng.js';
 import { systemClock, systemRandom } from '../common/system-clock.js';
+import { SnapshotStreams } from './snapshot-streams.js';
 
 export interface RunningServer {
   readonly config: ServerConfig;
@@ -279,6 +280,25 @@ export async function startServer(config: ServerConfig, logger?: Logger, options
       liveTickGapMaxMs: Math.max(2000, 10 * tickIntervalMs),
     });
 
+    // Backups (`snapshot.save`): the state as applied now, with its entry's term and this member's cluster ID.
+    const snapshots = new SnapshotStreams(
+      {
+        take: () => {
+          const snapshot = kv.snapshot();
+          const index = snapshot.appliedIndex;
+          return {
+            index,
+            term: index === 0 ? 0 : storage.hostStorage.term(index),
+            keys: snapshot.keys,
+            measure: (sliceEntries) => snapshot.measure(sliceEntries),
+            contents: snapshot,
+          };
+        },
+        clusterId: () => readMemberFile(config.dataDir)?.clusterId ?? null,
+      },
+      clock,
+      random,
+    );
     table.onChange(() => {
       peers.setMembers(table.peerUrls());
       if (table.wasRemoved(config.name)) log.warn({ index: table.changeIndex }, 'applied the removal of this member; it stops once a peer confirms it');
@@ -296,6 +316,7 @@ export async function startServer(config: ServerConfig, logger?: Logger, options
     const service = new ClientService(new KvReplica(host, kv), peers, config.requestTimeoutMs, entryClock.stampingClock(), {
       clientCertAuth: config.clientCertAuth === true,
       membership,
+      snapshots,
     });
     const clientHandlers = service.rpcHandlers({ forwarded: false });
     const clientRpc = new RpcServer(clientMethods, metrics === null ? clientHandlers : metrics.withMetrics(clientHandlers), { logger: log });

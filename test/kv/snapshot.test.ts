@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import {
+  AuthCommandKind,
   CommandKind,
   CorruptSnapshotError,
   KvStateMachine,
@@ -176,6 +177,8 @@ test('property: a snapshot taken mid-way while applies continue restores the sta
         for (const c of chunks) assert.ok(c.length <= options.snapshotChunkBytes!, 'chunks are bounded');
         // Restore from chunks re-cut to an unrelated size, as storage would hand them back.
         const all = concat(chunks);
+        assert.equal(snap.byteLength(), all.length, 'byteLength() is the exact length of the stream (announced before a backup)');
+        assert.equal(snap.keys, atSnapshotTime.keyCount);
         const recut = async function* () {
           for (let off = 0; off < all.length; off += readSize) yield all.subarray(off, off + readSize);
         };
@@ -192,6 +195,30 @@ test('property: a snapshot taken mid-way while applies continue restores the sta
       },
     ),
     { numRuns: 150 },
+  );
+});
+
+test('byteLength() is exact for every chunk size, with large values and auth state', () => {
+  fc.assert(
+    fc.property(
+      fc.array(fc.tuple(fc.integer({ min: 1, max: 60 }), fc.integer({ min: 0, max: 3000 })), { maxLength: 80 }),
+      fc.integer({ min: 64, max: 4096 }),
+      fc.boolean(),
+      (puts, chunkBytes, auth) => {
+        const sm = new KvStateMachine({ ...options, snapshotChunkBytes: chunkBytes, sessionsMax: 10, sessionResultsMax: 100 });
+        let index = 0;
+        sm.apply(++index, encodeCommand({ kind: CommandKind.OpenSession, ttlMs: 5_000 }, 1_000));
+        let seq = 0;
+        for (const [key, valueBytes] of puts) {
+          seq++;
+          sm.apply(++index, encodeCommand({ kind: CommandKind.Put, key: b(`k${key}`), value: new Uint8Array(valueBytes).fill(7), session: { sessionId: 1, seq, ackedSeq: seq - 1 } }, 1_000));
+        }
+        if (auth) sm.apply(++index, encodeCommand({ kind: AuthCommandKind.RoleAdd, name: 'reader' }, 1_000));
+        const snap = sm.snapshot();
+        assert.equal(snap.byteLength(), snap.toBytes().length);
+      },
+    ),
+    { numRuns: 200 },
   );
 });
 

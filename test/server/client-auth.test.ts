@@ -106,6 +106,7 @@ test('client TLS with auth: refusals are typed and write nothing; root works; a 
     await assert.rejects(anonymous.put('a/2', 'no'), AuthenticationFailedError);
     await assert.rejects(anonymous.admin('user.list', {}), AuthenticationFailedError);
     await assert.rejects(anonymous.members.list(), AuthenticationFailedError);
+    await assert.rejects(anonymous.openSnapshot(), AuthenticationFailedError);
     await anonymous.close();
 
     // Wrong password, unknown user: the login on the first connection fails, typed (not retried to a timeout).
@@ -119,6 +120,7 @@ test('client TLS with auth: refusals are typed and write nothing; root works; a 
     const reader = await client(cluster, { auth: { user: 'reader', password: 'readerpw' } });
     assert.equal((await reader.get('b/x'))?.valueString(), 'secret');
     await assert.rejects(reader.put('a/3', 'no'), (error: unknown) => error instanceof PermissionDeniedError && /reader/.test(error.message));
+    await assert.rejects(reader.openSnapshot(), PermissionDeniedError); // a backup is everything: admin only
     await reader.close();
 
     // A role on prefix a/ reading b/x, and scanning beyond its prefix; a forwarded write through a follower is checked too.
@@ -152,6 +154,11 @@ test('client TLS with auth: refusals are typed and write nothing; root works; a 
     assert.deepEqual(removed.members.map((m) => m.name).sort(), names.filter((n) => n !== moved.leader));
     await cluster.servers.find((s) => s.config.name === moved.leader)!.removed; // it learns it was removed and stops
     await root.status();
+    const backup = await root.openSnapshot({ chunkBytesMax: 4096 });
+    let backupBytes = 0;
+    for await (const chunk of backup) backupBytes += chunk.length;
+    assert.equal(backupBytes, backup.info.totalBytes);
+    assert.ok(backup.info.keys >= 3);
     await root.admin('auth.disable', {});
     await root.close();
 

@@ -76,6 +76,8 @@ export interface ClusterOptions {
   readonly memberArgs?: (name: string) => readonly string[];
   /** Give every member a metrics listener (Member.metricsUrl). */
   readonly metrics?: boolean;
+  /** Runs before any member starts, with the members' specs and --initial-cluster (e.g. to restore their data dirs). */
+  readonly prepare?: (specs: readonly MemberSpec[], initialCluster: string) => Promise<void>;
 }
 
 /** Polls `condition` until it returns a truthy value or `timeoutMs` passes (then throws with `what`). */
@@ -137,6 +139,14 @@ export class TestCluster {
     }
     const initialCluster = specs.map((s) => `${s.name}=${s.peerUrl}`).join(',');
     cluster.initialCluster = initialCluster;
+    if (options.prepare !== undefined) {
+      try {
+        await options.prepare(specs, initialCluster);
+      } catch (error) {
+        rmSync(root, { recursive: true, force: true });
+        throw error;
+      }
+    }
     for (const spec of specs) {
       const member: Member = { ...spec, process: null, exited: Promise.resolve(0) };
       cluster.members.push(member);

@@ -115,5 +115,6 @@ test('the client method table has stable ids for every method', () => {
     'member.promote': 42,
     'member.remove': 43,
     'leader.transfer': 44,
+    'snapshot.save': 60,
   });
 });

@@ -28,19 +28,21 @@ export class ProgressBar {
       this.lastOps = progress.ops;
       this.lastS = progress.elapsedS;
     }
-    const fraction = Math.min(1, progress.elapsedS / progress.durationS);
-    const filled = Math.round(fraction * barWidth);
     const intervalS = progress.elapsedS - this.lastS;
     const rate = intervalS > 0 ? (progress.ops - this.lastOps) / intervalS : 0;
     this.lastOps = progress.ops;
     this.lastS = progress.elapsedS;
-    const bar = (progress.phase === 'warmup' ? '~' : '#').repeat(filled) + '-'.repeat(barWidth - filled);
     const label = progress.phase === 'warmup' ? `${this.label} (warm-up)` : this.label;
-    this.stream.write(
-      `\r${label} [${bar}] ${Math.round(fraction * 100)
-        .toString()
-        .padStart(3)}%  ${Math.round(rate).toLocaleString('en-US')} ops/s  \x1b[K`,
-    );
+    this.draw(progress.elapsedS / progress.durationS, `${Math.round(rate).toLocaleString('en-US')} ops/s`, label, progress.phase === 'warmup' ? '~' : '#');
+  }
+
+  /** Draws the bar at `fraction` (0..1) with `detail` after the percentage (e.g. a rate). */
+  draw(fraction: number, detail: string, label = this.label, fill = '#'): void {
+    if (!this.enabled) return;
+    const clamped = Math.min(1, Math.max(0, fraction));
+    const filled = Math.round(clamped * barWidth);
+    const bar = fill.repeat(filled) + '-'.repeat(barWidth - filled);
+    this.stream.write(`\r${label} [${bar}] ${Math.round(clamped * 100).toString().padStart(3)}%  ${detail}  \x1b[K`);
   }
 
   done(): void {

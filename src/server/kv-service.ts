@@ -27,6 +27,8 @@ import {
   type Principal,
 } from '../auth/index.js';
 import {
+  AuthenticationFailedError,
+  PermissionDeniedError,
   AuthCommandKind,
   type AuthView,
   commandProblem,
@@ -61,6 +63,12 @@ export interface Replica {
   propose(payload: Uint8Array, deadlineMs: number): Promise<ApplyResult>;
   /** Resolves once a linearizable read may be served from the local state (leader only, ReadIndex). */
   readBarrier(deadlineMs: number): Promise<void>;
+  /**
+   * Resolves once this member has applied at least the leader's commit index
+   * as of the call (a follower asks the leader by ReadIndex; the leader
+   * confirms its own): every change acknowledged before the call is applied here.
+   */
+  catchUp(deadlineMs: number): Promise<void>;
   /** Throws (StorageFailed, ShuttingDown) when this member must not take new writes. */
   checkAcceptingWrites(): void;
   /** Throws ShuttingDown once the member stopped accepting requests. */
@@ -161,7 +169,8 @@ export class ClientService {
     'session.close': (request, context) =>
       this.write('session.close', request, context, { kind: CommandKind.CloseSession, sessionId: request.sessionId }),
     'cluster.status': async (_request, context) => {
-      this.authorizer.checkAuthenticated(this.userOf(context));
+      const judged = this.guard(context, (user) => this.authorizer.checkAuthenticated(user));
+      if (judged !== undefined) await judged;
       return { header: this.header(), ...this.replica.status() };
     },
     'auth.authenticate': (request, context) => this.authenticate(request, context),
@@ -245,7 +254,8 @@ export class ClientService {
     this.replica.checkAccepting();
     const problem = keyProblem(request.key, this.replica.limits);
     if (problem) throw problem;
-    checkGet(this.authorizer, this.userOf(context), plainBytes(request.key));
+    const judged = this.guard(context, (user) => checkGet(this.authorizer, user, plainBytes(request.key)));
+    if (judged !== undefined) await judged;
     if (request.consistency === 'linearizable') {
       if (!this.replica.isLeader()) {
         if (context.forwarded) throw notLeader(this.replica.name, this.replica.hint());
@@ -262,11 +272,13 @@ export class ClientService {
     if (!Number.isSafeInteger(request.limit) || request.limit < 1 || request.limit > protocolLimits.scanLimitMax) {
       throw invalidRequest(`scan limit must be in [1, ${protocolLimits.scanLimitMax}]`, 'limit out of range');
     }
-    checkScan(this.authorizer, this.userOf(context), {
+    const range = {
       ...(request.prefix !== undefined ? { prefix: plainBytes(request.prefix) } : {}),
       ...(request.start !== undefined ? { start: plainBytes(request.start) } : {}),
       ...(request.end !== undefined ? { end: plainBytes(request.end) } : {}),
-    });
+    };
+    const judged = this.guard(context, (user) => checkScan(this.authorizer, user, range));
+    if (judged !== undefined) await judged;
     if (request.consistency === 'linearizable') {
       if (!this.replica.isLeader()) {
         if (context.forwarded) throw notLeader(this.replica.name, this.replica.hint());
@@ -294,7 +306,8 @@ export class ClientService {
     this.replica.checkAcceptingWrites();
     const problem = commandProblem(command, this.replica.limits);
     if (problem) throw problem;
-    checkCommand(this.authorizer, this.userOf(context), command);
+    const judged = this.guard(context, (user) => checkCommand(this.authorizer, user, command));
+    if (judged !== undefined) await judged;
     if (!this.replica.isLeader()) {
       if (context.forwarded) throw notLeader(this.replica.name, this.replica.hint());
       return this.forwarder.forward(method, this.carry(request, context), this.deadline());
@@ -334,6 +347,26 @@ export class ClientService {
     return principal?.user ?? null;
   }
 
+  /**
+   * Runs an auth check as the request's user. A refusal stands only once it
+   * was judged on auth state at least as new as the leader's when the
+   * request came: this member's state may lag (a user added, a role granted,
+   * auth disabled: committed and acknowledged, not applied here yet), so on
+   * a refusal it catches up (ReadIndex) and checks once more. A pass needs no
+   * catch-up: a forwarded request is checked again by the leader, and a local
+   * (stale) read is stale by choice. Returns undefined when the check passed
+   * at once (the hot path stays synchronous), else the promise of the verdict.
+   */
+  private guard(context: RequestContext, check: (user: string | null) => void): Promise<void> | undefined {
+    try {
+      check(this.userOf(context));
+      return undefined;
+    } catch (error) {
+      if (!(error instanceof AuthenticationFailedError || error instanceof PermissionDeniedError)) throw error;
+      return this.replica.catchUp(this.deadline()).then(() => check(this.userOf(context)));
+    }
+  }
+
   /** The request as forwarded to the leader: with the user it acts as (see FORWARDED_USER_FIELD). */
   private carry<R>(request: R, context: RequestContext): R {
     return { ...request, [FORWARDED_USER_FIELD]: this.userOf(context) ?? '' };
@@ -341,6 +374,9 @@ export class ClientService {
 
   private async authenticate(request: Request<'auth.authenticate'>, context: RequestContext): Promise<Response<'auth.authenticate'>> {
     this.replica.checkAccepting();
+    // Judged on auth state at least as new as the leader's now: a user added (or a password
+    // changed) and acknowledged just before must count here too, even on a lagging follower.
+    await this.replica.catchUp(this.deadline());
     const principal = await this.authenticator.authenticatePassword(request.user, request.password);
     if (context.connection !== undefined) this.principals.set(context.connection, principal);
     return { header: this.header() };
@@ -360,7 +396,8 @@ export class ClientService {
    */
   private async admin<M extends AdminMethod>(method: M, request: Request<M>, context: RequestContext, build: () => Command | Promise<Command>): Promise<Response<M>> {
     this.replica.checkAcceptingWrites();
-    checkCommand(this.authorizer, this.userOf(context), { kind: AuthCommandKind.AuthDisable });
+    const judged = this.guard(context, (user) => checkCommand(this.authorizer, user, { kind: AuthCommandKind.AuthDisable }));
+    if (judged !== undefined) await judged;
     if (!this.replica.isLeader()) {
       if (context.forwarded) throw notLeader(this.replica.name, this.replica.hint());
       return this.forwarder.forward(method, this.carry(request, context), this.deadline());
@@ -377,7 +414,8 @@ export class ClientService {
   /** User/role queries and auth status: checked here, answered by the leader after a ReadIndex. */
   private async query<M extends QueryMethod>(method: M, request: Request<M>, context: RequestContext, query: AuthQuery, answer: () => Response<M>): Promise<Response<M>> {
     this.replica.checkAccepting();
-    checkAuthQuery(this.authorizer, this.userOf(context), query, (user) => this.replica.auth.user(user)?.roles ?? []);
+    const judged = this.guard(context, (user) => checkAuthQuery(this.authorizer, user, query, (name) => this.replica.auth.user(name)?.roles ?? []));
+    if (judged !== undefined) await judged;
     if (!this.replica.isLeader()) {
       if (context.forwarded) throw notLeader(this.replica.name, this.replica.hint());
       return this.forwarder.forward(method, this.carry(request, context), this.deadline());

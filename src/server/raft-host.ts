@@ -188,6 +188,22 @@ export class RaftHost<Result> {
     return ready;
   }
 
+  /**
+   * Resolves once this member has applied at least the leader's commit index
+   * as of the call, so every change acknowledged to any client before it is
+   * in the local state. A follower asks the leader (ReadIndex, thesis §6.4:
+   * the core forwards it and the answer comes back as a ReadState); the
+   * leader confirms its own (readBarrier). The client service catches up
+   * before judging a login or a refusal on auth state that may lag.
+   */
+  catchUp(deadlineMs: number): Promise<void> {
+    if (this.isLeader()) return this.readBarrier(deadlineMs);
+    if (this.leader === null) return Promise.reject(notLeader(this.name, this.hint()));
+    const ready = this.reads.enqueue(deadlineMs);
+    this.schedule();
+    return ready;
+  }
+
   status(): Omit<StatusResponse, 'header'> {
     return memberStatus({
       identity: this.options.identity,
@@ -445,6 +461,7 @@ export class RaftHost<Result> {
 
   private onSoftState(role: Role, leader: NodeId | null): void {
     const wasLeader = this.role === Role.Leader;
+    const previousLeader = this.leader;
     if (role !== this.role || leader !== this.leader) {
       this.logger.info({ role, leader, previousRole: this.role, previousLeader: this.leader }, 'role or leader changed');
     }
@@ -461,6 +478,9 @@ export class RaftHost<Result> {
       );
       this.reads.failUnconfirmed(() => leaderChanged('read', this.hint()));
       if (n > 0) this.logger.info({ rejected: n }, 'leadership lost: pending proposals answered');
+    } else if (role !== Role.Leader && leader !== previousLeader) {
+      // A follower's catch-up asked the previous leader, which may never answer now.
+      this.reads.failUnconfirmed(() => leaderChanged('read', this.hint()));
     }
     for (const wake of [...this.leaderWaiters]) wake();
   }

@@ -354,14 +354,8 @@ async function memberStatus(member: LocalMember, channels: Map<string, RpcChanne
     let channel = channels.get(member.name);
     if (channel === undefined) {
       channel = await createRpcChannel(member.clientUrl, { timeoutMs: 500, ...(probe.tls !== null ? { tls: probe.tls } : {}) });
-      if (probe.auth !== null) {
-        try {
-          await channel.call(Method.Authenticate, { user: probe.auth.user, password: probe.auth.password }, { timeoutMs: 5_000 });
-        } catch (error) {
-          channel.destroy();
-          throw error;
-        }
-      }
+      // A refused login (the user is not made yet, auth still off) leaves the probe anonymous: the status call tells.
+      if (probe.auth !== null) await channel.call(Method.Authenticate, { user: probe.auth.user, password: probe.auth.password }, { timeoutMs: 5_000 }).catch(() => undefined);
       channels.set(member.name, channel);
       channel.onClose(() => channels.delete(member.name));
     }

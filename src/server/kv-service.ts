@@ -169,8 +169,11 @@ export class ClientService {
     'session.close': (request, context) =>
       this.write('session.close', request, context, { kind: CommandKind.CloseSession, sessionId: request.sessionId }),
     'cluster.status': async (_request, context) => {
-      const judged = this.guard(context, (user) => this.authorizer.checkAuthenticated(user));
-      if (judged !== undefined) await judged;
+      try {
+        this.authorizer.checkAuthenticated(this.userOf(context));
+      } catch (error) {
+        await this.confirmRefusal(error, context, (user) => this.authorizer.checkAuthenticated(user));
+      }
       return { header: this.header(), ...this.replica.status() };
     },
     'auth.authenticate': (request, context) => this.authenticate(request, context),
@@ -254,8 +257,11 @@ export class ClientService {
     this.replica.checkAccepting();
     const problem = keyProblem(request.key, this.replica.limits);
     if (problem) throw problem;
-    const judged = this.guard(context, (user) => checkGet(this.authorizer, user, plainBytes(request.key)));
-    if (judged !== undefined) await judged;
+    try {
+      checkGet(this.authorizer, this.userOf(context), plainBytes(request.key));
+    } catch (error) {
+      await this.confirmRefusal(error, context, (user) => checkGet(this.authorizer, user, plainBytes(request.key)));
+    }
     if (request.consistency === 'linearizable') {
       if (!this.replica.isLeader()) {
         if (context.forwarded) throw notLeader(this.replica.name, this.replica.hint());
@@ -277,8 +283,11 @@ export class ClientService {
       ...(request.start !== undefined ? { start: plainBytes(request.start) } : {}),
       ...(request.end !== undefined ? { end: plainBytes(request.end) } : {}),
     };
-    const judged = this.guard(context, (user) => checkScan(this.authorizer, user, range));
-    if (judged !== undefined) await judged;
+    try {
+      checkScan(this.authorizer, this.userOf(context), range);
+    } catch (error) {
+      await this.confirmRefusal(error, context, (user) => checkScan(this.authorizer, user, range));
+    }
     if (request.consistency === 'linearizable') {
       if (!this.replica.isLeader()) {
         if (context.forwarded) throw notLeader(this.replica.name, this.replica.hint());
@@ -306,8 +315,11 @@ export class ClientService {
     this.replica.checkAcceptingWrites();
     const problem = commandProblem(command, this.replica.limits);
     if (problem) throw problem;
-    const judged = this.guard(context, (user) => checkCommand(this.authorizer, user, command));
-    if (judged !== undefined) await judged;
+    try {
+      checkCommand(this.authorizer, this.userOf(context), command);
+    } catch (error) {
+      await this.confirmRefusal(error, context, (user) => checkCommand(this.authorizer, user, command));
+    }
     if (!this.replica.isLeader()) {
       if (context.forwarded) throw notLeader(this.replica.name, this.replica.hint());
       return this.forwarder.forward(method, this.carry(request, context), this.deadline());
@@ -348,23 +360,20 @@ export class ClientService {
   }
 
   /**
-   * Runs an auth check as the request's user. A refusal stands only once it
-   * was judged on auth state at least as new as the leader's when the
+   * An auth check refused this request (`error`). The refusal stands only once
+   * it was judged on auth state at least as new as the leader's when the
    * request came: this member's state may lag (a user added, a role granted,
-   * auth disabled: committed and acknowledged, not applied here yet), so on
-   * a refusal it catches up (ReadIndex) and checks once more. A pass needs no
-   * catch-up: a forwarded request is checked again by the leader, and a local
-   * (stale) read is stale by choice. Returns undefined when the check passed
-   * at once (the hot path stays synchronous), else the promise of the verdict.
+   * auth disabled: committed and acknowledged, not applied here yet), so it
+   * catches up (ReadIndex) and runs `check` once more, which throws if the
+   * refusal stands. A check that passes needs no catch-up and stays on the
+   * synchronous fast path: a forwarded request is checked again by the
+   * leader, and a local (stale) read is stale by choice. Errors other than
+   * auth refusals are rethrown as they are.
    */
-  private guard(context: RequestContext, check: (user: string | null) => void): Promise<void> | undefined {
-    try {
-      check(this.userOf(context));
-      return undefined;
-    } catch (error) {
-      if (!(error instanceof AuthenticationFailedError || error instanceof PermissionDeniedError)) throw error;
-      return this.replica.catchUp(this.deadline()).then(() => check(this.userOf(context)));
-    }
+  private async confirmRefusal(error: unknown, context: RequestContext, check: (user: string | null) => void): Promise<void> {
+    if (!(error instanceof AuthenticationFailedError || error instanceof PermissionDeniedError)) throw error;
+    await this.replica.catchUp(this.deadline());
+    check(this.userOf(context));
   }
 
   /** The request as forwarded to the leader: with the user it acts as (see FORWARDED_USER_FIELD). */
@@ -396,8 +405,11 @@ export class ClientService {
    */
   private async admin<M extends AdminMethod>(method: M, request: Request<M>, context: RequestContext, build: () => Command | Promise<Command>): Promise<Response<M>> {
     this.replica.checkAcceptingWrites();
-    const judged = this.guard(context, (user) => checkCommand(this.authorizer, user, { kind: AuthCommandKind.AuthDisable }));
-    if (judged !== undefined) await judged;
+    try {
+      checkCommand(this.authorizer, this.userOf(context), { kind: AuthCommandKind.AuthDisable });
+    } catch (error) {
+      await this.confirmRefusal(error, context, (user) => checkCommand(this.authorizer, user, { kind: AuthCommandKind.AuthDisable }));
+    }
     if (!this.replica.isLeader()) {
       if (context.forwarded) throw notLeader(this.replica.name, this.replica.hint());
       return this.forwarder.forward(method, this.carry(request, context), this.deadline());
@@ -414,8 +426,11 @@ export class ClientService {
   /** User/role queries and auth status: checked here, answered by the leader after a ReadIndex. */
   private async query<M extends QueryMethod>(method: M, request: Request<M>, context: RequestContext, query: AuthQuery, answer: () => Response<M>): Promise<Response<M>> {
     this.replica.checkAccepting();
-    const judged = this.guard(context, (user) => checkAuthQuery(this.authorizer, user, query, (name) => this.replica.auth.user(name)?.roles ?? []));
-    if (judged !== undefined) await judged;
+    try {
+      checkAuthQuery(this.authorizer, this.userOf(context), query, (name) => this.replica.auth.user(name)?.roles ?? []);
+    } catch (error) {
+      await this.confirmRefusal(error, context, (user) => checkAuthQuery(this.authorizer, user, query, (name) => this.replica.auth.user(name)?.roles ?? []));
+    }
     if (!this.replica.isLeader()) {
       if (context.forwarded) throw notLeader(this.replica.name, this.replica.hint());
       return this.forwarder.forward(method, this.carry(request, context), this.deadline());

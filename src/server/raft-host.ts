@@ -189,12 +189,9 @@ export class RaftHost<Result> {
   }
 
   /**
-   * Resolves once this member has applied at least the leader's commit index
-   * as of the call, so every change acknowledged to any client before it is
-   * in the local state. A follower asks the leader (ReadIndex, thesis §6.4:
-   * the core forwards it and the answer comes back as a ReadState); the
-   * leader confirms its own (readBarrier). The client service catches up
-   * before judging a login or a refusal on auth state that may lag.
+   * Resolves once this member applied at least the leader's commit index as
+   * of the call (a follower's ReadIndex goes to the leader, thesis §6.4; the
+   * leader confirms its own). Logins and auth refusals are judged after it.
    */
   catchUp(deadlineMs: number): Promise<void> {
     if (this.isLeader()) return this.readBarrier(deadlineMs);

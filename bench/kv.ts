@@ -12,15 +12,24 @@
  *                                    warm-up; see run-bench.ts)
  *   npm run bench:kv -- --peer-tls   mutual TLS between the members (a fresh
  *                                    local CA in the temp dir; clients plain)
+ *   npm run bench:kv -- --tls        the secure set-up (issue 12): mutual TLS
+ *                                    between members, TLS for clients, auth
+ *                                    enabled, every client logged in as one
+ *                                    user with a readwrite role on every key
+ *   npm run bench:kv -- --compare-tls  a plaintext and a --tls cluster side by
+ *                                    side, each workload on one then the other,
+ *                                    and the TLS/plaintext ratio per workload
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { connect, type ConnectOptions } from '../src/client/index.js';
 import { LocalCluster, MemberOutput } from '../src/cli/dev/local-cluster.js';
 import { freePortRange } from '../src/cli/dev/free-ports.js';
 import { formatBenchResults, runBench, Workload, type BenchResult } from '../src/cli/bench/run-bench.js';
 import { ProgressBar } from '../src/cli/bench/progress-bar.js';
+import { formatTable } from '../src/cli/table.js';
 import { ensureTlsMaterial } from '../src/cli/dev/tls-material.js';
 
 const { values } = parseArgs({
@@ -31,6 +40,8 @@ const { values } = parseArgs({
     clients: { type: 'string', default: '64' },
     'keep-logs': { type: 'boolean', default: false },
     'peer-tls': { type: 'boolean', default: false },
+    tls: { type: 'boolean', default: false },
+    'compare-tls': { type: 'boolean', default: false },
   },
 });
 const durationS = Number(values.duration);
@@ -43,48 +54,126 @@ const cases: { label: string; workload: Workload; clients: number }[] = [
   { label: 'put, 1 sequential client', workload: Workload.Put, clients: 1 },
 ];
 
-const dataDir = mkdtempSync(join(tmpdir(), 'concord-bench-kv-'));
-const peerOffset = 100;
-const clientPortBase = await freePortRange(3, peerOffset);
-const material = values['peer-tls'] ? await ensureTlsMaterial({ dir: join(dataDir, 'tls'), members: ['n1', 'n2', 'n3'] }) : null;
-const cluster = await LocalCluster.start({
-  peerTls: material === null ? null : { caFile: material.caFile, members: material.members },
-  nodes: 3,
-  dataDir,
-  clientPortBase,
-  peerPortBase: clientPortBase + peerOffset,
-  output: MemberOutput.LogFile,
-  serverArgs: ['--log-level', 'warn'],
-});
+const Mode = { Plain: 'plain', PeerTls: 'peer-tls', Tls: 'tls' } as const;
+type Mode = (typeof Mode)[keyof typeof Mode];
+
+/** The one user every bench client logs in as in --tls mode. */
+const benchUser = { user: 'bench', password: 'bench-password' };
+
+interface BenchCluster {
+  readonly mode: Mode;
+  readonly cluster: LocalCluster;
+  readonly dataDir: string;
+  /** How bench clients connect (TLS files, login). */
+  readonly connect: Pick<ConnectOptions, 'tls' | 'auth'>;
+}
+
+async function startCluster(mode: Mode): Promise<BenchCluster> {
+  const dataDir = mkdtempSync(join(tmpdir(), `concord-bench-kv-${mode}-`));
+  const peerOffset = 100;
+  const clientPortBase = await freePortRange(3, peerOffset);
+  const names = ['n1', 'n2', 'n3'];
+  const material = mode === Mode.Plain ? null : await ensureTlsMaterial({ dir: join(dataDir, 'tls'), members: names });
+  const files = material === null ? null : { caFile: material.caFile, members: material.members };
+  const cluster = await LocalCluster.start({
+    peerTls: files,
+    clientTls: mode === Mode.Tls && files !== null ? { ...files, clientCertAuth: false, probe: null } : null,
+    probeAuth: mode === Mode.Tls ? benchUser : null,
+    nodes: 3,
+    dataDir,
+    clientPortBase,
+    peerPortBase: clientPortBase + peerOffset,
+    output: MemberOutput.LogFile,
+    serverArgs: ['--log-level', 'warn'],
+  });
+  const bench: BenchCluster = {
+    mode,
+    cluster,
+    dataDir,
+    connect: mode === Mode.Tls && material !== null ? { tls: { ca: readFileSync(material.caFile) }, auth: benchUser } : {},
+  };
+  if (mode === Mode.Tls) await enableAuth(bench);
+  await cluster.waitForLeader({ timeoutMs: 30_000 });
+  return bench;
+}
+
+/** root (required to enable), and the bench user with readwrite on every key; then auth on. */
+async function enableAuth(bench: BenchCluster): Promise<void> {
+  await bench.cluster.waitForLeader({ timeoutMs: 30_000 });
+  const admin = await connect({ endpoints: bench.cluster.endpoints, timeoutMs: 30_000, openSessionOnConnect: false, ...(bench.connect.tls !== undefined ? { tls: bench.connect.tls } : {}) });
+  try {
+    await admin.admin('user.add', { name: 'root', password: 'root-password' });
+    await admin.admin('user.add', { name: benchUser.user, password: benchUser.password });
+    await admin.admin('role.add', { name: 'bench-rw' });
+    await admin.admin('role.grantPermission', { name: 'bench-rw', permission: { access: 'readwrite', key: new Uint8Array(0), rangeEnd: Uint8Array.of(0) } });
+    await admin.admin('user.grantRole', { name: benchUser.user, role: 'bench-rw' });
+    await admin.admin('auth.enable', {});
+  } finally {
+    await admin.close().catch(() => undefined);
+  }
+}
+
+async function stopCluster(bench: BenchCluster): Promise<void> {
+  await bench.cluster.stop();
+  if (!values['keep-logs']) rmSync(bench.dataDir, { recursive: true, force: true });
+}
+
+async function runCase(bench: BenchCluster, c: (typeof cases)[number]): Promise<BenchResult> {
+  const bar = new ProgressBar(`${c.label} [${bench.mode}]`);
+  const result = await runBench({
+    endpoints: bench.cluster.endpoints,
+    workload: c.workload,
+    clients: c.clients,
+    durationS,
+    warmupS,
+    valueBytes: 256,
+    keys: 10_000,
+    ...bench.connect,
+    onProgress: (p) => bar.update(p),
+  });
+  bar.done();
+  if (values.json) process.stdout.write(JSON.stringify({ case: c.label, mode: bench.mode, ...result }) + '\n');
+  return result;
+}
+
+const modes: Mode[] = values['compare-tls'] ? [Mode.Plain, Mode.Tls] : [values.tls ? Mode.Tls : values['peer-tls'] ? Mode.PeerTls : Mode.Plain];
+const clusters: BenchCluster[] = [];
 const cleanup = async (): Promise<void> => {
-  await cluster.stop();
-  if (!values['keep-logs']) rmSync(dataDir, { recursive: true, force: true });
+  await Promise.all(clusters.map((c) => stopCluster(c)));
 };
 process.once('SIGINT', () => {
   void cleanup().then(() => process.exit(130));
 });
 
-const results: BenchResult[] = [];
 try {
-  await cluster.waitForLeader({ timeoutMs: 30_000 });
-  if (!values.json) process.stderr.write(`cluster ready at ${cluster.endpoints.join(',')} (data in ${dataDir})\n`);
-  for (const c of cases) {
-    const bar = new ProgressBar(c.label);
-    const result = await runBench({
-      endpoints: cluster.endpoints,
-      workload: c.workload,
-      clients: c.clients,
-      durationS,
-      warmupS,
-      valueBytes: 256,
-      keys: 10_000,
-      onProgress: (p) => bar.update(p),
-    });
-    bar.done();
-    results.push(result);
-    if (values.json) process.stdout.write(JSON.stringify({ case: c.label, ...result }) + '\n');
+  // Both clusters up before any measurement (the idle one costs only heartbeats), so each pair runs back to back.
+  for (const mode of modes) {
+    const bench = await startCluster(mode);
+    clusters.push(bench);
+    if (!values.json) process.stderr.write(`${mode} cluster ready at ${bench.cluster.endpoints.join(',')} (data in ${bench.dataDir})\n`);
   }
-  if (!values.json) process.stdout.write(formatBenchResults(results) + '\n');
+  const results = new Map<Mode, BenchResult[]>(modes.map((m) => [m, []]));
+  for (const c of cases) {
+    for (const bench of clusters) results.get(bench.mode)!.push(await runCase(bench, c));
+  }
+  if (!values.json) {
+    for (const mode of modes) {
+      if (modes.length > 1) process.stdout.write(`\n${mode}:\n`);
+      process.stdout.write(formatBenchResults(results.get(mode)!) + '\n');
+    }
+  }
+  if (modes.length > 1) {
+    const plain = results.get(Mode.Plain)!;
+    const secure = results.get(Mode.Tls)!;
+    const rows = cases.map((c, i) => [c.label, String(plain[i]!.opsPerSec), String(secure[i]!.opsPerSec), (secure[i]!.opsPerSec / Math.max(1, plain[i]!.opsPerSec)).toFixed(2)]);
+    const load = (loadavg()[0] ?? 0).toFixed(2);
+    if (values.json) {
+      process.stdout.write(JSON.stringify({ compare: rows.map(([label, p, t, ratio]) => ({ case: label, plainOpsPerSec: Number(p), tlsOpsPerSec: Number(t), ratio: Number(ratio) })), loadAverage1m: Number(load) }) + '\n');
+    } else {
+      process.stdout.write(`\nTLS (mutual TLS between members, TLS and auth for clients) vs plaintext, load average ${load}:\n`);
+      process.stdout.write(formatTable(['WORKLOAD', 'PLAIN OPS/S', 'TLS OPS/S', 'TLS/PLAIN'], rows) + '\n');
+    }
+  }
 } finally {
   await cleanup();
 }

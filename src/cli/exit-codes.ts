@@ -1,14 +1,19 @@
 /**
- * The CLI's exit codes, stable for scripts:
- * 0 success; 1 the key does not exist (get, update, del) or a compare-and-set
- * condition failed; 2 usage error (unknown command or option, bad argument);
- * 3 any other failure (cluster unavailable, timeout, server error).
+ * The CLI's exit codes, stable for scripts (docs/security.md, README):
+ * 0 success; 1 the key, user or role does not exist (get, update, del, user
+ * get...) or a compare-and-set condition failed; 2 usage error (unknown
+ * command or option, bad argument, no password to use); 3 any other failure
+ * (cluster unavailable, timeout, server error); 4 authentication failed (no
+ * credentials while auth is enabled, unknown user, wrong password); 5
+ * permission denied (the user may not do this on this key or range).
  */
 export const ExitCode = {
   Ok: 0,
   NotFound: 1,
   Usage: 2,
   Failure: 3,
+  AuthenticationFailed: 4,
+  PermissionDenied: 5,
 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 

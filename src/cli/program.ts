@@ -1,13 +1,14 @@
 /**
  * The `concord` command line (main.ts runs it): key commands against a cluster, `status`,
  * `server` (one member), `dev` (a local three-member cluster) and `bench`.
- * Exit codes: see exit-codes.ts (0 ok, 1 key not found, 2 usage, 3 failure).
+ * Exit codes: see exit-codes.ts (0 ok, 1 not found, 2 usage, 3 failure, 4 authentication failed, 5 permission denied).
  */
 import { Command, CommanderError } from 'commander';
 import { ConcordError, ConcordErrorCode } from '../common/errors.js';
 import { registerBenchCommand } from './commands/bench.js';
 import { registerDevCommand } from './commands/dev.js';
 import { registerKvCommands } from './commands/kv-commands.js';
+import { registerAuthCommands } from './commands/auth-commands.js';
 import { registerServerCommand } from './commands/server.js';
 import { registerStatusCommand } from './commands/status.js';
 import { registerEndpointCommands } from './commands/endpoint.js';
@@ -29,7 +30,8 @@ export function buildProgram(): Command {
     .addHelpText(
       'after',
       `
-Exit codes: 0 ok, 1 key not found (or compare-and-set failed), 2 usage error, 3 other failure.
+Exit codes: 0 ok, 1 key/user/role not found (or compare-and-set failed), 2 usage error, 3 other failure,
+4 authentication failed, 5 permission denied.
 
 Examples:
   concord dev                      start a local 3-member cluster (Ctrl-C stops it)
@@ -39,9 +41,12 @@ Examples:
   concord endpoint health          whether every member is healthy (exit 3 if not)
   concord member list              members, roles, URLs, how far each trails the leader
   concord member add n4 --peer-url tcp://10.0.0.4:7101 --learner
-  concord snapshot save backup.db  back up the whole store (consistent, from the leader)`,
+  concord snapshot save backup.db  back up the whole store (consistent, from the leader)
+  concord user add root            add a user (asks for the password on a terminal)
+  concord auth enable --user root  require logins from now on`,
     );
   registerKvCommands(program);
+  registerAuthCommands(program);
   registerStatusCommand(program);
   registerEndpointCommands(program);
   registerMemberCommands(program);

@@ -15,11 +15,19 @@ export interface AuthCredentials {
   readonly password: string;
 }
 
-export function authenticatingFactory(factory: ChannelFactory, auth: AuthCredentials): ChannelFactory {
+/**
+ * How long a login may take by default. More than a connect: the member first
+ * catches up with the leader (a ReadIndex round) and then runs scrypt on a
+ * bounded pool, which on a loaded machine can take well over a second; a login
+ * cut short is retried elsewhere and costs another hash.
+ */
+export const loginTimeoutMsDefault = 5_000;
+
+export function authenticatingFactory(factory: ChannelFactory, auth: AuthCredentials, loginTimeoutMs = loginTimeoutMsDefault): ChannelFactory {
   return async (address, options) => {
     const channel = await factory(address, options);
     try {
-      await channel.call('auth.authenticate', { user: auth.user, password: auth.password }, { timeoutMs: options.timeoutMs });
+      await channel.call('auth.authenticate', { user: auth.user, password: auth.password }, { timeoutMs: Math.max(options.timeoutMs, loginTimeoutMs) });
     } catch (error) {
       channel.destroy();
       // A refusal is final (typed, e.g. AuthenticationFailedError); a lost connection is retried as any connect failure.

@@ -27,6 +27,8 @@ export interface ConnectOptions extends KvClientOptions {
   readonly tls?: TlsOptions;
   /** Log every connection in as this user (after each connect and reconnect). */
   readonly auth?: AuthCredentials;
+  /** How long each connection's login may take (default 5000; at least connectTimeoutMs). */
+  readonly loginTimeoutMs?: number;
   /** Calls in flight per connection before further ones wait and retry (default 4096). */
   readonly pendingCallsMax?: number;
 }
@@ -39,7 +41,7 @@ export interface ConnectOptions extends KvClientOptions {
  */
 export function connect(options: ConnectOptions): Promise<KvClient> {
   // A custom channel (e.g. the simulator's) gives endpoints its own meaning.
-  const withAuth = (factory: ChannelFactory): ChannelFactory => (options.auth === undefined ? factory : authenticatingFactory(factory, options.auth));
+  const withAuth = (factory: ChannelFactory): ChannelFactory => (options.auth === undefined ? factory : authenticatingFactory(factory, options.auth, options.loginTimeoutMs));
   if (options.channelFactory !== undefined) return connectWith(options, withAuth(options.channelFactory));
   for (const endpoint of options.endpoints) {
     try {

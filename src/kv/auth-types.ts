@@ -223,7 +223,8 @@ export function isAuthCommand(command: { readonly kind: string }): command is Au
 export function prefixPermissionRange(prefix: Uint8Array): PermissionRange {
   for (let i = prefix.length - 1; i >= 0; i--) {
     if (prefix[i] !== 0xff) {
-      const end = prefix.slice(0, i + 1);
+      // A copy even when `prefix` is a Buffer (whose slice() is a view: incrementing it would change the caller's prefix).
+      const end = new Uint8Array(prefix.subarray(0, i + 1));
       end[i]!++;
       return { key: prefix, rangeEnd: end };
     }

@@ -74,6 +74,10 @@ export class KvReplica implements Replica {
     return this.host.readBarrier(deadlineMs);
   }
 
+  catchUp(deadlineMs: number): Promise<void> {
+    return this.host.catchUp(deadlineMs);
+  }
+
   status(): Omit<StatusResponse, 'header'> {
     return this.host.status();
   }

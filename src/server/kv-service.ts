@@ -28,6 +28,8 @@ import {
   type Principal,
 } from '../auth/index.js';
 import {
+  AuthenticationFailedError,
+  PermissionDeniedError,
   AuthCommandKind,
   KvErrorCode,
   type AuthView,
@@ -66,6 +68,12 @@ export interface Replica {
   propose(payload: Uint8Array, deadlineMs: number): Promise<ApplyResult>;
   /** Resolves once a linearizable read may be served from the local state (leader only, ReadIndex). */
   readBarrier(deadlineMs: number): Promise<void>;
+  /**
+   * Resolves once this member has applied at least the leader's commit index
+   * as of the call (a follower asks the leader by ReadIndex; the leader
+   * confirms its own): every change acknowledged before the call is applied here.
+   */
+  catchUp(deadlineMs: number): Promise<void>;
   /** Throws (StorageFailed, ShuttingDown) when this member must not take new writes. */
   checkAcceptingWrites(): void;
   /** Throws ShuttingDown once the member stopped accepting requests. */
@@ -179,7 +187,11 @@ export class ClientService {
     'session.close': (request, context) =>
       this.write('session.close', request, context, { kind: CommandKind.CloseSession, sessionId: request.sessionId }),
     'cluster.status': async (_request, context) => {
-      this.authorizer.checkAuthenticated(this.userOf(context));
+      try {
+        this.authorizer.checkAuthenticated(this.userOf(context));
+      } catch (error) {
+        await this.confirmRefusal(error, context, (user) => this.authorizer.checkAuthenticated(user));
+      }
       return { header: this.header(), ...this.replica.status() };
     },
     'auth.authenticate': (request, context) => this.authenticate(request, context),
@@ -303,7 +315,11 @@ export class ClientService {
     const problem = keyProblem(request.key, this.replica.limits);
     if (problem) throw problem;
     const key = plainBytes(request.key);
-    checkGet(this.authorizer, this.userOf(context), key);
+    try {
+      checkGet(this.authorizer, this.userOf(context), key);
+    } catch (error) {
+      await this.confirmRefusal(error, context, (user) => checkGet(this.authorizer, user, key));
+    }
     if (request.consistency === 'linearizable') {
       if (!this.replica.isLeader()) {
         if (context.forwarded) throw notLeader(this.replica.name, this.replica.hint());
@@ -320,11 +336,16 @@ export class ClientService {
     if (!Number.isSafeInteger(request.limit) || request.limit < 1 || request.limit > protocolLimits.scanLimitMax) {
       throw invalidRequest(`scan limit must be in [1, ${protocolLimits.scanLimitMax}]`, 'limit out of range');
     }
-    checkScan(this.authorizer, this.userOf(context), {
+    const range = {
       ...(request.prefix !== undefined ? { prefix: plainBytes(request.prefix) } : {}),
       ...(request.start !== undefined ? { start: plainBytes(request.start) } : {}),
       ...(request.end !== undefined ? { end: plainBytes(request.end) } : {}),
-    });
+    };
+    try {
+      checkScan(this.authorizer, this.userOf(context), range);
+    } catch (error) {
+      await this.confirmRefusal(error, context, (user) => checkScan(this.authorizer, user, range));
+    }
     if (request.consistency === 'linearizable') {
       if (!this.replica.isLeader()) {
         if (context.forwarded) throw notLeader(this.replica.name, this.replica.hint());
@@ -353,7 +374,7 @@ export class ClientService {
     const problem = commandProblem(command, this.replica.limits);
     if (problem) throw problem;
     for (let attempt = 1; ; attempt++) {
-      const principal = this.checked(context, command);
+      const principal = this.checkedNow(context, command) ?? (await this.checkedAfterCatchUp(context, command));
       if (!this.replica.isLeader()) {
         if (context.forwarded) throw notLeader(this.replica.name, this.replica.hint());
         return this.forwarder.forward(method, this.carry(request, context), this.deadline());
@@ -366,11 +387,31 @@ export class ClientService {
 
   /**
    * Checks that the request's user may propose `command` against the auth
-   * state as it is now, and returns what the entry carries: that user (the
+   * state as it is now, and returns what the entry carries (null: refused,
+   * to be confirmed by checkedAfterCatchUp): that user (the
    * owner of a session it opens) and the auth revision of the check, which
    * the state machine compares on apply (auth-revision.ts).
    */
-  private checked(context: RequestContext, command: Command): EntryPrincipal {
+  private checkedNow(context: RequestContext, command: Command): EntryPrincipal | null {
+    const user = this.userOf(context);
+    const authRevision = this.replica.auth.revision;
+    try {
+      checkCommand(this.authorizer, user, command);
+    } catch (error) {
+      if (error instanceof AuthenticationFailedError || error instanceof PermissionDeniedError) return null;
+      throw error;
+    }
+    return { user, authRevision };
+  }
+
+  /**
+   * After checkedNow refused: a refusal is final only on auth state at least
+   * as new as the leader's (a grant acknowledged just before may not have
+   * reached this member), so catch up (ReadIndex) and check again; throws the
+   * refusal if it stands.
+   */
+  private async checkedAfterCatchUp(context: RequestContext, command: Command): Promise<EntryPrincipal> {
+    await this.replica.catchUp(this.deadline());
     const user = this.userOf(context);
     const authRevision = this.replica.auth.revision;
     checkCommand(this.authorizer, user, command);
@@ -418,6 +459,23 @@ export class ClientService {
     return principal?.user ?? null;
   }
 
+  /**
+   * An auth check refused this request (`error`). The refusal stands only once
+   * it was judged on auth state at least as new as the leader's when the
+   * request came: this member's state may lag (a user added, a role granted,
+   * auth disabled: committed and acknowledged, not applied here yet), so it
+   * catches up (ReadIndex) and runs `check` once more, which throws if the
+   * refusal stands. A check that passes needs no catch-up and stays on the
+   * synchronous fast path: a forwarded request is checked again by the
+   * leader, and a local (stale) read is stale by choice. Errors other than
+   * auth refusals are rethrown as they are.
+   */
+  private async confirmRefusal(error: unknown, context: RequestContext, check: (user: string | null) => void): Promise<void> {
+    if (!(error instanceof AuthenticationFailedError || error instanceof PermissionDeniedError)) throw error;
+    await this.replica.catchUp(this.deadline());
+    check(this.userOf(context));
+  }
+
   /** The request as forwarded to the leader: with the user it acts as (see FORWARDED_USER_FIELD). */
   private carry<R>(request: R, context: RequestContext): R {
     return { ...request, [FORWARDED_USER_FIELD]: this.userOf(context) ?? '' };
@@ -425,6 +483,9 @@ export class ClientService {
 
   private async authenticate(request: Request<'auth.authenticate'>, context: RequestContext): Promise<Response<'auth.authenticate'>> {
     this.replica.checkAccepting();
+    // Judged on auth state at least as new as the leader's now: a user added (or a password
+    // changed) and acknowledged just before must count here too, even on a lagging follower.
+    await this.replica.catchUp(this.deadline());
     const principal = await this.authenticator.authenticatePassword(request.user, request.password);
     if (context.connection !== undefined) this.principals.set(context.connection, principal);
     return { header: this.header() };
@@ -446,7 +507,7 @@ export class ClientService {
     this.replica.checkAcceptingWrites();
     const adminCheck: Command = { kind: AuthCommandKind.AuthDisable };
     // The revision is taken with the check, before the (slow) password hash: a revoke meanwhile is caught on apply.
-    let principal = this.checked(context, adminCheck);
+    let principal = this.checkedNow(context, adminCheck) ?? (await this.checkedAfterCatchUp(context, adminCheck));
     if (!this.replica.isLeader()) {
       if (context.forwarded) throw notLeader(this.replica.name, this.replica.hint());
       return this.forwarder.forward(method, this.carry(request, context), this.deadline());
@@ -456,7 +517,7 @@ export class ClientService {
     if (problem) throw problem;
     for (let attempt = 1; ; attempt++) {
       if (attempt > 1) {
-        principal = this.checked(context, adminCheck);
+        principal = this.checkedNow(context, adminCheck) ?? (await this.checkedAfterCatchUp(context, adminCheck));
         if (!this.replica.isLeader()) throw notLeader(this.replica.name, this.replica.hint());
       }
       const result = await this.proposeAs(command, principal);
@@ -468,7 +529,11 @@ export class ClientService {
   /** User/role queries and auth status: checked here, answered by the leader after a ReadIndex. */
   private async query<M extends QueryMethod>(method: M, request: Request<M>, context: RequestContext, query: AuthQuery, answer: () => Response<M>): Promise<Response<M>> {
     this.replica.checkAccepting();
-    checkAuthQuery(this.authorizer, this.userOf(context), query, (user) => this.replica.auth.user(user)?.roles ?? []);
+    try {
+      checkAuthQuery(this.authorizer, this.userOf(context), query, (name) => this.replica.auth.user(name)?.roles ?? []);
+    } catch (error) {
+      await this.confirmRefusal(error, context, (user) => checkAuthQuery(this.authorizer, user, query, (name) => this.replica.auth.user(name)?.roles ?? []));
+    }
     if (!this.replica.isLeader()) {
       if (context.forwarded) throw notLeader(this.replica.name, this.replica.hint());
       return this.forwarder.forward(method, this.carry(request, context), this.deadline());

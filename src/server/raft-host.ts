@@ -199,6 +199,19 @@ export class RaftHost<Result> {
     return ready;
   }
 
+  /**
+   * Resolves once this member applied at least the leader's commit index as
+   * of the call (a follower's ReadIndex goes to the leader, thesis §6.4; the
+   * leader confirms its own). Logins and auth refusals are judged after it.
+   */
+  catchUp(deadlineMs: number): Promise<void> {
+    if (this.isLeader()) return this.readBarrier(deadlineMs);
+    if (this.leader === null) return Promise.reject(notLeader(this.name, this.hint()));
+    const ready = this.reads.enqueue(deadlineMs);
+    this.schedule();
+    return ready;
+  }
+
   status(): Omit<StatusResponse, 'header'> {
     return memberStatus({
       identity: this.options.identity,
@@ -465,6 +478,7 @@ export class RaftHost<Result> {
 
   private onSoftState(role: Role, leader: NodeId | null): void {
     const wasLeader = this.role === Role.Leader;
+    const previousLeader = this.leader;
     if (role !== this.role || leader !== this.leader) {
       this.logger.info({ role, leader, previousRole: this.role, previousLeader: this.leader }, 'role or leader changed');
     }
@@ -481,6 +495,9 @@ export class RaftHost<Result> {
       );
       this.reads.failUnconfirmed(() => leaderChanged('read', this.hint()));
       if (n > 0) this.logger.info({ rejected: n }, 'leadership lost: pending proposals answered');
+    } else if (role !== Role.Leader && leader !== previousLeader) {
+      // A follower's catch-up asked the previous leader, which may never answer now.
+      this.reads.failUnconfirmed(() => leaderChanged('read', this.hint()));
     }
     for (const wake of [...this.leaderWaiters]) wake();
   }

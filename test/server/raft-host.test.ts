@@ -306,6 +306,38 @@ test('linearizable reads arriving in one turn share one ReadIndex request and ar
   await host.stop();
 });
 
+test('a follower catches up through the leader (ReadIndex): served once the read index is applied; a leader change fails it; no leader refuses it', async () => {
+  const { events, core, kv, host } = setup();
+  core.role = Role.Follower;
+  core.readies.push({ ...emptyReady, softState: { leader: null, role: Role.Follower } });
+  host.start();
+  await settle();
+  await assert.rejects(host.catchUp(performance.now() + 10_000), (error: { code?: string }) => error.code === ErrorCode.NotLeader);
+  core.readies.push({ ...emptyReady, softState: { leader: 'n2', role: Role.Follower } });
+  (host as unknown as { schedule(): void }).schedule();
+  await settle();
+  events.length = 0;
+  let caughtUp = false;
+  const first = host.catchUp(performance.now() + 10_000).then(() => (caughtUp = true));
+  await settle();
+  assert.deepEqual(events.filter((e) => e === 'readIndex'), ['readIndex'], 'the core was asked (it forwards to the leader)');
+  core.readies.push({ ...emptyReady, readStates: [{ index: 2, context: core.readContexts[0]! }] });
+  (host as unknown as { schedule(): void }).schedule();
+  await settle();
+  assert.equal(caughtUp, false, 'not before the leader commit index is applied here');
+  core.readies.push({ ...emptyReady, committedEntries: [entry(1, new Uint8Array(0)), entry(2, new Uint8Array(0))] });
+  (host as unknown as { schedule(): void }).schedule();
+  await first;
+  assert.equal(kv.appliedIndex, 2);
+  // A catch-up the old leader never answers fails when the leader changes (not at its deadline).
+  const second = host.catchUp(performance.now() + 60_000);
+  await settle();
+  core.readies.push({ ...emptyReady, softState: { leader: 'n3', role: Role.Follower } });
+  (host as unknown as { schedule(): void }).schedule();
+  await assert.rejects(second, (error: { code?: string }) => error.code === ErrorCode.LeaderChanged);
+  await host.stop();
+});
+
 test('a refused proposal is answered at once, not left waiting', async () => {
   const { core, host, propose } = setup();
   core.readies.push({ ...emptyReady, softState: { leader: 'n1', role: Role.Leader } });

@@ -235,6 +235,7 @@ class ScriptedReplica implements Replica {
     return this.kv.apply(this.kv.appliedIndex + 1, payload.subarray(proposalHeadroomBytes));
   }
   async readBarrier(): Promise<void> {}
+  async catchUp(): Promise<void> {}
   checkAcceptingWrites(): void {}
   checkAccepting(): void {}
   status(): Omit<StatusResponse, 'header'> {

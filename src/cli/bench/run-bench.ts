@@ -15,7 +15,7 @@
  * rather than the steady state a long-running cluster has.
  */
 import { loadavg } from 'node:os';
-import { connect, type KvClient } from '../../client/index.js';
+import { connect, type ConnectOptions, type KvClient } from '../../client/index.js';
 import { Consistency } from '../../protocol/index.js';
 import { LatencyHistogram } from './histogram.js';
 
@@ -41,6 +41,9 @@ export interface BenchOptions {
   readonly consistency?: Consistency;
   /** Per-request deadline. */
   readonly timeoutMs?: number;
+  /** For tls:// endpoints and clusters with auth enabled: the client's TLS options and login. */
+  readonly tls?: ConnectOptions['tls'];
+  readonly auth?: ConnectOptions['auth'];
   /** Called about five times a second while warming up and measuring. */
   readonly onProgress?: (progress: BenchProgress) => void;
   readonly signal?: AbortSignal;
@@ -88,7 +91,8 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
   const keys = Array.from({ length: options.keys }, (_, i) => benchKey(i));
   const clients: KvClient[] = [];
   try {
-    for (let i = 0; i < connections; i++) clients.push(await connect({ endpoints: options.endpoints, timeoutMs }));
+    const secure = { ...(options.tls !== undefined ? { tls: options.tls } : {}), ...(options.auth !== undefined ? { auth: options.auth } : {}) };
+    for (let i = 0; i < connections; i++) clients.push(await connect({ endpoints: options.endpoints, timeoutMs, ...secure }));
     if (options.workload !== Workload.Put) await preload(clients, keys, value, timeoutMs);
 
     const histogram = new LatencyHistogram();

@@ -5,6 +5,7 @@ import { ProgressBar } from '../bench/progress-bar.js';
 import { formatBenchResults, runBench, Workload } from '../bench/run-bench.js';
 import { endpointsEnv, resolveEndpoints } from '../endpoints.js';
 import { CliExit, ExitCode } from '../exit-codes.js';
+import { cacertEnv, certEnv, keyEnv, resolveCredentials, resolveTls, userEnv } from '../client-options.js';
 import { parseNonNegativeNumber, parsePositiveInteger, parsePositiveNumber } from '../parse.js';
 
 interface BenchCommandOptions {
@@ -18,6 +19,10 @@ interface BenchCommandOptions {
   readonly connections?: number;
   readonly consistency: Consistency;
   readonly json?: boolean;
+  readonly user?: string;
+  readonly cacert?: string;
+  readonly cert?: string;
+  readonly key?: string;
 }
 
 export function registerBenchCommand(program: Command): void {
@@ -42,7 +47,13 @@ export function registerBenchCommand(program: Command): void {
         .default(Consistency.Linearizable),
     )
     .option('--json', 'print one JSON object')
+    .option('--user <name[:password]>', `log every connection in as this user (default: $${userEnv})`)
+    .option('--cacert <file>', `verify tls:// members with this PEM CA bundle (default: $${cacertEnv})`)
+    .option('--cert <file>', `client certificate (default: $${certEnv})`)
+    .option('--key <file>', `private key of --cert (default: $${keyEnv})`)
     .action(async (options: BenchCommandOptions) => {
+      const auth = await resolveCredentials(options.user);
+      const tls = resolveTls(options);
       const bar = new ProgressBar(options.workload);
       const result = await runBench({
         endpoints: resolveEndpoints(options.endpoints),
@@ -54,6 +65,8 @@ export function registerBenchCommand(program: Command): void {
         keys: options.keys,
         consistency: options.consistency,
         ...(options.connections !== undefined ? { connections: options.connections } : {}),
+        ...(tls !== undefined ? { tls } : {}),
+        ...(auth !== null ? { auth } : {}),
         onProgress: (p) => bar.update(p),
       });
       bar.done();

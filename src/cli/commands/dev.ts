@@ -5,14 +5,34 @@
  */
 import type { Command } from 'commander';
 import { existsSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { ensureTlsMaterial } from '../dev/tls-material.js';
 import { LocalCluster, MemberOutput, type LocalMember } from '../dev/local-cluster.js';
 import { devClientPortBase, devHost, devPeerPortBase } from '../endpoints.js';
 import { CliExit, ExitCode } from '../exit-codes.js';
+import { passwordEnv, resolveCredentials, userEnv } from '../client-options.js';
 import { parsePositiveInteger } from '../parse.js';
 
 export const defaultDevDataDir = '.concord/dev';
+/** The user `concord dev --tls` makes a client certificate for. */
+export const devTlsUser = 'root';
+
+const noPrompt = (): Promise<string> => {
+  throw new CliExit(ExitCode.Usage, `concord dev logs its status probe in as $${userEnv}: give the password as NAME:PASSWORD or $${passwordEnv}`);
+};
+
+/** The exact environment and flags for the CLI against a `dev --tls` cluster. */
+export function devTlsLines(endpoints: string, caFileGiven: string, clientGiven: { certFile: string; keyFile: string }): string[] {
+  const caFile = resolve(caFileGiven);
+  const client = { certFile: resolve(clientGiven.certFile), keyFile: resolve(clientGiven.keyFile) };
+  const env = [`CONCORD_ENDPOINTS=${endpoints}`, `CONCORD_CACERT=${caFile}`, `CONCORD_CERT=${client.certFile}`, `CONCORD_KEY=${client.keyFile}`];
+  return [
+    ...env.map((line) => `  export ${line}`),
+    '  npx concord put hello world && npx concord get hello',
+    'or with flags on each command:',
+    `  npx concord get hello --endpoints ${endpoints} --cacert ${caFile} --cert ${client.certFile} --key ${client.keyFile}`,
+  ];
+}
 
 /**
  * A signal this soon after the first is the same request delivered twice
@@ -52,7 +72,7 @@ export function registerDevCommand(program: Command): void {
     .option('--election-timeout-ms <ms>', 'passed to every member', parsePositiveInteger)
     .option('--snapshot-every-entries <n>', 'passed to every member', parsePositiveInteger)
     .option('--leader-timeout <ms>', 'how long to wait for a leader', parsePositiveInteger, 30_000)
-    .option('--tls', 'create a local CA and member certificates in <data-dir>/tls and run mutual TLS between members', false)
+    .option('--tls', 'create a local CA, member and client certificates in <data-dir>/tls; mutual TLS between members, TLS with client certificates for clients', false)
     .action(async (options: DevOptions) => {
       await runDev(options);
     });
@@ -65,9 +85,13 @@ async function runDev(options: DevOptions): Promise<void> {
   if (options.electionTimeoutMs !== undefined) serverArgs.push('--election-timeout-ms', String(options.electionTimeoutMs));
   if (options.snapshotEveryEntries !== undefined) serverArgs.push('--snapshot-every-entries', String(options.snapshotEveryEntries));
   const names = Array.from({ length: options.nodes }, (_, i) => `n${i + 1}`);
-  const material = options.tls ? await ensureTlsMaterial({ dir: join(options.dataDir, 'tls'), members: names }) : null;
+  const material = options.tls ? await ensureTlsMaterial({ dir: join(options.dataDir, 'tls'), members: names, clientUsers: [devTlsUser] }) : null;
+  // After `auth enable` the status probe must log in: root's certificate with --tls, else $CONCORD_USER.
+  const probeAuth = material === null ? await resolveCredentials(undefined, process.env, noPrompt) : null;
   const cluster = await LocalCluster.start({
     peerTls: material === null ? null : { caFile: material.caFile, members: material.members },
+    clientTls: material === null ? null : { caFile: material.caFile, members: material.members, clientCertAuth: true, probe: material.clients[devTlsUser]! },
+    probeAuth,
     nodes: options.nodes,
     dataDir: options.dataDir,
     host: options.host,
@@ -132,13 +156,15 @@ async function runDev(options: DevOptions): Promise<void> {
           ? []
           : [
               '',
-              `Mutual TLS between members (certificates in ${relative(process.cwd(), material.dir) || '.'}); each member runs with:`,
-              ...cluster.members.map((m) => `  ${m.name}: ${cluster.peerTlsArgs(m.name).join(' ')}`),
-              'Client URLs stay plain TCP on loopback.',
+              `Mutual TLS between members and TLS for clients (certificates in ${relative(process.cwd(), material.dir) || '.'}); each member runs with:`,
+              ...cluster.members.map((m) => `  ${m.name}: ${[...cluster.peerTlsArgs(m.name), ...cluster.clientTlsArgs(m.name)].join(' ')}`),
+              `Clients need a certificate from this CA (--client-cert-auth: its CN is the user once auth is enabled; ${devTlsUser}'s is made for you).`,
             ]),
         '',
         'Try, in another terminal:',
-        defaultEndpoints ? '  npx concord put hello world && npx concord get hello' : `  CONCORD_ENDPOINTS=${endpoints} npx concord put hello world`,
+        ...(material === null
+          ? [defaultEndpoints ? '  npx concord put hello world && npx concord get hello' : `  CONCORD_ENDPOINTS=${endpoints} npx concord put hello world`]
+          : devTlsLines(endpoints, material.caFile, material.clients[devTlsUser]!)),
         '',
         'Press Ctrl-C to stop (the data stays for the next run).',
         '',

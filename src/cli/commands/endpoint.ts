@@ -7,7 +7,7 @@
 import type { Command } from 'commander';
 import type { ClusterStatus, MemberReport } from '../../client/index.js';
 import { formatTable } from '../table.js';
-import { addClientOptions, withClient, type ClientCommandOptions } from './kv-commands.js';
+import { addClientOptions, withClient, type ClientCommandOptions } from '../client-options.js';
 import { CliExit, ExitCode } from '../exit-codes.js';
 
 export interface EndpointHealth {
@@ -102,7 +102,7 @@ export function formatEndpointStatus(rows: readonly EndpointStatus[]): string {
 }
 
 async function clusterStatus(options: ClientCommandOptions): Promise<ClusterStatus> {
-  return withClient(options, 'read', (client) => client.status());
+  return withClient(options, 'read', 'status', (client) => client.status());
 }
 
 export function registerEndpointCommands(program: Command): void {

@@ -4,44 +4,11 @@
  * `--json`).
  */
 import { Option, type Command } from 'commander';
-import { connect, KeyNotFoundError, VersionMismatchError, type KvClient, type KeyValueResult } from '../../client/index.js';
+import { KeyNotFoundError, VersionMismatchError, type KeyValueResult } from '../../client/index.js';
 import { Consistency } from '../../protocol/index.js';
-import { resolveEndpoints, endpointsEnv } from '../endpoints.js';
+import { addClientOptions, withClient, type ClientCommandOptions } from '../client-options.js';
 import { CliExit, ExitCode } from '../exit-codes.js';
 import { parseNonNegativeInteger, parsePositiveInteger } from '../parse.js';
-
-/** Options every client command takes. */
-export interface ClientCommandOptions {
-  readonly endpoints?: string;
-  readonly json?: boolean;
-  readonly timeout: number;
-}
-
-export function addClientOptions(command: Command): Command {
-  return command
-    .option('--endpoints <urls>', `comma-separated client URLs (default: $${endpointsEnv}, else the dev cluster's tcp://127.0.0.1:7001..7003)`)
-    .option('--json', 'print the result as JSON')
-    .option('--timeout <ms>', 'deadline for the request, retries included', parsePositiveInteger, 5000);
-}
-
-/** Runs `body` with a connected client and always closes it. */
-export async function withClient<T>(
-  options: ClientCommandOptions,
-  mode: 'read' | 'write',
-  body: (client: KvClient) => Promise<T>,
-): Promise<T> {
-  const client = await connect({
-    endpoints: resolveEndpoints(options.endpoints),
-    timeoutMs: options.timeout,
-    // A read needs no session: it proposes nothing and a stale read then works without a leader.
-    openSessionOnConnect: mode === 'write',
-  });
-  try {
-    return await body(client);
-  } finally {
-    await client.close();
-  }
-}
 
 function printJson(value: unknown): void {
   process.stdout.write(JSON.stringify(value) + '\n');
@@ -81,7 +48,7 @@ export function registerKvCommands(program: Command): void {
           .default(Consistency.Linearizable),
       ),
   ).action(async (key: string, options: ClientCommandOptions & { consistency: Consistency }) => {
-    const kv = await withClient(options, 'read', (client) => client.get(key, { consistency: options.consistency }));
+    const kv = await withClient(options, 'read', `get ${JSON.stringify(key)}`, (client) => client.get(key, { consistency: options.consistency }));
     if (kv === null) throw new CliExit(ExitCode.NotFound, `key ${JSON.stringify(key)} not found`);
     if (options.json) printJson(kv.toJSON());
     else printValue(kv);
@@ -101,7 +68,7 @@ export function registerKvCommands(program: Command): void {
         .option('--expected-version <n>', 'compare-and-set: apply only if the key\'s version is n (0: only if it does not exist)', parseNonNegativeInteger)
         .option('--expected-mod-revision <n>', 'compare-and-set: apply only if the key\'s modRevision is n', parseNonNegativeInteger),
     ).action(async (key: string, value: string, options: ClientCommandOptions & { expectedVersion?: number; expectedModRevision?: number }) => {
-      const result = await withClient(options, 'write', (client) =>
+      const result = await withClient(options, 'write', `${name} ${JSON.stringify(key)}`, (client) =>
         client[name](key, value, writeConditions(options)),
       ).catch(asCliExit);
       if (options.json) printJson({ key, ...result });
@@ -118,7 +85,7 @@ export function registerKvCommands(program: Command): void {
       .option('--expected-version <n>', 'apply only if the key\'s version is n', parseNonNegativeInteger)
       .option('--expected-mod-revision <n>', 'apply only if the key\'s modRevision is n', parseNonNegativeInteger),
   ).action(async (key: string, options: ClientCommandOptions & { expectedVersion?: number; expectedModRevision?: number }) => {
-    const result = await withClient(options, 'write', (client) => client.delete(key, writeConditions(options))).catch(asCliExit);
+    const result = await withClient(options, 'write', `del ${JSON.stringify(key)}`, (client) => client.delete(key, writeConditions(options))).catch(asCliExit);
     if (options.json) printJson({ key, ...result });
     if (!result.deleted) throw new CliExit(ExitCode.NotFound, `key ${JSON.stringify(key)} not found`);
     if (!options.json) process.stdout.write(`OK (deleted at revision ${result.revision})\n`);
@@ -136,7 +103,7 @@ export function registerKvCommands(program: Command): void {
           .default(Consistency.Linearizable),
       ),
   ).action(async (prefix: string, options: ClientCommandOptions & { limit?: number; consistency: Consistency }) => {
-    await withClient(options, 'read', async (client) => {
+    await withClient(options, 'read', `scan ${JSON.stringify(prefix)}`, async (client) => {
       const scan = client.scan({ prefix }, { consistency: options.consistency, timeoutMs: options.timeout, ...(options.limit !== undefined ? { limit: options.limit } : {}) });
       if (options.json) {
         printJson((await scan.toArray()).map((kv) => kv.toJSON()));

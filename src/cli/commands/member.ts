@@ -8,7 +8,7 @@
 import type { Command } from 'commander';
 import type { MemberChangeResponse, MemberEntry } from '../../client/index.js';
 import { formatTable } from '../table.js';
-import { addClientOptions, withClient, type ClientCommandOptions } from './kv-commands.js';
+import { addClientOptions, withClient, type ClientCommandOptions } from '../client-options.js';
 
 function printJson(value: unknown): void {
   process.stdout.write(JSON.stringify(value) + '\n');
@@ -67,7 +67,7 @@ export function registerMemberCommands(program: Command): void {
   const member = program.command('member').description('list, add, promote and remove members (as etcdctl member)');
   addClientOptions(member.command('list').description('every member: name, ID, voter or learner, peer and client URLs, how far it trails the leader')).action(
     async (options: ClientCommandOptions) => {
-      const answer = await withClient(options, 'read', (client) => client.members.list());
+      const answer = await withClient(options, 'read', 'member list', (client) => client.members.list());
       if (options.json) printJson(answer);
       else process.stdout.write(formatMembers(answer.members) + '\n');
     },
@@ -82,7 +82,7 @@ export function registerMemberCommands(program: Command): void {
       .option('--learner', 'add it as a learner (promote it once caught up)')
       .option('--force', 'add a voter even if the live voters would then be short of a quorum'),
   ).action(async (name: string, options: AddOptions) => {
-    const added = await withClient(options, 'write', (client) =>
+    const added = await withClient(options, 'write', 'member add', (client) =>
       client.members.add(name, {
         peerUrl: options.peerUrl,
         learner: options.learner === true,
@@ -98,7 +98,7 @@ export function registerMemberCommands(program: Command): void {
   });
   addClientOptions(member.command('promote').argument('<name>', 'a learner').description('make a caught-up learner a voter')).action(
     async (name: string, options: ClientCommandOptions) => {
-      const answer = await withClient(options, 'write', (client) => client.members.promote(name));
+      const answer = await withClient(options, 'write', 'member promote', (client) => client.members.promote(name));
       if (options.json) printJson(answer);
       else process.stdout.write(`Member ${name} promoted to voter (ID ${answer.member.id}).\n`);
     },
@@ -110,7 +110,7 @@ export function registerMemberCommands(program: Command): void {
       .description('remove a member (refused if the live voters would be short of a quorum, unless --force)')
       .option('--force', 'remove it even if the live voters would then be short of a quorum'),
   ).action(async (name: string, options: ClientCommandOptions & { force?: boolean }) => {
-    const answer = await withClient(options, 'write', (client) => client.members.remove(name, { force: options.force === true }));
+    const answer = await withClient(options, 'write', 'member remove', (client) => client.members.remove(name, { force: options.force === true }));
     if (options.json) printJson(answer);
     else process.stdout.write(`Member ${name} removed from the cluster (ID ${answer.member.id}).\n`);
   });
@@ -119,7 +119,7 @@ export function registerMemberCommands(program: Command): void {
   addClientOptions(
     leader.command('transfer').argument('[name]', 'the voter to hand leadership to (default: the most caught-up reachable one)').description('hand leadership to another voter'),
   ).action(async (name: string | undefined, options: ClientCommandOptions) => {
-    const answer = await withClient(options, 'write', (client) => client.leader.transfer(name));
+    const answer = await withClient(options, 'write', 'leader transfer', (client) => client.leader.transfer(name));
     if (options.json) printJson(answer);
     else process.stdout.write(`Leadership transferred from ${answer.previousLeader} to ${answer.leader}.\n`);
   });

@@ -15,7 +15,7 @@ import { ProgressBar } from '../bench/progress-bar.js';
 import { parsePositiveInteger } from '../parse.js';
 import { formatTable } from '../table.js';
 import { formatBytes } from './endpoint.js';
-import { addClientOptions, withClient, type ClientCommandOptions } from './kv-commands.js';
+import { addClientOptions, withClient, type ClientCommandOptions } from '../client-options.js';
 
 interface SaveOptions extends ClientCommandOptions {
   readonly chunkBytes: number;
@@ -82,7 +82,7 @@ export function registerSnapshotCommands(program: Command): void {
   ).action(async (file: string, options: SaveOptions) => {
     const wallStartMs = Date.now();
     const startedMs = performance.now();
-    const info = await withClient(options, 'read', async (client) => {
+    const info = await withClient(options, 'read', 'snapshot save', async (client) => {
       const download = await client.openSnapshot({ timeoutMs: options.timeout, chunkBytesMax: options.chunkBytes });
       await saveSnapshotTo(file, download, new ProgressBar(`saving ${file}`), startedMs, new Date(wallStartMs));
       return download.info;

@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import type { ClusterStatus } from '../../client/index.js';
 import { formatTable } from '../table.js';
-import { addClientOptions, withClient, type ClientCommandOptions } from './kv-commands.js';
+import { addClientOptions, withClient, type ClientCommandOptions } from '../client-options.js';
 import { CliExit, ExitCode } from '../exit-codes.js';
 
 export function formatStatus(status: ClusterStatus): string {
@@ -28,7 +28,7 @@ export function registerStatusCommand(program: Command): void {
   addClientOptions(
     program.command('status').description('show every member: name, URLs, role, term, commit and applied index, leader'),
   ).action(async (options: ClientCommandOptions) => {
-    const status = await withClient(options, 'read', (client) => client.status());
+    const status = await withClient(options, 'read', 'status', (client) => client.status());
     if (options.json) process.stdout.write(JSON.stringify(status) + '\n');
     else process.stdout.write(formatStatus(status) + '\n');
     // A cluster without a leader cannot serve writes or linearizable reads: say so in the exit code.

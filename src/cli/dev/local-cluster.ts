@@ -14,7 +14,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
-import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
+import { createWriteStream, mkdirSync, readFileSync, type WriteStream } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRpcChannel } from '../../client/net-channel.js';
@@ -43,6 +43,21 @@ export interface LocalClusterOptions {
   readonly peerTls?: PeerTlsFiles | null;
   /** Metrics and health port of the first member (the others follow); 0: no metrics listener. Default 0. */
   readonly metricsPortBase?: number;
+  /**
+   * TLS for clients (`concord dev --tls`, `bench:kv --tls`): client URLs are
+   * then tls://, each member serves its member certificate, and with
+   * `clientCertAuth` demands a client certificate from the CA (its CN is the
+   * user). `probe` is the certificate this tool's own status probe presents.
+   * Default null: plain TCP on loopback.
+   */
+  readonly clientTls?: ClientTlsFiles | null;
+  /** A user the status probe logs in as (auth enabled and no certificate login). Default: none. */
+  readonly probeAuth?: { readonly user: string; readonly password: string } | null;
+}
+
+export interface ClientTlsFiles extends PeerTlsFiles {
+  readonly clientCertAuth: boolean;
+  readonly probe: { readonly certFile: string; readonly keyFile: string } | null;
 }
 
 export interface PeerTlsFiles {
@@ -132,13 +147,15 @@ export class LocalCluster {
       output: options.output ?? MemberOutput.LogFile,
       peerTls: options.peerTls ?? null,
       metricsPortBase: options.metricsPortBase ?? 0,
+      clientTls: options.clientTls ?? null,
+      probeAuth: options.probeAuth ?? null,
     };
     const members: LocalMember[] = [];
     for (let i = 0; i < resolved.nodes; i++) {
       const name = `n${i + 1}`;
       members.push({
         name,
-        clientUrl: `tcp://${resolved.host}:${resolved.clientPortBase + i}`,
+        clientUrl: `${resolved.clientTls === null ? 'tcp' : 'tls'}://${resolved.host}:${resolved.clientPortBase + i}`,
         peerUrl: `${resolved.peerTls === null ? 'tcp' : 'tls'}://${resolved.host}:${resolved.peerPortBase + i}`,
         dataDir: join(resolved.dataDir, name),
         logFile: resolved.output === MemberOutput.LogFile ? join(resolved.dataDir, `${name}.log`) : null,
@@ -169,6 +186,7 @@ export class LocalCluster {
       // JSON in log files (for tools); readable lines when shown in the terminal.
       '--log-format', this.options.output === MemberOutput.Prefixed ? 'pretty' : 'json',
       ...this.peerTlsArgs(member.name),
+      ...this.clientTlsArgs(member.name),
       ...(member.metricsUrl === null ? [] : ['--metrics-url', member.metricsUrl]),
       ...this.options.serverArgs,
     ];
@@ -180,6 +198,26 @@ export class LocalCluster {
     const files = tls?.members[name];
     if (tls === null || tls === undefined || files === undefined) return [];
     return ['--peer-cert-file', files.certFile, '--peer-key-file', files.keyFile, '--peer-trusted-ca-file', tls.caFile];
+  }
+
+  /** The client TLS flags of a member (none without clientTls). */
+  clientTlsArgs(name: string): string[] {
+    const tls = this.options.clientTls;
+    const files = tls?.members[name];
+    if (tls === null || tls === undefined || files === undefined) return [];
+    return ['--cert-file', files.certFile, '--key-file', files.keyFile, '--trusted-ca-file', tls.caFile, ...(tls.clientCertAuth ? ['--client-cert-auth'] : [])];
+  }
+
+  /** How this tool's status probe connects (TLS files, login). */
+  private probeOptions(): ProbeOptions {
+    const tls = this.options.clientTls;
+    return {
+      tls:
+        tls === null
+          ? null
+          : { ca: readFileSync(tls.caFile), ...(tls.probe !== null ? { cert: readFileSync(tls.probe.certFile), key: readFileSync(tls.probe.keyFile) } : {}) },
+      auth: this.options.probeAuth,
+    };
   }
 
   private spawnMember(member: LocalMember): void {
@@ -244,6 +282,7 @@ export class LocalCluster {
     const timeoutMs = options.timeoutMs ?? 30_000;
     const startedMs = performance.now();
     const channels = new Map<string, RpcChannel>();
+    const probe = this.probeOptions();
     try {
       for (;;) {
         for (const member of this.members) {
@@ -251,7 +290,7 @@ export class LocalCluster {
             throw new MemberExitedError(member.name, member.process.exitCode ?? member.process.signalCode ?? 'unknown', member.logFile);
           }
         }
-        const statuses = (await Promise.all(this.members.map((m) => memberStatus(m, channels)))).filter(
+        const statuses = (await Promise.all(this.members.map((m) => memberStatus(m, channels, probe)))).filter(
           (s): s is MemberStatus => s !== null,
         );
         const leaderStatus = statuses.find((s) => s.role === 'leader');
@@ -305,11 +344,18 @@ function isRunning(member: LocalMember): boolean {
   return p !== null && p.exitCode === null && p.signalCode === null;
 }
 
-async function memberStatus(member: LocalMember, channels: Map<string, RpcChannel>): Promise<MemberStatus | null> {
+interface ProbeOptions {
+  readonly tls: { readonly ca: Buffer; readonly cert?: Buffer; readonly key?: Buffer } | null;
+  readonly auth: { readonly user: string; readonly password: string } | null;
+}
+
+async function memberStatus(member: LocalMember, channels: Map<string, RpcChannel>, probe: ProbeOptions): Promise<MemberStatus | null> {
   try {
     let channel = channels.get(member.name);
     if (channel === undefined) {
-      channel = await createRpcChannel(member.clientUrl, { timeoutMs: 500 });
+      channel = await createRpcChannel(member.clientUrl, { timeoutMs: 500, ...(probe.tls !== null ? { tls: probe.tls } : {}) });
+      // A refused login (the user is not made yet, auth still off) leaves the probe anonymous: the status call tells.
+      if (probe.auth !== null) await channel.call(Method.Authenticate, { user: probe.auth.user, password: probe.auth.password }, { timeoutMs: 5_000 }).catch(() => undefined);
       channels.set(member.name, channel);
       channel.onClose(() => channels.delete(member.name));
     }

@@ -15,13 +15,11 @@
  *
  *   node dist/bench/server-cpu.js [--scale 1] [--json]
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { loadavg, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { LocalCluster, MemberOutput } from '../src/cli/dev/local-cluster.js';
-import { freePortRange } from '../src/cli/dev/free-ports.js';
+import { startBenchMembers } from './local-members.js';
 import { benchKey } from '../src/cli/bench/run-bench.js';
 import { connect, type KvClient } from '../src/client/index.js';
 
@@ -72,16 +70,8 @@ async function run(client: KvClient, get: boolean, loops: number, ops: number): 
   await Promise.all(Array.from({ length: loops }, (_, i) => loop(i)));
 }
 
-const dataDir = mkdtempSync(join(tmpdir(), 'concord-bench-server-cpu-'));
-const clientPortBase = await freePortRange(3, 100);
-const cluster = await LocalCluster.start({
-  nodes: 3,
-  dataDir,
-  clientPortBase,
-  peerPortBase: clientPortBase + 100,
-  output: MemberOutput.Ignore,
-  serverArgs: ['--log-level', 'warn'],
-});
+const members = await startBenchMembers('server-cpu');
+const cluster = members.cluster;
 let client: KvClient | null = null;
 try {
   const { leader } = await cluster.waitForLeader({ timeoutMs: 30_000 });
@@ -122,6 +112,5 @@ try {
   }
 } finally {
   await client?.close();
-  await cluster.stop();
-  rmSync(dataDir, { recursive: true, force: true });
+  await members.stop();
 }

@@ -8,12 +8,8 @@
  *
  *   node dist/bench/client-cpu.js [--duration 8] [--warmup 3] [--clients 64] [--json]
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { LocalCluster, MemberOutput } from '../src/cli/dev/local-cluster.js';
-import { freePortRange } from '../src/cli/dev/free-ports.js';
+import { startBenchMembers } from './local-members.js';
 import { runBench, Workload } from '../src/cli/bench/run-bench.js';
 
 const { values } = parseArgs({
@@ -28,16 +24,8 @@ const durationS = Number(values.duration);
 const warmupS = Number(values.warmup);
 const clients = Number(values.clients);
 
-const dataDir = mkdtempSync(join(tmpdir(), 'concord-bench-client-cpu-'));
-const clientPortBase = await freePortRange(3, 100);
-const cluster = await LocalCluster.start({
-  nodes: 3,
-  dataDir,
-  clientPortBase,
-  peerPortBase: clientPortBase + 100,
-  output: MemberOutput.Ignore,
-  serverArgs: ['--log-level', 'warn'],
-});
+const members = await startBenchMembers('client-cpu');
+const cluster = members.cluster;
 try {
   await cluster.waitForLeader({ timeoutMs: 30_000 });
   for (const workload of [Workload.Put, Workload.Get]) {
@@ -52,6 +40,5 @@ try {
     process.stdout.write((values.json ? JSON.stringify(line) : `${workload}: ${line.opsPerSec} ops/s, ${line.cpuUsPerOp} us client CPU per op, ${line.errors} errors, load ${line.loadAverage1m}`) + '\n');
   }
 } finally {
-  await cluster.stop();
-  rmSync(dataDir, { recursive: true, force: true });
+  await members.stop();
 }

@@ -17,12 +17,8 @@
  * Overrun = elapsed - timeoutMs (negative: it finished early). The target is
  * under 100 ms beyond timeoutMs.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { LocalCluster, MemberOutput } from '../src/cli/dev/local-cluster.js';
-import { freePortRange } from '../src/cli/dev/free-ports.js';
+import { startBenchMembers } from './local-members.js';
 import { connect } from '../src/client/index.js';
 
 const { values } = parseArgs({
@@ -35,16 +31,8 @@ const { values } = parseArgs({
 const tries = Number(values.tries);
 const cases = new Set(values.cases.split(','));
 
-const dataDir = mkdtempSync(join(tmpdir(), 'concord-bench-overrun-'));
-const clientPortBase = await freePortRange(3, 100);
-const cluster = await LocalCluster.start({
-  nodes: 3,
-  dataDir,
-  clientPortBase,
-  peerPortBase: clientPortBase + 100,
-  output: MemberOutput.Ignore,
-  serverArgs: ['--log-level', 'warn'],
-});
+const members = await startBenchMembers('overrun');
+const cluster = members.cluster;
 
 /** Always the first endpoint first (the pool's starting pick), otherwise uniform. */
 const firstPickFirst = { nextInt: () => 0, nextFloat: () => Math.random() };
@@ -130,6 +118,5 @@ try {
   }
 } finally {
   if (paused.pid !== undefined) process.kill(paused.pid, 'SIGCONT');
-  await cluster.stop();
-  rmSync(dataDir, { recursive: true, force: true });
+  await members.stop();
 }

@@ -16,7 +16,7 @@ import { connect as connectSocket } from 'node:net';
 import { pino } from 'pino';
 import { connect, RemoteError, RpcClient } from '../../src/net/index.js';
 import { clientMethods, ErrorCode, type StatusResponse } from '../../src/protocol/index.js';
-import { AuthCommandKind as K, AuthOldRevisionError, KvStateMachine, PermissionDeniedError, type ApplyResult, type Command } from '../../src/kv/index.js';
+import { AuthCommandKind as K, AuthOldRevisionError, KvStateMachine, PermissionDeniedError, SESSION_FIXED_BYTES, type ApplyResult, type Command } from '../../src/kv/index.js';
 import { loadServerConfig, startServer } from '../../src/server/index.js';
 import { AUTH_REVISION_ATTEMPTS_MAX, ClientService, type Replica } from '../../src/server/kv-service.js';
 import { proposalHeadroomBytes } from '../../src/server/proposal-tracker.js';
@@ -82,7 +82,7 @@ test('a user past its session quota gets the quota error; another user still con
     const metrics = await (await fetch(`${metricsUrl}/metrics`)).text();
     const gauge = (name: string) => Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(metrics)?.[1]);
     assert.equal(gauge('concord_sessions'), 4);
-    assert.ok(gauge('concord_session_table_bytes') >= 4 * 128, 'four sessions and their saved results are counted');
+    assert.ok(gauge('concord_session_table_bytes') >= 4 * SESSION_FIXED_BYTES, 'four sessions and their saved results are counted');
   } finally {
     for (const connection of connections) connection.destroy();
     await server.close();

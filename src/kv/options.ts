@@ -50,7 +50,7 @@ export const defaultKvOptions: KvOptions = Object.freeze({
   sessionTtlMaxMs: 3_600_000,
   sessionsMax: 10_000,
   sessionResultsMax: 4_096,
-  // One user at both quotas holds about 64.1 MiB: a quarter of the table, so it never locks out the others.
+  // One user at both quotas holds about 64.4 MiB: a quarter of the table, so it never locks out the others.
   sessionsPerUserMax: 1_000,
   sessionResultBytesPerUserMax: 64 * 1024 * 1024,
   sessionTableBytesMax: 256 * 1024 * 1024,

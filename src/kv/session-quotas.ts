@@ -28,10 +28,14 @@ import { AUTH_NAME_BYTES_MAX } from './auth-types.js';
 import { SessionTableFullError, UserQuotaExceededError, type KvError } from './errors.js';
 import type { KvOptions } from './options.js';
 
-/** Accounted bytes of one session without its owner's name and saved results. */
-export const SESSION_FIXED_BYTES = 128;
-/** Accounted bytes of one saved result besides its compact form. */
-export const SAVED_RESULT_FIXED_BYTES = 48;
+/**
+ * Accounted bytes of one session without its owner's name and saved results
+ * (measured on Node 20: about 390 bytes of heap per empty session, its
+ * record, result map, expiry key and index entries).
+ */
+export const SESSION_FIXED_BYTES = 384;
+/** Accounted bytes of one saved result besides its compact form (measured: about 57 bytes of heap for a 3-byte result). */
+export const SAVED_RESULT_FIXED_BYTES = 56;
 /** The owner of sessions opened while auth is disabled (or without a user). */
 export const ANONYMOUS_OWNER = '';
 

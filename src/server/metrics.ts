@@ -27,6 +27,9 @@ export interface MemberGauges {
   pendingProposals(): number;
   /** Bytes of the data directory on disk (WAL and snapshots). */
   dataSizeBytes(): number;
+  /** Live client sessions, and the accounted bytes of the session table (src/kv/session-quotas.ts). */
+  sessions(): number;
+  sessionTableBytes(): number;
   /** Bytes sent to and received from each peer so far (monotonic). */
   peerTrafficBytes(): readonly { peer: string; sentBytes: number; receivedBytes: number }[];
   /** Milliseconds since the Raft host last ticked (see health.ts). */
@@ -97,6 +100,8 @@ export class ServerMetrics {
     gauge('concord_server_proposals_applied_total', 'highest log index applied (etcd_server_proposals_applied_total)', (g) => g.appliedIndex());
     gauge('concord_server_proposals_pending', 'proposals accepted and not answered yet (etcd_server_proposals_pending)', (g) => g.pendingProposals());
     gauge('concord_server_storage_failed', '1 once the storage failed (the member refuses writes and leaves the cluster until restarted)', (g) => (g.storageFailed() ? 1 : 0));
+    gauge('concord_sessions', 'live client sessions in the replicated session table (bounded by --sessions-max)', (g) => g.sessions());
+    gauge('concord_session_table_bytes', 'accounted bytes of sessions and saved results (bounded by --session-table-bytes-max)', (g) => g.sessionTableBytes());
     gauge('concord_mvcc_db_total_size_in_bytes', 'bytes of the data directory on disk: WAL and snapshots (etcd_mvcc_db_total_size_in_bytes)', (g) => g.dataSizeBytes());
     this.leaderChanges = new Counter({ name: 'concord_server_leader_changes_seen_total', help: 'leader changes this member saw (etcd_server_leader_changes_seen_total)', registers: [this.registry] });
     this.proposalsFailed = new Counter({ name: 'concord_server_proposals_failed_total', help: 'proposals answered with an error (etcd_server_proposals_failed_total)', registers: [this.registry] });

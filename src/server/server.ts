@@ -274,6 +274,8 @@ export async function startServer(config: ServerConfig, logger?: Logger, options
       storageFailed: () => host.status().member.storageFailed,
       pendingProposals: () => host.pendingProposals,
       dataSizeBytes: () => dataSize.bytes(),
+      sessions: () => kv.sessionCount,
+      sessionTableBytes: () => kv.sessionBytes,
       peerTrafficBytes: () => peers.trafficBytes(),
       sinceLastTickMs: () => host.sinceLastTickMs(),
       // A loop that missed ten ticks (and at least two seconds) is stuck, not merely busy.

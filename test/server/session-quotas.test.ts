@@ -16,7 +16,7 @@ import { connect as connectSocket } from 'node:net';
 import { pino } from 'pino';
 import { connect, RemoteError, RpcClient } from '../../src/net/index.js';
 import { clientMethods, ErrorCode, type StatusResponse } from '../../src/protocol/index.js';
-import { AuthCommandKind as K, AuthOldRevisionError, KvStateMachine, PermissionDeniedError, type ApplyResult, type Command } from '../../src/kv/index.js';
+import { AuthCommandKind as K, AuthOldRevisionError, KvStateMachine, PermissionDeniedError, SESSION_FIXED_BYTES, type ApplyResult, type Command } from '../../src/kv/index.js';
 import { loadServerConfig, startServer } from '../../src/server/index.js';
 import { AUTH_REVISION_ATTEMPTS_MAX, ClientService, type Replica } from '../../src/server/kv-service.js';
 import { proposalHeadroomBytes } from '../../src/server/proposal-tracker.js';
@@ -29,10 +29,11 @@ const silent = pino({ level: 'silent' });
 
 test('a user past its session quota gets the quota error; another user still connects and writes', { timeout: 120_000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'concord-quota-'));
+  const metricsUrl = `http://127.0.0.1:${await freePort()}`;
   const clientUrl = `tcp://127.0.0.1:${await freePort()}`;
   const peerUrl = `tcp://127.0.0.1:${await freePort()}`;
   const config = loadServerConfig({
-    flags: { name: 'n1', dataDir: dir, clientUrl, peerUrl, initialCluster: `n1=${peerUrl}`, heartbeatIntervalMs: '20', electionTimeoutMs: '100' },
+    flags: { name: 'n1', dataDir: dir, clientUrl, peerUrl, initialCluster: `n1=${peerUrl}`, heartbeatIntervalMs: '20', electionTimeoutMs: '100', metricsUrl },
     env: { CONCORD_SESSIONS_PER_USER_MAX: '3', CONCORD_SESSIONS_MAX: '8' },
   });
   assert.equal(config.sessionsPerUserMax, 3);
@@ -77,6 +78,12 @@ test('a user past its session quota gets the quota error; another user still con
     // Closing one of mallory's sessions frees a slot for her.
     await mallory[0]!.call('session.close', { sessionId: opened[2]! });
     await mallory[1]!.call('session.open', { ttlMs: 0 });
+
+    // The table is visible to operators.
+    const metrics = await (await fetch(`${metricsUrl}/metrics`)).text();
+    const gauge = (name: string) => Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(metrics)?.[1]);
+    assert.equal(gauge('concord_sessions'), 4);
+    assert.ok(gauge('concord_session_table_bytes') >= 4 * SESSION_FIXED_BYTES, 'four sessions and their saved results are counted');
   } finally {
     for (const connection of connections) connection.destroy();
     await server.close();

@@ -39,7 +39,10 @@ export class FaultMember {
   readonly controlFile: string;
   /** Exits nobody asked for (code or signal), for the verdict. */
   readonly unexpectedExits: string[] = [];
-  /** Exits on a failing disk with the storage-failure code (ServerExitCode.StorageFailed), as designed. */
+  /**
+   * Exits while its disk was failing, as designed: ServerExitCode.StorageFailed
+   * at run time (EIO), or Failure when it could not even start on that disk.
+   */
   storageFailedExits = 0;
   private expectingExit = false;
 
@@ -93,7 +96,8 @@ export class FaultMember {
     this.expectingExit = false;
     child.on('exit', (code, signal) => {
       if (this.process !== child) return;
-      if (!this.expectingExit && this.control.diskFailing && code === ServerExitCode.StorageFailed) this.storageFailedExits++;
+      const onFailingDisk = this.control.diskFailing && (code === ServerExitCode.StorageFailed || code === ServerExitCode.Failure);
+      if (!this.expectingExit && onFailingDisk) this.storageFailedExits++;
       else if (!this.expectingExit) this.unexpectedExits.push(`${this.name} (start ${this.starts}) exited by itself: ${signal ?? `code ${code}`}`);
       this.process = null;
       this.state = MemberState.Dead;

@@ -161,6 +161,13 @@ test('client TLS with auth: refusals are typed and write nothing; root works; a 
     assert.ok(backup.info.keys >= 3);
     await root.admin('auth.disable', {});
     await root.close();
+    // A follower checks a request against its own auth state: let both members left apply the switch first.
+    const left = cluster.servers.filter((s) => s.config.name !== moved.leader);
+    for (;;) {
+      const commit = Math.max(...left.map((s) => s.status().member.commitIndex));
+      if (left.every((s) => s.status().member.appliedIndex >= commit)) break;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
 
     // Disabled: anyone may write again.
     const open = await client(cluster);

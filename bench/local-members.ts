@@ -16,8 +16,8 @@ export interface BenchMembers {
   stop(): Promise<void>;
 }
 
-/** Starts the three members (does not wait for a leader); `name` tags the temp dir. */
-export async function startBenchMembers(name: string): Promise<BenchMembers> {
+/** Starts the three members (does not wait for a leader); `name` tags the temp dir; `serverArgs` go to every member. */
+export async function startBenchMembers(name: string, serverArgs: readonly string[] = []): Promise<BenchMembers> {
   const dataDir = mkdtempSync(join(tmpdir(), `concord-bench-${name}-`));
   const clientPortBase = await freePortRange(3, 100);
   const cluster = await LocalCluster.start({
@@ -26,7 +26,7 @@ export async function startBenchMembers(name: string): Promise<BenchMembers> {
     clientPortBase,
     peerPortBase: clientPortBase + 100,
     output: MemberOutput.Ignore,
-    serverArgs: ['--log-level', 'warn'],
+    serverArgs: ['--log-level', 'warn', ...serverArgs],
   });
   return {
     cluster,

@@ -35,6 +35,8 @@ interface DevOptions {
   readonly snapshotEveryEntries?: number;
   readonly leaderTimeout: number;
   readonly tls: boolean;
+  /** Commander's --no-dashboard. */
+  readonly dashboard: boolean;
 }
 
 export function registerDevCommand(program: Command): void {
@@ -52,6 +54,7 @@ export function registerDevCommand(program: Command): void {
     .option('--election-timeout-ms <ms>', 'passed to every member', parsePositiveInteger)
     .option('--snapshot-every-entries <n>', 'passed to every member', parsePositiveInteger)
     .option('--leader-timeout <ms>', 'how long to wait for a leader', parsePositiveInteger, 30_000)
+    .option('--no-dashboard', 'do not serve the web dashboard at <metrics URL>/ui')
     .option('--tls', 'create a local CA and member certificates in <data-dir>/tls and run mutual TLS between members', false)
     .action(async (options: DevOptions) => {
       await runDev(options);
@@ -64,6 +67,8 @@ async function runDev(options: DevOptions): Promise<void> {
   if (options.heartbeatIntervalMs !== undefined) serverArgs.push('--heartbeat-interval-ms', String(options.heartbeatIntervalMs));
   if (options.electionTimeoutMs !== undefined) serverArgs.push('--election-timeout-ms', String(options.electionTimeoutMs));
   if (options.snapshotEveryEntries !== undefined) serverArgs.push('--snapshot-every-entries', String(options.snapshotEveryEntries));
+  // The web dashboard is on by default here (loopback only); it lives on the metrics listener.
+  if (options.metricsPort !== 0 && options.dashboard) serverArgs.push('--dashboard');
   const names = Array.from({ length: options.nodes }, (_, i) => `n${i + 1}`);
   const material = options.tls ? await ensureTlsMaterial({ dir: join(options.dataDir, 'tls'), members: names }) : null;
   const cluster = await LocalCluster.start({
@@ -128,6 +133,7 @@ async function runDev(options: DevOptions): Promise<void> {
             (m.logFile ? `  log ${relative(process.cwd(), m.logFile)}` : ''),
         ),
         `Endpoints: ${endpoints}`,
+        ...(options.dashboard && cluster.members[0]?.metricsUrl ? [`Dashboard: ${cluster.members[0].metricsUrl}/ui (every member serves one)`] : []),
         ...(material === null
           ? []
           : [

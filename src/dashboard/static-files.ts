@@ -78,6 +78,7 @@ function indexHtml(): string {
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Concord dashboard</title>
+<link rel="icon" href="data:,">
 <link rel="stylesheet" href="/ui/vendor/uplot.css">
 <link rel="stylesheet" href="/ui/style.css">
 <script type="importmap">${importMap}</script>

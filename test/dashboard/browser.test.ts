@@ -62,7 +62,7 @@ describe('dashboard in a real browser', { timeout: 300_000, skip: noBrowser }, (
       peerPortBase: base + 100,
       metricsPortBase: base + 200,
       output: MemberOutput.Ignore,
-      serverArgs: ['--dashboard', '--heartbeat-interval-ms', '50', '--election-timeout-ms', '300', '--log-level', 'warn'],
+      serverArgs: ['--dashboard', '--heartbeat-interval-ms', '100', '--election-timeout-ms', '1000', '--log-level', 'warn'],
     });
     const { leader } = await cluster.waitForLeader({ timeoutMs: 60_000 });
     viewer = cluster.members.find((m) => m.name !== leader.name)!;
@@ -106,6 +106,11 @@ describe('dashboard in a real browser', { timeout: 300_000, skip: noBrowser }, (
     const status = await kv.status();
     assert.equal(leader, status.leaderId);
     await page.screenshot({ path: join(shots, 'cluster.png'), fullPage: true });
+    // A phone: the member table scrolls sideways inside its box, the page does not.
+    await page.setViewportSize({ width: 390, height: 844 });
+    assert.ok(await page.evaluate(() => (globalThis as unknown as { innerWidth: number; document: { documentElement: { scrollWidth: number } } }).document.documentElement.scrollWidth <= 390 + 1));
+    await page.screenshot({ path: join(shots, 'cluster-phone.png'), fullPage: true });
+    await page.setViewportSize({ width: 1280, height: 800 });
   });
 
   test('a key written with the CLI shows in the key browser; an edit from the page is read by concord get', async () => {

@@ -97,6 +97,12 @@ describe('dashboard in a real browser', { timeout: 300_000, skip: noBrowser }, (
     assert.doesNotMatch(csp, /unsafe-inline|unsafe-eval/);
     await page.locator('tr[data-member]').first().waitFor(slow);
     assert.deepEqual(errors, []);
+    // Keyboard: Tab goes to the views first, Enter opens one.
+    await page.keyboard.press('Tab');
+    await page.keyboard.press('Tab');
+    assert.equal(await page.evaluate(() => (globalThis as unknown as { document: { activeElement: { textContent: string } } }).document.activeElement.textContent), 'Keys');
+    await page.keyboard.press('Enter');
+    await page.getByRole('heading', { name: 'Keys' }).waitFor(slow);
   });
 
   test('the cluster view lists three members and one leader', async () => {

@@ -19,15 +19,16 @@ function Folder({ prefix, label, count, onPick, selected, onAuthError, refresh }
     );
   }, [open, prefix, refresh]);
   const toggle = () => setOpen(!open);
-  return html`<li role="treeitem" aria-expanded=${open}>
-    ${prefix === '' ? null : html`<button type="button" class="folder" onClick=${toggle}>${open ? '▾' : '▸'} ${label} <span class="count">(${count})</span></button>`}
+  // Plain nested lists of buttons (Tab and Enter), not an ARIA tree: that role promises arrow-key navigation.
+  return html`<li>
+    ${prefix === '' ? null : html`<button type="button" class="folder" aria-expanded=${open} onClick=${toggle}>${open ? '▾' : '▸'} ${label} <span class="count">(${count})</span></button>`}
     ${open
-      ? html`<ul role="group">
+      ? html`<ul>
           ${error !== null ? html`<li role="alert" class="error">${error}</li>` : null}
           ${level === null ? html`<li>…</li>` : null}
           ${level?.folders.map((f) => html`<${Folder} key=${f.name} prefix=${f.name} label=${f.name.slice(prefix.length)} count=${f.count} onPick=${onPick} selected=${selected} onAuthError=${onAuthError} refresh=${refresh} />`)}
           ${level?.keys.map(
-            (k) => html`<li role="treeitem" key=${k}><button type="button" class=${`key${k === selected ? ' selected' : ''}`} data-key=${k} aria-current=${k === selected} onClick=${() => onPick(k)}>${k.slice(prefix.length)}</button></li>`,
+            (k) => html`<li key=${k}><button type="button" class=${`key${k === selected ? ' selected' : ''}`} data-key=${k} aria-current=${k === selected} onClick=${() => onPick(k)}>${k.slice(prefix.length)}</button></li>`,
           )}
           ${level !== null && level.folders.length === 0 && level.keys.length === 0 ? html`<li class="empty">no keys</li>` : null}
           ${level?.truncated ? html`<li class="empty">(first keys only)</li>` : null}
@@ -126,7 +127,7 @@ export function KeysView({ onAuthError }) {
       <button type="button" onClick=${() => setRefresh(refresh + 1)}>Refresh</button>
     </form>
     <div class="split">
-      <nav aria-label="Key tree" class="tree"><ul role="tree">
+      <nav aria-label="Key tree" class="tree"><ul>
         <${Folder} key=${prefix} prefix=${prefix} label=${prefix} count=${0} onPick=${setSelected} selected=${selected} onAuthError=${onAuthError} refresh=${refresh} />
       </ul></nav>
       <div>

@@ -8,6 +8,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { AuthenticationFailedError, KvError, PermissionDeniedError, ServerError, type KvClient } from '../client/index.js';
+import { ConcordError, ConcordErrorCode } from '../common/errors.js';
 import type { ClusterTracker } from './cluster-view.js';
 import { loginIdleMs, sessionCookie, sessionIdFrom, type Logins } from './logins.js';
 
@@ -19,13 +20,14 @@ export const prefixKeysMax = 5_000;
 const previewCharsMax = 200;
 export const csrfHeader = 'x-concord-dashboard';
 
-export class ApiError extends Error {
+/** An answer of the API itself (not of the member): its HTTP status and code. */
+export class DashboardApiError extends ConcordError {
   constructor(
     readonly status: number,
-    readonly code: string,
+    code: ConcordErrorCode,
     message: string,
   ) {
-    super(message);
+    super(code, message);
   }
 }
 
@@ -39,7 +41,7 @@ type Json = Record<string, unknown>;
 export async function handleApi(request: IncomingMessage, response: ServerResponse, url: URL, ctx: ApiContext): Promise<void> {
   try {
     const method = request.method ?? 'GET';
-    if (method !== 'GET' && request.headers[csrfHeader] !== '1') throw new ApiError(403, 'csrf', `writes need the ${csrfHeader} header`);
+    if (method !== 'GET' && request.headers[csrfHeader] !== '1') throw new DashboardApiError(403, ConcordErrorCode.DashboardCsrf, `writes need the ${csrfHeader} header`);
     const body = method === 'GET' ? {} : await readJson(request);
     const sessionId = sessionIdFrom(request.headers.cookie);
     const route = `${method} ${url.pathname}`;
@@ -72,9 +74,9 @@ async function route_(route: string, query: URLSearchParams, body: Json, client:
       return livePrefix(client, query.get('prefix') ?? '');
     case 'GET /api/key': {
       const key = query.get('key') ?? '';
-      if (key === '') throw new ApiError(400, 'bad-request', 'key is required');
+      if (key === '') throw new DashboardApiError(400, ConcordErrorCode.DashboardBadRequest, 'key is required');
       const kv = await client.get(key);
-      if (kv === null) throw new ApiError(404, 'not-found', `no key ${JSON.stringify(key)}`);
+      if (kv === null) throw new DashboardApiError(404, ConcordErrorCode.DashboardNotFound, `no key ${JSON.stringify(key)}`);
       return { key, value: Buffer.from(kv.value).toString('base64'), version: kv.version, createRevision: kv.createRevision, modRevision: kv.modRevision };
     }
     case 'PUT /api/key': {
@@ -88,7 +90,7 @@ async function route_(route: string, query: URLSearchParams, body: Json, client:
     case 'POST /api/leader/transfer':
       return { transfer: await client.leader.transfer(typeof body.to === 'string' && body.to !== '' ? body.to : undefined) };
     default:
-      throw new ApiError(404, 'not-found', `no API ${route}`);
+      throw new DashboardApiError(404, ConcordErrorCode.DashboardNotFound, `no API ${route}`);
   }
 }
 
@@ -142,17 +144,17 @@ function preview(value: Uint8Array): string {
 
 function stringField(body: Json, name: string, allowEmpty = false): string {
   const v = body[name];
-  if (typeof v !== 'string' || (!allowEmpty && v === '')) throw new ApiError(400, 'bad-request', `${name} must be a non-empty string`);
+  if (typeof v !== 'string' || (!allowEmpty && v === '')) throw new DashboardApiError(400, ConcordErrorCode.DashboardBadRequest, `${name} must be a non-empty string`);
   return v;
 }
 
 async function readJson(request: IncomingMessage): Promise<Json> {
-  if (!(request.headers['content-type'] ?? '').startsWith('application/json')) throw new ApiError(415, 'bad-request', 'send application/json');
+  if (!(request.headers['content-type'] ?? '').startsWith('application/json')) throw new DashboardApiError(415, ConcordErrorCode.DashboardBadRequest, 'send application/json');
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of request) {
     size += (chunk as Buffer).length;
-    if (size > apiBodyBytesMax) throw new ApiError(413, 'too-large', `request body over ${apiBodyBytesMax} bytes`);
+    if (size > apiBodyBytesMax) throw new DashboardApiError(413, ConcordErrorCode.DashboardBodyTooLarge, `request body over ${apiBodyBytesMax} bytes`);
     chunks.push(chunk as Buffer);
   }
   if (size === 0) return {};
@@ -161,13 +163,13 @@ async function readJson(request: IncomingMessage): Promise<Json> {
     if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('not an object');
     return parsed as Json;
   } catch {
-    throw new ApiError(400, 'bad-request', 'the body is not a JSON object');
+    throw new DashboardApiError(400, ConcordErrorCode.DashboardBadRequest, 'the body is not a JSON object');
   }
 }
 
 /** An HTTP status for the member's typed errors (the code is the protocol's, shown on the page). */
 function describe(error: unknown): { status: number; code: string; message: string } {
-  if (error instanceof ApiError) return { status: error.status, code: error.code, message: error.message };
+  if (error instanceof DashboardApiError) return { status: error.status, code: error.code, message: error.message };
   const code = (error as { code?: unknown }).code;
   const message = error instanceof Error ? error.message : String(error);
   const codeText = typeof code === 'string' ? code : 'unknown';

@@ -6,6 +6,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Registry } from 'prom-client';
 import type { Clock, Timer } from '../common/clock.js';
+import { ConcordErrorCode } from '../common/errors.js';
 import { systemClock } from '../common/system-clock.js';
 import { handleApi, send } from './api.js';
 import { ClusterTracker } from './cluster-view.js';
@@ -72,7 +73,7 @@ export class Dashboard {
   }
 
   private openLoadStream(response: ServerResponse): void {
-    if (this.streams.size >= loadStreamsMax) return send(response, 503, { error: { code: 'busy', message: `at most ${loadStreamsMax} load streams at once` } });
+    if (this.streams.size >= loadStreamsMax) return send(response, 503, { error: { code: ConcordErrorCode.DashboardBusy, message: `at most ${loadStreamsMax} load streams at once` } });
     response.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store' });
     // A late subscriber gets the last minutes at once, then one sample a second.
     response.write(`event: history\ndata: ${JSON.stringify(this.sampler.history)}\n\n`);

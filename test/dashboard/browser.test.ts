@@ -218,6 +218,7 @@ describe('dashboard in a real browser', { timeout: 300_000, skip: noBrowser }, (
       // The API refuses a write without the dashboard's header (CSRF), whoever sends it.
       const forged = await fetch(`${viewer.metricsUrl}/api/key`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ key: 'app/greeting', value: 'forged' }) });
       assert.equal(forged.status, 403);
+      assert.equal(((await forged.json()) as { error: { code: string } }).error.code, 'CONCORD_ERR_DASHBOARD_CSRF');
       await root.admin('auth.disable', {});
     } finally {
       await root.close();

@@ -84,11 +84,14 @@ describe('dashboard in a real browser', { timeout: 300_000, skip: noBrowser }, (
     for (const dir of [dataDir, userDataDir]) if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
   });
 
+  /** Script errors and CSP refusals on the page over the whole run (HTTP errors the page shows are expected). */
+  const pageErrors: string[] = [];
+
   test('the page is served with a strict Content-Security-Policy and runs under it', async () => {
-    const errors: string[] = [];
+    const errors = pageErrors;
     page.on('pageerror', (e) => errors.push(e.message));
     page.on('console', (m) => {
-      if (m.type() === 'error') errors.push(m.text());
+      if (m.type() === 'error' && !m.text().startsWith('Failed to load resource')) errors.push(m.text());
     });
     const response = await page.goto(`${viewer.metricsUrl}/ui`);
     const csp = response!.headers()['content-security-policy'] ?? '';
@@ -223,5 +226,9 @@ describe('dashboard in a real browser', { timeout: 300_000, skip: noBrowser }, (
     } finally {
       await root.close();
     }
+  });
+
+  test('no script error or Content-Security-Policy refusal happened in any view', () => {
+    assert.deepEqual(pageErrors, []);
   });
 });

@@ -41,6 +41,8 @@ describe('dashboard in a real browser', { timeout: 300_000, skip: noBrowser }, (
   let kv: KvClient;
   /** The member whose dashboard the page shows (a follower, so that killing the leader leaves the page up). */
   let viewer: LocalMember;
+  /** The old leader, killed and started again (the leader may not have heard from it yet). */
+  let restarted = '';
 
   const cli = async (...args: string[]): Promise<string> => {
     const { stdout } = await run(process.execPath, [join(repoRoot, 'bin', 'concord.js'), ...args, '--endpoints', cluster.endpoints.join(',')], { timeout: 30_000 });
@@ -189,6 +191,27 @@ describe('dashboard in a real browser', { timeout: 300_000, skip: noBrowser }, (
     assert.match((await page.locator('.changes').textContent()) ?? '', new RegExp(`${old} → `));
     await page.screenshot({ path: join(shots, 'cluster-failover.png'), fullPage: true });
     cluster.restartMember(old);
+    restarted = old;
+  });
+
+  test('leadership moves to the member chosen on the page, after a confirmation', async () => {
+    await open('cluster');
+    await page.waitForFunction(() => document.querySelectorAll('tr[data-role="leader"]').length === 1 && document.querySelectorAll('tr[data-role="follower"]').length === 2, null, slow);
+    const leader = await page.locator('tr[data-role="leader"]').getAttribute('data-member');
+    const target = cluster.members.map((m) => m.name).find((name) => name !== leader && name !== restarted)!;
+    await page.getByLabel('Transfer leadership to').selectOption(target);
+    let asked = '';
+    page.once('dialog', (dialog) => {
+      asked = dialog.message();
+      void dialog.accept();
+    });
+    await page.getByRole('button', { name: 'Transfer' }).click();
+    const outcome = page.getByRole('status').filter({ hasText: /Leadership moved|failed/ });
+    await outcome.waitFor(slow);
+    assert.equal(await outcome.textContent(), `Leadership moved from ${leader} to ${target}.`);
+    assert.match(asked, new RegExp(`Hand leadership from ${leader} to ${target}\\?`));
+    await page.locator(`tr[data-member="${target}"][data-role="leader"]`).waitFor(slow);
+    assert.equal((await kv.status()).leaderId, target);
   });
 
   test('with auth on, the page asks for a login and a read-only user cannot save', async () => {

@@ -38,7 +38,7 @@ export function ClusterView({ onAuthError }) {
     setNotice('Transferring leadership…');
     try {
       const answer = await api('POST', '/api/leader/transfer', { to: target });
-      setNotice(`Leadership moved: ${JSON.stringify(answer.transfer)}`);
+      setNotice(`Leadership moved from ${answer.transfer.previousLeader} to ${answer.transfer.leader}.`);
     } catch (e) {
       setNotice(`Leader transfer failed: ${e.message}`);
     }

@@ -48,7 +48,9 @@ describe('dashboard in a real browser', { timeout: 300_000, skip: noBrowser }, (
     const { stdout } = await run(process.execPath, [join(repoRoot, 'bin', 'concord.js'), ...args, '--endpoints', cluster.endpoints.join(',')], { timeout: 30_000 });
     return stdout;
   };
+  /** A fresh load of a view (going to the same URL with only a new hash would not reload the page). */
   const open = async (view: string): Promise<void> => {
+    await page.goto('about:blank');
     await page.goto(`${viewer.metricsUrl}/ui#${view}`);
   };
 
@@ -142,6 +144,24 @@ describe('dashboard in a real browser', { timeout: 300_000, skip: noBrowser }, (
     await page.getByTestId('key-message').filter({ hasText: 'Saved' }).waitFor(slow);
     assert.equal((await cli('get', 'app/greeting')).trim(), 'edited from the dashboard');
     await page.screenshot({ path: join(shots, 'keys.png'), fullPage: true });
+  });
+
+  test('a binary value shows as hex; a key put and deleted from the page', async () => {
+    await kv.put('bin/blob', Uint8Array.of(0x00, 0xff, 0x41, 0x10));
+    await open('keys');
+    await page.getByRole('button', { name: /bin\// }).click();
+    await page.locator('button[data-key="bin/blob"]').click();
+    await page.getByTestId('value').filter({ hasText: '00000000  00 ff 41 10' }).waitFor(slow);
+    assert.match((await page.getByTestId('value').textContent()) ?? '', /\.\.A\./);
+    await page.getByLabel('Key', { exact: true }).fill('bin/made-on-page');
+    await page.getByLabel('Value', { exact: true }).fill('from the new key form');
+    await page.getByRole('button', { name: 'Put' }).click();
+    await page.getByTestId('value').filter({ hasText: 'from the new key form' }).waitFor(slow);
+    assert.equal((await kv.get('bin/made-on-page'))?.valueString(), 'from the new key form');
+    page.once('dialog', (dialog) => void dialog.accept());
+    await page.getByRole('button', { name: 'Delete' }).click();
+    await page.getByTestId('key-message').filter({ hasText: 'Deleted.' }).waitFor(slow);
+    assert.equal(await kv.get('bin/made-on-page'), null);
   });
 
   test('the live prefix view shows a key written with the CLI', async () => {

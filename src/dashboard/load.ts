@@ -41,7 +41,10 @@ export class LoadSampler {
   /** Reads the registry; the first call only sets the baseline and returns null. */
   async sample(nowMs: number, monotonicMs: number): Promise<LoadSample | null> {
     const reading: Reading = new Map();
-    for (const metric of await this.registry.getMetricsAsJSON()) reading.set(metric.name, metric.values as MetricValue[]);
+    // Copied: prom-client hands out its live value objects for counters, which later increments would change.
+    for (const metric of await this.registry.getMetricsAsJSON()) {
+      reading.set(metric.name, (metric.values as MetricValue[]).map((v) => ({ value: v.value, labels: { ...v.labels }, ...(v.metricName !== undefined ? { metricName: v.metricName } : {}) })));
+    }
     const previous = this.last;
     this.last = { reading, atMs: monotonicMs };
     if (previous === null) return null;

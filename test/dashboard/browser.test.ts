@@ -178,6 +178,8 @@ describe('dashboard in a real browser', { timeout: 300_000, skip: noBrowser }, (
 
   test('the load charts receive data points', async () => {
     await open('load');
+    // The stream is open and sampling before the load starts.
+    await page.waitForFunction(() => Number(document.querySelector('figure[data-chart="requests"]')?.getAttribute('data-points')) >= 1, null, slow);
     // Some load on the viewed member: the page's own API calls and these reads.
     const reader = await connect({ endpoints: [viewer.clientUrl], timeoutMs: 30_000, openSessionOnConnect: false });
     try {
@@ -189,6 +191,11 @@ describe('dashboard in a real browser', { timeout: 300_000, skip: noBrowser }, (
       await reader.close();
     }
     await page.waitForFunction(() => Number(document.querySelector('figure[data-chart="requests"]')?.getAttribute('data-points')) >= 3 && Number(document.querySelector('figure[data-chart="requests"]')?.getAttribute('data-series')) >= 1, null, slow);
+    // The reads above show as requests and latency (not just a line of zeros).
+    await page.waitForFunction(() => Number(document.querySelector('figure[data-chart="requests"]')?.getAttribute('data-max')) > 0 && Number(document.querySelector('figure[data-chart="latency"]')?.getAttribute('data-max')) > 0, null, slow).catch(async (error: unknown) => {
+      const shown = await page.locator('figure').evaluateAll((figures) => figures.map((f) => `${f.getAttribute('data-chart')}: ${f.getAttribute('data-points')} points, max ${f.getAttribute('data-max')}`));
+      throw new Error(`${(error as Error).message}; charts: ${shown.join('; ')}`);
+    });
     await page.screenshot({ path: join(shots, 'load.png'), fullPage: true });
   });
 

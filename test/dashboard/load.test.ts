@@ -43,6 +43,9 @@ test('a sample reports what happened since the previous one, per second', async 
   assert.ok(sample.peerRttMs.n2 !== null && sample.peerRttMs.n2! > 1 && sample.peerRttMs.n2! <= 2);
   assert.equal(sample.t, 3_000);
   assert.equal(sampler.history.length, 1);
-  for (let i = 0; i < loadHistoryMax + 5; i++) await sampler.sample(4_000 + i, 3_000 + i * 1000);
+  // The next interval counts only what came after (prom-client reuses its counters' value objects).
+  requests.inc({ method: 'kv.get', code: 'ok' }, 5);
+  assert.deepEqual((await sampler.sample(4_000, 3_000))!.requestsPerSecond, { 'kv.get': 5, 'kv.put': 0 });
+  for (let i = 0; i < loadHistoryMax + 5; i++) await sampler.sample(5_000 + i, 4_000 + i * 1000);
   assert.equal(sampler.history.length, loadHistoryMax);
 });

@@ -37,7 +37,9 @@ function Chart({ spec, samples }) {
     const xs = samples.map((s) => s.t / 1000);
     plot.current?.setData([xs, ...names.map((name) => samples.map((s) => spec.value(s, name)))]);
   }, [samples, key]);
-  return html`<figure class="chart" data-chart=${spec.id} data-points=${samples.length} data-series=${names.length}>
+  // data-max: the largest value shown (tests read it; so can a person with the inspector).
+  const max = Math.max(0, ...samples.flatMap((s) => names.map((name) => spec.value(s, name) ?? 0)));
+  return html`<figure class="chart" data-chart=${spec.id} data-points=${samples.length} data-series=${names.length} data-max=${max}>
     <div ref=${box}></div>
     ${names.length === 0 ? html`<figcaption>No ${spec.title.toLowerCase()} yet.</figcaption>` : null}
   </figure>`;

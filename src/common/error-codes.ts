@@ -119,6 +119,16 @@ export const ConcordErrorCode = {
   Unavailable: 'CONCORD_ERR_UNAVAILABLE',
   ClientClosed: 'CONCORD_ERR_CLIENT_CLOSED',
 
+  // dashboard: its HTTP API (src/dashboard/api.ts); the member's own errors pass through with their codes.
+  /** A dashboard API call with a missing or malformed parameter or body. */
+  DashboardBadRequest: 'CONCORD_ERR_DASHBOARD_BAD_REQUEST',
+  /** A dashboard API write without the X-Concord-Dashboard header (refused: cross-site request forgery). */
+  DashboardCsrf: 'CONCORD_ERR_DASHBOARD_CSRF',
+  DashboardNotFound: 'CONCORD_ERR_DASHBOARD_NOT_FOUND',
+  DashboardBodyTooLarge: 'CONCORD_ERR_DASHBOARD_BODY_TOO_LARGE',
+  /** The dashboard's bound on open load streams is reached. */
+  DashboardBusy: 'CONCORD_ERR_DASHBOARD_BUSY',
+
   // cli: `concord dev` and its TLS material.
   TlsMaterial: 'CONCORD_ERR_TLS_MATERIAL',
   PortInUse: 'CONCORD_ERR_PORT_IN_USE',

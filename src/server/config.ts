@@ -67,6 +67,8 @@ export interface ServerConfig {
   readonly logFormat: LogFormat;
   /** Serve Prometheus metrics at <metricsUrl>/metrics (e.g. http://127.0.0.1:9101); off when absent. */
   readonly metricsUrl?: string;
+  /** Serve the web dashboard at <metricsUrl>/ui (and its API at /api/); needs metricsUrl. */
+  readonly dashboard?: boolean;
   /** Client URL TLS (tls://): this member's certificate and key (PEM files). */
   readonly certFile?: string;
   readonly keyFile?: string;
@@ -150,6 +152,7 @@ export const serverConfigOptions: readonly ConfigOption[] = [
   { key: 'shutdownTimeoutMs', flag: '--shutdown-timeout-ms', env: 'CONCORD_SHUTDOWN_TIMEOUT_MS', kind: 'integer', description: 'how long graceful shutdown waits', defaultValue: 5_000 },
   { key: 'logLevel', flag: '--log-level', env: 'CONCORD_LOG_LEVEL', kind: 'logLevel', description: 'trace|debug|info|warn|error|fatal|silent', defaultValue: 'info' },
   { key: 'metricsUrl', flag: '--metrics-url', env: 'CONCORD_METRICS_URL', kind: 'string', description: 'serve Prometheus metrics at <url>/metrics, e.g. http://127.0.0.1:9101 (default: off)' },
+  { key: 'dashboard', flag: '--dashboard', env: 'CONCORD_DASHBOARD', kind: 'boolean', description: 'serve the web dashboard at <metrics-url>/ui (bound where --metrics-url says; needs it)' },
   { key: 'certFile', flag: '--cert-file', env: 'CONCORD_CERT_FILE', kind: 'string', description: 'PEM certificate for the client URL (needs a tls:// client URL)' },
   { key: 'keyFile', flag: '--key-file', env: 'CONCORD_KEY_FILE', kind: 'string', description: 'PEM private key for the client URL' },
   { key: 'trustedCaFile', flag: '--trusted-ca-file', env: 'CONCORD_TRUSTED_CA_FILE', kind: 'string', description: 'PEM CA bundle that signs client certificates' },
@@ -390,6 +393,13 @@ export function validateServerConfig(config: ServerConfig): void {
   }
   validatePeerTls(config);
   validateSessionBounds(config);
+  if (config.dashboard === true && config.metricsUrl === undefined) {
+    throw new InvalidConfigError('dashboard is served on the metrics listener: it needs metricsUrl (--metrics-url)');
+  }
+  // The dashboard is a client of this member's client URL; a tls:// one needs trust and identity settings it does not have yet.
+  if (config.dashboard === true && parseAddress(config.clientUrl).transport === 'tls') {
+    throw new InvalidConfigError('dashboard needs a tcp:// clientUrl for now (its API connects to this member as a client; tls:// is not supported yet)');
+  }
   if (config.metricsUrl !== undefined && !/^http:\/\/[^/]+:\d+\/?$/.test(config.metricsUrl)) {
     throw new InvalidConfigError(`metricsUrl "${config.metricsUrl}" must look like http://127.0.0.1:9101`);
   }

@@ -7,7 +7,7 @@
  * `concord_mvcc_*` families carry etcd's names (docs/operations.md, Metrics)
  * so that etcd's dashboards and alerts carry over.
  */
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Handlers, MethodTable } from '../net/index.js';
 import { InvalidConfigError } from './config.js';
@@ -216,8 +216,11 @@ export class ServerMetrics {
     };
   }
 
-  /** Serves GET /metrics, /livez, /readyz and /health at `url` (http://host:port). */
-  async listen(url: string): Promise<{ address: string; close(): Promise<void> }> {
+  /**
+   * Serves GET /metrics, /livez, /readyz and /health at `url` (http://host:port),
+   * and whatever `mount` (the web dashboard) answers for before those.
+   */
+  async listen(url: string, mount?: (request: IncomingMessage, response: ServerResponse) => boolean): Promise<{ address: string; close(): Promise<void> }> {
     let parsed: URL;
     try {
       parsed = new URL(url);
@@ -226,6 +229,7 @@ export class ServerMetrics {
     }
     if (parsed.protocol !== 'http:') throw new InvalidConfigError(`metricsUrl "${url}" must be http://host:port`);
     const server: Server = createServer((request, response) => {
+      if (mount !== undefined && mount(request, response)) return;
       const target = new URL(request.url ?? '/', 'http://metrics.invalid');
       if (request.method === 'GET' && target.pathname !== '/metrics') {
         const inputs = this.healthInputs();
@@ -252,7 +256,12 @@ export class ServerMetrics {
     const port = typeof bound === 'object' && bound !== null ? bound.port : Number(parsed.port);
     return {
       address: `http://${parsed.hostname}:${port}`,
-      close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+      close: () =>
+        new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          // Open event streams (the dashboard's load) would hold close() forever.
+          server.closeAllConnections();
+        }),
     };
   }
 }

@@ -26,6 +26,7 @@ import { PeerNetwork } from './peer-network.js';
 import { peerMessages, type PeerMessages } from './peer-protocol.js';
 import { RaftHost } from './raft-host.js';
 import { ServerMetrics } from './metrics.js';
+import { Dashboard } from '../dashboard/index.js';
 import { DataDirSize } from './data-size.js';
 import { PeerRoundTrips } from './peer-traffic.js';
 import { createRaftCore } from './raft-core-adapter.js';
@@ -348,7 +349,10 @@ export async function startServer(config: ServerConfig, logger?: Logger, options
     // Listening on port 0 (tests) binds a real port: announce that one.
     identity.listening(clientListener.address);
 
-    const metricsServer = metrics !== null && config.metricsUrl !== undefined ? await metrics.listen(config.metricsUrl) : null;
+    // The dashboard is a client of this member's own client URL (the one it listens on).
+    const dashboard = metrics !== null && config.dashboard === true ? new Dashboard({ clientUrl: clientListener.address, registry: metrics.registry, clock }) : null;
+    if (dashboard !== null) cleanups.push(() => dashboard.close());
+    const metricsServer = metrics !== null && config.metricsUrl !== undefined ? await metrics.listen(config.metricsUrl, dashboard === null ? undefined : (req, res) => dashboard.handle(req, res)) : null;
     if (metricsServer !== null) cleanups.push(() => metricsServer.close());
 
     peers.start(host);
@@ -381,6 +385,7 @@ export async function startServer(config: ServerConfig, logger?: Logger, options
         await peers.close().catch(() => {});
         await peerListener.close().catch(() => {});
         await metricsServer?.close().catch(() => {});
+        await dashboard?.close().catch(() => {});
         await storage.close().catch(() => {});
       })();
       void closing.then(() => resolveFailed(error));
@@ -398,6 +403,7 @@ export async function startServer(config: ServerConfig, logger?: Logger, options
         await peers.close().catch(() => {});
         await peerListener.close().catch(() => {});
         await metricsServer?.close().catch(() => {});
+        await dashboard?.close().catch(() => {});
         await storage.close().catch(() => {});
       })();
       void closing.then(() => resolveRemoved());
@@ -432,6 +438,7 @@ export async function startServer(config: ServerConfig, logger?: Logger, options
           await peers.close();
           await peerListener.close();
           await metricsServer?.close();
+          await dashboard?.close();
           await storage.close();
         })()),
     };

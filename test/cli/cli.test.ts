@@ -72,6 +72,12 @@ describe('concord CLI against a `concord dev` cluster', () => {
     assert.equal(dev.memberPids.length, 3);
     assert.match(dev.stdout, new RegExp(`Endpoints: tcp://127\\.0\\.0\\.1:${clientPort},`));
     assert.match(dev.stdout, /concord put hello world/);
+    // The web dashboard is on in dev, on the first member's metrics listener (client port + 200).
+    assert.match(dev.stdout, new RegExp(`Dashboard: http://127\\.0\\.0\\.1:${clientPort + 200}/ui`));
+    const ui = await fetch(`http://127.0.0.1:${clientPort + 200}/ui`);
+    assert.equal(ui.status, 200);
+    assert.match(ui.headers.get('content-security-policy') ?? '', /default-src 'none'/);
+    assert.match(await ui.text(), /<script type="module" src="\/ui\/app.js">/);
   });
 
   test('put, get, update and get again', async () => {

@@ -22,12 +22,14 @@ const allowedImports: Record<string, readonly string[]> = {
   protocol: ['common', 'net', 'kv'],
   auth: ['common', 'kv', 'protocol'],
   resp: ['common', 'net'], // the Redis protocol layer; server, cli and testing may import it (below)
-  server: ['common', 'net', 'raft', 'storage', 'kv', 'protocol', 'auth'],
+  // The web dashboard is a client of its member's client URL (so it imports the client library); the server mounts it.
+  dashboard: ['common', 'net', 'kv', 'protocol', 'client'],
+  server: ['common', 'net', 'raft', 'storage', 'kv', 'protocol', 'auth', 'dashboard'],
   client: ['common', 'net', 'kv', 'protocol'],
-  cli: ['common', 'net', 'raft', 'storage', 'kv', 'protocol', 'server', 'client', 'auth'],
+  cli: ['common', 'net', 'raft', 'storage', 'kv', 'protocol', 'server', 'client', 'auth', 'dashboard'],
   // Test doubles for tests and benchmarks (in-memory hosts, simulated devices): they may use
   // every layer, and no shipped code imports them (checked below).
-  testing: ['common', 'net', 'raft', 'storage', 'kv', 'protocol', 'server', 'client', 'cli', 'auth'],
+  testing: ['common', 'net', 'raft', 'storage', 'kv', 'protocol', 'server', 'client', 'cli', 'auth', 'dashboard'],
 };
 
 for (const layer of ['server', 'cli', 'testing']) allowedImports[layer] = [...allowedImports[layer]!, 'resp'];

@@ -94,6 +94,8 @@ test('bad settings are refused with a message naming the setting and its source'
     assert.throws(() => loadServerConfig({ flags: { ...base, clientUrl: 'http://x:1' }, env: {} }), /clientUrl: invalid address/);
     assert.throws(() => loadServerConfig({ flags: { ...base, initialCluster: 'n1=tcp://127.0.0.1:2,n2=nowhere' }, env: {} }), /initialCluster\.n2/);
     assert.throws(() => loadServerConfig({ flags: { ...base, metricsUrl: 'tcp://x:1' }, env: {} }), /metricsUrl/);
+    assert.throws(() => loadServerConfig({ flags: { ...base, dashboard: true }, env: {} }), /dashboard is served on the metrics listener/);
+    assert.equal(loadServerConfig({ flags: { ...base, metricsUrl: 'http://127.0.0.1:3' }, env: { CONCORD_DASHBOARD: 'true' } }).dashboard, true);
     const file = join(dir, 'bad.json');
     writeFileSync(file, JSON.stringify({ nmae: 'typo' }));
     assert.throws(() => loadServerConfig({ flags: { ...base, config: file }, env: {} }), /unknown setting "nmae"/);

@@ -55,6 +55,8 @@ interface DevOptions {
   readonly snapshotEveryEntries?: number;
   readonly leaderTimeout: number;
   readonly tls: boolean;
+  /** Commander's --no-dashboard. */
+  readonly dashboard: boolean;
 }
 
 export function registerDevCommand(program: Command): void {
@@ -72,6 +74,7 @@ export function registerDevCommand(program: Command): void {
     .option('--election-timeout-ms <ms>', 'passed to every member', parsePositiveInteger)
     .option('--snapshot-every-entries <n>', 'passed to every member', parsePositiveInteger)
     .option('--leader-timeout <ms>', 'how long to wait for a leader', parsePositiveInteger, 30_000)
+    .option('--no-dashboard', 'do not serve the web dashboard at <metrics URL>/ui')
     .option('--tls', 'create a local CA, member and client certificates in <data-dir>/tls; mutual TLS between members, TLS with client certificates for clients', false)
     .action(async (options: DevOptions) => {
       await runDev(options);
@@ -84,6 +87,10 @@ async function runDev(options: DevOptions): Promise<void> {
   if (options.heartbeatIntervalMs !== undefined) serverArgs.push('--heartbeat-interval-ms', String(options.heartbeatIntervalMs));
   if (options.electionTimeoutMs !== undefined) serverArgs.push('--election-timeout-ms', String(options.electionTimeoutMs));
   if (options.snapshotEveryEntries !== undefined) serverArgs.push('--snapshot-every-entries', String(options.snapshotEveryEntries));
+  // The web dashboard is on by default here (loopback only); it lives on the metrics listener.
+  // It reaches its member over the plain client URL, so not (yet) with --tls's tls:// client URLs.
+  const dashboard = options.metricsPort !== 0 && options.dashboard && !options.tls;
+  if (dashboard) serverArgs.push('--dashboard');
   const names = Array.from({ length: options.nodes }, (_, i) => `n${i + 1}`);
   const material = options.tls ? await ensureTlsMaterial({ dir: join(options.dataDir, 'tls'), members: names, clientUsers: [devTlsUser] }) : null;
   // After `auth enable` the status probe must log in: root's certificate with --tls, else $CONCORD_USER.
@@ -152,6 +159,7 @@ async function runDev(options: DevOptions): Promise<void> {
             (m.logFile ? `  log ${relative(process.cwd(), m.logFile)}` : ''),
         ),
         `Endpoints: ${endpoints}`,
+        ...(dashboard && cluster.members[0]?.metricsUrl ? [`Dashboard: ${cluster.members[0].metricsUrl}/ui (every member serves one)`] : []),
         ...(material === null
           ? []
           : [

@@ -1,0 +1,101 @@
+/**
+ * Who the dashboard talks to the member as. Without a login, one shared
+ * anonymous client; after a login, one client per login session holding that
+ * user's credentials, so every API call is authorized by the member exactly
+ * as that user's own client would be. The browser holds only a random
+ * session id in an HttpOnly, SameSite=Strict cookie.
+ */
+import { randomBytes } from 'node:crypto';
+import { connect, type KvClient } from '../client/index.js';
+import type { Clock } from '../common/clock.js';
+
+/** Login sessions held at once; beyond it the least recently used one is logged out. */
+export const loginSessionsMax = 64;
+/** A login session unused this long is logged out. */
+export const loginIdleMs = 30 * 60_000;
+export const sessionCookie = 'concord_dashboard';
+
+interface Login {
+  readonly user: string;
+  readonly client: KvClient;
+  lastUsedMs: number;
+}
+
+export class Logins {
+  private anonymous: Promise<KvClient> | null = null;
+  private readonly sessions = new Map<string, Login>();
+
+  constructor(
+    private readonly clientUrl: string,
+    private readonly clock: Clock,
+  ) {}
+
+  private open(auth?: { user: string; password: string }): Promise<KvClient> {
+    // No session opened until the first write: a dashboard that only looks proposes nothing.
+    return connect({ endpoints: [this.clientUrl], openSessionOnConnect: false, timeoutMs: 5_000, clock: this.clock, ...(auth !== undefined ? { auth } : {}) });
+  }
+
+  /** The client for a request's cookie: its login's, or the anonymous one. */
+  async clientFor(sessionId: string | null): Promise<{ client: KvClient; user: string | null }> {
+    const login = sessionId === null ? undefined : this.sessions.get(sessionId);
+    if (login !== undefined) {
+      if (this.clock.monotonicMs() - login.lastUsedMs > loginIdleMs) {
+        await this.logout(sessionId);
+      } else {
+        login.lastUsedMs = this.clock.monotonicMs();
+        // Map order is use order: the first entry is the least recently used.
+        this.sessions.delete(sessionId!);
+        this.sessions.set(sessionId!, login);
+        return { client: login.client, user: login.user };
+      }
+    }
+    if (this.anonymous === null) {
+      this.anonymous = this.open();
+      this.anonymous.catch(() => (this.anonymous = null));
+    }
+    return { client: await this.anonymous, user: null };
+  }
+
+  /** Checks the credentials with the member (a status call authenticates the connection) and returns a new session id. */
+  async login(user: string, password: string): Promise<string> {
+    const client = await this.open({ user, password });
+    try {
+      await client.status();
+    } catch (error) {
+      await client.close().catch(() => undefined);
+      throw error;
+    }
+    while (this.sessions.size >= loginSessionsMax) {
+      const oldest = this.sessions.keys().next().value as string;
+      await this.logout(oldest);
+    }
+    const id = randomBytes(24).toString('base64url');
+    this.sessions.set(id, { user, client, lastUsedMs: this.clock.monotonicMs() });
+    return id;
+  }
+
+  async logout(sessionId: string | null): Promise<void> {
+    if (sessionId === null) return;
+    const login = this.sessions.get(sessionId);
+    this.sessions.delete(sessionId);
+    await login?.client.close().catch(() => undefined);
+  }
+
+  async close(): Promise<void> {
+    const clients = [...this.sessions.values()].map((l) => l.client);
+    this.sessions.clear();
+    const anonymous = this.anonymous;
+    this.anonymous = null;
+    if (anonymous !== null) clients.push(...(await anonymous.then((c) => [c], () => [])));
+    await Promise.all(clients.map((c) => c.close({ timeoutMs: 1_000 }).catch(() => c.abort())));
+  }
+}
+
+/** The session id in a Cookie header, or null. */
+export function sessionIdFrom(cookieHeader: string | undefined): string | null {
+  for (const part of (cookieHeader ?? '').split(';')) {
+    const [name, ...rest] = part.trim().split('=');
+    if (name === sessionCookie) return rest.join('=') || null;
+  }
+  return null;
+}

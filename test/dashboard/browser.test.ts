@@ -1,0 +1,284 @@
+/**
+ * The dashboard in a real browser (Debian's Chromium driven by
+ * playwright-core) against a real three-member cluster: the cluster view,
+ * a key written with the CLI in the key browser and the live prefix view, an
+ * edit from the page read back with `concord get`, the load charts getting
+ * points, a killed leader replaced on the page, and, with auth on, a
+ * read-only user refused a save. The run writes the screenshots that
+ * docs/dashboard.md shows.
+ */
+import { test, describe, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import type { BrowserContext, Page } from 'playwright-core';
+import { connect, type KvClient } from '../../src/client/index.js';
+import { LocalCluster, MemberOutput, type LocalMember } from '../../src/cli/dev/local-cluster.js';
+import { freePortRange } from '../../src/cli/dev/free-ports.js';
+
+// The waitForFunction bodies run in the page; this file compiles without the DOM library.
+declare const document: { querySelector(s: string): { textContent: string | null; getAttribute(n: string): string | null } | null; querySelectorAll(s: string): { length: number } };
+
+const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
+const shots = join(repoRoot, 'docs', 'dashboard');
+const chromiumPath = process.env.CONCORD_CHROMIUM ?? '/usr/bin/chromium';
+const noBrowser = existsSync(chromiumPath) ? false : `no browser: ${chromiumPath} is missing (scripts/install-test-deps.sh installs Debian's chromium)`;
+const run = promisify(execFile);
+
+/** Waits for a page condition with a deadline generous enough for a loaded machine. */
+const slow = { timeout: 30_000 };
+
+describe('dashboard in a real browser', { timeout: 300_000, skip: noBrowser }, () => {
+  let dataDir: string | undefined;
+  let userDataDir: string | undefined;
+  let cluster: LocalCluster;
+  let browser: BrowserContext;
+  let page: Page;
+  let kv: KvClient;
+  /** The member whose dashboard the page shows (a follower, so that killing the leader leaves the page up). */
+  let viewer: LocalMember;
+  /** The old leader, killed and started again (the leader may not have heard from it yet). */
+  let restarted = '';
+
+  const cli = async (...args: string[]): Promise<string> => {
+    const { stdout } = await run(process.execPath, [join(repoRoot, 'bin', 'concord.js'), ...args, '--endpoints', cluster.endpoints.join(',')], { timeout: 30_000 });
+    return stdout;
+  };
+  /** A fresh load of a view (going to the same URL with only a new hash would not reload the page). */
+  const open = async (view: string): Promise<void> => {
+    await page.goto('about:blank');
+    await page.goto(`${viewer.metricsUrl}/ui#${view}`);
+  };
+
+  before(async () => {
+    const { chromium } = await import('playwright-core');
+    dataDir = mkdtempSync(join(tmpdir(), 'concord-dashboard-'));
+    userDataDir = mkdtempSync(join(tmpdir(), 'concord-dashboard-browser-'));
+    const base = await freePortRange(3, 300);
+    cluster = await LocalCluster.start({
+      nodes: 3,
+      dataDir,
+      clientPortBase: base,
+      peerPortBase: base + 100,
+      metricsPortBase: base + 200,
+      output: MemberOutput.Ignore,
+      serverArgs: ['--dashboard', '--heartbeat-interval-ms', '100', '--election-timeout-ms', '1000', '--log-level', 'warn'],
+    });
+    const { leader } = await cluster.waitForLeader({ timeoutMs: 60_000 });
+    viewer = cluster.members.find((m) => m.name !== leader.name)!;
+    kv = await connect({ endpoints: cluster.endpoints, timeoutMs: 30_000 });
+    browser = await chromium.launchPersistentContext(userDataDir, {
+      executablePath: chromiumPath,
+      headless: true,
+      viewport: { width: 1280, height: 800 },
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    });
+    page = await browser.newPage();
+    mkdirSync(shots, { recursive: true });
+  });
+
+  after(async () => {
+    await browser?.close().catch(() => undefined);
+    await kv?.close().catch(() => undefined);
+    if (cluster !== undefined) await cluster.stop();
+    for (const dir of [dataDir, userDataDir]) if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** Script errors and CSP refusals on the page over the whole run (HTTP errors the page shows are expected). */
+  const pageErrors: string[] = [];
+
+  test('the page is served with a strict Content-Security-Policy and runs under it', async () => {
+    const errors = pageErrors;
+    page.on('pageerror', (e) => errors.push(e.message));
+    page.on('console', (m) => {
+      if (m.type() === 'error' && !m.text().startsWith('Failed to load resource')) errors.push(m.text());
+    });
+    const response = await page.goto(`${viewer.metricsUrl}/ui`);
+    const csp = response!.headers()['content-security-policy'] ?? '';
+    assert.match(csp, /default-src 'none'/);
+    assert.match(csp, /script-src 'self' 'sha256-[^']+'(;|$)/);
+    assert.doesNotMatch(csp, /unsafe-inline|unsafe-eval/);
+    await page.locator('tr[data-member]').first().waitFor(slow);
+    assert.deepEqual(errors, []);
+    // Keyboard: Tab goes to the views first, Enter opens one.
+    await page.keyboard.press('Tab');
+    await page.keyboard.press('Tab');
+    assert.equal(await page.evaluate(() => (globalThis as unknown as { document: { activeElement: { textContent: string } } }).document.activeElement.textContent), 'Keys');
+    await page.keyboard.press('Enter');
+    await page.getByRole('heading', { name: 'Keys' }).waitFor(slow);
+  });
+
+  test('the cluster view lists three members and one leader', async () => {
+    await open('cluster');
+    await page.waitForFunction(() => document.querySelectorAll('tr[data-member]').length === 3 && document.querySelectorAll('tr[data-role="leader"]').length === 1, null, slow);
+    const leader = await page.locator('tr[data-role="leader"]').getAttribute('data-member');
+    const status = await kv.status();
+    assert.equal(leader, status.leaderId);
+    await page.screenshot({ path: join(shots, 'cluster.png'), fullPage: true });
+    // A phone: the member table scrolls sideways inside its box, the page does not.
+    await page.setViewportSize({ width: 390, height: 844 });
+    assert.ok(await page.evaluate(() => (globalThis as unknown as { innerWidth: number; document: { documentElement: { scrollWidth: number } } }).document.documentElement.scrollWidth <= 390 + 1));
+    await page.screenshot({ path: join(shots, 'cluster-phone.png'), fullPage: true });
+    await page.setViewportSize({ width: 1280, height: 800 });
+  });
+
+  test('a key written with the CLI shows in the key browser; an edit from the page is read by concord get', async () => {
+    await cli('put', 'app/config/db', '{"host":"db.internal","port":5432}');
+    await cli('put', 'app/greeting', 'hello <b>not bold</b>');
+    await open('keys');
+    await page.getByRole('button', { name: /app\// }).click();
+    await page.getByRole('button', { name: /config\// }).click();
+    await page.locator('button[data-key="app/config/db"]').click();
+    // JSON is shown pretty-printed.
+    await page.waitForFunction(() => document.querySelector('[data-testid="value"]')?.textContent?.includes('"host": "db.internal"'), null, slow);
+    await page.locator('button[data-key="app/greeting"]').click();
+    // Markup in a value is text, never HTML.
+    await page.getByTestId('value').filter({ hasText: 'hello <b>not bold</b>' }).waitFor(slow);
+    assert.equal(await page.locator('[data-testid="value"] b').count(), 0);
+    await page.getByLabel('New value').fill('edited from the dashboard');
+    await page.getByRole('button', { name: 'Save' }).click();
+    await page.getByTestId('key-message').filter({ hasText: 'Saved' }).waitFor(slow);
+    assert.equal((await cli('get', 'app/greeting')).trim(), 'edited from the dashboard');
+    await page.screenshot({ path: join(shots, 'keys.png'), fullPage: true });
+  });
+
+  test('a binary value shows as hex; a key put and deleted from the page', async () => {
+    await kv.put('bin/blob', Uint8Array.of(0x00, 0xff, 0x41, 0x10));
+    await open('keys');
+    await page.getByRole('button', { name: /bin\// }).click();
+    await page.locator('button[data-key="bin/blob"]').click();
+    await page.getByTestId('value').filter({ hasText: '00000000  00 ff 41 10' }).waitFor(slow);
+    assert.match((await page.getByTestId('value').textContent()) ?? '', /\.\.A\./);
+    await page.getByLabel('Key', { exact: true }).fill('bin/made-on-page');
+    await page.getByLabel('Value', { exact: true }).fill('from the new key form');
+    await page.getByRole('button', { name: 'Put' }).click();
+    await page.getByTestId('value').filter({ hasText: 'from the new key form' }).waitFor(slow);
+    assert.equal((await kv.get('bin/made-on-page'))?.valueString(), 'from the new key form');
+    page.once('dialog', (dialog) => void dialog.accept());
+    await page.getByRole('button', { name: 'Delete' }).click();
+    await page.getByTestId('key-message').filter({ hasText: 'Deleted.' }).waitFor(slow);
+    assert.equal(await kv.get('bin/made-on-page'), null);
+  });
+
+  test('the live prefix view shows a key written with the CLI', async () => {
+    await open('live');
+    await page.getByRole('textbox', { name: 'Prefix', exact: true }).fill('app/');
+    await page.getByRole('button', { name: 'Follow' }).click();
+    await page.locator('tr[data-key="app/greeting"]').waitFor(slow);
+    await cli('put', 'app/live/counter', '41');
+    await page.locator('tr[data-key="app/live/counter"]').filter({ hasText: '41' }).waitFor(slow);
+    await cli('put', 'app/live/counter', '42');
+    await page.locator('tr[data-key="app/live/counter"]').filter({ hasText: '42' }).waitFor(slow);
+    await page.screenshot({ path: join(shots, 'live.png'), fullPage: true });
+  });
+
+  test('the load charts receive data points', async () => {
+    await open('load');
+    // The stream is open and sampling before the load starts.
+    await page.waitForFunction(() => Number(document.querySelector('figure[data-chart="requests"]')?.getAttribute('data-points')) >= 1, null, slow);
+    // Some load on the viewed member: the page's own API calls and these reads.
+    const reader = await connect({ endpoints: [viewer.clientUrl], timeoutMs: 30_000, openSessionOnConnect: false });
+    try {
+      for (let i = 0; i < 5; i++) {
+        await Promise.all(Array.from({ length: 20 }, () => reader.get('app/greeting')));
+        await new Promise((r) => setTimeout(r, 400));
+      }
+    } finally {
+      await reader.close();
+    }
+    await page.waitForFunction(() => Number(document.querySelector('figure[data-chart="requests"]')?.getAttribute('data-points')) >= 3 && Number(document.querySelector('figure[data-chart="requests"]')?.getAttribute('data-series')) >= 1, null, slow);
+    // The reads above show as requests and latency (not just a line of zeros).
+    await page.waitForFunction(() => Number(document.querySelector('figure[data-chart="requests"]')?.getAttribute('data-max')) > 0 && Number(document.querySelector('figure[data-chart="latency"]')?.getAttribute('data-max')) > 0, null, slow).catch(async (error: unknown) => {
+      const shown = await page.locator('figure').evaluateAll((figures) => figures.map((f) => `${f.getAttribute('data-chart')}: ${f.getAttribute('data-points')} points, max ${f.getAttribute('data-max')}`));
+      throw new Error(`${(error as Error).message}; charts: ${shown.join('; ')}`);
+    });
+    await page.screenshot({ path: join(shots, 'load.png'), fullPage: true });
+  });
+
+  test('killing the leader shows the new leader and the old one down within seconds', async () => {
+    await open('cluster');
+    await page.locator('tr[data-role="leader"]').waitFor(slow);
+    const old = (await page.locator('tr[data-role="leader"]').getAttribute('data-member'))!;
+    assert.notEqual(old, viewer.name);
+    await cluster.stopMember(old, 'SIGKILL');
+    await page
+      .waitForFunction(
+      (gone) => document.querySelector(`tr[data-member="${gone}"]`)?.getAttribute('data-role') === 'down' && document.querySelectorAll('tr[data-role="leader"]').length === 1,
+        old,
+        slow,
+      )
+      .catch(async (error: unknown) => {
+        throw new Error(`${(error as Error).message}; the page showed: ${await page.locator('main').innerText()}`);
+      });
+    assert.match((await page.locator(`tr[data-member="${old}"]`).textContent()) ?? '', /last seen \d+ s ago/);
+    assert.match((await page.locator('.changes').textContent()) ?? '', new RegExp(`${old} → `));
+    await page.screenshot({ path: join(shots, 'cluster-failover.png'), fullPage: true });
+    cluster.restartMember(old);
+    restarted = old;
+  });
+
+  test('leadership moves to the member chosen on the page, after a confirmation', async () => {
+    await open('cluster');
+    await page.waitForFunction(() => document.querySelectorAll('tr[data-role="leader"]').length === 1 && document.querySelectorAll('tr[data-role="follower"]').length === 2, null, slow);
+    const leader = await page.locator('tr[data-role="leader"]').getAttribute('data-member');
+    const target = cluster.members.map((m) => m.name).find((name) => name !== leader && name !== restarted)!;
+    await page.getByLabel('Transfer leadership to').selectOption(target);
+    let asked = '';
+    page.once('dialog', (dialog) => {
+      asked = dialog.message();
+      void dialog.accept();
+    });
+    await page.getByRole('button', { name: 'Transfer' }).click();
+    const outcome = page.getByRole('status').filter({ hasText: /Leadership moved|failed/ });
+    await outcome.waitFor(slow);
+    assert.equal(await outcome.textContent(), `Leadership moved from ${leader} to ${target}.`);
+    assert.match(asked, new RegExp(`Hand leadership from ${leader} to ${target}\\?`));
+    await page.locator(`tr[data-member="${target}"][data-role="leader"]`).waitFor(slow);
+    assert.equal((await kv.status()).leaderId, target);
+  });
+
+  test('with auth on, the page asks for a login and a read-only user cannot save', async () => {
+    await kv.admin('user.add', { name: 'root', password: 'rootpw' });
+    await kv.admin('user.add', { name: 'reader', password: 'readerpw' });
+    await kv.admin('role.add', { name: 'ro' });
+    await kv.admin('role.grantPermission', { name: 'ro', permission: { access: 'read', key: new Uint8Array(0), rangeEnd: Uint8Array.of(0) } });
+    await kv.admin('user.grantRole', { name: 'reader', role: 'ro' });
+    await kv.admin('auth.enable', {});
+    await open('keys');
+    await page.getByLabel('User').waitFor(slow);
+    await page.screenshot({ path: join(shots, 'login.png'), fullPage: true });
+    await page.getByLabel('Password').fill('wrong');
+    await page.getByLabel('User').fill('reader');
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await page.getByRole('alert').filter({ hasText: /authentication failed/i }).waitFor(slow);
+    await page.getByLabel('Password').fill('readerpw');
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await page.getByTestId('user').filter({ hasText: 'reader' }).waitFor(slow);
+    await page.getByRole('button', { name: /app\// }).click();
+    await page.locator('button[data-key="app/greeting"]').click();
+    await page.getByTestId('value').filter({ hasText: 'edited from the dashboard' }).waitFor(slow);
+    await page.getByLabel('New value').fill('the reader tries');
+    await page.getByRole('button', { name: 'Save' }).click();
+    await page.getByTestId('key-message').filter({ hasText: /Not saved: permission denied/ }).waitFor(slow);
+    await page.screenshot({ path: join(shots, 'read-only.png'), fullPage: true });
+    const root = await connect({ endpoints: cluster.endpoints, timeoutMs: 30_000, auth: { user: 'root', password: 'rootpw' } });
+    try {
+      assert.equal((await root.get('app/greeting'))?.valueString(), 'edited from the dashboard');
+      // The API refuses a write without the dashboard's header (CSRF), whoever sends it.
+      const forged = await fetch(`${viewer.metricsUrl}/api/key`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ key: 'app/greeting', value: 'forged' }) });
+      assert.equal(forged.status, 403);
+      assert.equal(((await forged.json()) as { error: { code: string } }).error.code, 'CONCORD_ERR_DASHBOARD_CSRF');
+      await root.admin('auth.disable', {});
+    } finally {
+      await root.close();
+    }
+  });
+
+  test('no script error or Content-Security-Policy refusal happened in any view', () => {
+    assert.deepEqual(pageErrors, []);
+  });
+});

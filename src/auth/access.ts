@@ -32,6 +32,12 @@ export function checkCommand(authorizer: Authorizer, user: string | null, comman
     case CommandKind.KeepAlive:
     case CommandKind.Noop:
       return authorizer.checkAuthenticated(user);
+    // A grant or keep-alive touches no key; revoking or renewing a lease with keys also needs write access to
+    // each of them, which the server checks against the lease's keys (etcd's rule). Expiry entries are the leader's own.
+    case CommandKind.LeaseGrant:
+    case CommandKind.LeaseKeepAlive:
+    case CommandKind.LeaseRevoke:
+      return authorizer.checkAuthenticated(user);
     default:
       // Auth commands, and anything unknown: never "no access needed".
       return authorizer.check(user, Operation.Admin, null);

@@ -74,6 +74,12 @@ export const ConcordErrorCode = {
   PermissionDenied: 'CONCORD_ERR_PERMISSION_DENIED',
   AuthenticationFailed: 'CONCORD_ERR_AUTHENTICATION_FAILED',
   UserQuotaExceeded: 'CONCORD_ERR_USER_QUOTA_EXCEEDED',
+  /** No lease with that id (never granted, revoked, or expired). */
+  LeaseNotFound: 'CONCORD_ERR_LEASE_NOT_FOUND',
+  /** A grant asked for a lease id that is already taken. */
+  LeaseExists: 'CONCORD_ERR_LEASE_EXISTS',
+  /** The lease table is at its bound (leasesMax). */
+  LeasesFull: 'CONCORD_ERR_LEASES_FULL',
 
   // raft: the core and its Storage interface.
   ProposalDropped: 'CONCORD_ERR_PROPOSAL_DROPPED',

@@ -4,11 +4,13 @@
  *   u8 formatVersion (1) | u8 tag | varint leaderTimeMs | fields of the tag
  *
  * Writes (put=1, update=2, delete=3): u8 flags (bit 0 session, bit 1
- * expectedVersion, bit 2 expectedModRevision), then the present ones in that
+ * expectedVersion, bit 2 expectedModRevision, bit 3 lease, bit 4 ttlMs;
+ * the last two for put and update only), then the present ones in that
  * order (session = sessionId, seq, ackedSeq), then the key and, for put and
  * update, the value, each as varint length + bytes. openSession=4: ttlMs.
  * closeSession=5, keepAlive=6: sessionId. noop=7: nothing. auth=8: the
  * users/roles/permissions commands, whose body auth-codec.ts defines.
+ * lease=16: grants, revokes, keep-alives and expiries (lease-codec.ts).
  *
  * The leader stamps `leaderTimeMs` when it proposes: it is the only clock the
  * state machine knows, so session expiry is the same on every member (thesis §6.3).
@@ -22,6 +24,8 @@ import { copyBytes } from './bytes.js';
 import { CommandKind, type Command, type CommandEnvelope, type SessionRef, type WriteCommand } from './types.js';
 import { decodeAuthBody, encodeAuthBody } from './auth-codec.js';
 import { AuthCommandKind, isAuthCommand, type AuthCommand } from './auth-types.js';
+import { decodeLeaseBody, encodeLeaseBody } from './lease-codec.js';
+import { LeaseCommandKind, isLeaseCommand, type LeaseCommand } from './lease-types.js';
 
 export const COMMAND_FORMAT_VERSION = 1;
 
@@ -34,10 +38,11 @@ const Tag = {
   KeepAlive: 6,
   Noop: 7,
   Auth: 8,
+  Lease: 16,
 } as const;
 
-const Flag = { Session: 1, ExpectedVersion: 2, ExpectedModRevision: 4 } as const;
-const FLAGS_KNOWN = Flag.Session | Flag.ExpectedVersion | Flag.ExpectedModRevision;
+const Flag = { Session: 1, ExpectedVersion: 2, ExpectedModRevision: 4, Lease: 8, KeyTtl: 16 } as const;
+const FLAGS_KNOWN = Flag.Session | Flag.ExpectedVersion | Flag.ExpectedModRevision | Flag.Lease | Flag.KeyTtl;
 
 const tagOf: Record<Command['kind'], number> = {
   [CommandKind.Put]: Tag.Put,
@@ -48,13 +53,24 @@ const tagOf: Record<Command['kind'], number> = {
   [CommandKind.KeepAlive]: Tag.KeepAlive,
   [CommandKind.Noop]: Tag.Noop,
   ...(Object.fromEntries(Object.values(AuthCommandKind).map((kind) => [kind, Tag.Auth])) as Record<AuthCommand['kind'], number>),
+  ...(Object.fromEntries(Object.values(LeaseCommandKind).map((kind) => [kind, Tag.Lease])) as Record<LeaseCommand['kind'], number>),
 };
+
+/** A lease id or key TTL on a put/update; absent (and always absent on a delete) when 0 or undefined. */
+function leaseOf(c: WriteCommand): number {
+  return c.kind === CommandKind.Delete ? 0 : (c.lease ?? 0);
+}
+function keyTtlOf(c: WriteCommand): number {
+  return c.kind === CommandKind.Delete ? 0 : (c.ttlMs ?? 0);
+}
 
 function writeFlags(c: WriteCommand): number {
   return (
     (c.session !== undefined ? Flag.Session : 0) |
     (c.expectedVersion !== undefined ? Flag.ExpectedVersion : 0) |
-    (c.expectedModRevision !== undefined ? Flag.ExpectedModRevision : 0)
+    (c.expectedModRevision !== undefined ? Flag.ExpectedModRevision : 0) |
+    (leaseOf(c) !== 0 ? Flag.Lease : 0) |
+    (keyTtlOf(c) !== 0 ? Flag.KeyTtl : 0)
   );
 }
 
@@ -69,6 +85,8 @@ function encodedBytes(command: Command, leaderTimeMs: number): number {
       if (s !== undefined) n += varintBytes(s.sessionId) + varintBytes(s.seq) + varintBytes(s.ackedSeq);
       if (command.expectedVersion !== undefined) n += varintBytes(command.expectedVersion);
       if (command.expectedModRevision !== undefined) n += varintBytes(command.expectedModRevision);
+      if (leaseOf(command) !== 0) n += varintBytes(leaseOf(command));
+      if (keyTtlOf(command) !== 0) n += varintBytes(keyTtlOf(command));
       n += varintBytes(command.key.length) + command.key.length;
       if (command.kind !== CommandKind.Delete) n += varintBytes(command.value.length) + command.value.length;
       return n;
@@ -86,14 +104,15 @@ function encodedBytes(command: Command, leaderTimeMs: number): number {
   }
 }
 
-/** An auth command: the common header, then auth-codec.ts's body. Rare, so it may allocate freely. */
-function encodeAuthCommand(command: AuthCommand, leaderTimeMs: number, headroomBytes: number): Uint8Array {
-  const body = encodeAuthBody(command);
+/** An auth or lease command: the common header, then auth-codec.ts's or lease-codec.ts's body. Rare, so it may allocate freely. */
+function encodeBodyCommand(command: AuthCommand | LeaseCommand, leaderTimeMs: number, headroomBytes: number): Uint8Array {
+  const lease = isLeaseCommand(command);
+  const body = lease ? encodeLeaseBody(command) : encodeAuthBody(command as AuthCommand);
   const head = 2 + varintBytes(leaderTimeMs);
   const out = new Uint8Array(headroomBytes + head + body.length);
   const buf = headroomBytes === 0 ? out : out.subarray(headroomBytes);
   buf[0] = COMMAND_FORMAT_VERSION;
-  buf[1] = Tag.Auth;
+  buf[1] = lease ? Tag.Lease : Tag.Auth;
   const pos = putVarint(buf, 2, leaderTimeMs);
   assert(pos === head, 'auth command header size computed wrongly');
   buf.set(body, pos);
@@ -127,7 +146,7 @@ export function encodeCommand(command: Command, leaderTimeMs: number, headroomBy
     throw new InvalidCommandError({ reason: 'leaderTimeMs must be an integer >= 0' });
   }
   if (!(command.kind in tagOf)) throw new InvalidCommandError({ reason: `unknown command kind ${String(command.kind)}` });
-  if (isAuthCommand(command)) return encodeAuthCommand(command, leaderTimeMs, headroomBytes);
+  if (isAuthCommand(command) || isLeaseCommand(command)) return encodeBodyCommand(command, leaderTimeMs, headroomBytes);
   const out = new Uint8Array(headroomBytes + encodedBytes(command, leaderTimeMs));
   const buf = headroomBytes === 0 ? out : out.subarray(headroomBytes);
   buf[0] = COMMAND_FORMAT_VERSION;
@@ -146,6 +165,8 @@ export function encodeCommand(command: Command, leaderTimeMs: number, headroomBy
       }
       if (command.expectedVersion !== undefined) pos = putVarint(buf, pos, command.expectedVersion);
       if (command.expectedModRevision !== undefined) pos = putVarint(buf, pos, command.expectedModRevision);
+      if (leaseOf(command) !== 0) pos = putVarint(buf, pos, leaseOf(command));
+      if (keyTtlOf(command) !== 0) pos = putVarint(buf, pos, keyTtlOf(command));
       pos = putBytes(buf, pos, command.key);
       if (command.kind !== CommandKind.Delete) pos = putBytes(buf, pos, command.value);
       break;
@@ -173,6 +194,8 @@ interface MutableWriteCommand {
   session?: SessionRef;
   expectedVersion?: number;
   expectedModRevision?: number;
+  lease?: number;
+  ttlMs?: number;
 }
 
 function fail(reason: string): never {
@@ -190,6 +213,15 @@ const kindOfTag: readonly (Command['kind'] | undefined)[] = [
   CommandKind.Noop,
   // The auth op inside the body names the real kind (readCommand sets it).
   AuthCommandKind.AuthEnable,
+  undefined,
+  undefined,
+  undefined,
+  undefined,
+  undefined,
+  undefined,
+  undefined,
+  // The op inside the body names the real kind (readCommand sets it).
+  LeaseCommandKind.LeaseGrant,
 ];
 
 /**
@@ -212,6 +244,9 @@ export class CommandFields {
   ackedSeq = 0;
   expectedVersion = 0;
   expectedModRevision = 0;
+  /** Put and update: the lease to attach (0: none) and the key's own TTL (0: none). */
+  lease = 0;
+  keyTtlMs = 0;
   keyStart = 0;
   keyEnd = 0;
   /** Put and update only. */
@@ -221,6 +256,8 @@ export class CommandFields {
   ttlMs = 0;
   /** Auth commands: the decoded command (they are rare; the apply path allocates for them). */
   auth: AuthCommand | null = null;
+  /** Lease commands, likewise decoded whole. */
+  leaseCommand: LeaseCommand | null = null;
   /** Read cursor. */
   pos = 0;
 }
@@ -262,6 +299,7 @@ export function readCommand(data: Uint8Array, f: CommandFields): void {
   f.bytes = data;
   f.pos = 0;
   f.auth = null;
+  f.leaseCommand = null;
   const version = readByte(f);
   if (version !== COMMAND_FORMAT_VERSION) fail(`unknown command format version ${version}`);
   const tag = readByte(f);
@@ -285,6 +323,12 @@ export function readCommand(data: Uint8Array, f: CommandFields): void {
       if (f.hasExpectedVersion) f.expectedVersion = readVarint(f);
       f.hasExpectedModRevision = (flags & Flag.ExpectedModRevision) !== 0;
       if (f.hasExpectedModRevision) f.expectedModRevision = readVarint(f);
+      if ((flags & (Flag.Lease | Flag.KeyTtl)) !== 0 && tag === Tag.Delete) fail('a delete carries no lease or TTL');
+      f.lease = (flags & Flag.Lease) !== 0 ? readVarint(f) : 0;
+      f.keyTtlMs = (flags & Flag.KeyTtl) !== 0 ? readVarint(f) : 0;
+      // Present means non-zero: each command has one encoding.
+      if ((flags & Flag.Lease) !== 0 && f.lease === 0) fail('lease flag with lease 0');
+      if ((flags & Flag.KeyTtl) !== 0 && f.keyTtlMs === 0) fail('ttl flag with ttl 0');
       f.keyStart = skipBytes(f);
       f.keyEnd = f.pos;
       if (tag !== Tag.Delete) {
@@ -305,6 +349,13 @@ export function readCommand(data: Uint8Array, f: CommandFields): void {
     case Tag.Auth: {
       const { command, end } = decodeAuthBody(data, f.pos);
       f.auth = command;
+      f.kind = command.kind;
+      f.pos = end;
+      break;
+    }
+    case Tag.Lease: {
+      const { command, end } = decodeLeaseBody(data, f.pos);
+      f.leaseCommand = command;
       f.kind = command.kind;
       f.pos = end;
       break;
@@ -344,6 +395,8 @@ export function decodeCommand(data: Uint8Array): CommandEnvelope {
       if (f.hasSession) write.session = { sessionId: f.sessionId, seq: f.seq, ackedSeq: f.ackedSeq };
       if (f.hasExpectedVersion) write.expectedVersion = f.expectedVersion;
       if (f.hasExpectedModRevision) write.expectedModRevision = f.expectedModRevision;
+      if (f.lease !== 0) write.lease = f.lease;
+      if (f.keyTtlMs !== 0) write.ttlMs = f.keyTtlMs;
       command = write as unknown as WriteCommand;
       break;
     }
@@ -360,7 +413,7 @@ export function decodeCommand(data: Uint8Array): CommandEnvelope {
       command = { kind: CommandKind.Noop };
       break;
     default:
-      command = f.auth!;
+      command = f.leaseCommand ?? f.auth!;
   }
   return { leaderTimeMs: f.leaderTimeMs, command };
 }

@@ -40,6 +40,10 @@ export const KvErrorCode = {
   PermissionDenied: ConcordErrorCode.PermissionDenied,
   AuthenticationFailed: ConcordErrorCode.AuthenticationFailed,
   UserQuotaExceeded: ConcordErrorCode.UserQuotaExceeded,
+  // Leases and key TTLs (leases.ts).
+  LeaseNotFound: ConcordErrorCode.LeaseNotFound,
+  LeaseExists: ConcordErrorCode.LeaseExists,
+  LeasesFull: ConcordErrorCode.LeasesFull,
 } as const;
 export type KvErrorCode = (typeof KvErrorCode)[keyof typeof KvErrorCode];
 
@@ -294,6 +298,30 @@ export class UserQuotaExceededError extends KvError {
   }
 }
 
+/** No lease with that id: never granted, revoked, or expired (its keys are gone with it). */
+export class LeaseNotFoundError extends KvError {
+  override readonly code = KvErrorCode.LeaseNotFound;
+  constructor(readonly details: { readonly leaseId: number }) {
+    super(KvErrorCode.LeaseNotFound, `lease ${details.leaseId} not found (never granted, revoked or expired)`);
+  }
+}
+
+/** A grant named a lease id that a live lease already has. */
+export class LeaseExistsError extends KvError {
+  override readonly code = KvErrorCode.LeaseExists;
+  constructor(readonly details: { readonly leaseId: number }) {
+    super(KvErrorCode.LeaseExists, `lease ${details.leaseId} already exists`);
+  }
+}
+
+/** The lease table holds leasesMax leases: revoke some, or let them expire, before granting more. */
+export class LeasesFullError extends KvError {
+  override readonly code = KvErrorCode.LeasesFull;
+  constructor(readonly details: { readonly leasesMax: number }) {
+    super(KvErrorCode.LeasesFull, `the cluster holds its limit of ${details.leasesMax} leases`);
+  }
+}
+
 /** The plain form of a KvError, for a wire protocol or a saved result. */
 export interface KvErrorWire {
   readonly code: KvErrorCode;
@@ -381,6 +409,9 @@ const rebuilders: Record<KvErrorCode, (d: KvErrorDetails, f: FieldReader) => KvE
     new PermissionDeniedError({ user: f.str(d, 'user'), operation: f.str(d, 'operation'), key: f.bytes(d, 'key'), rangeEnd: f.bytesOrNull(d, 'rangeEnd') }),
   [KvErrorCode.AuthenticationFailed]: (d, f) => new AuthenticationFailedError({ user: f.strOrNull(d, 'user') }),
   [KvErrorCode.UserQuotaExceeded]: (d, f) => new UserQuotaExceededError({ user: f.str(d, 'user'), quota: f.str(d, 'quota'), limit: f.num(d, 'limit') }),
+  [KvErrorCode.LeaseNotFound]: (d, f) => new LeaseNotFoundError({ leaseId: f.num(d, 'leaseId') }),
+  [KvErrorCode.LeaseExists]: (d, f) => new LeaseExistsError({ leaseId: f.num(d, 'leaseId') }),
+  [KvErrorCode.LeasesFull]: (d, f) => new LeasesFullError({ leasesMax: f.num(d, 'leasesMax') }),
 };
 
 export function isKvErrorCode(code: string): code is KvErrorCode {

@@ -57,6 +57,23 @@ export {
 } from './auth-types.js';
 export { isFromKey, roleNameProblem, userNameProblem } from './auth-validate.js';
 export {
+  KEY_TTL_MS_MAX,
+  LEASE_IDS_PER_ENTRY_MAX,
+  LeaseCommandKind,
+  LeaseResultKind,
+  isLeaseCommand,
+  type LeaseCommand,
+  type LeaseDeletedResult,
+  type LeaseExpireCommand,
+  type LeaseGrantCommand,
+  type LeaseGrantedResult,
+  type LeaseInfo,
+  type LeaseKeepAliveCommand,
+  type LeaseKeptAliveResult,
+  type LeaseResult,
+  type LeaseRevokeCommand,
+} from './lease-types.js';
+export {
   CommandKind,
   ResultKind,
   okResult,
@@ -101,6 +118,9 @@ export {
   InvalidScanError,
   KeyNotFoundError,
   KeyTooLargeError,
+  LeaseExistsError,
+  LeaseNotFoundError,
+  LeasesFullError,
   KvError,
   KvErrorCode,
   SessionExpiredError,

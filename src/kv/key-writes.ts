@@ -9,8 +9,9 @@ import type { CommandFields } from './command-codec.js';
 import { KeyNotFoundError, VersionMismatchError, type KvError } from './errors.js';
 import { StoredEntry, type KeyTree } from './key-tree.js';
 import type { KvOptions } from './options.js';
+import type { LeaseTable } from './leases.js';
 import { CommandKind, ResultKind, type ApplyResult, type ErrorResult, type WriteCommand } from './types.js';
-import { keyLengthProblem, sessionFieldsProblem, sessionProblem, valueLengthProblem, writeProblem } from './validate.js';
+import { expiryProblem, keyLengthProblem, sessionFieldsProblem, sessionProblem, valueLengthProblem, writeProblem } from './validate.js';
 
 /** The value of every empty put: a view of length 0 would still pin its entry's buffer. */
 export const EMPTY_VALUE = new Uint8Array(0);
@@ -52,6 +53,10 @@ export class PendingWrite {
   ackedSeq = 0;
   expectedVersion = ABSENT;
   expectedModRevision = ABSENT;
+  /** Put and update: the lease to attach and the key's own TTL (0: none); the state machine sets expiresAtMs from the TTL. */
+  lease = 0;
+  keyTtlMs = 0;
+  expiresAtMs = 0;
 }
 
 export function errorResult(error: KvError): ErrorResult {
@@ -70,7 +75,11 @@ export class KeyWrites {
     readonly edit: { value: StoredEntry | undefined };
   } = { index: 0, write: null, result: null, edit: { value: undefined } };
 
-  constructor(private readonly options: KvOptions) {}
+  constructor(
+    private readonly options: KvOptions,
+    /** The live lease table (the state machine replaces it on restore). */
+    private readonly leases: () => LeaseTable,
+  ) {}
 
   /** A decoded write as a PendingWrite (the reused instance). */
   fromFields(f: CommandFields): PendingWrite {
@@ -85,10 +94,16 @@ export class KeyWrites {
     }
     w.expectedVersion = f.hasExpectedVersion ? f.expectedVersion : ABSENT;
     w.expectedModRevision = f.hasExpectedModRevision ? f.expectedModRevision : ABSENT;
+    w.lease = f.lease;
+    w.keyTtlMs = f.keyTtlMs;
+    w.expiresAtMs = 0;
     // Decoded integers are non-negative safe integers, so the conditions are always valid here.
     const isDelete = w.kind === CommandKind.Delete;
     const valueBytes = f.valueEnd - f.valueStart;
-    w.problem = keyLengthProblem(f.keyEnd - f.keyStart, this.options) ?? (isDelete ? null : valueLengthProblem(valueBytes, this.options));
+    w.problem =
+      keyLengthProblem(f.keyEnd - f.keyStart, this.options) ??
+      (isDelete ? null : valueLengthProblem(valueBytes, this.options)) ??
+      expiryProblem(f.lease, f.keyTtlMs);
     if (w.problem !== null) return w;
     w.key = binaryStringFromBytes(f.bytes, f.keyStart, f.keyEnd);
     w.value = isDelete || valueBytes === 0 ? EMPTY_VALUE : storedValue(f.bytes, f.valueStart, f.valueEnd);
@@ -114,6 +129,9 @@ export class KeyWrites {
     if (w.problem !== null) return w;
     w.expectedVersion = command.expectedVersion ?? ABSENT;
     w.expectedModRevision = command.expectedModRevision ?? ABSENT;
+    w.lease = command.kind === CommandKind.Delete ? 0 : (command.lease ?? 0);
+    w.keyTtlMs = command.kind === CommandKind.Delete ? 0 : (command.ttlMs ?? 0);
+    w.expiresAtMs = 0;
     w.key = binaryStringFromBytes(command.key);
     w.value = command.kind === CommandKind.Delete || command.value.length === 0 ? EMPTY_VALUE : copyBytes(command.value);
     return w;
@@ -127,7 +145,10 @@ export class KeyWrites {
   /** Applies `w` (its session checks already passed) as the entry at `index`. */
   execute(tree: KeyTree, index: number, w: PendingWrite): ApplyResult {
     if (w.problem !== null) return errorResult(w.problem);
+    const leases = this.leases();
     if (w.kind !== CommandKind.Delete) {
+      const leaseProblem = leases.attachProblem(w.lease);
+      if (leaseProblem !== null) return errorResult(leaseProblem);
       // An existing key (the common case) is overwritten in one descent of the tree.
       this.overwrite.index = index;
       this.overwrite.write = w;
@@ -139,13 +160,16 @@ export class KeyWrites {
       if (result !== null) return result;
       if (w.kind === CommandKind.Update) return errorResult(new KeyNotFoundError({ key: bytesFromBinaryString(w.key) }));
       if (conditionFails(w, undefined)) return errorResult(versionMismatch(w, undefined));
-      tree.set(w.key, new StoredEntry(w.key, w.value, 1, index, index), false);
+      const created = new StoredEntry(w.key, w.value, 1, index, index, w.lease, w.expiresAtMs);
+      tree.set(w.key, created, false);
+      leases.replaced(undefined, created);
       return { kind: ResultKind.Write, version: 1, createRevision: index, modRevision: index };
     }
     const existing = tree.get(w.key);
     if (conditionFails(w, existing)) return errorResult(versionMismatch(w, existing));
     if (existing === undefined) return { kind: ResultKind.Delete, deleted: false, revision: index };
     tree.delete(existing.keyString);
+    leases.replaced(existing, undefined);
     return { kind: ResultKind.Delete, deleted: true, revision: index };
   }
 
@@ -161,7 +185,8 @@ export class KeyWrites {
       this.overwrite.result = errorResult(versionMismatch(w!, existing));
       return undefined;
     }
-    const entry = new StoredEntry(existing.keyString, w!.value, existing.version + 1, existing.createRevision, index);
+    const entry = new StoredEntry(existing.keyString, w!.value, existing.version + 1, existing.createRevision, index, w!.lease, w!.expiresAtMs);
+    this.leases().replaced(existing, entry);
     this.overwrite.result = { kind: ResultKind.Write, version: entry.version, createRevision: entry.createRevision, modRevision: index };
     this.overwrite.edit.value = entry;
     return this.overwrite.edit;

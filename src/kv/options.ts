@@ -29,6 +29,11 @@ export interface KvOptions {
   readonly scanBytesMax: number;
   /** Target size of one snapshot chunk. */
   readonly snapshotChunkBytes: number;
+  /** Granted lease TTLs are clamped into [leaseTtlMinMs, leaseTtlMaxMs] (etcd raises a short TTL to its minimum too). */
+  readonly leaseTtlMinMs: number;
+  readonly leaseTtlMaxMs: number;
+  /** Most live leases; a grant beyond fails with LeasesFullError. */
+  readonly leasesMax: number;
 }
 
 export const defaultKvOptions: KvOptions = Object.freeze({
@@ -42,6 +47,9 @@ export const defaultKvOptions: KvOptions = Object.freeze({
   scanLimitMax: 10_000,
   scanBytesMax: 4 * 1024 * 1024,
   snapshotChunkBytes: 64 * 1024,
+  leaseTtlMinMs: 1_000,
+  leaseTtlMaxMs: 10 * 365 * 24 * 3600 * 1000,
+  leasesMax: 1_000_000,
 });
 
 /** Fills in defaults and checks the combination (a bad configuration is a programmer error). */
@@ -50,6 +58,7 @@ export function resolveKvOptions(options: Partial<KvOptions> = {}): KvOptions {
   for (const [name, value] of Object.entries(resolved)) {
     assert(Number.isSafeInteger(value) && (value as number) > 0, `kv option ${name} must be a positive integer, got ${String(value)}`);
   }
+  assert(resolved.leaseTtlMinMs <= resolved.leaseTtlMaxMs, 'leaseTtlMinMs must not exceed leaseTtlMaxMs');
   assert(resolved.sessionTtlMinMs <= resolved.sessionTtlMaxMs, 'sessionTtlMinMs must not exceed sessionTtlMaxMs');
   assert(
     resolved.sessionTtlMs >= resolved.sessionTtlMinMs && resolved.sessionTtlMs <= resolved.sessionTtlMaxMs,

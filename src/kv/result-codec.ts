@@ -6,6 +6,7 @@
 import { ByteReader, ByteWriter } from './bytes.js';
 import { InvalidCommandError, kvErrorFromWire, type KvErrorDetailValue, type KvErrorDetails } from './errors.js';
 import { ResultKind, okResult, type ApplyResult } from './types.js';
+import { readLeaseResult, writeLeaseResult } from './lease-codec.js';
 
 const Tag = { Write: 1, Delete: 2, SessionOpened: 3, SessionClosed: 4, Ok: 5, Error: 6 } as const;
 const DetailTag = { Null: 0, Number: 1, String: 2, Bytes: 3 } as const;
@@ -46,6 +47,9 @@ export function writeResult(w: ByteWriter, result: ApplyResult): void {
       }
       return;
     }
+    default:
+      // Tags 7-9: lease results (lease-codec.ts).
+      writeLeaseResult(w, result);
   }
 }
 
@@ -97,7 +101,7 @@ export function readResult(r: ByteReader, fail: (reason: string) => never): Appl
       }
     }
     default:
-      return fail(`unknown result tag ${tag}`);
+      return readLeaseResult(tag, r, fail) ?? fail(`unknown result tag ${tag}`);
   }
 }
 

@@ -11,10 +11,13 @@ import type { KeyTree, StoredEntry } from './key-tree.js';
 import { writeResult } from './result-codec.js';
 import type { SessionTable } from './sessions.js';
 import type { AuthState } from './auth-state.js';
+import { writeLeaseRecord } from './lease-codec.js';
+import type { LeaseTable } from './leases.js';
 import {
   BLOCK_FRAMING_BYTES,
   BlockKind,
   SNAPSHOT_FORMAT_VERSION,
+  SNAPSHOT_FORMAT_VERSION_AUTH,
   SNAPSHOT_FORMAT_VERSION_NO_AUTH,
   SNAPSHOT_MAGIC,
 } from './snapshot-format.js';
@@ -35,9 +38,10 @@ function endBlock(w: ByteWriter, start: number): void {
   w.u32At(start, payloadBytes);
 }
 
-function entryBytes(e: StoredEntry): number {
+function entryBytes(e: StoredEntry, withLeases: boolean): number {
   const keyBytes = e.keyString.length;
   return (
+    (withLeases ? varintBytes(e.lease) + varintBytes(e.expiresAtMs) : 0) +
     varintBytes(keyBytes) +
     keyBytes +
     varintBytes(e.value.length) +
@@ -60,6 +64,9 @@ export class KvSnapshot implements Iterable<Uint8Array> {
   private readonly entryCount: number;
   /** The AUTH block, encoded when the snapshot is taken (the auth state is small and mutable); null: format 1. */
   private readonly authBlock: Uint8Array | null;
+  /** The LEASES blocks (format 3), encoded when the snapshot is taken; null: no lease state, format 1 or 2. */
+  private readonly leaseBlocks: readonly Uint8Array[] | null;
+  private readonly leaseCount: number;
 
   constructor(
     readonly appliedIndex: number,
@@ -69,16 +76,22 @@ export class KvSnapshot implements Iterable<Uint8Array> {
     sessions: SessionTable,
     private readonly chunkBytes: number,
     auth: AuthState | null = null,
+    leases: LeaseTable | null = null,
   ) {
     this.entryCount = tree.size;
     this.sessionCount = sessions.size;
     this.sessionBlocks = encodeSessionBlocks(sessions, chunkBytes);
-    this.authBlock = auth === null || auth.pristine ? null : encodeAuthBlock(auth);
+    const withLeases = leases !== null && !leases.pristine;
+    // Format 3 always has an AUTH block (pristine or not), as format 2 does.
+    this.authBlock = auth === null || (auth.pristine && !withLeases) ? null : encodeAuthBlock(auth);
+    this.leaseBlocks = withLeases ? encodeLeaseBlocks(leases, chunkBytes) : null;
+    this.leaseCount = withLeases ? leases.size : 0;
   }
 
   /** The format version of this snapshot's bytes (see snapshot-format.ts). */
   get formatVersion(): number {
-    return this.authBlock === null ? SNAPSHOT_FORMAT_VERSION_NO_AUTH : SNAPSHOT_FORMAT_VERSION;
+    if (this.leaseBlocks !== null) return SNAPSHOT_FORMAT_VERSION;
+    return this.authBlock === null ? SNAPSHOT_FORMAT_VERSION_NO_AUTH : SNAPSHOT_FORMAT_VERSION_AUTH;
   }
 
   *[Symbol.iterator](): Iterator<Uint8Array> {
@@ -91,6 +104,8 @@ export class KvSnapshot implements Iterable<Uint8Array> {
     head.varint(this.clockMs);
     head.varint(this.entryCount);
     head.varint(this.sessionCount);
+    const withLeases = this.leaseBlocks !== null;
+    if (withLeases) head.varint(this.leaseCount);
     endBlock(head, meta);
     yield head.finish();
 
@@ -98,7 +113,7 @@ export class KvSnapshot implements Iterable<Uint8Array> {
     let start = 0;
     let count = 0;
     for (const entry of this.tree.values()) {
-      const bytes = entryBytes(entry);
+      const bytes = entryBytes(entry, withLeases);
       if (w !== null && w.pos + bytes + 4 > chunkBytes) {
         w.u32At(start + 5, count);
         endBlock(w, start);
@@ -116,6 +131,10 @@ export class KvSnapshot implements Iterable<Uint8Array> {
       w.varint(entry.version);
       w.varint(entry.createRevision);
       w.varint(entry.modRevision);
+      if (withLeases) {
+        w.varint(entry.lease);
+        w.varint(entry.expiresAtMs);
+      }
       count++;
     }
     if (w !== null) {
@@ -126,6 +145,7 @@ export class KvSnapshot implements Iterable<Uint8Array> {
 
     for (const block of this.sessionBlocks) yield* pieces(block, chunkBytes);
     if (this.authBlock !== null) yield* pieces(this.authBlock, chunkBytes);
+    for (const block of this.leaseBlocks ?? []) yield* pieces(block, chunkBytes);
 
     const end = new ByteWriter(16);
     endBlock(end, beginBlock(end, BlockKind.End));
@@ -173,6 +193,33 @@ function encodeSessionBlocks(sessions: SessionTable, chunkBytes: number): Uint8A
       w.varint(seq);
       writeResult(w, result);
     }
+    count++;
+    if (w.pos >= chunkBytes) flush();
+  }
+  flush();
+  return blocks;
+}
+
+function encodeLeaseBlocks(leases: LeaseTable, chunkBytes: number): Uint8Array[] {
+  const blocks: Uint8Array[] = [];
+  let w: ByteWriter | null = null;
+  let start = 0;
+  let count = 0;
+  const flush = (): void => {
+    if (w === null) return;
+    w.u32At(start + 5, count);
+    endBlock(w, start);
+    blocks.push(w.finish());
+    w = null;
+  };
+  for (const lease of leases.values()) {
+    if (w === null) {
+      w = new ByteWriter(Math.min(chunkBytes, 64 * 1024) + 64);
+      start = beginBlock(w, BlockKind.Leases);
+      w.u32(0); // lease count, patched by flush
+      count = 0;
+    }
+    writeLeaseRecord(w, lease);
     count++;
     if (w.pos >= chunkBytes) flush();
   }

@@ -21,7 +21,9 @@ import { AuthState } from './auth-state.js';
 import { isAuthCommand, type AuthCommand, type AuthView } from './auth-types.js';
 import { SnapshotReader } from './snapshot-reader.js';
 import { KvSnapshot } from './snapshot-writer.js';
-import { binaryStringFromBytes } from './bytes.js';
+import { binaryStringFromBytes, bytesFromBinaryString } from './bytes.js';
+import { LeaseTable } from './leases.js';
+import { isLeaseCommand, type LeaseCommand, type LeaseInfo } from './lease-types.js';
 import { CommandKind, ResultKind, okResult, type ApplyResult, type Command, type KvEntry, type ScanPage, type ScanRequest } from './types.js';
 import { commandProblem, sessionProblem } from './validate.js';
 
@@ -37,6 +39,7 @@ export class KvStateMachine {
   private tree: KeyTree = newKeyTree();
   private sessions = new SessionTable();
   private readonly authState = new AuthState();
+  private leases = new LeaseTable();
   private applied = 0;
   private clock = 0;
   /** Scratch for the apply path (see PendingWrite). */
@@ -45,7 +48,7 @@ export class KvStateMachine {
 
   constructor(options: Partial<KvOptions> = {}) {
     this.options = resolveKvOptions(options);
-    this.writes = new KeyWrites(this.options);
+    this.writes = new KeyWrites(this.options, () => this.leases);
   }
 
   /** Index of the last entry applied (or of the restored snapshot). */
@@ -120,6 +123,11 @@ export class KvStateMachine {
         result = okResult;
         break;
       default:
+        if (f.leaseCommand !== null) {
+          result = this.executeLease(index, f.leaseCommand);
+          f.leaseCommand = null;
+          break;
+        }
         result = this.executeAuth(f.auth!);
         f.auth = null;
     }
@@ -161,6 +169,11 @@ export class KvStateMachine {
       default: {
         if (isAuthCommand(command)) {
           result = this.executeAuth(command);
+          break;
+        }
+        if (isLeaseCommand(command)) {
+          const problem = commandProblem(command, this.options);
+          result = problem !== null ? errorResult(problem) : this.executeLease(index, command);
           break;
         }
         const problem = commandProblem(command, this.options);
@@ -268,7 +281,21 @@ export class KvStateMachine {
   }
 
   private executeWriteChecked(index: number, w: PendingWrite): ApplyResult {
+    // A key's own TTL runs from this entry's time (the same on every member).
+    w.expiresAtMs = w.keyTtlMs === 0 ? 0 : this.clock + w.keyTtlMs;
     return this.writes.execute(this.tree, index, w);
+  }
+
+  /** A lease command (leases.ts), exactly-once when it carries a session (like a write). */
+  private executeLease(index: number, command: LeaseCommand): ApplyResult {
+    const ref = 'session' in command ? command.session : undefined;
+    const problem = ref === undefined ? null : sessionProblem(ref);
+    if (problem !== null) return errorResult(problem);
+    const admitted = ref === undefined ? null : this.admitSessionCommand(ref.sessionId, ref.seq, ref.ackedSeq);
+    if (admitted !== null && 'kind' in admitted) return admitted;
+    const result = this.leases.execute(this.tree, index, this.clock, command, this.options);
+    admitted?.results.set(ref!.seq, result);
+    return result;
   }
 
   // ------------------------------------------------------------------ reads
@@ -281,9 +308,15 @@ export class KvStateMachine {
     return this.authState;
   }
 
-  /** The entry for `key`, or null. Reads the local state: linearizability is the server's job (ReadIndex, thesis §6.4). */
-  get(key: Uint8Array): KvEntry | null {
-    return this.tree.get(binaryStringFromBytes(key)) ?? null;
+  /**
+   * The entry for `key`, or null. Reads the local state: linearizability is the server's job (ReadIndex, thesis §6.4).
+   * With `nowMs` (the reader's view of the entry clock), a key whose lease or TTL has expired by then reads as absent
+   * even before the expiry entry deletes it.
+   */
+  get(key: Uint8Array, nowMs?: number): KvEntry | null {
+    const entry = this.tree.get(binaryStringFromBytes(key));
+    if (entry === undefined || (nowMs !== undefined && this.leases.expired(entry, nowMs))) return null;
+    return entry;
   }
 
   /**
@@ -291,8 +324,39 @@ export class KvStateMachine {
    * malformed request. `next` is set when keys may remain in range (it is
    * exact: null means the range is exhausted).
    */
-  scan(request: ScanRequest): ScanPage {
-    return scanKeys(this.tree, request, this.options);
+  scan(request: ScanRequest, nowMs?: number): ScanPage {
+    const leases = this.leases;
+    return scanKeys(this.tree, request, this.options, nowMs === undefined ? undefined : (entry) => leases.expired(entry, nowMs));
+  }
+
+  // ------------------------------------------------------------------ leases
+
+  /** A lease's state, or null; with `keys`, the keys attached (in key order). */
+  lease(id: number, keys = false): (LeaseInfo & { keys?: Uint8Array[] }) | null {
+    const lease = this.leases.get(id);
+    if (lease === undefined) return null;
+    const info = this.leases.info(lease);
+    return keys ? { ...info, keys: this.leases.keysOf(lease).map(bytesFromBinaryString) } : info;
+  }
+
+  /** Every lease, in id order. */
+  leaseList(): LeaseInfo[] {
+    return Array.from(this.leases.values(), (lease) => this.leases.info(lease));
+  }
+
+  /** Number of live leases. */
+  get leaseCount(): number {
+    return this.leases.size;
+  }
+
+  /** What an expiry entry proposed at entry time `nowMs` should carry: up to `max` due leases and due keys. */
+  dueExpiries(nowMs: number, max: number): { leases: number[]; keys: Uint8Array[] } {
+    return { leases: this.leases.dueLeases(nowMs, max), keys: this.leases.dueKeys(nowMs, max).map(bytesFromBinaryString) };
+  }
+
+  /** The earliest recorded expiry time of a lease or key TTL, or null when there is none. */
+  nextExpiryMs(): number | null {
+    return this.leases.nextExpiryMs();
   }
 
   // ------------------------------------------------------------------ snapshots
@@ -304,7 +368,7 @@ export class KvStateMachine {
    * meanwhile without affecting it.
    */
   snapshot(): KvSnapshot {
-    return new KvSnapshot(this.applied, this.clock, this.tree.clone(), this.sessions, this.options.snapshotChunkBytes, this.authState);
+    return new KvSnapshot(this.applied, this.clock, this.tree.clone(), this.sessions, this.options.snapshotChunkBytes, this.authState, this.leases);
   }
 
   /** Starts an incremental restore; the state changes only when `finish()` succeeds. */
@@ -317,6 +381,7 @@ export class KvStateMachine {
         this.tree = state.tree;
         this.sessions = state.sessions;
         this.authState.adopt(state.auth);
+        this.leases = state.leases;
         this.applied = state.appliedIndex;
         this.clock = state.clockMs;
       },

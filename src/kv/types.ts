@@ -4,6 +4,7 @@
  */
 import type { KvError } from './errors.js';
 import { AuthCommandKind, type AuthCommand } from './auth-types.js';
+import { LeaseCommandKind, LeaseResultKind, type LeaseCommand, type LeaseResult } from './lease-types.js';
 
 /**
  * One stored key. Objects are immutable and shared: the state machine replaces
@@ -20,6 +21,8 @@ export interface KvEntry {
   readonly createRevision: number;
   /** Raft index of the entry that last changed the key. */
   readonly modRevision: number;
+  /** The lease the key is attached to (deleted with it), or 0 for none. */
+  readonly lease: number;
 }
 
 /**
@@ -55,11 +58,25 @@ export const CommandKind = {
   Noop: 'noop',
   /** Users, roles, permissions and the auth switch (auth-types.ts). */
   ...AuthCommandKind,
+  /** Leases and key TTLs (lease-types.ts). */
+  ...LeaseCommandKind,
 } as const;
 export type CommandKind = (typeof CommandKind)[keyof typeof CommandKind];
 
+/**
+ * Attaching a key to a lease or giving it a TTL of its own (put and update).
+ * A write with neither detaches the key from any lease and clears its TTL
+ * (etcd's put, Redis's SET). `lease` and `ttlMs` exclude each other.
+ */
+export interface ExpiryOptions {
+  /** A live lease's id: the key is deleted when the lease expires or is revoked. */
+  readonly lease?: number;
+  /** The key is deleted this many milliseconds (entry clock) after the write, in [1, KEY_TTL_MS_MAX]. */
+  readonly ttlMs?: number;
+}
+
 /** Create or overwrite. */
-export interface PutCommand extends WriteConditions {
+export interface PutCommand extends WriteConditions, ExpiryOptions {
   readonly kind: typeof CommandKind.Put;
   readonly key: Uint8Array;
   readonly value: Uint8Array;
@@ -68,7 +85,7 @@ export interface PutCommand extends WriteConditions {
 }
 
 /** Overwrite an existing key; a missing key is KeyNotFoundError. */
-export interface UpdateCommand extends WriteConditions {
+export interface UpdateCommand extends WriteConditions, ExpiryOptions {
   readonly kind: typeof CommandKind.Update;
   readonly key: Uint8Array;
   readonly value: Uint8Array;
@@ -106,7 +123,7 @@ export interface NoopCommand {
 }
 
 export type WriteCommand = PutCommand | UpdateCommand | DeleteCommand;
-export type Command = WriteCommand | OpenSessionCommand | CloseSessionCommand | KeepAliveCommand | NoopCommand | AuthCommand;
+export type Command = WriteCommand | OpenSessionCommand | CloseSessionCommand | KeepAliveCommand | NoopCommand | AuthCommand | LeaseCommand;
 
 /** A command with the leader's wall-clock time at proposal, as stored in one log entry. */
 export interface CommandEnvelope {
@@ -123,6 +140,7 @@ export const ResultKind = {
   /** keepAlive, noop, empty and skipped entries. */
   Ok: 'ok',
   Error: 'error',
+  ...LeaseResultKind,
 } as const;
 export type ResultKind = (typeof ResultKind)[keyof typeof ResultKind];
 
@@ -170,7 +188,7 @@ export interface ErrorResult {
   readonly error: KvError;
 }
 
-export type ApplyResult = WriteResult | DeleteResult | SessionOpenedResult | SessionClosedResult | OkResult | ErrorResult;
+export type ApplyResult = WriteResult | DeleteResult | SessionOpenedResult | SessionClosedResult | OkResult | ErrorResult | LeaseResult;
 
 export const okResult: OkResult = Object.freeze({ kind: ResultKind.Ok });
 

@@ -37,3 +37,4 @@ export * from './error-codes.js';
 export * from './server-error.js';
 export * from './schemas.js';
 export * from './auth-types.js';
+export * from './lease-types.js';

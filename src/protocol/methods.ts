@@ -24,6 +24,7 @@ import type {
   WriteResponse,
 } from './types.js';
 import type * as A from './auth-types.js';
+import type * as L from './lease-types.js';
 
 export const Method = {
   /**
@@ -73,6 +74,16 @@ export const Method = {
   RoleGet: 'role.get',
   RoleList: 'role.list',
   AuthStatus: 'auth.status',
+  /** Leases (etcd's lease API): grant, revoke and keep-alive are exactly-once writes through the session. */
+  LeaseGrant: 'lease.grant',
+  /** Deletes the lease and its keys in one revision. */
+  LeaseRevoke: 'lease.revoke',
+  /** Renews up to 10,000 leases in one entry (coalesced keep-alives). */
+  LeaseKeepAlive: 'lease.keepAlive',
+  /** A lease's time left and (optionally) its keys; linearizable, answered by the leader. */
+  LeaseTimeToLive: 'lease.timeToLive',
+  /** Every lease in id order; linearizable, answered by the leader. */
+  LeaseList: 'lease.list',
 } as const;
 export type Method = (typeof Method)[keyof typeof Method];
 
@@ -104,6 +115,11 @@ export interface MethodTypes {
   'role.get': { request: A.UserNameRequest; response: A.RoleGetResponse };
   'role.list': { request: A.EmptyRequest; response: A.RoleListResponse };
   'auth.status': { request: A.EmptyRequest; response: A.AuthStatusResponse };
+  'lease.grant': { request: L.LeaseGrantRequest; response: L.LeaseGrantResponse };
+  'lease.revoke': { request: L.LeaseRevokeRequest; response: L.LeaseRevokeResponse };
+  'lease.keepAlive': { request: L.LeaseKeepAliveRequest; response: L.LeaseKeepAliveResponse };
+  'lease.timeToLive': { request: L.LeaseTimeToLiveRequest; response: L.LeaseTimeToLiveResponse };
+  'lease.list': { request: L.LeaseListRequest; response: L.LeaseListResponse };
 }
 
 /** Methods that change state: forwarded to the leader and proposed through Raft. */
@@ -125,6 +141,9 @@ export const writeMethods: ReadonlySet<Method> = new Set<Method>([
   Method.RoleRevokePermission,
   Method.AuthEnable,
   Method.AuthDisable,
+  Method.LeaseGrant,
+  Method.LeaseRevoke,
+  Method.LeaseKeepAlive,
 ]);
 
 /** Protocol-level bounds a member enforces (the member's own key/value limits are configurable). */

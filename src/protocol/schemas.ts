@@ -12,6 +12,7 @@
 import { defineMethods, type MethodName, s, type Infer, type RequestOf, type ResponseOf } from '../net/index.js';
 import type { Method, MethodTypes } from './methods.js';
 import type * as T from './types.js';
+import type * as L from './lease-types.js';
 
 const consistency = s.oneOf('linearizable', 'stale');
 const role = s.oneOf('follower', 'pre-candidate', 'candidate', 'leader');
@@ -29,6 +30,7 @@ export const keyValueSchema = s.object({
   version: s.uint(),
   createRevision: s.uint(),
   modRevision: s.uint(),
+  lease: s.uint(),
 });
 
 export const sessionRefSchema = s.object({
@@ -47,7 +49,8 @@ const writeShape = {
   expectedVersion: s.optional(s.uint()),
   expectedModRevision: s.optional(s.uint()),
 };
-export const putRequestSchema = s.object(writeShape);
+/** A put may attach the key to a lease or give it a TTL of its own (not both). */
+export const putRequestSchema = s.object({ ...writeShape, lease: s.optional(s.uint()), ttlMs: s.optional(s.uint()) });
 export const updateRequestSchema = s.object(writeShape);
 export const writeResponseSchema = s.object({ header: responseHeaderSchema, revision: s.uint(), version: s.uint() });
 
@@ -131,6 +134,31 @@ export const authSchemas = {
   status: s.object({ header: responseHeaderSchema, enabled: s.bool(), revision: s.uint() }),
 };
 
+// Leases (lease-types.ts).
+const leaseIdsMax = 10_000;
+export const leaseSchemas = {
+  grant: s.object({ ttlMs: s.uint(), id: s.optional(s.uint()), session: sessionRefSchema }),
+  granted: s.object({ header: responseHeaderSchema, id: s.uint(), ttlMs: s.uint() }),
+  revoke: s.object({ id: s.uint(), session: sessionRefSchema }),
+  revoked: s.object({ header: responseHeaderSchema, revision: s.uint(), deletedKeys: s.uint() }),
+  keepAlive: s.object({ ids: s.array(s.uint(), { maxLength: leaseIdsMax }), session: sessionRefSchema }),
+  keptAlive: s.object({ header: responseHeaderSchema, ttls: s.array(s.uint(), { maxLength: leaseIdsMax }) }),
+  timeToLive: s.object({ id: s.uint(), keys: s.optional(s.bool()) }),
+  timeToLiveResponse: s.object({
+    header: responseHeaderSchema,
+    id: s.uint(),
+    ttlMs: s.uint(),
+    grantedTtlMs: s.uint(),
+    keys: s.array(s.bytes()),
+  }),
+  list: s.object({ limit: s.optional(s.uint()) }),
+  listResponse: s.object({
+    header: responseHeaderSchema,
+    leases: s.array(s.object({ id: s.uint(), ttlMs: s.uint(), grantedTtlMs: s.uint(), keyCount: s.uint() }), { maxLength: leaseIdsMax }),
+    more: s.bool(),
+  }),
+};
+
 /**
  * The client method table (net layer RPC). Ids go on the wire and are never
  * reused for a different shape; the names are the `Method` strings.
@@ -162,6 +190,11 @@ export const clientMethods = defineMethods({
   'role.get': { id: 34, request: nameRequest, response: authSchemas.roleGet },
   'role.list': { id: 35, request: emptyRequest, response: authSchemas.roleList },
   'auth.status': { id: 36, request: emptyRequest, response: authSchemas.status },
+  'lease.grant': { id: 40, request: leaseSchemas.grant, response: leaseSchemas.granted },
+  'lease.revoke': { id: 41, request: leaseSchemas.revoke, response: leaseSchemas.revoked },
+  'lease.keepAlive': { id: 42, request: leaseSchemas.keepAlive, response: leaseSchemas.keptAlive },
+  'lease.timeToLive': { id: 43, request: leaseSchemas.timeToLive, response: leaseSchemas.timeToLiveResponse },
+  'lease.list': { id: 44, request: leaseSchemas.list, response: leaseSchemas.listResponse },
 });
 export type ClientMethods = typeof clientMethods;
 
@@ -184,6 +217,8 @@ export type SchemaTypeChecks = [
   Check<Same<Loose<Infer<typeof scanResponseSchema>>, Loose<T.ScanResponse>>>,
   Check<Same<Loose<Infer<typeof openSessionResponseSchema>>, Loose<T.OpenSessionResponse>>>,
   Check<Same<Loose<Infer<typeof statusResponseSchema>>, Loose<T.StatusResponse>>>,
+  Check<Same<Loose<Infer<typeof leaseSchemas.timeToLiveResponse>>, Loose<L.LeaseTimeToLiveResponse>>>,
+  Check<Same<Loose<Infer<typeof leaseSchemas.listResponse>>, Loose<L.LeaseListResponse>>>,
 ];
 
 /** MethodTypes (hand-written) and the table agree for every method. */

@@ -68,6 +68,10 @@ export interface PutRequest extends WriteConditions {
   readonly key: Uint8Array;
   readonly value: Uint8Array;
   readonly session: SessionRef;
+  /** Attach the key to this lease (deleted when it expires or is revoked). */
+  readonly lease?: number;
+  /** Delete the key this many ms after the write (its own TTL; Redis SET PX). Excludes `lease`. */
+  readonly ttlMs?: number;
 }
 export interface UpdateRequest extends WriteConditions {
   readonly key: Uint8Array;

@@ -23,6 +23,7 @@ import {
   checkCommand,
   checkGet,
   checkScan,
+  Operation,
   type AuthQuery,
   type Principal,
 } from '../auth/index.js';
@@ -38,6 +39,8 @@ import {
   type Command,
   type KvEntry,
   type KvOptions,
+  type LeaseInfo,
+  LeaseNotFoundError,
   type ScanPage,
   type ScanRequest,
 } from '../kv/index.js';
@@ -66,8 +69,13 @@ export interface Replica {
   /** Throws ShuttingDown once the member stopped accepting requests. */
   checkAccepting(): void;
   status(): Omit<StatusResponse, 'header'>;
+  /** Reads hide keys whose lease or TTL has expired by `readTimeMs()` (before the expiry entry deletes them). */
   get(key: Uint8Array): KvEntry | null;
   scan(request: ScanRequest): ScanPage;
+  /** This member's view of the entry clock (docs/client.md, "Leases"). */
+  readTimeMs(): number;
+  lease(id: number, keys: boolean): (LeaseInfo & { keys?: Uint8Array[] }) | null;
+  leaseList(): LeaseInfo[];
   /** The local state's revision (applied index). */
   revision(): number;
   /** The replicated users, roles and auth switch (live). */
@@ -124,7 +132,9 @@ type AdminMethod =
   | 'auth.enable'
   | 'auth.disable';
 type QueryMethod = 'user.get' | 'user.list' | 'role.get' | 'role.list' | 'auth.status';
-type WriteMethod = 'kv.put' | 'kv.update' | 'kv.delete' | 'session.open' | 'session.keepAlive' | 'session.close';
+type WriteMethod = 'kv.put' | 'kv.update' | 'kv.delete' | 'session.open' | 'session.keepAlive' | 'session.close' | 'lease.grant' | 'lease.revoke' | 'lease.keepAlive';
+/** Most leases one `lease.list` answers. */
+export const LEASE_LIST_MAX = 10_000;
 
 export class ClientService {
   private readonly authorizer: Authorizer;
@@ -149,7 +159,12 @@ export class ClientService {
   /** The handler table, one per client method. */
   readonly handlers: Handlers = {
     'kv.get': (request, context) => this.get(request, context),
-    'kv.put': (request, context) => this.write('kv.put', request, context, writeCommand(CommandKind.Put, request)),
+    'kv.put': (request, context) =>
+      this.write('kv.put', request, context, {
+        ...writeCommand(CommandKind.Put, request),
+        ...(request.lease !== undefined && request.lease !== 0 ? { lease: request.lease } : {}),
+        ...(request.ttlMs !== undefined && request.ttlMs !== 0 ? { ttlMs: request.ttlMs } : {}),
+      }),
     'kv.update': (request, context) => this.write('kv.update', request, context, writeCommand(CommandKind.Update, request)),
     'kv.delete': (request, context) =>
       this.write('kv.delete', request, context, { kind: CommandKind.Delete, key: request.key, session: request.session, ...conditions(request) }),
@@ -160,6 +175,37 @@ export class ClientService {
       this.write('session.keepAlive', request, context, { kind: CommandKind.KeepAlive, sessionId: request.sessionId }),
     'session.close': (request, context) =>
       this.write('session.close', request, context, { kind: CommandKind.CloseSession, sessionId: request.sessionId }),
+    'lease.grant': (request, context) =>
+      this.write('lease.grant', request, context, { kind: CommandKind.LeaseGrant, id: request.id ?? 0, ttlMs: request.ttlMs, session: request.session }),
+    'lease.revoke': (request, context) => {
+      this.checkLeaseKeys(context, [request.id]);
+      return this.write('lease.revoke', request, context, { kind: CommandKind.LeaseRevoke, id: request.id, session: request.session });
+    },
+    'lease.keepAlive': (request, context) => {
+      this.checkLeaseKeys(context, request.ids);
+      return this.write('lease.keepAlive', request, context, { kind: CommandKind.LeaseKeepAlive, ids: request.ids, session: request.session });
+    },
+    'lease.timeToLive': (request, context) =>
+      this.leaseRead('lease.timeToLive', request, context, () => {
+        this.checkLeaseKeys(context, [request.id]);
+        const lease = this.replica.lease(request.id, request.keys === true);
+        if (lease === null) throw new LeaseNotFoundError({ leaseId: request.id });
+        return {
+          header: this.header(),
+          id: lease.id,
+          ttlMs: Math.max(0, lease.expiresAtMs - this.replica.readTimeMs()),
+          grantedTtlMs: lease.grantedTtlMs,
+          keys: lease.keys ?? [],
+        };
+      }),
+    'lease.list': (request, context) =>
+      this.leaseRead('lease.list', request, context, () => {
+        const limit = Math.min(request.limit === undefined || request.limit === 0 ? LEASE_LIST_MAX : request.limit, LEASE_LIST_MAX);
+        const all = this.replica.leaseList();
+        const now = this.replica.readTimeMs();
+        const leases = all.slice(0, limit).map((l) => ({ id: l.id, ttlMs: Math.max(0, l.expiresAtMs - now), grantedTtlMs: l.grantedTtlMs, keyCount: l.keyCount }));
+        return { header: this.header(), leases, more: all.length > limit };
+      }),
     'cluster.status': async (_request, context) => {
       this.authorizer.checkAuthenticated(this.userOf(context));
       return { header: this.header(), ...this.replica.status() };
@@ -374,6 +420,31 @@ export class ClientService {
     return { header: this.header() } as Response<M>;
   }
 
+  /**
+   * Revoking, renewing or inspecting a lease needs write access to every key attached to it (etcd's rule),
+   * checked against this member's state (the leader checks again when the request is forwarded).
+   */
+  private checkLeaseKeys(context: RequestContext, ids: readonly number[]): void {
+    if (!this.replica.auth.enabled) return;
+    const user = this.userOf(context);
+    this.authorizer.checkAuthenticated(user);
+    for (const id of ids) {
+      for (const key of this.replica.lease(id, true)?.keys ?? []) this.authorizer.check(user, Operation.Write, { key });
+    }
+  }
+
+  /** Lease reads: answered by the leader after a ReadIndex (a follower forwards them). */
+  private async leaseRead<M extends 'lease.timeToLive' | 'lease.list'>(method: M, request: Request<M>, context: RequestContext, answer: () => Response<M>): Promise<Response<M>> {
+    this.replica.checkAccepting();
+    this.authorizer.checkAuthenticated(this.userOf(context));
+    if (!this.replica.isLeader()) {
+      if (context.forwarded) throw notLeader(this.replica.name, this.replica.hint());
+      return this.forwarder.forward(method, this.carry(request, context), this.deadline());
+    }
+    await this.replica.readBarrier(this.deadline());
+    return answer();
+  }
+
   /** User/role queries and auth status: checked here, answered by the leader after a ReadIndex. */
   private async query<M extends QueryMethod>(method: M, request: Request<M>, context: RequestContext, query: AuthQuery, answer: () => Response<M>): Promise<Response<M>> {
     this.replica.checkAccepting();
@@ -400,6 +471,15 @@ export class ClientService {
       case 'session.open':
         if (result.kind !== ResultKind.SessionOpened) throw unexpected(result);
         return { header, sessionId: result.sessionId, ttlMs: result.ttlMs } as Response<M>;
+      case 'lease.grant':
+        if (result.kind !== ResultKind.LeaseGranted) throw unexpected(result);
+        return { header, id: result.id, ttlMs: result.ttlMs } as Response<M>;
+      case 'lease.revoke':
+        if (result.kind !== ResultKind.LeaseDeleted) throw unexpected(result);
+        return { header, revision: result.revision, deletedKeys: result.keys } as Response<M>;
+      case 'lease.keepAlive':
+        if (result.kind !== ResultKind.LeaseKeptAlive) throw unexpected(result);
+        return { header, ttls: result.ttls } as Response<M>;
       default:
         return { header } as Response<M>;
     }
@@ -435,6 +515,7 @@ function toKeyValue(entry: KvEntry): KeyValue {
     version: entry.version,
     createRevision: entry.createRevision,
     modRevision: entry.modRevision,
+    lease: entry.lease,
   };
 }
 

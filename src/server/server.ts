@@ -11,6 +11,7 @@ import { RpcServer, listen, parseAddress, type Listener, type TlsOptions } from 
 import { clientMethods, type StatusResponse } from '../protocol/index.js';
 import { ClientService } from './kv-service.js';
 import { KvReplica, kvStateMachinePort } from './kv-replica.js';
+import { LeaseExpirer } from './lease-expirer.js';
 import { StartingIdentity } from './member-status.js';
 import { InvalidConfigError, type ServerConfig } from './config.js';
 import { checkMayBootstrap } from './bootstrap-probe.js';
@@ -232,7 +233,12 @@ export async function startServer(config: ServerConfig, logger?: Logger, options
       liveTickGapMaxMs: Math.max(2000, 10 * tickIntervalMs),
     });
 
-    const service = new ClientService(new KvReplica(host, kv), peers, config.requestTimeoutMs, entryClock.stampingClock(), { clientCertAuth: config.clientCertAuth === true });
+    const replica = new KvReplica(host, kv, () => entryClock.viewMs());
+    const stampingClock = entryClock.stampingClock();
+    const service = new ClientService(replica, peers, config.requestTimeoutMs, stampingClock, { clientCertAuth: config.clientCertAuth === true });
+    // The leader proposes lease and key-TTL expiries once it has confirmed its leadership (lease-expirer.ts).
+    const expirer = new LeaseExpirer(replica, kv, stampingClock, () => entryClock.viewMs(), { intervalMs: tickIntervalMs, requestTimeoutMs: config.requestTimeoutMs }, log);
+    cleanups.push(async () => expirer.stop());
     const clientHandlers = service.rpcHandlers({ forwarded: false });
     const clientRpc = new RpcServer(clientMethods, metrics === null ? clientHandlers : metrics.withMetrics(clientHandlers), { logger: log });
     const peerRpc = new RpcServer(clientMethods, service.rpcHandlers({ forwarded: true }), { logger: log });
@@ -265,6 +271,7 @@ export async function startServer(config: ServerConfig, logger?: Logger, options
 
     peers.start(host);
     host.start();
+    expirer.start();
     log.info(
       {
         clientUrl: clientListener.address,
@@ -288,6 +295,7 @@ export async function startServer(config: ServerConfig, logger?: Logger, options
       );
       // No leadership transfer and no drain: nothing more may be written or answered from this disk.
       closing ??= (async () => {
+        expirer.stop();
         await clientListener.close().catch(() => {});
         await host.stop().catch(() => {});
         await peers.close().catch(() => {});
@@ -306,6 +314,7 @@ export async function startServer(config: ServerConfig, logger?: Logger, options
       close: () =>
         (closing ??= (async () => {
           const deadline = clock.monotonicMs() + config.shutdownTimeoutMs;
+          expirer.stop();
           host.stopAccepting();
           await host.drainInflight(deadline);
           const transferred = await host.transferLeadership(Math.min(deadline, clock.monotonicMs() + 2 * config.electionTimeoutMs));

@@ -1,0 +1,270 @@
+/**
+ * The replicated lease table and the per-key TTL index (lease-types.ts).
+ *
+ * Time is the state machine's entry clock (the leader's time carried in each
+ * entry), so every member reaches the same decision at the same log index.
+ * Nothing here expires on its own: an expiry happens only when an expiry
+ * entry (proposed by a leader that confirmed its leadership) is applied and
+ * finds the recorded expiry time passed by its own time. A keep-alive applied
+ * before that entry moves the expiry time on, and the expiry then does nothing.
+ *
+ * Both indexes are ordered by expiry time, so finding what is due costs
+ * O(log n + due), never a scan: 100,000 keys with TTLs are a normal load.
+ */
+import BTreeModule from 'sorted-btree';
+import { binaryStringFromBytes, compareBinaryStrings, type BinaryString } from './bytes.js';
+import { KvError, LeaseExistsError, LeaseNotFoundError, LeasesFullError } from './errors.js';
+import type { KeyTree, StoredEntry } from './key-tree.js';
+import { LeaseCommandKind, LeaseResultKind, type LeaseCommand, type LeaseInfo } from './lease-types.js';
+import type { KvOptions } from './options.js';
+import { ResultKind, type ApplyResult } from './types.js';
+
+// sorted-btree is CommonJS; under Node's ESM loader its default import is module.exports.
+const BTree = BTreeModule.default;
+type BTree<K, V> = InstanceType<typeof BTreeModule.default<K, V>>;
+
+export interface Lease {
+  readonly id: number;
+  grantedTtlMs: number;
+  /** The lease expires once the entry clock reaches this time. */
+  expiresAtMs: number;
+  /** Keys attached (null until the first one: most leases in a large table hold one key or none). */
+  keys: Set<BinaryString> | null;
+  /** Its key in the expiry index (replaced on every renewal). */
+  expiryKey: LeaseExpiryKey;
+}
+
+interface LeaseExpiryKey {
+  readonly atMs: number;
+  readonly id: number;
+}
+
+interface KeyExpiryKey {
+  readonly atMs: number;
+  readonly key: BinaryString;
+}
+
+const compareLeaseExpiry = (a: LeaseExpiryKey, b: LeaseExpiryKey): number => a.atMs - b.atMs || a.id - b.id;
+const compareKeyExpiry = (a: KeyExpiryKey, b: KeyExpiryKey): number => a.atMs - b.atMs || compareBinaryStrings(a.key, b.key);
+
+/** What one revoke or expiry deleted. */
+export interface Deleted {
+  leases: number;
+  keys: number;
+}
+
+export class LeaseTable {
+  private readonly byId: BTree<number, Lease> = new BTree<number, Lease>();
+  private readonly byExpiry: BTree<LeaseExpiryKey, Lease> = new BTree<LeaseExpiryKey, Lease>(undefined, compareLeaseExpiry);
+  private readonly keyTtls: BTree<KeyExpiryKey, true> = new BTree<KeyExpiryKey, true>(undefined, compareKeyExpiry);
+
+  get size(): number {
+    return this.byId.size;
+  }
+
+  /** Number of keys with a TTL of their own. */
+  get keyTtlCount(): number {
+    return this.keyTtls.size;
+  }
+
+  /** True when no lease and no key TTL exists (the snapshot can keep an older format). */
+  get pristine(): boolean {
+    return this.byId.size === 0 && this.keyTtls.size === 0;
+  }
+
+  get(id: number): Lease | undefined {
+    return this.byId.get(id);
+  }
+
+  /** Every lease in id order (snapshots, list). */
+  values(): IterableIterator<Lease> {
+    return this.byId.values();
+  }
+
+  info(lease: Lease): LeaseInfo {
+    return { id: lease.id, grantedTtlMs: lease.grantedTtlMs, expiresAtMs: lease.expiresAtMs, keyCount: lease.keys?.size ?? 0 };
+  }
+
+  /** The keys attached to a lease, in key order. */
+  keysOf(lease: Lease): BinaryString[] {
+    return lease.keys === null ? [] : [...lease.keys].sort(compareBinaryStrings);
+  }
+
+  /**
+   * Grants a lease. `requestedId` 0 takes the entry's index, or the next free
+   * id after it (ids a client chose may be in the way): the same on every member.
+   */
+  grant(index: number, requestedId: number, ttlMs: number, clockMs: number): Lease | KvError {
+    let id = requestedId;
+    if (id === 0) {
+      id = index;
+      while (this.byId.has(id)) id++;
+    } else if (this.byId.has(id)) {
+      return new LeaseExistsError({ leaseId: id });
+    }
+    return this.add(id, ttlMs, clockMs + ttlMs);
+  }
+
+  /**
+   * Applies a lease command (its session checks already passed) as the entry
+   * at `index`, whose time is `clockMs`. Deletes happen at revision `index`.
+   */
+  execute(tree: KeyTree, index: number, clockMs: number, command: LeaseCommand, options: KvOptions): ApplyResult {
+    switch (command.kind) {
+      case LeaseCommandKind.LeaseGrant: {
+        if (this.byId.size >= options.leasesMax) return failed(new LeasesFullError({ leasesMax: options.leasesMax }));
+        const ttlMs = Math.min(Math.max(command.ttlMs, options.leaseTtlMinMs), options.leaseTtlMaxMs);
+        const lease = this.grant(index, command.id, ttlMs, clockMs);
+        if (lease instanceof KvError) return failed(lease);
+        return { kind: LeaseResultKind.LeaseGranted, id: lease.id, ttlMs };
+      }
+      case LeaseCommandKind.LeaseRevoke: {
+        const deleted = this.revoke(tree, command.id);
+        if (deleted instanceof KvError) return failed(deleted);
+        return { kind: LeaseResultKind.LeaseDeleted, revision: index, ...deleted };
+      }
+      case LeaseCommandKind.LeaseKeepAlive:
+        return { kind: LeaseResultKind.LeaseKeptAlive, ttls: this.keepAlive(command.ids, clockMs) };
+      case LeaseCommandKind.LeaseExpire:
+        return { kind: LeaseResultKind.LeaseDeleted, revision: index, ...this.expire(tree, clockMs, command.leases, command.keys) };
+    }
+  }
+
+  /** Adds a lease as it is (a grant, or a snapshot being read). */
+  add(id: number, grantedTtlMs: number, expiresAtMs: number): Lease {
+    const expiryKey = { atMs: expiresAtMs, id };
+    const lease: Lease = { id, grantedTtlMs, expiresAtMs, keys: null, expiryKey };
+    this.byId.set(id, lease);
+    this.byExpiry.set(expiryKey, lease);
+    return lease;
+  }
+
+  /** Renews each lease to clock + its TTL; its granted TTL, or 0 for a lease that does not exist. */
+  keepAlive(ids: readonly number[], clockMs: number): number[] {
+    return ids.map((id) => {
+      const lease = this.byId.get(id);
+      if (lease === undefined) return 0;
+      this.renew(lease, clockMs + lease.grantedTtlMs);
+      return lease.grantedTtlMs;
+    });
+  }
+
+  private renew(lease: Lease, expiresAtMs: number): void {
+    if (expiresAtMs === lease.expiresAtMs) return;
+    this.byExpiry.delete(lease.expiryKey);
+    lease.expiresAtMs = expiresAtMs;
+    lease.expiryKey = { atMs: expiresAtMs, id: lease.id };
+    this.byExpiry.set(lease.expiryKey, lease);
+  }
+
+  /** Deletes a lease and its keys from `tree`; LeaseNotFoundError when there is none. */
+  revoke(tree: KeyTree, id: number): Deleted | KvError {
+    const lease = this.byId.get(id);
+    if (lease === undefined) return new LeaseNotFoundError({ leaseId: id });
+    return { leases: 1, keys: this.remove(tree, lease) };
+  }
+
+  private remove(tree: KeyTree, lease: Lease): number {
+    this.byId.delete(lease.id);
+    this.byExpiry.delete(lease.expiryKey);
+    let keys = 0;
+    if (lease.keys !== null) {
+      for (const key of lease.keys) if (tree.delete(key)) keys++;
+    }
+    return keys;
+  }
+
+  /**
+   * The expiry entry: each listed lease or key TTL whose expiry time has
+   * passed by `clockMs` (the entry's time) is deleted; the others (renewed,
+   * rewritten, already gone) are left alone.
+   */
+  expire(tree: KeyTree, clockMs: number, leaseIds: readonly number[], keys: readonly Uint8Array[]): Deleted {
+    const deleted: Deleted = { leases: 0, keys: 0 };
+    for (const id of leaseIds) {
+      const lease = this.byId.get(id);
+      if (lease === undefined || lease.expiresAtMs > clockMs) continue;
+      deleted.leases++;
+      deleted.keys += this.remove(tree, lease);
+    }
+    for (const keyBytes of keys) {
+      const key = binaryStringFromBytes(keyBytes);
+      const entry = tree.get(key);
+      if (entry === undefined || entry.expiresAtMs === 0 || entry.expiresAtMs > clockMs) continue;
+      this.keyTtls.delete({ atMs: entry.expiresAtMs, key });
+      tree.delete(key);
+      deleted.keys++;
+    }
+    return deleted;
+  }
+
+  /** The problem with attaching a new write to `leaseId` (0: none), or null. */
+  attachProblem(leaseId: number): KvError | null {
+    return leaseId === 0 || this.byId.has(leaseId) ? null : new LeaseNotFoundError({ leaseId });
+  }
+
+  /** Keeps the indexes right when a key's entry is replaced (`next` defined) or deleted. */
+  replaced(previous: StoredEntry | undefined, next: StoredEntry | undefined): void {
+    if (previous !== undefined) {
+      if (previous.lease !== 0 && previous.lease !== next?.lease) this.byId.get(previous.lease)?.keys?.delete(previous.keyString);
+      if (previous.expiresAtMs !== 0) this.keyTtls.delete({ atMs: previous.expiresAtMs, key: previous.keyString });
+    }
+    if (next !== undefined) {
+      if (next.lease !== 0) this.attach(next);
+      if (next.expiresAtMs !== 0) this.keyTtls.set({ atMs: next.expiresAtMs, key: next.keyString }, true);
+    }
+  }
+
+  /** Files a key under its lease (a write, or a snapshot being read); false when the lease does not exist. */
+  attach(entry: StoredEntry): boolean {
+    const lease = this.byId.get(entry.lease);
+    if (lease === undefined) return false;
+    (lease.keys ??= new Set()).add(entry.keyString);
+    return true;
+  }
+
+  /** Whether `entry` has expired by `nowMs` (a read hides it before its expiry entry applies). */
+  expired(entry: StoredEntry, nowMs: number): boolean {
+    if (entry.expiresAtMs !== 0 && entry.expiresAtMs <= nowMs) return true;
+    if (entry.lease === 0) return false;
+    const lease = this.byId.get(entry.lease);
+    return lease === undefined || lease.expiresAtMs <= nowMs;
+  }
+
+  /** Ids of up to `max` leases whose expiry time has passed by `nowMs`, soonest first. */
+  dueLeases(nowMs: number, max: number): number[] {
+    const out: number[] = [];
+    for (const lease of this.byExpiry.values()) {
+      if (lease.expiresAtMs > nowMs || out.length >= max) break;
+      out.push(lease.id);
+    }
+    return out;
+  }
+
+  /** Up to `max` keys whose own TTL has passed by `nowMs`, soonest first. */
+  dueKeys(nowMs: number, max: number): BinaryString[] {
+    const out: BinaryString[] = [];
+    for (const k of this.keyTtls.keys()) {
+      if (k.atMs > nowMs || out.length >= max) break;
+      out.push(k.key);
+    }
+    return out;
+  }
+
+  /** The earliest recorded expiry time of any lease or key TTL, or null. */
+  nextExpiryMs(): number | null {
+    const lease = this.byExpiry.minKey()?.atMs;
+    const key = this.keyTtls.minKey()?.atMs;
+    if (lease === undefined) return key ?? null;
+    return key === undefined ? lease : Math.min(lease, key);
+  }
+
+  /** Files a key's own TTL (a snapshot being read). */
+  addKeyTtl(entry: StoredEntry): void {
+    this.keyTtls.set({ atMs: entry.expiresAtMs, key: entry.keyString }, true);
+  }
+}
+
+function failed(error: KvError): ApplyResult {
+  return { kind: ResultKind.Error, error };
+}

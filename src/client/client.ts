@@ -43,6 +43,7 @@ import { KeyValueResult } from './key-value.js';
 import { plainCall, RetryLoop, type CallKind } from './retry-loop.js';
 import { ScanIterable, type ScanRange } from './scan.js';
 import { SessionKeeper } from './session-keeper.js';
+import { LeaseClient } from './leases.js';
 import { UnresolvedWrite, UnresolvedWriteState } from './unresolved-write.js';
 import { UnresolvedWrites, type WriteRequest } from './unresolved-writes.js';
 
@@ -71,6 +72,8 @@ export class KvClient {
   private readonly unresolved: UnresolvedWrites;
   private readonly loop: RetryLoop;
   private closing: Promise<void> | null = null;
+  /** Leases: grant, revoke, keepAlive (background, coalesced), timeToLive, list (leases.ts). */
+  readonly lease: LeaseClient;
 
   /** Use `connect()`: it opens the session before handing the client out. */
   constructor(options: KvClientOptions, channelFactory: ChannelFactory) {
@@ -98,6 +101,13 @@ export class KvClient {
       attemptTimeoutMs: options.attemptTimeoutMs,
       closeSignal,
     });
+    this.lease = new LeaseClient(
+      {
+        write: (method, fields, options) => this.sendInSession(plainCall(method), fields, options),
+        read: (method, request, options) => this.loop.invoke(plainCall(method), request as never, options, null),
+      },
+      this.clock,
+    );
   }
 
   /** The leader's client URL as last reported by a member (null when unknown). */
@@ -183,6 +193,14 @@ export class KvClient {
     } catch (error) {
       return Promise.reject(error);
     }
+  }
+
+  /** A write of any other shape (the lease methods), numbered in the session like put. */
+  private async sendInSession<M extends Method, R>(kind: CallKind<M, R>, fields: Record<string, unknown>, options: CallOptions): Promise<R> {
+    const deadline = this.loop.deadline(kind.method, options);
+    const session = await this.sessions.ensure(deadline);
+    const request = { ...fields, session: { sessionId: session.id, seq: this.unresolved.allocateSeq(session), ackedSeq: session.ackedSeq } };
+    return this.loop.invoke(kind, request as unknown as MethodTypes[M]['request'], deadline, session);
   }
 
   /** A write when no session is open: it waits for one (under its own deadline), then goes as usual. */
@@ -273,6 +291,7 @@ export class KvClient {
    * closed gracefully (a connect that failed must not wait on the members).
    */
   abort(): void {
+    this.lease.stopAll();
     this.sessions.stop();
     this.closeController.abort();
     this.pool.destroy();
@@ -280,6 +299,7 @@ export class KvClient {
   }
 
   private async shutdown(options: CallOptions): Promise<void> {
+    this.lease.stopAll();
     const deadline = new Deadline(this.clock, 'close', options.timeoutMs ?? Math.min(this.timeoutMs, closeTimeoutMaxMs), options.signal, undefined);
     await this.sessions.close(deadline);
     this.closeController.abort();
@@ -309,6 +329,11 @@ function writeRequest(
   seq: number,
 ): MethodTypes['kv.put']['request'] {
   const ref = { sessionId: session.id, seq, ackedSeq: session.ackedSeq };
+  const { lease, ttlMs } = options as PutOptions;
+  if (lease !== undefined || ttlMs !== undefined) {
+    if (value === undefined) throw new InvalidRequestError('a delete takes no lease or ttlMs', 'lease on delete');
+    return { key, value, session: ref, expectedVersion: options.expectedVersion, expectedModRevision: options.expectedModRevision, lease, ttlMs };
+  }
   return (
     value === undefined
       ? { key, session: ref, expectedVersion: options.expectedVersion, expectedModRevision: options.expectedModRevision }

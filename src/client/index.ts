@@ -106,6 +106,7 @@ export {
   ValueTooLargeError,
   VersionMismatchError,
 } from '../kv/errors.js';
-export { AuthenticationFailedError, PermissionDeniedError, UserQuotaExceededError } from '../kv/index.js';
+export { AuthenticationFailedError, PermissionDeniedError, UserQuotaExceededError, LeaseNotFoundError, LeaseExistsError, LeasesFullError } from '../kv/index.js';
+export { LeaseClient, type KeepAliveHandle, type LeaseGrant, type LeaseTimeToLive } from './leases.js';
 export type { AuthCredentials } from './auth.js';
 export { Consistency, ErrorCode } from '../protocol/index.js';

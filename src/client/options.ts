@@ -27,7 +27,12 @@ export interface WriteConditionOptions {
   readonly expectedModRevision?: number;
 }
 
-export interface PutOptions extends CallOptions, WriteConditionOptions {}
+export interface PutOptions extends CallOptions, WriteConditionOptions {
+  /** Attach the key to this lease (`client.lease.grant`): it is deleted when the lease expires or is revoked. */
+  readonly lease?: number;
+  /** Give the key a TTL of its own, in ms (Redis SET PX): deleted that long after this write. Excludes `lease`. */
+  readonly ttlMs?: number;
+}
 export interface DeleteOptions extends CallOptions, WriteConditionOptions {}
 
 export interface ScanOptions {

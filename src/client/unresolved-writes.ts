@@ -140,9 +140,14 @@ export function retryRequest(write: WriteInCall, request: WriteRequest): WriteRe
   return { ...fields, session: { sessionId: session.id, seq: request.session.seq, ackedSeq: session.ackedSeq } } as WriteRequest;
 }
 
-/** A write's fields as an UnresolvedWrite keeps them: key, value if any, the conditions given. */
+/**
+ * A write's fields as an UnresolvedWrite keeps them: every field but the session (key, value if any, the
+ * conditions given, a lease or TTL, a lease method's ids); an undefined field is not a field.
+ */
 export function writeFields(request: WriteRequest): Readonly<Record<string, unknown>> {
-  return request.value === undefined ? { key: request.key, ...conditions(request) } : { key: request.key, value: request.value, ...conditions(request) };
+  const out: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(request)) if (name !== 'session' && value !== undefined) out[name] = value;
+  return out;
 }
 
 /** The conditions that were given (an undefined one is not a condition). */

@@ -51,7 +51,7 @@ const writeShape = {
 };
 /** A put may attach the key to a lease or give it a TTL of its own (not both). */
 export const putRequestSchema = s.object({ ...writeShape, lease: s.optional(s.uint()), ttlMs: s.optional(s.uint()) });
-export const updateRequestSchema = s.object(writeShape);
+export const updateRequestSchema = s.object({ ...writeShape, lease: s.optional(s.uint()), ttlMs: s.optional(s.uint()) });
 export const writeResponseSchema = s.object({ header: responseHeaderSchema, revision: s.uint(), version: s.uint() });
 
 export const deleteRequestSchema = s.object({

@@ -77,6 +77,9 @@ export interface UpdateRequest extends WriteConditions {
   readonly key: Uint8Array;
   readonly value: Uint8Array;
   readonly session: SessionRef;
+  /** As for put: attach to a lease, or a TTL of the key's own; neither detaches the key. */
+  readonly lease?: number;
+  readonly ttlMs?: number;
 }
 /** Answer to put and update. */
 export interface WriteResponse {

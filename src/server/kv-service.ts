@@ -159,12 +159,7 @@ export class ClientService {
   /** The handler table, one per client method. */
   readonly handlers: Handlers = {
     'kv.get': (request, context) => this.get(request, context),
-    'kv.put': (request, context) =>
-      this.write('kv.put', request, context, {
-        ...writeCommand(CommandKind.Put, request),
-        ...(request.lease !== undefined && request.lease !== 0 ? { lease: request.lease } : {}),
-        ...(request.ttlMs !== undefined && request.ttlMs !== 0 ? { ttlMs: request.ttlMs } : {}),
-      }),
+    'kv.put': (request, context) => this.write('kv.put', request, context, writeCommand(CommandKind.Put, request)),
     'kv.update': (request, context) => this.write('kv.update', request, context, writeCommand(CommandKind.Update, request)),
     'kv.delete': (request, context) =>
       this.write('kv.delete', request, context, { kind: CommandKind.Delete, key: request.key, session: request.session, ...conditions(request) }),
@@ -490,7 +485,13 @@ function writeCommand(
   kind: typeof CommandKind.Put | typeof CommandKind.Update,
   request: Request<'kv.put'> | Request<'kv.update'>,
 ): Command {
-  return { kind, key: request.key, value: request.value, session: request.session, ...conditions(request) };
+  const command = { kind, key: request.key, value: request.value, session: request.session, ...conditions(request) };
+  if ((request.lease ?? 0) === 0 && (request.ttlMs ?? 0) === 0) return command;
+  return {
+    ...command,
+    ...(request.lease !== undefined && request.lease !== 0 ? { lease: request.lease } : {}),
+    ...(request.ttlMs !== undefined && request.ttlMs !== 0 ? { ttlMs: request.ttlMs } : {}),
+  };
 }
 
 function conditions(request: { expectedVersion?: number; expectedModRevision?: number }): {

@@ -92,7 +92,7 @@ export class KvReplica implements Replica {
 
   readTimeMs(): number {
     // Never behind the applied entries' own time: an expiry the log decided is never un-hidden.
-    return Math.max(this.readTime(), this.kv.clockMs);
+    return Math.floor(Math.max(this.readTime(), this.kv.clockMs));
   }
 
   lease(id: number, keys: boolean): (LeaseInfo & { keys?: Uint8Array[] }) | null {

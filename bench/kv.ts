@@ -12,6 +12,8 @@
  *                                    warm-up; see run-bench.ts)
  *   npm run bench:kv -- --peer-tls   mutual TLS between the members (a fresh
  *                                    local CA in the temp dir; clients plain)
+ *   npm run bench:kv -- --leases 100000   leases in the keep-alive case (0 skips
+ *                                    it; see lease-keepalive.ts)
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -22,6 +24,7 @@ import { freePortRange } from '../src/cli/dev/free-ports.js';
 import { formatBenchResults, runBench, Workload, type BenchResult } from '../src/cli/bench/run-bench.js';
 import { ProgressBar } from '../src/cli/bench/progress-bar.js';
 import { ensureTlsMaterial } from '../src/cli/dev/tls-material.js';
+import { formatLeaseBench, runLeaseKeepAliveBench } from './lease-keepalive.js';
 
 const { values } = parseArgs({
   options: {
@@ -31,6 +34,7 @@ const { values } = parseArgs({
     clients: { type: 'string', default: '64' },
     'keep-logs': { type: 'boolean', default: false },
     'peer-tls': { type: 'boolean', default: false },
+    leases: { type: 'string', default: '100000' },
   },
 });
 const durationS = Number(values.duration);
@@ -85,6 +89,22 @@ try {
     if (values.json) process.stdout.write(JSON.stringify({ case: c.label, ...result }) + '\n');
   }
   if (!values.json) process.stdout.write(formatBenchResults(results) + '\n');
+  const leases = Number(values.leases);
+  if (leases > 0) {
+    if (!values.json) process.stderr.write(`lease keep-alive: granting ${leases} leases...\n`);
+    const lease = await runLeaseKeepAliveBench({
+      endpoints: cluster.endpoints,
+      leases,
+      ttlMs: 10_000,
+      holders: 4,
+      durationS,
+      warmupS,
+      putClients: clients,
+      baseline: results[0]!,
+    });
+    if (values.json) process.stdout.write(JSON.stringify({ case: 'lease keep-alive', ...lease }) + '\n');
+    else process.stdout.write(formatLeaseBench(lease) + '\n');
+  }
 } finally {
   await cleanup();
 }

@@ -69,6 +69,9 @@ export class LeaseClient {
   private timer: Timer | null = null;
   private timerAtMs = 0;
   private inFlight = false;
+  /** Keep-alive requests the background helper sent (each one log entry), and lease renewals they carried. */
+  keepAliveRequests = 0;
+  keepAliveRenewals = 0;
 
   constructor(
     private readonly transport: LeaseTransport,
@@ -191,6 +194,8 @@ export class LeaseClient {
         const sentAt = this.clock.monotonicMs();
         try {
           const response = (await this.transport.write(Method.LeaseKeepAlive, { ids: batch.map((k) => k.id) }, {})) as { ttls: readonly number[] };
+          this.keepAliveRequests++;
+          this.keepAliveRenewals += batch.length;
           batch.forEach((kept, j) => {
             const ttl = response.ttls[j] ?? 0;
             if (ttl === 0) {

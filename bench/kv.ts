@@ -100,7 +100,6 @@ try {
       durationS,
       warmupS,
       putClients: clients,
-      baseline: results[0]!,
     });
     if (values.json) process.stdout.write(JSON.stringify({ case: 'lease keep-alive', ...lease }) + '\n');
     else process.stdout.write(formatLeaseBench(lease) + '\n');

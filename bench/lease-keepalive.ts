@@ -7,7 +7,7 @@
  * second, and the put throughput beside the same workload without leases:
  * the keep-alives' cost as a fraction of put throughput.
  */
-import { connect, type KeepAliveHandle, type KvClient } from '../src/client/index.js';
+import { fork, type ChildProcess } from 'node:child_process';
 import { runBench, Workload, type BenchResult } from '../src/cli/bench/run-bench.js';
 
 export interface LeaseBenchResult {
@@ -22,10 +22,35 @@ export interface LeaseBenchResult {
   readonly costFraction: number;
   readonly leasesLost: number;
   readonly loadAverage1m: number;
+  readonly baselineLoadAverage1m: number;
 }
 
-const grantConcurrency = 256;
+interface Report {
+  readonly requests: number;
+  readonly renewals: number;
+  readonly lost: number;
+}
 
+function nextMessage<T>(child: ChildProcess, type: string): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const onMessage = (message: { type: string }): void => {
+      if (message.type !== type) return;
+      child.off('message', onMessage);
+      child.off('exit', onExit);
+      resolve(message as T);
+    };
+    const onExit = (code: number | null): void => reject(new Error(`the lease holder process exited (${code}) before '${type}'`));
+    child.on('message', onMessage);
+    child.once('exit', onExit);
+  });
+}
+
+/**
+ * The holders run in a child process (lease-holder.ts); the put workload
+ * here. A baseline run of the same put workload comes right before the
+ * leases are granted, so both figures come from the same minutes of a shared
+ * machine.
+ */
 export async function runLeaseKeepAliveBench(options: {
   endpoints: readonly string[];
   leases: number;
@@ -34,56 +59,57 @@ export async function runLeaseKeepAliveBench(options: {
   durationS: number;
   warmupS: number;
   putClients: number;
-  baseline: BenchResult;
 }): Promise<LeaseBenchResult> {
-  const holders: KvClient[] = [];
-  const handles: KeepAliveHandle[] = [];
+  const putOptions = {
+    endpoints: options.endpoints,
+    workload: Workload.Put,
+    clients: options.putClients,
+    durationS: options.durationS,
+    warmupS: options.warmupS,
+    valueBytes: 256,
+    keys: 10_000,
+  };
+  const baseline: BenchResult = await runBench(putOptions);
+  const child = fork(new URL('./lease-holder.js', import.meta.url), [options.endpoints.join(','), String(options.leases), String(options.ttlMs), String(options.holders)], {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
   try {
-    for (let i = 0; i < options.holders; i++) holders.push(await connect({ endpoints: options.endpoints, timeoutMs: 30_000 }));
-    const grantStart = performance.now();
-    let next = 0;
-    await Promise.all(
-      Array.from({ length: grantConcurrency }, async (_, w) => {
-        const client = holders[w % holders.length]!;
-        while (next < options.leases) {
-          next++;
-          const lease = await client.lease.grant(options.ttlMs);
-          handles.push(client.lease.keepAlive(lease.id, { ttlMs: lease.ttlMs }));
-        }
-      }),
-    );
-    const grantSeconds = (performance.now() - grantStart) / 1000;
-    let lost = 0;
-    for (const h of handles) void h.done.then((e) => (lost += e === null ? 0 : 1));
-    const before = holders.map((c) => ({ requests: c.lease.keepAliveRequests, renewals: c.lease.keepAliveRenewals }));
+    const ready = await nextMessage<{ grantSeconds: number }>(child, 'ready');
+    const report = async (): Promise<Report> => {
+      const answer = nextMessage<Report>(child, 'report');
+      child.send({ type: 'report' });
+      return answer;
+    };
+    const before = await report();
     const measureStart = performance.now();
-    const puts = await runBench({
-      endpoints: options.endpoints,
-      workload: Workload.Put,
-      clients: options.putClients,
-      durationS: options.durationS,
-      warmupS: options.warmupS,
-      valueBytes: 256,
-      keys: 10_000,
-    });
+    const puts = await runBench(putOptions);
     const seconds = (performance.now() - measureStart) / 1000;
-    const requests = holders.reduce((n, c, i) => n + c.lease.keepAliveRequests - before[i]!.requests, 0);
-    const renewals = holders.reduce((n, c, i) => n + c.lease.keepAliveRenewals - before[i]!.renewals, 0);
+    const after = await report();
     return {
       leases: options.leases,
       ttlMs: options.ttlMs,
-      grantSeconds: round(grantSeconds),
-      keepAliveEntriesPerSec: round(requests / seconds),
-      renewalsPerSec: round(renewals / seconds),
+      grantSeconds: round(ready.grantSeconds),
+      keepAliveEntriesPerSec: round((after.requests - before.requests) / seconds),
+      renewalsPerSec: round((after.renewals - before.renewals) / seconds),
       putOpsPerSecWithKeepAlives: puts.opsPerSec,
-      putOpsPerSecBaseline: options.baseline.opsPerSec,
-      costFraction: round(1 - puts.opsPerSec / options.baseline.opsPerSec, 3),
-      leasesLost: lost,
+      putOpsPerSecBaseline: baseline.opsPerSec,
+      costFraction: round(1 - puts.opsPerSec / baseline.opsPerSec, 3),
+      leasesLost: after.lost,
       loadAverage1m: puts.loadAverage1m,
+      baselineLoadAverage1m: baseline.loadAverage1m,
     };
   } finally {
-    for (const h of handles) h.stop();
-    await Promise.all(holders.map((c) => c.close().catch(() => {})));
+    child.send({ type: 'stop' });
+    await new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        child.kill('SIGKILL');
+        resolve(undefined);
+      }, 10_000);
+      child.once('exit', () => {
+        clearTimeout(timer);
+        resolve(undefined);
+      });
+    });
   }
 }
 
@@ -96,6 +122,6 @@ export function formatLeaseBench(r: LeaseBenchResult): string {
   return [
     `lease keep-alive: ${r.leases} leases (TTL ${r.ttlMs / 1000} s), granted in ${r.grantSeconds} s`,
     `  keep-alive entries/s ${r.keepAliveEntriesPerSec}, lease renewals/s ${r.renewalsPerSec}, leases lost ${r.leasesLost}`,
-    `  put ops/s with keep-alives ${r.putOpsPerSecWithKeepAlives} vs ${r.putOpsPerSecBaseline} without: cost ${(r.costFraction * 100).toFixed(1)}% of put throughput (target < 5%), load average ${r.loadAverage1m}`,
+    `  put ops/s with keep-alives ${r.putOpsPerSecWithKeepAlives} (load average ${r.loadAverage1m}) vs ${r.putOpsPerSecBaseline} without, just before (load average ${r.baselineLoadAverage1m}): cost ${(r.costFraction * 100).toFixed(1)}% of put throughput (target < 5%)`,
   ].join('\n');
 }

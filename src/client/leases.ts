@@ -59,16 +59,16 @@ export interface KeepAliveHandle {
 interface Kept {
   readonly id: number;
   ttlMs: number;
-  /** Monotonic time the next renewal is due. */
-  dueMs: number;
   readonly handles: Set<(error: Error | null) => void>;
 }
 
 export class LeaseClient {
   private readonly kept = new Map<number, Kept>();
   private timer: Timer | null = null;
-  private timerAtMs = 0;
+  private intervalMs = 0;
   private inFlight = false;
+  /** Leases registered without a known fresh TTL: renewed at once (coalesced within one turn). */
+  private urgent = false;
   /** Keep-alive requests the background helper sent (each one log entry), and lease renewals they carried. */
   keepAliveRequests = 0;
   keepAliveRenewals = 0;
@@ -102,16 +102,19 @@ export class LeaseClient {
 
   /**
    * Keeps the lease alive in the background until `stop()` (or until it is
-   * lost: `done` then resolves with LeaseNotFoundError). Renewals of every
-   * lease this client keeps alive are coalesced into one request per interval.
+   * lost: `done` then resolves with LeaseNotFoundError). Every lease this
+   * client keeps alive is renewed in the same round, one request per 10,000
+   * leases, every third of the shortest TTL. Without `ttlMs` the lease is
+   * renewed at once (with any others registered in the same turn); give the
+   * TTL just granted (`{ ttlMs: grant.ttlMs }`) to skip that first renewal.
    */
   keepAlive(id: number, options: { ttlMs?: number } = {}): KeepAliveHandle {
     let settle!: (error: Error | null) => void;
     const done = new Promise<Error | null>((resolve) => (settle = resolve));
     let kept = this.kept.get(id);
     if (kept === undefined) {
-      // Until the first answer says the granted TTL, renew as if it were the shortest the cluster grants.
-      kept = { id, ttlMs: options.ttlMs ?? 1000, dueMs: this.clock.monotonicMs(), handles: new Set() };
+      // Until an answer says the granted TTL, renew as if it were the shortest the cluster grants.
+      kept = { id, ttlMs: options.ttlMs ?? 1000, handles: new Set() };
       this.kept.set(id, kept);
     }
     const entry = kept;
@@ -124,7 +127,14 @@ export class LeaseClient {
       settle(error);
     };
     entry.handles.add(end);
-    this.schedule();
+    if (options.ttlMs === undefined && !this.urgent) {
+      this.urgent = true;
+      this.clock.schedule(() => {
+        this.urgent = false;
+        void this.renew();
+      });
+    }
+    this.arm(entry.ttlMs);
     return { id, stop: () => end(null), done };
   }
 
@@ -158,61 +168,56 @@ export class LeaseClient {
     if (kept === undefined) return;
     this.kept.delete(id);
     for (const end of [...kept.handles]) end(error);
+    if (this.kept.size === 0) this.arm();
   }
 
-  /** Arms the timer for the earliest due renewal. */
-  private schedule(): void {
+  /**
+   * (Re)starts the round timer at a third of the shortest TTL kept alive (of `ttlMs`, a lease just added:
+   * O(1); without it, of every kept lease: once a round); stops it when nothing is kept.
+   */
+  private arm(ttlMs?: number): void {
     if (this.kept.size === 0) {
       this.timer?.cancel();
       this.timer = null;
       return;
     }
-    let due = Infinity;
-    for (const kept of this.kept.values()) due = Math.min(due, kept.dueMs);
-    const now = this.clock.monotonicMs();
-    const at = Math.max(due, now);
-    if (this.timer !== null && this.timerAtMs <= at) return;
+    let shortest = ttlMs ?? Infinity;
+    if (ttlMs === undefined) for (const kept of this.kept.values()) shortest = Math.min(shortest, kept.ttlMs);
+    const intervalMs = Math.max(keepAliveIntervalMinMs, Math.floor(shortest / 3));
+    if (this.timer !== null && (ttlMs === undefined ? intervalMs === this.intervalMs : intervalMs >= this.intervalMs)) return;
     this.timer?.cancel();
-    this.timerAtMs = at;
-    this.timer = this.clock.setTimer(at - now, () => {
-      this.timer = null;
-      void this.renew();
-    }, { keepsProcessAlive: false });
+    this.intervalMs = intervalMs;
+    this.timer = this.clock.setRepeating(intervalMs, () => void this.renew(), { keepsProcessAlive: false });
   }
 
-  /** Sends every due renewal, coalesced; then arms the timer again. */
+  /** One round: every kept lease, in requests of up to 10,000 ids sent together. Skipped while the last round is running. */
   private async renew(): Promise<void> {
-    if (this.inFlight) return;
+    if (this.inFlight || this.kept.size === 0) return;
     this.inFlight = true;
     try {
-      const now = this.clock.monotonicMs();
-      // Renew everything due within the next interval too: leases granted together stay in one request.
-      const horizon = now + keepAliveIntervalMinMs;
-      const due = [...this.kept.values()].filter((k) => k.dueMs <= horizon);
-      for (let i = 0; i < due.length; i += KEEP_ALIVE_IDS_PER_REQUEST_MAX) {
-        const batch = due.slice(i, i + KEEP_ALIVE_IDS_PER_REQUEST_MAX);
-        const sentAt = this.clock.monotonicMs();
-        try {
-          const response = (await this.transport.write(Method.LeaseKeepAlive, { ids: batch.map((k) => k.id) }, {})) as { ttls: readonly number[] };
-          this.keepAliveRequests++;
-          this.keepAliveRenewals += batch.length;
-          batch.forEach((kept, j) => {
-            const ttl = response.ttls[j] ?? 0;
-            if (ttl === 0) {
-              this.lost(kept.id, new LeaseNotFoundError({ leaseId: kept.id }));
-              return;
-            }
-            kept.ttlMs = ttl;
-            kept.dueMs = sentAt + Math.max(keepAliveIntervalMinMs, Math.floor(ttl / 3));
-          });
-        } catch {
-          // Unavailable or timed out: try again soon (the lease keeps its time left on the cluster).
-          for (const kept of batch) kept.dueMs = this.clock.monotonicMs() + keepAliveIntervalMinMs;
-        }
-      }
+      const all = [...this.kept.values()];
+      const batches: Kept[][] = [];
+      for (let i = 0; i < all.length; i += KEEP_ALIVE_IDS_PER_REQUEST_MAX) batches.push(all.slice(i, i + KEEP_ALIVE_IDS_PER_REQUEST_MAX));
+      await Promise.all(batches.map((batch) => this.renewBatch(batch)));
     } finally {
       this.inFlight = false;
-      this.schedule();
+      this.arm();
+    }
+  }
+
+  private async renewBatch(batch: readonly Kept[]): Promise<void> {
+    try {
+      const response = (await this.transport.write(Method.LeaseKeepAlive, { ids: batch.map((k) => k.id) }, {})) as { ttls: readonly number[] };
+      this.keepAliveRequests++;
+      this.keepAliveRenewals += batch.length;
+      batch.forEach((kept, j) => {
+        const ttl = response.ttls[j] ?? 0;
+        if (ttl === 0) this.lost(kept.id, new LeaseNotFoundError({ leaseId: kept.id }));
+        else kept.ttlMs = ttl;
+      });
+    } catch {
+      // Unavailable or timed out: the next round tries again (a lease keeps its time left on the cluster;
+      // a round every third of the TTL leaves room for one lost round).
     }
   }
 }

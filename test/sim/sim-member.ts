@@ -26,6 +26,8 @@ import { MessageType, type Message } from '../../src/raft/messages.js';
 import { EntryType, type ConfState, type Entry, type NodeId } from '../../src/raft/types.js';
 import { ClientService, type Forwarder } from '../../src/server/kv-service.js';
 import { KvReplica, kvStateMachinePort } from '../../src/server/kv-replica.js';
+import { LeaseExpirer } from '../../src/server/lease-expirer.js';
+import { EntryClock, observingEntryTime } from '../../src/server/entry-clock.js';
 import type { HostStorage } from '../../src/server/ports.js';
 import { RaftHost, type PeerDirectory } from '../../src/server/raft-host.js';
 import { openHostStorage, type OpenedStorage } from '../../src/server/storage-adapter.js';
@@ -75,6 +77,12 @@ export interface MemberConfig {
   readonly requestTimeoutMs: number;
   readonly countStaleVotes: boolean;
   readonly disk: SimDiskFaults;
+  /**
+   * Stamp entries with the production entry clock (src/server/entry-clock.ts: the wall clock bounded by
+   * elapsed ticks) instead of the raw wall clock. Off by default, so that leader clock steps reach the log
+   * unbounded (the sessions profile relies on that); the leases profile runs the member as production does.
+   */
+  readonly entryClock?: boolean;
 }
 
 const silentLogger = pino({ level: 'silent' });
@@ -85,6 +93,8 @@ export class SimMember {
   incarnation = 0;
   crashes = 0;
   snapshotsInstalled = 0;
+  /** The lease expirer of each incarnation (stats: expiry entries proposed and applied). */
+  readonly expirers: LeaseExpirer[] = [];
   readonly dataDir: string;
   readonly simDisk: SimulatedDisk;
   readonly disk: SimDiskAdapter;
@@ -227,6 +237,8 @@ export class SimMember {
         }
       },
     };
+    const entryClock = config.entryClock === true ? new EntryClock(clock) : null;
+    entryClock?.observeApplied(kv.clockMs);
     const host = new RaftHost(
       {
         identity: { name: this.id, peerUrl: `simpeer://${this.id}`, clientUrl: () => this.clientUrl, version: 'sim' },
@@ -238,20 +250,28 @@ export class SimMember {
       },
       core,
       hostStorage,
-      kvStateMachinePort(kv),
+      entryClock === null ? kvStateMachinePort(kv) : observingEntryTime(kvStateMachinePort(kv), () => kv.clockMs, entryClock),
       peers,
       silentLogger,
     );
     this.kv = kv;
     this.node = node;
     this.host = host;
-    this.service = new ClientService(new KvReplica(host, kv), this.env.forwarderFor(this), config.requestTimeoutMs, clock);
+    const replica = entryClock === null ? new KvReplica(host, kv) : new KvReplica(host, kv, () => entryClock.viewMs());
+    const stamping = entryClock === null ? clock : entryClock.stampingClock();
+    this.service = new ClientService(replica, this.env.forwarderFor(this), config.requestTimeoutMs, stamping);
+    // The production expiry path, stamping entries as the service does.
+    const view = entryClock === null ? () => Math.floor(clock.nowMs()) : () => entryClock.viewMs();
+    const expirer = new LeaseExpirer(replica, kv, stamping, view, { intervalMs: config.tickMs, requestTimeoutMs: config.requestTimeoutMs });
     const st = node.status();
     this.readyRole = st.role;
     this.readyTerm = st.term;
     this.state = MemberState.Up;
     this.clientListenerOpen = true;
     host.start();
+    // Its timer dies with the clock (a crash or stop halts it).
+    expirer.start();
+    this.expirers.push(expirer);
     if (this.env.tracing) this.env.trace(`${this.id} started (incarnation ${incarnation}, applied ${kv.appliedIndex}, log ${describeView(this.view)})`);
   }
 

@@ -69,6 +69,8 @@ export interface SimStats {
   readonly gracefulStops: number;
   /** Members that refused to start after fsyncgate (see startMember). */
   readonly fsyncgateLost: number;
+  /** Lease clients' grants, renewals and revokes acknowledged; expiry entries leaders proposed and saw applied. */
+  readonly leases: { granted: number; renewals: number; revoked: number; expiryEntries: number };
 }
 
 export interface SimResult {

@@ -301,3 +301,79 @@ async function settleUnresolved(
   }
   return { kind: 'unresolved' };
 }
+
+/**
+ * What the lease clients saw, for the checks. A grant names its own lease id
+ * (unique per client), so a retried grant that the state machine executed a
+ * second time (instead of answering from the session) shows as
+ * LeaseExistsError; an acknowledged revoke must leave its key unreadable; and
+ * at the end (the lease clients stop renewing and wait two TTLs after the
+ * workload stops) no lease and no leased key may be left: the leader's expiry
+ * path ran after the heal.
+ */
+export class LeaseBook {
+  granted = 0;
+  renewals = 0;
+  revoked = 0;
+  problem: string | null = null;
+
+  fail(message: string): void {
+    this.problem ??= message;
+  }
+}
+
+/** The TTL the lease clients ask for (the state machine's default minimum). */
+export const SIM_LEASE_TTL_MS = 1000;
+
+/** One lease client: grant, attach a key, renew a few times, then revoke or let expire. */
+export async function runLeaseClient(env: WorkloadEnv, id: number, clock: SimClock, rng: Prng, params: ClientParams, book: LeaseBook): Promise<void> {
+  const name = `l${id}`;
+  const client = await openClient(env, name, clock, rng, params);
+  if (client === null) return;
+  let n = 0;
+  while (env.issuing()) {
+    n++;
+    const leaseId = (id + 1) * 1_000_000 + n;
+    try {
+      await client.lease.grant(SIM_LEASE_TTL_MS, { id: leaseId });
+      book.granted++;
+    } catch (error) {
+      if (codeOf(error) === KvErrorCode.LeaseExists) book.fail(`${name}: the grant of lease ${leaseId} answered LeaseExists: a retried grant was executed twice`);
+      await sleep(clock, rng.between(params.thinkMinMs, params.thinkMaxMs));
+      continue;
+    }
+    const key = `lease/${name}/${n}`;
+    try {
+      await client.put(key, 'v', { lease: leaseId });
+    } catch {
+      // Unknown outcome, or the lease already expired: the key, if written, goes with the lease.
+    }
+    const renewals = rng.between(0, 3);
+    for (let i = 0; i < renewals && env.issuing(); i++) {
+      await sleep(clock, SIM_LEASE_TTL_MS / 4);
+      try {
+        await client.lease.keepAliveOnce(leaseId);
+        book.renewals++;
+      } catch {
+        break; // expired meanwhile, or unavailable
+      }
+    }
+    if (rng.chance(0.5) && env.issuing()) {
+      try {
+        const revoked = await client.lease.revoke(leaseId);
+        book.revoked++;
+        try {
+          const read = await client.get(key);
+          if (read !== null) book.fail(`${name}: ${key} is readable after its lease ${leaseId} was revoked at revision ${revoked.revision}`);
+        } catch {
+          // A failed read says nothing.
+        }
+      } catch {
+        // Not found (expired first), or unknown: the expiry takes care of it.
+      }
+    }
+    await sleep(clock, rng.between(params.thinkMinMs, params.thinkMaxMs));
+  }
+  if (env.tracing) env.trace(`${name} stops: ${n} leases; waiting for the rest to expire`);
+  await sleep(clock, 2 * SIM_LEASE_TTL_MS);
+}

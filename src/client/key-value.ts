@@ -23,7 +23,7 @@ export class KeyValueResult {
     this.version = kv.version;
     this.createRevision = kv.createRevision;
     this.modRevision = kv.modRevision;
-    this.lease = kv.lease;
+    this.lease = kv.lease ?? 0;
   }
 
   /** The key as UTF-8 text. */

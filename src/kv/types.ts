@@ -21,8 +21,11 @@ export interface KvEntry {
   readonly createRevision: number;
   /** Raft index of the entry that last changed the key. */
   readonly modRevision: number;
-  /** The lease the key is attached to (deleted with it), or 0 for none. */
-  readonly lease: number;
+  /**
+   * The lease the key is attached to (deleted with it); 0 or absent: none. (Optional on the wire: a
+   * member of an older version does not send it. The state machine's own entries always have it.)
+   */
+  readonly lease?: number;
 }
 
 /**

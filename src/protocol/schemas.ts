@@ -30,7 +30,7 @@ export const keyValueSchema = s.object({
   version: s.uint(),
   createRevision: s.uint(),
   modRevision: s.uint(),
-  lease: s.uint(),
+  lease: s.optional(s.uint()),
 });
 
 export const sessionRefSchema = s.object({

@@ -510,14 +510,11 @@ function clampTtl(ttlMs: number): number {
 }
 
 function toKeyValue(entry: KvEntry): KeyValue {
-  return {
-    key: entry.key,
-    value: entry.value,
-    version: entry.version,
-    createRevision: entry.createRevision,
-    modRevision: entry.modRevision,
-    lease: entry.lease,
-  };
+  const lease = entry.lease ?? 0;
+  // The lease only on a key that has one: other keys' answers stay as they were (and as older members send them).
+  return lease === 0
+    ? { key: entry.key, value: entry.value, version: entry.version, createRevision: entry.createRevision, modRevision: entry.modRevision }
+    : { key: entry.key, value: entry.value, version: entry.version, createRevision: entry.createRevision, modRevision: entry.modRevision, lease };
 }
 
 function unexpected(result: ApplyResult): Error {

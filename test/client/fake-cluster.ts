@@ -78,7 +78,7 @@ export class FakeStore {
 
   get(key: Uint8Array): KeyValue | null {
     const stored = this.keys.get(hex(key));
-    return stored === undefined ? null : { ...stored, lease: 0 };
+    return stored === undefined ? null : { ...stored };
   }
 
   checkConditions(key: Uint8Array, conditions: { expectedVersion?: number; expectedModRevision?: number }): void {

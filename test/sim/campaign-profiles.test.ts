@@ -1,5 +1,5 @@
 // Targeted campaigns run by `npm test` besides the default one: crashes, torn
-// writes and failing disks with frequent small snapshots, and election storms.
+// writes and failing disks with frequent small snapshots, election storms, and leases under faults and clock steps.
 import { it } from 'node:test';
 import assert from 'node:assert/strict';
 import { formatFailure, runCampaign } from './campaign.js';
@@ -8,11 +8,15 @@ import { scenarioProfiles } from './scenario.js';
 for (const [name, seeds] of [
   ['disk', 100],
   ['storm', 100],
+  ['leases', 40],
 ] as const) {
   it(`the ${name} profile stays safe, live and linearizable for seeds 1..${seeds}`, async () => {
     let storageFailures = 0;
     let snapshots = 0;
     let leaderTerms = 0;
+    let granted = 0;
+    let expiryEntries = 0;
+    let clockSteps = 0;
     const summary = await runCampaign({
       seedStart: 1,
       seeds,
@@ -21,12 +25,19 @@ for (const [name, seeds] of [
         storageFailures += r.stats.storageFailures;
         snapshots += r.stats.snapshotsInstalled;
         leaderTerms += r.stats.leaderTerms;
+        granted += r.stats.leases.granted;
+        expiryEntries += r.stats.leases.expiryEntries;
+        clockSteps += r.stats.clockSteps;
       },
     });
     if (summary.failure) assert.fail('\n' + formatFailure(summary.failure, ` --profile ${name}`));
     if (name === 'disk') {
       assert.ok(storageFailures > seeds / 2, `only ${storageFailures} disk failures in ${seeds} runs`);
       assert.ok(snapshots > seeds / 4, `only ${snapshots} snapshot installs in ${seeds} runs`);
+    } else if (name === 'leases') {
+      assert.ok(granted > seeds, `only ${granted} leases granted in ${seeds} runs`);
+      assert.ok(expiryEntries > seeds / 2, `only ${expiryEntries} expiry entries in ${seeds} runs`);
+      assert.ok(clockSteps > seeds / 2, `only ${clockSteps} clock steps in ${seeds} runs`);
     } else {
       assert.ok(leaderTerms > 2 * seeds, `only ${leaderTerms} leader terms in ${seeds} storm runs`);
     }

@@ -10,6 +10,13 @@
  *
  * Both indexes are ordered by expiry time, so finding what is due costs
  * O(log n + due), never a scan: 100,000 keys with TTLs are a normal load.
+ * A keep-alive is the hot path (100,000 leases renewed every few seconds), so
+ * it costs O(1): leases are indexed in buckets of LEASE_BUCKET_MS of expiry
+ * time (a Set per bucket, the few bucket numbers in a sorted tree), and a
+ * renewal moves a lease from one Set to another. Which leases an expiry
+ * entry deletes depends only on each lease's `expiresAtMs`, the same on every
+ * member (the order within a bucket, which may differ, only orders the ids
+ * the leader lists in the entry).
  */
 import BTreeModule from 'sorted-btree';
 import { binaryStringFromBytes, compareBinaryStrings, type BinaryString } from './bytes.js';
@@ -30,21 +37,18 @@ export interface Lease {
   expiresAtMs: number;
   /** Keys attached (null until the first one: most leases in a large table hold one key or none). */
   keys: Set<BinaryString> | null;
-  /** Its key in the expiry index (replaced on every renewal). */
-  expiryKey: LeaseExpiryKey;
+  /** The expiry bucket it is filed in: floor(expiresAtMs / LEASE_BUCKET_MS). */
+  bucket: number;
 }
 
-interface LeaseExpiryKey {
-  readonly atMs: number;
-  readonly id: number;
-}
+/** Width of one bucket of the lease expiry index. */
+export const LEASE_BUCKET_MS = 100;
 
 interface KeyExpiryKey {
   readonly atMs: number;
   readonly key: BinaryString;
 }
 
-const compareLeaseExpiry = (a: LeaseExpiryKey, b: LeaseExpiryKey): number => a.atMs - b.atMs || a.id - b.id;
 const compareKeyExpiry = (a: KeyExpiryKey, b: KeyExpiryKey): number => a.atMs - b.atMs || compareBinaryStrings(a.key, b.key);
 
 /** What one revoke or expiry deleted. */
@@ -54,8 +58,11 @@ export interface Deleted {
 }
 
 export class LeaseTable {
-  private readonly byId: BTree<number, Lease> = new BTree<number, Lease>();
-  private readonly byExpiry: BTree<LeaseExpiryKey, Lease> = new BTree<LeaseExpiryKey, Lease>(undefined, compareLeaseExpiry);
+  /** Insertion order is not id order (grants may name ids): `values()` sorts. */
+  private readonly byId = new Map<number, Lease>();
+  /** Leases by expiry bucket; the tree holds the bucket numbers in order (a few hundred at most per TTL). */
+  private readonly buckets = new Map<number, Set<Lease>>();
+  private readonly bucketOrder: BTree<number, Set<Lease>> = new BTree<number, Set<Lease>>();
   private readonly keyTtls: BTree<KeyExpiryKey, true> = new BTree<KeyExpiryKey, true>(undefined, compareKeyExpiry);
 
   get size(): number {
@@ -77,8 +84,8 @@ export class LeaseTable {
   }
 
   /** Every lease in id order (snapshots, list). */
-  values(): IterableIterator<Lease> {
-    return this.byId.values();
+  values(): Lease[] {
+    return [...this.byId.values()].sort((a, b) => a.id - b.id);
   }
 
   info(lease: Lease): LeaseInfo {
@@ -132,29 +139,54 @@ export class LeaseTable {
 
   /** Adds a lease as it is (a grant, or a snapshot being read). */
   add(id: number, grantedTtlMs: number, expiresAtMs: number): Lease {
-    const expiryKey = { atMs: expiresAtMs, id };
-    const lease: Lease = { id, grantedTtlMs, expiresAtMs, keys: null, expiryKey };
+    const lease: Lease = { id, grantedTtlMs, expiresAtMs, keys: null, bucket: 0 };
     this.byId.set(id, lease);
-    this.byExpiry.set(expiryKey, lease);
+    this.place(lease);
     return lease;
   }
 
-  /** Renews each lease to clock + its TTL; its granted TTL, or 0 for a lease that does not exist. */
+  /** Renews each lease to clock + its TTL, in O(1) each; its granted TTL, or 0 for a lease that does not exist. */
   keepAlive(ids: readonly number[], clockMs: number): number[] {
-    return ids.map((id) => {
-      const lease = this.byId.get(id);
-      if (lease === undefined) return 0;
-      this.renew(lease, clockMs + lease.grantedTtlMs);
-      return lease.grantedTtlMs;
-    });
+    const ttls = new Array<number>(ids.length);
+    for (let i = 0; i < ids.length; i++) {
+      const lease = this.byId.get(ids[i]!);
+      if (lease === undefined) {
+        ttls[i] = 0;
+        continue;
+      }
+      // Never earlier (the clock never goes back, but an old renewal must not shorten a newer one).
+      const expiresAtMs = Math.max(lease.expiresAtMs, clockMs + lease.grantedTtlMs);
+      if (expiresAtMs !== lease.expiresAtMs) {
+        lease.expiresAtMs = expiresAtMs;
+        if (Math.floor(expiresAtMs / LEASE_BUCKET_MS) !== lease.bucket) {
+          this.unplace(lease);
+          this.place(lease);
+        }
+      }
+      ttls[i] = lease.grantedTtlMs;
+    }
+    return ttls;
   }
 
-  private renew(lease: Lease, expiresAtMs: number): void {
-    if (expiresAtMs === lease.expiresAtMs) return;
-    this.byExpiry.delete(lease.expiryKey);
-    lease.expiresAtMs = expiresAtMs;
-    lease.expiryKey = { atMs: expiresAtMs, id: lease.id };
-    this.byExpiry.set(lease.expiryKey, lease);
+  private place(lease: Lease): void {
+    lease.bucket = Math.floor(lease.expiresAtMs / LEASE_BUCKET_MS);
+    let set = this.buckets.get(lease.bucket);
+    if (set === undefined) {
+      set = new Set();
+      this.buckets.set(lease.bucket, set);
+      this.bucketOrder.set(lease.bucket, set);
+    }
+    set.add(lease);
+  }
+
+  private unplace(lease: Lease): void {
+    const set = this.buckets.get(lease.bucket);
+    if (set === undefined) return;
+    set.delete(lease);
+    if (set.size === 0) {
+      this.buckets.delete(lease.bucket);
+      this.bucketOrder.delete(lease.bucket);
+    }
   }
 
   /** Deletes a lease and its keys from `tree`; LeaseNotFoundError when there is none. */
@@ -166,7 +198,7 @@ export class LeaseTable {
 
   private remove(tree: KeyTree, lease: Lease): number {
     this.byId.delete(lease.id);
-    this.byExpiry.delete(lease.expiryKey);
+    this.unplace(lease);
     let keys = 0;
     if (lease.keys !== null) {
       for (const key of lease.keys) if (tree.delete(key)) keys++;
@@ -231,12 +263,16 @@ export class LeaseTable {
     return lease === undefined || lease.expiresAtMs <= nowMs;
   }
 
-  /** Ids of up to `max` leases whose expiry time has passed by `nowMs`, soonest first. */
+  /** Ids of up to `max` leases whose expiry time has passed by `nowMs`, earliest buckets first. */
   dueLeases(nowMs: number, max: number): number[] {
     const out: number[] = [];
-    for (const lease of this.byExpiry.values()) {
-      if (lease.expiresAtMs > nowMs || out.length >= max) break;
-      out.push(lease.id);
+    for (const [bucket, set] of this.bucketOrder.entries()) {
+      if (bucket * LEASE_BUCKET_MS > nowMs || out.length >= max) break;
+      for (const lease of set) {
+        if (lease.expiresAtMs > nowMs) continue;
+        out.push(lease.id);
+        if (out.length >= max) break;
+      }
     }
     return out;
   }
@@ -251,9 +287,13 @@ export class LeaseTable {
     return out;
   }
 
-  /** The earliest recorded expiry time of any lease or key TTL, or null. */
+  /**
+   * A lower bound of the earliest expiry time of any lease or key TTL (exact for key TTLs; for leases the
+   * start of the earliest bucket, at most LEASE_BUCKET_MS early), or null when there is none. O(log n).
+   */
   nextExpiryMs(): number | null {
-    const lease = this.byExpiry.minKey()?.atMs;
+    const bucket = this.bucketOrder.minKey();
+    const lease = bucket === undefined ? undefined : bucket * LEASE_BUCKET_MS;
     const key = this.keyTtls.minKey()?.atMs;
     if (lease === undefined) return key ?? null;
     return key === undefined ? lease : Math.min(lease, key);

@@ -354,7 +354,7 @@ export class KvStateMachine {
     return { leases: this.leases.dueLeases(nowMs, max), keys: this.leases.dueKeys(nowMs, max).map(bytesFromBinaryString) };
   }
 
-  /** The earliest recorded expiry time of a lease or key TTL, or null when there is none. */
+  /** A lower bound (at most 100 ms early) of the earliest expiry time of a lease or key TTL, or null when there is none. */
   nextExpiryMs(): number | null {
     return this.leases.nextExpiryMs();
   }

@@ -214,3 +214,25 @@ test('a corrupt format-3 snapshot (a key on a lease it lacks) is refused', () =>
   assert.throws(() => target.restore([cut]));
   assert.equal(target.keyCount, 0);
 });
+
+test('renewals are O(1): the expiry index catches up lazily, and what is due is exactly what has passed its real expiry', () => {
+  const d = new Driver();
+  const ids = Array.from({ length: 50 }, () => grant(d, 1000));
+  for (let round = 0; round < 10; round++) {
+    d.nowMs += 300;
+    d.run({ kind: CommandKind.LeaseKeepAlive, ids: ids.filter((_, i) => i % 2 === 0) });
+  }
+  // Odd leases were never renewed: due since 1000 ms after their grant; even ones 1000 ms after the last renewal.
+  assert.deepEqual(d.sm.dueExpiries(d.nowMs, 100).leases, ids.filter((_, i) => i % 2 === 1));
+  assert.equal(d.sm.nextExpiryMs(), d.sm.lease(ids[1]!)!.expiresAtMs);
+  expire(d, ids);
+  assert.equal(d.sm.leaseCount, 25);
+  assert.equal(d.sm.nextExpiryMs(), d.nowMs + 1000, 'the renewed leases are filed under their real expiry');
+  assert.deepEqual(d.sm.dueExpiries(d.nowMs + 999, 100).leases, []);
+  assert.deepEqual(d.sm.dueExpiries(d.nowMs + 1000, 100).leases, ids.filter((_, i) => i % 2 === 0));
+  // A member restored from a snapshot (exact index) decides the same.
+  const restored = new KvStateMachine();
+  restored.restore([d.sm.snapshot().toBytes()]);
+  assert.deepEqual(restored.dueExpiries(d.nowMs + 1000, 100), d.sm.dueExpiries(d.nowMs + 1000, 100));
+  assert.deepEqual(concat(restored.snapshot()), concat(d.sm.snapshot()));
+});

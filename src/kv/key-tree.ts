@@ -24,6 +24,8 @@ export class StoredEntry implements KvEntry {
     readonly version: number,
     readonly createRevision: number,
     readonly modRevision: number,
+    /** The lease the key is attached to; 0 when none (leases attach keys, see the lease commands). */
+    readonly lease: number = 0,
   ) {}
 
   get key(): Uint8Array {

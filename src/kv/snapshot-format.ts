@@ -1,12 +1,14 @@
 /**
  * The snapshot stream of the key-value state machine.
  *
- *   header:  "CKVS" | u8 formatVersion (1 or 2)
+ *   header:  "CKVS" | u8 formatVersion (1, 2 or 3)
  *   blocks:  u32 payloadBytes | payload | u32 crc32c(payload)      (big-endian)
  *   payload: u8 kind | body
- *     META (1)      varint appliedIndex, clockMs, entryCount, sessionCount
+ *     META (1)      varint appliedIndex, clockMs, entryCount, sessionCount,
+ *                   and in format 3: varint revision (the store revision)
  *     ENTRIES (2)   u32 count | count x (key, value as varint length + bytes;
- *                   varint version, createRevision, modRevision)
+ *                   varint version, createRevision, modRevision, and in
+ *                   format 3: varint lease)
  *     SESSIONS (3)  u32 count | count x (varint id, ttlMs, deadlineMs, ackedSeq,
  *                   resultCount | resultCount x (varint seq, result))
  *     AUTH (5)      format 2 only: users, roles and the auth switch
@@ -14,19 +16,26 @@
  *     END (4)       empty
  *
  * Blocks come in the order META, ENTRIES*, SESSIONS*, [AUTH], END, and
- * nothing may follow END. Format 2 has exactly one AUTH block, format 1 none.
- * A writer uses format 1 while no auth command has ever taken effect (the
- * auth state is pristine): a cluster that does not use auth keeps writing the
- * same bytes as members that predate auth, so members can be upgraded one at
- * a time. Every member must be upgraded before the first auth command (an
- * older member refuses it and a format-2 snapshot). Each block is checksummed on its own, so a reader rejects
+ * nothing may follow END. Format 2 has exactly one AUTH block, format 1 none,
+ * format 3 one when the auth state is not pristine (no auth command ever took
+ * effect) and none otherwise.
+ *
+ * Format 3 (the store revision, etcd's model) is what members write now.
+ * Formats 1 and 2 are still read: their revisions were Raft indexes, so the
+ * restored store revision is the snapshot's appliedIndex (at least every
+ * revision those members ever answered, so revisions stay monotonic for
+ * clients across the upgrade), and keys have no lease. A member that predates
+ * format 3 cannot read it: upgrade every member before the first snapshot is
+ * sent to a lagging one (as for auth, which needed format 2). Each block is checksummed on its own, so a reader rejects
  * corruption as soon as it reads the damaged block; the totals in META, the
  * strict key order and the END block catch lost, repeated or reordered blocks
  * and truncation. The format is deterministic: equal states give equal bytes.
  */
 export const SNAPSHOT_MAGIC = Uint8Array.of(0x43, 0x4b, 0x56, 0x53); // "CKVS"
-export const SNAPSHOT_FORMAT_VERSION = 2;
-/** The format without an AUTH block, still read, and still written for a pristine auth state. */
+export const SNAPSHOT_FORMAT_VERSION = 3;
+/** The format with index-based revisions and an AUTH block: still read. */
+export const SNAPSHOT_FORMAT_VERSION_AUTH = 2;
+/** The format with index-based revisions and no AUTH block: still read. */
 export const SNAPSHOT_FORMAT_VERSION_NO_AUTH = 1;
 export const SNAPSHOT_HEADER_BYTES = SNAPSHOT_MAGIC.length + 1;
 

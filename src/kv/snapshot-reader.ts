@@ -18,6 +18,7 @@ import {
   BlockKind,
   SNAPSHOT_BLOCK_BYTES_MAX,
   SNAPSHOT_FORMAT_VERSION,
+  SNAPSHOT_FORMAT_VERSION_AUTH,
   SNAPSHOT_FORMAT_VERSION_NO_AUTH,
   SNAPSHOT_HEADER_BYTES,
   SNAPSHOT_MAGIC,
@@ -28,10 +29,12 @@ import type { ApplyResult } from './types.js';
 /** The state a complete, valid snapshot describes. */
 export interface RestoredState {
   readonly appliedIndex: number;
+  /** The store revision (formats 1 and 2: the appliedIndex, see snapshot-format.ts). */
+  readonly revision: number;
   readonly clockMs: number;
   readonly tree: KeyTree;
   readonly sessions: SessionTable;
-  /** Empty (pristine) for a format-1 snapshot. */
+  /** Empty (pristine) for a snapshot without an AUTH block. */
   readonly auth: AuthState;
 }
 
@@ -43,6 +46,7 @@ interface Meta {
   readonly clockMs: number;
   readonly entryCount: number;
   readonly sessionCount: number;
+  readonly revision: number;
 }
 
 export class SnapshotReader {
@@ -91,7 +95,14 @@ export class SnapshotReader {
     if (this.failure) throw this.failure;
     if (this.stage !== Stage.Done) this.fail('truncated: the stream ended before the END block');
     const meta = this.meta!;
-    return { appliedIndex: meta.appliedIndex, clockMs: meta.clockMs, tree: this.tree, sessions: this.sessions, auth: this.auth ?? new AuthState() };
+    return {
+      appliedIndex: meta.appliedIndex,
+      revision: meta.revision,
+      clockMs: meta.clockMs,
+      tree: this.tree,
+      sessions: this.sessions,
+      auth: this.auth ?? new AuthState(),
+    };
   }
 
   private expect(bytes: number, stage: Stage): void {
@@ -107,7 +118,9 @@ export class SnapshotReader {
         for (let i = 0; i < SNAPSHOT_MAGIC.length; i++) {
           if (t[i] !== SNAPSHOT_MAGIC[i]) this.fail('not a key-value snapshot (bad magic)');
         }
-        if (t[4] !== SNAPSHOT_FORMAT_VERSION && t[4] !== SNAPSHOT_FORMAT_VERSION_NO_AUTH) this.fail(`unsupported snapshot format version ${t[4]}`);
+        if (t[4] !== SNAPSHOT_FORMAT_VERSION && t[4] !== SNAPSHOT_FORMAT_VERSION_AUTH && t[4] !== SNAPSHOT_FORMAT_VERSION_NO_AUTH) {
+          this.fail(`unsupported snapshot format version ${t[4]}`);
+        }
         this.formatVersion = t[4]!;
         this.expect(4, Stage.Length);
         return;
@@ -153,7 +166,7 @@ export class SnapshotReader {
         break;
       case BlockKind.End: {
         if (previous === 0) this.fail('END block before META');
-        if (this.formatVersion === SNAPSHOT_FORMAT_VERSION && this.auth === null) this.fail('format-2 snapshot without an AUTH block');
+        if (this.formatVersion === SNAPSHOT_FORMAT_VERSION_AUTH && this.auth === null) this.fail('format-2 snapshot without an AUTH block');
         const meta = this.meta!;
         if (this.entriesSeen !== meta.entryCount) this.fail(`${this.entriesSeen} entries, META says ${meta.entryCount}`);
         if (this.sessions.size !== meta.sessionCount) this.fail(`${this.sessions.size} sessions, META says ${meta.sessionCount}`);
@@ -168,11 +181,19 @@ export class SnapshotReader {
   }
 
   private readMeta(r: ByteReader): void {
-    this.meta = { appliedIndex: r.varint(), clockMs: r.varint(), entryCount: r.varint(), sessionCount: r.varint() };
+    const appliedIndex = r.varint();
+    const clockMs = r.varint();
+    const entryCount = r.varint();
+    const sessionCount = r.varint();
+    // Formats 1 and 2 had index-based revisions: the appliedIndex is at least every one of them.
+    const revision = this.formatVersion === SNAPSHOT_FORMAT_VERSION ? r.varint() : appliedIndex;
+    if (revision > appliedIndex) this.fail(`revision ${revision} above appliedIndex ${appliedIndex}`);
+    this.meta = { appliedIndex, clockMs, entryCount, sessionCount, revision };
   }
 
   private readEntries(r: ByteReader): void {
-    const appliedIndex = this.meta!.appliedIndex;
+    const revision = this.meta!.revision;
+    const hasLease = this.formatVersion === SNAPSHOT_FORMAT_VERSION;
     const count = r.u32();
     if (count === 0) this.fail('empty ENTRIES block');
     for (let i = 0; i < count; i++) {
@@ -184,13 +205,14 @@ export class SnapshotReader {
       const version = r.varint();
       const createRevision = r.varint();
       const modRevision = r.varint();
+      const lease = hasLease ? r.varint() : 0;
       if (key.length === 0) this.fail('empty key');
       // Binary strings compare in unsigned byte order (see bytes.ts).
       if (this.lastKey !== null && this.lastKey >= key) this.fail('keys out of order');
-      if (version < 1 || createRevision < 1 || createRevision > modRevision || modRevision > appliedIndex) {
+      if (version < 1 || createRevision < 1 || createRevision > modRevision || modRevision > revision) {
         this.fail('entry version or revisions out of range');
       }
-      this.tree.set(key, new StoredEntry(key, value, version, createRevision, modRevision));
+      this.tree.set(key, new StoredEntry(key, value, version, createRevision, modRevision, lease));
       this.lastKey = key;
     }
     this.entriesSeen += count;

@@ -11,13 +11,7 @@ import type { KeyTree, StoredEntry } from './key-tree.js';
 import { writeResult } from './result-codec.js';
 import type { SessionTable } from './sessions.js';
 import type { AuthState } from './auth-state.js';
-import {
-  BLOCK_FRAMING_BYTES,
-  BlockKind,
-  SNAPSHOT_FORMAT_VERSION,
-  SNAPSHOT_FORMAT_VERSION_NO_AUTH,
-  SNAPSHOT_MAGIC,
-} from './snapshot-format.js';
+import { BLOCK_FRAMING_BYTES, BlockKind, SNAPSHOT_FORMAT_VERSION, SNAPSHOT_MAGIC } from './snapshot-format.js';
 
 /** Starts a block at the writer's position; returns where it starts. */
 function beginBlock(w: ByteWriter, kind: BlockKind): number {
@@ -44,7 +38,8 @@ function entryBytes(e: StoredEntry): number {
     e.value.length +
     varintBytes(e.version) +
     varintBytes(e.createRevision) +
-    varintBytes(e.modRevision)
+    varintBytes(e.modRevision) +
+    varintBytes(e.lease)
   );
 }
 
@@ -58,7 +53,7 @@ export class KvSnapshot implements Iterable<Uint8Array> {
   private readonly sessionBlocks: readonly Uint8Array[];
   private readonly sessionCount: number;
   private readonly entryCount: number;
-  /** The AUTH block, encoded when the snapshot is taken (the auth state is small and mutable); null: format 1. */
+  /** The AUTH block, encoded when the snapshot is taken (the auth state is small and mutable); null: pristine, no block. */
   private readonly authBlock: Uint8Array | null;
 
   constructor(
@@ -69,6 +64,8 @@ export class KvSnapshot implements Iterable<Uint8Array> {
     sessions: SessionTable,
     private readonly chunkBytes: number,
     auth: AuthState | null = null,
+    /** The store revision at appliedIndex. */
+    readonly revision: number = 0,
   ) {
     this.entryCount = tree.size;
     this.sessionCount = sessions.size;
@@ -78,7 +75,7 @@ export class KvSnapshot implements Iterable<Uint8Array> {
 
   /** The format version of this snapshot's bytes (see snapshot-format.ts). */
   get formatVersion(): number {
-    return this.authBlock === null ? SNAPSHOT_FORMAT_VERSION_NO_AUTH : SNAPSHOT_FORMAT_VERSION;
+    return SNAPSHOT_FORMAT_VERSION;
   }
 
   *[Symbol.iterator](): Iterator<Uint8Array> {
@@ -91,6 +88,7 @@ export class KvSnapshot implements Iterable<Uint8Array> {
     head.varint(this.clockMs);
     head.varint(this.entryCount);
     head.varint(this.sessionCount);
+    head.varint(this.revision);
     endBlock(head, meta);
     yield head.finish();
 
@@ -116,6 +114,7 @@ export class KvSnapshot implements Iterable<Uint8Array> {
       w.varint(entry.version);
       w.varint(entry.createRevision);
       w.varint(entry.modRevision);
+      w.varint(entry.lease);
       count++;
     }
     if (w !== null) {

@@ -13,7 +13,7 @@ import { assert } from '../common/errors.js';
 import { CommandFields, readCommand } from './command-codec.js';
 import { KvError, SessionExpiredError, SessionResultsFullError, SessionsFullError, StaleSequenceError } from './errors.js';
 import { newKeyTree, type KeyTree } from './key-tree.js';
-import { EMPTY_VALUE, errorResult, KeyWrites, type PendingWrite } from './key-writes.js';
+import { changedKeySpace, EMPTY_VALUE, errorResult, KeyWrites, type PendingWrite } from './key-writes.js';
 import { resolveKvOptions, type KvOptions } from './options.js';
 import { scanKeys } from './scan.js';
 import { SessionTable, type Session } from './sessions.js';
@@ -38,6 +38,8 @@ export class KvStateMachine {
   private sessions = new SessionTable();
   private readonly authState = new AuthState();
   private applied = 0;
+  /** The store revision: +1 per applied entry that changed the key space (see `revision`). */
+  private rev = 0;
   private clock = 0;
   /** Scratch for the apply path (see PendingWrite). */
   private readonly fields = new CommandFields();
@@ -51,6 +53,18 @@ export class KvStateMachine {
   /** Index of the last entry applied (or of the restored snapshot). */
   get appliedIndex(): number {
     return this.applied;
+  }
+
+  /**
+   * The store revision (etcd's model): the number of applied entries that
+   * changed the key space. Each write or transaction that changes a key takes
+   * the next revision, whatever number of keys it touches; failed writes,
+   * deletes of missing keys, session and auth entries take none. Keys record
+   * the revisions that created and last changed them; response headers, watch
+   * and leases read this one getter.
+   */
+  get revision(): number {
+    return this.rev;
   }
 
   /** The state machine's clock: the largest leader time seen in the log. */
@@ -267,8 +281,10 @@ export class KvStateMachine {
     return result;
   }
 
-  private executeWriteChecked(index: number, w: PendingWrite): ApplyResult {
-    return this.writes.execute(this.tree, index, w);
+  private executeWriteChecked(_index: number, w: PendingWrite): ApplyResult {
+    const result = this.writes.execute(this.tree, this.rev + 1, w);
+    if (changedKeySpace(result)) this.rev++;
+    return result;
   }
 
   // ------------------------------------------------------------------ reads
@@ -304,7 +320,7 @@ export class KvStateMachine {
    * meanwhile without affecting it.
    */
   snapshot(): KvSnapshot {
-    return new KvSnapshot(this.applied, this.clock, this.tree.clone(), this.sessions, this.options.snapshotChunkBytes, this.authState);
+    return new KvSnapshot(this.applied, this.clock, this.tree.clone(), this.sessions, this.options.snapshotChunkBytes, this.authState, this.rev);
   }
 
   /** Starts an incremental restore; the state changes only when `finish()` succeeds. */
@@ -318,6 +334,7 @@ export class KvStateMachine {
         this.sessions = state.sessions;
         this.authState.adopt(state.auth);
         this.applied = state.appliedIndex;
+        this.rev = state.revision;
         this.clock = state.clockMs;
       },
     };

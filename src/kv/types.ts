@@ -16,10 +16,12 @@ export interface KvEntry {
   readonly value: Uint8Array;
   /** Writes since the key was (re)created: 1 after creation. A deleted and re-created key starts again at 1. */
   readonly version: number;
-  /** Raft index of the entry that created the key. */
+  /** Store revision of the change that created the key (this generation of it). */
   readonly createRevision: number;
-  /** Raft index of the entry that last changed the key. */
+  /** Store revision of the change that last wrote the key. */
   readonly modRevision: number;
+  /** The lease the key is attached to; 0 (or absent) when none. */
+  readonly lease?: number;
 }
 
 /**
@@ -131,7 +133,7 @@ export interface WriteResult {
   /** The key's version after the write. */
   readonly version: number;
   readonly createRevision: number;
-  /** The index of the entry that made the write (the key's new modRevision). */
+  /** The store revision of the write (the key's new modRevision). */
   readonly modRevision: number;
 }
 
@@ -139,7 +141,7 @@ export interface DeleteResult {
   readonly kind: typeof ResultKind.Delete;
   /** False when the key did not exist. */
   readonly deleted: boolean;
-  /** Index of the entry that carried the delete. */
+  /** The store revision of the delete; the unchanged current revision when nothing was deleted. */
   readonly revision: number;
 }
 

@@ -86,7 +86,7 @@ export class KvReplica implements Replica {
   }
 
   revision(): number {
-    return this.kv.appliedIndex;
+    return this.kv.revision;
   }
 
   get auth(): AuthView {

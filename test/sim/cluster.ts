@@ -521,7 +521,7 @@ class Simulation {
     }
     if (this.tracing) this.note(`probe write committed at ${revision}`);
     for (;;) {
-      const lagging = [...this.members.values()].filter((m) => !m.lost && !(m.up && m.appliedIndex() >= revision));
+      const lagging = [...this.members.values()].filter((m) => !m.lost && !(m.up && m.revision() >= revision));
       if (lagging.length === 0) break;
       if (this.scheduler.nowMs > deadlineMs) return livenessFailed(`probe write committed at ${revision} but not applied on ${lagging.map((m) => m.id).join(',')}`);
       await new Promise<void>((resolve) => clock.setTimer(s.tickMs, resolve));

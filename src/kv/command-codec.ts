@@ -9,6 +9,8 @@
  * update, the value, each as varint length + bytes. openSession=4: ttlMs.
  * closeSession=5, keepAlive=6: sessionId. noop=7: nothing. auth=8: the
  * users/roles/permissions commands, whose body auth-codec.ts defines.
+ * txn=9: u8 flags (bit 0 session), [sessionId, seq, ackedSeq], then the
+ * transaction body txn-codec.ts defines.
  *
  * The leader stamps `leaderTimeMs` when it proposes: it is the only clock the
  * state machine knows, so session expiry is the same on every member (thesis §6.3).
@@ -22,6 +24,9 @@ import { copyBytes } from './bytes.js';
 import { CommandKind, type Command, type CommandEnvelope, type SessionRef, type WriteCommand } from './types.js';
 import { decodeAuthBody, encodeAuthBody } from './auth-codec.js';
 import { AuthCommandKind, isAuthCommand, type AuthCommand } from './auth-types.js';
+import { ByteReader, ByteWriter } from './bytes.js';
+import { readTxnBody, writeTxnBody } from './txn-codec.js';
+import type { TxnCommand } from './txn-types.js';
 
 export const COMMAND_FORMAT_VERSION = 1;
 
@@ -34,6 +39,7 @@ const Tag = {
   KeepAlive: 6,
   Noop: 7,
   Auth: 8,
+  Txn: 9,
 } as const;
 
 const Flag = { Session: 1, ExpectedVersion: 2, ExpectedModRevision: 4 } as const;
@@ -47,6 +53,7 @@ const tagOf: Record<Command['kind'], number> = {
   [CommandKind.CloseSession]: Tag.CloseSession,
   [CommandKind.KeepAlive]: Tag.KeepAlive,
   [CommandKind.Noop]: Tag.Noop,
+  [CommandKind.Txn]: Tag.Txn,
   ...(Object.fromEntries(Object.values(AuthCommandKind).map((kind) => [kind, Tag.Auth])) as Record<AuthCommand['kind'], number>),
 };
 
@@ -100,6 +107,31 @@ function encodeAuthCommand(command: AuthCommand, leaderTimeMs: number, headroomB
   return out;
 }
 
+/** A transaction: the common header, flags and session, then txn-codec.ts's body. */
+function encodeTxnCommand(command: TxnCommand, leaderTimeMs: number, headroomBytes: number): Uint8Array {
+  const w = new ByteWriter(256);
+  for (let i = 0; i < headroomBytes; i++) w.u8(0);
+  w.u8(COMMAND_FORMAT_VERSION);
+  w.u8(Tag.Txn);
+  w.varint(leaderTimeMs);
+  const s = command.session;
+  w.u8(s !== undefined ? Flag.Session : 0);
+  if (s !== undefined) {
+    for (const n of [s.sessionId, s.seq, s.ackedSeq]) {
+      if (!Number.isSafeInteger(n) || n < 0) throw new InvalidCommandError({ reason: `integer field ${n} is not a non-negative safe integer` });
+      w.varint(n);
+    }
+  }
+  try {
+    writeTxnBody(w, command);
+  } catch (err) {
+    // A malformed body (validateCommand would have refused it): a typed error, never a TypeError.
+    throw new InvalidCommandError({ reason: `unencodable transaction: ${(err as Error).message}` });
+  }
+  // Its own exact ArrayBuffer, as the other commands: a proposal is one buffer, and nothing else pins it.
+  return w.finish().slice();
+}
+
 /** Writes `value` as a varint at `pos`; returns the position after it. */
 function putVarint(buf: Uint8Array, pos: number, value: number): number {
   if (!Number.isSafeInteger(value) || value < 0) {
@@ -128,6 +160,7 @@ export function encodeCommand(command: Command, leaderTimeMs: number, headroomBy
   }
   if (!(command.kind in tagOf)) throw new InvalidCommandError({ reason: `unknown command kind ${String(command.kind)}` });
   if (isAuthCommand(command)) return encodeAuthCommand(command, leaderTimeMs, headroomBytes);
+  if (command.kind === CommandKind.Txn) return encodeTxnCommand(command, leaderTimeMs, headroomBytes);
   const out = new Uint8Array(headroomBytes + encodedBytes(command, leaderTimeMs));
   const buf = headroomBytes === 0 ? out : out.subarray(headroomBytes);
   buf[0] = COMMAND_FORMAT_VERSION;
@@ -190,6 +223,7 @@ const kindOfTag: readonly (Command['kind'] | undefined)[] = [
   CommandKind.Noop,
   // The auth op inside the body names the real kind (readCommand sets it).
   AuthCommandKind.AuthEnable,
+  CommandKind.Txn,
 ];
 
 /**
@@ -221,6 +255,8 @@ export class CommandFields {
   ttlMs = 0;
   /** Auth commands: the decoded command (they are rare; the apply path allocates for them). */
   auth: AuthCommand | null = null;
+  /** Transactions: the decoded command (keys and values copied out of the entry). */
+  txn: TxnCommand | null = null;
   /** Read cursor. */
   pos = 0;
 }
@@ -262,6 +298,7 @@ export function readCommand(data: Uint8Array, f: CommandFields): void {
   f.bytes = data;
   f.pos = 0;
   f.auth = null;
+  f.txn = null;
   const version = readByte(f);
   if (version !== COMMAND_FORMAT_VERSION) fail(`unknown command format version ${version}`);
   const tag = readByte(f);
@@ -302,6 +339,23 @@ export function readCommand(data: Uint8Array, f: CommandFields): void {
     case Tag.KeepAlive:
       f.sessionId = readVarint(f);
       break;
+    case Tag.Txn: {
+      const flags = readByte(f);
+      if ((flags & ~Flag.Session) !== 0) fail(`unknown flags 0x${flags.toString(16)}`);
+      f.hasSession = (flags & Flag.Session) !== 0;
+      let session: TxnCommand['session'];
+      if (f.hasSession) {
+        f.sessionId = readVarint(f);
+        f.seq = readVarint(f);
+        f.ackedSeq = readVarint(f);
+        session = { sessionId: f.sessionId, seq: f.seq, ackedSeq: f.ackedSeq };
+      }
+      const r = new ByteReader(data, fail, f.pos);
+      const body = readTxnBody(r, fail);
+      f.txn = { kind: CommandKind.Txn, ...body, ...(session !== undefined ? { session } : {}) };
+      f.pos = r.pos;
+      break;
+    }
     case Tag.Auth: {
       const { command, end } = decodeAuthBody(data, f.pos);
       f.auth = command;
@@ -358,6 +412,9 @@ export function decodeCommand(data: Uint8Array): CommandEnvelope {
       break;
     case CommandKind.Noop:
       command = { kind: CommandKind.Noop };
+      break;
+    case CommandKind.Txn:
+      command = f.txn!;
       break;
     default:
       command = f.auth!;

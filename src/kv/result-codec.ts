@@ -6,8 +6,9 @@
 import { ByteReader, ByteWriter } from './bytes.js';
 import { InvalidCommandError, kvErrorFromWire, type KvErrorDetailValue, type KvErrorDetails } from './errors.js';
 import { ResultKind, okResult, type ApplyResult } from './types.js';
+import { readTxnResult, writeTxnResult } from './txn-codec.js';
 
-const Tag = { Write: 1, Delete: 2, SessionOpened: 3, SessionClosed: 4, Ok: 5, Error: 6 } as const;
+const Tag = { Write: 1, Delete: 2, SessionOpened: 3, SessionClosed: 4, Ok: 5, Error: 6, Txn: 7 } as const;
 const DetailTag = { Null: 0, Number: 1, String: 2, Bytes: 3 } as const;
 
 export function writeResult(w: ByteWriter, result: ApplyResult): void {
@@ -34,6 +35,10 @@ export function writeResult(w: ByteWriter, result: ApplyResult): void {
       return;
     case ResultKind.Ok:
       w.u8(Tag.Ok);
+      return;
+    case ResultKind.Txn:
+      w.u8(Tag.Txn);
+      writeTxnResult(w, result);
       return;
     case ResultKind.Error: {
       w.u8(Tag.Error);
@@ -81,6 +86,8 @@ export function readResult(r: ByteReader, fail: (reason: string) => never): Appl
       return { kind: ResultKind.SessionClosed, closed: bool(r, fail) };
     case Tag.Ok:
       return okResult;
+    case Tag.Txn:
+      return readTxnResult(r, fail);
     case Tag.Error: {
       const code = r.string();
       const count = r.varint();

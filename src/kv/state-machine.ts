@@ -24,6 +24,10 @@ import { KvSnapshot } from './snapshot-writer.js';
 import { binaryStringFromBytes } from './bytes.js';
 import { CommandKind, ResultKind, okResult, type ApplyResult, type Command, type KvEntry, type ScanPage, type ScanRequest } from './types.js';
 import { commandProblem, sessionProblem } from './validate.js';
+import { TxnExecutor, txnBytesProblem, txnProblem } from './txn.js';
+import { isReadOnlyTxn, type TxnBody, type TxnCommand, type TxnResult } from './txn-types.js';
+import { encodeCommand } from './command-codec.js';
+import { InvalidCommandError } from './errors.js';
 
 /** Incremental restore: push the snapshot's chunks, then `finish()` swaps the new state in. */
 export interface KvRestore {
@@ -44,10 +48,12 @@ export class KvStateMachine {
   /** Scratch for the apply path (see PendingWrite). */
   private readonly fields = new CommandFields();
   private readonly writes: KeyWrites;
+  private readonly txns: TxnExecutor;
 
   constructor(options: Partial<KvOptions> = {}) {
     this.options = resolveKvOptions(options);
     this.writes = new KeyWrites(this.options);
+    this.txns = new TxnExecutor(this.options);
   }
 
   /** Index of the last entry applied (or of the restored snapshot). */
@@ -133,6 +139,10 @@ export class KvStateMachine {
       case CommandKind.Noop:
         result = okResult;
         break;
+      case CommandKind.Txn:
+        result = this.executeTxn(f.txn!, data.length);
+        f.txn = null;
+        break;
       default:
         result = this.executeAuth(f.auth!);
         f.auth = null;
@@ -149,6 +159,19 @@ export class KvStateMachine {
    * are copied, so the caller may reuse its arrays.
    */
   applyCommand(index: number, command: Command, leaderTimeMs: number): ApplyResult {
+    // A transaction goes through its encoding: the same checks, sizes and copies as from the log.
+    if (command.kind === CommandKind.Txn) {
+      let data: Uint8Array;
+      try {
+        data = encodeCommand(command, leaderTimeMs);
+      } catch (err) {
+        if (!(err instanceof KvError)) throw err;
+        this.checkIndex(index);
+        this.applied = index;
+        return errorResult(err);
+      }
+      return this.apply(index, data);
+    }
     this.checkIndex(index);
     assert(Number.isSafeInteger(leaderTimeMs) && leaderTimeMs >= 0, 'leaderTimeMs must be a non-negative integer');
     this.advanceClock(leaderTimeMs);
@@ -281,6 +304,27 @@ export class KvStateMachine {
     return result;
   }
 
+  /** A transaction: exactly-once when it carries a session; one revision when it changes a key. */
+  private executeTxn(command: TxnCommand, entryBytes: number): ApplyResult {
+    const ref = command.session;
+    const problem = sessionProblem(ref);
+    if (problem !== null) return errorResult(problem);
+    const admitted = ref === undefined ? null : this.admitSessionCommand(ref.sessionId, ref.seq, ref.ackedSeq);
+    if (admitted !== null && 'kind' in admitted) return admitted;
+    const invalid = txnProblem(command, this.options) ?? txnBytesProblem(entryBytes, this.options);
+    let result: ApplyResult;
+    if (invalid !== null) {
+      result = errorResult(invalid);
+    } else {
+      const budget = admitted === null ? Infinity : this.options.sessionResultBytesMax - admitted.resultBytes;
+      const run = this.txns.run(this.tree, this.rev + 1, command, budget);
+      if (run.changed) this.rev++;
+      result = run.result;
+    }
+    if (admitted !== null) this.sessions.save(admitted, ref!.seq, result);
+    return result;
+  }
+
   private executeWriteChecked(_index: number, w: PendingWrite): ApplyResult {
     const result = this.writes.execute(this.tree, this.rev + 1, w);
     if (changedKeySpace(result)) this.rev++;
@@ -309,6 +353,20 @@ export class KvStateMachine {
    */
   scan(request: ScanRequest): ScanPage {
     return scanKeys(this.tree, request, this.options);
+  }
+
+  /**
+   * A read-only transaction (no put, update or delete in any branch) on the
+   * local state, without the log: the server serves it after a ReadIndex,
+   * like a get. Throws its problem (InvalidCommandError, TxnTooLargeError).
+   */
+  readTxn(body: TxnBody): TxnResult {
+    const problem = txnProblem({ kind: CommandKind.Txn, compare: body.compare, success: body.success, failure: body.failure }, this.options);
+    if (problem !== null) throw problem;
+    if (!isReadOnlyTxn(body)) throw new InvalidCommandError({ reason: 'txn: a transaction with writes must go through the log' });
+    const { result } = this.txns.run(this.tree, this.rev + 1, body, Infinity, true);
+    if (result.kind === ResultKind.Error) throw result.error;
+    return result;
   }
 
   // ------------------------------------------------------------------ snapshots

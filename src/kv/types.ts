@@ -4,6 +4,7 @@
  */
 import type { KvError } from './errors.js';
 import { AuthCommandKind, type AuthCommand } from './auth-types.js';
+import type { TxnCommand, TxnResult } from './txn-types.js';
 
 /**
  * One stored key. Objects are immutable and shared: the state machine replaces
@@ -55,6 +56,8 @@ export const CommandKind = {
   CloseSession: 'closeSession',
   KeepAlive: 'keepAlive',
   Noop: 'noop',
+  /** A multi-key transaction (txn-types.ts). */
+  Txn: 'txn',
   /** Users, roles, permissions and the auth switch (auth-types.ts). */
   ...AuthCommandKind,
 } as const;
@@ -108,7 +111,7 @@ export interface NoopCommand {
 }
 
 export type WriteCommand = PutCommand | UpdateCommand | DeleteCommand;
-export type Command = WriteCommand | OpenSessionCommand | CloseSessionCommand | KeepAliveCommand | NoopCommand | AuthCommand;
+export type Command = WriteCommand | OpenSessionCommand | CloseSessionCommand | KeepAliveCommand | NoopCommand | TxnCommand | AuthCommand;
 
 /** A command with the leader's wall-clock time at proposal, as stored in one log entry. */
 export interface CommandEnvelope {
@@ -125,6 +128,7 @@ export const ResultKind = {
   /** keepAlive, noop, empty and skipped entries. */
   Ok: 'ok',
   Error: 'error',
+  Txn: 'txn',
 } as const;
 export type ResultKind = (typeof ResultKind)[keyof typeof ResultKind];
 
@@ -172,7 +176,7 @@ export interface ErrorResult {
   readonly error: KvError;
 }
 
-export type ApplyResult = WriteResult | DeleteResult | SessionOpenedResult | SessionClosedResult | OkResult | ErrorResult;
+export type ApplyResult = WriteResult | DeleteResult | SessionOpenedResult | SessionClosedResult | OkResult | ErrorResult | TxnResult;
 
 export const okResult: OkResult = Object.freeze({ kind: ResultKind.Ok });
 

@@ -142,6 +142,9 @@ export function retryRequest(write: WriteInCall, request: WriteRequest): WriteRe
 
 /** A write's fields as an UnresolvedWrite keeps them: key, value if any, the conditions given. */
 export function writeFields(request: WriteRequest): Readonly<Record<string, unknown>> {
+  // A transaction (kv.txn): its branches, whole.
+  const txn = request as unknown as { compare?: unknown; success?: unknown; failure?: unknown };
+  if (txn.compare !== undefined) return { compare: txn.compare, success: txn.success, failure: txn.failure };
   return request.value === undefined ? { key: request.key, ...conditions(request) } : { key: request.key, value: request.value, ...conditions(request) };
 }
 

@@ -163,6 +163,9 @@ export class KvStateMachine {
     if (command.kind === CommandKind.Txn) {
       let data: Uint8Array;
       try {
+        // Checked before encoding: the encoding keeps only the fields it knows.
+        const problem = txnProblem(command, this.options);
+        if (problem !== null) throw problem;
         data = encodeCommand(command, leaderTimeMs);
       } catch (err) {
         if (!(err instanceof KvError)) throw err;

@@ -34,6 +34,12 @@ const LIMIT = 2;
 
 type Fail = (reason: string) => never;
 
+/** An integer field: a non-negative safe integer, or the encoding refuses the command (never writes a wrong number). */
+function uint(w: ByteWriter, value: number | undefined): void {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) throw new TypeError(`integer field ${String(value)} is not a non-negative safe integer`);
+  w.varint(value);
+}
+
 // ---------------------------------------------------------------- body
 
 export function writeTxnBody(w: ByteWriter, body: TxnBody): void {
@@ -54,16 +60,16 @@ function writeCompare(w: ByteWriter, c: TxnCompare): void {
       w.bytes(c.value!);
       break;
     case CompareTarget.Version:
-      w.varint(c.version!);
+      uint(w, c.version);
       break;
     case CompareTarget.CreateRevision:
-      w.varint(c.createRevision!);
+      uint(w, c.createRevision);
       break;
     case CompareTarget.ModRevision:
-      w.varint(c.modRevision!);
+      uint(w, c.modRevision);
       break;
     default:
-      w.varint(c.lease!);
+      uint(w, c.lease);
   }
 }
 
@@ -79,7 +85,7 @@ function writeOps(w: ByteWriter, list: readonly TxnOp[]): void {
         w.u8((op.rangeEnd !== undefined ? RANGE_END : 0) | (op.limit !== undefined ? LIMIT : 0));
         w.bytes(op.key);
         if (op.rangeEnd !== undefined) w.bytes(op.rangeEnd);
-        if (op.limit !== undefined) w.varint(op.limit);
+        if (op.limit !== undefined) uint(w, op.limit);
         break;
       case TxnOpType.Put:
       case TxnOpType.Update:

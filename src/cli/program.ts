@@ -8,6 +8,7 @@ import { ConcordError, ConcordErrorCode } from '../common/errors.js';
 import { registerBenchCommand } from './commands/bench.js';
 import { registerDevCommand } from './commands/dev.js';
 import { registerKvCommands } from './commands/kv-commands.js';
+import { registerTxnCommand } from './commands/txn.js';
 import { registerServerCommand } from './commands/server.js';
 import { registerStatusCommand } from './commands/status.js';
 import { registerEndpointCommands } from './commands/endpoint.js';
@@ -37,6 +38,7 @@ Examples:
   concord endpoint health          whether every member is healthy (exit 3 if not)`,
     );
   registerKvCommands(program);
+  registerTxnCommand(program);
   registerStatusCommand(program);
   registerEndpointCommands(program);
   registerServerCommand(program);

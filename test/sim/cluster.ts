@@ -157,12 +157,12 @@ class Simulation {
     for (let c = 0; c < s.registerClients; c++) {
       const rng = this.clientRng.fork(`register-${c}`);
       const clock = new SimClock(this.scheduler);
-      this.scheduler.at(rng.between(0, 20 * s.tickMs), () => this.track(runRegisterClient(workloadEnv, c, clock, rng, params, s.keys, this.history)));
+      this.scheduler.at(rng.between(0, 20 * s.tickMs), () => this.track(runRegisterClient(workloadEnv, c, clock, rng, params, s.keys, this.history, s.txn)));
     }
     for (let c = 0; c < s.counterClients; c++) {
       const rng = this.clientRng.fork(`counter-${c}`);
       const clock = new SimClock(this.scheduler);
-      this.scheduler.at(rng.between(0, 20 * s.tickMs), () => this.track(runCounterClient(workloadEnv, c, clock, rng, params, s.counterKeys, this.counters)));
+      this.scheduler.at(rng.between(0, 20 * s.tickMs), () => this.track(runCounterClient(workloadEnv, c, clock, rng, params, s.counterKeys, this.counters, s.txn)));
     }
     this.scheduleNextFault();
     this.scheduler.at(s.faultPhaseMs, () => this.heal());

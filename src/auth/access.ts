@@ -51,7 +51,7 @@ export function checkCommand(authorizer: Authorizer, user: string | null, comman
 export function checkTxn(authorizer: Authorizer, user: string | null, body: TxnBody): void {
   authorizer.checkAuthenticated(user);
   for (const c of body.compare) authorizer.check(user, Operation.Read, c.rangeEnd === undefined ? { key: c.key } : { key: c.key, rangeEnd: c.rangeEnd });
-  for (const op of [...body.success, ...body.failure]) {
+  for (const op of body.success.length === 0 ? body.failure : body.failure.length === 0 ? body.success : [...body.success, ...body.failure]) {
     switch (op.type) {
       case TxnOpType.Get:
         authorizer.check(user, Operation.Read, { key: op.key });

@@ -79,33 +79,33 @@ export interface TxnResult {
   readonly results: readonly TxnOpResult[];
 }
 
+/** A compare on a key given as bytes or a string (the common case: one object literal, no spreads), or on a range. */
+function compareOn(key: BytesLike | TxnKeyRange, target: CompareTarget, op: CompareOp, field: keyof TxnCompareSpec, operand: BytesLike | number): TxnCompareSpec {
+  const c: Record<string, unknown> =
+    typeof key === 'string' || key instanceof Uint8Array ? { key, target, op } : { key: key.key, rangeEnd: key.rangeEnd, prefix: key.prefix, target, op };
+  c[field] = operand;
+  return c as unknown as TxnCompareSpec;
+}
+
 /** Compare helpers: `Compare.version('k', '=', 0)`, `Compare.value({ key: 'cfg/', prefix: true }, '!=', 'x')`. */
 export const Compare = {
-  value: (key: BytesLike | TxnKeyRange, op: CompareOp, value: BytesLike): TxnCompareSpec => ({ ...rangeOf(key), target: 'value', op, value }),
-  version: (key: BytesLike | TxnKeyRange, op: CompareOp, version: number): TxnCompareSpec => ({ ...rangeOf(key), target: 'version', op, version }),
-  createRevision: (key: BytesLike | TxnKeyRange, op: CompareOp, revision: number): TxnCompareSpec => ({
-    ...rangeOf(key),
-    target: 'createRevision',
-    op,
-    createRevision: revision,
-  }),
-  modRevision: (key: BytesLike | TxnKeyRange, op: CompareOp, revision: number): TxnCompareSpec => ({ ...rangeOf(key), target: 'modRevision', op, modRevision: revision }),
-  lease: (key: BytesLike | TxnKeyRange, op: CompareOp, lease: number): TxnCompareSpec => ({ ...rangeOf(key), target: 'lease', op, lease }),
+  value: (key: BytesLike | TxnKeyRange, op: CompareOp, value: BytesLike): TxnCompareSpec => compareOn(key, 'value', op, 'value', value),
+  version: (key: BytesLike | TxnKeyRange, op: CompareOp, version: number): TxnCompareSpec => compareOn(key, 'version', op, 'version', version),
+  createRevision: (key: BytesLike | TxnKeyRange, op: CompareOp, revision: number): TxnCompareSpec => compareOn(key, 'createRevision', op, 'createRevision', revision),
+  modRevision: (key: BytesLike | TxnKeyRange, op: CompareOp, revision: number): TxnCompareSpec => compareOn(key, 'modRevision', op, 'modRevision', revision),
+  lease: (key: BytesLike | TxnKeyRange, op: CompareOp, lease: number): TxnCompareSpec => compareOn(key, 'lease', op, 'lease', lease),
 };
 
 /** Op helpers: `Op.put('k', 'v')`, `Op.delete({ key: 'tmp/', prefix: true })`, `Op.txn({ compare, success, failure })`. */
 export const Op = {
   get: (key: BytesLike): TxnOpSpec => ({ type: 'get', key }),
-  scan: (range: TxnKeyRange, options: { limit?: number } = {}): TxnOpSpec => ({ type: 'scan', ...range, ...(options.limit !== undefined ? { limit: options.limit } : {}) }),
+  scan: (range: TxnKeyRange, options: { limit?: number } = {}): TxnOpSpec => ({ type: 'scan', key: range.key, rangeEnd: range.rangeEnd, prefix: range.prefix, limit: options.limit }),
   put: (key: BytesLike, value: BytesLike): TxnOpSpec => ({ type: 'put', key, value }),
   update: (key: BytesLike, value: BytesLike): TxnOpSpec => ({ type: 'update', key, value }),
-  delete: (key: BytesLike | TxnKeyRange): TxnOpSpec => ({ type: 'delete', ...rangeOf(key) }),
-  txn: (spec: TxnSpec): TxnOpSpec => ({ type: 'txn', ...spec }),
+  delete: (key: BytesLike | TxnKeyRange): TxnOpSpec =>
+    typeof key === 'string' || key instanceof Uint8Array ? { type: 'delete', key } : { type: 'delete', key: key.key, rangeEnd: key.rangeEnd, prefix: key.prefix },
+  txn: (spec: TxnSpec): TxnOpSpec => ({ type: 'txn', compare: spec.compare, success: spec.success, failure: spec.failure }),
 };
-
-function rangeOf(key: BytesLike | TxnKeyRange): TxnKeyRange {
-  return typeof key === 'string' || key instanceof Uint8Array ? { key } : key;
-}
 
 /** The fluent form: `kv.txn().if(c1, c2).then(op1, op2).else(op3).commit()`. */
 export class TxnBuilder {
@@ -144,8 +144,12 @@ export class TxnBuilder {
 
 const bad = (where: string, what: string): InvalidRequestError => new InvalidRequestError(`txn: ${where}: ${what}`, what);
 
-function bytesField(value: unknown, where: string, name: string): Uint8Array {
-  if (typeof value !== 'string' && !(value instanceof Uint8Array)) throw bad(where, `${name} must be a string or bytes`);
+/** Where in the transaction a spec sits (for error messages), built only when one is needed. */
+type Where = () => string;
+
+function bytesField(value: unknown, where: Where, name: string): Uint8Array {
+  if (value instanceof Uint8Array) return value;
+  if (typeof value !== 'string') throw bad(where(), `${name} must be a string or bytes`);
   return toBytes(value);
 }
 
@@ -161,65 +165,85 @@ function prefixEnd(prefix: Uint8Array): Uint8Array {
   return Uint8Array.of(0);
 }
 
-function wireRange(r: TxnKeyRange, where: string): { key: Uint8Array; rangeEnd?: Uint8Array } {
+/** The wire form of a key or range: `key`, and `rangeEnd` when it is a range (set on `out`). */
+function wireRange(r: TxnKeyRange, where: Where, out: { key?: Uint8Array; rangeEnd?: Uint8Array }): void {
   const key = bytesField(r.key, where, 'key');
+  out.key = key;
   if (r.prefix === true) {
-    if (r.rangeEnd !== undefined) throw bad(where, 'give prefix or rangeEnd, not both');
+    if (r.rangeEnd !== undefined) throw bad(where(), 'give prefix or rangeEnd, not both');
     // An empty prefix is every key.
-    return { key, rangeEnd: key.length === 0 ? Uint8Array.of(0) : prefixEnd(key) };
+    out.rangeEnd = key.length === 0 ? Uint8Array.of(0) : prefixEnd(key);
+  } else if (r.rangeEnd !== undefined) {
+    out.rangeEnd = bytesField(r.rangeEnd, where, 'rangeEnd');
   }
-  return r.rangeEnd === undefined ? { key } : { key, rangeEnd: bytesField(r.rangeEnd, where, 'rangeEnd') };
 }
 
-const numericTargets = new Set(['version', 'createRevision', 'modRevision', 'lease']);
-
-function wireCompare(c: TxnCompareSpec, where: string): WireCompare {
-  if (typeof c !== 'object' || c === null) throw bad(where, 'a compare must be an object');
-  const range = wireRange(c, where);
+function wireCompare(c: TxnCompareSpec, where: Where): WireCompare {
+  if (typeof c !== 'object' || c === null) throw bad(where(), 'a compare must be an object');
+  const out: { key?: Uint8Array; rangeEnd?: Uint8Array; target: CompareTarget; op: CompareOp; [operand: string]: unknown } = { target: c.target, op: c.op };
+  wireRange(c, where, out);
   if (c.target === 'value') {
-    if (typeof c.value === 'number') throw bad(where, 'a value compare needs a string or bytes');
-    return { ...range, target: c.target, op: c.op, value: bytesField(c.value, where, 'value') };
+    if (typeof c.value === 'number') throw bad(where(), 'a value compare needs a string or bytes');
+    out.value = bytesField(c.value, where, 'value');
+    return out as unknown as WireCompare;
   }
-  if (!numericTargets.has(c.target)) throw bad(where, `unknown compare target ${String(c.target)}`);
-  const operand = c[c.target as 'version'] ?? c.value;
-  if (typeof operand !== 'number') throw bad(where, `a ${c.target} compare needs a number`);
-  return { ...range, target: c.target, op: c.op, [c.target]: operand } as WireCompare;
+  if (c.target !== 'version' && c.target !== 'createRevision' && c.target !== 'modRevision' && c.target !== 'lease') {
+    throw bad(where(), `unknown compare target ${String(c.target)}`);
+  }
+  const operand = c[c.target] ?? c.value;
+  if (typeof operand !== 'number') throw bad(where(), `a ${c.target} compare needs a number`);
+  out[c.target] = operand;
+  return out as unknown as WireCompare;
 }
 
-function wireOp(op: TxnOpSpec, where: string): WireTxnOp {
-  if (typeof op !== 'object' || op === null) throw bad(where, 'an op must be an object');
+function wireOp(op: TxnOpSpec, where: Where): WireTxnOp {
+  if (typeof op !== 'object' || op === null) throw bad(where(), 'an op must be an object');
   switch (op.type) {
     case 'get':
       return { type: op.type, key: bytesField(op.key, where, 'key') };
-    case 'scan':
-      return { type: op.type, ...wireRange(op, where), ...(op.limit !== undefined ? { limit: op.limit } : {}) };
     case 'put':
     case 'update':
       return { type: op.type, key: bytesField(op.key, where, 'key'), value: bytesField(op.value, where, 'value') };
-    case 'delete':
-      return { type: op.type, ...wireRange(op, where) };
+    case 'scan': {
+      const out: { type: 'scan'; key?: Uint8Array; rangeEnd?: Uint8Array; limit?: number } = { type: op.type };
+      wireRange(op, where, out);
+      if (op.limit !== undefined) out.limit = op.limit;
+      return out;
+    }
+    case 'delete': {
+      const out: { type: 'delete'; key?: Uint8Array; rangeEnd?: Uint8Array } = { type: op.type };
+      wireRange(op, where, out);
+      return out;
+    }
     case 'txn':
       return { type: op.type, ...wireBody(op, where) };
     default:
-      throw bad(where, `unknown op type ${String((op as { type: unknown }).type)}`);
+      throw bad(where(), `unknown op type ${String((op as { type: unknown }).type)}`);
   }
 }
 
-function wireBody(spec: TxnSpec, where: string): Pick<TxnRequest, 'compare' | 'success' | 'failure'> {
-  for (const branch of ['compare', 'success', 'failure'] as const) {
-    if (spec[branch] !== undefined && !Array.isArray(spec[branch])) throw bad(where, `${branch} must be an array`);
-  }
+function wireList<T, W>(list: readonly T[] | undefined, where: Where, name: string, convert: (item: T, where: Where) => W): W[] {
+  if (list === undefined) return [];
+  if (!Array.isArray(list)) throw bad(where(), `${name} must be an array`);
+  const out: W[] = new Array(list.length);
+  for (let i = 0; i < list.length; i++) out[i] = convert(list[i]!, () => `${where()}.${name}[${i}]`);
+  return out;
+}
+
+function wireBody(spec: TxnSpec, where: Where): Pick<TxnRequest, 'compare' | 'success' | 'failure'> {
   return {
-    compare: (spec.compare ?? []).map((c, i) => wireCompare(c, `${where}.compare[${i}]`)),
-    success: (spec.success ?? []).map((op, i) => wireOp(op, `${where}.success[${i}]`)),
-    failure: (spec.failure ?? []).map((op, i) => wireOp(op, `${where}.failure[${i}]`)),
+    compare: wireList(spec.compare, where, 'compare', wireCompare),
+    success: wireList(spec.success, where, 'success', wireOp),
+    failure: wireList(spec.failure, where, 'failure', wireOp),
   };
 }
+
+const topLevel: Where = () => 'txn';
 
 /** The request body on the wire (without session); InvalidRequestError for a malformed spec. */
 export function txnBodyToWire(spec: TxnSpec): Pick<TxnRequest, 'compare' | 'success' | 'failure'> {
   if (typeof spec !== 'object' || spec === null) throw bad('txn', 'a transaction must be an object');
-  return wireBody(spec, 'txn');
+  return wireBody(spec, topLevel);
 }
 
 /** Whether no branch (nested ones included) writes: such a transaction is a read, served without the log or a session. */

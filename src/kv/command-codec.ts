@@ -18,14 +18,14 @@
  * building intermediate objects, and its encoding of a command is unique.
  */
 import { assert } from '../common/errors.js';
-import { InvalidCommandError } from './errors.js';
+import { InvalidCommandError, KvError } from './errors.js';
 import { readVarint as varintValue, varintBytes, varintBytesMax, varintEnd, varintTooLong, varintTruncated, writeVarint } from '../common/varint.js';
 import { copyBytes } from './bytes.js';
 import { CommandKind, type Command, type CommandEnvelope, type SessionRef, type WriteCommand } from './types.js';
 import { decodeAuthBody, encodeAuthBody } from './auth-codec.js';
 import { AuthCommandKind, isAuthCommand, type AuthCommand } from './auth-types.js';
 import { ByteReader, ByteWriter } from './bytes.js';
-import { readTxnBody, writeTxnBody } from './txn-codec.js';
+import { readTxnBody, txnBodyBytes, writeTxnBody } from './txn-codec.js';
 import type { TxnCommand } from './txn-types.js';
 
 export const COMMAND_FORMAT_VERSION = 1;
@@ -109,27 +109,33 @@ function encodeAuthCommand(command: AuthCommand, leaderTimeMs: number, headroomB
 
 /** A transaction: the common header, flags and session, then txn-codec.ts's body. */
 function encodeTxnCommand(command: TxnCommand, leaderTimeMs: number, headroomBytes: number): Uint8Array {
-  const w = new ByteWriter(256);
-  for (let i = 0; i < headroomBytes; i++) w.u8(0);
-  w.u8(COMMAND_FORMAT_VERSION);
-  w.u8(Tag.Txn);
-  w.varint(leaderTimeMs);
   const s = command.session;
-  w.u8(s !== undefined ? Flag.Session : 0);
-  if (s !== undefined) {
-    for (const n of [s.sessionId, s.seq, s.ackedSeq]) {
-      if (!Number.isSafeInteger(n) || n < 0) throw new InvalidCommandError({ reason: `integer field ${n} is not a non-negative safe integer` });
-      w.varint(n);
-    }
-  }
+  let w: ByteWriter;
   try {
+    // One buffer of the exact size (it is the proposal: nothing else may share or pin it).
+    let size = headroomBytes + 3 + varintBytes(leaderTimeMs) + txnBodyBytes(command);
+    if (s !== undefined) size += varintBytes(s.sessionId) + varintBytes(s.seq) + varintBytes(s.ackedSeq);
+    // varint() wants 8 bytes of room even for a short one: the slack keeps the writer from growing (and copying).
+    w = new ByteWriter(size + 8);
+    w.pos = headroomBytes;
+    w.u8(COMMAND_FORMAT_VERSION);
+    w.u8(Tag.Txn);
+    w.varint(leaderTimeMs);
+    w.u8(s !== undefined ? Flag.Session : 0);
+    if (s !== undefined) {
+      for (const n of [s.sessionId, s.seq, s.ackedSeq]) {
+        if (!Number.isSafeInteger(n) || n < 0) throw new TypeError(`integer field ${n} is not a non-negative safe integer`);
+        w.varint(n);
+      }
+    }
     writeTxnBody(w, command);
+    assert(w.pos === size, 'transaction size computed wrongly');
   } catch (err) {
+    if (err instanceof KvError) throw err;
     // A malformed body (validateCommand would have refused it): a typed error, never a TypeError.
     throw new InvalidCommandError({ reason: `unencodable transaction: ${(err as Error).message}` });
   }
-  // Its own exact ArrayBuffer, as the other commands: a proposal is one buffer, and nothing else pins it.
-  return w.finish().slice();
+  return w.finish();
 }
 
 /** Writes `value` as a varint at `pos`; returns the position after it. */
@@ -352,7 +358,10 @@ export function readCommand(data: Uint8Array, f: CommandFields): void {
       }
       const r = new ByteReader(data, fail, f.pos);
       const body = readTxnBody(r, fail);
-      f.txn = { kind: CommandKind.Txn, ...body, ...(session !== undefined ? { session } : {}) };
+      f.txn =
+        session === undefined
+          ? { kind: CommandKind.Txn, compare: body.compare, success: body.success, failure: body.failure }
+          : { kind: CommandKind.Txn, compare: body.compare, success: body.success, failure: body.failure, session };
       f.pos = r.pos;
       break;
     }

@@ -142,10 +142,10 @@ export class SessionTable {
     }
   }
 
-  /** Saves the result of the session's write `seq`. */
-  save(session: Session, seq: number, result: ApplyResult): void {
+  /** Saves the result of the session's write `seq`; `bytes`: its savedResultBytes when the caller has it already. */
+  save(session: Session, seq: number, result: ApplyResult, bytes = savedResultBytes(result)): void {
     session.results.set(seq, result);
-    session.resultBytes += savedResultBytes(result);
+    session.resultBytes += bytes;
   }
 
   private forget(session: Session, seq: number): void {

@@ -316,6 +316,7 @@ export class KvStateMachine {
     if (admitted !== null && 'kind' in admitted) return admitted;
     const invalid = txnProblem(command, this.options) ?? txnBytesProblem(entryBytes, this.options);
     let result: ApplyResult;
+    let resultBytes = 0;
     if (invalid !== null) {
       result = errorResult(invalid);
     } else {
@@ -323,8 +324,9 @@ export class KvStateMachine {
       const run = this.txns.run(this.tree, this.rev + 1, command, budget);
       if (run.changed) this.rev++;
       result = run.result;
+      resultBytes = run.resultBytes;
     }
-    if (admitted !== null) this.sessions.save(admitted, ref!.seq, result);
+    if (admitted !== null) this.sessions.save(admitted, ref!.seq, result, resultBytes);
     return result;
   }
 

@@ -14,14 +14,27 @@
  *              delete: varint deleted; txn: u8 succeeded, results)
  *   kv      := bytes key, bytes value, varint version, createRevision, modRevision, lease
  *
- * Decoded keys and values are copies: a stored value must never pin a log
- * entry's or a network frame's buffer. Nesting is bounded by TXN_DEPTH_MAX
- * while decoding, so a hostile entry cannot exhaust the stack.
+ * Decoded put and update values are copies, except in a small entry that is
+ * its own buffer (TXN_VALUE_VIEW_ENTRY_BYTES_MAX, typically the leader's own
+ * proposal): a stored value must never pin a network frame or a large entry. Keys, range ends and compare
+ * operands are views into the entry (no copy on the apply path): they only
+ * live while the entry is applied (the state machine keeps keys as binary
+ * strings, and copies a key it puts in an error). Nesting is bounded by
+ * TXN_DEPTH_MAX while decoding, so a hostile entry cannot exhaust the stack.
  */
 import { varintBytes } from '../common/varint.js';
-import { ByteReader, ByteWriter } from './bytes.js';
+import { ByteReader, ByteWriter, copyBytes } from './bytes.js';
 import type { KvEntry } from './types.js';
 import { CompareOp, CompareTarget, TxnOpType, type TxnBody, type TxnCompare, type TxnOp, type TxnOpResult, type TxnResult } from './txn-types.js';
+
+/**
+ * A put value is a view into its entry (not a copy) when the entry's whole
+ * buffer is at most this big: an ArrayBuffer per copied value costs more
+ * than the bytes a small shared entry keeps alive (see key-writes.ts's
+ * VALUE_VIEW_EXTRA_BYTES_MAX for the same trade for single puts). A window
+ * on a larger buffer (a network frame, a batch read from disk) is copied.
+ */
+export const TXN_VALUE_VIEW_ENTRY_BYTES_MAX = 2048;
 
 /** Deepest nesting of transactions inside transactions (the top level is depth 1). */
 export const TXN_DEPTH_MAX = 32;
@@ -126,26 +139,54 @@ export function readTxnBody(r: ByteReader, fail: Fail, depth = 1): TxnBody {
   return { compare, success, failure };
 }
 
+/** Length-prefixed bytes as a view into the entry (see the header comment). */
+function view(r: ByteReader): Uint8Array {
+  return r.raw(r.varint());
+}
+
+/** A put value as it will be stored: a view of a small entry that is its own plain buffer, else a copy. */
+function storedValue(r: ByteReader): Uint8Array {
+  const raw = r.raw(r.varint());
+  const buffer = raw.buffer;
+  if (
+    buffer.byteLength <= TXN_VALUE_VIEW_ENTRY_BYTES_MAX &&
+    buffer instanceof ArrayBuffer &&
+    (buffer as { resizable?: boolean }).resizable !== true
+  ) {
+    // Not raw.subarray: on a Node Buffer that would make the stored value a Buffer too.
+    return new Uint8Array(buffer, raw.byteOffset, raw.length);
+  }
+  return copyBytes(raw);
+}
+
 function readCompare(r: ByteReader, fail: Fail): TxnCompare {
   const target = targets[r.u8()];
   if (target === undefined) fail('unknown compare target');
   const op = ops[r.u8()];
   if (op === undefined) fail('unknown compare op');
   const f = flags(r, RANGE_END, fail);
-  const key = r.bytesCopy();
-  const range = (f & RANGE_END) !== 0 ? { key, rangeEnd: r.bytesCopy() } : { key };
+  const key = view(r);
+  const rangeEnd = (f & RANGE_END) !== 0 ? view(r) : undefined;
+  // Object literals of one shape per target (no spreads: this is the apply path).
+  let c: { key: Uint8Array; rangeEnd?: Uint8Array; target: CompareTarget; op: CompareOp; [operand: string]: unknown };
   switch (target) {
     case CompareTarget.Value:
-      return { ...range, target, op, value: r.bytesCopy() };
+      c = { key, target, op, value: view(r) };
+      break;
     case CompareTarget.Version:
-      return { ...range, target, op, version: r.varint() };
+      c = { key, target, op, version: r.varint() };
+      break;
     case CompareTarget.CreateRevision:
-      return { ...range, target, op, createRevision: r.varint() };
+      c = { key, target, op, createRevision: r.varint() };
+      break;
     case CompareTarget.ModRevision:
-      return { ...range, target, op, modRevision: r.varint() };
+      c = { key, target, op, modRevision: r.varint() };
+      break;
     default:
-      return { ...range, target, op, lease: r.varint() };
+      c = { key, target, op, lease: r.varint() };
   }
+  if (rangeEnd !== undefined) c.rangeEnd = rangeEnd;
+  return c as unknown as TxnCompare;
 }
 
 function readOps(r: ByteReader, fail: Fail, depth: number): TxnOp[] {
@@ -154,24 +195,26 @@ function readOps(r: ByteReader, fail: Fail, depth: number): TxnOp[] {
     const type = types[r.u8() - 1];
     switch (type) {
       case TxnOpType.Get:
-        out.push({ type, key: r.bytesCopy() });
+        out.push({ type, key: view(r) });
         break;
       case TxnOpType.Scan: {
         const f = flags(r, RANGE_END | LIMIT, fail);
-        const key = r.bytesCopy();
-        const rangeEnd = (f & RANGE_END) !== 0 ? r.bytesCopy() : undefined;
-        const limit = (f & LIMIT) !== 0 ? r.varint() : undefined;
-        out.push({ type, key, ...(rangeEnd !== undefined ? { rangeEnd } : {}), ...(limit !== undefined ? { limit } : {}) });
+        const op: { type: typeof type; key: Uint8Array; rangeEnd?: Uint8Array; limit?: number } = { type, key: view(r) };
+        if ((f & RANGE_END) !== 0) op.rangeEnd = view(r);
+        if ((f & LIMIT) !== 0) op.limit = r.varint();
+        out.push(op);
         break;
       }
       case TxnOpType.Put:
-      case TxnOpType.Update:
-        out.push({ type, key: r.bytesCopy(), value: r.bytesCopy() });
+      case TxnOpType.Update: {
+        const key = view(r);
+        out.push({ type, key, value: storedValue(r) });
         break;
+      }
       case TxnOpType.Delete: {
         const f = flags(r, RANGE_END, fail);
-        const key = r.bytesCopy();
-        out.push((f & RANGE_END) !== 0 ? { type, key, rangeEnd: r.bytesCopy() } : { type, key });
+        const key = view(r);
+        out.push((f & RANGE_END) !== 0 ? { type, key, rangeEnd: view(r) } : { type, key });
         break;
       }
       case TxnOpType.Txn:
@@ -284,6 +327,57 @@ function readOpResults(r: ByteReader, fail: Fail, depth: number): TxnOpResult[] 
 }
 
 // ---------------------------------------------------------------- sizes
+
+const bytesLen = (b: Uint8Array): number => varintBytes(b.length) + b.length;
+
+function compareBytes(c: TxnCompare): number {
+  let n = 3 + bytesLen(c.key) + (c.rangeEnd !== undefined ? bytesLen(c.rangeEnd) : 0);
+  switch (c.target) {
+    case CompareTarget.Value:
+      return n + bytesLen(c.value!);
+    case CompareTarget.Version:
+      return n + varintBytes(c.version!);
+    case CompareTarget.CreateRevision:
+      return n + varintBytes(c.createRevision!);
+    case CompareTarget.ModRevision:
+      return n + varintBytes(c.modRevision!);
+    default:
+      return n + varintBytes(c.lease!);
+  }
+}
+
+function opsBytes(list: readonly TxnOp[]): number {
+  let n = varintBytes(list.length);
+  for (const op of list) {
+    n += 1;
+    switch (op.type) {
+      case TxnOpType.Get:
+        n += bytesLen(op.key);
+        break;
+      case TxnOpType.Scan:
+        n += 1 + bytesLen(op.key) + (op.rangeEnd !== undefined ? bytesLen(op.rangeEnd) : 0) + (op.limit !== undefined ? varintBytes(op.limit) : 0);
+        break;
+      case TxnOpType.Put:
+      case TxnOpType.Update:
+        n += bytesLen(op.key) + bytesLen(op.value);
+        break;
+      case TxnOpType.Delete:
+        n += 1 + bytesLen(op.key) + (op.rangeEnd !== undefined ? bytesLen(op.rangeEnd) : 0);
+        break;
+      case TxnOpType.Txn:
+        n += txnBodyBytes(op);
+        break;
+    }
+  }
+  return n;
+}
+
+/** The exact encoded size of a (well-formed) body: the encoder allocates its buffer once. */
+export function txnBodyBytes(body: TxnBody): number {
+  let n = varintBytes(body.compare.length);
+  for (const c of body.compare) n += compareBytes(c);
+  return n + opsBytes(body.success) + opsBytes(body.failure);
+}
 
 function kvBytes(kv: KvEntry): number {
   return (

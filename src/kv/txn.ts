@@ -9,7 +9,7 @@
  * Entries are immutable, so restoring the old objects is exact.
  */
 import { assert } from '../common/errors.js';
-import { binaryStringFromBytes, type BinaryString } from './bytes.js';
+import { binaryStringFromBytes, copyBytes, type BinaryString } from './bytes.js';
 import { boundsOf, compareHolds, forEachInBounds } from './compare.js';
 import { InvalidCommandError, KeyNotFoundError, KvError, TxnTooLargeError } from './errors.js';
 import { StoredEntry, type KeyTree } from './key-tree.js';
@@ -83,9 +83,11 @@ function bodyProblem(body: TxnBody, options: KvOptions, depth: number, counted: 
     const problem = compareProblem(c, options);
     if (problem) return problem;
   }
-  for (const op of [...success, ...failure]) {
-    const problem = opProblem(op, options, depth, counted);
-    if (problem) return problem;
+  for (const branch of [success, failure]) {
+    for (const op of branch) {
+      const problem = opProblem(op, options, depth, counted);
+      if (problem) return problem;
+    }
   }
   return null;
 }
@@ -132,7 +134,13 @@ export class TxnExecutor {
    * remaining budget; Infinity without one). Returns the result and whether it
    * changed the key space, or an error result with nothing changed.
    */
-  run(tree: KeyTree, revision: number, body: TxnBody, resultBytesMax: number, readOnly = false): { result: TxnResult | ErrorResult; changed: boolean } {
+  run(
+    tree: KeyTree,
+    revision: number,
+    body: TxnBody,
+    resultBytesMax: number,
+    readOnly = false,
+  ): { result: TxnResult | ErrorResult; changed: boolean; resultBytes: number } {
     this.tree = tree;
     this.revision = revision;
     try {
@@ -140,21 +148,22 @@ export class TxnExecutor {
       const results = this.runOps(succeeded ? body.success : body.failure, readOnly);
       const changed = this.undo.length > 0;
       const result: TxnResult = { kind: ResultKind.Txn, succeeded, results, revision: changed ? revision : revision - 1 };
+      let bytes = 0;
       if (resultBytesMax !== Infinity) {
-        const bytes = txnResultBytes(result);
+        bytes = txnResultBytes(result);
         if (bytes > resultBytesMax) {
           this.rollback();
           const { sessionResultBytesMax } = this.options;
           const error = new TxnTooLargeError({ limit: 'sessionResultBytesMax', max: sessionResultBytesMax, actual: sessionResultBytesMax - resultBytesMax + bytes });
-          return { result: { kind: ResultKind.Error, error }, changed: false };
+          return { result: { kind: ResultKind.Error, error }, changed: false, resultBytes: 0 };
         }
       }
       this.undo.length = 0;
-      return { result, changed };
+      return { result, changed, resultBytes: bytes };
     } catch (err) {
       if (!(err instanceof KvError)) throw err;
       this.rollback();
-      return { result: { kind: ResultKind.Error, error: err }, changed: false };
+      return { result: { kind: ResultKind.Error, error: err }, changed: false, resultBytes: 0 };
     } finally {
       this.tree = null;
     }
@@ -186,7 +195,8 @@ export class TxnExecutor {
           assert(!readOnly, 'a read-only transaction holds a write');
           const key = binaryStringFromBytes(op.key);
           const existing = tree.get(key);
-          if (existing === undefined && op.type === TxnOpType.Update) throw new KeyNotFoundError({ key: op.key });
+          // A copy: the key may be a view into the entry, and a saved error must not pin it.
+          if (existing === undefined && op.type === TxnOpType.Update) throw new KeyNotFoundError({ key: copyBytes(op.key) });
           const entry =
             existing === undefined
               ? new StoredEntry(key, op.value, 1, this.revision, this.revision)

@@ -304,7 +304,10 @@ export class ClientService {
   private async txn(request: Request<'kv.txn'>, context: RequestContext): Promise<Response<'kv.txn'>> {
     this.replica.checkAccepting();
     const body = txnFromWire(request);
-    const command: TxnCommand = { kind: CommandKind.Txn, ...body, ...(request.session !== undefined ? { session: request.session } : {}) };
+    const command: TxnCommand =
+      request.session === undefined
+        ? { kind: CommandKind.Txn, compare: body.compare, success: body.success, failure: body.failure }
+        : { kind: CommandKind.Txn, compare: body.compare, success: body.success, failure: body.failure, session: request.session };
     const problem = txnProblem(command, this.replica.limits);
     if (problem) throw problem;
     checkTxn(this.authorizer, this.userOf(context), body);

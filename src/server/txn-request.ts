@@ -17,53 +17,63 @@ import type { KeyValue, ResponseHeader, TxnRequest, TxnResponse, WireCompare, Wi
 import { plainBytes } from './bytes.js';
 import { invalidRequest } from './errors.js';
 
-function required(op: WireTxnOp, field: 'key' | 'value', where: string): Uint8Array {
+function required(op: WireTxnOp, field: 'key' | 'value', where: () => string): Uint8Array {
   const value = op[field];
-  if (value === undefined) throw invalidRequest(`txn: a ${op.type} op needs ${field} (${where})`, `missing ${field}`);
+  if (value === undefined) throw invalidRequest(`txn: a ${op.type} op needs ${field} (${where()})`, `missing ${field}`);
   return plainBytes(value);
 }
 
-function range(op: { key?: Uint8Array; rangeEnd?: Uint8Array }): { key: Uint8Array; rangeEnd?: Uint8Array } {
-  const key = plainBytes(op.key!);
-  return op.rangeEnd === undefined ? { key } : { key, rangeEnd: plainBytes(op.rangeEnd) };
-}
-
+/** One object literal per shape (no spreads): this runs for every transaction. */
 function compareFromWire(c: WireCompare): TxnCompare {
-  const out: Record<string, unknown> = { ...range(c), target: c.target, op: c.op };
-  for (const field of ['version', 'createRevision', 'modRevision', 'lease'] as const) if (c[field] !== undefined) out[field] = c[field];
+  const out: { key: Uint8Array; rangeEnd?: Uint8Array; target: WireCompare['target']; op: WireCompare['op']; [operand: string]: unknown } = {
+    key: plainBytes(c.key),
+    target: c.target,
+    op: c.op,
+  };
+  if (c.rangeEnd !== undefined) out.rangeEnd = plainBytes(c.rangeEnd);
   if (c.value !== undefined) out.value = plainBytes(c.value);
+  if (c.version !== undefined) out.version = c.version;
+  if (c.createRevision !== undefined) out.createRevision = c.createRevision;
+  if (c.modRevision !== undefined) out.modRevision = c.modRevision;
+  if (c.lease !== undefined) out.lease = c.lease;
   return out as unknown as TxnCompare;
 }
 
-function opFromWire(op: WireTxnOp, where: string): TxnOp {
+function opFromWire(op: WireTxnOp, where: () => string): TxnOp {
   switch (op.type) {
     case TxnOpType.Get:
       return { type: op.type, key: required(op, 'key', where) };
-    case TxnOpType.Scan:
-      required(op, 'key', where);
-      return { type: op.type, ...range(op), ...(op.limit !== undefined ? { limit: op.limit } : {}) };
     case TxnOpType.Put:
     case TxnOpType.Update:
       return { type: op.type, key: required(op, 'key', where), value: required(op, 'value', where) };
-    case TxnOpType.Delete:
-      required(op, 'key', where);
-      return { type: op.type, ...range(op) };
-    case TxnOpType.Txn:
-      return { type: op.type, ...bodyFromWire({ compare: op.compare ?? [], success: op.success ?? [], failure: op.failure ?? [] }, where) };
+    case TxnOpType.Scan: {
+      const out: { type: typeof op.type; key: Uint8Array; rangeEnd?: Uint8Array; limit?: number } = { type: op.type, key: required(op, 'key', where) };
+      if (op.rangeEnd !== undefined) out.rangeEnd = plainBytes(op.rangeEnd);
+      if (op.limit !== undefined) out.limit = op.limit;
+      return out;
+    }
+    case TxnOpType.Delete: {
+      const key = required(op, 'key', where);
+      return op.rangeEnd === undefined ? { type: op.type, key } : { type: op.type, key, rangeEnd: plainBytes(op.rangeEnd) };
+    }
+    case TxnOpType.Txn: {
+      const body = bodyFromWire({ compare: op.compare ?? [], success: op.success ?? [], failure: op.failure ?? [] }, where);
+      return { type: op.type, compare: body.compare, success: body.success, failure: body.failure };
+    }
   }
 }
 
-function bodyFromWire(body: { compare: readonly WireCompare[]; success: readonly WireTxnOp[]; failure: readonly WireTxnOp[] }, where: string): TxnBody {
+function bodyFromWire(body: { compare: readonly WireCompare[]; success: readonly WireTxnOp[]; failure: readonly WireTxnOp[] }, where: () => string): TxnBody {
   return {
     compare: body.compare.map(compareFromWire),
-    success: body.success.map((op, i) => opFromWire(op, `${where}.success[${i}]`)),
-    failure: body.failure.map((op, i) => opFromWire(op, `${where}.failure[${i}]`)),
+    success: body.success.map((op, i) => opFromWire(op, () => `${where()}.success[${i}]`)),
+    failure: body.failure.map((op, i) => opFromWire(op, () => `${where()}.failure[${i}]`)),
   };
 }
 
 /** The request's transaction as the state machine takes it; InvalidRequest for an op missing a field its type needs. */
 export function txnFromWire(request: TxnRequest): TxnBody {
-  return bodyFromWire(request, 'txn');
+  return bodyFromWire(request, () => 'txn');
 }
 
 export function toKeyValue(entry: KvEntry): KeyValue {

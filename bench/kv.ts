@@ -1,8 +1,9 @@
 /**
  * `npm run bench:kv`: starts a local 3-member cluster (real server processes,
- * fsync on, in a temp dir), runs `concord bench`'s put and get workloads with
- * 64 clients and one sequential client's puts, prints the results, stops the
- * cluster and removes its data.
+ * fsync on, in a temp dir), runs `concord bench`'s put, txn (2 compares, 2
+ * puts) and get workloads with 64 clients and one sequential client's puts,
+ * prints the results and txn's ops/s relative to put's in the same run, stops
+ * the cluster and removes its data.
  *
  *   npm run bench:kv                 a table
  *   npm run bench:kv -- --json       one JSON object per workload
@@ -43,6 +44,7 @@ const clients = Number(values.clients);
 
 const cases: { label: string; workload: Workload; clients: number }[] = [
   { label: `put, ${clients} clients`, workload: Workload.Put, clients },
+  { label: `txn (2 compares, 2 puts), ${clients} clients`, workload: Workload.Txn, clients },
   { label: `get (linearizable), ${clients} clients`, workload: Workload.Get, clients },
   { label: 'put, 1 sequential client', workload: Workload.Put, clients: 1 },
 ];
@@ -89,6 +91,13 @@ try {
     if (values.json) process.stdout.write(JSON.stringify({ case: c.label, ...result }) + '\n');
   }
   if (!values.json) process.stdout.write(formatBenchResults(results) + '\n');
+  const put = results.find((r) => r.workload === Workload.Put && r.clients === clients);
+  const txn = results.find((r) => r.workload === Workload.Txn);
+  if (put !== undefined && txn !== undefined && put.opsPerSec > 0) {
+    const ratio = Math.round((txn.opsPerSec / put.opsPerSec) * 100) / 100;
+    if (values.json) process.stdout.write(JSON.stringify({ case: 'txn/put', ratio, target: 0.8 }) + '\n');
+    else process.stdout.write(`txn/put ops/s: ${ratio}x (target >= 0.8x)\n`);
+  }
   const leases = Number(values.leases);
   if (leases > 0) {
     if (!values.json) process.stderr.write(`lease keep-alive: granting ${leases} leases...\n`);

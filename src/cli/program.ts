@@ -9,6 +9,7 @@ import { registerBenchCommand } from './commands/bench.js';
 import { registerDevCommand } from './commands/dev.js';
 import { registerKvCommands } from './commands/kv-commands.js';
 import { registerLeaseCommands } from './commands/lease.js';
+import { registerTxnCommand } from './commands/txn.js';
 import { registerServerCommand } from './commands/server.js';
 import { registerStatusCommand } from './commands/status.js';
 import { registerEndpointCommands } from './commands/endpoint.js';
@@ -39,6 +40,7 @@ Examples:
     );
   registerKvCommands(program);
   registerLeaseCommands(program);
+  registerTxnCommand(program);
   registerStatusCommand(program);
   registerEndpointCommands(program);
   registerServerCommand(program);

@@ -46,6 +46,7 @@ import { SessionKeeper } from './session-keeper.js';
 import { LeaseClient } from './leases.js';
 import { UnresolvedWrite, UnresolvedWriteState } from './unresolved-write.js';
 import { UnresolvedWrites, type WriteRequest } from './unresolved-writes.js';
+import { isReadOnlyWireTxn, TxnBuilder, txnBodyToWire, txnResultOf, type TxnOptions, type TxnResult, type TxnSpec } from './txn.js';
 
 /** put, update and delete: one request shape (delete's without a value), answered with a WriteResult or DeleteResult. */
 type WriteCall<R> = CallKind<typeof Method.Put, R>;
@@ -59,6 +60,7 @@ export type AdminMethodName = Extract<Method, `user.${string}` | `role.${string}
 const putCall: WriteCall<WriteResult> = { method: Method.Put, result: writeResultOf };
 const updateCall = { method: Method.Update, result: writeResultOf } as unknown as WriteCall<WriteResult>;
 const deleteCall = { method: Method.Delete, result: deleteResultOf } as unknown as WriteCall<DeleteResult>;
+const txnCall: CallKind<typeof Method.Txn, TxnResult> = { method: Method.Txn, result: txnResultOf };
 
 /** How long close() may take by default (at most the client's timeoutMs). */
 const closeTimeoutMaxMs = 2_000;
@@ -217,12 +219,47 @@ export class KvClient {
   }
 
   /**
+   * A multi-key transaction (see txn.ts and docs/client.md): `txn(spec)`
+   * sends it; `txn()` returns a builder (`.if(...).then(...).else(...).commit()`).
+   * One that writes is numbered in the session (exactly-once, like put); a
+   * read-only one is a read (linearizable by default, `consistency: 'stale'`
+   * allowed) and needs no session.
+   */
+  txn(): TxnBuilder;
+  txn(spec: TxnSpec, options?: TxnOptions): Promise<TxnResult>;
+  txn(spec?: TxnSpec, options: TxnOptions = {}): TxnBuilder | Promise<TxnResult> {
+    if (spec === undefined) return new TxnBuilder((s, o) => this.txn(s, o));
+    try {
+      const body = txnBodyToWire(spec);
+      if (isReadOnlyWireTxn(body)) {
+        return this.loop.invoke(txnCall, { ...body, consistency: options.consistency ?? Consistency.Linearizable }, options, null);
+      }
+      return this.sendTxnWrite(body, options);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  private async sendTxnWrite(body: Pick<MethodTypes['kv.txn']['request'], 'compare' | 'success' | 'failure'>, options: TxnOptions): Promise<TxnResult> {
+    const open = this.sessions.open;
+    let budget: TxnOptions | Deadline = options;
+    let session = open;
+    if (session === null) {
+      const deadline = this.loop.deadline(Method.Txn, options);
+      session = await this.sessions.ensure(deadline);
+      budget = deadline;
+    }
+    const request = { ...body, session: { sessionId: session.id, seq: this.unresolved.allocateSeq(session), ackedSeq: session.ackedSeq } };
+    return this.loop.invoke(txnCall, request, budget, session);
+  }
+
+  /**
    * Send a write whose outcome was unknown (from a TimeoutError's,
    * AbortedError's or UnavailableError's `unresolvedWrite`) again, with the
    * same session and seq: it is applied at most once in total, and this
    * returns its one outcome (or throws its error, e.g. VersionMismatchError).
    */
-  async retryWrite(write: UnresolvedWrite, options: CallOptions = {}): Promise<WriteResult | DeleteResult> {
+  async retryWrite(write: UnresolvedWrite, options: CallOptions = {}): Promise<WriteResult | DeleteResult | TxnResult> {
     if (write.pending && (write.session.expired || write.session !== this.sessions.current)) {
       this.unresolved.forget(write, UnresolvedWriteState.SessionExpired);
     }
@@ -231,6 +268,7 @@ export class KvClient {
     const deadline = this.loop.deadline('retryWrite', options);
     const { session, seq } = write;
     const request = { ...write.fields, session: { sessionId: session.id, seq, ackedSeq: session.ackedSeq } } as WriteRequest;
+    if (write.method === Method.Txn) return this.loop.invoke(txnCall, request as unknown as MethodTypes['kv.txn']['request'], deadline, write);
     const kind: WriteCall<WriteResult | DeleteResult> = write.method === Method.Delete ? deleteCall : write.method === Method.Update ? updateCall : putCall;
     return this.loop.invoke(kind, request as MethodTypes['kv.put']['request'], deadline, write);
   }

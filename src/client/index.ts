@@ -78,6 +78,20 @@ export {
 } from './options.js';
 export { KeyValueResult } from './key-value.js';
 export { ScanIterable, type ScanRange } from './scan.js';
+export {
+  Compare,
+  Op,
+  TxnBuilder,
+  type CompareOp,
+  type CompareTarget,
+  type TxnCompareSpec,
+  type TxnKeyRange,
+  type TxnOpResult,
+  type TxnOpSpec,
+  type TxnOptions,
+  type TxnResult,
+  type TxnSpec,
+} from './txn.js';
 export { UnresolvedWrite, UnresolvedWriteState } from './unresolved-write.js';
 export { toBytes, bytesToString, type BytesLike } from './bytes.js';
 export type { BackoffOptions } from '../common/backoff.js';
@@ -103,6 +117,7 @@ export {
   SessionResultsFullError,
   SessionsFullError,
   StaleSequenceError,
+  TxnTooLargeError,
   ValueTooLargeError,
   VersionMismatchError,
 } from '../kv/errors.js';

@@ -10,9 +10,9 @@ export class KeyValueResult {
   readonly value: Uint8Array;
   /** Number of writes since the key was (re)created; 1 right after creation. */
   readonly version: number;
-  /** Raft index of the entry that created the key. */
+  /** Store revision of the change that created the key. */
   readonly createRevision: number;
-  /** Raft index of the entry that last changed the key. */
+  /** Store revision of the change that last wrote the key. */
   readonly modRevision: number;
   /** The lease the key is attached to (deleted with it), or 0. */
   readonly lease: number;

@@ -48,7 +48,7 @@ export interface ScanOptions {
 
 /** The outcome of a put or update. */
 export interface WriteResult {
-  /** Raft index of the entry that carried the write (the key's new modRevision). */
+  /** The store revision of the write (the key's new modRevision). */
   readonly revision: number;
   /** The key's version after the write. */
   readonly version: number;
@@ -56,6 +56,7 @@ export interface WriteResult {
 
 /** The outcome of a delete. */
 export interface DeleteResult {
+  /** The store revision of the delete (the current revision when nothing was deleted). */
   readonly revision: number;
   /** False when the key did not exist. */
   readonly deleted: boolean;

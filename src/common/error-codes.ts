@@ -61,6 +61,8 @@ export const ConcordErrorCode = {
   SessionsFull: 'CONCORD_ERR_SESSIONS_FULL',
   InvalidCommand: 'CONCORD_ERR_INVALID_COMMAND',
   InvalidScan: 'CONCORD_ERR_INVALID_SCAN',
+  /** A transaction over one of its bounds (ops, entry bytes, saved result bytes). */
+  TxnTooLarge: 'CONCORD_ERR_TXN_TOO_LARGE',
   /** The key-value snapshot's content does not validate (the storage layer's file check is CorruptSnapshotFile). */
   CorruptSnapshot: 'CONCORD_ERR_CORRUPT_SNAPSHOT',
   UserNotFound: 'CONCORD_ERR_USER_NOT_FOUND',

@@ -11,6 +11,8 @@
  * closeSession=5, keepAlive=6: sessionId. noop=7: nothing. auth=8: the
  * users/roles/permissions commands, whose body auth-codec.ts defines.
  * lease=16: grants, revokes, keep-alives and expiries (lease-codec.ts).
+ * txn=9: u8 flags (bit 0 session), [sessionId, seq, ackedSeq], then the
+ * transaction body txn-codec.ts defines.
  *
  * The leader stamps `leaderTimeMs` when it proposes: it is the only clock the
  * state machine knows, so session expiry is the same on every member (thesis §6.3).
@@ -18,7 +20,7 @@
  * building intermediate objects, and its encoding of a command is unique.
  */
 import { assert } from '../common/errors.js';
-import { InvalidCommandError } from './errors.js';
+import { InvalidCommandError, KvError } from './errors.js';
 import { readVarint as varintValue, varintBytes, varintBytesMax, varintEnd, varintTooLong, varintTruncated, writeVarint } from '../common/varint.js';
 import { copyBytes } from './bytes.js';
 import { CommandKind, type Command, type CommandEnvelope, type SessionRef, type WriteCommand } from './types.js';
@@ -26,6 +28,9 @@ import { decodeAuthBody, encodeAuthBody } from './auth-codec.js';
 import { AuthCommandKind, isAuthCommand, type AuthCommand } from './auth-types.js';
 import { decodeLeaseBody, encodeLeaseBody } from './lease-codec.js';
 import { LeaseCommandKind, isLeaseCommand, type LeaseCommand } from './lease-types.js';
+import { ByteReader, ByteWriter } from './bytes.js';
+import { readTxnBody, txnBodyBytes, writeTxnBody } from './txn-codec.js';
+import type { TxnCommand } from './txn-types.js';
 
 export const COMMAND_FORMAT_VERSION = 1;
 
@@ -39,6 +44,7 @@ const Tag = {
   Noop: 7,
   Auth: 8,
   Lease: 16,
+  Txn: 9,
 } as const;
 
 const Flag = { Session: 1, ExpectedVersion: 2, ExpectedModRevision: 4, Lease: 8, KeyTtl: 16 } as const;
@@ -52,6 +58,7 @@ const tagOf: Record<Command['kind'], number> = {
   [CommandKind.CloseSession]: Tag.CloseSession,
   [CommandKind.KeepAlive]: Tag.KeepAlive,
   [CommandKind.Noop]: Tag.Noop,
+  [CommandKind.Txn]: Tag.Txn,
   ...(Object.fromEntries(Object.values(AuthCommandKind).map((kind) => [kind, Tag.Auth])) as Record<AuthCommand['kind'], number>),
   ...(Object.fromEntries(Object.values(LeaseCommandKind).map((kind) => [kind, Tag.Lease])) as Record<LeaseCommand['kind'], number>),
 };
@@ -119,6 +126,37 @@ function encodeBodyCommand(command: AuthCommand | LeaseCommand, leaderTimeMs: nu
   return out;
 }
 
+/** A transaction: the common header, flags and session, then txn-codec.ts's body. */
+function encodeTxnCommand(command: TxnCommand, leaderTimeMs: number, headroomBytes: number): Uint8Array {
+  const s = command.session;
+  let w: ByteWriter;
+  try {
+    // One buffer of the exact size (it is the proposal: nothing else may share or pin it).
+    let size = headroomBytes + 3 + varintBytes(leaderTimeMs) + txnBodyBytes(command);
+    if (s !== undefined) size += varintBytes(s.sessionId) + varintBytes(s.seq) + varintBytes(s.ackedSeq);
+    // varint() wants 8 bytes of room even for a short one: the slack keeps the writer from growing (and copying).
+    w = new ByteWriter(size + 8);
+    w.pos = headroomBytes;
+    w.u8(COMMAND_FORMAT_VERSION);
+    w.u8(Tag.Txn);
+    w.varint(leaderTimeMs);
+    w.u8(s !== undefined ? Flag.Session : 0);
+    if (s !== undefined) {
+      for (const n of [s.sessionId, s.seq, s.ackedSeq]) {
+        if (!Number.isSafeInteger(n) || n < 0) throw new TypeError(`integer field ${n} is not a non-negative safe integer`);
+        w.varint(n);
+      }
+    }
+    writeTxnBody(w, command);
+    assert(w.pos === size, 'transaction size computed wrongly');
+  } catch (err) {
+    if (err instanceof KvError) throw err;
+    // A malformed body (validateCommand would have refused it): a typed error, never a TypeError.
+    throw new InvalidCommandError({ reason: `unencodable transaction: ${(err as Error).message}` });
+  }
+  return w.finish();
+}
+
 /** Writes `value` as a varint at `pos`; returns the position after it. */
 function putVarint(buf: Uint8Array, pos: number, value: number): number {
   if (!Number.isSafeInteger(value) || value < 0) {
@@ -147,6 +185,7 @@ export function encodeCommand(command: Command, leaderTimeMs: number, headroomBy
   }
   if (!(command.kind in tagOf)) throw new InvalidCommandError({ reason: `unknown command kind ${String(command.kind)}` });
   if (isAuthCommand(command) || isLeaseCommand(command)) return encodeBodyCommand(command, leaderTimeMs, headroomBytes);
+  if (command.kind === CommandKind.Txn) return encodeTxnCommand(command, leaderTimeMs, headroomBytes);
   const out = new Uint8Array(headroomBytes + encodedBytes(command, leaderTimeMs));
   const buf = headroomBytes === 0 ? out : out.subarray(headroomBytes);
   buf[0] = COMMAND_FORMAT_VERSION;
@@ -213,14 +252,14 @@ const kindOfTag: readonly (Command['kind'] | undefined)[] = [
   CommandKind.Noop,
   // The auth op inside the body names the real kind (readCommand sets it).
   AuthCommandKind.AuthEnable,
+  CommandKind.Txn,
   undefined,
   undefined,
   undefined,
   undefined,
   undefined,
   undefined,
-  undefined,
-  // The op inside the body names the real kind (readCommand sets it).
+  // The lease op inside the body names the real kind (readCommand sets it).
   LeaseCommandKind.LeaseGrant,
 ];
 
@@ -258,6 +297,8 @@ export class CommandFields {
   auth: AuthCommand | null = null;
   /** Lease commands, likewise decoded whole. */
   leaseCommand: LeaseCommand | null = null;
+  /** Transactions: the decoded command (keys and values copied out of the entry). */
+  txn: TxnCommand | null = null;
   /** Read cursor. */
   pos = 0;
 }
@@ -300,6 +341,7 @@ export function readCommand(data: Uint8Array, f: CommandFields): void {
   f.pos = 0;
   f.auth = null;
   f.leaseCommand = null;
+  f.txn = null;
   const version = readByte(f);
   if (version !== COMMAND_FORMAT_VERSION) fail(`unknown command format version ${version}`);
   const tag = readByte(f);
@@ -346,6 +388,26 @@ export function readCommand(data: Uint8Array, f: CommandFields): void {
     case Tag.KeepAlive:
       f.sessionId = readVarint(f);
       break;
+    case Tag.Txn: {
+      const flags = readByte(f);
+      if ((flags & ~Flag.Session) !== 0) fail(`unknown flags 0x${flags.toString(16)}`);
+      f.hasSession = (flags & Flag.Session) !== 0;
+      let session: TxnCommand['session'];
+      if (f.hasSession) {
+        f.sessionId = readVarint(f);
+        f.seq = readVarint(f);
+        f.ackedSeq = readVarint(f);
+        session = { sessionId: f.sessionId, seq: f.seq, ackedSeq: f.ackedSeq };
+      }
+      const r = new ByteReader(data, fail, f.pos);
+      const body = readTxnBody(r, fail);
+      f.txn =
+        session === undefined
+          ? { kind: CommandKind.Txn, compare: body.compare, success: body.success, failure: body.failure }
+          : { kind: CommandKind.Txn, compare: body.compare, success: body.success, failure: body.failure, session };
+      f.pos = r.pos;
+      break;
+    }
     case Tag.Auth: {
       const { command, end } = decodeAuthBody(data, f.pos);
       f.auth = command;
@@ -411,6 +473,9 @@ export function decodeCommand(data: Uint8Array): CommandEnvelope {
       break;
     case CommandKind.Noop:
       command = { kind: CommandKind.Noop };
+      break;
+    case CommandKind.Txn:
+      command = f.txn!;
       break;
     default:
       command = f.leaseCommand ?? f.auth!;

@@ -27,6 +27,7 @@ export const KvErrorCode = {
   SessionsFull: ConcordErrorCode.SessionsFull,
   InvalidCommand: ConcordErrorCode.InvalidCommand,
   InvalidScan: ConcordErrorCode.InvalidScan,
+  TxnTooLarge: ConcordErrorCode.TxnTooLarge,
   CorruptSnapshot: ConcordErrorCode.CorruptSnapshot,
   // Users, roles and permissions (auth-state.ts, src/auth).
   UserNotFound: ConcordErrorCode.UserNotFound,
@@ -180,6 +181,20 @@ export class InvalidScanError extends KvError {
   override readonly code = KvErrorCode.InvalidScan;
   constructor(readonly details: { readonly reason: string }) {
     super(KvErrorCode.InvalidScan, `invalid scan: ${details.reason}`);
+  }
+}
+
+/**
+ * A transaction exceeds one of its bounds: `limit` names the option
+ * (txnOpsMax: compares and ops, nested ones included; txnBytesMax: the bytes
+ * of its log entry; sessionResultBytesMax: the bytes of read results its
+ * session would hold unacknowledged), `max` its value, `actual` what the
+ * transaction needed. Nothing was applied.
+ */
+export class TxnTooLargeError extends KvError {
+  override readonly code = KvErrorCode.TxnTooLarge;
+  constructor(readonly details: { readonly limit: string; readonly max: number; readonly actual: number }) {
+    super(KvErrorCode.TxnTooLarge, `transaction too large: ${details.actual} over ${details.limit} ${details.max}`);
   }
 }
 
@@ -395,6 +410,7 @@ const rebuilders: Record<KvErrorCode, (d: KvErrorDetails, f: FieldReader) => KvE
   [KvErrorCode.SessionsFull]: (d, f) => new SessionsFullError({ sessionsMax: f.num(d, 'sessionsMax') }),
   [KvErrorCode.InvalidCommand]: (d, f) => new InvalidCommandError({ reason: f.str(d, 'reason') }),
   [KvErrorCode.InvalidScan]: (d, f) => new InvalidScanError({ reason: f.str(d, 'reason') }),
+  [KvErrorCode.TxnTooLarge]: (d, f) => new TxnTooLargeError({ limit: f.str(d, 'limit'), max: f.num(d, 'max'), actual: f.num(d, 'actual') }),
   [KvErrorCode.CorruptSnapshot]: (d, f) => new CorruptSnapshotError({ reason: f.str(d, 'reason') }),
   [KvErrorCode.UserNotFound]: (d, f) => new UserNotFoundError({ user: f.str(d, 'user') }),
   [KvErrorCode.UserExists]: (d, f) => new UserExistsError({ user: f.str(d, 'user') }),

@@ -7,6 +7,26 @@
  */
 export { KvStateMachine, type KvRestore } from './state-machine.js';
 export { KvSnapshot } from './snapshot-writer.js';
+export {
+  CompareOp,
+  CompareTarget,
+  TxnOpType,
+  isReadOnlyTxn,
+  type TxnBody,
+  type TxnCommand,
+  type TxnCompare,
+  type TxnDeleteOp,
+  type TxnGetOp,
+  type TxnNestedOp,
+  type TxnOp,
+  type TxnOpResult,
+  type TxnPutOp,
+  type TxnResult,
+  type TxnScanOp,
+  type TxnUpdateOp,
+} from './txn-types.js';
+export { txnBytesProblem, txnProblem } from './txn.js';
+export { TXN_DEPTH_MAX } from './txn-codec.js';
 export { defaultKvOptions, resolveKvOptions, type KvOptions } from './options.js';
 export { encodeCommand, decodeCommand, COMMAND_FORMAT_VERSION } from './command-codec.js';
 export { encodeApplyResult, decodeApplyResult } from './result-codec.js';
@@ -116,6 +136,7 @@ export {
   EmptyKeyError,
   InvalidCommandError,
   InvalidScanError,
+  TxnTooLargeError,
   KeyNotFoundError,
   KeyTooLargeError,
   LeaseExistsError,

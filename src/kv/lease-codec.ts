@@ -117,9 +117,9 @@ function readIds(r: ByteReader, fail: (reason: string) => never): number[] {
   return ids;
 }
 
-const ResultTag = { Granted: 7, Deleted: 8, KeptAlive: 9 } as const;
+const ResultTag = { Granted: 10, Deleted: 11, KeptAlive: 12 } as const;
 
-/** Writes a lease result with its tag (result-codec.ts's tags 7-9). */
+/** Writes a lease result with its tag (result-codec.ts's tags 10-12). */
 export function writeLeaseResult(w: ByteWriter, result: LeaseResult): void {
   switch (result.kind) {
     case LeaseResultKind.LeaseGranted:

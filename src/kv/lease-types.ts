@@ -76,7 +76,7 @@ export interface LeaseGrantedResult {
 
 export interface LeaseDeletedResult {
   readonly kind: typeof LeaseResultKind.LeaseDeleted;
-  /** The revision of the deletes (the entry that carried them). */
+  /** The store revision of the deletes (all at one); the unchanged current revision when nothing was deleted. */
   readonly revision: number;
   /** Leases and keys deleted. */
   readonly leases: number;

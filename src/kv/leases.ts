@@ -114,9 +114,12 @@ export class LeaseTable {
 
   /**
    * Applies a lease command (its session checks already passed) as the entry
-   * at `index`, whose time is `clockMs`. Deletes happen at revision `index`.
+   * at `index`, whose time is `clockMs`. A revoke or expiry that deletes keys
+   * deletes them all at store revision `revision` (the current one + 1: the
+   * caller moves the store's revision when the result's `keys` > 0); one that
+   * deletes none reports the current revision, `revision - 1`.
    */
-  execute(tree: KeyTree, index: number, clockMs: number, command: LeaseCommand, options: KvOptions): ApplyResult {
+  execute(tree: KeyTree, index: number, revision: number, clockMs: number, command: LeaseCommand, options: KvOptions): ApplyResult {
     switch (command.kind) {
       case LeaseCommandKind.LeaseGrant: {
         if (this.byId.size >= options.leasesMax) return failed(new LeasesFullError({ leasesMax: options.leasesMax }));
@@ -128,12 +131,14 @@ export class LeaseTable {
       case LeaseCommandKind.LeaseRevoke: {
         const deleted = this.revoke(tree, command.id);
         if (deleted instanceof KvError) return failed(deleted);
-        return { kind: LeaseResultKind.LeaseDeleted, revision: index, ...deleted };
+        return { kind: LeaseResultKind.LeaseDeleted, revision: deleted.keys > 0 ? revision : revision - 1, ...deleted };
       }
       case LeaseCommandKind.LeaseKeepAlive:
         return { kind: LeaseResultKind.LeaseKeptAlive, ttls: this.keepAlive(command.ids, clockMs) };
-      case LeaseCommandKind.LeaseExpire:
-        return { kind: LeaseResultKind.LeaseDeleted, revision: index, ...this.expire(tree, clockMs, command.leases, command.keys) };
+      case LeaseCommandKind.LeaseExpire: {
+        const deleted = this.expire(tree, clockMs, command.leases, command.keys);
+        return { kind: LeaseResultKind.LeaseDeleted, revision: deleted.keys > 0 ? revision : revision - 1, ...deleted };
+      }
     }
   }
 

@@ -34,6 +34,16 @@ export interface KvOptions {
   readonly leaseTtlMaxMs: number;
   /** Most live leases; a grant beyond fails with LeasesFullError. */
   readonly leasesMax: number;
+  /** Most compares plus ops in one transaction, nested ones and both branches included (etcd's fixed cap is 128). */
+  readonly txnOpsMax: number;
+  /** Largest encoded transaction (its log entry), in bytes; it must fit in a peer frame with room to spare. */
+  readonly txnBytesMax: number;
+  /**
+   * Most bytes of transaction results one session may hold unacknowledged
+   * (they are saved for exactly-once retries and go into snapshots); a
+   * transaction whose result would go over fails with TxnTooLargeError.
+   */
+  readonly sessionResultBytesMax: number;
 }
 
 export const defaultKvOptions: KvOptions = Object.freeze({
@@ -50,6 +60,9 @@ export const defaultKvOptions: KvOptions = Object.freeze({
   leaseTtlMinMs: 1_000,
   leaseTtlMaxMs: 10 * 365 * 24 * 3600 * 1000,
   leasesMax: 1_000_000,
+  txnOpsMax: 10_000,
+  txnBytesMax: 8 * 1024 * 1024,
+  sessionResultBytesMax: 16 * 1024 * 1024,
 });
 
 /** Fills in defaults and checks the combination (a bad configuration is a programmer error). */
@@ -69,8 +82,8 @@ export function resolveKvOptions(options: Partial<KvOptions> = {}): KvOptions {
     `keyBytesMax + valueBytesMax must leave room in a ${SNAPSHOT_BLOCK_BYTES_MAX}-byte snapshot block`,
   );
   assert(
-    resolved.sessionResultsMax * (resolved.keyBytesMax + 256) <= SNAPSHOT_BLOCK_BYTES_MAX,
-    'sessionResultsMax saved results (each may hold a key) must fit in one snapshot block',
+    resolved.sessionResultsMax * (resolved.keyBytesMax + 256) + resolved.sessionResultBytesMax <= SNAPSHOT_BLOCK_BYTES_MAX,
+    'sessionResultsMax saved results (each may hold a key) plus sessionResultBytesMax of transaction results must fit in one snapshot block',
   );
   return Object.freeze(resolved);
 }

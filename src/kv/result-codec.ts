@@ -7,8 +7,9 @@ import { ByteReader, ByteWriter } from './bytes.js';
 import { InvalidCommandError, kvErrorFromWire, type KvErrorDetailValue, type KvErrorDetails } from './errors.js';
 import { ResultKind, okResult, type ApplyResult } from './types.js';
 import { readLeaseResult, writeLeaseResult } from './lease-codec.js';
+import { readTxnResult, writeTxnResult } from './txn-codec.js';
 
-const Tag = { Write: 1, Delete: 2, SessionOpened: 3, SessionClosed: 4, Ok: 5, Error: 6 } as const;
+const Tag = { Write: 1, Delete: 2, SessionOpened: 3, SessionClosed: 4, Ok: 5, Error: 6, Txn: 7 } as const;
 const DetailTag = { Null: 0, Number: 1, String: 2, Bytes: 3 } as const;
 
 export function writeResult(w: ByteWriter, result: ApplyResult): void {
@@ -36,6 +37,10 @@ export function writeResult(w: ByteWriter, result: ApplyResult): void {
     case ResultKind.Ok:
       w.u8(Tag.Ok);
       return;
+    case ResultKind.Txn:
+      w.u8(Tag.Txn);
+      writeTxnResult(w, result);
+      return;
     case ResultKind.Error: {
       w.u8(Tag.Error);
       w.string(result.error.code);
@@ -48,7 +53,7 @@ export function writeResult(w: ByteWriter, result: ApplyResult): void {
       return;
     }
     default:
-      // Tags 7-9: lease results (lease-codec.ts).
+      // Tags 10-12: lease results (lease-codec.ts).
       writeLeaseResult(w, result);
   }
 }
@@ -85,6 +90,8 @@ export function readResult(r: ByteReader, fail: (reason: string) => never): Appl
       return { kind: ResultKind.SessionClosed, closed: bool(r, fail) };
     case Tag.Ok:
       return okResult;
+    case Tag.Txn:
+      return readTxnResult(r, fail);
     case Tag.Error: {
       const code = r.string();
       const count = r.varint();

@@ -9,7 +9,8 @@
  * member expires the same session at the same log index.
  */
 import BTreeModule from 'sorted-btree';
-import type { ApplyResult } from './types.js';
+import { txnResultBytes } from './txn-codec.js';
+import { ResultKind, type ApplyResult } from './types.js';
 
 // sorted-btree is CommonJS; under Node's ESM loader its default import is module.exports.
 const BTree = BTreeModule.default;
@@ -25,6 +26,8 @@ export interface Session {
   ackedSeq: number;
   /** Saved results of unacknowledged writes, by seq. */
   readonly results: Map<number, ApplyResult>;
+  /** Encoded bytes of the transaction results in `results` (bounded by sessionResultBytesMax). */
+  resultBytes: number;
   /**
    * This session's key in the expiry index. Its deadline may be older than
    * `deadlineMs`: a write only moves `deadlineMs`, and `expire` files the
@@ -75,7 +78,9 @@ export class SessionTable {
   /** Adds a session (opened now, or read from a snapshot: ids must arrive in increasing order). */
   add(id: number, ttlMs: number, deadlineMs: number, ackedSeq = 0, results = new Map<number, ApplyResult>()): Session {
     const expiryKey = { deadlineMs, id };
-    const session: Session = { id, ttlMs, deadlineMs, ackedSeq, results, expiryKey };
+    let resultBytes = 0;
+    for (const result of results.values()) resultBytes += savedResultBytes(result);
+    const session: Session = { id, ttlMs, deadlineMs, ackedSeq, results, resultBytes, expiryKey };
     this.byId.set(id, session);
     this.byDeadline.set(expiryKey, session);
     return session;
@@ -131,14 +136,32 @@ export class SessionTable {
     const results = session.results;
     if (results.size === 0) return;
     if (ackedSeq - previous <= results.size) {
-      for (let seq = previous + 1; seq <= ackedSeq; seq++) results.delete(seq);
+      for (let seq = previous + 1; seq <= ackedSeq; seq++) this.forget(session, seq);
     } else {
-      for (const seq of results.keys()) if (seq <= ackedSeq) results.delete(seq);
+      for (const seq of results.keys()) if (seq <= ackedSeq) this.forget(session, seq);
     }
+  }
+
+  /** Saves the result of the session's write `seq`; `bytes`: its savedResultBytes when the caller has it already. */
+  save(session: Session, seq: number, result: ApplyResult, bytes = savedResultBytes(result)): void {
+    session.results.set(seq, result);
+    session.resultBytes += bytes;
+  }
+
+  private forget(session: Session, seq: number): void {
+    const result = session.results.get(seq);
+    if (result === undefined) return;
+    session.resultBytes -= savedResultBytes(result);
+    session.results.delete(seq);
   }
 
   clear(): void {
     this.byId.clear();
     this.byDeadline.clear();
   }
+}
+
+/** What a saved result counts against sessionResultBytesMax: transaction results only (the others are small and counted by number). */
+export function savedResultBytes(result: ApplyResult): number {
+  return result.kind === ResultKind.Txn ? txnResultBytes(result) : 0;
 }

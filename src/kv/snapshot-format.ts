@@ -1,42 +1,52 @@
 /**
  * The snapshot stream of the key-value state machine.
  *
- *   header:  "CKVS" | u8 formatVersion (1, 2 or 3)
+ *   header:  "CKVS" | u8 formatVersion (1, 2, 3 or 4)
  *   blocks:  u32 payloadBytes | payload | u32 crc32c(payload)      (big-endian)
  *   payload: u8 kind | body
- *     META (1)      varint appliedIndex, clockMs, entryCount, sessionCount
- *                   [format 3: varint leaseCount]
+ *     META (1)      varint appliedIndex, clockMs, entryCount, sessionCount,
+ *                   and in formats 3 and 4: varint revision (the store
+ *                   revision), and in format 4: varint leaseCount
  *     ENTRIES (2)   u32 count | count x (key, value as varint length + bytes;
- *                   varint version, createRevision, modRevision
- *                   [format 3: varint lease, expiresAtMs])
+ *                   varint version, createRevision, modRevision, and in
+ *                   formats 3 and 4: varint lease, and in format 4: varint
+ *                   expiresAtMs, the key's own TTL deadline or 0)
  *     SESSIONS (3)  u32 count | count x (varint id, ttlMs, deadlineMs, ackedSeq,
  *                   resultCount | resultCount x (varint seq, result))
- *     AUTH (5)      formats 2 and 3: users, roles and the auth switch
+ *     AUTH (5)      formats 2 to 4: users, roles and the auth switch
  *                   (AuthState.write in auth-state.ts)
- *     LEASES (6)    format 3 only: u32 count | count x (varint id,
+ *     LEASES (6)    format 4 only: u32 count | count x (varint id,
  *                   grantedTtlMs, expiresAtMs), ids increasing (lease-codec.ts)
  *     END (4)       empty
  *
  * Blocks come in the order META, ENTRIES*, SESSIONS*, [AUTH], LEASES*, END, and
- * nothing may follow END. Formats 2 and 3 have exactly one AUTH block, format 1 none.
- * Format 3 is written only while a lease or a key TTL exists (the same
- * upgrade rule as for auth below: every member must run a version that reads
- * format 3 before the first lease is granted); a key's lease and expiry
- * time are in its entry, so the keys of each lease are rebuilt from them.
- * A writer uses format 1 while no auth command has ever taken effect (the
- * auth state is pristine): a cluster that does not use auth keeps writing the
- * same bytes as members that predate auth, so members can be upgraded one at
- * a time. Every member must be upgraded before the first auth command (an
- * older member refuses it and a format-2 snapshot). Each block is checksummed on its own, so a reader rejects
+ * nothing may follow END. Format 2 has exactly one AUTH block, format 1 none,
+ * formats 3 and 4 one when the auth state is not pristine (no auth command ever
+ * took effect) and none otherwise.
+ *
+ * Format 4 is format 3 with the lease state (leases.ts): written only while a
+ * lease or a key TTL exists, so a store that never used them writes format 3
+ * (upgrade every member before the first lease or TTL, as for auth). The keys
+ * of each lease are rebuilt from the entries' lease ids.
+ *
+ * Format 3 (the store revision, etcd's model) is what members write now.
+ * Formats 1 and 2 are still read: their revisions were Raft indexes, so the
+ * restored store revision is the snapshot's appliedIndex (at least every
+ * revision those members ever answered, so revisions stay monotonic for
+ * clients across the upgrade), and keys have no lease. A member that predates
+ * format 3 cannot read it: upgrade every member before the first snapshot is
+ * sent to a lagging one (as for auth, which needed format 2). Each block is checksummed on its own, so a reader rejects
  * corruption as soon as it reads the damaged block; the totals in META, the
  * strict key order and the END block catch lost, repeated or reordered blocks
  * and truncation. The format is deterministic: equal states give equal bytes.
  */
 export const SNAPSHOT_MAGIC = Uint8Array.of(0x43, 0x4b, 0x56, 0x53); // "CKVS"
 export const SNAPSHOT_FORMAT_VERSION = 3;
-/** The format with an AUTH block and no lease state, still read, and still written while no lease or key TTL exists. */
+/** Format 3 plus leases and key TTLs: written while any exist. */
+export const SNAPSHOT_FORMAT_VERSION_LEASES = 4;
+/** The format with index-based revisions and an AUTH block: still read. */
 export const SNAPSHOT_FORMAT_VERSION_AUTH = 2;
-/** The format without an AUTH block, still read, and still written for a pristine auth state. */
+/** The format with index-based revisions and no AUTH block: still read. */
 export const SNAPSHOT_FORMAT_VERSION_NO_AUTH = 1;
 export const SNAPSHOT_HEADER_BYTES = SNAPSHOT_MAGIC.length + 1;
 

@@ -21,6 +21,7 @@ import {
   SNAPSHOT_BLOCK_BYTES_MAX,
   SNAPSHOT_FORMAT_VERSION,
   SNAPSHOT_FORMAT_VERSION_AUTH,
+  SNAPSHOT_FORMAT_VERSION_LEASES,
   SNAPSHOT_FORMAT_VERSION_NO_AUTH,
   SNAPSHOT_HEADER_BYTES,
   SNAPSHOT_MAGIC,
@@ -31,10 +32,12 @@ import type { ApplyResult } from './types.js';
 /** The state a complete, valid snapshot describes. */
 export interface RestoredState {
   readonly appliedIndex: number;
+  /** The store revision (formats 1 and 2: the appliedIndex, see snapshot-format.ts). */
+  readonly revision: number;
   readonly clockMs: number;
   readonly tree: KeyTree;
   readonly sessions: SessionTable;
-  /** Empty (pristine) for a format-1 snapshot. */
+  /** Empty (pristine) for a snapshot without an AUTH block. */
   readonly auth: AuthState;
   /** Empty for a format-1 or -2 snapshot. */
   readonly leases: LeaseTable;
@@ -48,6 +51,7 @@ interface Meta {
   readonly clockMs: number;
   readonly entryCount: number;
   readonly sessionCount: number;
+  readonly revision: number;
   readonly leaseCount: number;
 }
 
@@ -99,7 +103,15 @@ export class SnapshotReader {
     if (this.failure) throw this.failure;
     if (this.stage !== Stage.Done) this.fail('truncated: the stream ended before the END block');
     const meta = this.meta!;
-    return { appliedIndex: meta.appliedIndex, clockMs: meta.clockMs, tree: this.tree, sessions: this.sessions, auth: this.auth ?? new AuthState(), leases: this.leases };
+    return {
+      appliedIndex: meta.appliedIndex,
+      revision: meta.revision,
+      clockMs: meta.clockMs,
+      tree: this.tree,
+      sessions: this.sessions,
+      auth: this.auth ?? new AuthState(),
+      leases: this.leases,
+    };
   }
 
   private expect(bytes: number, stage: Stage): void {
@@ -115,7 +127,12 @@ export class SnapshotReader {
         for (let i = 0; i < SNAPSHOT_MAGIC.length; i++) {
           if (t[i] !== SNAPSHOT_MAGIC[i]) this.fail('not a key-value snapshot (bad magic)');
         }
-        if (t[4] !== SNAPSHOT_FORMAT_VERSION && t[4] !== SNAPSHOT_FORMAT_VERSION_AUTH && t[4] !== SNAPSHOT_FORMAT_VERSION_NO_AUTH) {
+        if (
+          t[4] !== SNAPSHOT_FORMAT_VERSION_LEASES &&
+          t[4] !== SNAPSHOT_FORMAT_VERSION &&
+          t[4] !== SNAPSHOT_FORMAT_VERSION_AUTH &&
+          t[4] !== SNAPSHOT_FORMAT_VERSION_NO_AUTH
+        ) {
           this.fail(`unsupported snapshot format version ${t[4]}`);
         }
         this.formatVersion = t[4]!;
@@ -162,14 +179,14 @@ export class SnapshotReader {
         this.auth = AuthState.read(r, this.fail, this.keyBytesMax);
         break;
       case BlockKind.Leases:
-        if (this.formatVersion !== SNAPSHOT_FORMAT_VERSION) this.fail(`LEASES block in a format-${this.formatVersion} snapshot`);
-        if (previous !== BlockKind.Auth && previous !== BlockKind.Leases) this.fail('LEASES block out of order');
+        if (this.formatVersion !== SNAPSHOT_FORMAT_VERSION_LEASES) this.fail(`LEASES block in a format-${this.formatVersion} snapshot`);
+        if (previous === 0 || previous === BlockKind.End) this.fail('LEASES block out of order');
         this.lastLeaseId = readLeaseRecords(r, this.leases, this.lastLeaseId, this.fail);
         if (this.leases.size > this.meta!.leaseCount) this.fail('more leases than META says');
         break;
       case BlockKind.End: {
         if (previous === 0) this.fail('END block before META');
-        if (this.formatVersion !== SNAPSHOT_FORMAT_VERSION_NO_AUTH && this.auth === null) this.fail(`format-${this.formatVersion} snapshot without an AUTH block`);
+        if (this.formatVersion === SNAPSHOT_FORMAT_VERSION_AUTH && this.auth === null) this.fail('format-2 snapshot without an AUTH block');
         const meta = this.meta!;
         if (this.leases.size !== meta.leaseCount) this.fail(`${this.leases.size} leases, META says ${meta.leaseCount}`);
         this.attachLeaseKeys();
@@ -186,13 +203,21 @@ export class SnapshotReader {
   }
 
   private readMeta(r: ByteReader): void {
-    const withLeases = this.formatVersion === SNAPSHOT_FORMAT_VERSION;
-    this.meta = { appliedIndex: r.varint(), clockMs: r.varint(), entryCount: r.varint(), sessionCount: r.varint(), leaseCount: withLeases ? r.varint() : 0 };
+    const appliedIndex = r.varint();
+    const clockMs = r.varint();
+    const entryCount = r.varint();
+    const sessionCount = r.varint();
+    // Formats 1 and 2 had index-based revisions: the appliedIndex is at least every one of them.
+    const revisioned = this.formatVersion === SNAPSHOT_FORMAT_VERSION || this.formatVersion === SNAPSHOT_FORMAT_VERSION_LEASES;
+    const revision = revisioned ? r.varint() : appliedIndex;
+    if (revision > appliedIndex) this.fail(`revision ${revision} above appliedIndex ${appliedIndex}`);
+    const leaseCount = this.formatVersion === SNAPSHOT_FORMAT_VERSION_LEASES ? r.varint() : 0;
+    this.meta = { appliedIndex, clockMs, entryCount, sessionCount, revision, leaseCount };
   }
 
   /** Files every key under its lease and its own TTL (leases come after the entries in the stream). */
   private attachLeaseKeys(): void {
-    if (this.formatVersion !== SNAPSHOT_FORMAT_VERSION) return;
+    if (this.formatVersion !== SNAPSHOT_FORMAT_VERSION_LEASES && this.formatVersion !== SNAPSHOT_FORMAT_VERSION) return;
     for (const entry of this.tree.values()) {
       if (entry.lease !== 0 && !this.leases.attach(entry)) this.fail(`a key is attached to lease ${entry.lease}, which the snapshot lacks`);
       if (entry.expiresAtMs !== 0) this.leases.addKeyTtl(entry);
@@ -200,9 +225,10 @@ export class SnapshotReader {
   }
 
   private readEntries(r: ByteReader): void {
-    const appliedIndex = this.meta!.appliedIndex;
+    const revision = this.meta!.revision;
+    const withTtls = this.formatVersion === SNAPSHOT_FORMAT_VERSION_LEASES;
+    const hasLease = withTtls || this.formatVersion === SNAPSHOT_FORMAT_VERSION;
     const count = r.u32();
-    const withLeases = this.formatVersion === SNAPSHOT_FORMAT_VERSION;
     if (count === 0) this.fail('empty ENTRIES block');
     for (let i = 0; i < count; i++) {
       const keyView = r.raw(r.varint());
@@ -213,13 +239,13 @@ export class SnapshotReader {
       const version = r.varint();
       const createRevision = r.varint();
       const modRevision = r.varint();
-      const lease = withLeases ? r.varint() : 0;
-      const expiresAtMs = withLeases ? r.varint() : 0;
+      const lease = hasLease ? r.varint() : 0;
+      const expiresAtMs = withTtls ? r.varint() : 0;
       if (lease !== 0 && expiresAtMs !== 0) this.fail('a key with both a lease and a TTL');
       if (key.length === 0) this.fail('empty key');
       // Binary strings compare in unsigned byte order (see bytes.ts).
       if (this.lastKey !== null && this.lastKey >= key) this.fail('keys out of order');
-      if (version < 1 || createRevision < 1 || createRevision > modRevision || modRevision > appliedIndex) {
+      if (version < 1 || createRevision < 1 || createRevision > modRevision || modRevision > revision) {
         this.fail('entry version or revisions out of range');
       }
       this.tree.set(key, new StoredEntry(key, value, version, createRevision, modRevision, lease, expiresAtMs));

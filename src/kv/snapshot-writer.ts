@@ -13,14 +13,7 @@ import type { SessionTable } from './sessions.js';
 import type { AuthState } from './auth-state.js';
 import { writeLeaseRecord } from './lease-codec.js';
 import type { LeaseTable } from './leases.js';
-import {
-  BLOCK_FRAMING_BYTES,
-  BlockKind,
-  SNAPSHOT_FORMAT_VERSION,
-  SNAPSHOT_FORMAT_VERSION_AUTH,
-  SNAPSHOT_FORMAT_VERSION_NO_AUTH,
-  SNAPSHOT_MAGIC,
-} from './snapshot-format.js';
+import { BLOCK_FRAMING_BYTES, BlockKind, SNAPSHOT_FORMAT_VERSION, SNAPSHOT_FORMAT_VERSION_LEASES, SNAPSHOT_MAGIC } from './snapshot-format.js';
 
 /** Starts a block at the writer's position; returns where it starts. */
 function beginBlock(w: ByteWriter, kind: BlockKind): number {
@@ -41,14 +34,15 @@ function endBlock(w: ByteWriter, start: number): void {
 function entryBytes(e: StoredEntry, withLeases: boolean): number {
   const keyBytes = e.keyString.length;
   return (
-    (withLeases ? varintBytes(e.lease) + varintBytes(e.expiresAtMs) : 0) +
+    (withLeases ? varintBytes(e.expiresAtMs) : 0) +
     varintBytes(keyBytes) +
     keyBytes +
     varintBytes(e.value.length) +
     e.value.length +
     varintBytes(e.version) +
     varintBytes(e.createRevision) +
-    varintBytes(e.modRevision)
+    varintBytes(e.modRevision) +
+    varintBytes(e.lease)
   );
 }
 
@@ -62,9 +56,9 @@ export class KvSnapshot implements Iterable<Uint8Array> {
   private readonly sessionBlocks: readonly Uint8Array[];
   private readonly sessionCount: number;
   private readonly entryCount: number;
-  /** The AUTH block, encoded when the snapshot is taken (the auth state is small and mutable); null: format 1. */
+  /** The AUTH block, encoded when the snapshot is taken (the auth state is small and mutable); null: pristine, no block. */
   private readonly authBlock: Uint8Array | null;
-  /** The LEASES blocks (format 3), encoded when the snapshot is taken; null: no lease state, format 1 or 2. */
+  /** The LEASES blocks (format 4), encoded when the snapshot is taken; null: no lease state (format 3). */
   private readonly leaseBlocks: readonly Uint8Array[] | null;
   private readonly leaseCount: number;
 
@@ -76,22 +70,22 @@ export class KvSnapshot implements Iterable<Uint8Array> {
     sessions: SessionTable,
     private readonly chunkBytes: number,
     auth: AuthState | null = null,
+    /** The store revision at appliedIndex. */
+    readonly revision: number = 0,
     leases: LeaseTable | null = null,
   ) {
     this.entryCount = tree.size;
     this.sessionCount = sessions.size;
     this.sessionBlocks = encodeSessionBlocks(sessions, chunkBytes);
     const withLeases = leases !== null && !leases.pristine;
-    // Format 3 always has an AUTH block (pristine or not), as format 2 does.
-    this.authBlock = auth === null || (auth.pristine && !withLeases) ? null : encodeAuthBlock(auth);
+    this.authBlock = auth === null || auth.pristine ? null : encodeAuthBlock(auth);
     this.leaseBlocks = withLeases ? encodeLeaseBlocks(leases, chunkBytes) : null;
     this.leaseCount = withLeases ? leases.size : 0;
   }
 
   /** The format version of this snapshot's bytes (see snapshot-format.ts). */
   get formatVersion(): number {
-    if (this.leaseBlocks !== null) return SNAPSHOT_FORMAT_VERSION;
-    return this.authBlock === null ? SNAPSHOT_FORMAT_VERSION_NO_AUTH : SNAPSHOT_FORMAT_VERSION_AUTH;
+    return this.leaseBlocks === null ? SNAPSHOT_FORMAT_VERSION : SNAPSHOT_FORMAT_VERSION_LEASES;
   }
 
   *[Symbol.iterator](): Iterator<Uint8Array> {
@@ -104,6 +98,7 @@ export class KvSnapshot implements Iterable<Uint8Array> {
     head.varint(this.clockMs);
     head.varint(this.entryCount);
     head.varint(this.sessionCount);
+    head.varint(this.revision);
     const withLeases = this.leaseBlocks !== null;
     if (withLeases) head.varint(this.leaseCount);
     endBlock(head, meta);
@@ -131,10 +126,8 @@ export class KvSnapshot implements Iterable<Uint8Array> {
       w.varint(entry.version);
       w.varint(entry.createRevision);
       w.varint(entry.modRevision);
-      if (withLeases) {
-        w.varint(entry.lease);
-        w.varint(entry.expiresAtMs);
-      }
+      w.varint(entry.lease);
+      if (withLeases) w.varint(entry.expiresAtMs);
       count++;
     }
     if (w !== null) {

@@ -13,7 +13,7 @@ import { assert } from '../common/errors.js';
 import { CommandFields, readCommand } from './command-codec.js';
 import { KvError, SessionExpiredError, SessionResultsFullError, SessionsFullError, StaleSequenceError } from './errors.js';
 import { newKeyTree, type KeyTree } from './key-tree.js';
-import { EMPTY_VALUE, errorResult, KeyWrites, type PendingWrite } from './key-writes.js';
+import { changedKeySpace, EMPTY_VALUE, errorResult, KeyWrites, type PendingWrite } from './key-writes.js';
 import { resolveKvOptions, type KvOptions } from './options.js';
 import { scanKeys } from './scan.js';
 import { SessionTable, type Session } from './sessions.js';
@@ -26,6 +26,10 @@ import { LeaseTable } from './leases.js';
 import { isLeaseCommand, type LeaseCommand, type LeaseInfo } from './lease-types.js';
 import { CommandKind, ResultKind, okResult, type ApplyResult, type Command, type KvEntry, type ScanPage, type ScanRequest } from './types.js';
 import { commandProblem, sessionProblem } from './validate.js';
+import { TxnExecutor, txnBytesProblem, txnProblem } from './txn.js';
+import { isReadOnlyTxn, type TxnBody, type TxnCommand, type TxnResult } from './txn-types.js';
+import { encodeCommand } from './command-codec.js';
+import { InvalidCommandError } from './errors.js';
 
 /** Incremental restore: push the snapshot's chunks, then `finish()` swaps the new state in. */
 export interface KvRestore {
@@ -41,19 +45,36 @@ export class KvStateMachine {
   private readonly authState = new AuthState();
   private leases = new LeaseTable();
   private applied = 0;
+  /** The store revision: +1 per applied entry that changed the key space (see `revision`). */
+  private rev = 0;
   private clock = 0;
   /** Scratch for the apply path (see PendingWrite). */
   private readonly fields = new CommandFields();
   private readonly writes: KeyWrites;
+  private readonly txns: TxnExecutor;
 
   constructor(options: Partial<KvOptions> = {}) {
     this.options = resolveKvOptions(options);
     this.writes = new KeyWrites(this.options, () => this.leases);
+    // A transaction's puts detach keys from their leases and clear their TTLs; its deletes drop them (leases.ts).
+    this.txns = new TxnExecutor(this.options, (previous, next) => this.leases.replaced(previous, next));
   }
 
   /** Index of the last entry applied (or of the restored snapshot). */
   get appliedIndex(): number {
     return this.applied;
+  }
+
+  /**
+   * The store revision (etcd's model): the number of applied entries that
+   * changed the key space. Each write or transaction that changes a key takes
+   * the next revision, whatever number of keys it touches; failed writes,
+   * deletes of missing keys, session and auth entries take none. Keys record
+   * the revisions that created and last changed them; response headers, watch
+   * and leases read this one getter.
+   */
+  get revision(): number {
+    return this.rev;
   }
 
   /** The state machine's clock: the largest leader time seen in the log. */
@@ -122,6 +143,10 @@ export class KvStateMachine {
       case CommandKind.Noop:
         result = okResult;
         break;
+      case CommandKind.Txn:
+        result = this.executeTxn(f.txn!, data.length);
+        f.txn = null;
+        break;
       default:
         if (f.leaseCommand !== null) {
           result = this.executeLease(index, f.leaseCommand);
@@ -143,6 +168,22 @@ export class KvStateMachine {
    * are copied, so the caller may reuse its arrays.
    */
   applyCommand(index: number, command: Command, leaderTimeMs: number): ApplyResult {
+    // A transaction goes through its encoding: the same checks, sizes and copies as from the log.
+    if (command.kind === CommandKind.Txn) {
+      let data: Uint8Array;
+      try {
+        // Checked before encoding: the encoding keeps only the fields it knows.
+        const problem = txnProblem(command, this.options);
+        if (problem !== null) throw problem;
+        data = encodeCommand(command, leaderTimeMs);
+      } catch (err) {
+        if (!(err instanceof KvError)) throw err;
+        this.checkIndex(index);
+        this.applied = index;
+        return errorResult(err);
+      }
+      return this.apply(index, data);
+    }
     this.checkIndex(index);
     assert(Number.isSafeInteger(leaderTimeMs) && leaderTimeMs >= 0, 'leaderTimeMs must be a non-negative integer');
     this.advanceClock(leaderTimeMs);
@@ -280,10 +321,35 @@ export class KvStateMachine {
     return result;
   }
 
-  private executeWriteChecked(index: number, w: PendingWrite): ApplyResult {
+  /** A transaction: exactly-once when it carries a session; one revision when it changes a key. */
+  private executeTxn(command: TxnCommand, entryBytes: number): ApplyResult {
+    const ref = command.session;
+    const problem = sessionProblem(ref);
+    if (problem !== null) return errorResult(problem);
+    const admitted = ref === undefined ? null : this.admitSessionCommand(ref.sessionId, ref.seq, ref.ackedSeq);
+    if (admitted !== null && 'kind' in admitted) return admitted;
+    const invalid = txnProblem(command, this.options) ?? txnBytesProblem(entryBytes, this.options);
+    let result: ApplyResult;
+    let resultBytes = 0;
+    if (invalid !== null) {
+      result = errorResult(invalid);
+    } else {
+      const budget = admitted === null ? Infinity : this.options.sessionResultBytesMax - admitted.resultBytes;
+      const run = this.txns.run(this.tree, this.rev + 1, command, budget);
+      if (run.changed) this.rev++;
+      result = run.result;
+      resultBytes = run.resultBytes;
+    }
+    if (admitted !== null) this.sessions.save(admitted, ref!.seq, result, resultBytes);
+    return result;
+  }
+
+  private executeWriteChecked(_index: number, w: PendingWrite): ApplyResult {
     // A key's own TTL runs from this entry's time (the same on every member).
     w.expiresAtMs = w.keyTtlMs === 0 ? 0 : this.clock + w.keyTtlMs;
-    return this.writes.execute(this.tree, index, w);
+    const result = this.writes.execute(this.tree, this.rev + 1, w);
+    if (changedKeySpace(result)) this.rev++;
+    return result;
   }
 
   /** A lease command (leases.ts), exactly-once when it carries a session (like a write). */
@@ -293,7 +359,9 @@ export class KvStateMachine {
     if (problem !== null) return errorResult(problem);
     const admitted = ref === undefined ? null : this.admitSessionCommand(ref.sessionId, ref.seq, ref.ackedSeq);
     if (admitted !== null && 'kind' in admitted) return admitted;
-    const result = this.leases.execute(this.tree, index, this.clock, command, this.options);
+    const result = this.leases.execute(this.tree, index, this.rev + 1, this.clock, command, this.options);
+    // A revoke or expiry that deleted keys is one change of the key space: one store revision for all of them.
+    if (result.kind === ResultKind.LeaseDeleted && result.keys > 0) this.rev++;
     admitted?.results.set(ref!.seq, result);
     return result;
   }
@@ -359,6 +427,20 @@ export class KvStateMachine {
     return this.leases.nextExpiryMs();
   }
 
+  /**
+   * A read-only transaction (no put, update or delete in any branch) on the
+   * local state, without the log: the server serves it after a ReadIndex,
+   * like a get. Throws its problem (InvalidCommandError, TxnTooLargeError).
+   */
+  readTxn(body: TxnBody): TxnResult {
+    const problem = txnProblem({ kind: CommandKind.Txn, compare: body.compare, success: body.success, failure: body.failure }, this.options);
+    if (problem !== null) throw problem;
+    if (!isReadOnlyTxn(body)) throw new InvalidCommandError({ reason: 'txn: a transaction with writes must go through the log' });
+    const { result } = this.txns.run(this.tree, this.rev + 1, body, Infinity, true);
+    if (result.kind === ResultKind.Error) throw result.error;
+    return result;
+  }
+
   // ------------------------------------------------------------------ snapshots
 
   /**
@@ -368,7 +450,7 @@ export class KvStateMachine {
    * meanwhile without affecting it.
    */
   snapshot(): KvSnapshot {
-    return new KvSnapshot(this.applied, this.clock, this.tree.clone(), this.sessions, this.options.snapshotChunkBytes, this.authState, this.leases);
+    return new KvSnapshot(this.applied, this.clock, this.tree.clone(), this.sessions, this.options.snapshotChunkBytes, this.authState, this.rev, this.leases);
   }
 
   /** Starts an incremental restore; the state changes only when `finish()` succeeds. */
@@ -383,6 +465,7 @@ export class KvStateMachine {
         this.authState.adopt(state.auth);
         this.leases = state.leases;
         this.applied = state.appliedIndex;
+        this.rev = state.revision;
         this.clock = state.clockMs;
       },
     };

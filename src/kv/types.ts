@@ -5,6 +5,7 @@
 import type { KvError } from './errors.js';
 import { AuthCommandKind, type AuthCommand } from './auth-types.js';
 import { LeaseCommandKind, LeaseResultKind, type LeaseCommand, type LeaseResult } from './lease-types.js';
+import type { TxnCommand, TxnResult } from './txn-types.js';
 
 /**
  * One stored key. Objects are immutable and shared: the state machine replaces
@@ -17,9 +18,9 @@ export interface KvEntry {
   readonly value: Uint8Array;
   /** Writes since the key was (re)created: 1 after creation. A deleted and re-created key starts again at 1. */
   readonly version: number;
-  /** Raft index of the entry that created the key. */
+  /** Store revision of the change that created the key (this generation of it). */
   readonly createRevision: number;
-  /** Raft index of the entry that last changed the key. */
+  /** Store revision of the change that last wrote the key. */
   readonly modRevision: number;
   /**
    * The lease the key is attached to (deleted with it); 0 or absent: none. (Optional on the wire: a
@@ -59,6 +60,8 @@ export const CommandKind = {
   CloseSession: 'closeSession',
   KeepAlive: 'keepAlive',
   Noop: 'noop',
+  /** A multi-key transaction (txn-types.ts). */
+  Txn: 'txn',
   /** Users, roles, permissions and the auth switch (auth-types.ts). */
   ...AuthCommandKind,
   /** Leases and key TTLs (lease-types.ts). */
@@ -126,7 +129,7 @@ export interface NoopCommand {
 }
 
 export type WriteCommand = PutCommand | UpdateCommand | DeleteCommand;
-export type Command = WriteCommand | OpenSessionCommand | CloseSessionCommand | KeepAliveCommand | NoopCommand | AuthCommand | LeaseCommand;
+export type Command = WriteCommand | OpenSessionCommand | CloseSessionCommand | KeepAliveCommand | NoopCommand | TxnCommand | AuthCommand | LeaseCommand;
 
 /** A command with the leader's wall-clock time at proposal, as stored in one log entry. */
 export interface CommandEnvelope {
@@ -144,6 +147,7 @@ export const ResultKind = {
   Ok: 'ok',
   Error: 'error',
   ...LeaseResultKind,
+  Txn: 'txn',
 } as const;
 export type ResultKind = (typeof ResultKind)[keyof typeof ResultKind];
 
@@ -152,7 +156,7 @@ export interface WriteResult {
   /** The key's version after the write. */
   readonly version: number;
   readonly createRevision: number;
-  /** The index of the entry that made the write (the key's new modRevision). */
+  /** The store revision of the write (the key's new modRevision). */
   readonly modRevision: number;
 }
 
@@ -160,7 +164,7 @@ export interface DeleteResult {
   readonly kind: typeof ResultKind.Delete;
   /** False when the key did not exist. */
   readonly deleted: boolean;
-  /** Index of the entry that carried the delete. */
+  /** The store revision of the delete; the unchanged current revision when nothing was deleted. */
   readonly revision: number;
 }
 
@@ -191,7 +195,7 @@ export interface ErrorResult {
   readonly error: KvError;
 }
 
-export type ApplyResult = WriteResult | DeleteResult | SessionOpenedResult | SessionClosedResult | OkResult | ErrorResult | LeaseResult;
+export type ApplyResult = WriteResult | DeleteResult | SessionOpenedResult | SessionClosedResult | OkResult | ErrorResult | TxnResult | LeaseResult;
 
 export const okResult: OkResult = Object.freeze({ kind: ResultKind.Ok });
 

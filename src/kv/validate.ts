@@ -12,7 +12,8 @@ import {
   ValueTooLargeError,
   type KvError,
 } from './errors.js';
-import type { KvOptions } from './options.js';
+import { defaultKvOptions, type KvOptions } from './options.js';
+import { txnProblem } from './txn.js';
 import { authCommandProblem } from './auth-validate.js';
 import { isAuthCommand } from './auth-types.js';
 import { KEY_TTL_MS_MAX, LEASE_IDS_PER_ENTRY_MAX, LeaseCommandKind, isLeaseCommand, type LeaseCommand } from './lease-types.js';
@@ -156,6 +157,9 @@ export function commandProblem(command: Command, limits: Limits): KvError | null
       return isId(command.sessionId) ? null : new InvalidCommandError({ reason: 'sessionId must be an integer >= 1' });
     case CommandKind.Noop:
       return null;
+    case CommandKind.Txn:
+      // Bounds beyond key and value sizes (ops, scan limit) are the member's full options when it passes them.
+      return txnProblem(command, { ...defaultKvOptions, ...limits });
     default:
       if (isAuthCommand(command)) return authCommandProblem(command, limits.keyBytesMax);
       if (isLeaseCommand(command)) return leaseCommandProblem(command, limits);

@@ -8,7 +8,7 @@
  *   (`tcp://host:port`, `unix:///path.sock`, ...). Many calls may be in flight
  *   on one connection; answers come back in any order.
  * - Methods (`Method`): `kv.get`, `kv.put`, `kv.update`, `kv.delete`,
- *   `kv.scan`, `session.open`, `session.keepAlive`, `session.close`,
+ *   `kv.scan`, `kv.txn`, `session.open`, `session.keepAlive`, `session.close`,
  *   `cluster.status`. Request/response types per method: `MethodTypes`.
  *   Schemas that validate them on the wire: `clientMessages` (schemas.ts).
  * - Any member serves any method. A follower forwards writes and
@@ -38,3 +38,4 @@ export * from './server-error.js';
 export * from './schemas.js';
 export * from './auth-types.js';
 export * from './lease-types.js';
+export * from './txn.js';

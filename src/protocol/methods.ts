@@ -25,6 +25,7 @@ import type {
 } from './types.js';
 import type * as A from './auth-types.js';
 import type * as L from './lease-types.js';
+import type { TxnRequest, TxnResponse } from './txn.js';
 
 export const Method = {
   /**
@@ -46,6 +47,13 @@ export const Method = {
   Delete: 'kv.delete',
   /** One page of keys in key order; pass `next` back as `after` for the next page. */
   Scan: 'kv.scan',
+  /**
+   * A multi-key transaction: compares, then the success or the failure ops,
+   * atomically, in one log entry and one revision. Exactly once per
+   * (sessionId, seq) when it writes; a read-only one is served after a
+   * ReadIndex (or locally with consistency 'stale'), without the log.
+   */
+  Txn: 'kv.txn',
   /** Open a client session (a replicated entry); its id scopes the exactly-once sequence numbers. */
   OpenSession: 'session.open',
   /** Keep a session alive (a replicated entry carrying the leader's clock). */
@@ -94,6 +102,7 @@ export interface MethodTypes {
   'kv.update': { request: UpdateRequest; response: WriteResponse };
   'kv.delete': { request: DeleteRequest; response: DeleteResponse };
   'kv.scan': { request: ScanRequest; response: ScanResponse };
+  'kv.txn': { request: TxnRequest; response: TxnResponse };
   'session.open': { request: OpenSessionRequest; response: OpenSessionResponse };
   'session.keepAlive': { request: KeepAliveRequest; response: KeepAliveResponse };
   'session.close': { request: CloseSessionRequest; response: CloseSessionResponse };

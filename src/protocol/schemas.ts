@@ -9,7 +9,8 @@
  * so that an oversize value gets a specific ValueTooLarge error rather than a
  * generic shape error.
  */
-import { defineMethods, type MethodName, s, type Infer, type RequestOf, type ResponseOf } from '../net/index.js';
+import { defineMethods, type MethodName, s, Schema, type Infer, type RequestOf, type ResponseOf, type SchemaFailure } from '../net/index.js';
+import type { TxnRequest, TxnResponse, WireCompare, WireTxnOp, WireTxnOpResult } from './txn.js';
 import type { Method, MethodTypes } from './methods.js';
 import type * as T from './types.js';
 import type * as L from './lease-types.js';
@@ -158,6 +159,85 @@ export const leaseSchemas = {
     more: s.bool(),
   }),
 };
+// Transactions (txn.ts). Nested transactions make ops and results recursive: the schema
+// recurses lazily, and msgpack's decode depth bound keeps the recursion bounded.
+
+/** A schema defined in terms of itself (nested transactions), resolved on first use. */
+class LazySchema<T> extends Schema<T> {
+  private resolved: Schema<T> | null = null;
+  constructor(
+    readonly description: string,
+    private readonly build: () => Schema<T>,
+  ) {
+    super();
+  }
+  private get schema(): Schema<T> {
+    return (this.resolved ??= this.build());
+  }
+  is(value: unknown): value is T {
+    return this.schema.is(value);
+  }
+  override explain(value: unknown, path = ''): SchemaFailure {
+    return this.schema.explain(value, path);
+  }
+}
+
+const opType = s.oneOf('get', 'scan', 'put', 'update', 'delete', 'txn');
+
+export const compareSchema: Schema<WireCompare> = s.object({
+  key: s.bytes(),
+  rangeEnd: s.optional(s.bytes()),
+  target: s.oneOf('value', 'version', 'createRevision', 'modRevision', 'lease'),
+  op: s.oneOf('=', '!=', '<', '>'),
+  value: s.optional(s.bytes()),
+  version: s.optional(s.uint()),
+  createRevision: s.optional(s.uint()),
+  modRevision: s.optional(s.uint()),
+  lease: s.optional(s.uint()),
+});
+
+export const txnOpSchema: Schema<WireTxnOp> = new LazySchema<WireTxnOp>('transaction op', () =>
+  s.object({
+    type: opType,
+    key: s.optional(s.bytes()),
+    rangeEnd: s.optional(s.bytes()),
+    value: s.optional(s.bytes()),
+    limit: s.optional(s.uint()),
+    compare: s.optional(s.array(compareSchema)),
+    success: s.optional(s.array(txnOpSchema)),
+    failure: s.optional(s.array(txnOpSchema)),
+  }),
+);
+
+export const txnOpResultSchema: Schema<WireTxnOpResult> = new LazySchema<WireTxnOpResult>('transaction op result', () =>
+  s.object({
+    type: opType,
+    kv: s.optional(s.nullable(keyValueSchema)),
+    kvs: s.optional(s.array(keyValueSchema)),
+    more: s.optional(s.bool()),
+    version: s.optional(s.uint()),
+    createRevision: s.optional(s.uint()),
+    modRevision: s.optional(s.uint()),
+    deleted: s.optional(s.uint()),
+    succeeded: s.optional(s.bool()),
+    results: s.optional(s.array(txnOpResultSchema)),
+  }),
+);
+
+export const txnRequestSchema = s.object({
+  compare: s.array(compareSchema),
+  success: s.array(txnOpSchema),
+  failure: s.array(txnOpSchema),
+  session: s.optional(sessionRefSchema),
+  consistency: s.optional(s.oneOf('linearizable', 'stale')),
+});
+
+export const txnResponseSchema = s.object({
+  header: responseHeaderSchema,
+  succeeded: s.bool(),
+  revision: s.uint(),
+  results: s.array(txnOpResultSchema),
+});
 
 /**
  * The client method table (net layer RPC). Ids go on the wire and are never
@@ -173,6 +253,7 @@ export const clientMethods = defineMethods({
   'session.keepAlive': { id: 7, request: keepAliveRequestSchema, response: keepAliveResponseSchema },
   'session.close': { id: 8, request: closeSessionRequestSchema, response: closeSessionResponseSchema },
   'cluster.status': { id: 9, request: statusRequestSchema, response: statusResponseSchema },
+  'kv.txn': { id: 10, request: txnRequestSchema, response: txnResponseSchema },
   'auth.authenticate': { id: 20, request: authSchemas.authenticate, response: okResponse },
   'user.add': { id: 21, request: authSchemas.userAdd, response: okResponse },
   'user.delete': { id: 22, request: nameRequest, response: okResponse },
@@ -219,6 +300,8 @@ export type SchemaTypeChecks = [
   Check<Same<Loose<Infer<typeof statusResponseSchema>>, Loose<T.StatusResponse>>>,
   Check<Same<Loose<Infer<typeof leaseSchemas.timeToLiveResponse>>, Loose<L.LeaseTimeToLiveResponse>>>,
   Check<Same<Loose<Infer<typeof leaseSchemas.listResponse>>, Loose<L.LeaseListResponse>>>,
+  Check<Same<Loose<Infer<typeof txnRequestSchema>>, Loose<TxnRequest>>>,
+  Check<Same<Loose<Infer<typeof txnResponseSchema>>, Loose<TxnResponse>>>,
 ];
 
 /** MethodTypes (hand-written) and the table agree for every method. */

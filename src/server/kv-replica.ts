@@ -4,7 +4,7 @@
  * `Replica` the client service works against (the loop for writes and
  * linearizable-read barriers, the state machine for reads).
  */
-import type { ApplyResult, AuthView, KvEntry, KvOptions, KvStateMachine, LeaseInfo, ScanPage, ScanRequest } from '../kv/index.js';
+import type { ApplyResult, AuthView, KvEntry, KvOptions, KvStateMachine, LeaseInfo, ScanPage, ScanRequest, TxnBody, TxnResult } from '../kv/index.js';
 import type { StatusResponse } from '../protocol/index.js';
 import type { LeaderHint } from './errors.js';
 import type { Replica } from './kv-service.js';
@@ -103,8 +103,12 @@ export class KvReplica implements Replica {
     return this.kv.leaseList();
   }
 
+  readTxn(body: TxnBody): TxnResult {
+    return this.kv.readTxn(body);
+  }
+
   revision(): number {
-    return this.kv.appliedIndex;
+    return this.kv.revision;
   }
 
   get auth(): AuthView {

@@ -24,6 +24,7 @@ import {
   checkGet,
   checkScan,
   Operation,
+  checkTxn,
   type AuthQuery,
   type Principal,
 } from '../auth/index.js';
@@ -32,7 +33,13 @@ import {
   type AuthView,
   commandProblem,
   encodeCommand,
+  isReadOnlyTxn,
   keyProblem,
+  txnBytesProblem,
+  txnProblem,
+  type TxnBody,
+  type TxnCommand,
+  type TxnResult,
   CommandKind,
   ResultKind,
   type ApplyResult,
@@ -49,6 +56,7 @@ import { protocolLimits, type ClientMethods, type Method, type MethodTypes, type
 import { internalError, invalidRequest, notLeader, type LeaderHint } from './errors.js';
 import { plainBytes } from './bytes.js';
 import { proposalHeadroomBytes } from './proposal-tracker.js';
+import { toKeyValue, txnFromWire, txnResponse } from './txn-request.js';
 
 /** One member as the client methods need it (implemented by KvReplica over the loop and the state machine). */
 export interface Replica {
@@ -76,7 +84,9 @@ export interface Replica {
   readTimeMs(): number;
   lease(id: number, keys: boolean): (LeaseInfo & { keys?: Uint8Array[] }) | null;
   leaseList(): LeaseInfo[];
-  /** The local state's revision (applied index). */
+  /** A read-only transaction on the local state (throws its problem). */
+  readTxn(body: TxnBody): TxnResult;
+  /** The local state's store revision. */
   revision(): number;
   /** The replicated users, roles and auth switch (live). */
   readonly auth: AuthView;
@@ -164,6 +174,7 @@ export class ClientService {
     'kv.delete': (request, context) =>
       this.write('kv.delete', request, context, { kind: CommandKind.Delete, key: request.key, session: request.session, ...conditions(request) }),
     'kv.scan': (request, context) => this.scan(request, context),
+    'kv.txn': (request, context) => this.txn(request, context),
     'session.open': (request, context) =>
       this.write('session.open', request, context, { kind: CommandKind.OpenSession, ttlMs: clampTtl(request.ttlMs) }),
     'session.keepAlive': (request, context) =>
@@ -323,6 +334,47 @@ export class ClientService {
       ...(request.after !== undefined ? { after: plainBytes(request.after) } : {}),
     });
     return { header: this.header(), items: page.entries.map(toKeyValue), next: page.next };
+  }
+
+  /**
+   * A transaction: validated and authorized here (every key it may touch);
+   * a read-only one is served like a read (after a ReadIndex on the leader,
+   * or locally when stale), one that writes is proposed as one entry,
+   * exactly-once through its session.
+   */
+  private async txn(request: Request<'kv.txn'>, context: RequestContext): Promise<Response<'kv.txn'>> {
+    this.replica.checkAccepting();
+    const body = txnFromWire(request);
+    const command: TxnCommand =
+      request.session === undefined
+        ? { kind: CommandKind.Txn, compare: body.compare, success: body.success, failure: body.failure }
+        : { kind: CommandKind.Txn, compare: body.compare, success: body.success, failure: body.failure, session: request.session };
+    const problem = txnProblem(command, this.replica.limits);
+    if (problem) throw problem;
+    checkTxn(this.authorizer, this.userOf(context), body);
+    if (isReadOnlyTxn(body)) {
+      if (request.consistency !== 'stale') {
+        if (!this.replica.isLeader()) {
+          if (context.forwarded) throw notLeader(this.replica.name, this.replica.hint());
+          return this.forwarder.forward('kv.txn', this.carry(request, context), this.deadline());
+        }
+        await this.replica.readBarrier(this.deadline());
+      }
+      return txnResponse(this.header(), this.replica.readTxn(body));
+    }
+    this.replica.checkAcceptingWrites();
+    if (request.session === undefined) throw invalidRequest('txn: a transaction that writes needs a session (exactly-once)', 'missing session');
+    if (!this.replica.isLeader()) {
+      if (context.forwarded) throw notLeader(this.replica.name, this.replica.hint());
+      return this.forwarder.forward('kv.txn', this.carry(request, context), this.deadline());
+    }
+    const payload = encodeCommand(command, Math.floor(this.clock.nowMs()), proposalHeadroomBytes);
+    const tooLarge = txnBytesProblem(payload.length - proposalHeadroomBytes, this.replica.limits);
+    if (tooLarge) throw tooLarge;
+    const result = await this.replica.propose(payload, this.deadline());
+    if (result.kind === ResultKind.Error) throw result.error;
+    if (result.kind !== ResultKind.Txn) throw unexpected(result);
+    return txnResponse(this.header(), result);
   }
 
   /**
@@ -509,13 +561,6 @@ function clampTtl(ttlMs: number): number {
   return Math.min(Math.max(ttlMs, protocolLimits.sessionTtlMinMs), protocolLimits.sessionTtlMaxMs);
 }
 
-function toKeyValue(entry: KvEntry): KeyValue {
-  const lease = entry.lease ?? 0;
-  // The lease only on a key that has one: other keys' answers stay as they were (and as older members send them).
-  return lease === 0
-    ? { key: entry.key, value: entry.value, version: entry.version, createRevision: entry.createRevision, modRevision: entry.modRevision }
-    : { key: entry.key, value: entry.value, version: entry.version, createRevision: entry.createRevision, modRevision: entry.modRevision, lease };
-}
 
 function unexpected(result: ApplyResult): Error {
   return internalError(`unexpected result kind ${result.kind}`);

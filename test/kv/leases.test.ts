@@ -38,14 +38,17 @@ test('a lease is granted with the entry index as its id, clamped TTL, and its ke
   // Not yet due at the entry's time: nothing happens.
   d.nowMs += 999;
   assert.deepEqual(d.sm.dueExpiries(d.nowMs, 10).leases, []);
+  const revisionBefore = d.sm.revision;
   let result = expire(d, [id]);
-  assert.deepEqual(result, { kind: ResultKind.LeaseDeleted, revision: d.sm.appliedIndex, leases: 0, keys: 0 });
+  assert.deepEqual(result, { kind: ResultKind.LeaseDeleted, revision: revisionBefore, leases: 0, keys: 0 }, 'nothing deleted: no new revision');
+  assert.equal(d.sm.revision, revisionBefore);
   assert.ok(d.sm.get(b('a')));
 
   d.nowMs += 1;
   assert.deepEqual(d.sm.dueExpiries(d.nowMs, 10).leases, [id]);
   result = expire(d, [id]);
-  assert.deepEqual(result, { kind: ResultKind.LeaseDeleted, revision: d.sm.appliedIndex, leases: 1, keys: 2 });
+  assert.deepEqual(result, { kind: ResultKind.LeaseDeleted, revision: revisionBefore + 1, leases: 1, keys: 2 }, 'both keys at one revision');
+  assert.equal(d.sm.revision, revisionBefore + 1);
   assert.equal(d.sm.get(b('a')), null);
   assert.equal(d.sm.get(b('c')), null);
   assert.ok(d.sm.get(b('b')), 'a key without the lease stays');
@@ -74,8 +77,9 @@ test('revoke deletes the keys in one revision; a missing lease is LeaseNotFoundE
   const again = d.run({ kind: CommandKind.LeaseGrant, id: 42, ttlMs: 5000 });
   assert.ok(again.kind === ResultKind.Error && again.error instanceof LeaseExistsError);
   for (const k of ['x', 'y', 'z']) d.run({ kind: CommandKind.Put, key: b(k), value: b('1'), lease: id });
+  const before = d.sm.revision;
   const revoked = d.run({ kind: CommandKind.LeaseRevoke, id });
-  assert.deepEqual(revoked, { kind: ResultKind.LeaseDeleted, revision: d.sm.appliedIndex, leases: 1, keys: 3 });
+  assert.deepEqual(revoked, { kind: ResultKind.LeaseDeleted, revision: before + 1, leases: 1, keys: 3 }, 'three keys, one revision');
   assert.equal(d.sm.keyCount, 0);
   const missing = d.run({ kind: CommandKind.LeaseRevoke, id });
   assert.ok(missing.kind === ResultKind.Error && missing.error instanceof LeaseNotFoundError);
@@ -173,14 +177,14 @@ test('100,000 keys with TTLs: the due ones are found through the index, and expi
   assert.ok(elapsed < 20_000, `expiring ${deleted} keys took ${elapsed} ms`);
 });
 
-test('snapshots carry leases and TTLs (format 3); restore rebuilds the key sets; equal states give equal bytes', () => {
+test('snapshots carry leases and TTLs (format 4); restore rebuilds the key sets; equal states give equal bytes', () => {
   const d = new Driver();
   const id = grant(d, 5000);
   d.run({ kind: CommandKind.Put, key: b('a'), value: b('1'), lease: id });
   d.run({ kind: CommandKind.Put, key: b('t'), value: b('1'), ttlMs: 700 });
   grant(d, 9000, 77);
   const snap = d.sm.snapshot();
-  assert.equal(snap.formatVersion, 3);
+  assert.equal(snap.formatVersion, 4);
   const bytes = snap.toBytes();
   const restored = new KvStateMachine();
   restored.restore([bytes]);
@@ -196,15 +200,15 @@ test('snapshots carry leases and TTLs (format 3); restore rebuilds the key sets;
   // Without lease state the older formats are still written.
   const plain = new Driver();
   plain.put('a', '1');
-  assert.equal(plain.sm.snapshot().formatVersion, 1);
+  assert.equal(plain.sm.snapshot().formatVersion, 3);
   const once = new Driver();
   once.run({ kind: CommandKind.Put, key: b('a'), value: b('1'), ttlMs: 10 });
   once.nowMs += 10;
   once.run({ kind: CommandKind.LeaseExpire, leases: [], keys: [b('a')] });
-  assert.equal(once.sm.snapshot().formatVersion, 1, 'back to format 1 once no lease state is left');
+  assert.equal(once.sm.snapshot().formatVersion, 3, 'back to format 3 once no lease state is left');
 });
 
-test('a corrupt format-3 snapshot (a key on a lease it lacks) is refused', () => {
+test('a corrupt format-4 snapshot (a key on a lease it lacks) is refused', () => {
   const d = new Driver();
   const id = grant(d, 5000);
   d.run({ kind: CommandKind.Put, key: b('a'), value: b('1'), lease: id });
@@ -235,4 +239,31 @@ test('renewals are O(1): the expiry index catches up lazily, and what is due is 
   restored.restore([d.sm.snapshot().toBytes()]);
   assert.deepEqual(restored.dueExpiries(d.nowMs + 1000, 100), d.sm.dueExpiries(d.nowMs + 1000, 100));
   assert.deepEqual(concat(restored.snapshot()), concat(d.sm.snapshot()));
+});
+
+test('a transaction that overwrites or deletes leased and TTL keys detaches them from the lease table', () => {
+  const d = new Driver();
+  const id = grant(d, 5000);
+  d.run({ kind: CommandKind.Put, key: b('a'), value: b('1'), lease: id });
+  d.run({ kind: CommandKind.Put, key: b('b'), value: b('1'), lease: id });
+  d.run({ kind: CommandKind.Put, key: b('t'), value: b('1'), ttlMs: 100 });
+  const txn = d.run({
+    kind: CommandKind.Txn,
+    compare: [],
+    success: [
+      { type: 'put', key: b('a'), value: b('2') },
+      { type: 'delete', key: b('b') },
+      { type: 'put', key: b('t'), value: b('2') },
+    ],
+    failure: [],
+  } as never);
+  assert.equal(txn.kind, ResultKind.Txn, JSON.stringify(txn));
+  assert.equal(d.sm.lease(id)!.keyCount, 0);
+  assert.equal(d.sm.get(b('a'))!.lease, 0);
+  d.nowMs += 5000;
+  assert.deepEqual(d.sm.dueExpiries(d.nowMs, 10).keys, [], 'the TTL went with the transaction put');
+  const r = d.run({ kind: CommandKind.LeaseRevoke, id });
+  assert.equal((r as { keys: number }).keys, 0, 'the detached keys are not deleted with the lease');
+  d.put('b', 'again');
+  assert.ok(d.sm.get(b('a')) && d.sm.get(b('b')) && d.sm.get(b('t')));
 });

@@ -313,8 +313,8 @@ test('truncation, trailing bytes, bad magic, unknown versions and reordered bloc
   magic[0] = 0x58;
   expectCorrupt(magic, /bad magic/);
   const version = good.slice();
-  version[4] = 4; // 1, 2 and 3 are known (2 adds the AUTH block, 3 the lease state)
-  expectCorrupt(version, /format version 4/);
+  version[4] = 5; // 1, 2 (the AUTH block), 3 (the store revision) and 4 (leases) are known
+  expectCorrupt(version, /format version 5/);
   // Chunks are whole blocks here (the first also carries the header): swap two ENTRIES blocks.
   assert.ok(chunks.length >= 5);
   const swapped = [chunks[0]!, chunks[2]!, chunks[1]!, ...chunks.slice(3)];

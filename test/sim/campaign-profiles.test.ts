@@ -43,3 +43,8 @@ for (const [name, seeds] of [
     }
   });
 }
+
+it('the txn profile (compare-and-sets, reads and exactly-once increments as transactions) stays safe, live and linearizable for seeds 1..30', async () => {
+  const summary = await runCampaign({ seedStart: 1, seeds: 30, scenario: scenarioProfiles.txn! });
+  if (summary.failure) assert.fail('\n' + formatFailure(summary.failure, ' --profile txn'));
+});

@@ -7,7 +7,7 @@
  *   --seed-start S        first seed of a campaign
  *   --count-stale-votes   run the core with its deliberately unsafe vote counting
  *   --skip-datasync       members' disks acknowledge fdatasync without syncing (a planted bug)
- *   --profile NAME        a scenario variation (default, disk, storm)
+ *   --profile NAME        a scenario variation (default, disk, sessions, storm, txn)
  *   --json                one JSON object per seed instead of text
  *
  * Exits non-zero on the first failure, printing the seed, the command that

@@ -159,12 +159,12 @@ class Simulation {
     for (let c = 0; c < s.registerClients; c++) {
       const rng = this.clientRng.fork(`register-${c}`);
       const clock = new SimClock(this.scheduler);
-      this.scheduler.at(rng.between(0, 20 * s.tickMs), () => this.track(runRegisterClient(workloadEnv, c, clock, rng, params, s.keys, this.history)));
+      this.scheduler.at(rng.between(0, 20 * s.tickMs), () => this.track(runRegisterClient(workloadEnv, c, clock, rng, params, s.keys, this.history, s.txn)));
     }
     for (let c = 0; c < s.counterClients; c++) {
       const rng = this.clientRng.fork(`counter-${c}`);
       const clock = new SimClock(this.scheduler);
-      this.scheduler.at(rng.between(0, 20 * s.tickMs), () => this.track(runCounterClient(workloadEnv, c, clock, rng, params, s.counterKeys, this.counters)));
+      this.scheduler.at(rng.between(0, 20 * s.tickMs), () => this.track(runCounterClient(workloadEnv, c, clock, rng, params, s.counterKeys, this.counters, s.txn)));
     }
     for (let c = 0; c < s.leaseClients; c++) {
       const rng = this.clientRng.fork(`lease-${c}`);
@@ -536,7 +536,7 @@ class Simulation {
     }
     if (this.tracing) this.note(`probe write committed at ${revision}`);
     for (;;) {
-      const lagging = [...this.members.values()].filter((m) => !m.lost && !(m.up && m.appliedIndex() >= revision));
+      const lagging = [...this.members.values()].filter((m) => !m.lost && !(m.up && m.revision() >= revision));
       if (lagging.length === 0) break;
       if (this.scheduler.nowMs > deadlineMs) return livenessFailed(`probe write committed at ${revision} but not applied on ${lagging.map((m) => m.id).join(',')}`);
       await new Promise<void>((resolve) => clock.setTimer(s.tickMs, resolve));

@@ -70,6 +70,13 @@ export interface Scenario {
   readonly leaseClients: number;
   /** Members stamp entries with the production entry clock (sim-member.ts MemberConfig.entryClock). */
   readonly entryClock: boolean;
+  /**
+   * Clients also use transactions: compare-and-set as a txn (version
+   * compare, put, else get), reads as read-only txns, increments as txns
+   * retried through the session. Off by default (no random draws, so the
+   * other profiles' seeds replay unchanged); the txn profile turns it on.
+   */
+  readonly txn: boolean;
   /** Each client call's deadline (timeoutMs), retries included. */
   readonly clientTimeoutMs: number;
   /** The members' requestTimeoutMs. */
@@ -157,6 +164,7 @@ export function scenarioForSeed(seed: number): Scenario {
     leaseClients: 0,
     entryClock: false,
     counterKeys: ['k0', 'k1'].slice(0, rng.between(1, 2)),
+    txn: false,
     clientTimeoutMs,
     requestTimeoutMs: rng.pick([clientTimeoutMs / 2, 2 * clientTimeoutMs]),
     clientThinkMinMs: rng.pick([5, 10, 20]),
@@ -217,6 +225,8 @@ export const scenarioProfiles: Readonly<Record<string, (s: Scenario) => Scenario
     counterClients: 4,
     registerClients: 1,
   }),
+  /** Transactions in the register and exactly-once workloads, under the sessions profile's faults. */
+  txn: (s) => ({ ...scenarioProfiles.sessions!(s), txn: true, registerClients: 3, counterClients: 3 }),
   /**
    * Every run an election storm: short election timeout, latency close to it,
    * duplicates, stalls; pre-vote on in one run of three.

@@ -424,13 +424,18 @@ export class SimMember {
   appliedIndex(): number {
     return this.kv?.appliedIndex ?? 0;
   }
+
+  /** The store revision of the applied state (what write responses report). */
+  revision(): number {
+    return this.kv?.revision ?? 0;
+  }
 }
 
 
 
 /** The replicated state at the applied index: every key with its bookkeeping, sessions, the state machine's clock. */
 function stateFingerprint(kv: KvStateMachine): number {
-  let h = fingerprint(`${kv.appliedIndex}|${kv.sessionCount}|${kv.clockMs}|`);
+  let h = fingerprint(`${kv.appliedIndex}|${kv.revision}|${kv.sessionCount}|${kv.clockMs}|`);
   let after: Uint8Array | undefined;
   for (;;) {
     const page = kv.scan({ limit: 1000, ...(after !== undefined ? { after } : {}) });

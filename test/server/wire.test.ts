@@ -111,5 +111,10 @@ test('the client method table has stable ids for every method', () => {
     'role.get': 34,
     'role.list': 35,
     'auth.status': 36,
+    'lease.grant': 40,
+    'lease.revoke': 41,
+    'lease.keepAlive': 42,
+    'lease.timeToLive': 43,
+    'lease.list': 44,
   });
 });

@@ -9,7 +9,9 @@
  *   on one connection; answers come back in any order.
  * - Methods (`Method`): `kv.get`, `kv.put`, `kv.update`, `kv.delete`,
  *   `kv.scan`, `kv.txn`, `session.open`, `session.keepAlive`, `session.close`,
- *   `cluster.status`. Request/response types per method: `MethodTypes`.
+ *   `cluster.status`, `lease.grant`, `lease.revoke`, `lease.keepAlive`,
+ *   `lease.timeToLive`, `lease.list` (lease-types.ts). Request/response types
+ *   per method: `MethodTypes`.
  *   Schemas that validate them on the wire: `clientMessages` (schemas.ts).
  * - Any member serves any method. A follower forwards writes and
  *   linearizable reads to the leader and answers; every response's `header`

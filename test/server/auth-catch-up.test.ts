@@ -98,6 +98,18 @@ class LaggingFollower implements Replica {
   revision(): number {
     return this.kv.appliedIndex;
   }
+  readTimeMs(): number {
+    return 1_000;
+  }
+  lease(id: number, keys: boolean) {
+    return this.kv.lease(id, keys);
+  }
+  leaseList() {
+    return this.kv.leaseList();
+  }
+  readTxn(body: Parameters<KvStateMachine['readTxn']>[0]) {
+    return this.kv.readTxn(body);
+  }
   get auth(): AuthView {
     return this.kv.auth;
   }

@@ -6,6 +6,9 @@ import {
   KeyNotFoundError,
   KvError,
   KvStateMachine,
+  UserQuotaExceededError,
+  defaultKvOptions,
+  savedResultBytesBound,
   commandProblem,
   ResultKind,
   TXN_DEPTH_MAX,
@@ -372,4 +375,21 @@ test('property: random transactions round-trip through the log encoding; every t
     }),
     { numRuns: 500 },
   );
+});
+
+test("a transaction's saved result counts against its owner's quota: over sessionResultBytesPerUserMax it is UserQuotaExceeded and changes nothing", () => {
+  const limit = savedResultBytesBound(defaultKvOptions) * 2;
+  const d = new Driver({ sessionResultBytesPerUserMax: limit });
+  for (let i = 0; i < 4; i++) d.put(`big/${i}`, 'x'.repeat(Math.ceil(limit / 2)));
+  const s = d.openSession();
+  const revision = d.sm.revision;
+  // A scan of twice the quota in values plus a put: the result would not fit the owner's quota (but fits sessionResultBytesMax).
+  const r = d.run(txn({ success: [{ type: 'scan', key: b('big/'), rangeEnd: b('big0') }, put('w', '1')], session: { sessionId: s, seq: 1, ackedSeq: 0 } }));
+  assert.equal(r.kind, ResultKind.Error);
+  assert.ok((r as { error: unknown }).error instanceof UserQuotaExceededError, String((r as { error: unknown }).error));
+  assert.equal(d.sm.revision, revision, 'nothing applied');
+  assert.equal(d.sm.get(b('w')), null);
+  assert.ok(d.sm.sessionUsageOf('').resultBytes <= limit, 'the quota holds');
+  // A small one still fits.
+  assert.equal(asTxn(d.run(txn({ success: [put('w', '1')], session: { sessionId: s, seq: 2, ackedSeq: 1 } }))).succeeded, true);
 });

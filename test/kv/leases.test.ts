@@ -7,7 +7,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { CommandKind, KvStateMachine, LeaseNotFoundError, LeaseExistsError, ResultKind, type ApplyResult } from '../../src/kv/index.js';
+import { AuthCommandKind, CommandKind, KvStateMachine, LeaseNotFoundError, LeaseExistsError, ResultKind, type ApplyResult } from '../../src/kv/index.js';
+import { applyCommand } from '../../src/testing/kv-apply.js';
 import { b, concat, Driver } from './helpers.js';
 
 function granted(result: ApplyResult): number {
@@ -266,4 +267,25 @@ test('a transaction that overwrites or deletes leased and TTL keys detaches them
   assert.equal((r as { keys: number }).keys, 0, 'the detached keys are not deleted with the lease');
   d.put('b', 'again');
   assert.ok(d.sm.get(b('a')) && d.sm.get(b('b')) && d.sm.get(b('t')));
+});
+
+test("with auth enabled, the leader's own expiry entries (no principal) still apply; a client's lease command checked at an older auth revision is refused", () => {
+  const sm = new KvStateMachine();
+  let index = 0;
+  const at = (command: Parameters<typeof applyCommand>[2], principal?: { user: string | null; authRevision: number }) =>
+    applyCommand(sm, ++index, command, 1_000, principal);
+  at({ kind: AuthCommandKind.UserAdd, name: 'root', password: null });
+  const id = granted(at({ kind: CommandKind.LeaseGrant, id: 0, ttlMs: 1_000 }));
+  at({ kind: CommandKind.Put, key: b('k'), value: b('v'), lease: id });
+  at({ kind: AuthCommandKind.AuthEnable });
+  assert.ok(sm.auth.revision > 0);
+  // A grant checked before auth was enabled (revision 0) is refused on apply, changing nothing.
+  const stale = at({ kind: CommandKind.LeaseGrant, id: 0, ttlMs: 1_000 }, { user: null, authRevision: 0 });
+  assert.equal(stale.kind, ResultKind.Error);
+  assert.equal(sm.leaseCount, 1);
+  // The expirer's entry acts for no user: it applies once the lease is due.
+  const r = applyCommand(sm, ++index, { kind: CommandKind.LeaseExpire, leases: [id], keys: [] }, 3_000, { user: null, authRevision: 0 });
+  assert.equal(r.kind, ResultKind.LeaseDeleted);
+  assert.equal(sm.leaseCount, 0);
+  assert.equal(sm.get(b('k')), null);
 });

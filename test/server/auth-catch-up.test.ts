@@ -228,7 +228,7 @@ test('a refusal that cannot be confirmed (no leader to catch up with) fails with
   );
 });
 
-test('a transaction and a lease revoke refused on a lagging follower catch up first: the late grant lets them through, a real refusal stands', async () => {
+test('a transaction and a lease grant refused on a lagging follower catch up first: the late grant lets them through, a real refusal stands', async () => {
   const { replica, forwarder, service } = member();
   replica.commit(await userAdd('root', 'rootpw'), true);
   replica.commit(await userAdd('alice', 'alicepw'), true);

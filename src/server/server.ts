@@ -400,6 +400,7 @@ export async function startServer(config: ServerConfig, logger?: Logger, options
         `this member ("${config.name}") was removed from the cluster (member ${by} says so): it stops and does not campaign; to bring it back, \`concord member add\` it again and start it with an empty data dir and --initial-cluster-state existing`,
       );
       closing = (async () => {
+        expirer.stop();
         host.stopAccepting();
         await clientListener.close().catch(() => {});
         await host.stop().catch(() => {});

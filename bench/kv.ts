@@ -1,8 +1,9 @@
 /**
  * `npm run bench:kv`: starts a local 3-member cluster (real server processes,
- * fsync on, in a temp dir), runs `concord bench`'s put and get workloads with
- * 64 clients and one sequential client's puts, prints the results, stops the
- * cluster and removes its data.
+ * fsync on, in a temp dir), runs `concord bench`'s put, txn (2 compares, 2
+ * puts) and get workloads with 64 clients and one sequential client's puts,
+ * prints the results and txn's ops/s relative to put's in the same run, stops
+ * the cluster and removes its data.
  *
  *   npm run bench:kv                 a table
  *   npm run bench:kv -- --json       one JSON object per workload
@@ -19,6 +20,8 @@
  *   npm run bench:kv -- --compare-tls  a plaintext and a --tls cluster side by
  *                                    side, each workload on one then the other,
  *                                    and the TLS/plaintext ratio per workload
+ *   npm run bench:kv -- --leases 100000   leases in the keep-alive case (0 skips
+ *                                    it; see lease-keepalive.ts)
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -31,6 +34,7 @@ import { formatBenchResults, runBench, Workload, type BenchResult } from '../src
 import { ProgressBar } from '../src/cli/bench/progress-bar.js';
 import { formatTable } from '../src/cli/table.js';
 import { ensureTlsMaterial } from '../src/cli/dev/tls-material.js';
+import { formatLeaseBench, runLeaseKeepAliveBench } from './lease-keepalive.js';
 
 const { values } = parseArgs({
   options: {
@@ -42,6 +46,7 @@ const { values } = parseArgs({
     'peer-tls': { type: 'boolean', default: false },
     tls: { type: 'boolean', default: false },
     'compare-tls': { type: 'boolean', default: false },
+    leases: { type: 'string', default: '100000' },
   },
 });
 const durationS = Number(values.duration);
@@ -50,6 +55,7 @@ const clients = Number(values.clients);
 
 const cases: { label: string; workload: Workload; clients: number }[] = [
   { label: `put, ${clients} clients`, workload: Workload.Put, clients },
+  { label: `txn (2 compares, 2 puts), ${clients} clients`, workload: Workload.Txn, clients },
   { label: `get (linearizable), ${clients} clients`, workload: Workload.Get, clients },
   { label: 'put, 1 sequential client', workload: Workload.Put, clients: 1 },
 ];
@@ -173,6 +179,31 @@ try {
       process.stdout.write(`\nTLS (mutual TLS between members, TLS and auth for clients) vs plaintext, load average ${load}:\n`);
       process.stdout.write(formatTable(['WORKLOAD', 'PLAIN OPS/S', 'TLS OPS/S', 'TLS/PLAIN'], rows) + '\n');
     }
+  }
+  // On the first cluster (plaintext unless --tls alone): the txn/put ratio, then the lease keep-alive case.
+  const first = clusters[0]!;
+  const firstResults = results.get(first.mode)!;
+  const put = firstResults.find((r) => r.workload === Workload.Put && r.clients === clients);
+  const txn = firstResults.find((r) => r.workload === Workload.Txn);
+  if (put !== undefined && txn !== undefined && put.opsPerSec > 0) {
+    const ratio = Math.round((txn.opsPerSec / put.opsPerSec) * 100) / 100;
+    if (values.json) process.stdout.write(JSON.stringify({ case: 'txn/put', mode: first.mode, ratio, target: 0.8 }) + '\n');
+    else process.stdout.write(`txn/put ops/s [${first.mode}]: ${ratio}x (target >= 0.8x)\n`);
+  }
+  const leases = Number(values.leases);
+  if (leases > 0 && first.mode !== Mode.Tls) {
+    if (!values.json) process.stderr.write(`lease keep-alive: granting ${leases} leases...\n`);
+    const lease = await runLeaseKeepAliveBench({
+      endpoints: first.cluster.endpoints,
+      leases,
+      ttlMs: 10_000,
+      holders: 4,
+      durationS,
+      warmupS,
+      putClients: clients,
+    });
+    if (values.json) process.stdout.write(JSON.stringify({ case: 'lease keep-alive', ...lease }) + '\n');
+    else process.stdout.write(formatLeaseBench(lease) + '\n');
   }
 } finally {
   await cleanup();

@@ -12,7 +12,9 @@
 import {
   AuthCommandKind,
   CommandKind,
+  TxnOpType,
   type Command,
+  type TxnBody,
   type ScanRequest,
   type UserAddCommand,
   type UserChangePasswordCommand,
@@ -32,9 +34,48 @@ export function checkCommand(authorizer: Authorizer, user: string | null, comman
     case CommandKind.KeepAlive:
     case CommandKind.Noop:
       return authorizer.checkAuthenticated(user);
+    // A grant or keep-alive touches no key; revoking or renewing a lease with keys also needs write access to
+    // each of them, which the server checks against the lease's keys (etcd's rule). Expiry entries are the leader's own.
+    case CommandKind.LeaseGrant:
+    case CommandKind.LeaseKeepAlive:
+    case CommandKind.LeaseRevoke:
+      return authorizer.checkAuthenticated(user);
+    case CommandKind.Txn:
+      return checkTxn(authorizer, user, command);
     default:
       // Auth commands, and anything unknown: never "no access needed".
       return authorizer.check(user, Operation.Admin, null);
+  }
+}
+
+/**
+ * A transaction needs every key it may touch, in both branches (which one
+ * runs depends on the data, and the answer must not): read for compares,
+ * gets and scans, write for puts, updates and deletes, over the whole range
+ * for a range. Nested transactions likewise.
+ */
+export function checkTxn(authorizer: Authorizer, user: string | null, body: TxnBody): void {
+  authorizer.checkAuthenticated(user);
+  for (const c of body.compare) authorizer.check(user, Operation.Read, c.rangeEnd === undefined ? { key: c.key } : { key: c.key, rangeEnd: c.rangeEnd });
+  for (const op of body.success.length === 0 ? body.failure : body.failure.length === 0 ? body.success : [...body.success, ...body.failure]) {
+    switch (op.type) {
+      case TxnOpType.Get:
+        authorizer.check(user, Operation.Read, { key: op.key });
+        break;
+      case TxnOpType.Scan:
+        authorizer.check(user, Operation.Read, op.rangeEnd === undefined ? { key: op.key } : { key: op.key, rangeEnd: op.rangeEnd });
+        break;
+      case TxnOpType.Put:
+      case TxnOpType.Update:
+        authorizer.check(user, Operation.Write, { key: op.key });
+        break;
+      case TxnOpType.Delete:
+        authorizer.check(user, Operation.Write, op.rangeEnd === undefined ? { key: op.key } : { key: op.key, rangeEnd: op.rangeEnd });
+        break;
+      case TxnOpType.Txn:
+        checkTxn(authorizer, user, op);
+        break;
+    }
   }
 }
 

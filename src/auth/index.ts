@@ -36,5 +36,5 @@ export {
   PermissionDeniedError,
   UserQuotaExceededError,
 } from '../kv/index.js';
-export { buildUserCommand, checkAuthQuery, checkCommand, checkGet, checkScan, type AuthQuery } from './access.js';
+export { buildUserCommand, checkAuthQuery, checkCommand, checkGet, checkScan, checkTxn, type AuthQuery } from './access.js';
 export { certificateNamesMember, dnsNamesOf, membersNamedBy, type PeerCertificateNames } from './peer-identity.js';

@@ -9,6 +9,8 @@ import { registerBenchCommand } from './commands/bench.js';
 import { registerDevCommand } from './commands/dev.js';
 import { registerKvCommands } from './commands/kv-commands.js';
 import { registerAuthCommands } from './commands/auth-commands.js';
+import { registerLeaseCommands } from './commands/lease.js';
+import { registerTxnCommand } from './commands/txn.js';
 import { registerServerCommand } from './commands/server.js';
 import { registerStatusCommand } from './commands/status.js';
 import { registerEndpointCommands } from './commands/endpoint.js';
@@ -47,6 +49,8 @@ Examples:
     );
   registerKvCommands(program);
   registerAuthCommands(program);
+  registerLeaseCommands(program);
+  registerTxnCommand(program);
   registerStatusCommand(program);
   registerEndpointCommands(program);
   registerMemberCommands(program);

@@ -45,8 +45,10 @@ import { ScanIterable, type ScanRange } from './scan.js';
 import { LeaderAdmin, MemberAdmin, type MemberCall } from './members.js';
 import { SessionKeeper } from './session-keeper.js';
 import { openSnapshot, snapshotMethod, type SnapshotDownload, type SnapshotOptions } from './snapshot.js';
+import { LeaseClient } from './leases.js';
 import { UnresolvedWrite, UnresolvedWriteState } from './unresolved-write.js';
 import { UnresolvedWrites, type WriteRequest } from './unresolved-writes.js';
+import { isReadOnlyWireTxn, TxnBuilder, txnBodyToWire, txnResultOf, type TxnOptions, type TxnResult, type TxnSpec } from './txn.js';
 
 /** put, update and delete: one request shape (delete's without a value), answered with a WriteResult or DeleteResult. */
 type WriteCall<R> = CallKind<typeof Method.Put, R>;
@@ -60,6 +62,7 @@ export type AdminMethodName = Extract<Method, `user.${string}` | `role.${string}
 const putCall: WriteCall<WriteResult> = { method: Method.Put, result: writeResultOf };
 const updateCall = { method: Method.Update, result: writeResultOf } as unknown as WriteCall<WriteResult>;
 const deleteCall = { method: Method.Delete, result: deleteResultOf } as unknown as WriteCall<DeleteResult>;
+const txnCall: CallKind<typeof Method.Txn, TxnResult> = { method: Method.Txn, result: txnResultOf };
 
 /** How long close() may take by default (at most the client's timeoutMs). */
 const closeTimeoutMaxMs = 2_000;
@@ -77,6 +80,8 @@ export class KvClient {
   readonly members: MemberAdmin;
   /** Leadership transfer (members.ts). */
   readonly leader: LeaderAdmin;
+  /** Leases: grant, revoke, keepAlive (background, coalesced), timeToLive, list (leases.ts). */
+  readonly lease: LeaseClient;
 
   /** Use `connect()`: it opens the session before handing the client out. */
   constructor(options: KvClientOptions, channelFactory: ChannelFactory) {
@@ -107,6 +112,13 @@ export class KvClient {
       attemptTimeoutMs: options.attemptTimeoutMs,
       closeSignal,
     });
+    this.lease = new LeaseClient(
+      {
+        write: (method, fields, options) => this.sendInSession(plainCall(method), fields, options),
+        read: (method, request, options) => this.loop.invoke(plainCall(method), request as never, options, null),
+      },
+      this.clock,
+    );
   }
 
   /** The leader's client URL as last reported by a member (null when unknown). */
@@ -194,6 +206,14 @@ export class KvClient {
     }
   }
 
+  /** A write of any other shape (the lease methods), numbered in the session like put. */
+  private async sendInSession<M extends Method, R>(kind: CallKind<M, R>, fields: Record<string, unknown>, options: CallOptions): Promise<R> {
+    const deadline = this.loop.deadline(kind.method, options);
+    const session = await this.sessions.ensure(deadline);
+    const request = { ...fields, session: { sessionId: session.id, seq: this.unresolved.allocateSeq(session), ackedSeq: session.ackedSeq } };
+    return this.loop.invoke(kind, request as unknown as MethodTypes[M]['request'], deadline, session);
+  }
+
   /** A write when no session is open: it waits for one (under its own deadline), then goes as usual. */
   private async sendWriteInNewSession<R>(
     kind: WriteCall<R>,
@@ -208,12 +228,47 @@ export class KvClient {
   }
 
   /**
+   * A multi-key transaction (see txn.ts and docs/client.md): `txn(spec)`
+   * sends it; `txn()` returns a builder (`.if(...).then(...).else(...).commit()`).
+   * One that writes is numbered in the session (exactly-once, like put); a
+   * read-only one is a read (linearizable by default, `consistency: 'stale'`
+   * allowed) and needs no session.
+   */
+  txn(): TxnBuilder;
+  txn(spec: TxnSpec, options?: TxnOptions): Promise<TxnResult>;
+  txn(spec?: TxnSpec, options: TxnOptions = {}): TxnBuilder | Promise<TxnResult> {
+    if (spec === undefined) return new TxnBuilder((s, o) => this.txn(s, o));
+    try {
+      const body = txnBodyToWire(spec);
+      if (isReadOnlyWireTxn(body)) {
+        return this.loop.invoke(txnCall, { ...body, consistency: options.consistency ?? Consistency.Linearizable }, options, null);
+      }
+      return this.sendTxnWrite(body, options);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  private async sendTxnWrite(body: Pick<MethodTypes['kv.txn']['request'], 'compare' | 'success' | 'failure'>, options: TxnOptions): Promise<TxnResult> {
+    const open = this.sessions.open;
+    let budget: TxnOptions | Deadline = options;
+    let session = open;
+    if (session === null) {
+      const deadline = this.loop.deadline(Method.Txn, options);
+      session = await this.sessions.ensure(deadline);
+      budget = deadline;
+    }
+    const request = { ...body, session: { sessionId: session.id, seq: this.unresolved.allocateSeq(session), ackedSeq: session.ackedSeq } };
+    return this.loop.invoke(txnCall, request, budget, session);
+  }
+
+  /**
    * Send a write whose outcome was unknown (from a TimeoutError's,
    * AbortedError's or UnavailableError's `unresolvedWrite`) again, with the
    * same session and seq: it is applied at most once in total, and this
    * returns its one outcome (or throws its error, e.g. VersionMismatchError).
    */
-  async retryWrite(write: UnresolvedWrite, options: CallOptions = {}): Promise<WriteResult | DeleteResult> {
+  async retryWrite(write: UnresolvedWrite, options: CallOptions = {}): Promise<WriteResult | DeleteResult | TxnResult> {
     if (write.pending && (write.session.expired || write.session !== this.sessions.current)) {
       this.unresolved.forget(write, UnresolvedWriteState.SessionExpired);
     }
@@ -222,6 +277,7 @@ export class KvClient {
     const deadline = this.loop.deadline('retryWrite', options);
     const { session, seq } = write;
     const request = { ...write.fields, session: { sessionId: session.id, seq, ackedSeq: session.ackedSeq } } as WriteRequest;
+    if (write.method === Method.Txn) return this.loop.invoke(txnCall, request as unknown as MethodTypes['kv.txn']['request'], deadline, write);
     const kind: WriteCall<WriteResult | DeleteResult> = write.method === Method.Delete ? deleteCall : write.method === Method.Update ? updateCall : putCall;
     return this.loop.invoke(kind, request as MethodTypes['kv.put']['request'], deadline, write);
   }
@@ -294,6 +350,7 @@ export class KvClient {
    * closed gracefully (a connect that failed must not wait on the members).
    */
   abort(): void {
+    this.lease.stopAll();
     this.sessions.stop();
     this.closeController.abort();
     this.pool.destroy();
@@ -301,6 +358,7 @@ export class KvClient {
   }
 
   private async shutdown(options: CallOptions): Promise<void> {
+    this.lease.stopAll();
     const deadline = new Deadline(this.clock, 'close', options.timeoutMs ?? Math.min(this.timeoutMs, closeTimeoutMaxMs), options.signal, undefined);
     await this.sessions.close(deadline);
     this.closeController.abort();
@@ -330,6 +388,11 @@ function writeRequest(
   seq: number,
 ): MethodTypes['kv.put']['request'] {
   const ref = { sessionId: session.id, seq, ackedSeq: session.ackedSeq };
+  const { lease, ttlMs } = options as PutOptions;
+  if (lease !== undefined || ttlMs !== undefined) {
+    if (value === undefined) throw new InvalidRequestError('a delete takes no lease or ttlMs', 'lease on delete');
+    return { key, value, session: ref, expectedVersion: options.expectedVersion, expectedModRevision: options.expectedModRevision, lease, ttlMs };
+  }
   return (
     value === undefined
       ? { key, session: ref, expectedVersion: options.expectedVersion, expectedModRevision: options.expectedModRevision }

@@ -83,6 +83,20 @@ export {
 export { KeyValueResult } from './key-value.js';
 export { ScanIterable, type ScanRange } from './scan.js';
 export { SnapshotDownload, type SnapshotInfo, type SnapshotOptions } from './snapshot.js';
+export {
+  Compare,
+  Op,
+  TxnBuilder,
+  type CompareOp,
+  type CompareTarget,
+  type TxnCompareSpec,
+  type TxnKeyRange,
+  type TxnOpResult,
+  type TxnOpSpec,
+  type TxnOptions,
+  type TxnResult,
+  type TxnSpec,
+} from './txn.js';
 export { UnresolvedWrite, UnresolvedWriteState } from './unresolved-write.js';
 export { toBytes, bytesToString, type BytesLike } from './bytes.js';
 export type { BackoffOptions } from '../common/backoff.js';
@@ -115,9 +129,20 @@ export {
   SessionResultsFullError,
   SessionsFullError,
   StaleSequenceError,
+  TxnTooLargeError,
   ValueTooLargeError,
   VersionMismatchError,
 } from '../kv/errors.js';
-export { AuthenticationFailedError, AuthOldRevisionError, PermissionDeniedError, SessionTableFullError, UserQuotaExceededError } from '../kv/index.js';
+export {
+  AuthenticationFailedError,
+  AuthOldRevisionError,
+  PermissionDeniedError,
+  SessionTableFullError,
+  UserQuotaExceededError,
+  LeaseNotFoundError,
+  LeaseExistsError,
+  LeasesFullError,
+} from '../kv/index.js';
+export { LeaseClient, type KeepAliveHandle, type LeaseGrant, type LeaseTimeToLive } from './leases.js';
 export type { AuthCredentials } from './auth.js';
 export { Consistency, ErrorCode } from '../protocol/index.js';

@@ -10,10 +10,12 @@ export class KeyValueResult {
   readonly value: Uint8Array;
   /** Number of writes since the key was (re)created; 1 right after creation. */
   readonly version: number;
-  /** Raft index of the entry that created the key. */
+  /** Store revision of the change that created the key. */
   readonly createRevision: number;
-  /** Raft index of the entry that last changed the key. */
+  /** Store revision of the change that last wrote the key. */
   readonly modRevision: number;
+  /** The lease the key is attached to (deleted with it), or 0. */
+  readonly lease: number;
 
   constructor(kv: KeyValue) {
     this.key = kv.key;
@@ -21,6 +23,7 @@ export class KeyValueResult {
     this.version = kv.version;
     this.createRevision = kv.createRevision;
     this.modRevision = kv.modRevision;
+    this.lease = kv.lease ?? 0;
   }
 
   /** The key as UTF-8 text. */
@@ -39,13 +42,15 @@ export class KeyValueResult {
   }
 
   /** A plain object with key and value as text, for printing and `--json`. */
-  toJSON(): { key: string; value: string; version: number; createRevision: number; modRevision: number } {
+  toJSON(): { key: string; value: string; version: number; createRevision: number; modRevision: number; lease?: number } {
     return {
       key: this.keyString(),
       value: this.valueString(),
       version: this.version,
       createRevision: this.createRevision,
       modRevision: this.modRevision,
+      // Only on a key that has one: the JSON of other keys stays as it was.
+      ...(this.lease !== 0 ? { lease: this.lease } : {}),
     };
   }
 }

@@ -27,7 +27,12 @@ export interface WriteConditionOptions {
   readonly expectedModRevision?: number;
 }
 
-export interface PutOptions extends CallOptions, WriteConditionOptions {}
+export interface PutOptions extends CallOptions, WriteConditionOptions {
+  /** Attach the key to this lease (`client.lease.grant`): it is deleted when the lease expires or is revoked. */
+  readonly lease?: number;
+  /** Give the key a TTL of its own, in ms (Redis SET PX): deleted that long after this write. Excludes `lease`. */
+  readonly ttlMs?: number;
+}
 export interface DeleteOptions extends CallOptions, WriteConditionOptions {}
 
 export interface ScanOptions {
@@ -43,7 +48,7 @@ export interface ScanOptions {
 
 /** The outcome of a put or update. */
 export interface WriteResult {
-  /** Raft index of the entry that carried the write (the key's new modRevision). */
+  /** The store revision of the write (the key's new modRevision). */
   readonly revision: number;
   /** The key's version after the write. */
   readonly version: number;
@@ -51,6 +56,7 @@ export interface WriteResult {
 
 /** The outcome of a delete. */
 export interface DeleteResult {
+  /** The store revision of the delete (the current revision when nothing was deleted). */
   readonly revision: number;
   /** False when the key did not exist. */
   readonly deleted: boolean;

@@ -11,7 +11,7 @@
  * is gone, nobody can tell, and the caller is told so (the error carries the
  * `unresolvedWrite`, in state `session-expired`).
  */
-import { writeConditions, type Method } from '../protocol/index.js';
+import type { Method } from '../protocol/index.js';
 import { KvError, SessionExpiredError } from '../kv/errors.js';
 import { AbortedError, TimeoutError, UnavailableError, type OutcomeUnknown } from './errors.js';
 import type { ClientSession } from './session.js';
@@ -139,9 +139,14 @@ export function retryRequest(write: WriteInCall, request: WriteRequest): WriteRe
   return { ...fields, session: { sessionId: session.id, seq: request.session.seq, ackedSeq: session.ackedSeq } } as WriteRequest;
 }
 
-/** A write's fields as an UnresolvedWrite keeps them: key, value if any, the conditions given. */
+/**
+ * A write's fields as an UnresolvedWrite keeps them: every field but the session (key, value if any, the
+ * conditions given, a lease or TTL, a lease method's ids); an undefined field is not a field.
+ */
 export function writeFields(request: WriteRequest): Readonly<Record<string, unknown>> {
-  return request.value === undefined ? { key: request.key, ...writeConditions(request) } : { key: request.key, value: request.value, ...writeConditions(request) };
+  const out: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(request)) if (name !== 'session' && value !== undefined) out[name] = value;
+  return out;
 }
 
 function isOutcomeUnknown(error: unknown): error is Error & OutcomeUnknown {

@@ -61,6 +61,8 @@ export const ConcordErrorCode = {
   SessionsFull: 'CONCORD_ERR_SESSIONS_FULL',
   InvalidCommand: 'CONCORD_ERR_INVALID_COMMAND',
   InvalidScan: 'CONCORD_ERR_INVALID_SCAN',
+  /** A transaction over one of its bounds (ops, entry bytes, saved result bytes). */
+  TxnTooLarge: 'CONCORD_ERR_TXN_TOO_LARGE',
   /** The key-value snapshot's content does not validate (the storage layer's file check is CorruptSnapshotFile). */
   CorruptSnapshot: 'CONCORD_ERR_CORRUPT_SNAPSHOT',
   UserNotFound: 'CONCORD_ERR_USER_NOT_FOUND',
@@ -78,6 +80,12 @@ export const ConcordErrorCode = {
   SessionTableFull: 'CONCORD_ERR_SESSION_TABLE_FULL',
   /** A command was authorized against auth state older than the state it applies against (etcd's ErrAuthOldRevision). */
   AuthOldRevision: 'CONCORD_ERR_AUTH_OLD_REVISION',
+  /** No lease with that id (never granted, revoked, or expired). */
+  LeaseNotFound: 'CONCORD_ERR_LEASE_NOT_FOUND',
+  /** A grant asked for a lease id that is already taken. */
+  LeaseExists: 'CONCORD_ERR_LEASE_EXISTS',
+  /** The lease table is at its bound (leasesMax). */
+  LeasesFull: 'CONCORD_ERR_LEASES_FULL',
 
   // raft: the core and its Storage interface.
   ProposalDropped: 'CONCORD_ERR_PROPOSAL_DROPPED',

@@ -12,14 +12,17 @@
  * revoke that commits first always wins, the same on every member.
  *
  * While auth is disabled nothing needs a right, so nothing is refused. Noop
- * entries carry only the leader's time and need no right either.
+ * entries carry only the leader's time and need no right either, nor do the
+ * lease expiries the leader proposes itself (lease-expirer.ts): they act for
+ * no user.
  */
 import { AuthOldRevisionError } from './errors.js';
 import type { AuthStatus } from './auth-types.js';
+import { LeaseCommandKind } from './lease-types.js';
 import { CommandKind } from './types.js';
 
 /** The refusal for a command of `kind` checked at `authRevision`, or null when it may apply. */
 export function authRevisionProblem(auth: AuthStatus, kind: string, authRevision: number): AuthOldRevisionError | null {
-  if (!auth.enabled || kind === CommandKind.Noop || authRevision >= auth.revision) return null;
+  if (!auth.enabled || kind === CommandKind.Noop || kind === LeaseCommandKind.LeaseExpire || authRevision >= auth.revision) return null;
   return new AuthOldRevisionError({ authRevision, currentAuthRevision: auth.revision });
 }

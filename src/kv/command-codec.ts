@@ -13,11 +13,15 @@
  * checked at auth revision 0.
  *
  * Writes (put=1, update=2, delete=3): u8 flags (bit 0 session, bit 1
- * expectedVersion, bit 2 expectedModRevision), then the present ones in that
+ * expectedVersion, bit 2 expectedModRevision, bit 3 lease, bit 4 ttlMs;
+ * the last two for put and update only), then the present ones in that
  * order (session = sessionId, seq, ackedSeq), then the key and, for put and
  * update, the value, each as varint length + bytes. openSession=4: ttlMs.
  * closeSession=5, keepAlive=6: sessionId. noop=7: nothing. auth=8: the
  * users/roles/permissions commands, whose body auth-codec.ts defines.
+ * lease=16: grants, revokes, keep-alives and expiries (lease-codec.ts).
+ * txn=9: u8 flags (bit 0 session), [sessionId, seq, ackedSeq], then the
+ * transaction body txn-codec.ts defines.
  *
  * The leader stamps `leaderTimeMs` when it proposes: it is the only clock the
  * state machine knows, so session expiry is the same on every member (thesis §6.3).
@@ -25,12 +29,17 @@
  * building intermediate objects, and its encoding of a command is unique.
  */
 import { assert } from '../common/errors.js';
-import { InvalidCommandError } from './errors.js';
+import { InvalidCommandError, KvError } from './errors.js';
 import { readVarint as varintValue, varintBytes, varintBytesMax, varintEnd, varintTooLong, varintTruncated, writeVarint } from '../common/varint.js';
 import { copyBytes, utf8Decoder, utf8Encoder } from './bytes.js';
 import { anonymousPrincipal, CommandKind, type Command, type CommandEnvelope, type EntryPrincipal, type SessionRef, type WriteCommand } from './types.js';
 import { decodeAuthBody, encodeAuthBody } from './auth-codec.js';
 import { AUTH_NAME_BYTES_MAX, AuthCommandKind, isAuthCommand, type AuthCommand } from './auth-types.js';
+import { decodeLeaseBody, encodeLeaseBody } from './lease-codec.js';
+import { LeaseCommandKind, isLeaseCommand, type LeaseCommand } from './lease-types.js';
+import { ByteReader, ByteWriter } from './bytes.js';
+import { readTxnBody, txnBodyBytes, writeTxnBody } from './txn-codec.js';
+import type { TxnCommand } from './txn-types.js';
 
 /** The format without a principal: written whenever there is no principal to carry. */
 export const COMMAND_FORMAT_VERSION = 1;
@@ -75,10 +84,12 @@ const Tag = {
   KeepAlive: 6,
   Noop: 7,
   Auth: 8,
+  Lease: 16,
+  Txn: 9,
 } as const;
 
-const Flag = { Session: 1, ExpectedVersion: 2, ExpectedModRevision: 4 } as const;
-const FLAGS_KNOWN = Flag.Session | Flag.ExpectedVersion | Flag.ExpectedModRevision;
+const Flag = { Session: 1, ExpectedVersion: 2, ExpectedModRevision: 4, Lease: 8, KeyTtl: 16 } as const;
+const FLAGS_KNOWN = Flag.Session | Flag.ExpectedVersion | Flag.ExpectedModRevision | Flag.Lease | Flag.KeyTtl;
 
 const tagOf: Record<Command['kind'], number> = {
   [CommandKind.Put]: Tag.Put,
@@ -88,14 +99,26 @@ const tagOf: Record<Command['kind'], number> = {
   [CommandKind.CloseSession]: Tag.CloseSession,
   [CommandKind.KeepAlive]: Tag.KeepAlive,
   [CommandKind.Noop]: Tag.Noop,
+  [CommandKind.Txn]: Tag.Txn,
   ...(Object.fromEntries(Object.values(AuthCommandKind).map((kind) => [kind, Tag.Auth])) as Record<AuthCommand['kind'], number>),
+  ...(Object.fromEntries(Object.values(LeaseCommandKind).map((kind) => [kind, Tag.Lease])) as Record<LeaseCommand['kind'], number>),
 };
+
+/** A lease id or key TTL on a put/update; absent (and always absent on a delete) when 0 or undefined. */
+function leaseOf(c: WriteCommand): number {
+  return c.kind === CommandKind.Delete ? 0 : (c.lease ?? 0);
+}
+function keyTtlOf(c: WriteCommand): number {
+  return c.kind === CommandKind.Delete ? 0 : (c.ttlMs ?? 0);
+}
 
 function writeFlags(c: WriteCommand): number {
   return (
     (c.session !== undefined ? Flag.Session : 0) |
     (c.expectedVersion !== undefined ? Flag.ExpectedVersion : 0) |
-    (c.expectedModRevision !== undefined ? Flag.ExpectedModRevision : 0)
+    (c.expectedModRevision !== undefined ? Flag.ExpectedModRevision : 0) |
+    (leaseOf(c) !== 0 ? Flag.Lease : 0) |
+    (keyTtlOf(c) !== 0 ? Flag.KeyTtl : 0)
   );
 }
 
@@ -113,6 +136,8 @@ function encodedBytes(command: Command, leaderTimeMs: number): number {
       if (s !== undefined) n += varintBytes(s.sessionId) + varintBytes(s.seq) + varintBytes(s.ackedSeq);
       if (command.expectedVersion !== undefined) n += varintBytes(command.expectedVersion);
       if (command.expectedModRevision !== undefined) n += varintBytes(command.expectedModRevision);
+      if (leaseOf(command) !== 0) n += varintBytes(leaseOf(command));
+      if (keyTtlOf(command) !== 0) n += varintBytes(keyTtlOf(command));
       n += varintBytes(command.key.length) + command.key.length;
       if (command.kind !== CommandKind.Delete) n += varintBytes(command.value.length) + command.value.length;
       return n;
@@ -125,21 +150,64 @@ function encodedBytes(command: Command, leaderTimeMs: number): number {
     case CommandKind.Noop:
       return n;
     default:
-      // Auth commands are encoded by encodeAuthCommand.
+      // Auth, lease and txn commands are encoded by encodeBodyCommand / encodeTxnCommand.
       return assert(false, `no size for ${command.kind}`) as never;
   }
 }
 
-/** An auth command: the common header, then auth-codec.ts's body. Rare, so it may allocate freely. */
-function encodeAuthCommand(command: AuthCommand, leaderTimeMs: number, headroomBytes: number, user: Uint8Array | null, authRevision: number): Uint8Array {
-  const body = encodeAuthBody(command);
+/** An auth or lease command: the common header, then auth-codec.ts's or lease-codec.ts's body. Rare, so it may allocate freely. */
+function encodeBodyCommand(
+  command: AuthCommand | LeaseCommand,
+  leaderTimeMs: number,
+  headroomBytes: number,
+  user: Uint8Array | null,
+  authRevision: number,
+): Uint8Array {
+  const lease = isLeaseCommand(command);
+  const body = lease ? encodeLeaseBody(command) : encodeAuthBody(command as AuthCommand);
   const head = 2 + varintBytes(leaderTimeMs) + (user === null ? 0 : principalBytes(user, authRevision));
   const out = new Uint8Array(headroomBytes + head + body.length);
   const buf = headroomBytes === 0 ? out : out.subarray(headroomBytes);
-  const pos = putHeader(buf, Tag.Auth, leaderTimeMs, user, authRevision);
+  const pos = putHeader(buf, lease ? Tag.Lease : Tag.Auth, leaderTimeMs, user, authRevision);
   assert(pos === head, 'auth command header size computed wrongly');
   buf.set(body, pos);
   return out;
+}
+
+/** A transaction: the common header, flags and session, then txn-codec.ts's body. */
+function encodeTxnCommand(command: TxnCommand, leaderTimeMs: number, headroomBytes: number, user: Uint8Array | null, authRevision: number): Uint8Array {
+  const s = command.session;
+  let w: ByteWriter;
+  try {
+    // One buffer of the exact size (it is the proposal: nothing else may share or pin it).
+    let size = headroomBytes + 3 + varintBytes(leaderTimeMs) + txnBodyBytes(command);
+    if (user !== null) size += principalBytes(user, authRevision);
+    if (s !== undefined) size += varintBytes(s.sessionId) + varintBytes(s.seq) + varintBytes(s.ackedSeq);
+    // varint() wants 8 bytes of room even for a short one: the slack keeps the writer from growing (and copying).
+    w = new ByteWriter(size + 8);
+    w.pos = headroomBytes;
+    w.u8(user === null ? COMMAND_FORMAT_VERSION : COMMAND_FORMAT_VERSION_PRINCIPAL);
+    w.u8(Tag.Txn);
+    w.varint(leaderTimeMs);
+    if (user !== null) {
+      w.varint(authRevision);
+      w.bytes(user);
+    }
+    w.u8(s !== undefined ? Flag.Session : 0);
+    if (s !== undefined) {
+      for (const n of [s.sessionId, s.seq, s.ackedSeq]) {
+        if (!Number.isSafeInteger(n) || n < 0) throw new TypeError(`integer field ${n} is not a non-negative safe integer`);
+        w.varint(n);
+      }
+    }
+    writeTxnBody(w, command);
+    assert(w.pos === size, 'transaction size computed wrongly');
+  } catch (err) {
+    if (err instanceof KvError) throw err;
+    // A malformed body (validateCommand would have refused it): a typed error, never a TypeError.
+    throw new InvalidCommandError({ reason: `unencodable transaction: ${(err as Error).message}` });
+  }
+  return w.finish();
 }
 
 /** Writes `value` as a varint at `pos`; returns the position after it. */
@@ -172,7 +240,8 @@ export function encodeCommand(command: Command, leaderTimeMs: number, headroomBy
   if (!(command.kind in tagOf)) throw new InvalidCommandError({ reason: `unknown command kind ${String(command.kind)}` });
   const user = principalUserBytes(principal);
   const authRevision = principal?.authRevision ?? 0;
-  if (isAuthCommand(command)) return encodeAuthCommand(command, leaderTimeMs, headroomBytes, user, authRevision);
+  if (isAuthCommand(command) || isLeaseCommand(command)) return encodeBodyCommand(command, leaderTimeMs, headroomBytes, user, authRevision);
+  if (command.kind === CommandKind.Txn) return encodeTxnCommand(command, leaderTimeMs, headroomBytes, user, authRevision);
   const size = encodedBytes(command, leaderTimeMs) + (user === null ? 0 : principalBytes(user, authRevision));
   const out = new Uint8Array(headroomBytes + size);
   const buf = headroomBytes === 0 ? out : out.subarray(headroomBytes);
@@ -190,6 +259,8 @@ export function encodeCommand(command: Command, leaderTimeMs: number, headroomBy
       }
       if (command.expectedVersion !== undefined) pos = putVarint(buf, pos, command.expectedVersion);
       if (command.expectedModRevision !== undefined) pos = putVarint(buf, pos, command.expectedModRevision);
+      if (leaseOf(command) !== 0) pos = putVarint(buf, pos, leaseOf(command));
+      if (keyTtlOf(command) !== 0) pos = putVarint(buf, pos, keyTtlOf(command));
       pos = putBytes(buf, pos, command.key);
       if (command.kind !== CommandKind.Delete) pos = putBytes(buf, pos, command.value);
       break;
@@ -217,6 +288,8 @@ interface MutableWriteCommand {
   session?: SessionRef;
   expectedVersion?: number;
   expectedModRevision?: number;
+  lease?: number;
+  ttlMs?: number;
 }
 
 function fail(reason: string): never {
@@ -234,6 +307,15 @@ const kindOfTag: readonly (Command['kind'] | undefined)[] = [
   CommandKind.Noop,
   // The auth op inside the body names the real kind (readCommand sets it).
   AuthCommandKind.AuthEnable,
+  CommandKind.Txn,
+  undefined,
+  undefined,
+  undefined,
+  undefined,
+  undefined,
+  undefined,
+  // The lease op inside the body names the real kind (readCommand sets it).
+  LeaseCommandKind.LeaseGrant,
 ];
 
 /**
@@ -256,6 +338,9 @@ export class CommandFields {
   ackedSeq = 0;
   expectedVersion = 0;
   expectedModRevision = 0;
+  /** Put and update: the lease to attach (0: none) and the key's own TTL (0: none). */
+  lease = 0;
+  keyTtlMs = 0;
   keyStart = 0;
   keyEnd = 0;
   /** Put and update only. */
@@ -265,6 +350,10 @@ export class CommandFields {
   ttlMs = 0;
   /** Auth commands: the decoded command (they are rare; the apply path allocates for them). */
   auth: AuthCommand | null = null;
+  /** Lease commands, likewise decoded whole. */
+  leaseCommand: LeaseCommand | null = null;
+  /** Transactions: the decoded command (keys and values copied out of the entry). */
+  txn: TxnCommand | null = null;
   /** The principal (format 2); a format-1 entry reads as null at revision 0. */
   user: string | null = null;
   authRevision = 0;
@@ -311,6 +400,8 @@ export function readCommand(data: Uint8Array, f: CommandFields): void {
   f.bytes = data;
   f.pos = 0;
   f.auth = null;
+  f.leaseCommand = null;
+  f.txn = null;
   const version = readByte(f);
   if (version !== COMMAND_FORMAT_VERSION && version !== COMMAND_FORMAT_VERSION_PRINCIPAL) fail(`unknown command format version ${version}`);
   const tag = readByte(f);
@@ -351,6 +442,12 @@ export function readCommand(data: Uint8Array, f: CommandFields): void {
       if (f.hasExpectedVersion) f.expectedVersion = readVarint(f);
       f.hasExpectedModRevision = (flags & Flag.ExpectedModRevision) !== 0;
       if (f.hasExpectedModRevision) f.expectedModRevision = readVarint(f);
+      if ((flags & (Flag.Lease | Flag.KeyTtl)) !== 0 && tag === Tag.Delete) fail('a delete carries no lease or TTL');
+      f.lease = (flags & Flag.Lease) !== 0 ? readVarint(f) : 0;
+      f.keyTtlMs = (flags & Flag.KeyTtl) !== 0 ? readVarint(f) : 0;
+      // Present means non-zero: each command has one encoding.
+      if ((flags & Flag.Lease) !== 0 && f.lease === 0) fail('lease flag with lease 0');
+      if ((flags & Flag.KeyTtl) !== 0 && f.keyTtlMs === 0) fail('ttl flag with ttl 0');
       f.keyStart = skipBytes(f);
       f.keyEnd = f.pos;
       if (tag !== Tag.Delete) {
@@ -368,9 +465,36 @@ export function readCommand(data: Uint8Array, f: CommandFields): void {
     case Tag.KeepAlive:
       f.sessionId = readVarint(f);
       break;
+    case Tag.Txn: {
+      const flags = readByte(f);
+      if ((flags & ~Flag.Session) !== 0) fail(`unknown flags 0x${flags.toString(16)}`);
+      f.hasSession = (flags & Flag.Session) !== 0;
+      let session: TxnCommand['session'];
+      if (f.hasSession) {
+        f.sessionId = readVarint(f);
+        f.seq = readVarint(f);
+        f.ackedSeq = readVarint(f);
+        session = { sessionId: f.sessionId, seq: f.seq, ackedSeq: f.ackedSeq };
+      }
+      const r = new ByteReader(data, fail, f.pos);
+      const body = readTxnBody(r, fail);
+      f.txn =
+        session === undefined
+          ? { kind: CommandKind.Txn, compare: body.compare, success: body.success, failure: body.failure }
+          : { kind: CommandKind.Txn, compare: body.compare, success: body.success, failure: body.failure, session };
+      f.pos = r.pos;
+      break;
+    }
     case Tag.Auth: {
       const { command, end } = decodeAuthBody(data, f.pos);
       f.auth = command;
+      f.kind = command.kind;
+      f.pos = end;
+      break;
+    }
+    case Tag.Lease: {
+      const { command, end } = decodeLeaseBody(data, f.pos);
+      f.leaseCommand = command;
       f.kind = command.kind;
       f.pos = end;
       break;
@@ -410,6 +534,8 @@ export function decodeCommand(data: Uint8Array): CommandEnvelope {
       if (f.hasSession) write.session = { sessionId: f.sessionId, seq: f.seq, ackedSeq: f.ackedSeq };
       if (f.hasExpectedVersion) write.expectedVersion = f.expectedVersion;
       if (f.hasExpectedModRevision) write.expectedModRevision = f.expectedModRevision;
+      if (f.lease !== 0) write.lease = f.lease;
+      if (f.keyTtlMs !== 0) write.ttlMs = f.keyTtlMs;
       command = write as unknown as WriteCommand;
       break;
     }
@@ -425,8 +551,11 @@ export function decodeCommand(data: Uint8Array): CommandEnvelope {
     case CommandKind.Noop:
       command = { kind: CommandKind.Noop };
       break;
+    case CommandKind.Txn:
+      command = f.txn!;
+      break;
     default:
-      command = f.auth!;
+      command = f.leaseCommand ?? f.auth!;
   }
   return f.hasPrincipal
     ? { leaderTimeMs: f.leaderTimeMs, command, principal: { user: f.user, authRevision: f.authRevision } }

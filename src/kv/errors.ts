@@ -27,6 +27,7 @@ export const KvErrorCode = {
   SessionsFull: ConcordErrorCode.SessionsFull,
   InvalidCommand: ConcordErrorCode.InvalidCommand,
   InvalidScan: ConcordErrorCode.InvalidScan,
+  TxnTooLarge: ConcordErrorCode.TxnTooLarge,
   CorruptSnapshot: ConcordErrorCode.CorruptSnapshot,
   // Users, roles and permissions (auth-state.ts, src/auth).
   UserNotFound: ConcordErrorCode.UserNotFound,
@@ -42,6 +43,10 @@ export const KvErrorCode = {
   UserQuotaExceeded: ConcordErrorCode.UserQuotaExceeded,
   SessionTableFull: ConcordErrorCode.SessionTableFull,
   AuthOldRevision: ConcordErrorCode.AuthOldRevision,
+  // Leases and key TTLs (leases.ts).
+  LeaseNotFound: ConcordErrorCode.LeaseNotFound,
+  LeaseExists: ConcordErrorCode.LeaseExists,
+  LeasesFull: ConcordErrorCode.LeasesFull,
 } as const;
 export type KvErrorCode = (typeof KvErrorCode)[keyof typeof KvErrorCode];
 
@@ -178,6 +183,20 @@ export class InvalidScanError extends KvError {
   override readonly code = KvErrorCode.InvalidScan;
   constructor(readonly details: { readonly reason: string }) {
     super(KvErrorCode.InvalidScan, `invalid scan: ${details.reason}`);
+  }
+}
+
+/**
+ * A transaction exceeds one of its bounds: `limit` names the option
+ * (txnOpsMax: compares and ops, nested ones included; txnBytesMax: the bytes
+ * of its log entry; sessionResultBytesMax: the bytes of read results its
+ * session would hold unacknowledged), `max` its value, `actual` what the
+ * transaction needed. Nothing was applied.
+ */
+export class TxnTooLargeError extends KvError {
+  override readonly code = KvErrorCode.TxnTooLarge;
+  constructor(readonly details: { readonly limit: string; readonly max: number; readonly actual: number }) {
+    super(KvErrorCode.TxnTooLarge, `transaction too large: ${details.actual} over ${details.limit} ${details.max}`);
   }
 }
 
@@ -329,6 +348,30 @@ export class AuthOldRevisionError extends KvError {
   }
 }
 
+/** No lease with that id: never granted, revoked, or expired (its keys are gone with it). */
+export class LeaseNotFoundError extends KvError {
+  override readonly code = KvErrorCode.LeaseNotFound;
+  constructor(readonly details: { readonly leaseId: number }) {
+    super(KvErrorCode.LeaseNotFound, `lease ${details.leaseId} not found (never granted, revoked or expired)`);
+  }
+}
+
+/** A grant named a lease id that a live lease already has. */
+export class LeaseExistsError extends KvError {
+  override readonly code = KvErrorCode.LeaseExists;
+  constructor(readonly details: { readonly leaseId: number }) {
+    super(KvErrorCode.LeaseExists, `lease ${details.leaseId} already exists`);
+  }
+}
+
+/** The lease table holds leasesMax leases: revoke some, or let them expire, before granting more. */
+export class LeasesFullError extends KvError {
+  override readonly code = KvErrorCode.LeasesFull;
+  constructor(readonly details: { readonly leasesMax: number }) {
+    super(KvErrorCode.LeasesFull, `the cluster holds its limit of ${details.leasesMax} leases`);
+  }
+}
+
 /** The plain form of a KvError, for a wire protocol or a saved result. */
 export interface KvErrorWire {
   readonly code: KvErrorCode;
@@ -402,6 +445,7 @@ const rebuilders: Record<KvErrorCode, (d: KvErrorDetails, f: FieldReader) => KvE
   [KvErrorCode.SessionsFull]: (d, f) => new SessionsFullError({ sessionsMax: f.num(d, 'sessionsMax') }),
   [KvErrorCode.InvalidCommand]: (d, f) => new InvalidCommandError({ reason: f.str(d, 'reason') }),
   [KvErrorCode.InvalidScan]: (d, f) => new InvalidScanError({ reason: f.str(d, 'reason') }),
+  [KvErrorCode.TxnTooLarge]: (d, f) => new TxnTooLargeError({ limit: f.str(d, 'limit'), max: f.num(d, 'max'), actual: f.num(d, 'actual') }),
   [KvErrorCode.CorruptSnapshot]: (d, f) => new CorruptSnapshotError({ reason: f.str(d, 'reason') }),
   [KvErrorCode.UserNotFound]: (d, f) => new UserNotFoundError({ user: f.str(d, 'user') }),
   [KvErrorCode.UserExists]: (d, f) => new UserExistsError({ user: f.str(d, 'user') }),
@@ -419,6 +463,9 @@ const rebuilders: Record<KvErrorCode, (d: KvErrorDetails, f: FieldReader) => KvE
   [KvErrorCode.SessionTableFull]: (d, f) => new SessionTableFullError({ sessionTableBytesMax: f.num(d, 'sessionTableBytesMax') }),
   [KvErrorCode.AuthOldRevision]: (d, f) =>
     new AuthOldRevisionError({ authRevision: f.num(d, 'authRevision'), currentAuthRevision: f.num(d, 'currentAuthRevision') }),
+  [KvErrorCode.LeaseNotFound]: (d, f) => new LeaseNotFoundError({ leaseId: f.num(d, 'leaseId') }),
+  [KvErrorCode.LeaseExists]: (d, f) => new LeaseExistsError({ leaseId: f.num(d, 'leaseId') }),
+  [KvErrorCode.LeasesFull]: (d, f) => new LeasesFullError({ leasesMax: f.num(d, 'leasesMax') }),
 };
 
 export function isKvErrorCode(code: string): code is KvErrorCode {

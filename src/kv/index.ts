@@ -7,6 +7,26 @@
  */
 export { KvStateMachine, type KvRestore } from './state-machine.js';
 export { KvSnapshot } from './snapshot-writer.js';
+export {
+  CompareOp,
+  CompareTarget,
+  TxnOpType,
+  isReadOnlyTxn,
+  type TxnBody,
+  type TxnCommand,
+  type TxnCompare,
+  type TxnDeleteOp,
+  type TxnGetOp,
+  type TxnNestedOp,
+  type TxnOp,
+  type TxnOpResult,
+  type TxnPutOp,
+  type TxnResult,
+  type TxnScanOp,
+  type TxnUpdateOp,
+} from './txn-types.js';
+export { txnBytesProblem, txnProblem } from './txn.js';
+export { TXN_DEPTH_MAX } from './txn-codec.js';
 export { defaultKvOptions, resolveKvOptions, type KvOptions } from './options.js';
 export { encodeCommand, decodeCommand, principalOf, COMMAND_FORMAT_VERSION, COMMAND_FORMAT_VERSION_PRINCIPAL } from './command-codec.js';
 export { encodeApplyResult, decodeApplyResult } from './result-codec.js';
@@ -66,6 +86,23 @@ export {
 } from './auth-types.js';
 export { isFromKey, roleNameProblem, userNameProblem } from './auth-validate.js';
 export {
+  KEY_TTL_MS_MAX,
+  LEASE_IDS_PER_ENTRY_MAX,
+  LeaseCommandKind,
+  LeaseResultKind,
+  isLeaseCommand,
+  type LeaseCommand,
+  type LeaseDeletedResult,
+  type LeaseExpireCommand,
+  type LeaseGrantCommand,
+  type LeaseGrantedResult,
+  type LeaseInfo,
+  type LeaseKeepAliveCommand,
+  type LeaseKeptAliveResult,
+  type LeaseResult,
+  type LeaseRevokeCommand,
+} from './lease-types.js';
+export {
   CommandKind,
   ResultKind,
   anonymousPrincipal,
@@ -112,8 +149,12 @@ export {
   EmptyKeyError,
   InvalidCommandError,
   InvalidScanError,
+  TxnTooLargeError,
   KeyNotFoundError,
   KeyTooLargeError,
+  LeaseExistsError,
+  LeaseNotFoundError,
+  LeasesFullError,
   KvError,
   KvErrorCode,
   SessionExpiredError,

@@ -24,6 +24,10 @@ export class StoredEntry implements KvEntry {
     readonly version: number,
     readonly createRevision: number,
     readonly modRevision: number,
+    /** The lease the key is attached to, or 0. */
+    readonly lease: number = 0,
+    /** The key's own expiry time (entry clock) from a put with a TTL, or 0 for none (leases.ts). */
+    readonly expiresAtMs: number = 0,
   ) {}
 
   get key(): Uint8Array {

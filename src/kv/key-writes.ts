@@ -9,8 +9,9 @@ import type { CommandFields } from './command-codec.js';
 import { KeyNotFoundError, VersionMismatchError, type KvError } from './errors.js';
 import { StoredEntry, type KeyTree } from './key-tree.js';
 import type { KvOptions } from './options.js';
+import type { LeaseTable } from './leases.js';
 import { CommandKind, ResultKind, type ApplyResult, type ErrorResult, type WriteCommand } from './types.js';
-import { keyLengthProblem, sessionFieldsProblem, valueLengthProblem } from './validate.js';
+import { expiryProblem, keyLengthProblem, sessionFieldsProblem, valueLengthProblem } from './validate.js';
 
 /** The value of every empty put: a view of length 0 would still pin its entry's buffer. */
 export const EMPTY_VALUE = new Uint8Array(0);
@@ -52,6 +53,10 @@ export class PendingWrite {
   ackedSeq = 0;
   expectedVersion = ABSENT;
   expectedModRevision = ABSENT;
+  /** Put and update: the lease to attach and the key's own TTL (0: none); the state machine sets expiresAtMs from the TTL. */
+  lease = 0;
+  keyTtlMs = 0;
+  expiresAtMs = 0;
 }
 
 export function errorResult(error: KvError): ErrorResult {
@@ -63,14 +68,18 @@ export class KeyWrites {
   private readonly pending = new PendingWrite();
   /** State of the overwrite in progress, for overwriteExisting (reused: applying is synchronous). */
   private readonly overwrite: {
-    index: number;
+    revision: number;
     write: PendingWrite | null;
     result: ApplyResult | null;
     /** What editRange is told to store (it reads `value` and keeps only the entry). */
     readonly edit: { value: StoredEntry | undefined };
-  } = { index: 0, write: null, result: null, edit: { value: undefined } };
+  } = { revision: 0, write: null, result: null, edit: { value: undefined } };
 
-  constructor(private readonly options: KvOptions) {}
+  constructor(
+    private readonly options: KvOptions,
+    /** The live lease table (the state machine replaces it on restore). */
+    private readonly leases: () => LeaseTable,
+  ) {}
 
   /** A decoded write as a PendingWrite (the reused instance). */
   fromFields(f: CommandFields): PendingWrite {
@@ -85,10 +94,16 @@ export class KeyWrites {
     }
     w.expectedVersion = f.hasExpectedVersion ? f.expectedVersion : ABSENT;
     w.expectedModRevision = f.hasExpectedModRevision ? f.expectedModRevision : ABSENT;
+    w.lease = f.lease;
+    w.keyTtlMs = f.keyTtlMs;
+    w.expiresAtMs = 0;
     // Decoded integers are non-negative safe integers, so the conditions are always valid here.
     const isDelete = w.kind === CommandKind.Delete;
     const valueBytes = f.valueEnd - f.valueStart;
-    w.problem = keyLengthProblem(f.keyEnd - f.keyStart, this.options) ?? (isDelete ? null : valueLengthProblem(valueBytes, this.options));
+    w.problem =
+      keyLengthProblem(f.keyEnd - f.keyStart, this.options) ??
+      (isDelete ? null : valueLengthProblem(valueBytes, this.options)) ??
+      expiryProblem(f.lease, f.keyTtlMs);
     if (w.problem !== null) return w;
     w.key = binaryStringFromBytes(f.bytes, f.keyStart, f.keyEnd);
     w.value = isDelete || valueBytes === 0 ? EMPTY_VALUE : storedValue(f.bytes, f.valueStart, f.valueEnd);
@@ -100,12 +115,20 @@ export class KeyWrites {
     this.pending.value = EMPTY_VALUE;
   }
 
-  /** Applies `w` (its session checks already passed) as the entry at `index`. */
-  execute(tree: KeyTree, index: number, w: PendingWrite): ApplyResult {
+  /**
+   * Applies `w` (its session checks already passed). `revision` is the store
+   * revision the write takes if it changes the key space (the current one + 1);
+   * a failed write or a delete of a missing key changes nothing and reports
+   * the current revision, `revision - 1` (see changedKeySpace).
+   */
+  execute(tree: KeyTree, revision: number, w: PendingWrite): ApplyResult {
     if (w.problem !== null) return errorResult(w.problem);
+    const leases = this.leases();
     if (w.kind !== CommandKind.Delete) {
+      const leaseProblem = leases.attachProblem(w.lease);
+      if (leaseProblem !== null) return errorResult(leaseProblem);
       // An existing key (the common case) is overwritten in one descent of the tree.
-      this.overwrite.index = index;
+      this.overwrite.revision = revision;
       this.overwrite.write = w;
       this.overwrite.result = null;
       tree.editRange(w.key, w.key, true, this.overwriteExisting);
@@ -115,14 +138,17 @@ export class KeyWrites {
       if (result !== null) return result;
       if (w.kind === CommandKind.Update) return errorResult(new KeyNotFoundError({ key: bytesFromBinaryString(w.key) }));
       if (conditionFails(w, undefined)) return errorResult(versionMismatch(w, undefined));
-      tree.set(w.key, new StoredEntry(w.key, w.value, 1, index, index), false);
-      return { kind: ResultKind.Write, version: 1, createRevision: index, modRevision: index };
+      const created = new StoredEntry(w.key, w.value, 1, revision, revision, w.lease, w.expiresAtMs);
+      tree.set(w.key, created, false);
+      leases.replaced(undefined, created);
+      return { kind: ResultKind.Write, version: 1, createRevision: revision, modRevision: revision };
     }
     const existing = tree.get(w.key);
     if (conditionFails(w, existing)) return errorResult(versionMismatch(w, existing));
-    if (existing === undefined) return { kind: ResultKind.Delete, deleted: false, revision: index };
+    if (existing === undefined) return { kind: ResultKind.Delete, deleted: false, revision: revision - 1 };
     tree.delete(existing.keyString);
-    return { kind: ResultKind.Delete, deleted: true, revision: index };
+    leases.replaced(existing, undefined);
+    return { kind: ResultKind.Delete, deleted: true, revision };
   }
 
   /**
@@ -132,16 +158,23 @@ export class KeyWrites {
    * (editRange copies shared tree nodes on the way down, like set).
    */
   private readonly overwriteExisting = (_key: BinaryString, existing: StoredEntry): { value?: StoredEntry } | undefined => {
-    const { write: w, index } = this.overwrite;
+    const { write: w, revision } = this.overwrite;
     if (conditionFails(w!, existing)) {
       this.overwrite.result = errorResult(versionMismatch(w!, existing));
       return undefined;
     }
-    const entry = new StoredEntry(existing.keyString, w!.value, existing.version + 1, existing.createRevision, index);
-    this.overwrite.result = { kind: ResultKind.Write, version: entry.version, createRevision: entry.createRevision, modRevision: index };
+    // A write without a lease detaches the key from its lease, and one without a TTL clears it (etcd, Redis).
+    const entry = new StoredEntry(existing.keyString, w!.value, existing.version + 1, existing.createRevision, revision, w!.lease, w!.expiresAtMs);
+    this.leases().replaced(existing, entry);
+    this.overwrite.result = { kind: ResultKind.Write, version: entry.version, createRevision: entry.createRevision, modRevision: revision };
     this.overwrite.edit.value = entry;
     return this.overwrite.edit;
   };
+}
+
+/** Whether a write's result changed the key space (and so took a new store revision). */
+export function changedKeySpace(result: ApplyResult): boolean {
+  return result.kind === ResultKind.Write || (result.kind === ResultKind.Delete && result.deleted);
 }
 
 function versionMismatch(w: PendingWrite, existing: StoredEntry | undefined): VersionMismatchError {

@@ -40,6 +40,21 @@ export interface KvOptions {
   readonly scanBytesMax: number;
   /** Target size of one snapshot chunk. */
   readonly snapshotChunkBytes: number;
+  /** Granted lease TTLs are clamped into [leaseTtlMinMs, leaseTtlMaxMs] (etcd raises a short TTL to its minimum too). */
+  readonly leaseTtlMinMs: number;
+  readonly leaseTtlMaxMs: number;
+  /** Most live leases; a grant beyond fails with LeasesFullError. */
+  readonly leasesMax: number;
+  /** Most compares plus ops in one transaction, nested ones and both branches included (etcd's fixed cap is 128). */
+  readonly txnOpsMax: number;
+  /** Largest encoded transaction (its log entry), in bytes; it must fit in a peer frame with room to spare. */
+  readonly txnBytesMax: number;
+  /**
+   * Most bytes of transaction results one session may hold unacknowledged
+   * (they are saved for exactly-once retries and go into snapshots); a
+   * transaction whose result would go over fails with TxnTooLargeError.
+   */
+  readonly sessionResultBytesMax: number;
 }
 
 export const defaultKvOptions: KvOptions = Object.freeze({
@@ -57,6 +72,12 @@ export const defaultKvOptions: KvOptions = Object.freeze({
   scanLimitMax: 10_000,
   scanBytesMax: 4 * 1024 * 1024,
   snapshotChunkBytes: 64 * 1024,
+  leaseTtlMinMs: 1_000,
+  leaseTtlMaxMs: 10 * 365 * 24 * 3600 * 1000,
+  leasesMax: 1_000_000,
+  txnOpsMax: 10_000,
+  txnBytesMax: 8 * 1024 * 1024,
+  sessionResultBytesMax: 16 * 1024 * 1024,
 });
 
 /** Fills in defaults and checks the combination (a bad configuration is a programmer error). */
@@ -65,6 +86,7 @@ export function resolveKvOptions(options: Partial<KvOptions> = {}): KvOptions {
   for (const [name, value] of Object.entries(resolved)) {
     assert(Number.isSafeInteger(value) && (value as number) > 0, `kv option ${name} must be a positive integer, got ${String(value)}`);
   }
+  assert(resolved.leaseTtlMinMs <= resolved.leaseTtlMaxMs, 'leaseTtlMinMs must not exceed leaseTtlMaxMs');
   assert(resolved.sessionTtlMinMs <= resolved.sessionTtlMaxMs, 'sessionTtlMinMs must not exceed sessionTtlMaxMs');
   assert(
     resolved.sessionTtlMs >= resolved.sessionTtlMinMs && resolved.sessionTtlMs <= resolved.sessionTtlMaxMs,
@@ -75,8 +97,8 @@ export function resolveKvOptions(options: Partial<KvOptions> = {}): KvOptions {
     `keyBytesMax + valueBytesMax must leave room in a ${SNAPSHOT_BLOCK_BYTES_MAX}-byte snapshot block`,
   );
   assert(
-    resolved.sessionResultsMax * (resolved.keyBytesMax + 256) <= SNAPSHOT_BLOCK_BYTES_MAX,
-    'sessionResultsMax saved results (each may hold a key) must fit in one snapshot block',
+    resolved.sessionResultsMax * (resolved.keyBytesMax + 256) + resolved.sessionResultBytesMax <= SNAPSHOT_BLOCK_BYTES_MAX,
+    'sessionResultsMax saved results (each may hold a key) plus sessionResultBytesMax of transaction results must fit in one snapshot block',
   );
   assert(
     resolved.sessionResultBytesPerUserMax >= savedResultBytesBound(resolved),

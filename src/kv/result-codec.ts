@@ -6,9 +6,11 @@
 import { ByteReader, ByteWriter } from './bytes.js';
 import { InvalidCommandError, kvErrorFromWire, type KvErrorDetailValue, type KvErrorDetails } from './errors.js';
 import { ResultKind, okResult, type ApplyResult } from './types.js';
+import { readLeaseResult, writeLeaseResult } from './lease-codec.js';
+import { readTxnResult, writeTxnResult } from './txn-codec.js';
 
-/** The first byte of an encoded result (saved-result.ts builds the common ones without a writer). */
-export const ResultTag = { Write: 1, Delete: 2, SessionOpened: 3, SessionClosed: 4, Ok: 5, Error: 6 } as const;
+/** The first byte of an encoded result (saved-result.ts builds the common ones without a writer; lease results use 10-12, lease-codec.ts). */
+export const ResultTag = { Write: 1, Delete: 2, SessionOpened: 3, SessionClosed: 4, Ok: 5, Error: 6, Txn: 7 } as const;
 const Tag = ResultTag;
 const DetailTag = { Null: 0, Number: 1, String: 2, Bytes: 3 } as const;
 
@@ -37,6 +39,10 @@ export function writeResult(w: ByteWriter, result: ApplyResult): void {
     case ResultKind.Ok:
       w.u8(Tag.Ok);
       return;
+    case ResultKind.Txn:
+      w.u8(Tag.Txn);
+      writeTxnResult(w, result);
+      return;
     case ResultKind.Error: {
       w.u8(Tag.Error);
       w.string(result.error.code);
@@ -48,6 +54,9 @@ export function writeResult(w: ByteWriter, result: ApplyResult): void {
       }
       return;
     }
+    default:
+      // Tags 10-12: lease results (lease-codec.ts).
+      writeLeaseResult(w, result);
   }
 }
 
@@ -83,6 +92,8 @@ export function readResult(r: ByteReader, fail: (reason: string) => never): Appl
       return { kind: ResultKind.SessionClosed, closed: bool(r, fail) };
     case Tag.Ok:
       return okResult;
+    case Tag.Txn:
+      return readTxnResult(r, fail);
     case Tag.Error: {
       const code = r.string();
       const count = r.varint();
@@ -99,7 +110,7 @@ export function readResult(r: ByteReader, fail: (reason: string) => never): Appl
       }
     }
     default:
-      return fail(`unknown result tag ${tag}`);
+      return readLeaseResult(tag, r, fail) ?? fail(`unknown result tag ${tag}`);
   }
 }
 

@@ -97,3 +97,27 @@ export function saveResultProblem(table: SessionUsage, options: KvOptions, owner
   }
   return null;
 }
+
+/**
+ * How many bytes (txnResultBytes) a transaction's result may take in session `session`:
+ * the least of what is left of the session's own bound (sessionResultBytesMax, over
+ * all its saved results), its owner's quota and the table's budget, less the saved
+ * result's fixed part and tag. `refusal`: the error to give instead of TxnTooLarge when
+ * the quota or the table, not the session's bound, is what the result would exceed.
+ */
+export function txnResultBudget(
+  table: SessionUsage,
+  options: KvOptions,
+  session: { readonly owner: string; readonly bytes: number; readonly usage: OwnerUsage },
+): { bytes: number; refusal: KvError | null } {
+  const overhead = savedResultBytes(1);
+  const sessionLeft = options.sessionResultBytesMax - (session.bytes - sessionBaseBytes(session.owner)) - overhead;
+  const userLeft = options.sessionResultBytesPerUserMax - session.usage.resultBytes - overhead;
+  const tableLeft = options.sessionTableBytesMax - table.bytes - overhead;
+  if (sessionLeft <= userLeft && sessionLeft <= tableLeft) return { bytes: Math.max(0, sessionLeft), refusal: null };
+  if (userLeft <= tableLeft) {
+    const refusal = new UserQuotaExceededError({ user: session.owner, quota: 'sessionResultBytesPerUserMax', limit: options.sessionResultBytesPerUserMax });
+    return { bytes: Math.max(0, userLeft), refusal };
+  }
+  return { bytes: Math.max(0, tableLeft), refusal: new SessionTableFullError({ sessionTableBytesMax: options.sessionTableBytesMax }) };
+}

@@ -216,3 +216,4 @@ export class SessionTable implements SessionUsage {
     this.totalBytes = 0;
   }
 }
+

@@ -4,9 +4,13 @@
  *   header:  "CKVS" | u8 formatVersion (1, 2 or 3)
  *   blocks:  u32 payloadBytes | payload | u32 crc32c(payload)      (big-endian)
  *   payload: u8 kind | body
- *     META (1)      varint appliedIndex, clockMs, entryCount, sessionCount
+ *     META (1)      varint appliedIndex, clockMs, entryCount, sessionCount,
+ *                   and in format 3: varint revision (the store revision),
+ *                   leaseCount
  *     ENTRIES (2)   u32 count | count x (key, value as varint length + bytes;
- *                   varint version, createRevision, modRevision)
+ *                   varint version, createRevision, modRevision, and in
+ *                   format 3: varint lease, expiresAtMs, the key's own TTL
+ *                   deadline or 0)
  *     SESSIONS (3)  u32 count | count x (varint id, ttlMs, deadlineMs, ackedSeq,
  *                   [format 3: owner as varint length + UTF-8,]
  *                   resultCount | resultCount x (varint seq, result))
@@ -14,31 +18,39 @@
  *                   (result-codec.ts, saved-result.ts)
  *     AUTH (5)      formats 2 and 3: users, roles and the auth switch
  *                   (AuthState.write in auth-state.ts)
+ *     LEASES (6)    format 3 only: u32 count | count x (varint id,
+ *                   grantedTtlMs, expiresAtMs), ids increasing (lease-codec.ts)
  *     END (4)       empty
  *
- * Blocks come in the order META, ENTRIES*, SESSIONS*, [AUTH], END, and
- * nothing may follow END. Formats 2 and 3 have exactly one AUTH block, format
- * 1 none. Format 3 adds each session's owner (the user its quota counts,
- * session-quotas.ts). A writer uses the oldest format that can hold the
- * state: 1 while no auth command has ever taken effect (the auth state is
- * pristine), 2 while every session is anonymous, else 3. A cluster that does
- * not use auth keeps writing the same bytes as members that predate auth, so
- * members can be upgraded one at a time. Every member must be upgraded before
- * the first auth command (an older member refuses it and a format-2 or -3
- * snapshot). Each block is checksummed on its own, so a reader rejects
+ * Blocks come in the order META, ENTRIES*, SESSIONS*, [AUTH], LEASES*, END, and
+ * nothing may follow END. Format 2 has exactly one AUTH block, format 1 none,
+ * format 3 one when the auth state is not pristine (an auth command has taken
+ * effect) and none otherwise.
+ *
+ * Format 3 is what members write now, whatever the state: the store revision
+ * (etcd's model), each key's lease and own TTL deadline, each session's owner
+ * (the user its quota counts, session-quotas.ts) and the lease table (leases.ts;
+ * the keys of each lease are rebuilt from the entries' lease ids). It replaces
+ * formats 1 and 2 for writing because their revisions were Raft indexes.
+ * Formats 1 and 2 are still read: the restored store revision is the
+ * snapshot's appliedIndex (at least every revision those members ever
+ * answered, so revisions stay monotonic for clients across the upgrade), keys
+ * have no lease and sessions are anonymous. A member that predates format 3
+ * cannot read it: upgrade every member before the first snapshot is sent to a
+ * lagging one (as for auth, which needed format 2). Each block is checksummed on its own, so a reader rejects
  * corruption as soon as it reads the damaged block; the totals in META, the
  * strict key order and the END block catch lost, repeated or reordered blocks
  * and truncation. The format is deterministic: equal states give equal bytes.
  */
 export const SNAPSHOT_MAGIC = Uint8Array.of(0x43, 0x4b, 0x56, 0x53); // "CKVS"
 export const SNAPSHOT_FORMAT_VERSION = 3;
-/** The format with an AUTH block and anonymous sessions (no owners), still read and written. */
-export const SNAPSHOT_FORMAT_VERSION_NO_OWNERS = 2;
-/** The format without an AUTH block, still read, and still written for a pristine auth state. */
+/** The format with index-based revisions and an AUTH block: still read. */
+export const SNAPSHOT_FORMAT_VERSION_AUTH = 2;
+/** The format with index-based revisions and no AUTH block: still read. */
 export const SNAPSHOT_FORMAT_VERSION_NO_AUTH = 1;
 export const SNAPSHOT_HEADER_BYTES = SNAPSHOT_MAGIC.length + 1;
 
-export const BlockKind = { Meta: 1, Entries: 2, Sessions: 3, End: 4, Auth: 5 } as const;
+export const BlockKind = { Meta: 1, Entries: 2, Sessions: 3, End: 4, Auth: 5, Leases: 6 } as const;
 export type BlockKind = (typeof BlockKind)[keyof typeof BlockKind];
 
 /**

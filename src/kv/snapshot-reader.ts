@@ -16,12 +16,14 @@ import { compactResult, type SavedResult } from './saved-result.js';
 import { ANONYMOUS_OWNER } from './session-quotas.js';
 import { SessionTable } from './sessions.js';
 import { AuthState } from './auth-state.js';
+import { readLeaseRecords } from './lease-codec.js';
+import { LeaseTable } from './leases.js';
 import {
   BlockKind,
   SNAPSHOT_BLOCK_BYTES_MAX,
   SNAPSHOT_FORMAT_VERSION,
+  SNAPSHOT_FORMAT_VERSION_AUTH,
   SNAPSHOT_FORMAT_VERSION_NO_AUTH,
-  SNAPSHOT_FORMAT_VERSION_NO_OWNERS,
   SNAPSHOT_HEADER_BYTES,
   SNAPSHOT_MAGIC,
 } from './snapshot-format.js';
@@ -31,11 +33,15 @@ import { AUTH_NAME_BYTES_MAX } from './auth-types.js';
 /** The state a complete, valid snapshot describes. */
 export interface RestoredState {
   readonly appliedIndex: number;
+  /** The store revision (formats 1 and 2: the appliedIndex, see snapshot-format.ts). */
+  readonly revision: number;
   readonly clockMs: number;
   readonly tree: KeyTree;
   readonly sessions: SessionTable;
-  /** Empty (pristine) for a format-1 snapshot. */
+  /** Empty (pristine) for a snapshot without an AUTH block. */
   readonly auth: AuthState;
+  /** Empty for a format-1 or -2 snapshot. */
+  readonly leases: LeaseTable;
 }
 
 const Stage = { Header: 0, Length: 1, Body: 2, Done: 3, Failed: 4 } as const;
@@ -46,6 +52,8 @@ interface Meta {
   readonly clockMs: number;
   readonly entryCount: number;
   readonly sessionCount: number;
+  readonly revision: number;
+  readonly leaseCount: number;
 }
 
 export class SnapshotReader {
@@ -64,6 +72,8 @@ export class SnapshotReader {
   private bytesSeen = 0;
   private formatVersion = 0;
   private auth: AuthState | null = null;
+  private readonly leases = new LeaseTable();
+  private lastLeaseId = 0;
 
   /** `keyBytesMax` bounds the keys of the permissions read (as it bounds them on apply). */
   constructor(private readonly keyBytesMax: number = Number.MAX_SAFE_INTEGER) {}
@@ -94,7 +104,15 @@ export class SnapshotReader {
     if (this.failure) throw this.failure;
     if (this.stage !== Stage.Done) this.fail('truncated: the stream ended before the END block');
     const meta = this.meta!;
-    return { appliedIndex: meta.appliedIndex, clockMs: meta.clockMs, tree: this.tree, sessions: this.sessions, auth: this.auth ?? new AuthState() };
+    return {
+      appliedIndex: meta.appliedIndex,
+      revision: meta.revision,
+      clockMs: meta.clockMs,
+      tree: this.tree,
+      sessions: this.sessions,
+      auth: this.auth ?? new AuthState(),
+      leases: this.leases,
+    };
   }
 
   private expect(bytes: number, stage: Stage): void {
@@ -110,7 +128,7 @@ export class SnapshotReader {
         for (let i = 0; i < SNAPSHOT_MAGIC.length; i++) {
           if (t[i] !== SNAPSHOT_MAGIC[i]) this.fail('not a key-value snapshot (bad magic)');
         }
-        if (t[4] !== SNAPSHOT_FORMAT_VERSION && t[4] !== SNAPSHOT_FORMAT_VERSION_NO_OWNERS && t[4] !== SNAPSHOT_FORMAT_VERSION_NO_AUTH) {
+        if (t[4] !== SNAPSHOT_FORMAT_VERSION && t[4] !== SNAPSHOT_FORMAT_VERSION_AUTH && t[4] !== SNAPSHOT_FORMAT_VERSION_NO_AUTH) {
           this.fail(`unsupported snapshot format version ${t[4]}`);
         }
         this.formatVersion = t[4]!;
@@ -148,18 +166,26 @@ export class SnapshotReader {
         this.readEntries(r);
         break;
       case BlockKind.Sessions:
-        if (previous === 0 || previous === BlockKind.End || previous === BlockKind.Auth) this.fail('SESSIONS block out of order');
+        if (previous === 0 || previous === BlockKind.End || previous === BlockKind.Auth || previous === BlockKind.Leases) this.fail('SESSIONS block out of order');
         this.readSessions(r);
         break;
       case BlockKind.Auth:
         if (this.formatVersion === SNAPSHOT_FORMAT_VERSION_NO_AUTH) this.fail('AUTH block in a format-1 snapshot');
-        if (previous === 0 || previous === BlockKind.Auth) this.fail('AUTH block out of order or repeated');
+        if (previous === 0 || previous === BlockKind.Auth || previous === BlockKind.Leases) this.fail('AUTH block out of order or repeated');
         this.auth = AuthState.read(r, this.fail, this.keyBytesMax);
+        break;
+      case BlockKind.Leases:
+        if (this.formatVersion !== SNAPSHOT_FORMAT_VERSION) this.fail(`LEASES block in a format-${this.formatVersion} snapshot`);
+        if (previous === 0 || previous === BlockKind.End) this.fail('LEASES block out of order');
+        this.lastLeaseId = readLeaseRecords(r, this.leases, this.lastLeaseId, this.fail);
+        if (this.leases.size > this.meta!.leaseCount) this.fail('more leases than META says');
         break;
       case BlockKind.End: {
         if (previous === 0) this.fail('END block before META');
-        if (this.formatVersion !== SNAPSHOT_FORMAT_VERSION_NO_AUTH && this.auth === null) this.fail(`format-${this.formatVersion} snapshot without an AUTH block`);
+        if (this.formatVersion === SNAPSHOT_FORMAT_VERSION_AUTH && this.auth === null) this.fail('format-2 snapshot without an AUTH block');
         const meta = this.meta!;
+        if (this.leases.size !== meta.leaseCount) this.fail(`${this.leases.size} leases, META says ${meta.leaseCount}`);
+        this.attachLeaseKeys();
         if (this.entriesSeen !== meta.entryCount) this.fail(`${this.entriesSeen} entries, META says ${meta.entryCount}`);
         if (this.sessions.size !== meta.sessionCount) this.fail(`${this.sessions.size} sessions, META says ${meta.sessionCount}`);
         this.stage = Stage.Done;
@@ -173,11 +199,30 @@ export class SnapshotReader {
   }
 
   private readMeta(r: ByteReader): void {
-    this.meta = { appliedIndex: r.varint(), clockMs: r.varint(), entryCount: r.varint(), sessionCount: r.varint() };
+    const appliedIndex = r.varint();
+    const clockMs = r.varint();
+    const entryCount = r.varint();
+    const sessionCount = r.varint();
+    // Formats 1 and 2 had index-based revisions: the appliedIndex is at least every one of them.
+    const current = this.formatVersion === SNAPSHOT_FORMAT_VERSION;
+    const revision = current ? r.varint() : appliedIndex;
+    if (revision > appliedIndex) this.fail(`revision ${revision} above appliedIndex ${appliedIndex}`);
+    const leaseCount = current ? r.varint() : 0;
+    this.meta = { appliedIndex, clockMs, entryCount, sessionCount, revision, leaseCount };
+  }
+
+  /** Files every key under its lease and its own TTL (leases come after the entries in the stream). */
+  private attachLeaseKeys(): void {
+    if (this.formatVersion !== SNAPSHOT_FORMAT_VERSION) return;
+    for (const entry of this.tree.values()) {
+      if (entry.lease !== 0 && !this.leases.attach(entry)) this.fail(`a key is attached to lease ${entry.lease}, which the snapshot lacks`);
+      if (entry.expiresAtMs !== 0) this.leases.addKeyTtl(entry);
+    }
   }
 
   private readEntries(r: ByteReader): void {
-    const appliedIndex = this.meta!.appliedIndex;
+    const revision = this.meta!.revision;
+    const withLeases = this.formatVersion === SNAPSHOT_FORMAT_VERSION;
     const count = r.u32();
     if (count === 0) this.fail('empty ENTRIES block');
     for (let i = 0; i < count; i++) {
@@ -189,13 +234,16 @@ export class SnapshotReader {
       const version = r.varint();
       const createRevision = r.varint();
       const modRevision = r.varint();
+      const lease = withLeases ? r.varint() : 0;
+      const expiresAtMs = withLeases ? r.varint() : 0;
+      if (lease !== 0 && expiresAtMs !== 0) this.fail('a key with both a lease and a TTL');
       if (key.length === 0) this.fail('empty key');
       // Binary strings compare in unsigned byte order (see bytes.ts).
       if (this.lastKey !== null && this.lastKey >= key) this.fail('keys out of order');
-      if (version < 1 || createRevision < 1 || createRevision > modRevision || modRevision > appliedIndex) {
+      if (version < 1 || createRevision < 1 || createRevision > modRevision || modRevision > revision) {
         this.fail('entry version or revisions out of range');
       }
-      this.tree.set(key, new StoredEntry(key, value, version, createRevision, modRevision));
+      this.tree.set(key, new StoredEntry(key, value, version, createRevision, modRevision, lease, expiresAtMs));
       this.lastKey = key;
     }
     this.entriesSeen += count;

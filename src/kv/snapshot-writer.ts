@@ -9,16 +9,10 @@ import { ByteWriter } from './bytes.js';
 import { crc32c } from './crc32c.js';
 import type { KeyTree, StoredEntry } from './key-tree.js';
 import type { SessionTable } from './sessions.js';
-import { ANONYMOUS_OWNER } from './session-quotas.js';
 import { AuthState } from './auth-state.js';
-import {
-  BLOCK_FRAMING_BYTES,
-  BlockKind,
-  SNAPSHOT_FORMAT_VERSION,
-  SNAPSHOT_FORMAT_VERSION_NO_AUTH,
-  SNAPSHOT_FORMAT_VERSION_NO_OWNERS,
-  SNAPSHOT_MAGIC,
-} from './snapshot-format.js';
+import { writeLeaseRecord } from './lease-codec.js';
+import type { LeaseTable } from './leases.js';
+import { BLOCK_FRAMING_BYTES, BlockKind, SNAPSHOT_FORMAT_VERSION, SNAPSHOT_MAGIC } from './snapshot-format.js';
 
 /** Starts a block at the writer's position; returns where it starts. */
 function beginBlock(w: ByteWriter, kind: BlockKind): number {
@@ -39,13 +33,15 @@ function endBlock(w: ByteWriter, start: number): void {
 function entryBytes(e: StoredEntry): number {
   const keyBytes = e.keyString.length;
   return (
+    varintBytes(e.expiresAtMs) +
     varintBytes(keyBytes) +
     keyBytes +
     varintBytes(e.value.length) +
     e.value.length +
     varintBytes(e.version) +
     varintBytes(e.createRevision) +
-    varintBytes(e.modRevision)
+    varintBytes(e.modRevision) +
+    varintBytes(e.lease)
   );
 }
 
@@ -59,10 +55,11 @@ export class KvSnapshot implements Iterable<Uint8Array> {
   private readonly sessionBlocks: readonly Uint8Array[];
   private readonly sessionCount: number;
   private readonly entryCount: number;
-  /** The AUTH block, encoded when the snapshot is taken (the auth state is small and mutable); null: format 1. */
+  /** The AUTH block, encoded when the snapshot is taken (the auth state is small and mutable); null: pristine, no block. */
   private readonly authBlock: Uint8Array | null;
-  /** The oldest format that holds this state (snapshot-format.ts). */
-  readonly formatVersion: number;
+  /** The LEASES blocks, encoded when the snapshot is taken (the lease table is mutable). */
+  private readonly leaseBlocks: readonly Uint8Array[];
+  private readonly leaseCount: number;
 
   constructor(
     readonly appliedIndex: number,
@@ -72,23 +69,21 @@ export class KvSnapshot implements Iterable<Uint8Array> {
     sessions: SessionTable,
     private readonly chunkBytes: number,
     auth: AuthState | null = null,
+    /** The store revision at appliedIndex. */
+    readonly revision: number = 0,
+    leases: LeaseTable | null = null,
   ) {
     this.entryCount = tree.size;
     this.sessionCount = sessions.size;
-    let owned = false;
-    for (const s of sessions.values()) {
-      if (s.owner !== ANONYMOUS_OWNER) {
-        owned = true;
-        break;
-      }
-    }
-    this.formatVersion = owned
-      ? SNAPSHOT_FORMAT_VERSION
-      : auth === null || auth.pristine
-        ? SNAPSHOT_FORMAT_VERSION_NO_AUTH
-        : SNAPSHOT_FORMAT_VERSION_NO_OWNERS;
-    this.sessionBlocks = encodeSessionBlocks(sessions, chunkBytes, owned);
-    this.authBlock = this.formatVersion === SNAPSHOT_FORMAT_VERSION_NO_AUTH ? null : encodeAuthBlock(auth ?? null);
+    this.sessionBlocks = encodeSessionBlocks(sessions, chunkBytes);
+    this.authBlock = auth === null || auth.pristine ? null : encodeAuthBlock(auth);
+    this.leaseBlocks = leases === null ? [] : encodeLeaseBlocks(leases, chunkBytes);
+    this.leaseCount = leases === null ? 0 : leases.size;
+  }
+
+  /** The format version of this snapshot's bytes (see snapshot-format.ts): always the newest. */
+  get formatVersion(): number {
+    return SNAPSHOT_FORMAT_VERSION;
   }
 
   *[Symbol.iterator](): Iterator<Uint8Array> {
@@ -101,6 +96,8 @@ export class KvSnapshot implements Iterable<Uint8Array> {
     head.varint(this.clockMs);
     head.varint(this.entryCount);
     head.varint(this.sessionCount);
+    head.varint(this.revision);
+    head.varint(this.leaseCount);
     endBlock(head, meta);
     yield head.finish();
 
@@ -126,6 +123,8 @@ export class KvSnapshot implements Iterable<Uint8Array> {
       w.varint(entry.version);
       w.varint(entry.createRevision);
       w.varint(entry.modRevision);
+      w.varint(entry.lease);
+      w.varint(entry.expiresAtMs);
       count++;
     }
     if (w !== null) {
@@ -136,6 +135,7 @@ export class KvSnapshot implements Iterable<Uint8Array> {
 
     for (const block of this.sessionBlocks) yield* pieces(block, chunkBytes);
     if (this.authBlock !== null) yield* pieces(this.authBlock, chunkBytes);
+    for (const block of this.leaseBlocks) yield* pieces(block, chunkBytes);
 
     const end = new ByteWriter(16);
     endBlock(end, beginBlock(end, BlockKind.End));
@@ -170,7 +170,9 @@ export class KvSnapshot implements Iterable<Uint8Array> {
       varintBytes(this.appliedIndex) +
       varintBytes(this.clockMs) +
       varintBytes(this.entryCount) +
-      varintBytes(this.sessionCount);
+      varintBytes(this.sessionCount) +
+      varintBytes(this.revision) +
+      varintBytes(this.leaseCount);
     const blockStart = 4 + 1 + 4; // length, kind, entry count
     let pos = -1;
     let inSlice = 0;
@@ -190,6 +192,7 @@ export class KvSnapshot implements Iterable<Uint8Array> {
     if (pos >= 0) total += pos + 4;
     for (const block of this.sessionBlocks) total += block.length;
     if (this.authBlock !== null) total += this.authBlock.length;
+    for (const block of this.leaseBlocks) total += block.length;
     return total + BLOCK_FRAMING_BYTES + 1; // END
   }
 
@@ -211,8 +214,7 @@ export class KvSnapshot implements Iterable<Uint8Array> {
   }
 }
 
-/** `withOwners`: format 3 (every session's owner); else the owners are all anonymous and not written. */
-function encodeSessionBlocks(sessions: SessionTable, chunkBytes: number, withOwners: boolean): Uint8Array[] {
+function encodeSessionBlocks(sessions: SessionTable, chunkBytes: number): Uint8Array[] {
   const blocks: Uint8Array[] = [];
   let w: ByteWriter | null = null;
   let start = 0;
@@ -235,7 +237,7 @@ function encodeSessionBlocks(sessions: SessionTable, chunkBytes: number, withOwn
     w.varint(s.ttlMs);
     w.varint(s.deadlineMs);
     w.varint(s.ackedSeq);
-    if (withOwners) w.string(s.owner);
+    w.string(s.owner);
     w.varint(s.results.size);
     for (const [seq, saved] of s.results) {
       w.varint(seq);
@@ -256,10 +258,37 @@ function writeBinaryRaw(w: ByteWriter, text: string): void {
   w.raw(bytes);
 }
 
-function encodeAuthBlock(auth: AuthState | null): Uint8Array {
+function encodeLeaseBlocks(leases: LeaseTable, chunkBytes: number): Uint8Array[] {
+  const blocks: Uint8Array[] = [];
+  let w: ByteWriter | null = null;
+  let start = 0;
+  let count = 0;
+  const flush = (): void => {
+    if (w === null) return;
+    w.u32At(start + 5, count);
+    endBlock(w, start);
+    blocks.push(w.finish());
+    w = null;
+  };
+  for (const lease of leases.values()) {
+    if (w === null) {
+      w = new ByteWriter(Math.min(chunkBytes, 64 * 1024) + 64);
+      start = beginBlock(w, BlockKind.Leases);
+      w.u32(0); // lease count, patched by flush
+      count = 0;
+    }
+    writeLeaseRecord(w, lease);
+    count++;
+    if (w.pos >= chunkBytes) flush();
+  }
+  flush();
+  return blocks;
+}
+
+function encodeAuthBlock(auth: AuthState): Uint8Array {
   const w = new ByteWriter(1024);
   const start = beginBlock(w, BlockKind.Auth);
-  (auth ?? new AuthState()).write(w);
+  auth.write(w);
   endBlock(w, start);
   return w.finish();
 }

@@ -11,22 +11,27 @@
  */
 import { assert } from '../common/errors.js';
 import { CommandFields, readCommand } from './command-codec.js';
-import { KvError, SessionExpiredError, SessionResultsFullError, SessionsFullError, StaleSequenceError } from './errors.js';
+import { KvError, SessionExpiredError, TxnTooLargeError, SessionResultsFullError, SessionsFullError, StaleSequenceError } from './errors.js';
 import { newKeyTree, type KeyTree } from './key-tree.js';
-import { EMPTY_VALUE, errorResult, KeyWrites, type PendingWrite } from './key-writes.js';
+import { changedKeySpace, EMPTY_VALUE, errorResult, KeyWrites, type PendingWrite } from './key-writes.js';
 import { resolveKvOptions, type KvOptions } from './options.js';
 import { scanKeys } from './scan.js';
 import { SessionTable, type Session } from './sessions.js';
-import { ANONYMOUS_OWNER, openSessionProblem, saveResultProblem } from './session-quotas.js';
+import { ANONYMOUS_OWNER, openSessionProblem, saveResultProblem, txnResultBudget } from './session-quotas.js';
 import { compactResult, expandResult } from './saved-result.js';
 import { authRevisionProblem } from './auth-revision.js';
 import { AuthState } from './auth-state.js';
 import type { AuthCommand, AuthView } from './auth-types.js';
 import { SnapshotReader } from './snapshot-reader.js';
 import { KvSnapshot } from './snapshot-writer.js';
-import { binaryStringFromBytes } from './bytes.js';
+import { binaryStringFromBytes, bytesFromBinaryString } from './bytes.js';
+import { LeaseTable } from './leases.js';
+import { type LeaseCommand, type LeaseInfo } from './lease-types.js';
 import { CommandKind, ResultKind, okResult, type ApplyResult, type KvEntry, type ScanPage, type ScanRequest } from './types.js';
 import { commandProblem, sessionProblem } from './validate.js';
+import { TxnExecutor, txnBytesProblem, txnProblem } from './txn.js';
+import { isReadOnlyTxn, type TxnBody, type TxnCommand, type TxnResult } from './txn-types.js';
+import { InvalidCommandError } from './errors.js';
 
 /** Incremental restore: push the snapshot's chunks, then `finish()` swaps the new state in. */
 export interface KvRestore {
@@ -40,20 +45,38 @@ export class KvStateMachine {
   private tree: KeyTree = newKeyTree();
   private sessions = new SessionTable();
   private readonly authState = new AuthState();
+  private leases = new LeaseTable();
   private applied = 0;
+  /** The store revision: +1 per applied entry that changed the key space (see `revision`). */
+  private rev = 0;
   private clock = 0;
   /** Scratch for the apply path (see PendingWrite). */
   private readonly fields = new CommandFields();
   private readonly writes: KeyWrites;
+  private readonly txns: TxnExecutor;
 
   constructor(options: Partial<KvOptions> = {}) {
     this.options = resolveKvOptions(options);
-    this.writes = new KeyWrites(this.options);
+    this.writes = new KeyWrites(this.options, () => this.leases);
+    // A transaction's puts detach keys from their leases and clear their TTLs; its deletes drop them (leases.ts).
+    this.txns = new TxnExecutor(this.options, (previous, next) => this.leases.replaced(previous, next));
   }
 
   /** Index of the last entry applied (or of the restored snapshot). */
   get appliedIndex(): number {
     return this.applied;
+  }
+
+  /**
+   * The store revision (etcd's model): the number of applied entries that
+   * changed the key space. Each write or transaction that changes a key takes
+   * the next revision, whatever number of keys it touches; failed writes,
+   * deletes of missing keys, session and auth entries take none. Keys record
+   * the revisions that created and last changed them; response headers, watch
+   * and leases read this one getter.
+   */
+  get revision(): number {
+    return this.rev;
   }
 
   /** The state machine's clock: the largest leader time seen in the log. */
@@ -116,8 +139,10 @@ export class KvStateMachine {
     this.advanceClock(f.leaderTimeMs);
     // A command authorized against an auth state older than this one is refused (auth-revision.ts).
     const stale = authRevisionProblem(this.authState, f.kind, f.authRevision);
-    const result = stale === null ? this.executeFields(index, f) : errorResult(stale);
+    const result = stale === null ? this.executeFields(index, f, data.length) : errorResult(stale);
     f.auth = null;
+    f.leaseCommand = null;
+    f.txn = null;
     // The scratch must not keep this entry's buffer (possibly a whole frame) alive until the next apply.
     f.bytes = EMPTY_VALUE;
     this.writes.release();
@@ -125,8 +150,8 @@ export class KvStateMachine {
     return result;
   }
 
-  /** The command read into `f`, executed. */
-  private executeFields(index: number, f: CommandFields): ApplyResult {
+  /** The command read into `f`, executed (`entryBytes`: the entry's size, which bounds a transaction's reads). */
+  private executeFields(index: number, f: CommandFields, entryBytes: number): ApplyResult {
     switch (f.kind) {
       case CommandKind.Put:
       case CommandKind.Update:
@@ -140,7 +165,10 @@ export class KvStateMachine {
         return this.keepAlive(f.sessionId);
       case CommandKind.Noop:
         return okResult;
+      case CommandKind.Txn:
+        return this.executeTxn(f.txn!, entryBytes);
       default:
+        if (f.leaseCommand !== null) return this.executeLease(index, f.leaseCommand);
         return this.executeAuth(f.auth!);
     }
   }
@@ -247,8 +275,51 @@ export class KvStateMachine {
     return result;
   }
 
-  private executeWriteChecked(index: number, w: PendingWrite): ApplyResult {
-    return this.writes.execute(this.tree, index, w);
+  /** A transaction: exactly-once when it carries a session; one revision when it changes a key. */
+  private executeTxn(command: TxnCommand, entryBytes: number): ApplyResult {
+    const ref = command.session;
+    const problem = sessionProblem(ref);
+    if (problem !== null) return errorResult(problem);
+    const admitted = ref === undefined ? null : this.admitSessionCommand(ref.sessionId, ref.seq, ref.ackedSeq);
+    if (admitted !== null && 'kind' in admitted) return admitted;
+    const invalid = txnProblem(command, this.options) ?? txnBytesProblem(entryBytes, this.options);
+    let result: ApplyResult;
+    if (invalid !== null) {
+      result = errorResult(invalid);
+    } else {
+      const budget = admitted === null ? null : txnResultBudget(this.sessions, this.options, admitted);
+      const run = this.txns.run(this.tree, this.rev + 1, command, budget === null ? Infinity : budget.bytes);
+      if (run.changed) this.rev++;
+      result = run.result;
+      // Over the user's quota or the table's budget rather than the session's own bound: say which.
+      if (budget !== null && budget.refusal !== null && result.kind === ResultKind.Error && result.error instanceof TxnTooLargeError) {
+        result = errorResult(budget.refusal);
+      }
+    }
+    if (admitted !== null) this.sessions.saveResult(admitted, ref!.seq, compactResult(result));
+    return result;
+  }
+
+  private executeWriteChecked(_index: number, w: PendingWrite): ApplyResult {
+    // A key's own TTL runs from this entry's time (the same on every member).
+    w.expiresAtMs = w.keyTtlMs === 0 ? 0 : this.clock + w.keyTtlMs;
+    const result = this.writes.execute(this.tree, this.rev + 1, w);
+    if (changedKeySpace(result)) this.rev++;
+    return result;
+  }
+
+  /** A lease command (leases.ts), exactly-once when it carries a session (like a write). */
+  private executeLease(index: number, command: LeaseCommand): ApplyResult {
+    const ref = 'session' in command ? command.session : undefined;
+    const problem = ref === undefined ? null : sessionProblem(ref);
+    if (problem !== null) return errorResult(problem);
+    const admitted = ref === undefined ? null : this.admitSessionCommand(ref.sessionId, ref.seq, ref.ackedSeq);
+    if (admitted !== null && 'kind' in admitted) return admitted;
+    const result = this.leases.execute(this.tree, index, this.rev + 1, this.clock, command, this.options);
+    // A revoke or expiry that deleted keys is one change of the key space: one store revision for all of them.
+    if (result.kind === ResultKind.LeaseDeleted && result.keys > 0) this.rev++;
+    if (admitted !== null) this.sessions.saveResult(admitted, ref!.seq, compactResult(result));
+    return result;
   }
 
   // ------------------------------------------------------------------ reads
@@ -261,9 +332,15 @@ export class KvStateMachine {
     return this.authState;
   }
 
-  /** The entry for `key`, or null. Reads the local state: linearizability is the server's job (ReadIndex, thesis §6.4). */
-  get(key: Uint8Array): KvEntry | null {
-    return this.tree.get(binaryStringFromBytes(key)) ?? null;
+  /**
+   * The entry for `key`, or null. Reads the local state: linearizability is the server's job (ReadIndex, thesis §6.4).
+   * With `nowMs` (the reader's view of the entry clock), a key whose lease or TTL has expired by then reads as absent
+   * even before the expiry entry deletes it.
+   */
+  get(key: Uint8Array, nowMs?: number): KvEntry | null {
+    const entry = this.tree.get(binaryStringFromBytes(key));
+    if (entry === undefined || (nowMs !== undefined && this.leases.expired(entry, nowMs))) return null;
+    return entry;
   }
 
   /**
@@ -271,8 +348,53 @@ export class KvStateMachine {
    * malformed request. `next` is set when keys may remain in range (it is
    * exact: null means the range is exhausted).
    */
-  scan(request: ScanRequest): ScanPage {
-    return scanKeys(this.tree, request, this.options);
+  scan(request: ScanRequest, nowMs?: number): ScanPage {
+    const leases = this.leases;
+    return scanKeys(this.tree, request, this.options, nowMs === undefined ? undefined : (entry) => leases.expired(entry, nowMs));
+  }
+
+  // ------------------------------------------------------------------ leases
+
+  /** A lease's state, or null; with `keys`, the keys attached (in key order). */
+  lease(id: number, keys = false): (LeaseInfo & { keys?: Uint8Array[] }) | null {
+    const lease = this.leases.get(id);
+    if (lease === undefined) return null;
+    const info = this.leases.info(lease);
+    return keys ? { ...info, keys: this.leases.keysOf(lease).map(bytesFromBinaryString) } : info;
+  }
+
+  /** Every lease, in id order. */
+  leaseList(): LeaseInfo[] {
+    return Array.from(this.leases.values(), (lease) => this.leases.info(lease));
+  }
+
+  /** Number of live leases. */
+  get leaseCount(): number {
+    return this.leases.size;
+  }
+
+  /** What an expiry entry proposed at entry time `nowMs` should carry: up to `max` due leases and due keys. */
+  dueExpiries(nowMs: number, max: number): { leases: number[]; keys: Uint8Array[] } {
+    return { leases: this.leases.dueLeases(nowMs, max), keys: this.leases.dueKeys(nowMs, max).map(bytesFromBinaryString) };
+  }
+
+  /** A lower bound (at most 100 ms early) of the earliest expiry time of a lease or key TTL, or null when there is none. */
+  nextExpiryMs(): number | null {
+    return this.leases.nextExpiryMs();
+  }
+
+  /**
+   * A read-only transaction (no put, update or delete in any branch) on the
+   * local state, without the log: the server serves it after a ReadIndex,
+   * like a get. Throws its problem (InvalidCommandError, TxnTooLargeError).
+   */
+  readTxn(body: TxnBody): TxnResult {
+    const problem = txnProblem({ kind: CommandKind.Txn, compare: body.compare, success: body.success, failure: body.failure }, this.options);
+    if (problem !== null) throw problem;
+    if (!isReadOnlyTxn(body)) throw new InvalidCommandError({ reason: 'txn: a transaction with writes must go through the log' });
+    const { result } = this.txns.run(this.tree, this.rev + 1, body, Infinity, true);
+    if (result.kind === ResultKind.Error) throw result.error;
+    return result;
   }
 
   // ------------------------------------------------------------------ snapshots
@@ -284,7 +406,7 @@ export class KvStateMachine {
    * meanwhile without affecting it.
    */
   snapshot(): KvSnapshot {
-    return new KvSnapshot(this.applied, this.clock, this.tree.clone(), this.sessions, this.options.snapshotChunkBytes, this.authState);
+    return new KvSnapshot(this.applied, this.clock, this.tree.clone(), this.sessions, this.options.snapshotChunkBytes, this.authState, this.rev, this.leases);
   }
 
   /** Starts an incremental restore; the state changes only when `finish()` succeeds. */
@@ -297,7 +419,9 @@ export class KvStateMachine {
         this.tree = state.tree;
         this.sessions = state.sessions;
         this.authState.adopt(state.auth);
+        this.leases = state.leases;
         this.applied = state.appliedIndex;
+        this.rev = state.revision;
         this.clock = state.clockMs;
       },
     };

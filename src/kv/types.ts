@@ -4,6 +4,8 @@
  */
 import type { KvError } from './errors.js';
 import { AuthCommandKind, type AuthCommand } from './auth-types.js';
+import { LeaseCommandKind, LeaseResultKind, type LeaseCommand, type LeaseResult } from './lease-types.js';
+import type { TxnCommand, TxnResult } from './txn-types.js';
 
 /**
  * One stored key. Objects are immutable and shared: the state machine replaces
@@ -16,10 +18,15 @@ export interface KvEntry {
   readonly value: Uint8Array;
   /** Writes since the key was (re)created: 1 after creation. A deleted and re-created key starts again at 1. */
   readonly version: number;
-  /** Raft index of the entry that created the key. */
+  /** Store revision of the change that created the key (this generation of it). */
   readonly createRevision: number;
-  /** Raft index of the entry that last changed the key. */
+  /** Store revision of the change that last wrote the key. */
   readonly modRevision: number;
+  /**
+   * The lease the key is attached to (deleted with it); 0 or absent: none. (Optional on the wire: a
+   * member of an older version does not send it. The state machine's own entries always have it.)
+   */
+  readonly lease?: number;
 }
 
 /**
@@ -53,13 +60,29 @@ export const CommandKind = {
   CloseSession: 'closeSession',
   KeepAlive: 'keepAlive',
   Noop: 'noop',
+  /** A multi-key transaction (txn-types.ts). */
+  Txn: 'txn',
   /** Users, roles, permissions and the auth switch (auth-types.ts). */
   ...AuthCommandKind,
+  /** Leases and key TTLs (lease-types.ts). */
+  ...LeaseCommandKind,
 } as const;
 export type CommandKind = (typeof CommandKind)[keyof typeof CommandKind];
 
+/**
+ * Attaching a key to a lease or giving it a TTL of its own (put and update).
+ * A write with neither detaches the key from any lease and clears its TTL
+ * (etcd's put, Redis's SET). `lease` and `ttlMs` exclude each other.
+ */
+export interface ExpiryOptions {
+  /** A live lease's id: the key is deleted when the lease expires or is revoked. */
+  readonly lease?: number;
+  /** The key is deleted this many milliseconds (entry clock) after the write, in [1, KEY_TTL_MS_MAX]. */
+  readonly ttlMs?: number;
+}
+
 /** Create or overwrite. */
-export interface PutCommand extends WriteConditions {
+export interface PutCommand extends WriteConditions, ExpiryOptions {
   readonly kind: typeof CommandKind.Put;
   readonly key: Uint8Array;
   readonly value: Uint8Array;
@@ -68,7 +91,7 @@ export interface PutCommand extends WriteConditions {
 }
 
 /** Overwrite an existing key; a missing key is KeyNotFoundError. */
-export interface UpdateCommand extends WriteConditions {
+export interface UpdateCommand extends WriteConditions, ExpiryOptions {
   readonly kind: typeof CommandKind.Update;
   readonly key: Uint8Array;
   readonly value: Uint8Array;
@@ -106,7 +129,7 @@ export interface NoopCommand {
 }
 
 export type WriteCommand = PutCommand | UpdateCommand | DeleteCommand;
-export type Command = WriteCommand | OpenSessionCommand | CloseSessionCommand | KeepAliveCommand | NoopCommand | AuthCommand;
+export type Command = WriteCommand | OpenSessionCommand | CloseSessionCommand | KeepAliveCommand | NoopCommand | TxnCommand | AuthCommand | LeaseCommand;
 
 /**
  * Who a command was authorized as, and against which auth revision: carried
@@ -141,6 +164,8 @@ export const ResultKind = {
   /** keepAlive, noop, empty and skipped entries. */
   Ok: 'ok',
   Error: 'error',
+  ...LeaseResultKind,
+  Txn: 'txn',
 } as const;
 export type ResultKind = (typeof ResultKind)[keyof typeof ResultKind];
 
@@ -149,7 +174,7 @@ export interface WriteResult {
   /** The key's version after the write. */
   readonly version: number;
   readonly createRevision: number;
-  /** The index of the entry that made the write (the key's new modRevision). */
+  /** The store revision of the write (the key's new modRevision). */
   readonly modRevision: number;
 }
 
@@ -157,7 +182,7 @@ export interface DeleteResult {
   readonly kind: typeof ResultKind.Delete;
   /** False when the key did not exist. */
   readonly deleted: boolean;
-  /** Index of the entry that carried the delete. */
+  /** The store revision of the delete; the unchanged current revision when nothing was deleted. */
   readonly revision: number;
 }
 
@@ -188,7 +213,7 @@ export interface ErrorResult {
   readonly error: KvError;
 }
 
-export type ApplyResult = WriteResult | DeleteResult | SessionOpenedResult | SessionClosedResult | OkResult | ErrorResult;
+export type ApplyResult = WriteResult | DeleteResult | SessionOpenedResult | SessionClosedResult | OkResult | ErrorResult | TxnResult | LeaseResult;
 
 export const okResult: OkResult = Object.freeze({ kind: ResultKind.Ok });
 

@@ -12,9 +12,11 @@ import {
   ValueTooLargeError,
   type KvError,
 } from './errors.js';
-import type { KvOptions } from './options.js';
+import { defaultKvOptions, type KvOptions } from './options.js';
+import { txnProblem } from './txn.js';
 import { authCommandProblem } from './auth-validate.js';
 import { isAuthCommand } from './auth-types.js';
+import { KEY_TTL_MS_MAX, LEASE_IDS_PER_ENTRY_MAX, LeaseCommandKind, isLeaseCommand, type LeaseCommand } from './lease-types.js';
 import { CommandKind, type Command, type SessionRef, type WriteCommand, type WriteConditions } from './types.js';
 
 type Limits = Pick<KvOptions, 'keyBytesMax' | 'valueBytesMax'>;
@@ -86,13 +88,52 @@ function conditionsProblem(c: WriteConditions): KvError | null {
   return null;
 }
 
-/** The problem with a write's key, value and conditions (not its session), or null. */
+/** The problem with a write's lease and TTL fields (0: absent), or null. */
+export function expiryProblem(lease: unknown, keyTtlMs: unknown): KvError | null {
+  if (!isCount(lease)) return new InvalidCommandError({ reason: 'lease must be an integer >= 0' });
+  if (!isCount(keyTtlMs)) return new InvalidCommandError({ reason: 'ttlMs must be an integer >= 0' });
+  if (lease !== 0 && keyTtlMs !== 0) return new InvalidCommandError({ reason: 'a write takes a lease or a ttlMs, not both' });
+  if (keyTtlMs > KEY_TTL_MS_MAX) return new InvalidCommandError({ reason: `ttlMs must be at most ${KEY_TTL_MS_MAX}` });
+  return null;
+}
+
+/** The problem with a write's key, value, conditions, lease and TTL (not its session), or null. */
 export function writeProblem(command: WriteCommand, limits: Limits): KvError | null {
   return (
     keyProblem(command.key, limits) ??
     (command.kind === CommandKind.Delete ? null : valueProblem(command.value, limits)) ??
-    conditionsProblem(command)
+    conditionsProblem(command) ??
+    (command.kind === CommandKind.Delete ? null : expiryProblem(command.lease ?? 0, command.ttlMs ?? 0))
   );
+}
+
+/** The problem with a lease command's fields, or null (the TTL is clamped on apply, not refused). */
+export function leaseCommandProblem(command: LeaseCommand, limits: Limits): KvError | null {
+  switch (command.kind) {
+    case LeaseCommandKind.LeaseGrant:
+      if (!isCount(command.id)) return new InvalidCommandError({ reason: 'lease id must be an integer >= 0' });
+      if (!isId(command.ttlMs)) return new InvalidCommandError({ reason: 'lease ttlMs must be an integer >= 1' });
+      return sessionProblem(command.session);
+    case LeaseCommandKind.LeaseRevoke:
+      return isId(command.id) ? sessionProblem(command.session) : new InvalidCommandError({ reason: 'lease id must be an integer >= 1' });
+    case LeaseCommandKind.LeaseKeepAlive:
+      if (!Array.isArray(command.ids) || command.ids.length > LEASE_IDS_PER_ENTRY_MAX || !command.ids.every(isId)) {
+        return new InvalidCommandError({ reason: `a keep-alive carries 0..${LEASE_IDS_PER_ENTRY_MAX} lease ids >= 1` });
+      }
+      return sessionProblem(command.session);
+    case LeaseCommandKind.LeaseExpire:
+      if (!Array.isArray(command.leases) || command.leases.length > LEASE_IDS_PER_ENTRY_MAX || !command.leases.every(isId)) {
+        return new InvalidCommandError({ reason: `an expiry carries 0..${LEASE_IDS_PER_ENTRY_MAX} lease ids >= 1` });
+      }
+      if (!Array.isArray(command.keys) || command.keys.length > LEASE_IDS_PER_ENTRY_MAX) {
+        return new InvalidCommandError({ reason: `an expiry carries 0..${LEASE_IDS_PER_ENTRY_MAX} keys` });
+      }
+      for (const key of command.keys) {
+        const problem = keyProblem(key, limits);
+        if (problem !== null) return problem;
+      }
+      return null;
+  }
 }
 
 /** The first problem with `command`, or null when it may be proposed/applied. */
@@ -109,8 +150,12 @@ export function commandProblem(command: Command, limits: Limits): KvError | null
       return isId(command.sessionId) ? null : new InvalidCommandError({ reason: 'sessionId must be an integer >= 1' });
     case CommandKind.Noop:
       return null;
+    case CommandKind.Txn:
+      // Bounds beyond key and value sizes (ops, scan limit) are the member's full options when it passes them.
+      return txnProblem(command, { ...defaultKvOptions, ...limits });
     default:
       if (isAuthCommand(command)) return authCommandProblem(command, limits.keyBytesMax);
+      if (isLeaseCommand(command)) return leaseCommandProblem(command, limits);
       return new InvalidCommandError({ reason: `unknown command kind ${String((command as { kind: unknown }).kind)}` });
   }
 }

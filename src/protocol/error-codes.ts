@@ -76,7 +76,7 @@ export const ErrorCode = {
    * ValueTooLarge { valueBytes, valueBytesMax }, EmptyKey {}, SessionExpired { sessionId },
    * StaleSequence { sessionId, seq, ackedSeq }, SessionResultsFull { sessionId,
    * sessionResultsMax }, SessionsFull { sessionsMax }, InvalidCommand { reason },
-   * InvalidScan { reason }. None of them is retryable as is.
+   * InvalidScan { reason }, TxnTooLarge { limit, max, actual }. None of them is retryable as is.
    */
   ...KvErrorCode,
 } as const;

@@ -8,8 +8,10 @@
  *   (`tcp://host:port`, `unix:///path.sock`, ...). Many calls may be in flight
  *   on one connection; answers come back in any order.
  * - Methods (`Method`): `kv.get`, `kv.put`, `kv.update`, `kv.delete`,
- *   `kv.scan`, `session.open`, `session.keepAlive`, `session.close`,
- *   `cluster.status`, users/roles/auth, `snapshot.save` (backups, paged). Request/response types per method: `MethodTypes`.
+ *   `kv.scan`, `kv.txn`, `session.open`, `session.keepAlive`, `session.close`,
+ *   `cluster.status`, users/roles/auth, membership, `snapshot.save` (backups, paged),
+ *   `lease.grant`, `lease.revoke`, `lease.keepAlive`, `lease.timeToLive`,
+ *   `lease.list` (lease-types.ts). Request/response types per method: `MethodTypes`.
  *   Schemas that validate them on the wire: `clientMessages` (schemas.ts).
  * - Any member serves any method. A follower forwards writes and
  *   linearizable reads to the leader and answers; every response's `header`
@@ -38,3 +40,5 @@ export * from './server-error.js';
 export * from './schemas.js';
 export * from './auth-types.js';
 export * from './member-types.js';
+export * from './lease-types.js';
+export * from './txn.js';

@@ -27,6 +27,8 @@ import type {
 } from './types.js';
 import type * as A from './auth-types.js';
 import type * as M from './member-types.js';
+import type * as L from './lease-types.js';
+import type { TxnRequest, TxnResponse } from './txn.js';
 
 export const Method = {
   /**
@@ -48,6 +50,13 @@ export const Method = {
   Delete: 'kv.delete',
   /** One page of keys in key order; pass `next` back as `after` for the next page. */
   Scan: 'kv.scan',
+  /**
+   * A multi-key transaction: compares, then the success or the failure ops,
+   * atomically, in one log entry and one revision. Exactly once per
+   * (sessionId, seq) when it writes; a read-only one is served after a
+   * ReadIndex (or locally with consistency 'stale'), without the log.
+   */
+  Txn: 'kv.txn',
   /** Open a client session (a replicated entry); its id scopes the exactly-once sequence numbers. */
   OpenSession: 'session.open',
   /** Keep a session alive (a replicated entry carrying the leader's clock). */
@@ -97,6 +106,16 @@ export const Method = {
    * when auth is enabled.
    */
   SnapshotSave: 'snapshot.save',
+  /** Leases (etcd's lease API): grant, revoke and keep-alive are exactly-once writes through the session. */
+  LeaseGrant: 'lease.grant',
+  /** Deletes the lease and its keys in one revision. */
+  LeaseRevoke: 'lease.revoke',
+  /** Renews up to 10,000 leases in one entry (coalesced keep-alives). */
+  LeaseKeepAlive: 'lease.keepAlive',
+  /** A lease's time left and (optionally) its keys; linearizable, answered by the leader. */
+  LeaseTimeToLive: 'lease.timeToLive',
+  /** Every lease in id order; linearizable, answered by the leader. */
+  LeaseList: 'lease.list',
 } as const;
 export type Method = (typeof Method)[keyof typeof Method];
 
@@ -107,6 +126,7 @@ export interface MethodTypes {
   'kv.update': { request: UpdateRequest; response: WriteResponse };
   'kv.delete': { request: DeleteRequest; response: DeleteResponse };
   'kv.scan': { request: ScanRequest; response: ScanResponse };
+  'kv.txn': { request: TxnRequest; response: TxnResponse };
   'session.open': { request: OpenSessionRequest; response: OpenSessionResponse };
   'session.keepAlive': { request: KeepAliveRequest; response: KeepAliveResponse };
   'session.close': { request: CloseSessionRequest; response: CloseSessionResponse };
@@ -134,6 +154,11 @@ export interface MethodTypes {
   'member.remove': { request: M.MemberRemoveRequest; response: M.MemberChangeResponse };
   'leader.transfer': { request: M.LeaderTransferRequest; response: M.LeaderTransferResponse };
   'snapshot.save': { request: SnapshotSaveRequest; response: SnapshotSaveResponse };
+  'lease.grant': { request: L.LeaseGrantRequest; response: L.LeaseGrantResponse };
+  'lease.revoke': { request: L.LeaseRevokeRequest; response: L.LeaseRevokeResponse };
+  'lease.keepAlive': { request: L.LeaseKeepAliveRequest; response: L.LeaseKeepAliveResponse };
+  'lease.timeToLive': { request: L.LeaseTimeToLiveRequest; response: L.LeaseTimeToLiveResponse };
+  'lease.list': { request: L.LeaseListRequest; response: L.LeaseListResponse };
 }
 
 /** Methods that change state: forwarded to the leader and proposed through Raft. */
@@ -155,6 +180,9 @@ export const writeMethods: ReadonlySet<Method> = new Set<Method>([
   Method.RoleRevokePermission,
   Method.AuthEnable,
   Method.AuthDisable,
+  Method.LeaseGrant,
+  Method.LeaseRevoke,
+  Method.LeaseKeepAlive,
 ]);
 
 /** Protocol-level bounds a member enforces (the member's own key/value limits are configurable). */

@@ -9,9 +9,11 @@
  * so that an oversize value gets a specific ValueTooLarge error rather than a
  * generic shape error.
  */
-import { defineMethods, type MethodName, s, type Infer, type RequestOf, type ResponseOf } from '../net/index.js';
+import { defineMethods, type MethodName, s, Schema, type Infer, type RequestOf, type ResponseOf, type SchemaFailure } from '../net/index.js';
+import type { TxnRequest, TxnResponse, WireCompare, WireTxnOp, WireTxnOpResult } from './txn.js';
 import type { Method, MethodTypes } from './methods.js';
 import type * as T from './types.js';
+import type * as L from './lease-types.js';
 
 const consistency = s.oneOf('linearizable', 'stale');
 const role = s.oneOf('follower', 'pre-candidate', 'candidate', 'leader');
@@ -29,6 +31,7 @@ export const keyValueSchema = s.object({
   version: s.uint(),
   createRevision: s.uint(),
   modRevision: s.uint(),
+  lease: s.optional(s.uint()),
 });
 
 export const sessionRefSchema = s.object({
@@ -47,8 +50,9 @@ const writeShape = {
   expectedVersion: s.optional(s.uint()),
   expectedModRevision: s.optional(s.uint()),
 };
-export const putRequestSchema = s.object(writeShape);
-export const updateRequestSchema = s.object(writeShape);
+/** A put may attach the key to a lease or give it a TTL of its own (not both). */
+export const putRequestSchema = s.object({ ...writeShape, lease: s.optional(s.uint()), ttlMs: s.optional(s.uint()) });
+export const updateRequestSchema = s.object({ ...writeShape, lease: s.optional(s.uint()), ttlMs: s.optional(s.uint()) });
 export const writeResponseSchema = s.object({ header: responseHeaderSchema, revision: s.uint(), version: s.uint() });
 
 export const deleteRequestSchema = s.object({
@@ -169,6 +173,109 @@ export const memberSchemas = {
   transferRequest: s.object({ name: s.optional(memberName) }),
   transferResponse: s.object({ header: responseHeaderSchema, previousLeader: s.string(), leader: s.string() }),
 };
+// Leases (lease-types.ts).
+const leaseIdsMax = 10_000;
+export const leaseSchemas = {
+  grant: s.object({ ttlMs: s.uint(), id: s.optional(s.uint()), session: sessionRefSchema }),
+  granted: s.object({ header: responseHeaderSchema, id: s.uint(), ttlMs: s.uint() }),
+  revoke: s.object({ id: s.uint(), session: sessionRefSchema }),
+  revoked: s.object({ header: responseHeaderSchema, revision: s.uint(), deletedKeys: s.uint() }),
+  keepAlive: s.object({ ids: s.array(s.uint(), { maxLength: leaseIdsMax }), session: sessionRefSchema }),
+  keptAlive: s.object({ header: responseHeaderSchema, ttls: s.array(s.uint(), { maxLength: leaseIdsMax }) }),
+  timeToLive: s.object({ id: s.uint(), keys: s.optional(s.bool()) }),
+  timeToLiveResponse: s.object({
+    header: responseHeaderSchema,
+    id: s.uint(),
+    ttlMs: s.uint(),
+    grantedTtlMs: s.uint(),
+    keys: s.array(s.bytes()),
+  }),
+  list: s.object({ limit: s.optional(s.uint()) }),
+  listResponse: s.object({
+    header: responseHeaderSchema,
+    leases: s.array(s.object({ id: s.uint(), ttlMs: s.uint(), grantedTtlMs: s.uint(), keyCount: s.uint() }), { maxLength: leaseIdsMax }),
+    more: s.bool(),
+  }),
+};
+// Transactions (txn.ts). Nested transactions make ops and results recursive: the schema
+// recurses lazily, and msgpack's decode depth bound keeps the recursion bounded.
+
+/** A schema defined in terms of itself (nested transactions), resolved on first use. */
+class LazySchema<T> extends Schema<T> {
+  private resolved: Schema<T> | null = null;
+  constructor(
+    readonly description: string,
+    private readonly build: () => Schema<T>,
+  ) {
+    super();
+  }
+  private get schema(): Schema<T> {
+    return (this.resolved ??= this.build());
+  }
+  is(value: unknown): value is T {
+    return this.schema.is(value);
+  }
+  override explain(value: unknown, path = ''): SchemaFailure {
+    return this.schema.explain(value, path);
+  }
+}
+
+const opType = s.oneOf('get', 'scan', 'put', 'update', 'delete', 'txn');
+
+export const compareSchema: Schema<WireCompare> = s.object({
+  key: s.bytes(),
+  rangeEnd: s.optional(s.bytes()),
+  target: s.oneOf('value', 'version', 'createRevision', 'modRevision', 'lease'),
+  op: s.oneOf('=', '!=', '<', '>'),
+  value: s.optional(s.bytes()),
+  version: s.optional(s.uint()),
+  createRevision: s.optional(s.uint()),
+  modRevision: s.optional(s.uint()),
+  lease: s.optional(s.uint()),
+});
+
+export const txnOpSchema: Schema<WireTxnOp> = new LazySchema<WireTxnOp>('transaction op', () =>
+  s.object({
+    type: opType,
+    key: s.optional(s.bytes()),
+    rangeEnd: s.optional(s.bytes()),
+    value: s.optional(s.bytes()),
+    limit: s.optional(s.uint()),
+    compare: s.optional(s.array(compareSchema)),
+    success: s.optional(s.array(txnOpSchema)),
+    failure: s.optional(s.array(txnOpSchema)),
+  }),
+);
+
+export const txnOpResultSchema: Schema<WireTxnOpResult> = new LazySchema<WireTxnOpResult>('transaction op result', () =>
+  s.object({
+    type: opType,
+    kv: s.optional(s.nullable(keyValueSchema)),
+    kvs: s.optional(s.array(keyValueSchema)),
+    more: s.optional(s.bool()),
+    version: s.optional(s.uint()),
+    createRevision: s.optional(s.uint()),
+    modRevision: s.optional(s.uint()),
+    deleted: s.optional(s.uint()),
+    succeeded: s.optional(s.bool()),
+    results: s.optional(s.array(txnOpResultSchema)),
+  }),
+);
+
+export const txnRequestSchema = s.object({
+  compare: s.array(compareSchema),
+  success: s.array(txnOpSchema),
+  failure: s.array(txnOpSchema),
+  session: s.optional(sessionRefSchema),
+  consistency: s.optional(s.oneOf('linearizable', 'stale')),
+});
+
+export const txnResponseSchema = s.object({
+  header: responseHeaderSchema,
+  succeeded: s.bool(),
+  revision: s.uint(),
+  results: s.array(txnOpResultSchema),
+});
 
 /**
  * The client method table (net layer RPC). Ids go on the wire and are never
@@ -184,6 +291,7 @@ export const clientMethods = defineMethods({
   'session.keepAlive': { id: 7, request: keepAliveRequestSchema, response: keepAliveResponseSchema },
   'session.close': { id: 8, request: closeSessionRequestSchema, response: closeSessionResponseSchema },
   'cluster.status': { id: 9, request: statusRequestSchema, response: statusResponseSchema },
+  'kv.txn': { id: 10, request: txnRequestSchema, response: txnResponseSchema },
   'auth.authenticate': { id: 20, request: authSchemas.authenticate, response: okResponse },
   'user.add': { id: 21, request: authSchemas.userAdd, response: okResponse },
   'user.delete': { id: 22, request: nameRequest, response: okResponse },
@@ -207,6 +315,11 @@ export const clientMethods = defineMethods({
   'member.remove': { id: 43, request: memberSchemas.removeRequest, response: memberSchemas.changeResponse },
   'leader.transfer': { id: 44, request: memberSchemas.transferRequest, response: memberSchemas.transferResponse },
   'snapshot.save': { id: 60, request: snapshotSaveRequestSchema, response: snapshotSaveResponseSchema },
+  'lease.grant': { id: 50, request: leaseSchemas.grant, response: leaseSchemas.granted },
+  'lease.revoke': { id: 51, request: leaseSchemas.revoke, response: leaseSchemas.revoked },
+  'lease.keepAlive': { id: 52, request: leaseSchemas.keepAlive, response: leaseSchemas.keptAlive },
+  'lease.timeToLive': { id: 53, request: leaseSchemas.timeToLive, response: leaseSchemas.timeToLiveResponse },
+  'lease.list': { id: 54, request: leaseSchemas.list, response: leaseSchemas.listResponse },
 });
 export type ClientMethods = typeof clientMethods;
 
@@ -231,6 +344,10 @@ export type SchemaTypeChecks = [
   Check<Same<Loose<Infer<typeof statusResponseSchema>>, Loose<T.StatusResponse>>>,
   Check<Same<Loose<Infer<typeof snapshotSaveRequestSchema>>, Loose<T.SnapshotSaveRequest>>>,
   Check<Same<Loose<Infer<typeof snapshotSaveResponseSchema>>, Loose<T.SnapshotSaveResponse>>>,
+  Check<Same<Loose<Infer<typeof leaseSchemas.timeToLiveResponse>>, Loose<L.LeaseTimeToLiveResponse>>>,
+  Check<Same<Loose<Infer<typeof leaseSchemas.listResponse>>, Loose<L.LeaseListResponse>>>,
+  Check<Same<Loose<Infer<typeof txnRequestSchema>>, Loose<TxnRequest>>>,
+  Check<Same<Loose<Infer<typeof txnResponseSchema>>, Loose<TxnResponse>>>,
 ];
 
 /** MethodTypes (hand-written) and the table agree for every method. */

@@ -3,9 +3,11 @@
  * and what it gets back. Pure data, no behaviour. The schemas that validate
  * these shapes on the wire are in `schemas.ts`; the method table in `methods.ts`.
  *
- * Keys and values are bytes (`Uint8Array`; msgpack `bin`). Revisions are Raft
- * log indexes: `modRevision` of a key is the index of the entry that last
- * changed it, `createRevision` the index of the entry that created it.
+ * Keys and values are bytes (`Uint8Array`; msgpack `bin`). Revisions are the
+ * store's revision (etcd's model): a counter that every change of the key
+ * space (a write, or a whole transaction) advances by one. `modRevision` of a
+ * key is the revision of the change that last wrote it, `createRevision` the
+ * revision of the change that created it; a failed write takes no revision.
  */
 import { Role } from '../common/role.js';
 
@@ -39,7 +41,7 @@ export interface ResponseHeader {
   readonly leaderId: string | null;
   /** The leader's client URL (e.g. "tcp://127.0.0.1:7001"), or null when unknown. */
   readonly leaderClientUrl: string | null;
-  /** The serving member's applied index when it answered (the store's revision it read from). */
+  /** The store revision of the state the serving member answered from (after a write: at least the write's own). */
   readonly revision: number;
 }
 
@@ -80,16 +82,23 @@ export interface PutRequest extends WriteConditions {
   readonly key: Uint8Array;
   readonly value: Uint8Array;
   readonly session: SessionRef;
+  /** Attach the key to this lease (deleted when it expires or is revoked). */
+  readonly lease?: number;
+  /** Delete the key this many ms after the write (its own TTL; Redis SET PX). Excludes `lease`. */
+  readonly ttlMs?: number;
 }
 export interface UpdateRequest extends WriteConditions {
   readonly key: Uint8Array;
   readonly value: Uint8Array;
   readonly session: SessionRef;
+  /** As for put: attach to a lease, or a TTL of the key's own; neither detaches the key. */
+  readonly lease?: number;
+  readonly ttlMs?: number;
 }
 /** Answer to put and update. */
 export interface WriteResponse {
   readonly header: ResponseHeader;
-  /** Raft index of the entry that carried this write (the key's new modRevision). */
+  /** The store revision of this write (the key's new modRevision). */
   readonly revision: number;
   /** The key's version after this write. */
   readonly version: number;
@@ -101,7 +110,7 @@ export interface DeleteRequest extends WriteConditions {
 }
 export interface DeleteResponse {
   readonly header: ResponseHeader;
-  /** Raft index of the entry that carried this delete. */
+  /** The store revision of this delete; the unchanged current revision when the key did not exist. */
   readonly revision: number;
   /** False when the key did not exist (not an error). */
   readonly deleted: boolean;

@@ -69,6 +69,22 @@ export class EntryClock {
   }
 
   /**
+   * This member's view of the entry clock without stamping anything: the
+   * latest applied entry time moved on by the monotonic time since it was
+   * applied (for a leader, also never below its own last stamp). Reads hide
+   * keys whose lease or TTL has passed by this time. On a follower it is at
+   * most the leader's time plus the margin plus nothing more, since the
+   * follower applies an entry after the leader stamped it; it can run ahead
+   * of the leader's stamps only when the leader's stamps were held back by
+   * the margin (its wall clock slow), by at most `marginMs`.
+   */
+  viewMs(): number {
+    if (this.appliedTimeMs < 0) return Math.max(0, this.lastStampMs);
+    const projected = this.appliedTimeMs + Math.max(0, this.clock.monotonicMs() - this.appliedAtMonoMs);
+    return Math.max(projected, this.lastStampMs);
+  }
+
+  /**
    * `clock` with nowMs replaced by the bounded entry time: for the client
    * service, which stamps commands with `nowMs()` and times deadlines with
    * `monotonicMs()`.

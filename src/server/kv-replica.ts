@@ -4,7 +4,7 @@
  * `Replica` the client service works against (the loop for writes and
  * linearizable-read barriers, the state machine for reads).
  */
-import type { ApplyResult, AuthView, KvEntry, KvOptions, KvStateMachine, ScanPage, ScanRequest } from '../kv/index.js';
+import type { ApplyResult, AuthView, KvEntry, KvOptions, KvStateMachine, LeaseInfo, ScanPage, ScanRequest, TxnBody, TxnResult } from '../kv/index.js';
 import type { StatusResponse } from '../protocol/index.js';
 import type { LeaderHint } from './errors.js';
 import type { Replica } from './kv-service.js';
@@ -37,6 +37,11 @@ export class KvReplica implements Replica {
   constructor(
     private readonly host: RaftHost<ApplyResult>,
     private readonly kv: KvStateMachine,
+    /**
+     * This member's view of the entry clock, which reads measure lease and TTL expiry against
+     * (EntryClock.viewMs in a server); by default the state machine's own clock (the last entry's time).
+     */
+    private readonly readTime: () => number = () => kv.clockMs,
   ) {
     this.name = host.name;
     this.limits = kv.options;
@@ -83,15 +88,32 @@ export class KvReplica implements Replica {
   }
 
   get(key: Uint8Array): KvEntry | null {
-    return this.kv.get(key);
+    return this.kv.get(key, this.readTimeMs());
   }
 
   scan(request: ScanRequest): ScanPage {
-    return this.kv.scan(request);
+    return this.kv.scan(request, this.readTimeMs());
+  }
+
+  readTimeMs(): number {
+    // Never behind the applied entries' own time: an expiry the log decided is never un-hidden.
+    return Math.floor(Math.max(this.readTime(), this.kv.clockMs));
+  }
+
+  lease(id: number, keys: boolean): (LeaseInfo & { keys?: Uint8Array[] }) | null {
+    return this.kv.lease(id, keys);
+  }
+
+  leaseList(): LeaseInfo[] {
+    return this.kv.leaseList();
+  }
+
+  readTxn(body: TxnBody): TxnResult {
+    return this.kv.readTxn(body);
   }
 
   revision(): number {
-    return this.kv.appliedIndex;
+    return this.kv.revision;
   }
 
   get auth(): AuthView {

@@ -14,19 +14,7 @@
  * if this member is no longer the leader it answers NotLeader with a hint.
  */
 import type { Clock } from '../common/clock.js';
-import {
-  Authenticator,
-  Authorizer,
-  Operation,
-  PasswordHasher,
-  buildUserCommand,
-  checkAuthQuery,
-  checkCommand,
-  checkGet,
-  checkScan,
-  type AuthQuery,
-  type Principal,
-} from '../auth/index.js';
+import { Operation, PasswordHasher, buildUserCommand, checkAuthQuery, checkCommand, checkGet, checkScan, checkTxn, type AuthQuery } from '../auth/index.js';
 import {
   AuthenticationFailedError,
   PermissionDeniedError,
@@ -35,7 +23,13 @@ import {
   type AuthView,
   commandProblem,
   encodeCommand,
+  isReadOnlyTxn,
   keyProblem,
+  txnBytesProblem,
+  txnProblem,
+  type TxnBody,
+  type TxnCommand,
+  type TxnResult,
   CommandKind,
   ResultKind,
   type ApplyResult,
@@ -43,6 +37,8 @@ import {
   type EntryPrincipal,
   type KvEntry,
   type KvOptions,
+  type LeaseInfo,
+  LeaseNotFoundError,
   type ScanPage,
   type ScanRequest,
 } from '../kv/index.js';
@@ -53,6 +49,9 @@ import { plainBytes } from './bytes.js';
 import { proposalHeadroomBytes } from './proposal-tracker.js';
 import type { MembershipService } from './member-changes.js';
 import type { SnapshotStreams } from './snapshot-streams.js';
+import { toKeyValue, txnFromWire, txnResponse } from './txn-request.js';
+import { forwardedUserOf, RequestAuth, type RequestContext } from './request-auth.js';
+import { clampTtl, unexpected, writeCommand, writeResponse, type WriteMethod } from './write-requests.js';
 
 /** One member as the client methods need it (implemented by KvReplica over the loop and the state machine). */
 export interface Replica {
@@ -79,9 +78,16 @@ export interface Replica {
   /** Throws ShuttingDown once the member stopped accepting requests. */
   checkAccepting(): void;
   status(): Omit<StatusResponse, 'header'>;
+  /** Reads hide keys whose lease or TTL has expired by `readTimeMs()` (before the expiry entry deletes them). */
   get(key: Uint8Array): KvEntry | null;
   scan(request: ScanRequest): ScanPage;
-  /** The local state's revision (applied index). */
+  /** This member's view of the entry clock (docs/client.md, "Leases"). */
+  readTimeMs(): number;
+  lease(id: number, keys: boolean): (LeaseInfo & { keys?: Uint8Array[] }) | null;
+  leaseList(): LeaseInfo[];
+  /** A read-only transaction on the local state (throws its problem). */
+  readTxn(body: TxnBody): TxnResult;
+  /** The local state's store revision. */
   revision(): number;
   /** The replicated users, roles and auth switch (live). */
   readonly auth: AuthView;
@@ -92,28 +98,7 @@ export interface Forwarder {
   forward<M extends Method>(method: M, request: MethodTypes[M]['request'], deadlineMs: number): Promise<MethodTypes[M]['response']>;
 }
 
-export interface RequestContext {
-  /** True when another member forwarded this request (do not forward again). */
-  readonly forwarded: boolean;
-  /** The client connection the request came on (absent: a forwarded request, or a test). */
-  readonly connection?: Connection<any>;
-  /** A forwarded request: the user the forwarding member authenticated (null: none). */
-  readonly forwardedUser?: string | null;
-}
-
-/**
- * The field a follower adds to a request it forwards: the user it acts as.
- * The leader checks the request again, against its own (newest) auth state,
- * as that user; a follower whose auth state lags cannot let through what the
- * leader would refuse. Only members send it: trust in it is trust in the peer
- * port (mutual TLS between members, docs/security.md).
- */
-export const FORWARDED_USER_FIELD = 'forwardedUser';
-
-function forwardedUserOf(request: unknown): string | null {
-  const value = (request as Record<string, unknown>)[FORWARDED_USER_FIELD];
-  return typeof value === 'string' && value.length > 0 ? value : null;
-}
+export { FORWARDED_USER_FIELD, type RequestContext } from './request-auth.js';
 
 export interface ClientServiceOptions {
   /** --client-cert-auth: a verified client certificate's CN logs the connection in as that user. */
@@ -142,7 +127,8 @@ type AdminMethod =
   | 'auth.disable';
 type MemberMethod = 'member.list' | 'member.add' | 'member.promote' | 'member.remove' | 'leader.transfer';
 type QueryMethod = 'user.get' | 'user.list' | 'role.get' | 'role.list' | 'auth.status';
-type WriteMethod = 'kv.put' | 'kv.update' | 'kv.delete' | 'session.open' | 'session.keepAlive' | 'session.close';
+/** Most leases one `lease.list` answers. */
+export const LEASE_LIST_MAX = 10_000;
 
 /**
  * How often the leader checks and proposes one request again after the state
@@ -153,11 +139,9 @@ type WriteMethod = 'kv.put' | 'kv.update' | 'kv.delete' | 'session.open' | 'sess
 export const AUTH_REVISION_ATTEMPTS_MAX = 3;
 
 export class ClientService {
-  private readonly authorizer: Authorizer;
-  private readonly authenticator: Authenticator;
   private readonly hasher: PasswordHasher;
-  /** One principal per client connection (auth.authenticate, or the client certificate). */
-  private readonly principals = new WeakMap<Connection<any>, Principal>();
+  /** Who each request acts as, and the auth checks with their catch-up rule. */
+  private readonly access: RequestAuth;
 
   constructor(
     private readonly replica: Replica,
@@ -168,8 +152,7 @@ export class ClientService {
     private readonly options: ClientServiceOptions = {},
   ) {
     this.hasher = options.hasher ?? new PasswordHasher();
-    this.authorizer = new Authorizer(replica.auth);
-    this.authenticator = new Authenticator(replica.auth, this.hasher);
+    this.access = new RequestAuth(replica, this.hasher, options.clientCertAuth === true, () => this.deadline());
   }
 
   /** The handler table, one per client method. */
@@ -180,18 +163,41 @@ export class ClientService {
     'kv.delete': (request, context) =>
       this.write('kv.delete', request, context, { kind: CommandKind.Delete, key: request.key, session: request.session, ...writeConditions(request) }),
     'kv.scan': (request, context) => this.scan(request, context),
+    'kv.txn': (request, context) => this.txn(request, context),
     'session.open': (request, context) =>
       this.write('session.open', request, context, { kind: CommandKind.OpenSession, ttlMs: clampTtl(request.ttlMs) }),
     'session.keepAlive': (request, context) =>
       this.write('session.keepAlive', request, context, { kind: CommandKind.KeepAlive, sessionId: request.sessionId }),
     'session.close': (request, context) =>
       this.write('session.close', request, context, { kind: CommandKind.CloseSession, sessionId: request.sessionId }),
+    'lease.grant': (request, context) =>
+      this.write('lease.grant', request, context, { kind: CommandKind.LeaseGrant, id: request.id ?? 0, ttlMs: request.ttlMs, session: request.session }),
+    'lease.revoke': (request, context) =>
+      this.write('lease.revoke', request, context, { kind: CommandKind.LeaseRevoke, id: request.id, session: request.session }, [request.id]),
+    'lease.keepAlive': (request, context) =>
+      this.write('lease.keepAlive', request, context, { kind: CommandKind.LeaseKeepAlive, ids: request.ids, session: request.session }, request.ids),
+    'lease.timeToLive': (request, context) =>
+      this.leaseRead('lease.timeToLive', request, context, [request.id], () => {
+        const lease = this.replica.lease(request.id, request.keys === true);
+        if (lease === null) throw new LeaseNotFoundError({ leaseId: request.id });
+        return {
+          header: this.header(),
+          id: lease.id,
+          ttlMs: Math.max(0, lease.expiresAtMs - this.replica.readTimeMs()),
+          grantedTtlMs: lease.grantedTtlMs,
+          keys: lease.keys ?? [],
+        };
+      }),
+    'lease.list': (request, context) =>
+      this.leaseRead('lease.list', request, context, [], () => {
+        const limit = Math.min(request.limit === undefined || request.limit === 0 ? LEASE_LIST_MAX : request.limit, LEASE_LIST_MAX);
+        const all = this.replica.leaseList();
+        const now = this.replica.readTimeMs();
+        const leases = all.slice(0, limit).map((l) => ({ id: l.id, ttlMs: Math.max(0, l.expiresAtMs - now), grantedTtlMs: l.grantedTtlMs, keyCount: l.keyCount }));
+        return { header: this.header(), leases, more: all.length > limit };
+      }),
     'cluster.status': async (_request, context) => {
-      try {
-        this.authorizer.checkAuthenticated(this.userOf(context));
-      } catch (error) {
-        await this.confirmRefusal(error, context, (user) => this.authorizer.checkAuthenticated(user));
-      }
+      await this.access.allowed(context, (user) => this.access.authorizer.checkAuthenticated(user));
       return { header: this.header(), ...this.replica.status() };
     },
     'auth.authenticate': (request, context) => this.authenticate(request, context),
@@ -248,7 +254,7 @@ export class ClientService {
     'member.promote': (request, context) => this.member('member.promote', request, context, (m, deadline) => m.promote(request, deadline, () => this.header())),
     // A leader removing itself hands over and sends the request on: with the user it acts as, checked again there.
     'member.remove': (request, context) =>
-      this.member('member.remove', request, context, (m, deadline) => m.remove(this.carry(request, context), deadline, () => this.header())),
+      this.member('member.remove', request, context, (m, deadline) => m.remove(this.access.carry(request, context), deadline, () => this.header())),
     'leader.transfer': (request, context) => this.member('leader.transfer', request, context, (m, deadline) => m.transfer(request, deadline, () => this.header())),
     'snapshot.save': (request, context) => this.snapshotSave(request, context),
   };
@@ -265,14 +271,14 @@ export class ClientService {
   ): Promise<Response<M>> {
     if (method === 'member.list') {
       this.replica.checkAccepting();
-      this.authorizer.checkAuthenticated(this.userOf(context));
+      this.access.authorizer.checkAuthenticated(this.access.userOf(context));
     } else {
       this.replica.checkAcceptingWrites();
-      this.authorizer.check(this.userOf(context), Operation.Admin, null);
+      this.access.authorizer.check(this.access.userOf(context), Operation.Admin, null);
     }
     if (!this.replica.isLeader()) {
       if (context.forwarded) throw notLeader(this.replica.name, this.replica.hint());
-      return this.forwarder.forward(method, this.carry(request, context), this.deadline());
+      return this.forwarder.forward(method, this.access.carry(request, context), this.deadline());
     }
     const membership = this.options.membership;
     if (membership === undefined) throw internalError('this member serves no membership methods');
@@ -316,14 +322,14 @@ export class ClientService {
     if (problem) throw problem;
     const key = plainBytes(request.key);
     try {
-      checkGet(this.authorizer, this.userOf(context), key);
+      checkGet(this.access.authorizer, this.access.userOf(context), key);
     } catch (error) {
-      await this.confirmRefusal(error, context, (user) => checkGet(this.authorizer, user, key));
+      await this.access.confirmRefusal(error, context, (user) => checkGet(this.access.authorizer, user, key));
     }
     if (request.consistency === 'linearizable') {
       if (!this.replica.isLeader()) {
         if (context.forwarded) throw notLeader(this.replica.name, this.replica.hint());
-        return this.forwarder.forward('kv.get', this.carry(request, context), this.deadline());
+        return this.forwarder.forward('kv.get', this.access.carry(request, context), this.deadline());
       }
       await this.replica.readBarrier(this.deadline());
     }
@@ -342,14 +348,14 @@ export class ClientService {
       ...(request.end !== undefined ? { end: plainBytes(request.end) } : {}),
     };
     try {
-      checkScan(this.authorizer, this.userOf(context), range);
+      checkScan(this.access.authorizer, this.access.userOf(context), range);
     } catch (error) {
-      await this.confirmRefusal(error, context, (user) => checkScan(this.authorizer, user, range));
+      await this.access.confirmRefusal(error, context, (user) => checkScan(this.access.authorizer, user, range));
     }
     if (request.consistency === 'linearizable') {
       if (!this.replica.isLeader()) {
         if (context.forwarded) throw notLeader(this.replica.name, this.replica.hint());
-        return this.forwarder.forward('kv.scan', this.carry(request, context), this.deadline());
+        return this.forwarder.forward('kv.scan', this.access.carry(request, context), this.deadline());
       }
       await this.replica.readBarrier(this.deadline());
     }
@@ -364,121 +370,96 @@ export class ClientService {
   }
 
   /**
-   * Validates, then proposes on the leader (and shapes the applied result
-   * into the method's response) or forwards from a follower (and returns the
-   * leader's response). Validation happens here, before proposing, so an
-   * oversize or malformed request never reaches the log.
+   * A transaction: validated and authorized here (every key it may touch);
+   * a read-only one is served like a read (after a ReadIndex on the leader,
+   * or locally when stale), one that writes is proposed as one entry,
+   * exactly-once through its session.
    */
-  private async write<M extends WriteMethod>(method: M, request: Request<M>, context: RequestContext, command: Command): Promise<Response<M>> {
-    this.replica.checkAcceptingWrites();
-    const problem = commandProblem(command, this.replica.limits);
+  private async txn(request: Request<'kv.txn'>, context: RequestContext): Promise<Response<'kv.txn'>> {
+    this.replica.checkAccepting();
+    const body = txnFromWire(request);
+    const command: TxnCommand =
+      request.session === undefined
+        ? { kind: CommandKind.Txn, compare: body.compare, success: body.success, failure: body.failure }
+        : { kind: CommandKind.Txn, compare: body.compare, success: body.success, failure: body.failure, session: request.session };
+    const problem = txnProblem(command, this.replica.limits);
     if (problem) throw problem;
+    const check = (user: string | null): void => checkTxn(this.access.authorizer, user, body);
+    if (isReadOnlyTxn(body)) {
+      await this.access.allowed(context, check);
+      if (request.consistency !== 'stale') {
+        if (!this.replica.isLeader()) {
+          if (context.forwarded) throw notLeader(this.replica.name, this.replica.hint());
+          return this.forwarder.forward('kv.txn', this.access.carry(request, context), this.deadline());
+        }
+        await this.replica.readBarrier(this.deadline());
+      }
+      return txnResponse(this.header(), this.replica.readTxn(body));
+    }
+    this.replica.checkAcceptingWrites();
+    if (request.session === undefined) throw invalidRequest('txn: a transaction that writes needs a session (exactly-once)', 'missing session');
     for (let attempt = 1; ; attempt++) {
-      const principal = this.checkedNow(context, command) ?? (await this.checkedAfterCatchUp(context, command));
+      // Every key the transaction may touch, checked as for a write (a refusal confirmed after catching up).
+      const principal = await this.access.checked(context, command, check);
       if (!this.replica.isLeader()) {
         if (context.forwarded) throw notLeader(this.replica.name, this.replica.hint());
-        return this.forwarder.forward(method, this.carry(request, context), this.deadline());
+        return this.forwarder.forward('kv.txn', this.access.carry(request, context), this.deadline());
       }
-      const result = await this.proposeAs(command, principal);
-      if (result.kind !== ResultKind.Error) return this.response(method, result);
+      const payload = encodeCommand(command, Math.floor(this.clock.nowMs()), proposalHeadroomBytes, principal);
+      const tooLarge = txnBytesProblem(payload.length - proposalHeadroomBytes, this.replica.limits);
+      if (tooLarge) throw tooLarge;
+      const result = await this.proposeAs(payload);
+      if (result.kind === ResultKind.Txn) return txnResponse(this.header(), result);
+      if (result.kind !== ResultKind.Error) throw unexpected(result);
       if (attempt >= AUTH_REVISION_ATTEMPTS_MAX) throw result.error;
     }
   }
 
   /**
-   * Checks that the request's user may propose `command` against the auth
-   * state as it is now, and returns what the entry carries (null: refused,
-   * to be confirmed by checkedAfterCatchUp): that user (the
-   * owner of a session it opens) and the auth revision of the check, which
-   * the state machine compares on apply (auth-revision.ts).
+   * Validates, then proposes on the leader (and shapes the applied result
+   * into the method's response) or forwards from a follower (and returns the
+   * leader's response). Validation happens here, before proposing, so an
+   * oversize or malformed request never reaches the log.
    */
-  private checkedNow(context: RequestContext, command: Command): EntryPrincipal | null {
-    const user = this.userOf(context);
-    const authRevision = this.replica.auth.revision;
-    try {
-      checkCommand(this.authorizer, user, command);
-    } catch (error) {
-      if (error instanceof AuthenticationFailedError || error instanceof PermissionDeniedError) return null;
-      throw error;
+  private async write<M extends WriteMethod>(
+    method: M,
+    request: Request<M>,
+    context: RequestContext,
+    command: Command,
+    /** Leases whose keys the user must be able to write (revoke, keep-alive: etcd's rule). */
+    leaseIds?: readonly number[],
+  ): Promise<Response<M>> {
+    this.replica.checkAcceptingWrites();
+    const problem = commandProblem(command, this.replica.limits);
+    if (problem) throw problem;
+    const check =
+      leaseIds === undefined
+        ? undefined
+        : (user: string | null): void => {
+            checkCommand(this.access.authorizer, user, command);
+            this.checkLeaseKeys(user, leaseIds);
+          };
+    for (let attempt = 1; ; attempt++) {
+      const principal = await this.access.checked(context, command, check);
+      if (!this.replica.isLeader()) {
+        if (context.forwarded) throw notLeader(this.replica.name, this.replica.hint());
+        return this.forwarder.forward(method, this.access.carry(request, context), this.deadline());
+      }
+      const result = await this.proposeAs(encodeCommand(command, Math.floor(this.clock.nowMs()), proposalHeadroomBytes, principal));
+      if (result.kind !== ResultKind.Error) return writeResponse(method, result, this.header());
+      if (attempt >= AUTH_REVISION_ATTEMPTS_MAX) throw result.error;
     }
-    return { user, authRevision };
   }
 
   /**
-   * After checkedNow refused: a refusal is final only on auth state at least
-   * as new as the leader's (a grant acknowledged just before may not have
-   * reached this member), so catch up (ReadIndex) and check again; throws the
-   * refusal if it stands.
+   * Proposes `payload` (a command encoded with its principal; leader only) and
+   * returns the applied result; an error result is thrown, except the refusal
+   * because an auth change committed first (AuthOldRevision), returned: check it again.
    */
-  private async checkedAfterCatchUp(context: RequestContext, command: Command): Promise<EntryPrincipal> {
-    await this.replica.catchUp(this.deadline());
-    const user = this.userOf(context);
-    const authRevision = this.replica.auth.revision;
-    checkCommand(this.authorizer, user, command);
-    return { user, authRevision };
-  }
-
-  /**
-   * Proposes `command` as `principal` (leader only) and returns the applied
-   * result; an error result is thrown, except the refusal because an auth
-   * change committed first (AuthOldRevision), returned: check it again.
-   */
-  private async proposeAs(command: Command, principal: EntryPrincipal): Promise<ApplyResult> {
-    const payload = encodeCommand(command, Math.floor(this.clock.nowMs()), proposalHeadroomBytes, principal);
+  private async proposeAs(payload: Uint8Array): Promise<ApplyResult> {
     const result = await this.replica.propose(payload, this.deadline());
     if (result.kind === ResultKind.Error && result.error.code !== KvErrorCode.AuthOldRevision) throw result.error;
     return result;
-  }
-
-  /**
-   * The user a client connection acts as, or null. A password login that a
-   * later change made stale (user deleted, password changed) is dropped here;
-   * with --client-cert-auth a connection without a login acts as its
-   * certificate's CN.
-   */
-  private userOf(context: RequestContext): string | null {
-    if (context.forwarded) return context.forwardedUser ?? null;
-    const connection = context.connection;
-    if (connection === undefined) return null;
-    let principal = this.principals.get(connection);
-    if (principal !== undefined && !this.authenticator.isCurrent(principal)) {
-      this.principals.delete(connection);
-      principal = undefined;
-    }
-    if (principal === undefined && this.options.clientCertAuth === true) {
-      const identity = connection.peerIdentity;
-      if (identity !== null) {
-        try {
-          principal = this.authenticator.authenticateCertificate({ subject: identity.commonName === null ? null : { CN: identity.commonName } });
-          this.principals.set(connection, principal);
-        } catch {
-          principal = undefined;
-        }
-      }
-    }
-    return principal?.user ?? null;
-  }
-
-  /**
-   * An auth check refused this request (`error`). The refusal stands only once
-   * it was judged on auth state at least as new as the leader's when the
-   * request came: this member's state may lag (a user added, a role granted,
-   * auth disabled: committed and acknowledged, not applied here yet), so it
-   * catches up (ReadIndex) and runs `check` once more, which throws if the
-   * refusal stands. A check that passes needs no catch-up and stays on the
-   * synchronous fast path: a forwarded request is checked again by the
-   * leader, and a local (stale) read is stale by choice. Errors other than
-   * auth refusals are rethrown as they are.
-   */
-  private async confirmRefusal(error: unknown, context: RequestContext, check: (user: string | null) => void): Promise<void> {
-    if (!(error instanceof AuthenticationFailedError || error instanceof PermissionDeniedError)) throw error;
-    await this.replica.catchUp(this.deadline());
-    check(this.userOf(context));
-  }
-
-  /** The request as forwarded to the leader: with the user it acts as (see FORWARDED_USER_FIELD). */
-  private carry<R>(request: R, context: RequestContext): R {
-    return { ...request, [FORWARDED_USER_FIELD]: this.userOf(context) ?? '' };
   }
 
   private async authenticate(request: Request<'auth.authenticate'>, context: RequestContext): Promise<Response<'auth.authenticate'>> {
@@ -486,8 +467,8 @@ export class ClientService {
     // Judged on auth state at least as new as the leader's now: a user added (or a password
     // changed) and acknowledged just before must count here too, even on a lagging follower.
     await this.replica.catchUp(this.deadline());
-    const principal = await this.authenticator.authenticatePassword(request.user, request.password);
-    if (context.connection !== undefined) this.principals.set(context.connection, principal);
+    const principal = await this.access.authenticator.authenticatePassword(request.user, request.password);
+    if (context.connection !== undefined) this.access.login(context.connection, principal);
     return { header: this.header() };
   }
 
@@ -507,36 +488,68 @@ export class ClientService {
     this.replica.checkAcceptingWrites();
     const adminCheck: Command = { kind: AuthCommandKind.AuthDisable };
     // The revision is taken with the check, before the (slow) password hash: a revoke meanwhile is caught on apply.
-    let principal = this.checkedNow(context, adminCheck) ?? (await this.checkedAfterCatchUp(context, adminCheck));
+    let principal = await this.access.checked(context, adminCheck);
     if (!this.replica.isLeader()) {
       if (context.forwarded) throw notLeader(this.replica.name, this.replica.hint());
-      return this.forwarder.forward(method, this.carry(request, context), this.deadline());
+      return this.forwarder.forward(method, this.access.carry(request, context), this.deadline());
     }
     const command = await build();
     const problem = commandProblem(command, this.replica.limits);
     if (problem) throw problem;
     for (let attempt = 1; ; attempt++) {
       if (attempt > 1) {
-        principal = this.checkedNow(context, adminCheck) ?? (await this.checkedAfterCatchUp(context, adminCheck));
+        principal = await this.access.checked(context, adminCheck);
         if (!this.replica.isLeader()) throw notLeader(this.replica.name, this.replica.hint());
       }
-      const result = await this.proposeAs(command, principal);
+      const result = await this.proposeAs(encodeCommand(command, Math.floor(this.clock.nowMs()), proposalHeadroomBytes, principal));
       if (result.kind !== ResultKind.Error) return { header: this.header() } as Response<M>;
       if (attempt >= AUTH_REVISION_ATTEMPTS_MAX) throw result.error;
     }
+  }
+
+  /**
+   * Revoking, renewing or inspecting a lease needs write access to every key attached to it (etcd's rule),
+   * checked against this member's state (the leader checks again when the request is forwarded).
+   */
+  private checkLeaseKeys(user: string | null, ids: readonly number[]): void {
+    if (!this.replica.auth.enabled) return;
+    this.access.authorizer.checkAuthenticated(user);
+    for (const id of ids) {
+      for (const key of this.replica.lease(id, true)?.keys ?? []) this.access.authorizer.check(user, Operation.Write, { key });
+    }
+  }
+
+  /** Lease reads: answered by the leader after a ReadIndex (a follower forwards them); `ids`: the leases whose keys are checked. */
+  private async leaseRead<M extends 'lease.timeToLive' | 'lease.list'>(
+    method: M,
+    request: Request<M>,
+    context: RequestContext,
+    ids: readonly number[],
+    answer: () => Response<M>,
+  ): Promise<Response<M>> {
+    this.replica.checkAccepting();
+    await this.access.allowed(context, (user) => this.access.authorizer.checkAuthenticated(user));
+    if (!this.replica.isLeader()) {
+      if (context.forwarded) throw notLeader(this.replica.name, this.replica.hint());
+      return this.forwarder.forward(method, this.access.carry(request, context), this.deadline());
+    }
+    await this.replica.readBarrier(this.deadline());
+    // The keys as of the read index: judged on the leader's newest state, no catch-up needed.
+    this.checkLeaseKeys(this.access.userOf(context), ids);
+    return answer();
   }
 
   /** User/role queries and auth status: checked here, answered by the leader after a ReadIndex. */
   private async query<M extends QueryMethod>(method: M, request: Request<M>, context: RequestContext, query: AuthQuery, answer: () => Response<M>): Promise<Response<M>> {
     this.replica.checkAccepting();
     try {
-      checkAuthQuery(this.authorizer, this.userOf(context), query, (name) => this.replica.auth.user(name)?.roles ?? []);
+      checkAuthQuery(this.access.authorizer, this.access.userOf(context), query, (name) => this.replica.auth.user(name)?.roles ?? []);
     } catch (error) {
-      await this.confirmRefusal(error, context, (user) => checkAuthQuery(this.authorizer, user, query, (name) => this.replica.auth.user(name)?.roles ?? []));
+      await this.access.confirmRefusal(error, context, (user) => checkAuthQuery(this.access.authorizer, user, query, (name) => this.replica.auth.user(name)?.roles ?? []));
     }
     if (!this.replica.isLeader()) {
       if (context.forwarded) throw notLeader(this.replica.name, this.replica.hint());
-      return this.forwarder.forward(method, this.carry(request, context), this.deadline());
+      return this.forwarder.forward(method, this.access.carry(request, context), this.deadline());
     }
     await this.replica.readBarrier(this.deadline());
     return answer();
@@ -550,7 +563,7 @@ export class ClientService {
    */
   private async snapshotSave(request: Request<'snapshot.save'>, context: RequestContext): Promise<Response<'snapshot.save'>> {
     this.replica.checkAccepting();
-    checkCommand(this.authorizer, this.userOf(context), { kind: AuthCommandKind.AuthDisable });
+    checkCommand(this.access.authorizer, this.access.userOf(context), { kind: AuthCommandKind.AuthDisable });
     const streams = this.options.snapshots;
     if (streams === undefined) throw invalidRequest(`member ${this.replica.name} does not serve snapshot streams`, 'snapshot.save not served');
     if (request.streamId !== 0) return { header: this.header(), ...streams.next(request) };
@@ -559,49 +572,4 @@ export class ClientService {
     const page = await streams.open(request.chunkBytesMax);
     return { header: this.header(), ...page };
   }
-
-  /** The applied result as the method's response (the header is this leader's: its revision includes the write). */
-  private response<M extends WriteMethod>(method: M, result: ApplyResult): Response<M> {
-    const header = this.header();
-    switch (method) {
-      case 'kv.put':
-      case 'kv.update':
-        if (result.kind !== ResultKind.Write) throw unexpected(result);
-        return { header, revision: result.modRevision, version: result.version } as Response<M>;
-      case 'kv.delete':
-        if (result.kind !== ResultKind.Delete) throw unexpected(result);
-        return { header, revision: result.revision, deleted: result.deleted } as Response<M>;
-      case 'session.open':
-        if (result.kind !== ResultKind.SessionOpened) throw unexpected(result);
-        return { header, sessionId: result.sessionId, ttlMs: result.ttlMs } as Response<M>;
-      default:
-        return { header } as Response<M>;
-    }
-  }
-}
-
-function writeCommand(
-  kind: typeof CommandKind.Put | typeof CommandKind.Update,
-  request: Request<'kv.put'> | Request<'kv.update'>,
-): Command {
-  return { kind, key: request.key, value: request.value, session: request.session, ...writeConditions(request) };
-}
-
-function clampTtl(ttlMs: number): number {
-  if (ttlMs === 0) return 0;
-  return Math.min(Math.max(ttlMs, protocolLimits.sessionTtlMinMs), protocolLimits.sessionTtlMaxMs);
-}
-
-function toKeyValue(entry: KvEntry): KeyValue {
-  return {
-    key: entry.key,
-    value: entry.value,
-    version: entry.version,
-    createRevision: entry.createRevision,
-    modRevision: entry.modRevision,
-  };
-}
-
-function unexpected(result: ApplyResult): Error {
-  return internalError(`unexpected result kind ${result.kind}`);
 }

@@ -11,6 +11,7 @@ import { InboundBudget, RpcServer, listen, parseAddress, type Listener, type Tls
 import { clientMethods, type StatusResponse } from '../protocol/index.js';
 import { ClientService } from './kv-service.js';
 import { KvReplica, kvStateMachinePort } from './kv-replica.js';
+import { LeaseExpirer } from './lease-expirer.js';
 import { StartingIdentity } from './member-status.js';
 import { InvalidConfigError, type ServerConfig } from './config.js';
 import { checkMayBootstrap, checkMayJoin } from './bootstrap-probe.js';
@@ -316,11 +317,16 @@ export async function startServer(config: ServerConfig, logger?: Logger, options
       electionTimeoutMs: config.electionTimeoutMs,
       forwardRemove: (request, deadlineMs) => service.forwardToLeader('member.remove', request, deadlineMs),
     });
-    const service = new ClientService(new KvReplica(host, kv), peers, config.requestTimeoutMs, entryClock.stampingClock(), {
+    const replica = new KvReplica(host, kv, () => entryClock.viewMs());
+    const stampingClock = entryClock.stampingClock();
+    const service = new ClientService(replica, peers, config.requestTimeoutMs, stampingClock, {
       clientCertAuth: config.clientCertAuth === true,
       membership,
       snapshots,
     });
+    // The leader proposes lease and key-TTL expiries once it has confirmed its leadership (lease-expirer.ts).
+    const expirer = new LeaseExpirer(replica, kv, stampingClock, () => entryClock.viewMs(), { intervalMs: tickIntervalMs, requestTimeoutMs: config.requestTimeoutMs }, log);
+    cleanups.push(async () => expirer.stop());
     const clientHandlers = service.rpcHandlers({ forwarded: false });
     const clientRpc = new RpcServer(clientMethods, metrics === null ? clientHandlers : metrics.withMetrics(clientHandlers), { logger: log });
     const peerRpc = new RpcServer(clientMethods, service.rpcHandlers({ forwarded: true }), { logger: log });
@@ -357,6 +363,7 @@ export async function startServer(config: ServerConfig, logger?: Logger, options
 
     peers.start(host);
     host.start();
+    expirer.start();
     log.info(
       {
         clientUrl: clientListener.address,
@@ -380,6 +387,7 @@ export async function startServer(config: ServerConfig, logger?: Logger, options
       );
       // No leadership transfer and no drain: nothing more may be written or answered from this disk.
       closing ??= (async () => {
+        expirer.stop();
         await clientListener.close().catch(() => {});
         await host.stop().catch(() => {});
         await peers.close().catch(() => {});
@@ -397,6 +405,7 @@ export async function startServer(config: ServerConfig, logger?: Logger, options
         `this member ("${config.name}") was removed from the cluster (member ${by} says so): it stops and does not campaign; to bring it back, \`concord member add\` it again and start it with an empty data dir and --initial-cluster-state existing`,
       );
       closing = (async () => {
+        expirer.stop();
         host.stopAccepting();
         await clientListener.close().catch(() => {});
         await host.stop().catch(() => {});
@@ -420,6 +429,7 @@ export async function startServer(config: ServerConfig, logger?: Logger, options
       close: () =>
         (closing ??= (async () => {
           const deadline = clock.monotonicMs() + config.shutdownTimeoutMs;
+          expirer.stop();
           host.stopAccepting();
           // A leader with no quorum reachable can commit nothing in flight: it waits neither for that nor for a transfer.
           // (A follower's view of liveness covers only the leader; it has nothing in flight of its own to wait for.)

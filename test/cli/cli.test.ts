@@ -11,7 +11,8 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePortRange } from '../../src/cli/dev/free-ports.js';
-import { concord, DevProcess, peerPortOffset } from './dev-process.js';
+import { spawn } from 'node:child_process';
+import { cliMain, concord, concordWithInput, DevProcess, peerPortOffset } from './dev-process.js';
 
 function isAlive(pid: number): boolean {
   try {
@@ -141,6 +142,54 @@ describe('concord CLI against a `concord dev` cluster', () => {
       JSON.parse(limited.stdout).map((kv: { key: string }) => kv.key),
       ['fruit/apple', 'fruit/banana'],
     );
+  });
+
+  test('leases: grant, put --lease, ttl --keys, list, keep-alive until Ctrl-C, revoke; put --ttl; a value from stdin', async () => {
+    const grant = await concord(['lease', 'grant', '30'], env);
+    assert.equal(grant.code, 0, grant.stderr);
+    const match = /^lease (\d+) granted with TTL\(30s\)$/m.exec(grant.stdout);
+    assert.ok(match, grant.stdout);
+    const id = match[1]!;
+    assert.equal((await concord(['put', 'leased/a', 'x', '--lease', id], env)).code, 0);
+    const json = JSON.parse((await concord(['get', 'leased/a', '--json'], env)).stdout);
+    assert.equal(json.lease, Number(id));
+    const ttl = await concord(['lease', 'ttl', id, '--keys'], env);
+    assert.equal(ttl.code, 0, ttl.stderr);
+    assert.match(ttl.stdout, new RegExp(`^lease ${id} granted with TTL\\(30s\\), remaining\\([\\d.]+s\\), attached keys\\(\\[leased/a\\]\\)`));
+    const list = await concord(['lease', 'list', '--json'], env);
+    assert.deepEqual(JSON.parse(list.stdout).leases.map((l: { id: number }) => l.id), [Number(id)]);
+
+    const keeper = spawn(process.execPath, [cliMain, 'lease', 'keep-alive', id], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    keeper.stdout.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
+    const exited = new Promise<number | null>((resolve) => keeper.once('exit', (code) => resolve(code)));
+    const deadline = Date.now() + 20_000;
+    while (!out.includes(`lease ${id} keepalived with TTL(30s)`) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    assert.match(out, /keepalived/);
+    keeper.kill('SIGINT');
+    assert.equal(await exited, 0, 'Ctrl-C ends keep-alive cleanly');
+
+    const revoke = await concord(['lease', 'revoke', id], env);
+    assert.equal(revoke.code, 0, revoke.stderr);
+    assert.match(revoke.stdout, /revoked \(1 keys deleted/);
+    assert.equal((await concord(['get', 'leased/a'], env)).code, 1);
+    const again = await concord(['lease', 'revoke', id], env);
+    assert.equal(again.code, 1);
+    assert.match(again.stderr, /not found/);
+    assert.equal((await concord(['put', 'leased/b', 'x', '--lease', id], env)).code, 1);
+    assert.equal((await concord(['lease', 'ttl', id], env)).code, 1);
+
+    assert.equal((await concord(['put', 'short', 'x', '--ttl', '1'], env)).code, 0);
+    assert.equal((await concord(['put', 'both', 'x', '--ttl', '1', '--lease', id], env)).code, 2);
+    const deadline2 = Date.now() + 20_000;
+    while ((await concord(['get', 'short'], env)).code === 0 && Date.now() < deadline2) await new Promise((r) => setTimeout(r, 200));
+    assert.equal((await concord(['get', 'short'], env)).code, 1, 'a key with --ttl 1 is gone after about a second');
+
+    const bytes = Uint8Array.from([0, 1, 2, 255, 10, 13]);
+    const piped = await concordWithInput(['put', 'from-stdin', '-'], bytes, env);
+    assert.equal(piped.code, 0, piped.stderr);
+    const read = JSON.parse((await concord(['get', 'from-stdin', '--json'], env)).stdout);
+    assert.equal(read.value, Buffer.from(bytes).toString('utf8'));
   });
 
   test('status shows every member with one leader', async () => {

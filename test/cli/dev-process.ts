@@ -31,6 +31,19 @@ export function concord(args: readonly string[], env: NodeJS.ProcessEnv = {}, in
   });
 }
 
+/** `concord ARGS` with `input` (any bytes) on its stdin. */
+export function concordWithInput(args: readonly string[], input: Uint8Array, env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [cliMain, ...args], { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    child.once('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+    child.stdin.end(input);
+  });
+}
+
 /** A `concord dev` process: its output, its members' pids, and how it ended. */
 export class DevProcess {
   stdout = '';

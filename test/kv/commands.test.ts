@@ -89,7 +89,7 @@ test('decode rejects unknown versions, tags and flags, and trailing bytes', () =
   };
   assert.throws(() => decodeCommand(withByte(0, 3)), /unknown command format version 3/);
   assert.throws(() => decodeCommand(withByte(1, 99)), /unknown command tag 99/);
-  assert.throws(() => decodeCommand(withByte(3, 0x08)), /unknown flags/);
+  assert.throws(() => decodeCommand(withByte(3, 0x40)), /unknown flags/);
   assert.throws(() => decodeCommand(Uint8Array.of(...good, 0)), /trailing/);
   const error = (() => {
     try {

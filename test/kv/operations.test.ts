@@ -22,16 +22,21 @@ function errorOf(result: ApplyResult): KvError {
   return (result as { error: KvError }).error;
 }
 
-test('put creates a key at version 1 with both revisions at its index, then overwrites', () => {
+test('put creates a key at version 1 with both revisions at the new store revision, then overwrites', () => {
   const d = new Driver();
-  d.put('other', 'x'); // index 1
+  d.openSession(); // index 1: no revision
+  d.put('other', 'x'); // index 2, revision 1
   assert.deepEqual(d.put('k', 'v1'), { kind: ResultKind.Write, version: 1, createRevision: 2, modRevision: 2 });
   assert.deepEqual(d.put('k', 'v2'), { kind: ResultKind.Write, version: 2, createRevision: 2, modRevision: 3 });
   const entry = d.sm.get(b('k'));
   assert.ok(entry);
   assert.equal(text(entry.value), 'v2');
   assert.deepEqual([entry.version, entry.createRevision, entry.modRevision], [2, 2, 3]);
-  assert.equal(d.sm.appliedIndex, 3);
+  assert.equal(d.sm.appliedIndex, 4);
+  assert.equal(d.sm.revision, 3, 'one revision per write; the session entry took none');
+  d.run({ kind: CommandKind.Noop });
+  d.applyBytes(new Uint8Array(0));
+  assert.equal(d.sm.revision, 3, 'no-op and empty entries take none');
   assert.equal(d.sm.keyCount, 2);
   assert.equal(d.sm.get(b('missing')), null);
 });
@@ -44,8 +49,10 @@ test('update overwrites an existing key and fails with KeyNotFoundError on a mis
   assert.deepEqual(missing.details.key, b('k'));
   assert.equal(d.sm.get(b('k')), null);
   assert.equal(d.sm.appliedIndex, 1, 'a failed command still consumes its index');
+  assert.equal(d.sm.revision, 0, 'but takes no revision');
   d.put('k', 'v1');
-  assert.deepEqual(d.update('k', 'v2'), { kind: ResultKind.Write, version: 2, createRevision: 2, modRevision: 3 });
+  assert.deepEqual(d.update('k', 'v2'), { kind: ResultKind.Write, version: 2, createRevision: 1, modRevision: 2 });
+  assert.equal(d.sm.revision, 2);
   assert.equal(text(d.sm.get(b('k'))!.value), 'v2');
 });
 
@@ -54,8 +61,10 @@ test('delete removes a key; deleting a missing key is { deleted: false }, not an
   d.put('k', 'v');
   assert.deepEqual(d.del('k'), { kind: ResultKind.Delete, deleted: true, revision: 2 });
   assert.equal(d.sm.get(b('k')), null);
-  assert.deepEqual(d.del('k'), { kind: ResultKind.Delete, deleted: false, revision: 3 });
-  assert.deepEqual(d.put('k', 'again'), { kind: ResultKind.Write, version: 1, createRevision: 4, modRevision: 4 }, 're-creation restarts the version');
+  assert.deepEqual(d.del('k'), { kind: ResultKind.Delete, deleted: false, revision: 2 }, 'deleting nothing takes no revision (etcd)');
+  assert.equal(d.sm.revision, 2);
+  assert.deepEqual(d.put('k', 'again'), { kind: ResultKind.Write, version: 1, createRevision: 3, modRevision: 3 }, 're-creation restarts the version');
+  assert.equal(d.sm.appliedIndex, 4);
 });
 
 test('compare-and-set on version: 0 means "must not exist"', () => {
@@ -65,7 +74,7 @@ test('compare-and-set on version: 0 means "must not exist"', () => {
   assert.ok(clash instanceof VersionMismatchError);
   assert.deepEqual(clash.details, { key: b('k'), expectedVersion: 0, expectedModRevision: null, actualVersion: 1, actualModRevision: 1 });
   assert.equal(text(d.sm.get(b('k'))!.value), 'a', 'a failed CAS changes nothing');
-  assert.deepEqual(d.put('k', 'c', { expectedVersion: 1 }), { kind: ResultKind.Write, version: 2, createRevision: 1, modRevision: 3 });
+  assert.deepEqual(d.put('k', 'c', { expectedVersion: 1 }), { kind: ResultKind.Write, version: 2, createRevision: 1, modRevision: 2 }, 'the failed CAS took no revision');
   assert.ok(errorOf(d.put('k', 'd', { expectedVersion: 1 })) instanceof VersionMismatchError);
   assert.ok(errorOf(d.put('nope', 'd', { expectedVersion: 3 })) instanceof VersionMismatchError);
   assert.equal(d.sm.get(b('nope')), null);
@@ -79,9 +88,9 @@ test('compare-and-set on modRevision, and on both at once', () => {
   assert.ok(stale instanceof VersionMismatchError);
   assert.equal(stale.details.actualModRevision, 1);
   assert.match(stale.message, /expected modRevision 2, found version 1 modRevision 1/);
-  assert.deepEqual(d.put('k', 'b', { expectedModRevision: 1 }), { kind: ResultKind.Write, version: 2, createRevision: 1, modRevision: 4 });
-  assert.ok(errorOf(d.put('k', 'c', { expectedModRevision: 4, expectedVersion: 1 })) instanceof VersionMismatchError, 'both must hold');
-  assert.equal(d.put('k', 'c', { expectedModRevision: 4, expectedVersion: 2 }).kind, ResultKind.Write);
+  assert.deepEqual(d.put('k', 'b', { expectedModRevision: 1 }), { kind: ResultKind.Write, version: 2, createRevision: 1, modRevision: 3 });
+  assert.ok(errorOf(d.put('k', 'c', { expectedModRevision: 3, expectedVersion: 1 })) instanceof VersionMismatchError, 'both must hold');
+  assert.equal(d.put('k', 'c', { expectedModRevision: 3, expectedVersion: 2 }).kind, ResultKind.Write);
   assert.equal(d.put('new', 'v', { expectedModRevision: 0 }).kind, ResultKind.Write, 'modRevision 0 means "must not exist"');
 });
 
@@ -96,8 +105,8 @@ test('update and delete honour conditions too', () => {
   assert.ok(missing instanceof VersionMismatchError, 'an expected version on a missing key is a mismatch');
   assert.equal(missing.details.actualVersion, 0);
   assert.match(missing.message, /does not exist/);
-  assert.deepEqual(d.del('missing', { expectedVersion: 0 }), { kind: ResultKind.Delete, deleted: false, revision: 6 });
-  assert.deepEqual(d.del('k', { expectedVersion: 2, expectedModRevision: 3 }), { kind: ResultKind.Delete, deleted: true, revision: 7 });
+  assert.deepEqual(d.del('missing', { expectedVersion: 0 }), { kind: ResultKind.Delete, deleted: false, revision: 2 });
+  assert.deepEqual(d.del('k', { expectedVersion: 2, expectedModRevision: 2 }), { kind: ResultKind.Delete, deleted: true, revision: 3 });
 });
 
 test('limits are enforced on apply as error results (a proposal that skipped validation cannot store them)', () => {

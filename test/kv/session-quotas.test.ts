@@ -207,17 +207,30 @@ test('saved results are compact: the result codec bytes, not Error objects; a re
   assert.equal(replica.sessionUsageOf('alice').sessions, 1, 'the owner survived the snapshot');
 });
 
-test('snapshot formats: 1 while auth was never used, 2 with auth but anonymous sessions, 3 with owners; each restores', () => {
+test('snapshots are format 3 whatever the state: no AUTH block while auth was never used, owners kept; each restores', () => {
+  const blockKinds = (snap: Iterable<Uint8Array>): number[] => {
+    const bytes = Buffer.concat([...snap]);
+    const kinds: number[] = [];
+    for (let off = 5; off < bytes.length; ) {
+      const length = bytes.readUInt32BE(off);
+      kinds.push(bytes[off + 4]!);
+      off += 4 + length + 4;
+    }
+    return kinds;
+  };
+  const AUTH_BLOCK = 5;
   const plain = new Driver();
   const s = idOf(open(plain));
   plain.put('k', 'v', { session: { sessionId: s, seq: 1, ackedSeq: 0 } });
-  assert.equal(plain.sm.snapshot().formatVersion, 1);
+  assert.equal(plain.sm.snapshot().formatVersion, 3);
+  assert.ok(!blockKinds(plain.sm.snapshot()).includes(AUTH_BLOCK), 'no AUTH block while the auth state is pristine');
 
   const anonymous = new Driver();
   anonymous.run({ kind: K.UserAdd, name: 'root', password: null });
   const t = idOf(open(anonymous));
   anonymous.put('k', 'v', { session: { sessionId: t, seq: 1, ackedSeq: 0 } });
-  assert.equal(anonymous.sm.snapshot().formatVersion, 2, 'auth used, but every session is anonymous (auth disabled)');
+  assert.equal(anonymous.sm.snapshot().formatVersion, 3);
+  assert.ok(blockKinds(anonymous.sm.snapshot()).includes(AUTH_BLOCK), 'auth used: an AUTH block');
 
   const owned = authDriver();
   owned.user = 'bob';
@@ -230,6 +243,9 @@ test('snapshot formats: 1 while auth was never used, 2 with auth but anonymous s
     assert.deepEqual(copy.snapshot().toBytes(), d.sm.snapshot().toBytes());
     assert.equal(copy.sessionBytes, d.sm.sessionBytes);
   }
+  const copy = new KvStateMachine();
+  copy.restore(owned.sm.snapshot());
+  assert.equal(copy.sessionUsageOf('bob').sessions, 1, 'the owner survived the snapshot');
 });
 
 test('the compact form of a write is exactly the result codec bytes, at every varint length', () => {

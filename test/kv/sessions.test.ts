@@ -40,15 +40,16 @@ test('a session id is the index of the entry that opened it; the TTL is the defa
 test('a retried write returns its original result and is not applied twice', () => {
   const d = new Driver();
   const s = d.openSession(); // index 1
-  const first = d.put('k', 'v1', ref(s, 1)); // index 2
-  assert.deepEqual(first, { kind: ResultKind.Write, version: 1, createRevision: 2, modRevision: 2 });
-  d.put('other', 'x'); // index 3: the retry arrives later
+  const first = d.put('k', 'v1', ref(s, 1)); // index 2, revision 1
+  assert.deepEqual(first, { kind: ResultKind.Write, version: 1, createRevision: 1, modRevision: 1 });
+  d.put('other', 'x'); // index 3, revision 2: the retry arrives later
   const retry = d.put('k', 'v1', ref(s, 1)); // index 4
   assert.deepEqual(retry, first, 'the saved result (rebuilt from its compact form)');
   const entry = d.sm.get(b('k'))!;
   assert.equal(entry.version, 1, 'version unchanged by the retry');
-  assert.equal(entry.modRevision, 2);
+  assert.equal(entry.modRevision, 1);
   assert.equal(d.sm.appliedIndex, 4, 'the retry still consumed its log index');
+  assert.equal(d.sm.revision, 2, 'but took no revision');
   const next = d.put('k', 'v2', ref(s, 2, 1));
   assert.equal((next as { version: number }).version, 2);
 });

@@ -6,7 +6,7 @@
  * snapshot-golden.test.ts pins the bytes this history's snapshot had before
  * keys became binary strings: members running either version must agree.
  */
-import { CommandKind } from '../../src/kv/index.js';
+import { AuthCommandKind as K, CommandKind, PermissionAccess, prefixPermissionRange, type AuthCommand } from '../../src/kv/index.js';
 import { Driver, b } from './helpers.js';
 
 export function runSnapshotScenario(): Driver {
@@ -36,3 +36,33 @@ export function runSnapshotScenario(): Driver {
   if (d.sm.hasSession(s3)) throw new Error('scenario: s3 should have expired');
   return d;
 }
+
+/**
+ * snapshot-golden.test.ts's history plus auth commands: users with and
+ * without passwords, roles with key, range, prefix and from-key permissions,
+ * auth enabled, and saved results of auth commands (a success and an error)
+ * in a session. Its snapshot is format 2; these bytes never change without a
+ * new SNAPSHOT_FORMAT_VERSION.
+ */
+export function runAuthScenario(): Driver {
+  const d = runSnapshotScenario();
+  const s = d.openSession(20_000);
+  const record = { algorithm: 'scrypt', params: { N: 1024, r: 8, p: 1, keyBytes: 32 }, salt: new Uint8Array(16).fill(7), hash: new Uint8Array(32).fill(9) };
+  const commands: AuthCommand[] = [
+    { kind: K.UserAdd, name: 'root', password: record },
+    { kind: K.UserAdd, name: 'alice', password: { ...record, salt: new Uint8Array(16).fill(1) }, session: { sessionId: s, seq: 1, ackedSeq: 0 } },
+    { kind: K.UserAdd, name: 'client-cert', password: null },
+    { kind: K.RoleAdd, name: 'reader' },
+    { kind: K.RoleAdd, name: 'root' },
+    { kind: K.RoleAdd, name: 'reader', session: { sessionId: s, seq: 2, ackedSeq: 0 } }, // RoleExists, saved
+    { kind: K.RoleGrantPermission, name: 'reader', permission: { access: PermissionAccess.Read, ...prefixPermissionRange(b('a/')) } },
+    { kind: K.RoleGrantPermission, name: 'reader', permission: { access: PermissionAccess.ReadWrite, key: b('k') } },
+    { kind: K.RoleGrantPermission, name: 'reader', permission: { access: PermissionAccess.Write, key: Uint8Array.of(0xff), rangeEnd: Uint8Array.of(0) } },
+    { kind: K.UserGrantRole, name: 'alice', role: 'reader' },
+    { kind: K.UserGrantRole, name: 'client-cert', role: 'root' },
+    { kind: K.AuthEnable },
+  ];
+  for (const command of commands) d.run(command);
+  return d;
+}
+

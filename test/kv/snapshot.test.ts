@@ -340,7 +340,7 @@ test('truncation, trailing bytes, bad magic, unknown versions and reordered bloc
   magic[0] = 0x58;
   expectCorrupt(magic, /bad magic/);
   const version = good.slice();
-  version[4] = 4; // 1, 2 and 3 are known (2 adds the AUTH block, 3 session owners)
+  version[4] = 4; // 1, 2 (the AUTH block) and 3 (store revision, leases, session owners) are known
   expectCorrupt(version, /format version 4/);
   // Chunks are whole blocks here (the first also carries the header): swap two ENTRIES blocks.
   assert.ok(chunks.length >= 5);

@@ -98,6 +98,18 @@ class LaggingFollower implements Replica {
   revision(): number {
     return this.kv.appliedIndex;
   }
+  readTimeMs(): number {
+    return 1_000;
+  }
+  lease(id: number, keys: boolean) {
+    return this.kv.lease(id, keys);
+  }
+  leaseList() {
+    return this.kv.leaseList();
+  }
+  readTxn(body: Parameters<KvStateMachine['readTxn']>[0]) {
+    return this.kv.readTxn(body);
+  }
   get auth(): AuthView {
     return this.kv.auth;
   }
@@ -214,4 +226,42 @@ test('a refusal that cannot be confirmed (no leader to catch up with) fails with
     service.handlers['kv.put']({ key: enc('k'), value: enc('v'), session: { sessionId: 1, seq: 1, ackedSeq: 0 } }, { forwarded: false, connection: connection() }),
     (error: unknown) => !(error instanceof AuthenticationFailedError) && /leader/i.test((error as Error).message),
   );
+});
+
+test('a transaction and a lease grant refused on a lagging follower catch up first: the late grant lets them through, a real refusal stands', async () => {
+  const { replica, forwarder, service } = member();
+  replica.commit(await userAdd('root', 'rootpw'), true);
+  replica.commit(await userAdd('alice', 'alicepw'), true);
+  replica.commit({ kind: AuthCommandKind.RoleAdd, name: 'a-prefix' }, true);
+  replica.commit({ kind: AuthCommandKind.UserGrantRole, name: 'alice', role: 'a-prefix' }, true);
+  replica.commit({ kind: AuthCommandKind.AuthEnable }, true);
+  const alice = connection();
+  await service.handlers['auth.authenticate']({ user: 'alice', password: 'alicepw' }, { forwarded: false, connection: alice });
+  const txn = (key: string) => ({
+    compare: [{ key: enc(key), target: 'version' as const, op: '=' as const, version: 0 }],
+    success: [{ type: 'put' as const, key: enc(key), value: enc('v') }],
+    failure: [{ type: 'get' as const, key: enc(key) }],
+    session: { sessionId: 1, seq: 1, ackedSeq: 0 },
+  });
+  // Refused now, and still after catching up: nothing reaches the leader.
+  const before = replica.catchUps;
+  await assert.rejects(service.handlers['kv.txn'](txn('a/1'), { forwarded: false, connection: alice }), PermissionDeniedError);
+  assert.equal(replica.catchUps, before + 1, 'the refusal was confirmed after catching up');
+  assert.deepEqual(forwarder.forwarded, []);
+  // The grant is acknowledged at the leader but not applied here yet: the transaction goes through after the catch-up.
+  replica.commit({ kind: AuthCommandKind.RoleGrantPermission, name: 'a-prefix', permission: { access: PermissionAccess.ReadWrite, key: enc('a/'), rangeEnd: enc('a0') } });
+  await service.handlers['kv.txn'](txn('a/1'), { forwarded: false, connection: alice });
+  assert.deepEqual(forwarder.forwarded, [{ method: 'kv.txn', user: 'alice' }]);
+  // A key outside the grant in the same transaction is refused, after catching up too.
+  const mixed = { ...txn('a/2'), failure: [{ type: 'put' as const, key: enc('b/1'), value: enc('v') }] };
+  const caught = replica.catchUps;
+  await assert.rejects(service.handlers['kv.txn'](mixed, { forwarded: false, connection: alice }), PermissionDeniedError);
+  assert.equal(replica.catchUps, caught + 1);
+  // Lease methods: anonymous is refused once auth is on (after a catch-up); alice may grant.
+  await assert.rejects(
+    service.handlers['lease.grant']({ ttlMs: 10_000, session: { sessionId: 1, seq: 2, ackedSeq: 1 } }, { forwarded: false, connection: connection() }),
+    AuthenticationFailedError,
+  );
+  await service.handlers['lease.grant']({ ttlMs: 10_000, session: { sessionId: 1, seq: 2, ackedSeq: 1 } }, { forwarded: false, connection: alice });
+  assert.deepEqual(forwarder.forwarded.at(-1), { method: 'lease.grant', user: 'alice' });
 });

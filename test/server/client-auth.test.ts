@@ -140,6 +140,30 @@ test('client TLS with auth: refusals are typed and write nothing; root works; a 
     assert.equal((await alice.get('a/2'))?.valueString(), 'two');
     await alice.close();
 
+    // Leases: revoking, renewing or inspecting one needs write access to every key attached to it (etcd's rule),
+    // through a follower too (it checks, and the leader checks again as the forwarded user).
+    const owner = await client(cluster, { auth: { user: 'root', password: 'rootpw' } });
+    const guarded = await owner.lease.grant(60_000);
+    await owner.put('b/leased', 'x', { lease: guarded.id });
+    const tenant = await client(cluster, { endpoints: [follower], auth: { user: 'alice', password: 'alicepw' } });
+    const denied = async (what: string, call: Promise<unknown>): Promise<void> => {
+      await assert.rejects(call, (error: unknown) => {
+        assert.ok(error instanceof PermissionDeniedError, `${what}: ${(error as Error).message}`);
+        return true;
+      });
+    };
+    await denied('revoke', tenant.lease.revoke(guarded.id));
+    await denied('keep-alive', tenant.lease.keepAliveOnce(guarded.id));
+    await denied('time to live', tenant.lease.timeToLive(guarded.id, { keys: true }));
+    await denied('put on the lease', tenant.put('b/other', 'x', { lease: guarded.id }));
+    const own = await tenant.lease.grant(60_000);
+    await tenant.put('a/leased', 'y', { lease: own.id });
+    assert.equal((await tenant.lease.revoke(own.id)).deletedKeys, 1);
+    await tenant.close();
+    assert.ok(await owner.get('b/leased'), 'the refused revoke deleted nothing');
+    assert.equal((await owner.lease.revoke(guarded.id)).deletedKeys, 1);
+    await owner.close();
+
     // root works, and sees that nothing refused was written.
     const root = await client(cluster, { auth: { user: 'root', password: 'rootpw' } });
     for (const key of ['a/3', 'b/y']) assert.equal(await root.get(key), null);

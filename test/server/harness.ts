@@ -195,7 +195,8 @@ export class TestCluster {
     child.stderr.pipe(log, { end: false });
     member.process = child;
     member.exited = new Promise((resolve) => {
-      child.once('exit', (code, signal) => {
+      // 'close', not 'exit': its output may still be in the pipe after it exited, and stop() ends the log streams.
+      child.once('close', (code, signal) => {
         if (member.process === child) member.process = null;
         resolve(code ?? signal ?? 'unknown');
       });

@@ -254,6 +254,18 @@ class ScriptedReplica implements Replica {
   scan() {
     return { entries: [], next: null };
   }
+  readTimeMs(): number {
+    return 1_000;
+  }
+  lease(id: number, keys: boolean) {
+    return this.kv.lease(id, keys);
+  }
+  leaseList() {
+    return this.kv.leaseList();
+  }
+  readTxn(body: Parameters<KvStateMachine['readTxn']>[0]) {
+    return this.kv.readTxn(body);
+  }
   revision(): number {
     return this.kv.appliedIndex;
   }

@@ -93,6 +93,7 @@ test('the client method table has stable ids for every method', () => {
     'session.keepAlive': 7,
     'session.close': 8,
     'cluster.status': 9,
+    'kv.txn': 10,
     'auth.authenticate': 20,
     'user.add': 21,
     'user.delete': 22,
@@ -115,6 +116,11 @@ test('the client method table has stable ids for every method', () => {
     'member.promote': 42,
     'member.remove': 43,
     'leader.transfer': 44,
+    'lease.grant': 50,
+    'lease.revoke': 51,
+    'lease.keepAlive': 52,
+    'lease.timeToLive': 53,
+    'lease.list': 54,
     'snapshot.save': 60,
   });
 });

@@ -8,7 +8,7 @@
  *   --count-stale-votes   run the core with its deliberately unsafe vote counting
  *   --skip-datasync       members' disks acknowledge fdatasync without syncing (a planted bug)
  *   --restart-snapshot-transfers  a newer snapshot restarts a transfer at offset 0 (a planted bug: starvation)
- *   --profile NAME        a scenario variation (default, disk, storm)
+ *   --profile NAME        a scenario variation (default, disk, sessions, storm, snapshots, txn, leases)
  *   --json                one JSON object per seed instead of text
  *
  * Exits non-zero on the first failure, printing the seed, the command that

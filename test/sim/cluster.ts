@@ -39,7 +39,7 @@ import { Trace } from './trace.js';
 import { FailureKind, TraceMode, type SimFailure, type SimOptions, type SimResult, type SimStats } from './sim-types.js';
 
 export { FailureKind, TraceMode, type SimFailure, type SimOptions, type SimResult, type SimStats } from './sim-types.js';
-import { CounterBook, RegisterHistory, runCounterClient, runRegisterClient, type WorkloadEnv } from './workloads.js';
+import { CounterBook, LeaseBook, RegisterHistory, SIM_LEASE_TTL_MS, runCounterClient, runLeaseClient, runRegisterClient, type WorkloadEnv } from './workloads.js';
 
 /** Bound on queued events (timers included): a run that floods its agenda is a bug, reported as such. */
 const eventsQueuedMax = 1_000_000;
@@ -63,6 +63,7 @@ class Simulation {
   private readonly members = new Map<NodeId, SimMember>();
   private readonly history = new RegisterHistory();
   private readonly counters = new CounterBook();
+  private readonly leases = new LeaseBook();
   private readonly tracing: boolean;
   private historyClock = 0;
   private faults = 0;
@@ -139,6 +140,7 @@ class Simulation {
         requestTimeoutMs: s.requestTimeoutMs,
         countStaleVotes: this.options.countStaleVotes ?? false,
         restartSnapshotTransfers: this.options.restartSnapshotTransfers ?? false,
+        entryClock: s.entryClock,
         disk: { ...s.disk, ...(this.options.skipDatasync ? { testingOnlyUnsafe: { skipDatasync: true } } : {}) },
       },
     };
@@ -157,16 +159,22 @@ class Simulation {
     for (let c = 0; c < s.registerClients; c++) {
       const rng = this.clientRng.fork(`register-${c}`);
       const clock = new SimClock(this.scheduler);
-      this.scheduler.at(rng.between(0, 20 * s.tickMs), () => this.track(runRegisterClient(workloadEnv, c, clock, rng, params, s.keys, this.history)));
+      this.scheduler.at(rng.between(0, 20 * s.tickMs), () => this.track(runRegisterClient(workloadEnv, c, clock, rng, params, s.keys, this.history, s.txn)));
     }
     for (let c = 0; c < s.counterClients; c++) {
       const rng = this.clientRng.fork(`counter-${c}`);
       const clock = new SimClock(this.scheduler);
-      this.scheduler.at(rng.between(0, 20 * s.tickMs), () => this.track(runCounterClient(workloadEnv, c, clock, rng, params, s.counterKeys, this.counters)));
+      this.scheduler.at(rng.between(0, 20 * s.tickMs), () => this.track(runCounterClient(workloadEnv, c, clock, rng, params, s.counterKeys, this.counters, s.txn)));
+    }
+    for (let c = 0; c < s.leaseClients; c++) {
+      const rng = this.clientRng.fork(`lease-${c}`);
+      const clock = new SimClock(this.scheduler);
+      this.scheduler.at(rng.between(0, 20 * s.tickMs), () => this.track(runLeaseClient(workloadEnv, c, clock, rng, params, this.leases)));
     }
     this.scheduleNextFault();
     this.scheduler.at(s.faultPhaseMs, () => this.heal());
-    const hardStopMs = s.faultPhaseMs + s.livenessTicksMax * s.tickMs + 4 * s.clientTimeoutMs + 200 * s.tickMs;
+    const hardStopMs =
+      s.faultPhaseMs + s.livenessTicksMax * s.tickMs + 4 * s.clientTimeoutMs + 200 * s.tickMs + (s.leaseClients > 0 ? 3 * SIM_LEASE_TTL_MS : 0);
 
     try {
       for (;;) {
@@ -179,6 +187,7 @@ class Simulation {
       }
       if (this.failure === undefined) this.checkHistory();
       if (this.failure === undefined) this.checkCounters();
+      if (this.failure === undefined) this.checkLeases();
     } catch (err) {
       if (err instanceof InvariantViolationError) this.fail(FailureKind.Invariant, err.message);
       else this.fail(FailureKind.Exception, err instanceof Error ? `${err.message}\n${err.stack ?? ''}` : String(err));
@@ -278,6 +287,12 @@ class Simulation {
       clockSteps: this.clockSteps,
       tornCrashes: this.tornCrashes,
       gracefulStops: this.gracefulStops,
+      leases: {
+        granted: this.leases.granted,
+        renewals: this.leases.renewals,
+        revoked: this.leases.revoked,
+        expiryEntries: [...this.members.values()].reduce((n, m) => n + m.expirers.reduce((k, e) => k + e.proposed, 0), 0),
+      },
     };
     return {
       seed: s.seed,
@@ -516,7 +531,8 @@ class Simulation {
     }
     if (this.tracing) this.note(`probe write committed at ${revision}`);
     for (;;) {
-      const lagging = [...this.members.values()].filter((m) => !(m.up && m.appliedIndex() >= revision));
+      // The probe's revision is a store revision (not a log index): compare it with each member's own.
+      const lagging = [...this.members.values()].filter((m) => !(m.up && m.revision() >= revision));
       if (lagging.length === 0) break;
       if (this.scheduler.nowMs > deadlineMs) return livenessFailed(`probe write committed at ${revision} but not applied on ${lagging.map((m) => m.id).join(',')}`);
       await new Promise<void>((resolve) => clock.setTimer(s.tickMs, resolve));
@@ -554,6 +570,25 @@ class Simulation {
         ? `the client history is not linearizable\n${describeFailure(kvRegisterModel, outcome)}`
         : `the linearizability check did not finish within its search budget (${outcome.steps} steps, ${ops.length} operations)`,
     );
+  }
+
+  /** The lease clients' own findings, then: every lease expired after the heal, and no leased key is left. */
+  private checkLeases(): void {
+    if (this.leases.problem !== null) {
+      this.fail(FailureKind.ExactlyOnce, this.leases.problem);
+      return;
+    }
+    if (this.scenario.leaseClients === 0) return;
+    const leader = this.currentLeader();
+    const kv = leader?.kv;
+    if (!kv) return;
+    const left = kv.leaseList();
+    if (left.length > 0) {
+      this.fail(FailureKind.Liveness, `${left.length} leases never expired after the heal (first: ${JSON.stringify(left[0])}, state clock ${kv.clockMs})`);
+      return;
+    }
+    const keys = kv.scan({ prefix: new TextEncoder().encode('lease/'), limit: 10 });
+    if (keys.entries.length > 0) this.fail(FailureKind.Liveness, `leased keys left after every lease expired: ${keys.entries.map((e) => latin1.decode(e.key)).join(', ')}`);
   }
 
   private checkCounters(): void {

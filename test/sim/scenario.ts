@@ -66,6 +66,17 @@ export interface Scenario {
   readonly keys: readonly string[];
   readonly counterClients: number;
   readonly counterKeys: readonly string[];
+  /** Clients that grant leases, attach keys, keep some alive, revoke some and let the rest expire (workloads.ts). */
+  readonly leaseClients: number;
+  /** Members stamp entries with the production entry clock (sim-member.ts MemberConfig.entryClock). */
+  readonly entryClock: boolean;
+  /**
+   * Clients also use transactions: compare-and-set as a txn (version
+   * compare, put, else get), reads as read-only txns, increments as txns
+   * retried through the session. Off by default (no random draws, so the
+   * other profiles' seeds replay unchanged); the txn profile turns it on.
+   */
+  readonly txn: boolean;
   /** Each client call's deadline (timeoutMs), retries included. */
   readonly clientTimeoutMs: number;
   /** The members' requestTimeoutMs. */
@@ -157,7 +168,11 @@ export function scenarioForSeed(seed: number): Scenario {
     registerClients: rng.between(1, 4),
     keys: ['x', 'y', 'z'].slice(0, keyCount),
     counterClients: rng.between(1, 3),
+    // Not drawn from the seed's stream: the default campaign's seeds stay as they were (the leases profile sets it).
+    leaseClients: 0,
+    entryClock: false,
     counterKeys: ['k0', 'k1'].slice(0, rng.between(1, 2)),
+    txn: false,
     clientTimeoutMs,
     requestTimeoutMs: rng.pick([clientTimeoutMs / 2, 2 * clientTimeoutMs]),
     clientThinkMinMs: rng.pick([5, 10, 20]),
@@ -220,6 +235,8 @@ export const scenarioProfiles: Readonly<Record<string, (s: Scenario) => Scenario
     counterClients: 4,
     registerClients: 1,
   }),
+  /** Transactions in the register and exactly-once workloads, under the sessions profile's faults. */
+  txn: (s) => ({ ...scenarioProfiles.sessions!(s), txn: true, registerClients: 3, counterClients: 3 }),
   /**
    * A follower catching up under steady writes while the leader snapshots
    * every few entries with small chunks (snapshot starvation: a transfer
@@ -254,6 +271,23 @@ export const scenarioProfiles: Readonly<Record<string, (s: Scenario) => Scenario
    * Every run an election storm: short election timeout, latency close to it,
    * duplicates, stalls; pre-vote on in one run of three.
    */
+  /**
+   * Leases under faults and leader clock steps: lease clients beside the
+   * register and counter clients, so the exactly-once and linearizability
+   * checks run with lease traffic and expiries, and the lease checks
+   * (workloads.ts LeaseBook) run with partitions, crashes and clock steps.
+   */
+  leases: (s) => ({
+    ...s,
+    leaseClients: 3,
+    entryClock: true,
+    // Long enough for leases to be granted, renewed, revoked and expire during the faults.
+    faultPhaseMs: Math.max(s.faultPhaseMs, 2500),
+    faultKinds: [...s.faultKinds, FaultKind.ClockStep, FaultKind.IsolateLeader, FaultKind.CrashLeader],
+    clockStepMaxMs: 30_000,
+    // Lost answers: grants, keep-alives and revokes are retried in their session (exactly-once).
+    network: { ...s.network, lossRate: Math.max(s.network.lossRate, 0.05) },
+  }),
   storm: (s) => ({
     ...s,
     electionTicks: 4,

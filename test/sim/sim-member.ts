@@ -26,6 +26,8 @@ import { MessageType, type Message } from '../../src/raft/messages.js';
 import { EntryType, type ConfState, type Entry, type NodeId } from '../../src/raft/types.js';
 import { ClientService, type Forwarder } from '../../src/server/kv-service.js';
 import { KvReplica, kvStateMachinePort } from '../../src/server/kv-replica.js';
+import { LeaseExpirer } from '../../src/server/lease-expirer.js';
+import { EntryClock, observingEntryTime } from '../../src/server/entry-clock.js';
 import type { HostStorage } from '../../src/server/ports.js';
 import { createRaftCore } from '../../src/server/raft-core-adapter.js';
 import { RaftHost, type PeerDirectory } from '../../src/server/raft-host.js';
@@ -86,6 +88,12 @@ export interface MemberConfig {
   readonly countStaleVotes: boolean;
   readonly restartSnapshotTransfers: boolean;
   readonly disk: SimDiskFaults;
+  /**
+   * Stamp entries with the production entry clock (src/server/entry-clock.ts: the wall clock bounded by
+   * elapsed ticks) instead of the raw wall clock. Off by default, so that leader clock steps reach the log
+   * unbounded (the sessions profile relies on that); the leases profile runs the member as production does.
+   */
+  readonly entryClock?: boolean;
 }
 
 const silentLogger = pino({ level: 'silent' });
@@ -98,6 +106,8 @@ export class SimMember {
   snapshotsInstalled = 0;
   /** Snapshot chunks this member sent of a snapshot that a newer one had replaced (a transfer finishing with its snapshot). */
   heldSnapshotChunks = 0;
+  /** The lease expirer of each incarnation (stats: expiry entries proposed and applied). */
+  readonly expirers: LeaseExpirer[] = [];
   readonly dataDir: string;
   readonly simDisk: SimulatedDisk;
   readonly disk: SimDiskAdapter;
@@ -242,6 +252,8 @@ export class SimMember {
         }
       },
     };
+    const entryClock = config.entryClock === true ? new EntryClock(clock) : null;
+    entryClock?.observeApplied(kv.clockMs);
     const host = new RaftHost(
       {
         identity: { name: this.id, peerUrl: `simpeer://${this.id}`, clientUrl: () => this.clientUrl, version: 'sim' },
@@ -255,20 +267,28 @@ export class SimMember {
       },
       core,
       hostStorage,
-      kvStateMachinePort(kv),
+      entryClock === null ? kvStateMachinePort(kv) : observingEntryTime(kvStateMachinePort(kv), () => kv.clockMs, entryClock),
       peers,
       silentLogger,
     );
     this.kv = kv;
     this.node = node;
     this.host = host;
-    this.service = new ClientService(new KvReplica(host, kv), this.env.forwarderFor(this), config.requestTimeoutMs, clock);
+    const replica = entryClock === null ? new KvReplica(host, kv) : new KvReplica(host, kv, () => entryClock.viewMs());
+    const stamping = entryClock === null ? clock : entryClock.stampingClock();
+    this.service = new ClientService(replica, this.env.forwarderFor(this), config.requestTimeoutMs, stamping);
+    // The production expiry path, stamping entries as the service does.
+    const view = entryClock === null ? () => Math.floor(clock.nowMs()) : () => entryClock.viewMs();
+    const expirer = new LeaseExpirer(replica, kv, stamping, view, { intervalMs: config.tickMs, requestTimeoutMs: config.requestTimeoutMs });
     const st = node.status();
     this.readyRole = st.role;
     this.readyTerm = st.term;
     this.state = MemberState.Up;
     this.clientListenerOpen = true;
     host.start();
+    // Its timer dies with the clock (a crash or stop halts it).
+    expirer.start();
+    this.expirers.push(expirer);
     if (this.env.tracing) this.env.trace(`${this.id} started (incarnation ${incarnation}, applied ${kv.appliedIndex}, log ${describeView(this.view)})`);
   }
 
@@ -428,13 +448,18 @@ export class SimMember {
   appliedIndex(): number {
     return this.kv?.appliedIndex ?? 0;
   }
+
+  /** The store revision of the applied state (what write responses report). */
+  revision(): number {
+    return this.kv?.revision ?? 0;
+  }
 }
 
 
 
 /** The replicated state at the applied index: every key with its bookkeeping, sessions, the state machine's clock. */
 function stateFingerprint(kv: KvStateMachine): number {
-  let h = fingerprint(`${kv.appliedIndex}|${kv.sessionCount}|${kv.clockMs}|`);
+  let h = fingerprint(`${kv.appliedIndex}|${kv.revision}|${kv.sessionCount}|${kv.clockMs}|`);
   let after: Uint8Array | undefined;
   for (;;) {
     const page = kv.scan({ limit: 1000, ...(after !== undefined ? { after } : {}) });

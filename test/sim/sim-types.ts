@@ -71,6 +71,8 @@ export interface SimStats {
   readonly clockSteps: number;
   readonly tornCrashes: number;
   readonly gracefulStops: number;
+  /** Lease clients' grants, renewals and revokes acknowledged; expiry entries leaders proposed and saw applied. */
+  readonly leases: { granted: number; renewals: number; revoked: number; expiryEntries: number };
 }
 
 export interface SimResult {

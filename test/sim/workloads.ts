@@ -17,9 +17,15 @@
  *   (`retryWrite`). At the end, for every key: the acknowledged increments
  *   returned distinct versions, the final version is at least the number
  *   acknowledged and at most that plus the number left unresolved.
+ *
+ * With `txn` (the txn profile), half the compare-and-sets, reads and
+ * increments are transactions instead: `txn(version(key) = v ? put : get)`,
+ * a read-only `txn(get)` (the ReadIndex path, not the log), and increments
+ * whose unresolved outcome is learned by `retryWrite` of the transaction
+ * (exactly-once through the session). The same checks apply.
  */
 import type { Prng } from '../../src/common/rng.js';
-import { connect, type KvClient } from '../../src/client/index.js';
+import { Compare, connect, Op, type KvClient, type TxnResult } from '../../src/client/index.js';
 import { KvErrorCode } from '../../src/kv/errors.js';
 import { KvOpKind, describeKvInput, describeKvOutput, type KvInput, type KvOperation, type KvOutput } from './kv-register-model.js';
 import type { SimClock } from './sim-clock.js';
@@ -138,6 +144,7 @@ export async function runRegisterClient(
   params: ClientParams,
   keys: readonly string[],
   history: RegisterHistory,
+  txn = false,
 ): Promise<void> {
   const name = `c${id}`;
   const client = await openClient(env, name, clock, rng, params);
@@ -156,10 +163,14 @@ export async function runRegisterClient(
           : { kind: KvOpKind.Read, key };
     const op: RecordedOp = { clientId: id, input, callTime: env.tick(), returnTime: undefined, output: undefined, discarded: false, unknown: false };
     history.record(op);
-    if (env.tracing) env.trace(`${name} calls ${describeKvInput(input)}`);
+    const viaTxn = txn && input.kind !== KvOpKind.Write && rng.nextInt(2) === 0;
+    if (env.tracing) env.trace(`${name} calls ${describeKvInput(input)}${viaTxn ? ' as a txn' : ''}`);
     try {
       let output: KvOutput;
-      if (input.kind === KvOpKind.Read) {
+      if (viaTxn) {
+        output = await registerTxn(client, input);
+        if (output.version > 0 || output.kind === KvOpKind.Read) lastVersion.set(key, output.version);
+      } else if (input.kind === KvOpKind.Read) {
         const got = await client.get(key);
         output = { kind: KvOpKind.Read, value: got === null ? null : decoder.decode(got.value), version: got?.version ?? 0 };
         lastVersion.set(key, output.version);
@@ -189,6 +200,23 @@ export async function runRegisterClient(
     }
     await sleep(clock, rng.between(params.thinkMinMs, params.thinkMaxMs));
   }
+}
+
+/** A compare-and-set or a read as a transaction, with the output the register model expects. */
+async function registerTxn(client: KvClient, input: Exclude<KvInput, { kind: typeof KvOpKind.Write }>): Promise<KvOutput> {
+  if (input.kind === KvOpKind.Read) {
+    const r = await client.txn({ success: [Op.get(input.key)] });
+    const got = r.results[0]!.type === 'get' ? r.results[0]!.kv : null;
+    return { kind: KvOpKind.Read, value: got === null ? null : decoder.decode(got.value), version: got?.version ?? 0 };
+  }
+  const r = await client.txn({ compare: [Compare.version(input.key, '=', input.expectedVersion)], success: [Op.put(input.key, input.value)], failure: [Op.get(input.key)] });
+  return r.succeeded ? { kind: KvOpKind.Cas, swapped: true, version: putVersion(r) } : { kind: KvOpKind.Cas, swapped: false, version: 0 };
+}
+
+function putVersion(r: TxnResult): number {
+  const first = r.results[0];
+  if (first?.type !== 'put') throw new Error(`txn result without its put: ${JSON.stringify(r)}`);
+  return first.version;
 }
 
 /** Per counter key: what the clients know about its increments. */
@@ -234,6 +262,7 @@ export async function runCounterClient(
   params: ClientParams,
   keys: readonly string[],
   book: CounterBook,
+  txn = false,
 ): Promise<void> {
   const name = `x${id}`;
   const client = await openClient(env, name, clock, rng, params);
@@ -252,10 +281,19 @@ export async function runCounterClient(
       }
       const value = `${name}.${++n};`;
       try {
-        const result = await client.put(key, value, { expectedVersion: version });
+        let resultVersion: number;
+        const viaTxn = txn && rng.nextInt(2) === 0;
+        if (viaTxn) {
+          const r = await client.txn({ compare: [Compare.version(key, '=', version)], success: [Op.put(key, value)] });
+          if (!r.succeeded) continue; // lost the race: read again
+          resultVersion = putVersion(r);
+        } else {
+          resultVersion = (await client.put(key, value, { expectedVersion: version })).version;
+        }
+        const result = { version: resultVersion };
         tally.acked++;
         tally.ackedVersions.push(result.version);
-        if (env.tracing) env.trace(`${name} increments ${key} to v${result.version}`);
+        if (env.tracing) env.trace(`${name} increments ${key} to v${result.version}${viaTxn ? ' (txn)' : ''}`);
         break;
       } catch (error) {
         if (codeOf(error) === KvErrorCode.VersionMismatch) continue;
@@ -289,6 +327,7 @@ async function settleUnresolved(
     await sleep(clock, params.thinkMaxMs);
     try {
       const result = await client.retryWrite(unresolved);
+      if ('succeeded' in result) return result.succeeded ? { kind: 'acked', version: putVersion(result) } : { kind: 'not-applied' };
       return { kind: 'acked', version: (result as { version: number }).version };
     } catch (retryError) {
       // The one outcome of the write: it was applied and failed its condition, so no increment.
@@ -300,4 +339,80 @@ async function settleUnresolved(
     }
   }
   return { kind: 'unresolved' };
+}
+
+/**
+ * What the lease clients saw, for the checks. A grant names its own lease id
+ * (unique per client), so a retried grant that the state machine executed a
+ * second time (instead of answering from the session) shows as
+ * LeaseExistsError; an acknowledged revoke must leave its key unreadable; and
+ * at the end (the lease clients stop renewing and wait two TTLs after the
+ * workload stops) no lease and no leased key may be left: the leader's expiry
+ * path ran after the heal.
+ */
+export class LeaseBook {
+  granted = 0;
+  renewals = 0;
+  revoked = 0;
+  problem: string | null = null;
+
+  fail(message: string): void {
+    this.problem ??= message;
+  }
+}
+
+/** The TTL the lease clients ask for (the state machine's default minimum). */
+export const SIM_LEASE_TTL_MS = 1000;
+
+/** One lease client: grant, attach a key, renew a few times, then revoke or let expire. */
+export async function runLeaseClient(env: WorkloadEnv, id: number, clock: SimClock, rng: Prng, params: ClientParams, book: LeaseBook): Promise<void> {
+  const name = `l${id}`;
+  const client = await openClient(env, name, clock, rng, params);
+  if (client === null) return;
+  let n = 0;
+  while (env.issuing()) {
+    n++;
+    const leaseId = (id + 1) * 1_000_000 + n;
+    try {
+      await client.lease.grant(SIM_LEASE_TTL_MS, { id: leaseId });
+      book.granted++;
+    } catch (error) {
+      if (codeOf(error) === KvErrorCode.LeaseExists) book.fail(`${name}: the grant of lease ${leaseId} answered LeaseExists: a retried grant was executed twice`);
+      await sleep(clock, rng.between(params.thinkMinMs, params.thinkMaxMs));
+      continue;
+    }
+    const key = `lease/${name}/${n}`;
+    try {
+      await client.put(key, 'v', { lease: leaseId });
+    } catch {
+      // Unknown outcome, or the lease already expired: the key, if written, goes with the lease.
+    }
+    const renewals = rng.between(0, 3);
+    for (let i = 0; i < renewals && env.issuing(); i++) {
+      await sleep(clock, SIM_LEASE_TTL_MS / 4);
+      try {
+        await client.lease.keepAliveOnce(leaseId);
+        book.renewals++;
+      } catch {
+        break; // expired meanwhile, or unavailable
+      }
+    }
+    if (rng.chance(0.5) && env.issuing()) {
+      try {
+        const revoked = await client.lease.revoke(leaseId);
+        book.revoked++;
+        try {
+          const read = await client.get(key);
+          if (read !== null) book.fail(`${name}: ${key} is readable after its lease ${leaseId} was revoked at revision ${revoked.revision}`);
+        } catch {
+          // A failed read says nothing.
+        }
+      } catch {
+        // Not found (expired first), or unknown: the expiry takes care of it.
+      }
+    }
+    await sleep(clock, rng.between(params.thinkMinMs, params.thinkMaxMs));
+  }
+  if (env.tracing) env.trace(`${name} stops: ${n} leases; waiting for the rest to expire`);
+  await sleep(clock, 2 * SIM_LEASE_TTL_MS);
 }

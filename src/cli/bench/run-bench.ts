@@ -15,7 +15,7 @@
  * rather than the steady state a long-running cluster has.
  */
 import { loadavg } from 'node:os';
-import { connect, type ConnectOptions, type KvClient } from '../../client/index.js';
+import { Compare, connect, Op, type ConnectOptions, type KvClient } from '../../client/index.js';
 import { Consistency } from '../../protocol/index.js';
 import { LatencyHistogram } from './histogram.js';
 
@@ -24,6 +24,13 @@ export const Workload = {
   Get: 'get',
   /** Half gets, half puts, on the same key space. */
   Mixed: 'mixed',
+  /**
+   * One transaction per op: 2 compares (modRevision and version of the two
+   * keys below a bound, so they hold) and 2 puts of two different keys, in
+   * one log entry and one revision (etcd's `benchmark txn-put` has no
+   * compares; these make the members evaluate some).
+   */
+  Txn: 'txn',
 } as const;
 export type Workload = (typeof Workload)[keyof typeof Workload];
 
@@ -93,7 +100,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
   try {
     const secure = { ...(options.tls !== undefined ? { tls: options.tls } : {}), ...(options.auth !== undefined ? { auth: options.auth } : {}) };
     for (let i = 0; i < connections; i++) clients.push(await connect({ endpoints: options.endpoints, timeoutMs, ...secure }));
-    if (options.workload !== Workload.Put) await preload(clients, keys, value, timeoutMs);
+    if (options.workload === Workload.Get || options.workload === Workload.Mixed) await preload(clients, keys, value, timeoutMs);
 
     const histogram = new LatencyHistogram();
     let ops = 0;
@@ -132,7 +139,17 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
         // Requests sent during the warm-up are not counted, even when answered after it.
         const counted = sentMs >= startMs;
         try {
-          if (doPut) await client.put(key, value, callOptions);
+          if (options.workload === Workload.Txn) {
+            // A second key from the same counter, different from the first.
+            const other = keys[(((n * 2654435761) >>> 0) + 1) % keys.length]!;
+            await client.txn(
+              {
+                compare: [Compare.modRevision(key, '<', Number.MAX_SAFE_INTEGER), Compare.version(other, '<', Number.MAX_SAFE_INTEGER)],
+                success: [Op.put(key, value), Op.put(other, value)],
+              },
+              { timeoutMs },
+            );
+          } else if (doPut) await client.put(key, value, callOptions);
           else await client.get(key, callOptions);
           if (!counted) continue;
           ops++;
@@ -197,7 +214,7 @@ function round(value: number, digits: number): number {
 export function formatBenchResults(results: readonly BenchResult[]): string {
   const header = ['WORKLOAD', 'CLIENTS', 'CONNS', 'SECONDS', 'OPS', 'OPS/S', 'P50 MS', 'P99 MS', 'P99.9 MS', 'ERRORS'];
   const rows = results.map((r) => [
-    r.workload + (r.workload !== Workload.Put && r.consistency === Consistency.Stale ? ' (stale)' : ''),
+    r.workload + ((r.workload === Workload.Get || r.workload === Workload.Mixed) && r.consistency === Consistency.Stale ? ' (stale)' : ''),
     String(r.clients),
     String(r.connections),
     r.durationS.toFixed(1),

@@ -34,7 +34,7 @@ export function registerBenchCommand(program: Command): void {
     .option('--duration <seconds>', 'how long to measure', parsePositiveNumber, 10)
     .option('--warmup <seconds>', 'run the same load this long first, unmeasured (JIT warm-up of the servers)', parseNonNegativeNumber, 0)
     .addOption(
-      new Option('--workload <kind>', 'put, get (linearizable unless --consistency stale), or mixed (half each)')
+      new Option('--workload <kind>', 'put, get (linearizable unless --consistency stale), mixed (half each), or txn (2 compares, 2 puts)')
         .choices(Object.values(Workload))
         .default(Workload.Put),
     )

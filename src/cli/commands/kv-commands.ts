@@ -4,11 +4,27 @@
  * `--json`).
  */
 import { Option, type Command } from 'commander';
-import { KeyNotFoundError, VersionMismatchError, type KeyValueResult } from '../../client/index.js';
+import { KeyNotFoundError, LeaseNotFoundError, VersionMismatchError, type KeyValueResult } from '../../client/index.js';
 import { Consistency } from '../../protocol/index.js';
 import { addClientOptions, withClient, type ClientCommandOptions } from '../client-options.js';
 import { CliExit, ExitCode } from '../exit-codes.js';
-import { parseNonNegativeInteger, parsePositiveInteger } from '../parse.js';
+import { parseNonNegativeInteger, parsePositiveInteger, parsePositiveNumber } from '../parse.js';
+
+/** Largest value `concord put KEY -` reads from stdin (the member's own limit may be lower). */
+export const STDIN_VALUE_BYTES_MAX = 64 * 1024 * 1024;
+
+/** The value argument: `-` reads all of stdin (bytes as they are), anything else is UTF-8 text. */
+async function valueArgument(value: string): Promise<string | Uint8Array> {
+  if (value !== '-') return value;
+  const chunks: Buffer[] = [];
+  let bytes = 0;
+  for await (const chunk of process.stdin) {
+    bytes += (chunk as Buffer).length;
+    if (bytes > STDIN_VALUE_BYTES_MAX) throw new CliExit(ExitCode.Usage, `the value on stdin is over ${STDIN_VALUE_BYTES_MAX} bytes`);
+    chunks.push(chunk as Buffer);
+  }
+  return new Uint8Array(Buffer.concat(chunks));
+}
 
 function printJson(value: unknown): void {
   process.stdout.write(JSON.stringify(value) + '\n');
@@ -33,6 +49,7 @@ function writeConditions(options: { expectedVersion?: number; expectedModRevisio
 function asCliExit(error: unknown): never {
   if (error instanceof KeyNotFoundError) throw new CliExit(ExitCode.NotFound, error.message);
   if (error instanceof VersionMismatchError) throw new CliExit(ExitCode.NotFound, error.message);
+  if (error instanceof LeaseNotFoundError) throw new CliExit(ExitCode.NotFound, error.message);
   throw error;
 }
 
@@ -64,12 +81,20 @@ export function registerKvCommands(program: Command): void {
             : 'set KEY to VALUE only if KEY exists (exit 1 if it does not)',
         )
         .argument('<key>', 'the key')
-        .argument('<value>', 'the value (UTF-8 text)')
+        .argument('<value>', 'the value (UTF-8 text; - reads it from stdin, as bytes)')
         .option('--expected-version <n>', 'compare-and-set: apply only if the key\'s version is n (0: only if it does not exist)', parseNonNegativeInteger)
-        .option('--expected-mod-revision <n>', 'compare-and-set: apply only if the key\'s modRevision is n', parseNonNegativeInteger),
-    ).action(async (key: string, value: string, options: ClientCommandOptions & { expectedVersion?: number; expectedModRevision?: number }) => {
+        .option('--expected-mod-revision <n>', 'compare-and-set: apply only if the key\'s modRevision is n', parseNonNegativeInteger)
+        .option('--lease <id>', 'attach the key to lease ID (deleted when the lease expires or is revoked)', parsePositiveInteger)
+        .option('--ttl <seconds>', 'delete the key this many seconds after the write (its own TTL)', parsePositiveNumber),
+    ).action(async (key: string, valueArg: string, options: ClientCommandOptions & { expectedVersion?: number; expectedModRevision?: number; lease?: number; ttl?: number }) => {
+      if (options.lease !== undefined && options.ttl !== undefined) throw new CliExit(ExitCode.Usage, 'give --lease or --ttl, not both');
+      const value = await valueArgument(valueArg);
+      const expiry = {
+        ...(options.lease !== undefined ? { lease: options.lease } : {}),
+        ...(options.ttl !== undefined ? { ttlMs: Math.max(1, Math.round(options.ttl * 1000)) } : {}),
+      };
       const result = await withClient(options, 'write', `${name} ${JSON.stringify(key)}`, (client) =>
-        client[name](key, value, writeConditions(options)),
+        client[name](key, value, { ...writeConditions(options), ...expiry }),
       ).catch(asCliExit);
       if (options.json) printJson({ key, ...result });
       else process.stdout.write(`OK (version ${result.version}, revision ${result.revision})\n`);

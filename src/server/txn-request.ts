@@ -1,0 +1,105 @@
+/**
+ * `kv.txn` between the wire and the state machine: a request's flat, tagged
+ * ops become the state machine's typed transaction (each type's fields
+ * checked, bytes made plain), and a transaction's result becomes the wire's
+ * response shape.
+ */
+import {
+  TxnOpType,
+  type KvEntry,
+  type TxnBody,
+  type TxnCompare,
+  type TxnOp,
+  type TxnOpResult,
+  type TxnResult,
+} from '../kv/index.js';
+import type { KeyValue, ResponseHeader, TxnRequest, TxnResponse, WireCompare, WireTxnOp, WireTxnOpResult } from '../protocol/index.js';
+import { plainBytes } from './bytes.js';
+import { invalidRequest } from './errors.js';
+
+function required(op: WireTxnOp, field: 'key' | 'value', where: () => string): Uint8Array {
+  const value = op[field];
+  if (value === undefined) throw invalidRequest(`txn: a ${op.type} op needs ${field} (${where()})`, `missing ${field}`);
+  return plainBytes(value);
+}
+
+/** One object literal per shape (no spreads): this runs for every transaction. */
+function compareFromWire(c: WireCompare): TxnCompare {
+  const out: { key: Uint8Array; rangeEnd?: Uint8Array; target: WireCompare['target']; op: WireCompare['op']; [operand: string]: unknown } = {
+    key: plainBytes(c.key),
+    target: c.target,
+    op: c.op,
+  };
+  if (c.rangeEnd !== undefined) out.rangeEnd = plainBytes(c.rangeEnd);
+  if (c.value !== undefined) out.value = plainBytes(c.value);
+  if (c.version !== undefined) out.version = c.version;
+  if (c.createRevision !== undefined) out.createRevision = c.createRevision;
+  if (c.modRevision !== undefined) out.modRevision = c.modRevision;
+  if (c.lease !== undefined) out.lease = c.lease;
+  return out as unknown as TxnCompare;
+}
+
+function opFromWire(op: WireTxnOp, where: () => string): TxnOp {
+  switch (op.type) {
+    case TxnOpType.Get:
+      return { type: op.type, key: required(op, 'key', where) };
+    case TxnOpType.Put:
+    case TxnOpType.Update:
+      return { type: op.type, key: required(op, 'key', where), value: required(op, 'value', where) };
+    case TxnOpType.Scan: {
+      const out: { type: typeof op.type; key: Uint8Array; rangeEnd?: Uint8Array; limit?: number } = { type: op.type, key: required(op, 'key', where) };
+      if (op.rangeEnd !== undefined) out.rangeEnd = plainBytes(op.rangeEnd);
+      if (op.limit !== undefined) out.limit = op.limit;
+      return out;
+    }
+    case TxnOpType.Delete: {
+      const key = required(op, 'key', where);
+      return op.rangeEnd === undefined ? { type: op.type, key } : { type: op.type, key, rangeEnd: plainBytes(op.rangeEnd) };
+    }
+    case TxnOpType.Txn: {
+      const body = bodyFromWire({ compare: op.compare ?? [], success: op.success ?? [], failure: op.failure ?? [] }, where);
+      return { type: op.type, compare: body.compare, success: body.success, failure: body.failure };
+    }
+  }
+}
+
+function bodyFromWire(body: { compare: readonly WireCompare[]; success: readonly WireTxnOp[]; failure: readonly WireTxnOp[] }, where: () => string): TxnBody {
+  return {
+    compare: body.compare.map(compareFromWire),
+    success: body.success.map((op, i) => opFromWire(op, () => `${where()}.success[${i}]`)),
+    failure: body.failure.map((op, i) => opFromWire(op, () => `${where()}.failure[${i}]`)),
+  };
+}
+
+/** The request's transaction as the state machine takes it; InvalidRequest for an op missing a field its type needs. */
+export function txnFromWire(request: TxnRequest): TxnBody {
+  return bodyFromWire(request, () => 'txn');
+}
+
+export function toKeyValue(entry: KvEntry): KeyValue {
+  const lease = entry.lease ?? 0;
+  // The lease only on a key that has one: other keys' answers stay as they were (and as older members send them).
+  return lease === 0
+    ? { key: entry.key, value: entry.value, version: entry.version, createRevision: entry.createRevision, modRevision: entry.modRevision }
+    : { key: entry.key, value: entry.value, version: entry.version, createRevision: entry.createRevision, modRevision: entry.modRevision, lease };
+}
+
+function resultToWire(result: TxnOpResult): WireTxnOpResult {
+  switch (result.type) {
+    case TxnOpType.Get:
+      return { type: result.type, kv: result.kv === null ? null : toKeyValue(result.kv) };
+    case TxnOpType.Scan:
+      return { type: result.type, kvs: result.kvs.map(toKeyValue), more: result.more };
+    case TxnOpType.Put:
+    case TxnOpType.Update:
+      return { type: result.type, version: result.version, createRevision: result.createRevision, modRevision: result.modRevision };
+    case TxnOpType.Delete:
+      return { type: result.type, deleted: result.deleted };
+    case TxnOpType.Txn:
+      return { type: result.type, succeeded: result.succeeded, results: result.results.map(resultToWire) };
+  }
+}
+
+export function txnResponse(header: ResponseHeader, result: TxnResult): TxnResponse {
+  return { header, succeeded: result.succeeded, revision: result.revision, results: result.results.map(resultToWire) };
+}

@@ -35,7 +35,13 @@ interface DevOptions {
   readonly snapshotEveryEntries?: number;
   readonly leaderTimeout: number;
   readonly tls: boolean;
+  /** False with --no-resp. */
+  readonly resp: boolean;
+  readonly respPortBase: number;
 }
+
+/** Redis's port: `redis-cli` with no flags reaches the first member. */
+export const devRespPortBase = 6379;
 
 export function registerDevCommand(program: Command): void {
   program
@@ -52,6 +58,8 @@ export function registerDevCommand(program: Command): void {
     .option('--election-timeout-ms <ms>', 'passed to every member', parsePositiveInteger)
     .option('--snapshot-every-entries <n>', 'passed to every member', parsePositiveInteger)
     .option('--leader-timeout <ms>', 'how long to wait for a leader', parsePositiveInteger, 30_000)
+    .option('--resp-port-base <port>', 'Redis protocol (RESP) port of the first member (the others follow)', parsePositiveInteger, devRespPortBase)
+    .option('--no-resp', 'do not serve the Redis protocol')
     .option('--tls', 'create a local CA and member certificates in <data-dir>/tls and run mutual TLS between members', false)
     .action(async (options: DevOptions) => {
       await runDev(options);
@@ -74,6 +82,7 @@ async function runDev(options: DevOptions): Promise<void> {
     clientPortBase: options.clientPort,
     peerPortBase: options.peerPort,
     metricsPortBase: options.metricsPort ?? options.clientPort + metricsPortOffset,
+    respPortBase: options.resp ? options.respPortBase : 0,
     serverArgs,
     output: options.logs ? MemberOutput.Prefixed : MemberOutput.LogFile,
   });
@@ -124,6 +133,7 @@ async function runDev(options: DevOptions): Promise<void> {
           (m) =>
             `  ${m.name}  client ${m.clientUrl}  peer ${m.peerUrl}` +
             (m.metricsUrl !== null ? `  metrics ${m.metricsUrl}/metrics` : '') +
+            (m.respUrl !== null ? `  redis ${m.respUrl}` : '') +
             `  pid ${m.process?.pid ?? '-'}` +
             (m.logFile ? `  log ${relative(process.cwd(), m.logFile)}` : ''),
         ),
@@ -139,6 +149,7 @@ async function runDev(options: DevOptions): Promise<void> {
         '',
         'Try, in another terminal:',
         defaultEndpoints ? '  npx concord put hello world && npx concord get hello' : `  CONCORD_ENDPOINTS=${endpoints} npx concord put hello world`,
+        ...(options.resp ? [`  redis-cli -p ${options.respPortBase} get hello`] : []),
         '',
         'Press Ctrl-C to stop (the data stays for the next run).',
         '',

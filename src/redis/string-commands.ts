@@ -48,13 +48,16 @@ function floatOf(text: string, error: string): number {
   return n;
 }
 
-/** Redis prints INCRBYFLOAT results with 17 significant digits and no exponent, trailing zeros removed. */
+/**
+ * INCRBYFLOAT's result text: Redis prints its long double with up to 17
+ * significant digits and no exponent; the shortest text that reads back as
+ * the same double is what that gives for every value a double holds.
+ */
 function formatFloat(n: number): string {
-  if (Number.isInteger(n) && Math.abs(n) < 1e17) return n.toFixed(0);
-  let text = n.toPrecision(17);
-  if (/e/.test(text)) text = n.toFixed(Math.max(0, 17 - Math.floor(Math.log10(Math.abs(n))) - 1));
-  if (text.includes('.')) text = text.replace(/0+$/, '').replace(/\.$/, '');
-  return text;
+  const text = String(n);
+  if (!text.includes('e')) return text;
+  if (Math.abs(n) >= 1) return BigInt(Math.trunc(n)).toString();
+  return n.toFixed(20).replace(/0+$/, '').replace(/\.$/, '');
 }
 
 export class RedisCommands {

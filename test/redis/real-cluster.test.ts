@@ -153,7 +153,7 @@ describe('Redis clients against a real three-member cluster', { timeout: 300_000
     const scan = await run('redis-cli', ['-p', port, '--scan', '--pattern', 'cli:*']);
     assert.deepEqual(scan.stdout.trim().split('\n').sort(), ['cli:a', 'cli:n']);
     const piped = await run('redis-cli', ['-p', port], 'ping\nset cli:b two\nget cli:b\nhset h f v\n');
-    assert.deepEqual(piped.stdout.trim().split('\n'), ['PONG', 'OK', 'two', "ERR unknown command 'hset', with args beginning with: 'h' 'f' 'v' "]);
+    assert.deepEqual(piped.stdout.trim().split('\n'), ['PONG', 'OK', 'two', "ERR unknown command 'hset', with args beginning with: 'h' 'f' 'v'"]);
     for (const extra of [[], ['-P', '16']]) {
       const bench = await run('redis-benchmark', ['-p', port, '-t', 'ping,set,get,incr', '-n', '2000', '-c', '10', '-q', ...extra]);
       assert.equal(bench.code, 0, bench.stderr + bench.stdout);

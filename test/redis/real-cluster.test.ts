@@ -9,7 +9,7 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
@@ -158,6 +158,34 @@ describe('Redis clients against a real three-member cluster', { timeout: 300_000
       const bench = await run('redis-benchmark', ['-p', port, '-t', 'ping,set,get,incr', '-n', '2000', '-c', '10', '-q', ...extra]);
       assert.equal(bench.code, 0, bench.stderr + bench.stdout);
       assert.match(bench.stdout, /SET: [\d.]+ requests per second/);
+    }
+  });
+
+  test('redis-cli interactive under a pseudo-terminal (script -qc)', async (t) => {
+    if (!existsSync('/usr/bin/redis-cli') || !existsSync('/usr/bin/script')) {
+      t.skip('redis-cli or script(1) not installed (scripts/install-test-deps.sh installs redis-tools)');
+      return;
+    }
+    const child = spawn('script', ['-qc', `redis-cli -p ${portOf(leader)}`, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, TERM: 'dumb', HOME: dataDir! } });
+    let out = '';
+    child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
+    const waitFor = async (pattern: RegExp): Promise<void> => {
+      for (let i = 0; i < 600 && !pattern.test(out); i++) await new Promise((r) => setTimeout(r, 50));
+      assert.match(out, pattern);
+    };
+    try {
+      await waitFor(/127\.0\.0\.1:\d+> /);
+      child.stdin!.write('set pty:a hello\r');
+      await waitFor(/OK/);
+      child.stdin!.write('get pty:a\r');
+      await waitFor(/"hello"/);
+      child.stdin!.write('incr pty:a\r');
+      await waitFor(/\(error\) ERR value is not an integer or out of range/);
+      child.stdin!.write('quit\r');
+      const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+      assert.equal(code, 0, out);
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
     }
   });
 

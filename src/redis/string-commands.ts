@@ -15,7 +15,7 @@ import { codeOf, RedisReplyError, RedisText, toRedisReply } from './redis-errors
 import { globMatch } from './glob.js';
 
 /** How often a compare-and-set command tries again after losing a race, before it reports a conflict. */
-export const CAS_ATTEMPTS_MAX = 64;
+export const CAS_ATTEMPTS_MAX = 1_000;
 /** Keys read per kv.scan page by KEYS, SCAN, DBSIZE and FLUSHDB. */
 const SCAN_PAGE_KEYS = 1_000;
 /** Open SCAN cursors remembered per member (the oldest is forgotten first: its cursor then answers invalid cursor). */
@@ -63,6 +63,14 @@ function formatFloat(n: number): string {
 export class RedisCommands {
   private readonly sessions = new Map<number, ConnectionSession>();
   private readonly cursors = new Map<string, Buffer>();
+  /**
+   * Per-key queues of this member's read-modify-write commands: fifty
+   * connections INCRing one key take turns here instead of racing (each race
+   * lost is a wasted log entry); only writers on other members can still win
+   * in between, and the compare-and-set catches those. An entry lives while
+   * its key has commands queued (bounded by the connections' in-flight bounds).
+   */
+  private readonly keyQueues = new Map<string, Promise<unknown>>();
   private nextCursor = 1;
 
   constructor(private readonly backend: RedisBackend) {}
@@ -140,7 +148,23 @@ export class RedisCommands {
    * conditional on the modRevision read, so a concurrent writer makes it try again.
    */
   private cas<T>(s: ConnectionSession, key: Buffer, decide: (old: KeyValue | null) => { value: Uint8Array | null | undefined; result: T }): Promise<T> {
-    return s.serialize(async () => {
+    return s.serialize(() => this.queuedOnKey(key, () => this.casLoop(s, key, decide)));
+  }
+
+  private queuedOnKey<T>(key: Buffer, body: () => Promise<T>): Promise<T> {
+    const id = key.toString('latin1');
+    const previous = this.keyQueues.get(id) ?? Promise.resolve();
+    const run = previous.catch(() => {}).then(body);
+    const tail = run.catch(() => {});
+    this.keyQueues.set(id, tail);
+    void tail.then(() => {
+      if (this.keyQueues.get(id) === tail) this.keyQueues.delete(id);
+    });
+    return run;
+  }
+
+  private async casLoop<T>(s: ConnectionSession, key: Buffer, decide: (old: KeyValue | null) => { value: Uint8Array | null | undefined; result: T }): Promise<T> {
+    {
       for (let attempt = 1; ; attempt++) {
         const old = await this.get(s, key, false);
         const { value, result } = decide(old);
@@ -157,7 +181,7 @@ export class RedisCommands {
           if (codeOf(error) !== Code.VersionMismatch || attempt >= CAS_ATTEMPTS_MAX) throw error;
         }
       }
-    });
+    }
   }
 
   private modify(s: ConnectionSession, key: Buffer, next: (old: Uint8Array | undefined) => Uint8Array): Promise<Uint8Array> {

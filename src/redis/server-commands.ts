@@ -90,6 +90,8 @@ export function registerServerCommands(table: CommandTable, source: ServerInfoSo
     .register('config|get', () => reply.map([]))
     .register('config|set', () => reply.ok)
     .register('config|resetstat', () => reply.ok)
+    // No functions exist (no scripting): flushing them is always done. Redis's test suite calls it in external mode.
+    .register('function|flush', () => reply.ok)
     .register('role', () => (backend.isLeader() ? reply.array([reply.bulk('master'), reply.integer(0), reply.array([])]) : reply.array([reply.bulk('slave'), reply.bulk(''), reply.integer(0), reply.bulk('connected'), reply.integer(0)])))
     .register('time', () => {
       const us = BigInt(Math.floor(backend.clock.nowMs() * 1000));

@@ -58,7 +58,7 @@ const { freePortRange } = await import(join(root, 'dist/src/cli/dev/free-ports.j
 const dataDir = mkdtempSync(join(tmpdir(), 'concord-redis-suite-'));
 const base = await freePortRange(3, 100);
 const respBase = await freePortRange(3, 0);
-const cluster = await LocalCluster.start({ nodes: 3, dataDir, clientPortBase: base, peerPortBase: base + 100, respPortBase: respBase, output: MemberOutput.LogFile, serverArgs: ['--log-level', 'warn'] });
+const cluster = await LocalCluster.start({ nodes: 3, dataDir, clientPortBase: base, peerPortBase: base + 100, respPortBase: respBase, output: MemberOutput.LogFile, serverArgs: ['--log-level', 'warn', '--value-bytes-max', String(8 * 1024 * 1024)] });
 const skipFile = join(root, 'test/redis-suite/skip.txt');
 // skip.txt: "<test name>  # reason" per line; the runner reads one test name per line.
 const skipNames = readFileSync(skipFile, 'utf8').split('\n').map((l) => l.replace(/\s+#.*$/, '').trim()).filter((l) => l !== '' && !l.startsWith('#'));

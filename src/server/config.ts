@@ -69,6 +69,8 @@ export interface ServerConfig {
   readonly metricsUrl?: string;
   /** Serve the web dashboard at <metricsUrl>/ui (and its API at /api/); needs metricsUrl. */
   readonly dashboard?: boolean;
+  /** Serve the Redis protocol (RESP2/3) at tcp://host:port, unix:///path or tls://host:port (the client TLS options); off when absent. */
+  readonly respUrl?: string;
   /** Client URL TLS (tls://): this member's certificate and key (PEM files). */
   readonly certFile?: string;
   readonly keyFile?: string;
@@ -151,6 +153,7 @@ export const serverConfigOptions: readonly ConfigOption[] = [
   { key: 'pendingRequestsMax', flag: '--pending-requests-max', env: 'CONCORD_PENDING_REQUESTS_MAX', kind: 'integer', description: 'bound on requests waiting for an answer', defaultValue: 100_000 },
   { key: 'shutdownTimeoutMs', flag: '--shutdown-timeout-ms', env: 'CONCORD_SHUTDOWN_TIMEOUT_MS', kind: 'integer', description: 'how long graceful shutdown waits', defaultValue: 5_000 },
   { key: 'logLevel', flag: '--log-level', env: 'CONCORD_LOG_LEVEL', kind: 'logLevel', description: 'trace|debug|info|warn|error|fatal|silent', defaultValue: 'info' },
+  { key: 'respUrl', flag: '--resp-url', env: 'CONCORD_RESP_URL', kind: 'string', description: 'serve the Redis protocol at tcp://host:port, unix:///path or tls://host:port (tls uses --cert-file/--key-file; default: off)' },
   { key: 'metricsUrl', flag: '--metrics-url', env: 'CONCORD_METRICS_URL', kind: 'string', description: 'serve Prometheus metrics at <url>/metrics, e.g. http://127.0.0.1:9101 (default: off)' },
   { key: 'dashboard', flag: '--dashboard', env: 'CONCORD_DASHBOARD', kind: 'boolean', description: 'serve the web dashboard at <metrics-url>/ui (bound where --metrics-url says; needs it)' },
   { key: 'certFile', flag: '--cert-file', env: 'CONCORD_CERT_FILE', kind: 'string', description: 'PEM certificate for the client URL (needs a tls:// client URL)' },
@@ -399,6 +402,19 @@ export function validateServerConfig(config: ServerConfig): void {
   // The dashboard is a client of this member's client URL; a tls:// one needs trust and identity settings it does not have yet.
   if (config.dashboard === true && parseAddress(config.clientUrl).transport === 'tls') {
     throw new InvalidConfigError('dashboard needs a tcp:// clientUrl for now (its API connects to this member as a client; tls:// is not supported yet)');
+  }
+  if (config.respUrl !== undefined) {
+    let resp;
+    try {
+      resp = parseAddress(config.respUrl);
+    } catch (error) {
+      throw new InvalidConfigError(`respUrl: ${(error as Error).message}`);
+    }
+    if (resp.transport === 'mem') throw new InvalidConfigError(`respUrl ${config.respUrl}: expected tcp://, unix:// or tls://`);
+    if (resp.transport === 'tls' && (config.certFile === undefined || config.keyFile === undefined)) {
+      throw new InvalidConfigError(`respUrl ${config.respUrl} is tls://: it needs certFile and keyFile (--cert-file, --key-file)`);
+    }
+    if (config.respUrl === config.clientUrl || config.respUrl === config.peerUrl) throw new InvalidConfigError('respUrl must differ from clientUrl and peerUrl');
   }
   if (config.metricsUrl !== undefined && !/^http:\/\/[^/]+:\d+\/?$/.test(config.metricsUrl)) {
     throw new InvalidConfigError(`metricsUrl "${config.metricsUrl}" must look like http://127.0.0.1:9101`);

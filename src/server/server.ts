@@ -10,6 +10,7 @@ import { KvStateMachine } from '../kv/index.js';
 import { InboundBudget, RpcServer, listen, parseAddress, type Listener, type TlsOptions } from '../net/index.js';
 import { clientMethods, type StatusResponse } from '../protocol/index.js';
 import { ClientService } from './kv-service.js';
+import { listenResp, type RespListener } from './resp-listener.js';
 import { KvReplica, kvStateMachinePort } from './kv-replica.js';
 import { LeaseExpirer } from './lease-expirer.js';
 import { StartingIdentity } from './member-status.js';
@@ -45,6 +46,8 @@ export interface RunningServer {
   /** The bound client address (the real port when configured with port 0). */
   readonly clientUrl: string;
   readonly peerUrl: string;
+  /** The bound RESP address (--resp-url), or null when the Redis front end is off. */
+  readonly respUrl: string | null;
   /** This member's status, as `cluster.status` reports it. */
   status(): Omit<StatusResponse, 'header'>;
   /**
@@ -352,6 +355,22 @@ export async function startServer(config: ServerConfig, logger?: Logger, options
       onConnection: (connection) => clientRpc.serve(connection),
     });
     cleanups.push(() => clientListener.close());
+    const respListener: RespListener | null =
+      config.respUrl === undefined
+        ? null
+        : await listenResp({
+            url: config.respUrl,
+            service,
+            clock,
+            memberName: config.name,
+            isLeader: () => host.isLeader(),
+            requestTimeoutMs: config.requestTimeoutMs,
+            keyBytesMax: config.keyBytesMax,
+            valueBytesMax: config.valueBytesMax,
+            ...(clientTlsOptions(config).tls !== undefined ? { tls: clientTlsOptions(config).tls! } : {}),
+            logger: log,
+          });
+    if (respListener !== null) cleanups.push(() => respListener.close());
     // Listening on port 0 (tests) binds a real port: announce that one.
     identity.listening(clientListener.address);
 
@@ -375,6 +394,7 @@ export async function startServer(config: ServerConfig, logger?: Logger, options
         peerTls: peerTls !== undefined,
         appliedIndex: kv.appliedIndex,
         metrics: metricsServer?.address ?? null,
+        resp: respListener?.address ?? null,
       },
       'concord member started',
     );
@@ -389,6 +409,7 @@ export async function startServer(config: ServerConfig, logger?: Logger, options
       closing ??= (async () => {
         expirer.stop();
         await clientListener.close().catch(() => {});
+        await respListener?.close().catch(() => {});
         await host.stop().catch(() => {});
         await peers.close().catch(() => {});
         await peerListener.close().catch(() => {});
@@ -408,6 +429,7 @@ export async function startServer(config: ServerConfig, logger?: Logger, options
         expirer.stop();
         host.stopAccepting();
         await clientListener.close().catch(() => {});
+        await respListener?.close().catch(() => {});
         await host.stop().catch(() => {});
         await peers.close().catch(() => {});
         await peerListener.close().catch(() => {});
@@ -425,6 +447,7 @@ export async function startServer(config: ServerConfig, logger?: Logger, options
       config,
       clientUrl: clientListener.address,
       peerUrl: peerListener.address,
+      respUrl: respListener?.address ?? null,
       status: () => host.status(),
       close: () =>
         (closing ??= (async () => {
@@ -444,6 +467,7 @@ export async function startServer(config: ServerConfig, logger?: Logger, options
             log.info('no quorum of voters is reachable: shutting down without draining or handing leadership over');
           }
           await clientListener.close();
+          await respListener?.close();
           await host.stop();
           await peers.close();
           await peerListener.close();

@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { freePortRange } from '../../src/cli/dev/free-ports.js';
 import { spawn } from 'node:child_process';
 import { cliMain, concord, concordWithInput, DevProcess, peerPortOffset } from './dev-process.js';
+import { Redis } from 'ioredis';
 
 function isAlive(pid: number): boolean {
   try {
@@ -37,6 +38,7 @@ function portAcceptsConnections(port: number): Promise<boolean> {
 describe('concord CLI against a `concord dev` cluster', () => {
   let workDir: string | undefined;
   let clientPort: number;
+  let respPort: number;
   let env: NodeJS.ProcessEnv;
   let devArgs: string[];
   const devs: DevProcess[] = [];
@@ -52,7 +54,11 @@ describe('concord CLI against a `concord dev` cluster', () => {
     const dir = mkdtempSync(join(tmpdir(), 'concord-cli-test-'));
     workDir = dir;
     clientPort = await freePortRange(3, peerPortOffset);
+    // Never Redis's 6379 here: a redis-server or another test may hold it.
+    respPort = await freePortRange(3, 0);
+    for (let i = 0; i < 20 && respPort <= clientPort + 2 + peerPortOffset && respPort + 2 >= clientPort; i++) respPort = await freePortRange(3, 0);
     devArgs = [
+      '--resp-port-base', String(respPort),
       '--client-port', String(clientPort),
       '--peer-port', String(clientPort + peerPortOffset),
       '--data-dir', join(dir, 'dev'),
@@ -79,6 +85,8 @@ describe('concord CLI against a `concord dev` cluster', () => {
     assert.equal(ui.status, 200);
     assert.match(ui.headers.get('content-security-policy') ?? '', /default-src 'none'/);
     assert.match(await ui.text(), /<script type="module" src="\/ui\/app.js">/);
+    assert.match(dev.stdout, new RegExp(`n1 .* redis tcp://127\\.0\\.0\\.1:${respPort} `));
+    assert.match(dev.stdout, new RegExp(`redis-cli -p ${respPort} get hello`));
   });
 
   test('put, get, update and get again', async () => {
@@ -101,6 +109,35 @@ describe('concord CLI against a `concord dev` cluster', () => {
 
     const stale = await concord(['get', 'hello', '--consistency', 'stale', '--endpoints', `tcp://127.0.0.1:${clientPort + 2}`], env);
     assert.equal(stale.code, 0, stale.stderr);
+  });
+
+  test('Redis clients and the CLI share one keyspace', async () => {
+    const redis = new Redis({ host: '127.0.0.1', port: respPort + 1, maxRetriesPerRequest: 0, lazyConnect: true });
+    try {
+      await redis.connect();
+      assert.equal(await redis.get('hello'), 'there', 'the key concord put/update wrote');
+      assert.equal(await redis.set('from-redis', 'yes'), 'OK');
+      const get = await concord(['get', 'from-redis'], env);
+      assert.equal(get.stdout, 'yes\n');
+    } finally {
+      redis.disconnect();
+    }
+  });
+
+  test('dev fails with a message naming --resp-port-base when the RESP port is taken', async () => {
+    const blocker = net.createServer();
+    const port = await freePortRange(3, 0);
+    await new Promise<void>((resolve) => blocker.listen(port, '127.0.0.1', resolve));
+    try {
+      const base = await freePortRange(3, peerPortOffset);
+      const dev = new DevProcess(['--client-port', String(base), '--peer-port', String(base + peerPortOffset), '--resp-port-base', String(port), '--data-dir', join(workDir!, 'dev-taken')], workDir!);
+      devs.push(dev);
+      const code = await dev.exited;
+      assert.notEqual(code, 0);
+      assert.match(dev.stderr, new RegExp(`port ${port} on 127\\.0\\.0\\.1 is already in use .*--resp-port-base N, or not at all with --no-resp`));
+    } finally {
+      blocker.close();
+    }
   });
 
   test('a missing key exits 1 with a message on stderr', async () => {

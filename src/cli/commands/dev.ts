@@ -57,7 +57,13 @@ interface DevOptions {
   readonly tls: boolean;
   /** Commander's --no-dashboard. */
   readonly dashboard: boolean;
+  /** False with --no-resp. */
+  readonly resp: boolean;
+  readonly respPortBase: number;
 }
+
+/** Redis's port: `redis-cli` with no flags reaches the first member. */
+export const devRespPortBase = 6379;
 
 export function registerDevCommand(program: Command): void {
   program
@@ -75,6 +81,8 @@ export function registerDevCommand(program: Command): void {
     .option('--snapshot-every-entries <n>', 'passed to every member', parsePositiveInteger)
     .option('--leader-timeout <ms>', 'how long to wait for a leader', parsePositiveInteger, 30_000)
     .option('--no-dashboard', 'do not serve the web dashboard at <metrics URL>/ui')
+    .option('--resp-port-base <port>', 'Redis protocol (RESP) port of the first member (the others follow)', parsePositiveInteger, devRespPortBase)
+    .option('--no-resp', 'do not serve the Redis protocol')
     .option('--tls', 'create a local CA, member and client certificates in <data-dir>/tls; mutual TLS between members, TLS with client certificates for clients', false)
     .action(async (options: DevOptions) => {
       await runDev(options);
@@ -105,6 +113,7 @@ async function runDev(options: DevOptions): Promise<void> {
     clientPortBase: options.clientPort,
     peerPortBase: options.peerPort,
     metricsPortBase: options.metricsPort ?? options.clientPort + metricsPortOffset,
+    respPortBase: options.resp ? options.respPortBase : 0,
     serverArgs,
     output: options.logs ? MemberOutput.Prefixed : MemberOutput.LogFile,
   });
@@ -155,6 +164,7 @@ async function runDev(options: DevOptions): Promise<void> {
           (m) =>
             `  ${m.name}  client ${m.clientUrl}  peer ${m.peerUrl}` +
             (m.metricsUrl !== null ? `  metrics ${m.metricsUrl}/metrics` : '') +
+            (m.respUrl !== null ? `  redis ${m.respUrl}` : '') +
             `  pid ${m.process?.pid ?? '-'}` +
             (m.logFile ? `  log ${relative(process.cwd(), m.logFile)}` : ''),
         ),
@@ -173,6 +183,7 @@ async function runDev(options: DevOptions): Promise<void> {
         ...(material === null
           ? [defaultEndpoints ? '  npx concord put hello world && npx concord get hello' : `  CONCORD_ENDPOINTS=${endpoints} npx concord put hello world`]
           : devTlsLines(endpoints, material.caFile, material.clients[devTlsUser]!)),
+        ...(options.resp ? [`  redis-cli -p ${options.respPortBase} get hello`] : []),
         '',
         'Press Ctrl-C to stop (the data stays for the next run).',
         '',

@@ -53,6 +53,8 @@ export interface LocalClusterOptions {
   readonly clientTls?: ClientTlsFiles | null;
   /** A user the status probe logs in as (auth enabled and no certificate login). Default: none. */
   readonly probeAuth?: { readonly user: string; readonly password: string } | null;
+  /** RESP (Redis protocol) port of the first member (the others follow); 0: no RESP listener. Default 0. */
+  readonly respPortBase?: number;
 }
 
 export interface ClientTlsFiles extends PeerTlsFiles {
@@ -73,6 +75,8 @@ export interface LocalMember {
   readonly logFile: string | null;
   /** Where /metrics, /livez, /readyz and /health are served (null: not served). */
   readonly metricsUrl: string | null;
+  /** Where the member speaks the Redis protocol (null: not served). */
+  readonly respUrl: string | null;
   process: ChildProcess | null;
   /** Resolves with the exit code (or signal name) when the process ends. */
   exited: Promise<number | string>;
@@ -90,18 +94,18 @@ export class MemberExitedError extends ConcordError {
 
 /** A port a member needs is already in use. */
 export class PortInUseError extends ConcordError {
-  constructor(host: string, port: number) {
-    super(ConcordErrorCode.PortInUse, `port ${port} on ${host} is already in use (is another cluster running? pick other ports with --client-port / --peer-port)`);
+  constructor(host: string, port: number, hint = 'is another cluster running? pick other ports with --client-port / --peer-port') {
+    super(ConcordErrorCode.PortInUse, `port ${port} on ${host} is already in use (${hint})`);
   }
 }
 
-async function assertPortFree(host: string, port: number): Promise<void> {
+async function assertPortFree(host: string, port: number, hint?: string): Promise<void> {
   const free = await new Promise<boolean>((resolve) => {
     const server = net.createServer();
     server.once('error', () => resolve(false));
     server.listen({ host, port, exclusive: true }, () => server.close(() => resolve(true)));
   });
-  if (!free) throw new PortInUseError(host, port);
+  if (!free) throw new PortInUseError(host, port, hint);
 }
 
 /** No leader emerged in time. */
@@ -149,6 +153,7 @@ export class LocalCluster {
       metricsPortBase: options.metricsPortBase ?? 0,
       clientTls: options.clientTls ?? null,
       probeAuth: options.probeAuth ?? null,
+      respPortBase: options.respPortBase ?? 0,
     };
     const members: LocalMember[] = [];
     for (let i = 0; i < resolved.nodes; i++) {
@@ -160,12 +165,17 @@ export class LocalCluster {
         dataDir: join(resolved.dataDir, name),
         logFile: resolved.output === MemberOutput.LogFile ? join(resolved.dataDir, `${name}.log`) : null,
         metricsUrl: resolved.metricsPortBase === 0 ? null : `http://${resolved.host}:${resolved.metricsPortBase + i}`,
+        respUrl: resolved.respPortBase === 0 ? null : `tcp://${resolved.host}:${resolved.respPortBase + i}`,
         process: null,
         exited: Promise.resolve(0),
       });
     }
     for (const member of members) {
       for (const url of [member.clientUrl, member.peerUrl, ...(member.metricsUrl === null ? [] : [member.metricsUrl])]) await assertPortFree(resolved.host, Number(url.slice(url.lastIndexOf(':') + 1)));
+      if (member.respUrl !== null) {
+        const port = Number(member.respUrl.slice(member.respUrl.lastIndexOf(':') + 1));
+        await assertPortFree(resolved.host, port, `is a redis-server or another cluster running? serve Redis elsewhere with --resp-port-base N, or not at all with --no-resp`);
+      }
     }
     const cluster = new LocalCluster(resolved, members);
     mkdirSync(resolved.dataDir, { recursive: true });
@@ -188,6 +198,7 @@ export class LocalCluster {
       ...this.peerTlsArgs(member.name),
       ...this.clientTlsArgs(member.name),
       ...(member.metricsUrl === null ? [] : ['--metrics-url', member.metricsUrl]),
+      ...(member.respUrl === null ? [] : ['--resp-url', member.respUrl]),
       ...this.options.serverArgs,
     ];
   }

@@ -1,0 +1,148 @@
+/**
+ * One RESP connection's view of the store: its implicit Concord session
+ * (exactly-once writes: a write retried with the same seq, by this layer or
+ * by the follower that forwards it, applies at most once), its write order,
+ * and read-after-write.
+ *
+ * Writes of one connection run one after another, each under the next seq:
+ * Redis applies a connection's commands in order, and a pipelined
+ * `SET k 1; SET k 2` must end with 2 even when a forward to the leader is
+ * retried. A read waits until the connection's earlier writes have applied.
+ */
+import type { Timer } from '../common/clock.js';
+import { ConcordErrorCode as Code } from '../common/error-codes.js';
+import type { MethodTypes, SessionRef } from '../protocol/index.js';
+import { REDIS_SESSION_TTL_MS, type KvCall, type RedisBackend } from './backend.js';
+import { codeOf, isRetryable, mayHaveApplied, outcomeUnknown, tryAgain } from './redis-errors.js';
+
+type WriteMethod = 'kv.put' | 'kv.update' | 'kv.delete';
+type WriteFields<M extends WriteMethod> = Omit<MethodTypes[M]['request'], 'session'>;
+
+export class ConnectionSession {
+  private readonly call: KvCall;
+  private sessionId: number | null = null;
+  private opening: Promise<number> | null = null;
+  private nextSeq = 1;
+  /** Every seq below this one has its answer (or was given up on): the server may forget their results. */
+  private ackedSeq = 0;
+  /** The tail of this connection's write chain: resolves once every write issued so far has finished. */
+  private tail: Promise<unknown> = Promise.resolve();
+  private keepAlive: Timer | null = null;
+  private closed = false;
+
+  constructor(
+    readonly connectionId: number,
+    private readonly backend: RedisBackend,
+  ) {
+    this.call = backend.connect(connectionId);
+  }
+
+  /** A read (or any call that is not a numbered write), after this connection's earlier writes. */
+  async read<M extends 'kv.get' | 'kv.scan' | 'cluster.status'>(method: M, request: MethodTypes[M]['request']): Promise<MethodTypes[M]['response']> {
+    await this.tail.catch(() => {});
+    return this.retrying(() => this.call(method, request), false);
+  }
+
+  /**
+   * Runs `body` in this connection's write order: nothing this connection
+   * sends later starts before it finishes. `body` may read and write (a
+   * read-modify-write such as INCR); the writes it makes through `write` run
+   * inside the same slot.
+   */
+  serialize<T>(body: () => Promise<T>): Promise<T> {
+    const run = this.tail.catch(() => {}).then(body);
+    this.tail = run.catch(() => {});
+    return run;
+  }
+
+  /** Reads inside a serialized body (no waiting on the chain: the body holds it). */
+  readNow<M extends 'kv.get' | 'kv.scan'>(method: M, request: MethodTypes[M]['request']): Promise<MethodTypes[M]['response']> {
+    return this.retrying(() => this.call(method, request), false);
+  }
+
+  /** One numbered write inside a serialized body: retried with the same seq until the deadline. */
+  async writeNow<M extends WriteMethod>(method: M, fields: WriteFields<M>): Promise<MethodTypes[M]['response']> {
+    const deadline = this.backend.clock.monotonicMs() + this.backend.requestTimeoutMs;
+    for (;;) {
+      const sessionId = await this.session();
+      const seq = this.nextSeq++;
+      const session: SessionRef = { sessionId, seq, ackedSeq: this.ackedSeq };
+      const request = { ...fields, session } as MethodTypes[M]['request'];
+      try {
+        return await this.retrying(() => this.call(method, request), true, deadline);
+      } catch (error) {
+        // An expired session applied nothing under it: open a new one and send the write again.
+        if (codeOf(error) === Code.SessionExpired && this.backend.clock.monotonicMs() < deadline) {
+          if (this.sessionId === sessionId) this.sessionId = null;
+          continue;
+        }
+        throw error;
+      } finally {
+        if (seq > this.ackedSeq) this.ackedSeq = seq;
+      }
+    }
+  }
+
+  /** Ends the session (frees its saved results on the members); later calls fail. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.keepAlive?.cancel();
+    const id = this.sessionId;
+    if (id !== null) void this.call('session.close', { sessionId: id }).catch(() => {});
+  }
+
+  private async session(): Promise<number> {
+    if (this.sessionId !== null) return this.sessionId;
+    this.opening ??= this.retrying(() => this.call('session.open', { ttlMs: REDIS_SESSION_TTL_MS }), false).then(
+      (response) => {
+        this.opening = null;
+        this.sessionId = response.sessionId;
+        this.nextSeq = 1;
+        this.ackedSeq = 0;
+        this.startKeepAlive(response.ttlMs);
+        if (this.closed) this.close();
+        return response.sessionId;
+      },
+      (error: unknown) => {
+        this.opening = null;
+        throw error;
+      },
+    );
+    return this.opening;
+  }
+
+  private startKeepAlive(ttlMs: number): void {
+    this.keepAlive?.cancel();
+    this.keepAlive = this.backend.clock.setRepeating(
+      Math.max(1_000, Math.floor(ttlMs / 3)),
+      () => {
+        const id = this.sessionId;
+        if (id === null || this.closed) return;
+        void this.call('session.keepAlive', { sessionId: id }).catch((error: unknown) => {
+          if (codeOf(error) === Code.SessionExpired && this.sessionId === id) this.sessionId = null;
+        });
+      },
+      { keepsProcessAlive: false },
+    );
+  }
+
+  /**
+   * Calls `attempt` again while it fails for want of a leader, until the
+   * deadline; then TRYAGAIN (nothing can have applied) or "outcome unknown"
+   * (a write attempt may have committed).
+   */
+  private async retrying<T>(attempt: () => Promise<T>, isWrite: boolean, deadline = this.backend.clock.monotonicMs() + this.backend.requestTimeoutMs): Promise<T> {
+    let uncertain = false;
+    for (;;) {
+      try {
+        return await attempt();
+      } catch (error) {
+        if (!isRetryable(error)) throw error;
+        if (isWrite && mayHaveApplied(error)) uncertain = true;
+        if (this.backend.clock.monotonicMs() + this.backend.retryDelayMs >= deadline) throw uncertain ? outcomeUnknown() : tryAgain();
+        await new Promise<void>((resolve) => this.backend.clock.setTimer(this.backend.retryDelayMs, resolve));
+      }
+    }
+  }
+}

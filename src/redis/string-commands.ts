@@ -1,0 +1,385 @@
+/**
+ * Redis string and keyspace commands over the key-value API. A Redis key is
+ * a Concord key (one keyspace); values are strings. Read-modify-write
+ * commands (INCR, APPEND, SET ... GET, GETDEL) are a compare-and-set on the
+ * key's modRevision, repeated while another writer wins the race: each
+ * attempt is one write under its own seq, and only the winning one changes
+ * the key.
+ */
+import { ConcordErrorCode as Code } from '../common/error-codes.js';
+import { CommandFlag, type CommandCall, type CommandTable, parseRedisInteger, reply, type Reply } from '../resp/index.js';
+import type { KeyValue } from '../protocol/index.js';
+import type { RedisBackend } from './backend.js';
+import { ConnectionSession } from './connection-session.js';
+import { codeOf, RedisReplyError, RedisText, toRedisReply } from './redis-errors.js';
+import { globMatch } from './glob.js';
+
+/** How often a compare-and-set command tries again after losing a race, before it reports a conflict. */
+export const CAS_ATTEMPTS_MAX = 1_000;
+/** Keys read per kv.scan page by KEYS, SCAN, DBSIZE and FLUSHDB. */
+const SCAN_PAGE_KEYS = 1_000;
+/** Open SCAN cursors remembered per member (the oldest is forgotten first: its cursor then answers invalid cursor). */
+export const SCAN_CURSORS_MAX = 10_000;
+
+const fail = (text: string): never => {
+  throw new RedisReplyError(reply.error(text));
+};
+
+function integerArg(arg: Buffer): bigint {
+  const value = parseRedisInteger(arg, 0, arg.length);
+  if (value === null) fail(RedisText.notInteger);
+  return BigInt(value as number);
+}
+
+/** Redis's string2ll for a stored value: exact 64-bit integers only. */
+function storedInteger(value: Uint8Array | undefined): bigint {
+  if (value === undefined) return 0n;
+  const text = Buffer.from(value).toString('latin1');
+  if (!/^-?(0|[1-9][0-9]*)$/.test(text) || text.length > 20) fail(RedisText.notInteger);
+  const n = BigInt(text);
+  if (n > 9223372036854775807n || n < -9223372036854775808n) fail(RedisText.notInteger);
+  return n;
+}
+
+function floatOf(text: string, error: string): number {
+  const trimmed = text.trim();
+  if (trimmed !== text || text === '' || !/^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$|^[-+]?inf$/i.test(text)) fail(error);
+  const n = /inf$/i.test(text) ? (text.startsWith('-') ? -Infinity : Infinity) : Number(text);
+  return n;
+}
+
+/**
+ * INCRBYFLOAT's result text: Redis prints its long double with up to 17
+ * significant digits and no exponent; the shortest text that reads back as
+ * the same double is what that gives for every value a double holds.
+ */
+function formatFloat(n: number): string {
+  const text = String(n);
+  if (!text.includes('e')) return text;
+  if (Math.abs(n) >= 1) return BigInt(Math.trunc(n)).toString();
+  return n.toFixed(20).replace(/0+$/, '').replace(/\.$/, '');
+}
+
+export class RedisCommands {
+  private readonly sessions = new Map<number, ConnectionSession>();
+  private readonly cursors = new Map<string, Buffer>();
+  /**
+   * Per-key queues of this member's read-modify-write commands: fifty
+   * connections INCRing one key take turns here instead of racing (each race
+   * lost is a wasted log entry); only writers on other members can still win
+   * in between, and the compare-and-set catches those. An entry lives while
+   * its key has commands queued (bounded by the connections' in-flight bounds).
+   */
+  private readonly keyQueues = new Map<string, Promise<unknown>>();
+  private nextCursor = 1;
+
+  constructor(private readonly backend: RedisBackend) {}
+
+  /** The session of a connection, created on first use. */
+  sessionOf(connectionId: number): ConnectionSession {
+    let session = this.sessions.get(connectionId);
+    if (session === undefined) {
+      session = new ConnectionSession(connectionId, this.backend);
+      this.sessions.set(connectionId, session);
+    }
+    return session;
+  }
+
+  /** The socket closed: end its session. */
+  closeConnection(connectionId: number): void {
+    this.sessions.get(connectionId)?.close();
+    this.sessions.delete(connectionId);
+  }
+
+  get openSessions(): number {
+    return this.sessions.size;
+  }
+
+  register(table: CommandTable): CommandTable {
+    const h = (fn: (call: CommandCall, s: ConnectionSession) => Promise<Reply>) => async (call: CommandCall) => {
+      try {
+        return await fn(call, this.sessionOf(call.connection.id));
+      } catch (error) {
+        return toRedisReply(error);
+      }
+    };
+    return table
+      .register('get', h(async ({ args }, s) => reply.bulkOrNull((await this.get(s, args[1]!, true))?.value)))
+      .register('set', h((call, s) => this.set(call, s)))
+      .register('setnx', h(async ({ args }, s) => reply.integer((await this.setIfAbsent(s, args[1]!, args[2]!)) ? 1 : 0)))
+      .register('getset', h(async ({ args }, s) => reply.bulkOrNull(await this.swap(s, args[1]!, args[2]!))))
+      .register('getdel', h(async ({ args }, s) => reply.bulkOrNull(await this.getDel(s, args[1]!))))
+      .register('mget', h(async ({ args }, s) => reply.array(await Promise.all(args.slice(1).map(async (k) => reply.bulkOrNull((await this.get(s, k, true))?.value))))))
+      .register('del', h(async ({ args }, s) => reply.integer(await this.del(s, args.slice(1)))))
+      .register('unlink', h(async ({ args }, s) => reply.integer(await this.del(s, args.slice(1)))))
+      .register('exists', h(async ({ args }, s) => reply.integer((await Promise.all(args.slice(1).map((k) => this.get(s, k, true)))).filter((e) => e !== null).length)))
+      .register('type', h(async ({ args }, s) => reply.simple((await this.get(s, args[1]!, true)) === null ? 'none' : 'string')))
+      .register('strlen', h(async ({ args }, s) => reply.integer((await this.get(s, args[1]!, true))?.value.length ?? 0)))
+      .register('append', h(async ({ args }, s) => reply.integer((await this.modify(s, args[1]!, (old) => Buffer.concat([old ?? Buffer.alloc(0), args[2]!]))).length)))
+      .register('incr', h(async ({ args }, s) => reply.integer(await this.incrBy(s, args[1]!, 1n))))
+      .register('decr', h(async ({ args }, s) => reply.integer(await this.incrBy(s, args[1]!, -1n))))
+      .register('incrby', h(async ({ args }, s) => reply.integer(await this.incrBy(s, args[1]!, integerArg(args[2]!)))))
+      .register('decrby', h(async ({ args }, s) => {
+        const by = integerArg(args[2]!);
+        if (by === -9223372036854775808n) fail('ERR decrement would overflow');
+        return reply.integer(await this.incrBy(s, args[1]!, -by));
+      }))
+      .register('incrbyfloat', h(async ({ args }, s) => reply.bulk(await this.incrByFloat(s, args[1]!, args[2]!.toString('latin1')))))
+      .register('getrange', h(async ({ args }, s) => reply.bulk(getRange((await this.get(s, args[1]!, true))?.value, integerArg(args[2]!), integerArg(args[3]!)))))
+      .register('substr', h(async ({ args }, s) => reply.bulk(getRange((await this.get(s, args[1]!, true))?.value, integerArg(args[2]!), integerArg(args[3]!)))))
+      .register('setrange', h((call, s) => this.setRange(call, s)))
+      .register('keys', h(async ({ args }, s) => reply.array((await this.allKeys(s, args[1]!)).map((k) => reply.bulk(k)))))
+      .register('scan', h((call, s) => this.scan(call, s)))
+      .register('dbsize', h(async (_call, s) => reply.integer((await this.allKeys(s, null)).length)))
+      .register('flushdb', h(async (_call, s) => this.flush(s)), { extraFlags: [CommandFlag.barrier] })
+      .register('flushall', h(async (_call, s) => this.flush(s)), { extraFlags: [CommandFlag.barrier] });
+  }
+
+  // ------------------------------------------------------------------ building blocks
+
+  private async get(s: ConnectionSession, key: Buffer, waitForWrites: boolean): Promise<KeyValue | null> {
+    const request = { key, consistency: 'linearizable' as const };
+    return (waitForWrites ? await s.read('kv.get', request) : await s.readNow('kv.get', request)).kv;
+  }
+
+  /**
+   * Compare-and-set loop: `decide` sees the current entry and returns the new
+   * value (write it), null (delete it) or undefined (leave it); the write is
+   * conditional on the modRevision read, so a concurrent writer makes it try again.
+   */
+  private cas<T>(s: ConnectionSession, key: Buffer, decide: (old: KeyValue | null) => { value: Uint8Array | null | undefined; result: T }): Promise<T> {
+    return s.serialize(() => this.queuedOnKey(key, () => this.casLoop(s, key, decide)));
+  }
+
+  private queuedOnKey<T>(key: Buffer, body: () => Promise<T>): Promise<T> {
+    const id = key.toString('latin1');
+    const previous = this.keyQueues.get(id) ?? Promise.resolve();
+    const run = previous.catch(() => {}).then(body);
+    const tail = run.catch(() => {});
+    this.keyQueues.set(id, tail);
+    void tail.then(() => {
+      if (this.keyQueues.get(id) === tail) this.keyQueues.delete(id);
+    });
+    return run;
+  }
+
+  private async casLoop<T>(s: ConnectionSession, key: Buffer, decide: (old: KeyValue | null) => { value: Uint8Array | null | undefined; result: T }): Promise<T> {
+    {
+      for (let attempt = 1; ; attempt++) {
+        const old = await this.get(s, key, false);
+        const { value, result } = decide(old);
+        if (value === undefined) return result;
+        const expectedModRevision = old?.modRevision ?? 0;
+        try {
+          if (value === null) {
+            if (old !== null) await s.writeNow('kv.delete', { key, expectedModRevision });
+          } else {
+            await s.writeNow('kv.put', { key, value, expectedModRevision });
+          }
+          return result;
+        } catch (error) {
+          if (codeOf(error) !== Code.VersionMismatch || attempt >= CAS_ATTEMPTS_MAX) throw error;
+        }
+      }
+    }
+  }
+
+  private modify(s: ConnectionSession, key: Buffer, next: (old: Uint8Array | undefined) => Uint8Array): Promise<Uint8Array> {
+    return this.cas(s, key, (old) => {
+      const value = next(old?.value);
+      if (value.length > this.backend.valueBytesMax) fail(RedisText.tooLarge);
+      return { value, result: value };
+    });
+  }
+
+  private async incrBy(s: ConnectionSession, key: Buffer, by: bigint): Promise<bigint> {
+    let out = 0n;
+    await this.modify(s, key, (old) => {
+      const n = storedInteger(old) + by;
+      if (n > 9223372036854775807n || n < -9223372036854775808n) fail(RedisText.overflow);
+      out = n;
+      return Buffer.from(n.toString());
+    });
+    return out;
+  }
+
+  private async incrByFloat(s: ConnectionSession, key: Buffer, byText: string): Promise<string> {
+    const by = floatOf(byText, RedisText.notFloat);
+    const value = await this.modify(s, key, (old) => {
+      const current = old === undefined ? 0 : floatOf(Buffer.from(old).toString('latin1'), RedisText.notFloat);
+      const n = current + by;
+      if (!Number.isFinite(n)) fail(RedisText.nanOrInfinity);
+      return Buffer.from(formatFloat(n));
+    });
+    return Buffer.from(value).toString('latin1');
+  }
+
+  private async setIfAbsent(s: ConnectionSession, key: Buffer, value: Buffer): Promise<boolean> {
+    return s.serialize(async () => {
+      try {
+        await s.writeNow('kv.put', { key, value, expectedVersion: 0 });
+        return true;
+      } catch (error) {
+        if (codeOf(error) === Code.VersionMismatch) return false;
+        throw error;
+      }
+    });
+  }
+
+  private swap(s: ConnectionSession, key: Buffer, value: Buffer): Promise<Uint8Array | null> {
+    return this.cas(s, key, (old) => ({ value, result: old?.value ?? null }));
+  }
+
+  private getDel(s: ConnectionSession, key: Buffer): Promise<Uint8Array | null> {
+    return this.cas(s, key, (old) => ({ value: old === null ? undefined : null, result: old?.value ?? null }));
+  }
+
+  private del(s: ConnectionSession, keys: readonly Buffer[]): Promise<number> {
+    return s.serialize(async () => {
+      let deleted = 0;
+      for (const key of keys) if ((await s.writeNow('kv.delete', { key })).deleted) deleted++;
+      return deleted;
+    });
+  }
+
+  /** SET key value [NX|XX] [GET] [KEEPTTL] (Redis 7.0's option rules). */
+  private async set({ args }: CommandCall, s: ConnectionSession): Promise<Reply> {
+    const key = args[1]!;
+    const value = args[2]!;
+    let nx = false;
+    let xx = false;
+    let get = false;
+    let expiry = false;
+    let keepTtl = false;
+    for (let i = 3; i < args.length; i++) {
+      const opt = args[i]!.toString('latin1').toUpperCase();
+      if (opt === 'NX' && !xx) nx = true;
+      else if (opt === 'XX' && !nx) xx = true;
+      else if (opt === 'GET') get = true;
+      else if (opt === 'KEEPTTL' && !expiry) keepTtl = true;
+      else if ((opt === 'EX' || opt === 'PX' || opt === 'EXAT' || opt === 'PXAT') && !keepTtl && !expiry && i + 1 < args.length) {
+        expiry = true;
+        const n = integerArg(args[++i]!);
+        if (n <= 0n) fail(`ERR invalid expire time in 'set' command`);
+      } else return reply.error(RedisText.syntax);
+    }
+    if (expiry) return reply.error('ERR SET with EX/PX/EXAT/PXAT is not supported by this Concord build yet (keys have no TTL)');
+    if (get) {
+      const old = await this.cas(s, key, (entry) => {
+        const exists = entry !== null;
+        const write = (nx && !exists) || (xx && exists) || (!nx && !xx);
+        return { value: write ? value : undefined, result: entry?.value ?? null };
+      });
+      return reply.bulkOrNull(old);
+    }
+    if (nx) return (await this.setIfAbsent(s, key, value)) ? reply.ok : reply.null;
+    return s.serialize(async () => {
+      try {
+        if (xx) await s.writeNow('kv.update', { key, value });
+        else await s.writeNow('kv.put', { key, value });
+        return reply.ok;
+      } catch (error) {
+        if (xx && codeOf(error) === Code.KeyNotFound) return reply.null;
+        throw error;
+      }
+    });
+  }
+
+  private async setRange({ args }: CommandCall, s: ConnectionSession): Promise<Reply> {
+    const offset = integerArg(args[2]!);
+    if (offset < 0n) return reply.error(RedisText.offsetOutOfRange);
+    const patch = args[3]!;
+    if (Number(offset) + patch.length > this.backend.valueBytesMax) return reply.error(RedisText.tooLarge);
+    const length = await this.cas(s, args[1]!, (old) => {
+      const current = old === null ? Buffer.alloc(0) : Buffer.from(old.value);
+      if (patch.length === 0) return { value: undefined, result: current.length };
+      const out = Buffer.alloc(Math.max(current.length, Number(offset) + patch.length));
+      current.copy(out);
+      patch.copy(out, Number(offset));
+      return { value: out, result: out.length };
+    });
+    return reply.integer(length);
+  }
+
+  /** Every key in order (KEYS, DBSIZE), read page by page after this connection's writes. */
+  private async allKeys(s: ConnectionSession, pattern: Buffer | null): Promise<Buffer[]> {
+    const out: Buffer[] = [];
+    let after: Uint8Array | null = null;
+    for (;;) {
+      const page: { items: readonly KeyValue[]; next: Uint8Array | null } = await s.read('kv.scan', { limit: SCAN_PAGE_KEYS, consistency: 'linearizable', ...(after !== null ? { after } : {}) });
+      for (const item of page.items) {
+        const key = Buffer.from(item.key);
+        if (pattern === null || globMatch(pattern, key)) out.push(key);
+      }
+      if (page.next === null) return out;
+      after = page.next;
+    }
+  }
+
+  /**
+   * SCAN cursor [MATCH pattern] [COUNT n] [TYPE t]: keys in sorted order, so a
+   * key present for the whole scan is returned exactly once. The cursor names
+   * the last key returned (kept here, bounded: SCAN_CURSORS_MAX).
+   */
+  private async scan({ args }: CommandCall, s: ConnectionSession): Promise<Reply> {
+    const cursorText = args[1]!.toString('latin1');
+    if (!/^\d+$/.test(cursorText)) return reply.error(RedisText.invalidCursor);
+    let count = 10;
+    let pattern: Buffer | null = null;
+    let typeFilter: string | null = null;
+    for (let i = 2; i < args.length; i++) {
+      const opt = args[i]!.toString('latin1').toUpperCase();
+      if (i + 1 >= args.length) return reply.error(RedisText.syntax);
+      if (opt === 'COUNT') {
+        const n = integerArg(args[++i]!);
+        if (n < 1n) return reply.error(RedisText.syntax);
+        count = Number(n > 100_000n ? 100_000n : n);
+      } else if (opt === 'MATCH') pattern = args[++i]!;
+      else if (opt === 'TYPE') typeFilter = args[++i]!.toString('latin1').toLowerCase();
+      else return reply.error(RedisText.syntax);
+    }
+    let after: Buffer | undefined;
+    if (cursorText !== '0') {
+      after = this.cursors.get(cursorText);
+      if (after === undefined) return reply.error(RedisText.invalidCursor);
+      this.cursors.delete(cursorText);
+    }
+    const page = await s.read('kv.scan', { limit: Math.min(count, SCAN_PAGE_KEYS), consistency: 'linearizable', ...(after !== undefined ? { after } : {}) });
+    const keys = page.items
+      .map((item) => Buffer.from(item.key))
+      .filter((k) => (pattern === null || globMatch(pattern, k)) && (typeFilter === null || typeFilter === 'string'));
+    let next = '0';
+    if (page.next !== null) {
+      next = String(this.nextCursor++);
+      this.cursors.set(next, Buffer.from(page.next));
+      if (this.cursors.size > SCAN_CURSORS_MAX) this.cursors.delete(this.cursors.keys().next().value!);
+    }
+    return reply.array([reply.bulk(next), reply.array(keys.map((k) => reply.bulk(k)))]);
+  }
+
+  /** FLUSHDB/FLUSHALL: every key deleted through the log, one delete per key (not one atomic step). */
+  private flush(s: ConnectionSession): Promise<Reply> {
+    return s.serialize(async () => {
+      for (;;) {
+        const page = await s.readNow('kv.scan', { limit: SCAN_PAGE_KEYS, consistency: 'linearizable' });
+        if (page.items.length === 0) return reply.ok;
+        for (const item of page.items) await s.writeNow('kv.delete', { key: item.key });
+      }
+    });
+  }
+}
+
+/** GETRANGE with Redis's index rules (negative from the end, clamped, empty when start > end). */
+function getRange(value: Uint8Array | undefined, startArg: bigint, endArg: bigint): Buffer {
+  const v = value === undefined ? Buffer.alloc(0) : Buffer.from(value);
+  const len = BigInt(v.length);
+  if (len === 0n) return Buffer.alloc(0);
+  let start = startArg < 0n ? len + startArg : startArg;
+  let end = endArg < 0n ? len + endArg : endArg;
+  if (startArg < 0n && endArg < 0n && startArg > endArg) return Buffer.alloc(0);
+  if (start < 0n) start = 0n;
+  if (end < 0n) end = 0n;
+  if (end >= len) end = len - 1n;
+  if (start > end) return Buffer.alloc(0);
+  return v.subarray(Number(start), Number(end) + 1);
+}

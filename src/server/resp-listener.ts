@@ -1,0 +1,131 @@
+/**
+ * The Redis front end of a member (--resp-url): RESP connections whose
+ * commands run through the same ClientService handlers as client-protocol
+ * requests (validation, auth checks, forwarding to the leader, ReadIndex).
+ * Each RESP connection acts as one client connection (its own principal) and
+ * has an implicit Concord session (src/redis/connection-session.ts).
+ */
+import { createServer as createNetServer, type Server, type Socket } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
+import { unlinkSync } from 'node:fs';
+import type { Clock } from '../common/clock.js';
+import { parseAddress, type Connection, type TlsOptions } from '../net/index.js';
+import { attachRespSocket, connectionCommandTable, defaultIdentity, respLimits, type RespConnection, type RespLimits } from '../resp/index.js';
+import { RedisCommands, registerServerCommands, type KvCall, type KvMethod, type RedisBackend } from '../redis/index.js';
+import type { ClientService, RequestContext } from './kv-service.js';
+import type { Logger } from './logger.js';
+
+export interface RespListenerOptions {
+  readonly url: string;
+  readonly service: ClientService;
+  readonly clock: Clock;
+  readonly memberName: string;
+  readonly isLeader: () => boolean;
+  readonly requestTimeoutMs: number;
+  readonly keyBytesMax: number;
+  readonly valueBytesMax: number;
+  readonly tls?: TlsOptions;
+  readonly logger: Logger;
+}
+
+export interface RespListener {
+  /** `tcp://host:port` (the real port when configured with 0), `unix://path` or `tls://host:port`. */
+  readonly address: string;
+  readonly connections: ReadonlySet<RespConnection>;
+  close(): Promise<void>;
+}
+
+/** Pause between retries of a command that found no leader (a fraction of an election). */
+const RETRY_DELAY_MS = 50;
+
+export async function listenResp(options: RespListenerOptions): Promise<RespListener> {
+  const parsed = parseAddress(options.url);
+  const backend: RedisBackend = {
+    clock: options.clock,
+    requestTimeoutMs: options.requestTimeoutMs,
+    retryDelayMs: RETRY_DELAY_MS,
+    memberName: options.memberName,
+    isLeader: options.isLeader,
+    valueBytesMax: options.valueBytesMax,
+    connect: (): KvCall => {
+      // The principal (AUTH) is keyed by the client connection object: one per RESP connection.
+      const context: RequestContext = { forwarded: false, connection: { peerIdentity: null } as unknown as Connection<any> };
+      const handlers = options.service.handlers as unknown as Record<KvMethod, (request: unknown, context: RequestContext) => Promise<unknown>>;
+      return ((method: KvMethod, request: unknown) => handlers[method](request, context)) as KvCall;
+    },
+  };
+  const commands = new RedisCommands(backend);
+  const connections = new Set<RespConnection>();
+  let address = options.url;
+  const table = registerServerCommands(commands.register(connectionCommandTable()), {
+    backend,
+    commands,
+    address: () => address,
+    connections: () => [...connections].map((c) => c.state),
+    startedAtMs: options.clock.nowMs(),
+  });
+  // A value larger than a proposal can carry fails at the protocol layer, before any work.
+  const limits: RespLimits = respLimits({
+    bulkLengthBytesMax: Math.max(options.valueBytesMax, options.keyBytesMax),
+    queryBufferBytesMax: 64 * 1024 * 1024 + 2 * options.valueBytesMax,
+  });
+  let nextId = 1;
+  const sockets = new Set<Socket>();
+  const onSocket = (socket: Socket): void => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+    const connection = attachRespSocket(socket, nextId++, {
+      table,
+      services: { identity: { ...defaultIdentity, role: () => (options.isLeader() ? 'master' : 'replica') }, authRequired: false },
+      limits,
+      onHandlerError: (error, command) => options.logger.warn({ err: error, command }, 'RESP command failed'),
+      onClose: (c) => {
+        connections.delete(c);
+        commands.closeConnection(c.state.id);
+      },
+    });
+    connections.add(connection);
+  };
+  const server: Server =
+    parsed.transport === 'tls'
+      ? createTlsServer(
+          {
+            cert: options.tls?.cert,
+            key: options.tls?.key,
+            ...(options.tls?.ca !== undefined ? { ca: options.tls.ca } : {}),
+            requestCert: options.tls?.requestClientCert === true,
+            rejectUnauthorized: options.tls?.requestClientCert === true,
+          },
+          onSocket,
+        )
+      : createNetServer(onSocket);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    if (parsed.transport === 'unix') {
+      try {
+        unlinkSync(parsed.path);
+      } catch {
+        // No stale socket file: nothing to remove.
+      }
+      server.listen(parsed.path, () => resolve());
+    } else if (parsed.transport === 'tcp' || parsed.transport === 'tls') {
+      server.listen(parsed.port, parsed.host, () => resolve());
+    } else {
+      reject(new Error(`respUrl ${options.url}: expected tcp://, unix:// or tls://`));
+    }
+  });
+  const bound = server.address();
+  if (bound !== null && typeof bound === 'object') address = `${parsed.transport}://${bound.address.includes(':') ? `[${bound.address}]` : bound.address}:${bound.port}`;
+  return {
+    get address() {
+      return address;
+    },
+    connections,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const c of connections) c.end();
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}

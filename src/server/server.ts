@@ -400,23 +400,25 @@ export async function startServer(config: ServerConfig, logger?: Logger, options
     );
 
     let closing: Promise<void> | null = null;
+    /** Closes everything in order without a drain or a leadership transfer: the storage failed, or this member was removed. */
+    const closeWithoutDrain = async (): Promise<void> => {
+      expirer.stop();
+      await clientListener.close().catch(() => {});
+      await respListener?.close().catch(() => {});
+      await host.stop().catch(() => {});
+      await peers.close().catch(() => {});
+      await peerListener.close().catch(() => {});
+      await metricsServer?.close().catch(() => {});
+      await dashboard?.close().catch(() => {});
+      await storage.close().catch(() => {});
+    };
     halt = (error) => {
       log.fatal(
         { err: error, systemCode: error.systemCode, errno: error.errno, syscall: error.syscall, path: error.path, exitCode: ServerExitCode.StorageFailed },
         'storage failed: this member stops now (its peers keep every acknowledged write)',
       );
       // No leadership transfer and no drain: nothing more may be written or answered from this disk.
-      closing ??= (async () => {
-        expirer.stop();
-        await clientListener.close().catch(() => {});
-        await respListener?.close().catch(() => {});
-        await host.stop().catch(() => {});
-        await peers.close().catch(() => {});
-        await peerListener.close().catch(() => {});
-        await metricsServer?.close().catch(() => {});
-        await dashboard?.close().catch(() => {});
-        await storage.close().catch(() => {});
-      })();
+      closing ??= closeWithoutDrain();
       void closing.then(() => resolveFailed(error));
     };
     onRemoved = (by) => {
@@ -425,18 +427,8 @@ export async function startServer(config: ServerConfig, logger?: Logger, options
         { by, code: ConcordErrorCode.MemberRemoved, exitCode: ServerExitCode.Removed },
         `this member ("${config.name}") was removed from the cluster (member ${by} says so): it stops and does not campaign; to bring it back, \`concord member add\` it again and start it with an empty data dir and --initial-cluster-state existing`,
       );
-      closing = (async () => {
-        expirer.stop();
-        host.stopAccepting();
-        await clientListener.close().catch(() => {});
-        await respListener?.close().catch(() => {});
-        await host.stop().catch(() => {});
-        await peers.close().catch(() => {});
-        await peerListener.close().catch(() => {});
-        await metricsServer?.close().catch(() => {});
-        await dashboard?.close().catch(() => {});
-        await storage.close().catch(() => {});
-      })();
+      host.stopAccepting();
+      closing = closeWithoutDrain();
       void closing.then(() => resolveRemoved());
     };
     const live = (name: string): boolean => peers.isLive(name, config.electionTimeoutMs);

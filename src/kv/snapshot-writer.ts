@@ -214,7 +214,12 @@ export class KvSnapshot implements Iterable<Uint8Array> {
   }
 }
 
-function encodeSessionBlocks(sessions: SessionTable, chunkBytes: number): Uint8Array[] {
+/**
+ * Records of one kind in blocks of about `chunkBytes`: each block starts with
+ * its record count (patched when the block is full) so a reader knows where
+ * it ends; the sessions and leases blocks share this layout.
+ */
+function encodeCountedBlocks<T>(kind: BlockKind, items: Iterable<T>, chunkBytes: number, initialBytes: number, write: (w: ByteWriter, item: T) => void): Uint8Array[] {
   const blocks: Uint8Array[] = [];
   let w: ByteWriter | null = null;
   let start = 0;
@@ -226,13 +231,23 @@ function encodeSessionBlocks(sessions: SessionTable, chunkBytes: number): Uint8A
     blocks.push(w.finish());
     w = null;
   };
-  for (const s of sessions.values()) {
+  for (const item of items) {
     if (w === null) {
-      w = new ByteWriter(1024);
-      start = beginBlock(w, BlockKind.Sessions);
-      w.u32(0); // session count, patched by flush
+      w = new ByteWriter(initialBytes);
+      start = beginBlock(w, kind);
+      w.u32(0); // record count, patched by flush
       count = 0;
     }
+    write(w, item);
+    count++;
+    if (w.pos >= chunkBytes) flush();
+  }
+  flush();
+  return blocks;
+}
+
+function encodeSessionBlocks(sessions: SessionTable, chunkBytes: number): Uint8Array[] {
+  return encodeCountedBlocks(BlockKind.Sessions, sessions.values(), chunkBytes, 1024, (w, s) => {
     w.varint(s.id);
     w.varint(s.ttlMs);
     w.varint(s.deadlineMs);
@@ -244,11 +259,7 @@ function encodeSessionBlocks(sessions: SessionTable, chunkBytes: number): Uint8A
       // The compact form is the result codec's bytes: written as they are kept.
       writeBinaryRaw(w, saved);
     }
-    count++;
-    if (w.pos >= chunkBytes) flush();
-  }
-  flush();
-  return blocks;
+  });
 }
 
 /** A binary string's bytes without a length (a saved result delimits itself). */
@@ -259,30 +270,7 @@ function writeBinaryRaw(w: ByteWriter, text: string): void {
 }
 
 function encodeLeaseBlocks(leases: LeaseTable, chunkBytes: number): Uint8Array[] {
-  const blocks: Uint8Array[] = [];
-  let w: ByteWriter | null = null;
-  let start = 0;
-  let count = 0;
-  const flush = (): void => {
-    if (w === null) return;
-    w.u32At(start + 5, count);
-    endBlock(w, start);
-    blocks.push(w.finish());
-    w = null;
-  };
-  for (const lease of leases.values()) {
-    if (w === null) {
-      w = new ByteWriter(Math.min(chunkBytes, 64 * 1024) + 64);
-      start = beginBlock(w, BlockKind.Leases);
-      w.u32(0); // lease count, patched by flush
-      count = 0;
-    }
-    writeLeaseRecord(w, lease);
-    count++;
-    if (w.pos >= chunkBytes) flush();
-  }
-  flush();
-  return blocks;
+  return encodeCountedBlocks(BlockKind.Leases, leases.values(), chunkBytes, Math.min(chunkBytes, 64 * 1024) + 64, writeLeaseRecord);
 }
 
 function encodeAuthBlock(auth: AuthState): Uint8Array {

@@ -20,7 +20,7 @@ import { ErrorCode, ServerError, type MemberEntry, type MethodTypes, type Respon
 import { invalidRequest, leaderChanged, requestTimedOut, shuttingDown, type LeaderHint } from './errors.js';
 import { transferLeadership, type TransferHost } from './leader-transfer.js';
 import type { Logger } from './logger.js';
-import { checkAdd, checkPromote, checkRemove, trailingEntries, type LeaderView } from './member-rules.js';
+import { checkAdd, checkPromote, isRepeatedAdd, checkRemove, trailingEntries, type LeaderView } from './member-rules.js';
 import { encodeAddContext, type MemberTable } from './member-table.js';
 
 type Req<M extends keyof MethodTypes> = MethodTypes[M]['request'];
@@ -105,7 +105,9 @@ export class MembershipService {
     if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/.test(request.name)) {
       throw invalidRequest(`member name "${request.name}" must be 1-64 letters, digits, '.', '_' or '-'`, 'bad member name');
     }
-    const problem = checkAdd(this.view(), this.deps.table.peerUrls(), request);
+    const view = this.view();
+    if (isRepeatedAdd(view, this.deps.table.peerUrls(), request)) return this.answer(request.name, header);
+    const problem = checkAdd(view, this.deps.table.peerUrls(), request);
     if (problem !== null) throw problem;
     const id = randomId(this.deps.random);
     const context = encodeAddContext({ member: { name: request.name, id, peerUrl: request.peerUrl, clientUrl: request.clientUrl ?? null } });

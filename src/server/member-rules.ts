@@ -56,6 +56,21 @@ function notFound(name: string): ServerError {
   return new ServerError(ErrorCode.MemberNotFound, `no member is named "${name}"`, { name });
 }
 
+/**
+ * Whether an add asks for exactly what the configuration already has (the
+ * same name, peer URL and role): a client that retries an add whose answer it
+ * lost (a timeout, a leader change) must get the member, not MemberExists for
+ * its own earlier success. A different peer URL or role is still refused.
+ */
+export function isRepeatedAdd(
+  view: LeaderView,
+  peerUrls: Readonly<Record<string, string>>,
+  request: { readonly name: string; readonly peerUrl: string; readonly learner: boolean },
+): boolean {
+  if (peerUrls[request.name] !== request.peerUrl) return false;
+  return request.learner ? view.learners.includes(request.name) : view.voters.includes(request.name);
+}
+
 /** Adding `name` (`learner` or a voter) with `peerUrl`, given the members' peer URLs. */
 export function checkAdd(
   view: LeaderView,

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ErrorCode } from '../../src/protocol/index.js';
 import { ConfChangeType, decodeConfChange, encodeConfChange } from '../../src/raft/index.js';
-import { checkAdd, checkPromote, checkRemove, learnerTrailingEntriesMax, quorumOf, type LeaderView } from '../../src/server/member-rules.js';
+import { checkAdd, checkPromote, checkRemove, isRepeatedAdd, learnerTrailingEntriesMax, quorumOf, type LeaderView } from '../../src/server/member-rules.js';
 import { MemberTable, encodeAddContext, initialMemberId } from '../../src/server/member-table.js';
 import { splitMembers, withMemberTable } from '../../src/server/membership-snapshot.js';
 import { transferCandidates, quorumReachable } from '../../src/server/leader-transfer.js';
@@ -43,6 +43,13 @@ test('add: a learner always may join; a name or peer URL in use is refused; one 
   assert.equal(code(taken), ErrorCode.MemberExists);
   assert.match(taken!.message, /belongs to member "n2"/);
   assert.equal(code(checkAdd(view({ pendingIndex: 77 }), urls, { name: 'n4', peerUrl: 'tcp://h:4', learner: true })), ErrorCode.MemberChangePending);
+});
+
+test('add: repeating an add that is already in the configuration is recognised, a changed URL or role is not', () => {
+  assert.equal(isRepeatedAdd(view(), urls, { name: 'n2', peerUrl: 'tcp://h:2', learner: false }), true);
+  assert.equal(isRepeatedAdd(view(), urls, { name: 'n2', peerUrl: 'tcp://h:9', learner: false }), false);
+  assert.equal(isRepeatedAdd(view(), urls, { name: 'n2', peerUrl: 'tcp://h:2', learner: true }), false, 'n2 is a voter');
+  assert.equal(isRepeatedAdd(view(), urls, { name: 'n4', peerUrl: 'tcp://h:4', learner: true }), false);
 });
 
 test('add a voter: refused when the live voters would be short of the new quorum, unless forced', () => {

@@ -142,6 +142,8 @@ export {
   LeaseNotFoundError,
   LeaseExistsError,
   LeasesFullError,
+  CompactedError,
+  FutureRevisionError,
 } from '../kv/index.js';
 export { LeaseClient, type KeepAliveHandle, type LeaseGrant, type LeaseTimeToLive } from './leases.js';
 export type { AuthCredentials } from './auth.js';

@@ -86,6 +86,10 @@ export const ConcordErrorCode = {
   LeaseExists: 'CONCORD_ERR_LEASE_EXISTS',
   /** The lease table is at its bound (leasesMax). */
   LeasesFull: 'CONCORD_ERR_LEASES_FULL',
+  /** A watch or compaction asked for a revision at or below the compaction point (etcd's ErrCompacted). */
+  Compacted: 'CONCORD_ERR_COMPACTED',
+  /** A compaction asked for a revision above the store's current one (etcd's ErrFutureRev). */
+  FutureRevision: 'CONCORD_ERR_FUTURE_REVISION',
 
   // raft: the core and its Storage interface.
   ProposalDropped: 'CONCORD_ERR_PROPOSAL_DROPPED',

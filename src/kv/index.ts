@@ -155,6 +155,8 @@ export {
   LeaseExistsError,
   LeaseNotFoundError,
   LeasesFullError,
+  CompactedError,
+  FutureRevisionError,
   KvError,
   KvErrorCode,
   SessionExpiredError,
@@ -170,3 +172,4 @@ export {
   type KvErrorDetails,
   type KvErrorWire,
 } from './errors.js';
+export { RevisionHistory, WatchEventType, type HistoryEvent, type RevisionRecord } from './history.js';

@@ -44,6 +44,8 @@ export const ConcordErrorCode = {
   /** A deadline passed: the member's for a request, or the client's for a whole operation. */
   Timeout: 'CONCORD_ERR_TIMEOUT',
   Overloaded: 'CONCORD_ERR_OVERLOADED',
+  /** The member ended a watcher that fell behind its bound (a slow consumer), or could not keep it (docs/watch.md). */
+  WatchCanceled: 'CONCORD_ERR_WATCH_CANCELED',
   ShuttingDown: 'CONCORD_ERR_SHUTTING_DOWN',
   StorageFailed: 'CONCORD_ERR_STORAGE_FAILED',
   InvalidRequest: 'CONCORD_ERR_INVALID_REQUEST',

@@ -70,6 +70,8 @@ export class RevisionHistory {
   private floor = 0;
   /** Called after each recorded revision (the server's watch hub); may not throw. */
   onRecord: ((record: RevisionRecord) => void) | null = null;
+  /** Called after a reset (a restore): every cursor into the old history must be checked against the new floor. */
+  onReset: (() => void) | null = null;
 
   constructor(private readonly bounds: HistoryBounds) {}
 
@@ -120,6 +122,7 @@ export class RevisionHistory {
     this.head = 0;
     this.heldBytes = 0;
     this.floor = revision;
+    this.onReset?.();
   }
 
   /** The oldest revision held with revision >= `from`, as an index for `at`, or -1 when there is none. */

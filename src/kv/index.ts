@@ -38,7 +38,7 @@ export {
   validateKey,
   validateValue,
 } from './validate.js';
-export { bytesEqual, compareBytes, prefixEnd } from './bytes.js';
+export { bytesEqual, compareBytes, prefixEnd, binaryStringFromBytes, type BinaryString } from './bytes.js';
 export {
   ANONYMOUS_OWNER,
   SAVED_RESULT_FIXED_BYTES,

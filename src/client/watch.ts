@@ -83,6 +83,13 @@ class ClientWatcher {
   private waiter: { resolve(r: IteratorResult<WatchBatch>): void; reject(e: unknown): void } | null = null;
   private failure: unknown = null;
   done = false;
+  private settleStart: ((revision: number) => void) | null = null;
+  private failStart: ((error: unknown) => void) | null = null;
+  /** Resolves with the first revision it delivers once a member accepted it. */
+  readonly started = new Promise<number>((resolve, reject) => {
+    this.settleStart = resolve;
+    this.failStart = reject;
+  });
 
   constructor(
     readonly id: number,
@@ -92,7 +99,14 @@ class ClientWatcher {
     signal: AbortSignal | undefined,
   ) {
     this.resumeFrom = startRevision;
+    this.started.catch(() => undefined);
     signal?.addEventListener('abort', () => this.fail(new AbortedError('the watch was aborted')), { once: true });
+  }
+
+  accepted(startRevision: number): void {
+    this.resumeFrom = startRevision;
+    this.settleStart?.(startRevision);
+    this.settleStart = null;
   }
 
   get full(): boolean {
@@ -114,6 +128,7 @@ class ClientWatcher {
     if (this.done) return;
     this.done = true;
     this.failure = error;
+    this.failStart?.(error);
     this.onEnd(this);
     if (this.waiter !== null && this.buffer.length === 0) {
       const w = this.waiter;
@@ -149,6 +164,11 @@ export class WatchStream implements AsyncIterable<WatchBatch> {
     private readonly watcher: ClientWatcher,
     private readonly mux: WatchMux,
   ) {}
+
+  /** Resolves with the first revision delivered once a member has accepted the watch (rejects if it ends first). */
+  get started(): Promise<number> {
+    return this.watcher.started;
+  }
 
   /** The member serving this client's watches now (null before its first answer). */
   get member(): string | null {
@@ -293,7 +313,7 @@ export class WatchMux {
           void this.call(channel, Method.WatchCancel, { watchId: w.id }, this.deps.timeoutMs).catch(() => undefined);
           continue;
         }
-        w.resumeFrom = response.startRevision;
+        w.accepted(response.startRevision);
         this.created.add(w);
       } catch (error) {
         const typed = error instanceof RemoteError ? errorFromRemote(error.code, error.message, error.details) : error;

@@ -22,9 +22,10 @@
  * Fairness and bounds: a poll takes ready watchers round-robin from where
  * the previous poll of that connection stopped, until the answer holds
  * `pollEventsMax` events or `pollBytesMax` bytes (a revision's events are
- * never split: one revision may go over alone). A watcher that has caught
- * up once and then trails the head by more than `lagRevisionsMax` revisions
- * (its consumer asked to pause it, or did not poll) is cancelled with
+ * never split: one revision may go over alone). A watcher whose consumer
+ * is not keeping up (the client lists it as paused: its buffer is full) is
+ * held back, and once it trails the head by more than `lagRevisionsMax`
+ * revisions it is cancelled with
  * WatchCanceled 'slow-consumer'; one whose next revision was compacted away
  * gets CompactedError. Others on the connection are unaffected.
  */
@@ -109,8 +110,6 @@ class RangeGroup {
 class Watcher {
   /** In the connection's ready set: may have something to deliver (or is catching up). */
   ready = true;
-  /** Has reached the head once (the lag bound applies from then on). */
-  synced = false;
   progressDue = false;
   lastSentMs: number;
   cancel: WireWatchCancel | null = null;
@@ -296,7 +295,8 @@ export class WatchHub {
 
   private touch(group: RangeGroup, revision: number): void {
     for (const w of group.members) {
-      if (w.ready) continue;
+      // Ready already, or starting after this revision (a client resuming here from a member that was ahead).
+      if (w.ready || revision < w.next) continue;
       // Caught up until now: every revision since its cursor missed its range.
       w.next = revision;
       w.ready = true;
@@ -353,7 +353,7 @@ export class WatchHub {
       if (!w.progressDue || w.ready) continue;
       w.progressDue = false;
       w.lastSentMs = nowMs;
-      batches.push({ watchId: w.spec.watchId, events: [], progressRevision: head });
+      batches.push({ watchId: w.spec.watchId, events: [], progressRevision: Math.max(head, w.next - 1) });
     }
     const visited: Watcher[] = [];
     for (const w of conn.ready) {
@@ -379,9 +379,9 @@ export class WatchHub {
         w.next = record.revision + 1;
       }
       if (w.next > head || i < 0) {
-        w.next = head + 1;
+        // Never below where it asked to start: a resumed watcher may start beyond this member's head.
+        w.next = Math.max(w.next, head + 1);
         w.ready = false;
-        w.synced = true;
         conn.ready.delete(w);
       }
       if (out.length > 0) {
@@ -404,7 +404,8 @@ export class WatchHub {
       return { code: error.code, message: error.message, details: { compactRevision: floor } };
     }
     const lag = head - w.next + 1;
-    if ((w.synced || paused.has(w.spec.watchId)) && lag > this.options.lagRevisionsMax) {
+    // Only a watcher its consumer asked to hold back: a busy store must not cancel a watcher that is keeping up.
+    if (paused.has(w.spec.watchId) && lag > this.options.lagRevisionsMax) {
       const limit = this.options.lagRevisionsMax;
       return {
         code: ErrorCode.WatchCanceled,

@@ -10,7 +10,7 @@ import { AutoCompactor, parseAutoCompaction } from './auto-compactor.js';
 import type { ServerConfig } from './config.js';
 import type { KvReplica } from './kv-replica.js';
 import type { Logger } from './logger.js';
-import { WatchHub } from './watch-hub.js';
+import { WatchHub, watchHubDefaults } from './watch-hub.js';
 import { WatchService } from './watch-service.js';
 
 export interface WatchWiringInput {
@@ -36,7 +36,11 @@ export interface Watching {
 export function startWatches(input: WatchWiringInput): Watching {
   const { config, kv, replica, clock } = input;
   const policy = parseAutoCompaction(config.autoCompactionMode ?? 'periodic', config.autoCompactionRetention ?? '0');
-  const hub = new WatchHub(kv.history, () => kv.revision, clock);
+  const hub = new WatchHub(kv.history, () => kv.revision, clock, {
+    ...watchHubDefaults,
+    lagRevisionsMax: config.watchLagRevisionsMax ?? watchHubDefaults.lagRevisionsMax,
+    progressIntervalMs: config.watchProgressIntervalMs ?? watchHubDefaults.progressIntervalMs,
+  });
   const service = new WatchService(
     {
       hub,

@@ -325,12 +325,14 @@ export class WatchMux {
   }
 
   private route(batch: WireWatchBatch): void {
+    // One batch may be for several watchers (the member sends identical batches once): one decoded copy, shared.
+    const events = batch.events.length === 0 ? null : batch.events.map(eventOf);
+    for (const id of batch.watchIds ?? []) {
+      if (events !== null) this.watchers.get(id)?.deliver({ events, revision: events[events.length - 1]!.kv.modRevision, progress: false });
+    }
     const w = this.watchers.get(batch.watchId);
     if (w === undefined) return;
-    if (batch.events.length > 0) {
-      const events = batch.events.map(eventOf);
-      w.deliver({ events, revision: events[events.length - 1]!.kv.modRevision, progress: false });
-    }
+    if (events !== null) w.deliver({ events, revision: events[events.length - 1]!.kv.modRevision, progress: false });
     if (batch.progressRevision > 0) w.deliver({ events: [], revision: batch.progressRevision, progress: true });
     if (batch.canceled !== undefined) {
       this.created.delete(w);

@@ -222,6 +222,7 @@ export const watchSchemas = {
     batches: s.array(
       s.object({
         watchId: s.uint(),
+        watchIds: s.optional(s.array(s.uint(), { maxLength: watchBatchesMax })),
         events: s.array(s.object({ type: s.oneOf('put', 'delete'), kv: keyValueSchema, prevKv: s.optional(keyValueSchema) })),
         progressRevision: s.uint(),
         canceled: s.optional(s.object({ code: s.string(), message: s.string(), details: s.record(s.union(s.uint(), s.string())) })),

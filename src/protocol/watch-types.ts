@@ -76,6 +76,8 @@ export interface WireWatchCancel {
  */
 export interface WireWatchBatch {
   readonly watchId: number;
+  /** Other watchers of this connection that get the very same batch (same range, cursor and options: sent once). */
+  readonly watchIds?: readonly number[];
   readonly events: readonly WireWatchEvent[];
   /** Every event of this watcher up to this revision has now been delivered (0: no notification). */
   readonly progressRevision: number;

@@ -356,6 +356,7 @@ export class WatchHub {
       batches.push({ watchId: w.spec.watchId, events: [], progressRevision: Math.max(head, w.next - 1) });
     }
     const visited: Watcher[] = [];
+    const shared = new Map<string, { batch: { watchId: number; watchIds: number[]; events: WireWatchEvent[]; progressRevision: number }; next: number; caughtUp: boolean }>();
     for (const w of conn.ready) {
       if (full()) break;
       visited.push(w);
@@ -366,6 +367,15 @@ export class WatchHub {
         continue;
       }
       if (paused.has(w.spec.watchId)) continue;
+      // Watchers of one group at the same cursor with the same options get the same batch: sent once, for all of them.
+      const shareKey = `${w.group.id}\u0001${w.next}\u0001${w.spec.prevKv ? 1 : 0}${w.spec.noPut ? 1 : 0}${w.spec.noDelete ? 1 : 0}`;
+      const twin = shared.get(shareKey);
+      if (twin !== undefined) {
+        w.next = twin.next;
+        twin.batch.watchIds.push(w.spec.watchId);
+        this.settle(conn, w, head, twin.caughtUp, nowMs, twin.batch.events.length > 0);
+        continue;
+      }
       const out: WireWatchEvent[] = [];
       let i = this.history.indexFrom(w.next);
       for (; i >= 0 && i < this.history.size && !full(); i++) {
@@ -378,23 +388,32 @@ export class WatchHub {
         }
         w.next = record.revision + 1;
       }
-      if (w.next > head || i < 0) {
-        // Never below where it asked to start: a resumed watcher may start beyond this member's head.
-        w.next = Math.max(w.next, head + 1);
-        w.ready = false;
-        conn.ready.delete(w);
-      }
-      if (out.length > 0) {
-        w.lastSentMs = nowMs;
-        w.progressDue = false;
-        batches.push({ watchId: w.spec.watchId, events: out, progressRevision: 0 });
-      }
+      const caughtUp = w.next > head || i < 0;
+      const batch = { watchId: w.spec.watchId, watchIds: [] as number[], events: out, progressRevision: 0 };
+      shared.set(shareKey, { batch, next: w.next, caughtUp });
+      this.settle(conn, w, head, caughtUp, nowMs, out.length > 0);
+      if (out.length > 0) batches.push(batch);
     }
     // Round-robin: the watchers served this time go to the back of the line.
     for (const w of visited) {
       if (conn.ready.delete(w)) conn.ready.add(w);
     }
-    return batches;
+    // A batch for one watcher only goes out without the (empty) list of the others.
+    return batches.map((b) => ('watchIds' in b && (b.watchIds as number[]).length === 0 ? { watchId: b.watchId, events: b.events, progressRevision: b.progressRevision } : b));
+  }
+
+  /** After a watcher's turn: caught up (leaves the ready set), and when it was sent something. */
+  private settle(conn: ConnectionWatches, w: Watcher, head: number, caughtUp: boolean, nowMs: number, sent: boolean): void {
+    if (caughtUp) {
+      // Never below where it asked to start: a resumed watcher may start beyond this member's head.
+      w.next = Math.max(w.next, head + 1);
+      w.ready = false;
+      conn.ready.delete(w);
+    }
+    if (sent) {
+      w.lastSentMs = nowMs;
+      w.progressDue = false;
+    }
   }
 
   private cancelReason(w: Watcher, head: number, paused: ReadonlySet<number>): WireWatchCancel | null {

@@ -22,6 +22,9 @@
  *                                    and the TLS/plaintext ratio per workload
  *   npm run bench:kv -- --leases 100000   leases in the keep-alive case (0 skips
  *                                    it; see lease-keepalive.ts)
+ *   npm run bench:kv -- --watchers 1000   watchers in the watch fan-out case (0
+ *                                    skips it; see watch-fanout.ts)
+ *   npm run bench:kv -- --only watch      only the watch fan-out case
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -35,6 +38,7 @@ import { ProgressBar } from '../src/cli/bench/progress-bar.js';
 import { formatTable } from '../src/cli/table.js';
 import { ensureTlsMaterial } from '../src/cli/dev/tls-material.js';
 import { formatLeaseBench, runLeaseKeepAliveBench } from './lease-keepalive.js';
+import { formatWatchFanout, runWatchFanoutBench } from './watch-fanout.js';
 
 const { values } = parseArgs({
   options: {
@@ -47,13 +51,16 @@ const { values } = parseArgs({
     tls: { type: 'boolean', default: false },
     'compare-tls': { type: 'boolean', default: false },
     leases: { type: 'string', default: '100000' },
+    watchers: { type: 'string', default: '1000' },
+    only: { type: 'string' },
   },
 });
 const durationS = Number(values.duration);
 const warmupS = Number(values.warmup);
 const clients = Number(values.clients);
 
-const cases: { label: string; workload: Workload; clients: number }[] = [
+const watchOnly = values.only === 'watch';
+const cases: { label: string; workload: Workload; clients: number }[] = watchOnly ? [] : [
   { label: `put, ${clients} clients`, workload: Workload.Put, clients },
   { label: `txn (2 compares, 2 puts), ${clients} clients`, workload: Workload.Txn, clients },
   { label: `get (linearizable), ${clients} clients`, workload: Workload.Get, clients },
@@ -190,7 +197,14 @@ try {
     if (values.json) process.stdout.write(JSON.stringify({ case: 'txn/put', mode: first.mode, ratio, target: 0.8 }) + '\n');
     else process.stdout.write(`txn/put ops/s [${first.mode}]: ${ratio}x (target >= 0.8x)\n`);
   }
-  const leases = Number(values.leases);
+  const watchers = Number(values.watchers);
+  if (watchers > 0 && first.mode !== Mode.Tls) {
+    if (!values.json) process.stderr.write(`watch fan-out: ${watchers} watchers...\n`);
+    const fanout = await runWatchFanoutBench({ endpoints: first.cluster.endpoints, watchers, putClients: clients, durationS, warmupS });
+    if (values.json) process.stdout.write(JSON.stringify({ case: 'watch fan-out', ...fanout }) + '\n');
+    else process.stdout.write(formatWatchFanout(fanout) + '\n');
+  }
+  const leases = watchOnly ? 0 : Number(values.leases);
   if (leases > 0 && first.mode !== Mode.Tls) {
     if (!values.json) process.stderr.write(`lease keep-alive: granting ${leases} leases...\n`);
     const lease = await runLeaseKeepAliveBench({

@@ -10,6 +10,7 @@ import { registerDevCommand } from './commands/dev.js';
 import { registerKvCommands } from './commands/kv-commands.js';
 import { registerAuthCommands } from './commands/auth-commands.js';
 import { registerLeaseCommands } from './commands/lease.js';
+import { registerWatchCommands } from './commands/watch.js';
 import { registerTxnCommand } from './commands/txn.js';
 import { registerServerCommand } from './commands/server.js';
 import { registerStatusCommand } from './commands/status.js';
@@ -48,6 +49,7 @@ Examples:
   concord auth enable --user root  require logins from now on`,
     );
   registerKvCommands(program);
+  registerWatchCommands(program);
   registerAuthCommands(program);
   registerLeaseCommands(program);
   registerTxnCommand(program);

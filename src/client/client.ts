@@ -46,6 +46,8 @@ import { LeaderAdmin, MemberAdmin, type MemberCall } from './members.js';
 import { SessionKeeper } from './session-keeper.js';
 import { openSnapshot, snapshotMethod, type SnapshotDownload, type SnapshotOptions } from './snapshot.js';
 import { LeaseClient } from './leases.js';
+import { WatchMux, type WatchOptions, type WatchStream, type WatchTarget } from './watch.js';
+import { CompactedError } from '../kv/errors.js';
 import { UnresolvedWrite, UnresolvedWriteState } from './unresolved-write.js';
 import { UnresolvedWrites, type WriteRequest } from './unresolved-writes.js';
 import { isReadOnlyWireTxn, TxnBuilder, txnBodyToWire, txnResultOf, type TxnOptions, type TxnResult, type TxnSpec } from './txn.js';
@@ -82,6 +84,8 @@ export class KvClient {
   readonly leader: LeaderAdmin;
   /** Leases: grant, revoke, keepAlive (background, coalesced), timeToLive, list (leases.ts). */
   readonly lease: LeaseClient;
+  /** Every watcher of this client, on one member and one long-poll (watch.ts). */
+  private readonly watches: WatchMux;
 
   /** Use `connect()`: it opens the session before handing the client out. */
   constructor(options: KvClientOptions, channelFactory: ChannelFactory) {
@@ -110,6 +114,14 @@ export class KvClient {
       backoff: options.backoff ?? clientDefaults.backoff,
       timeoutMs: this.timeoutMs,
       attemptTimeoutMs: options.attemptTimeoutMs,
+      closeSignal,
+    });
+    this.watches = new WatchMux({
+      pool: this.pool,
+      clock: this.clock,
+      random,
+      backoff: options.backoff ?? clientDefaults.backoff,
+      timeoutMs: this.timeoutMs,
       closeSignal,
     });
     this.lease = new LeaseClient(
@@ -166,6 +178,33 @@ export class KvClient {
 
   private scanPage(request: ScanRequest, options: ScanOptions, signal: AbortSignal): Promise<MethodTypes['kv.scan']['response']> {
     return this.loop.invoke(scanCall, request, this.loop.deadline('scan', { timeoutMs: options.timeoutMs, signal }), null);
+  }
+
+  /**
+   * Changes to a key, a prefix (`{ prefix }`) or a range (`{ range: { start, end } }`), as an
+   * async iterable of batches (docs/watch.md): revision order, a revision's events in one batch, no
+   * gaps or duplicates, resumed on another member when the serving one goes away. `break` cancels it.
+   */
+  watch(target: WatchTarget, options: WatchOptions = {}): WatchStream {
+    return this.watches.watch(target, options);
+  }
+
+  /** Ask for a progress notification on every caught-up watcher of this client (etcd's RequestProgress). */
+  requestWatchProgress(): void {
+    this.watches.requestProgress();
+  }
+
+  /**
+   * Drops the watch history up to and including `revision` on every member. A compaction that a
+   * retry finds already done (at `revision` or beyond) succeeds; below the current point it throws CompactedError.
+   */
+  async compact(revision: number, options: CallOptions = {}): Promise<void> {
+    try {
+      await this.loop.invoke(plainCall(Method.Compact), { revision }, options, null);
+    } catch (error) {
+      if (error instanceof CompactedError && error.details.compactRevision === revision) return;
+      throw error;
+    }
   }
 
   // ------------------------------------------------------------------ writes

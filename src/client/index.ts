@@ -142,7 +142,12 @@ export {
   LeaseNotFoundError,
   LeaseExistsError,
   LeasesFullError,
+  CompactedError,
+  FutureRevisionError,
 } from '../kv/index.js';
+export { Mutex } from './concurrency/mutex.js';
+export { Election } from './concurrency/election.js';
+export { WatchCanceledError, WatchStream, WATCH_BUFFER_BATCHES_MAX, type WatchBatch, type WatchEvent, type WatchOptions, type WatchTarget } from './watch.js';
 export { LeaseClient, type KeepAliveHandle, type LeaseGrant, type LeaseTimeToLive } from './leases.js';
 export type { AuthCredentials } from './auth.js';
 export { Consistency, ErrorCode } from '../protocol/index.js';

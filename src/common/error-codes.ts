@@ -44,6 +44,8 @@ export const ConcordErrorCode = {
   /** A deadline passed: the member's for a request, or the client's for a whole operation. */
   Timeout: 'CONCORD_ERR_TIMEOUT',
   Overloaded: 'CONCORD_ERR_OVERLOADED',
+  /** The member ended a watcher that fell behind its bound (a slow consumer), or could not keep it (docs/watch.md). */
+  WatchCanceled: 'CONCORD_ERR_WATCH_CANCELED',
   ShuttingDown: 'CONCORD_ERR_SHUTTING_DOWN',
   StorageFailed: 'CONCORD_ERR_STORAGE_FAILED',
   InvalidRequest: 'CONCORD_ERR_INVALID_REQUEST',
@@ -86,6 +88,10 @@ export const ConcordErrorCode = {
   LeaseExists: 'CONCORD_ERR_LEASE_EXISTS',
   /** The lease table is at its bound (leasesMax). */
   LeasesFull: 'CONCORD_ERR_LEASES_FULL',
+  /** A watch or compaction asked for a revision at or below the compaction point (etcd's ErrCompacted). */
+  Compacted: 'CONCORD_ERR_COMPACTED',
+  /** A compaction asked for a revision above the store's current one (etcd's ErrFutureRev). */
+  FutureRevision: 'CONCORD_ERR_FUTURE_REVISION',
 
   // raft: the core and its Storage interface.
   ProposalDropped: 'CONCORD_ERR_PROPOSAL_DROPPED',

@@ -17,7 +17,7 @@
  * the last two for put and update only), then the present ones in that
  * order (session = sessionId, seq, ackedSeq), then the key and, for put and
  * update, the value, each as varint length + bytes. openSession=4: ttlMs.
- * closeSession=5, keepAlive=6: sessionId. noop=7: nothing. auth=8: the
+ * closeSession=5, keepAlive=6: sessionId. noop=7: nothing. compact=10: revision. auth=8: the
  * users/roles/permissions commands, whose body auth-codec.ts defines.
  * lease=16: grants, revokes, keep-alives and expiries (lease-codec.ts).
  * txn=9: u8 flags (bit 0 session), [sessionId, seq, ackedSeq], then the
@@ -86,6 +86,7 @@ const Tag = {
   Auth: 8,
   Lease: 16,
   Txn: 9,
+  Compact: 10,
 } as const;
 
 const Flag = { Session: 1, ExpectedVersion: 2, ExpectedModRevision: 4, Lease: 8, KeyTtl: 16 } as const;
@@ -100,6 +101,7 @@ const tagOf: Record<Command['kind'], number> = {
   [CommandKind.KeepAlive]: Tag.KeepAlive,
   [CommandKind.Noop]: Tag.Noop,
   [CommandKind.Txn]: Tag.Txn,
+  [CommandKind.Compact]: Tag.Compact,
   ...(Object.fromEntries(Object.values(AuthCommandKind).map((kind) => [kind, Tag.Auth])) as Record<AuthCommand['kind'], number>),
   ...(Object.fromEntries(Object.values(LeaseCommandKind).map((kind) => [kind, Tag.Lease])) as Record<LeaseCommand['kind'], number>),
 };
@@ -147,6 +149,8 @@ function encodedBytes(command: Command, leaderTimeMs: number): number {
     case CommandKind.CloseSession:
     case CommandKind.KeepAlive:
       return n + varintBytes(command.sessionId);
+    case CommandKind.Compact:
+      return n + varintBytes(command.revision);
     case CommandKind.Noop:
       return n;
     default:
@@ -272,6 +276,9 @@ export function encodeCommand(command: Command, leaderTimeMs: number, headroomBy
     case CommandKind.KeepAlive:
       pos = putVarint(buf, pos, command.sessionId);
       break;
+    case CommandKind.Compact:
+      pos = putVarint(buf, pos, command.revision);
+      break;
     case CommandKind.Noop:
       break;
     default:
@@ -308,7 +315,7 @@ const kindOfTag: readonly (Command['kind'] | undefined)[] = [
   // The auth op inside the body names the real kind (readCommand sets it).
   AuthCommandKind.AuthEnable,
   CommandKind.Txn,
-  undefined,
+  CommandKind.Compact,
   undefined,
   undefined,
   undefined,
@@ -348,6 +355,8 @@ export class CommandFields {
   valueEnd = 0;
   /** openSession. (closeSession and keepAlive use `sessionId`.) */
   ttlMs = 0;
+  /** compact: the revision to compact up to. */
+  compactRevision = 0;
   /** Auth commands: the decoded command (they are rare; the apply path allocates for them). */
   auth: AuthCommand | null = null;
   /** Lease commands, likewise decoded whole. */
@@ -465,6 +474,9 @@ export function readCommand(data: Uint8Array, f: CommandFields): void {
     case Tag.KeepAlive:
       f.sessionId = readVarint(f);
       break;
+    case Tag.Compact:
+      f.compactRevision = readVarint(f);
+      break;
     case Tag.Txn: {
       const flags = readByte(f);
       if ((flags & ~Flag.Session) !== 0) fail(`unknown flags 0x${flags.toString(16)}`);
@@ -550,6 +562,9 @@ export function decodeCommand(data: Uint8Array): CommandEnvelope {
       break;
     case CommandKind.Noop:
       command = { kind: CommandKind.Noop };
+      break;
+    case CommandKind.Compact:
+      command = { kind: CommandKind.Compact, revision: f.compactRevision };
       break;
     case CommandKind.Txn:
       command = f.txn!;

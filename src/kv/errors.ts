@@ -47,6 +47,9 @@ export const KvErrorCode = {
   LeaseNotFound: ConcordErrorCode.LeaseNotFound,
   LeaseExists: ConcordErrorCode.LeaseExists,
   LeasesFull: ConcordErrorCode.LeasesFull,
+  // History and watch (history.ts).
+  Compacted: ConcordErrorCode.Compacted,
+  FutureRevision: ConcordErrorCode.FutureRevision,
 } as const;
 export type KvErrorCode = (typeof KvErrorCode)[keyof typeof KvErrorCode];
 
@@ -197,6 +200,27 @@ export class TxnTooLargeError extends KvError {
   override readonly code = KvErrorCode.TxnTooLarge;
   constructor(readonly details: { readonly limit: string; readonly max: number; readonly actual: number }) {
     super(KvErrorCode.TxnTooLarge, `transaction too large: ${details.actual} over ${details.limit} ${details.max}`);
+  }
+}
+
+/**
+ * The revision asked for (a watch's start, a compaction) is at or below the
+ * compaction point: its history is gone. A watcher gets it when it starts
+ * there or falls behind it; start again from `compactRevision + 1` (after
+ * reading the current state) to go on.
+ */
+export class CompactedError extends KvError {
+  override readonly code = KvErrorCode.Compacted;
+  constructor(readonly details: { readonly compactRevision: number }) {
+    super(KvErrorCode.Compacted, `required revision has been compacted (compaction revision ${details.compactRevision})`);
+  }
+}
+
+/** A compaction asked for a revision the store has not reached. */
+export class FutureRevisionError extends KvError {
+  override readonly code = KvErrorCode.FutureRevision;
+  constructor(readonly details: { readonly revision: number; readonly currentRevision: number }) {
+    super(KvErrorCode.FutureRevision, `revision ${details.revision} is above the current revision ${details.currentRevision}`);
   }
 }
 
@@ -466,6 +490,8 @@ const rebuilders: Record<KvErrorCode, (d: KvErrorDetails, f: FieldReader) => KvE
   [KvErrorCode.LeaseNotFound]: (d, f) => new LeaseNotFoundError({ leaseId: f.num(d, 'leaseId') }),
   [KvErrorCode.LeaseExists]: (d, f) => new LeaseExistsError({ leaseId: f.num(d, 'leaseId') }),
   [KvErrorCode.LeasesFull]: (d, f) => new LeasesFullError({ leasesMax: f.num(d, 'leasesMax') }),
+  [KvErrorCode.Compacted]: (d, f) => new CompactedError({ compactRevision: f.num(d, 'compactRevision') }),
+  [KvErrorCode.FutureRevision]: (d, f) => new FutureRevisionError({ revision: f.num(d, 'revision'), currentRevision: f.num(d, 'currentRevision') }),
 };
 
 export function isKvErrorCode(code: string): code is KvErrorCode {

@@ -38,7 +38,7 @@ export {
   validateKey,
   validateValue,
 } from './validate.js';
-export { bytesEqual, compareBytes, prefixEnd } from './bytes.js';
+export { bytesEqual, compareBytes, prefixEnd, binaryStringFromBytes, type BinaryString } from './bytes.js';
 export {
   ANONYMOUS_OWNER,
   SAVED_RESULT_FIXED_BYTES,
@@ -155,6 +155,8 @@ export {
   LeaseExistsError,
   LeaseNotFoundError,
   LeasesFullError,
+  CompactedError,
+  FutureRevisionError,
   KvError,
   KvErrorCode,
   SessionExpiredError,
@@ -170,3 +172,4 @@ export {
   type KvErrorDetails,
   type KvErrorWire,
 } from './errors.js';
+export { RevisionHistory, WatchEventType, type HistoryEvent, type RevisionRecord } from './history.js';

@@ -55,6 +55,10 @@ export interface KvOptions {
    * transaction whose result would go over fails with TxnTooLargeError.
    */
   readonly sessionResultBytesMax: number;
+  /** Most revisions the watch history keeps (history.ts); past it the oldest are compacted. */
+  readonly historyRevisionsMax: number;
+  /** Most bytes of keys and values the watch history keeps; past it the oldest revisions are compacted. */
+  readonly historyBytesMax: number;
 }
 
 export const defaultKvOptions: KvOptions = Object.freeze({
@@ -78,6 +82,8 @@ export const defaultKvOptions: KvOptions = Object.freeze({
   txnOpsMax: 10_000,
   txnBytesMax: 8 * 1024 * 1024,
   sessionResultBytesMax: 16 * 1024 * 1024,
+  historyRevisionsMax: 1_000_000,
+  historyBytesMax: 256 * 1024 * 1024,
 });
 
 /** Fills in defaults and checks the combination (a bad configuration is a programmer error). */

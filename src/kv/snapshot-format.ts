@@ -1,12 +1,12 @@
 /**
  * The snapshot stream of the key-value state machine.
  *
- *   header:  "CKVS" | u8 formatVersion (1, 2 or 3)
+ *   header:  "CKVS" | u8 formatVersion (1, 2, 3 or 4)
  *   blocks:  u32 payloadBytes | payload | u32 crc32c(payload)      (big-endian)
  *   payload: u8 kind | body
  *     META (1)      varint appliedIndex, clockMs, entryCount, sessionCount,
- *                   and in format 3: varint revision (the store revision),
- *                   leaseCount
+ *                   and in formats 3 and 4: varint revision (the store revision),
+ *                   leaseCount, and in format 4: varint compactRevision
  *     ENTRIES (2)   u32 count | count x (key, value as varint length + bytes;
  *                   varint version, createRevision, modRevision, and in
  *                   format 3: varint lease, expiresAtMs, the key's own TTL
@@ -41,9 +41,17 @@
  * corruption as soon as it reads the damaged block; the totals in META, the
  * strict key order and the END block catch lost, repeated or reordered blocks
  * and truncation. The format is deterministic: equal states give equal bytes.
+ *
+ * Format 4 is format 3 plus the replicated compaction revision (history.ts)
+ * at the end of META. It is written only once a compaction has taken effect
+ * (compactRevision > 0); until then members write the format-3 bytes, so a
+ * cluster can be upgraded member by member before anyone compacts. The
+ * revision history itself is not in any format (see history.ts).
  */
 export const SNAPSHOT_MAGIC = Uint8Array.of(0x43, 0x4b, 0x56, 0x53); // "CKVS"
 export const SNAPSHOT_FORMAT_VERSION = 3;
+/** Format 3 with the compaction revision in META: written once a compaction took effect. */
+export const SNAPSHOT_FORMAT_VERSION_COMPACTED = 4;
 /** The format with index-based revisions and an AUTH block: still read. */
 export const SNAPSHOT_FORMAT_VERSION_AUTH = 2;
 /** The format with index-based revisions and no AUTH block: still read. */

@@ -22,6 +22,7 @@ import {
   BlockKind,
   SNAPSHOT_BLOCK_BYTES_MAX,
   SNAPSHOT_FORMAT_VERSION,
+  SNAPSHOT_FORMAT_VERSION_COMPACTED,
   SNAPSHOT_FORMAT_VERSION_AUTH,
   SNAPSHOT_FORMAT_VERSION_NO_AUTH,
   SNAPSHOT_HEADER_BYTES,
@@ -42,6 +43,8 @@ export interface RestoredState {
   readonly auth: AuthState;
   /** Empty for a format-1 or -2 snapshot. */
   readonly leases: LeaseTable;
+  /** The replicated compaction revision (format 4; 0 before). */
+  readonly compactRevision: number;
 }
 
 const Stage = { Header: 0, Length: 1, Body: 2, Done: 3, Failed: 4 } as const;
@@ -54,6 +57,7 @@ interface Meta {
   readonly sessionCount: number;
   readonly revision: number;
   readonly leaseCount: number;
+  readonly compactRevision: number;
 }
 
 export class SnapshotReader {
@@ -112,7 +116,13 @@ export class SnapshotReader {
       sessions: this.sessions,
       auth: this.auth ?? new AuthState(),
       leases: this.leases,
+      compactRevision: meta.compactRevision,
     };
+  }
+
+  /** Formats 3 and 4: store revision, leases, session owners. */
+  private get withLeases(): boolean {
+    return this.formatVersion === SNAPSHOT_FORMAT_VERSION || this.formatVersion === SNAPSHOT_FORMAT_VERSION_COMPACTED;
   }
 
   private expect(bytes: number, stage: Stage): void {
@@ -128,7 +138,7 @@ export class SnapshotReader {
         for (let i = 0; i < SNAPSHOT_MAGIC.length; i++) {
           if (t[i] !== SNAPSHOT_MAGIC[i]) this.fail('not a key-value snapshot (bad magic)');
         }
-        if (t[4] !== SNAPSHOT_FORMAT_VERSION && t[4] !== SNAPSHOT_FORMAT_VERSION_AUTH && t[4] !== SNAPSHOT_FORMAT_VERSION_NO_AUTH) {
+        if (t[4] !== SNAPSHOT_FORMAT_VERSION_COMPACTED && t[4] !== SNAPSHOT_FORMAT_VERSION && t[4] !== SNAPSHOT_FORMAT_VERSION_AUTH && t[4] !== SNAPSHOT_FORMAT_VERSION_NO_AUTH) {
           this.fail(`unsupported snapshot format version ${t[4]}`);
         }
         this.formatVersion = t[4]!;
@@ -175,7 +185,7 @@ export class SnapshotReader {
         this.auth = AuthState.read(r, this.fail, this.keyBytesMax);
         break;
       case BlockKind.Leases:
-        if (this.formatVersion !== SNAPSHOT_FORMAT_VERSION) this.fail(`LEASES block in a format-${this.formatVersion} snapshot`);
+        if (!this.withLeases) this.fail(`LEASES block in a format-${this.formatVersion} snapshot`);
         if (previous === 0 || previous === BlockKind.End) this.fail('LEASES block out of order');
         this.lastLeaseId = readLeaseRecords(r, this.leases, this.lastLeaseId, this.fail);
         if (this.leases.size > this.meta!.leaseCount) this.fail('more leases than META says');
@@ -204,16 +214,18 @@ export class SnapshotReader {
     const entryCount = r.varint();
     const sessionCount = r.varint();
     // Formats 1 and 2 had index-based revisions: the appliedIndex is at least every one of them.
-    const current = this.formatVersion === SNAPSHOT_FORMAT_VERSION;
+    const current = this.withLeases;
     const revision = current ? r.varint() : appliedIndex;
     if (revision > appliedIndex) this.fail(`revision ${revision} above appliedIndex ${appliedIndex}`);
     const leaseCount = current ? r.varint() : 0;
-    this.meta = { appliedIndex, clockMs, entryCount, sessionCount, revision, leaseCount };
+    const compactRevision = this.formatVersion === SNAPSHOT_FORMAT_VERSION_COMPACTED ? r.varint() : 0;
+    if (compactRevision > revision) this.fail(`compactRevision ${compactRevision} above revision ${revision}`);
+    this.meta = { appliedIndex, clockMs, entryCount, sessionCount, revision, leaseCount, compactRevision };
   }
 
   /** Files every key under its lease and its own TTL (leases come after the entries in the stream). */
   private attachLeaseKeys(): void {
-    if (this.formatVersion !== SNAPSHOT_FORMAT_VERSION) return;
+    if (!this.withLeases) return;
     for (const entry of this.tree.values()) {
       if (entry.lease !== 0 && !this.leases.attach(entry)) this.fail(`a key is attached to lease ${entry.lease}, which the snapshot lacks`);
       if (entry.expiresAtMs !== 0) this.leases.addKeyTtl(entry);
@@ -222,7 +234,7 @@ export class SnapshotReader {
 
   private readEntries(r: ByteReader): void {
     const revision = this.meta!.revision;
-    const withLeases = this.formatVersion === SNAPSHOT_FORMAT_VERSION;
+    const withLeases = this.withLeases;
     const count = r.u32();
     if (count === 0) this.fail('empty ENTRIES block');
     for (let i = 0; i < count; i++) {
@@ -259,7 +271,7 @@ export class SnapshotReader {
       const ttlMs = r.varint();
       const deadlineMs = r.varint();
       const ackedSeq = r.varint();
-      const owner = this.formatVersion === SNAPSHOT_FORMAT_VERSION ? r.string() : ANONYMOUS_OWNER;
+      const owner = this.withLeases ? r.string() : ANONYMOUS_OWNER;
       if (owner.length > AUTH_NAME_BYTES_MAX) this.fail('session owner name too long');
       const resultCount = r.varint();
       if (id <= this.lastSessionId || id > appliedIndex) this.fail('session ids out of order or range');

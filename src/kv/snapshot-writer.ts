@@ -12,7 +12,7 @@ import type { SessionTable } from './sessions.js';
 import { AuthState } from './auth-state.js';
 import { writeLeaseRecord } from './lease-codec.js';
 import type { LeaseTable } from './leases.js';
-import { BLOCK_FRAMING_BYTES, BlockKind, SNAPSHOT_FORMAT_VERSION, SNAPSHOT_MAGIC } from './snapshot-format.js';
+import { BLOCK_FRAMING_BYTES, BlockKind, SNAPSHOT_FORMAT_VERSION, SNAPSHOT_FORMAT_VERSION_COMPACTED, SNAPSHOT_MAGIC } from './snapshot-format.js';
 
 /** Starts a block at the writer's position; returns where it starts. */
 function beginBlock(w: ByteWriter, kind: BlockKind): number {
@@ -72,6 +72,8 @@ export class KvSnapshot implements Iterable<Uint8Array> {
     /** The store revision at appliedIndex. */
     readonly revision: number = 0,
     leases: LeaseTable | null = null,
+    /** The replicated compaction revision (format 4 once it is above 0). */
+    readonly compactRevision: number = 0,
   ) {
     this.entryCount = tree.size;
     this.sessionCount = sessions.size;
@@ -81,9 +83,9 @@ export class KvSnapshot implements Iterable<Uint8Array> {
     this.leaseCount = leases === null ? 0 : leases.size;
   }
 
-  /** The format version of this snapshot's bytes (see snapshot-format.ts): always the newest. */
+  /** The format version of this snapshot's bytes (see snapshot-format.ts): 4 once a compaction took effect, else 3. */
   get formatVersion(): number {
-    return SNAPSHOT_FORMAT_VERSION;
+    return this.compactRevision > 0 ? SNAPSHOT_FORMAT_VERSION_COMPACTED : SNAPSHOT_FORMAT_VERSION;
   }
 
   *[Symbol.iterator](): Iterator<Uint8Array> {
@@ -98,6 +100,7 @@ export class KvSnapshot implements Iterable<Uint8Array> {
     head.varint(this.sessionCount);
     head.varint(this.revision);
     head.varint(this.leaseCount);
+    if (this.compactRevision > 0) head.varint(this.compactRevision);
     endBlock(head, meta);
     yield head.finish();
 
@@ -172,7 +175,8 @@ export class KvSnapshot implements Iterable<Uint8Array> {
       varintBytes(this.entryCount) +
       varintBytes(this.sessionCount) +
       varintBytes(this.revision) +
-      varintBytes(this.leaseCount);
+      varintBytes(this.leaseCount) +
+      (this.compactRevision > 0 ? varintBytes(this.compactRevision) : 0);
     const blockStart = 4 + 1 + 4; // length, kind, entry count
     let pos = -1;
     let inSlice = 0;

@@ -31,7 +31,8 @@ import { CommandKind, ResultKind, okResult, type ApplyResult, type KvEntry, type
 import { commandProblem, sessionProblem } from './validate.js';
 import { TxnExecutor, txnBytesProblem, txnProblem } from './txn.js';
 import { isReadOnlyTxn, type TxnBody, type TxnCommand, type TxnResult } from './txn-types.js';
-import { InvalidCommandError } from './errors.js';
+import { CompactedError, FutureRevisionError, InvalidCommandError } from './errors.js';
+import { ChangeRecorder, RevisionHistory } from './history.js';
 
 /** Incremental restore: push the snapshot's chunks, then `finish()` swaps the new state in. */
 export interface KvRestore {
@@ -54,9 +55,16 @@ export class KvStateMachine {
   private readonly fields = new CommandFields();
   private readonly writes: KeyWrites;
   private readonly txns: TxnExecutor;
+  /** Past revisions' events, for watches (history.ts); local to this member (not in snapshots). */
+  readonly history: RevisionHistory;
+  private readonly recorder = new ChangeRecorder();
+  /** The replicated compaction revision (compact commands); the history's own floor may be higher. */
+  private compacted = 0;
 
   constructor(options: Partial<KvOptions> = {}) {
     this.options = resolveKvOptions(options);
+    this.history = new RevisionHistory(this.options);
+    this.recorder.attach(this.tree);
     this.writes = new KeyWrites(this.options, () => this.leases);
     // A transaction's puts detach keys from their leases and clear their TTLs; its deletes drop them (leases.ts).
     this.txns = new TxnExecutor(this.options, (previous, next) => this.leases.replaced(previous, next));
@@ -139,7 +147,11 @@ export class KvStateMachine {
     this.advanceClock(f.leaderTimeMs);
     // A command authorized against an auth state older than this one is refused (auth-revision.ts).
     const stale = authRevisionProblem(this.authState, f.kind, f.authRevision);
+    const revisionBefore = this.rev;
     const result = stale === null ? this.executeFields(index, f, data.length) : errorResult(stale);
+    // A command that took a revision leaves its events in the history (history.ts).
+    if (this.rev !== revisionBefore) this.history.record(this.rev, this.clock, this.recorder.take(this.tree, this.rev));
+    else this.recorder.clear();
     f.auth = null;
     f.leaseCommand = null;
     f.txn = null;
@@ -165,6 +177,8 @@ export class KvStateMachine {
         return this.keepAlive(f.sessionId);
       case CommandKind.Noop:
         return okResult;
+      case CommandKind.Compact:
+        return this.compact(f.compactRevision);
       case CommandKind.Txn:
         return this.executeTxn(f.txn!, entryBytes);
       default:
@@ -190,6 +204,19 @@ export class KvStateMachine {
       // so that a late write of an expired session fails on every member alike.
       this.sessions.expire(this.clock);
     }
+  }
+
+  /** The replicated compaction point: revisions <= it leave the history on every member. */
+  get compactRevision(): number {
+    return this.compacted;
+  }
+
+  private compact(revision: number): ApplyResult {
+    if (revision > this.rev) return errorResult(new FutureRevisionError({ revision, currentRevision: this.rev }));
+    if (revision <= this.compacted) return errorResult(new CompactedError({ compactRevision: this.compacted }));
+    this.compacted = revision;
+    this.history.compact(revision);
+    return okResult;
   }
 
   private closeSession(sessionId: number): ApplyResult {
@@ -406,7 +433,7 @@ export class KvStateMachine {
    * meanwhile without affecting it.
    */
   snapshot(): KvSnapshot {
-    return new KvSnapshot(this.applied, this.clock, this.tree.clone(), this.sessions, this.options.snapshotChunkBytes, this.authState, this.rev, this.leases);
+    return new KvSnapshot(this.applied, this.clock, this.tree.clone(), this.sessions, this.options.snapshotChunkBytes, this.authState, this.rev, this.leases, this.compacted);
   }
 
   /** Starts an incremental restore; the state changes only when `finish()` succeeds. */
@@ -417,6 +444,10 @@ export class KvStateMachine {
       finish: () => {
         const state = reader.finish();
         this.tree = state.tree;
+        this.recorder.attach(this.tree);
+        // History does not travel in snapshots: this member's starts at the snapshot's revision.
+        this.compacted = state.compactRevision;
+        this.history.reset(Math.max(state.revision, state.compactRevision));
         this.sessions = state.sessions;
         this.authState.adopt(state.auth);
         this.leases = state.leases;

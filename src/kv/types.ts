@@ -60,6 +60,8 @@ export const CommandKind = {
   CloseSession: 'closeSession',
   KeepAlive: 'keepAlive',
   Noop: 'noop',
+  /** Drops the revision history up to a revision (history.ts). */
+  Compact: 'compact',
   /** A multi-key transaction (txn-types.ts). */
   Txn: 'txn',
   /** Users, roles, permissions and the auth switch (auth-types.ts). */
@@ -128,8 +130,27 @@ export interface NoopCommand {
   readonly kind: typeof CommandKind.Noop;
 }
 
+/**
+ * Compacts the revision history: every revision <= `revision` is dropped on
+ * every member (watches from them get CompactedError). Not exactly-once
+ * through a session: applying it twice changes nothing more.
+ */
+export interface CompactCommand {
+  readonly kind: typeof CommandKind.Compact;
+  readonly revision: number;
+}
+
 export type WriteCommand = PutCommand | UpdateCommand | DeleteCommand;
-export type Command = WriteCommand | OpenSessionCommand | CloseSessionCommand | KeepAliveCommand | NoopCommand | TxnCommand | AuthCommand | LeaseCommand;
+export type Command =
+  | WriteCommand
+  | OpenSessionCommand
+  | CloseSessionCommand
+  | KeepAliveCommand
+  | NoopCommand
+  | CompactCommand
+  | TxnCommand
+  | AuthCommand
+  | LeaseCommand;
 
 /**
  * Who a command was authorized as, and against which auth revision: carried

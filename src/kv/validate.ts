@@ -150,6 +150,8 @@ export function commandProblem(command: Command, limits: Limits): KvError | null
       return isId(command.sessionId) ? null : new InvalidCommandError({ reason: 'sessionId must be an integer >= 1' });
     case CommandKind.Noop:
       return null;
+    case CommandKind.Compact:
+      return isId(command.revision) ? null : new InvalidCommandError({ reason: 'compact: revision must be an integer >= 1' });
     case CommandKind.Txn:
       // Bounds beyond key and value sizes (ops, scan limit) are the member's full options when it passes them.
       return txnProblem(command, { ...defaultKvOptions, ...limits });

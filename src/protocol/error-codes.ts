@@ -40,6 +40,14 @@ export const ErrorCode = {
    */
   Overloaded: ConcordErrorCode.Overloaded,
   /**
+   * Not an answer to a call: the reason in a watch batch's `canceled` when
+   * the member ended a watcher itself. details: { watchId, reason, limit }
+   * (reason 'slow-consumer': it trailed the head by more than `limit`
+   * revisions while its consumer did not take them). Watch again from the
+   * next revision to go on.
+   */
+  WatchCanceled: ConcordErrorCode.WatchCanceled,
+  /**
    * The member is shutting down and refused the request before proposing it
    * (it did not take effect); retry at another member. Writes it had already
    * proposed get LeaderChanged instead. details: `NotLeaderDetails`.

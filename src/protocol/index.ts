@@ -38,6 +38,7 @@ export * from './methods.js';
 export * from './error-codes.js';
 export * from './server-error.js';
 export * from './schemas.js';
+export type * from './watch-types.js';
 export * from './auth-types.js';
 export * from './member-types.js';
 export * from './lease-types.js';

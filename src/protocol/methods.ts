@@ -29,6 +29,7 @@ import type * as A from './auth-types.js';
 import type * as M from './member-types.js';
 import type * as L from './lease-types.js';
 import type { TxnRequest, TxnResponse } from './txn.js';
+import type * as W from './watch-types.js';
 
 export const Method = {
   /**
@@ -116,6 +117,16 @@ export const Method = {
   LeaseTimeToLive: 'lease.timeToLive',
   /** Every lease in id order; linearizable, answered by the leader. */
   LeaseList: 'lease.list',
+  /** Drop the revision history up to a revision, on every member (a replicated entry; admin once auth is enabled). */
+  Compact: 'kv.compact',
+  /**
+   * Watches (watch-types.ts): served by the contacted member from its own
+   * applied state, never forwarded. A watcher belongs to its connection.
+   */
+  WatchCreate: 'watch.create',
+  WatchCancel: 'watch.cancel',
+  /** The connection's one outstanding long-poll: batches for all its watchers. */
+  WatchPoll: 'watch.poll',
 } as const;
 export type Method = (typeof Method)[keyof typeof Method];
 
@@ -159,6 +170,10 @@ export interface MethodTypes {
   'lease.keepAlive': { request: L.LeaseKeepAliveRequest; response: L.LeaseKeepAliveResponse };
   'lease.timeToLive': { request: L.LeaseTimeToLiveRequest; response: L.LeaseTimeToLiveResponse };
   'lease.list': { request: L.LeaseListRequest; response: L.LeaseListResponse };
+  'kv.compact': { request: W.CompactRequest; response: W.CompactResponse };
+  'watch.create': { request: W.WatchCreateRequest; response: W.WatchCreateResponse };
+  'watch.cancel': { request: W.WatchCancelRequest; response: W.WatchCancelResponse };
+  'watch.poll': { request: W.WatchPollRequest; response: W.WatchPollResponse };
 }
 
 /** Methods that change state: forwarded to the leader and proposed through Raft. */
@@ -183,6 +198,7 @@ export const writeMethods: ReadonlySet<Method> = new Set<Method>([
   Method.LeaseGrant,
   Method.LeaseRevoke,
   Method.LeaseKeepAlive,
+  Method.Compact,
 ]);
 
 /** Protocol-level bounds a member enforces (the member's own key/value limits are configurable). */

@@ -14,6 +14,7 @@ import type { TxnRequest, TxnResponse, WireCompare, WireTxnOp, WireTxnOpResult }
 import type { Method, MethodTypes } from './methods.js';
 import type * as T from './types.js';
 import type * as L from './lease-types.js';
+import type * as W from './watch-types.js';
 
 const consistency = s.oneOf('linearizable', 'stale');
 const role = s.oneOf('follower', 'pre-candidate', 'candidate', 'leader');
@@ -197,6 +198,42 @@ export const leaseSchemas = {
     more: s.bool(),
   }),
 };
+// Watches and compaction (watch-types.ts).
+const watchBatchesMax = 100_000;
+export const watchSchemas = {
+  create: s.object({
+    watchId: s.uint(),
+    key: s.optional(s.bytes()),
+    prefix: s.optional(s.bytes()),
+    start: s.optional(s.bytes()),
+    end: s.optional(s.bytes()),
+    startRevision: s.optional(s.uint()),
+    prevKv: s.optional(s.bool()),
+    noPut: s.optional(s.bool()),
+    noDelete: s.optional(s.bool()),
+    progressNotify: s.optional(s.bool()),
+  }),
+  created: s.object({ header: responseHeaderSchema, watchId: s.uint(), startRevision: s.uint() }),
+  cancel: s.object({ watchId: s.uint() }),
+  canceled: s.object({ header: responseHeaderSchema, canceled: s.bool() }),
+  poll: s.object({ waitMs: s.uint(), progress: s.optional(s.bool()), paused: s.optional(s.array(s.uint(), { maxLength: watchBatchesMax })) }),
+  polled: s.object({
+    header: responseHeaderSchema,
+    batches: s.array(
+      s.object({
+        watchId: s.uint(),
+        watchIds: s.optional(s.array(s.uint(), { maxLength: watchBatchesMax })),
+        events: s.array(s.object({ type: s.oneOf('put', 'delete'), kv: keyValueSchema, prevKv: s.optional(keyValueSchema) })),
+        progressRevision: s.uint(),
+        canceled: s.optional(s.object({ code: s.string(), message: s.string(), details: s.record(s.union(s.uint(), s.string())) })),
+      }),
+      { maxLength: watchBatchesMax },
+    ),
+  }),
+  compact: s.object({ revision: s.uint() }),
+  compacted: s.object({ header: responseHeaderSchema }),
+};
+
 // Transactions (txn.ts). Nested transactions make ops and results recursive: the schema
 // recurses lazily, and msgpack's decode depth bound keeps the recursion bounded.
 
@@ -320,6 +357,10 @@ export const clientMethods = defineMethods({
   'lease.keepAlive': { id: 52, request: leaseSchemas.keepAlive, response: leaseSchemas.keptAlive },
   'lease.timeToLive': { id: 53, request: leaseSchemas.timeToLive, response: leaseSchemas.timeToLiveResponse },
   'lease.list': { id: 54, request: leaseSchemas.list, response: leaseSchemas.listResponse },
+  'kv.compact': { id: 11, request: watchSchemas.compact, response: watchSchemas.compacted },
+  'watch.create': { id: 70, request: watchSchemas.create, response: watchSchemas.created },
+  'watch.cancel': { id: 71, request: watchSchemas.cancel, response: watchSchemas.canceled },
+  'watch.poll': { id: 72, request: watchSchemas.poll, response: watchSchemas.polled },
 });
 export type ClientMethods = typeof clientMethods;
 
@@ -348,6 +389,8 @@ export type SchemaTypeChecks = [
   Check<Same<Loose<Infer<typeof leaseSchemas.listResponse>>, Loose<L.LeaseListResponse>>>,
   Check<Same<Loose<Infer<typeof txnRequestSchema>>, Loose<TxnRequest>>>,
   Check<Same<Loose<Infer<typeof txnResponseSchema>>, Loose<TxnResponse>>>,
+  Check<Same<Loose<Infer<typeof watchSchemas.create>>, Loose<W.WatchCreateRequest>>>,
+  Check<Same<Loose<Infer<typeof watchSchemas.polled>>, Loose<W.WatchPollResponse>>>,
 ];
 
 /** MethodTypes (hand-written) and the table agree for every method. */

@@ -63,6 +63,14 @@ export interface ServerConfig {
   readonly pendingRequestsMax: number;
   /** Max time graceful shutdown waits for in-flight requests and leadership transfer. */
   readonly shutdownTimeoutMs: number;
+  /** etcd's --auto-compaction-mode: 'periodic' (retention is a duration) or 'revision' (a count). */
+  readonly autoCompactionMode?: string;
+  /** etcd's --auto-compaction-retention: '0' is off; periodic: '1h', '30m', '90s' or hours; revision: revisions kept. */
+  readonly autoCompactionRetention?: string;
+  /** A caught-up watcher trailing the head by more revisions than this is cancelled (slow consumer; docs/watch.md). */
+  readonly watchLagRevisionsMax?: number;
+  /** Period of progress notifications to idle watchers that asked for them. */
+  readonly watchProgressIntervalMs?: number;
   readonly logLevel: LogLevel;
   readonly logFormat: LogFormat;
   /** Serve Prometheus metrics at <metricsUrl>/metrics (e.g. http://127.0.0.1:9101); off when absent. */
@@ -151,6 +159,17 @@ export const serverConfigOptions: readonly ConfigOption[] = [
   { key: 'valueBytesMax', flag: '--value-bytes-max', env: 'CONCORD_VALUE_BYTES_MAX', kind: 'integer', description: 'largest value accepted', defaultValue: defaultValueBytesMax },
   { key: 'requestTimeoutMs', flag: '--request-timeout-ms', env: 'CONCORD_REQUEST_TIMEOUT_MS', kind: 'integer', description: 'server-side deadline per request', defaultValue: 5_000 },
   { key: 'pendingRequestsMax', flag: '--pending-requests-max', env: 'CONCORD_PENDING_REQUESTS_MAX', kind: 'integer', description: 'bound on requests waiting for an answer', defaultValue: 100_000 },
+  { key: 'autoCompactionMode', flag: '--auto-compaction-mode', env: 'CONCORD_AUTO_COMPACTION_MODE', kind: 'string', description: 'periodic|revision: what --auto-compaction-retention counts', defaultValue: 'periodic' },
+  {
+    key: 'autoCompactionRetention',
+    flag: '--auto-compaction-retention',
+    env: 'CONCORD_AUTO_COMPACTION_RETENTION',
+    kind: 'string',
+    description: 'history kept for watches: 0 = off; periodic: 1h, 30m, 90s (a bare number is hours); revision: revisions kept',
+    defaultValue: '0',
+  },
+  { key: 'watchLagRevisionsMax', flag: '--watch-lag-revisions-max', env: 'CONCORD_WATCH_LAG_REVISIONS_MAX', kind: 'integer', description: 'cancel a watcher whose consumer trails the head by more revisions (slow consumer)', defaultValue: 10_000 },
+  { key: 'watchProgressIntervalMs', flag: '--watch-progress-interval-ms', env: 'CONCORD_WATCH_PROGRESS_INTERVAL_MS', kind: 'integer', description: 'progress notifications to idle watchers that asked for them, this often', defaultValue: 10_000 },
   { key: 'shutdownTimeoutMs', flag: '--shutdown-timeout-ms', env: 'CONCORD_SHUTDOWN_TIMEOUT_MS', kind: 'integer', description: 'how long graceful shutdown waits', defaultValue: 5_000 },
   { key: 'logLevel', flag: '--log-level', env: 'CONCORD_LOG_LEVEL', kind: 'logLevel', description: 'trace|debug|info|warn|error|fatal|silent', defaultValue: 'info' },
   { key: 'respUrl', flag: '--resp-url', env: 'CONCORD_RESP_URL', kind: 'string', description: 'serve the Redis protocol at tcp://host:port, unix:///path or tls://host:port (tls uses --cert-file/--key-file; default: off)' },

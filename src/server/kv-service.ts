@@ -52,6 +52,7 @@ import type { SnapshotStreams } from './snapshot-streams.js';
 import { toKeyValue, txnFromWire, txnResponse } from './txn-request.js';
 import { forwardedUserOf, RequestAuth, type RequestContext } from './request-auth.js';
 import { clampTtl, unexpected, writeCommand, writeResponse, type WriteMethod } from './write-requests.js';
+import type { WatchService } from './watch-service.js';
 
 /** One member as the client methods need it (implemented by KvReplica over the loop and the state machine). */
 export interface Replica {
@@ -108,6 +109,8 @@ export interface ClientServiceOptions {
   readonly membership?: MembershipService;
   /** Serves `snapshot.save` (backups); without it the method is refused. */
   readonly snapshots?: SnapshotStreams;
+  /** Serves `watch.*` (watch-service.ts); without it they are refused. */
+  readonly watches?: WatchService;
 }
 
 type Request<M extends Method> = MethodTypes[M]['request'];
@@ -257,7 +260,17 @@ export class ClientService {
       this.member('member.remove', request, context, (m, deadline) => m.remove(this.access.carry(request, context), deadline, () => this.header())),
     'leader.transfer': (request, context) => this.member('leader.transfer', request, context, (m, deadline) => m.transfer(request, deadline, () => this.header())),
     'snapshot.save': (request, context) => this.snapshotSave(request, context),
+    'kv.compact': (request, context) => this.write('kv.compact', request, context, { kind: CommandKind.Compact, revision: request.revision }),
+    'watch.create': (request, context) =>
+      this.watches().create(request, context, (range) => this.access.allowed(context, (user) => checkScan(this.access.authorizer, user, range))),
+    'watch.cancel': (request, context) => this.watches().cancel(request, context),
+    'watch.poll': (request, context) => this.watches().poll(request, context, context.signal ?? new AbortController().signal),
   };
+
+  private watches(): WatchService {
+    if (this.options.watches === undefined) throw invalidRequest(`member ${this.replica.name} serves no watches`, 'watch not served');
+    return this.options.watches;
+  }
 
   /**
    * Membership methods: admin only once auth is enabled (listing needs a
@@ -298,7 +311,7 @@ export class ClientService {
       // A client request carries its connection (whose principal it acts as); a forwarded one was checked by the follower.
       out[name] = context.forwarded
         ? (request: never) => invoke(request, { forwarded: true, forwardedUser: forwardedUserOf(request) })
-        : (request: never, call: CallContext) => invoke(request, { forwarded: false, connection: call.connection });
+        : (request: never, call: CallContext) => invoke(request, { forwarded: false, connection: call.connection, signal: call.signal });
     }
     return out as unknown as RpcHandlers<ClientMethods>;
   }

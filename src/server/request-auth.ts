@@ -15,6 +15,8 @@ export interface RequestContext {
   readonly forwarded: boolean;
   /** The client connection the request came on (absent: a forwarded request, or a test). */
   readonly connection?: Connection<any>;
+  /** Aborted when the caller gives up or the connection closes (a client request). */
+  readonly signal?: AbortSignal;
   /** A forwarded request: the user the forwarding member authenticated (null: none). */
   readonly forwardedUser?: string | null;
 }

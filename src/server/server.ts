@@ -13,6 +13,7 @@ import { ClientService } from './kv-service.js';
 import { listenResp, type RespListener } from './resp-listener.js';
 import { KvReplica, kvStateMachinePort } from './kv-replica.js';
 import { LeaseExpirer } from './lease-expirer.js';
+import { startWatches } from './watch-wiring.js';
 import { StartingIdentity } from './member-status.js';
 import { InvalidConfigError, type ServerConfig } from './config.js';
 import { checkMayBootstrap, checkMayJoin } from './bootstrap-probe.js';
@@ -322,10 +323,14 @@ export async function startServer(config: ServerConfig, logger?: Logger, options
     });
     const replica = new KvReplica(host, kv, () => entryClock.viewMs());
     const stampingClock = entryClock.stampingClock();
+    // Watches, and the leader's automatic compaction of their history (watch-wiring.ts).
+    const watching = startWatches({ config, kv, replica, clock, stampingClock, tickIntervalMs, header: () => service.header(), logger: log });
+    cleanups.push(async () => watching.stop());
     const service = new ClientService(replica, peers, config.requestTimeoutMs, stampingClock, {
       clientCertAuth: config.clientCertAuth === true,
       membership,
       snapshots,
+      watches: watching.service,
     });
     // The leader proposes lease and key-TTL expiries once it has confirmed its leadership (lease-expirer.ts).
     const expirer = new LeaseExpirer(replica, kv, stampingClock, () => entryClock.viewMs(), { intervalMs: tickIntervalMs, requestTimeoutMs: config.requestTimeoutMs }, log);
@@ -403,6 +408,7 @@ export async function startServer(config: ServerConfig, logger?: Logger, options
     /** Closes everything in order without a drain or a leadership transfer: the storage failed, or this member was removed. */
     const closeWithoutDrain = async (): Promise<void> => {
       expirer.stop();
+      watching.stop();
       await clientListener.close().catch(() => {});
       await respListener?.close().catch(() => {});
       await host.stop().catch(() => {});
@@ -446,6 +452,8 @@ export async function startServer(config: ServerConfig, logger?: Logger, options
           const deadline = clock.monotonicMs() + config.shutdownTimeoutMs;
           expirer.stop();
           host.stopAccepting();
+          // Held polls answer now (new ones are refused: ShuttingDown), so the client listener can close.
+          watching.stop();
           // A leader with no quorum reachable can commit nothing in flight: it waits neither for that nor for a transfer.
           // (A follower's view of liveness covers only the leader; it has nothing in flight of its own to wait for.)
           if (!host.isLeader() || quorumReachable(host.coreStatus(), config.name, live)) {

@@ -10,7 +10,7 @@ import { internalError } from './errors.js';
 type Request<M extends Method> = MethodTypes[M]['request'];
 type Response<M extends Method> = MethodTypes[M]['response'];
 /** The methods whose applied result writeResponse shapes. */
-export type WriteMethod = 'kv.put' | 'kv.update' | 'kv.delete' | 'session.open' | 'session.keepAlive' | 'session.close' | 'lease.grant' | 'lease.revoke' | 'lease.keepAlive';
+export type WriteMethod = 'kv.put' | 'kv.update' | 'kv.delete' | 'session.open' | 'session.keepAlive' | 'session.close' | 'lease.grant' | 'lease.revoke' | 'lease.keepAlive' | 'kv.compact';
 
 /** The applied result as the method's response (`header`: this leader's, whose revision includes the write). */
 export function writeResponse<M extends WriteMethod>(method: M, result: ApplyResult, header: ResponseHeader): Response<M> {

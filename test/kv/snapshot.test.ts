@@ -340,8 +340,8 @@ test('truncation, trailing bytes, bad magic, unknown versions and reordered bloc
   magic[0] = 0x58;
   expectCorrupt(magic, /bad magic/);
   const version = good.slice();
-  version[4] = 4; // 1, 2 (the AUTH block) and 3 (store revision, leases, session owners) are known
-  expectCorrupt(version, /format version 4/);
+  version[4] = 5; // 1, 2 (the AUTH block), 3 (store revision, leases, session owners) and 4 (compaction revision) are known
+  expectCorrupt(version, /format version 5/);
   // Chunks are whole blocks here (the first also carries the header): swap two ENTRIES blocks.
   assert.ok(chunks.length >= 5);
   const swapped = [chunks[0]!, chunks[2]!, chunks[1]!, ...chunks.slice(3)];

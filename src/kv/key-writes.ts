@@ -11,7 +11,7 @@ import { StoredEntry, type KeyTree } from './key-tree.js';
 import type { KvOptions } from './options.js';
 import type { LeaseTable } from './leases.js';
 import { CommandKind, ResultKind, type ApplyResult, type ErrorResult, type WriteCommand } from './types.js';
-import { expiryProblem, keyLengthProblem, sessionFieldsProblem, valueLengthProblem } from './validate.js';
+import { expiryProblem, keepValueProblem, keyLengthProblem, sessionFieldsProblem, valueLengthProblem } from './validate.js';
 
 /** The value of every empty put: a view of length 0 would still pin its entry's buffer. */
 export const EMPTY_VALUE = new Uint8Array(0);
@@ -56,7 +56,12 @@ export class PendingWrite {
   /** Put and update: the lease to attach and the key's own TTL (0: none); the state machine sets expiresAtMs from the TTL. */
   lease = 0;
   keyTtlMs = 0;
+  /** The absolute expiry the command gave (0: none); `expiresAtMs` is what the entry gets. */
+  keyExpiresAtMs = 0;
   expiresAtMs = 0;
+  /** Keep an existing key's lease and expiry (KEEPTTL) / its value (an update that changes only the expiry). */
+  keepTtl = false;
+  keepValue = false;
 }
 
 export function errorResult(error: KvError): ErrorResult {
@@ -96,14 +101,18 @@ export class KeyWrites {
     w.expectedModRevision = f.hasExpectedModRevision ? f.expectedModRevision : ABSENT;
     w.lease = f.lease;
     w.keyTtlMs = f.keyTtlMs;
+    w.keyExpiresAtMs = f.keyExpiresAtMs;
     w.expiresAtMs = 0;
+    w.keepTtl = f.keepTtl;
+    w.keepValue = f.keepValue;
     // Decoded integers are non-negative safe integers, so the conditions are always valid here.
     const isDelete = w.kind === CommandKind.Delete;
     const valueBytes = f.valueEnd - f.valueStart;
     w.problem =
       keyLengthProblem(f.keyEnd - f.keyStart, this.options) ??
       (isDelete ? null : valueLengthProblem(valueBytes, this.options)) ??
-      expiryProblem(f.lease, f.keyTtlMs);
+      expiryProblem(f.lease, f.keyTtlMs, f.keyExpiresAtMs, f.keepTtl) ??
+      keepValueProblem(f.kind, f.keepValue, valueBytes);
     if (w.problem !== null) return w;
     w.key = binaryStringFromBytes(f.bytes, f.keyStart, f.keyEnd);
     w.value = isDelete || valueBytes === 0 ? EMPTY_VALUE : storedValue(f.bytes, f.valueStart, f.valueEnd);
@@ -163,8 +172,18 @@ export class KeyWrites {
       this.overwrite.result = errorResult(versionMismatch(w!, existing));
       return undefined;
     }
-    // A write without a lease detaches the key from its lease, and one without a TTL clears it (etcd, Redis).
-    const entry = new StoredEntry(existing.keyString, w!.value, existing.version + 1, existing.createRevision, revision, w!.lease, w!.expiresAtMs);
+    // A write without a lease detaches the key from its lease, and one without a TTL clears it (etcd, Redis),
+    // unless it keeps them (KEEPTTL); an update that keeps the value changes only the expiry (EXPIRE, PERSIST).
+    const keep = w!.keepTtl;
+    const entry = new StoredEntry(
+      existing.keyString,
+      w!.keepValue ? existing.value : w!.value,
+      existing.version + 1,
+      existing.createRevision,
+      revision,
+      keep ? existing.lease : w!.lease,
+      keep ? existing.expiresAtMs : w!.expiresAtMs,
+    );
     this.leases().replaced(existing, entry);
     this.overwrite.result = { kind: ResultKind.Write, version: entry.version, createRevision: entry.createRevision, modRevision: revision };
     this.overwrite.edit.value = entry;

@@ -288,7 +288,7 @@ export class KvStateMachine {
       result = errorResult(invalid);
     } else {
       const budget = admitted === null ? null : txnResultBudget(this.sessions, this.options, admitted);
-      const run = this.txns.run(this.tree, this.rev + 1, command, budget === null ? Infinity : budget.bytes);
+      const run = this.txns.run(this.tree, this.rev + 1, command, budget === null ? Infinity : budget.bytes, false, this.clock);
       if (run.changed) this.rev++;
       result = run.result;
       // Over the user's quota or the table's budget rather than the session's own bound: say which.
@@ -301,8 +301,8 @@ export class KvStateMachine {
   }
 
   private executeWriteChecked(_index: number, w: PendingWrite): ApplyResult {
-    // A key's own TTL runs from this entry's time (the same on every member).
-    w.expiresAtMs = w.keyTtlMs === 0 ? 0 : this.clock + w.keyTtlMs;
+    // A key's own TTL runs from this entry's time (the same on every member); an absolute one is as given.
+    w.expiresAtMs = w.keyTtlMs === 0 ? w.keyExpiresAtMs : this.clock + w.keyTtlMs;
     const result = this.writes.execute(this.tree, this.rev + 1, w);
     if (changedKeySpace(result)) this.rev++;
     return result;

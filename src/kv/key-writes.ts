@@ -62,6 +62,18 @@ export class PendingWrite {
   /** Keep an existing key's lease and expiry (KEEPTTL) / its value (an update that changes only the expiry). */
   keepTtl = false;
   keepValue = false;
+  /** The entry's time: a key whose own TTL has passed by then is written as if absent (see liveAt). */
+  nowMs = 0;
+}
+
+/**
+ * The entry as a write at entry time `nowMs` sees it: a key whose own TTL has
+ * passed is absent (reads already hide it; the leader's expiry entry deletes
+ * it later), so a conditional write or an update treats it as missing and a
+ * put re-creates it at version 1, as Redis does with an expired key.
+ */
+function liveAt(existing: StoredEntry | undefined, nowMs: number): StoredEntry | undefined {
+  return existing !== undefined && existing.expiresAtMs !== 0 && existing.expiresAtMs <= nowMs ? undefined : existing;
 }
 
 export function errorResult(error: KvError): ErrorResult {
@@ -152,7 +164,7 @@ export class KeyWrites {
       leases.replaced(undefined, created);
       return { kind: ResultKind.Write, version: 1, createRevision: revision, modRevision: revision };
     }
-    const existing = tree.get(w.key);
+    const existing = liveAt(tree.get(w.key), w.nowMs);
     if (conditionFails(w, existing)) return errorResult(versionMismatch(w, existing));
     if (existing === undefined) return { kind: ResultKind.Delete, deleted: false, revision: revision - 1 };
     tree.delete(existing.keyString);
@@ -166,11 +178,24 @@ export class KeyWrites {
    * never changed in place: a snapshot's clone may still share the old one
    * (editRange copies shared tree nodes on the way down, like set).
    */
-  private readonly overwriteExisting = (_key: BinaryString, existing: StoredEntry): { value?: StoredEntry } | undefined => {
+  private readonly overwriteExisting = (_key: BinaryString, stored: StoredEntry): { value?: StoredEntry } | undefined => {
     const { write: w, revision } = this.overwrite;
+    const existing = liveAt(stored, w!.nowMs);
     if (conditionFails(w!, existing)) {
       this.overwrite.result = errorResult(versionMismatch(w!, existing));
       return undefined;
+    }
+    if (existing === undefined) {
+      // An expired key: an update finds nothing; a put replaces it with a new key.
+      if (w!.kind === CommandKind.Update) {
+        this.overwrite.result = errorResult(new KeyNotFoundError({ key: bytesFromBinaryString(w!.key) }));
+        return undefined;
+      }
+      const created = new StoredEntry(stored.keyString, w!.value, 1, revision, revision, w!.lease, w!.expiresAtMs);
+      this.leases().replaced(stored, created);
+      this.overwrite.result = { kind: ResultKind.Write, version: 1, createRevision: revision, modRevision: revision };
+      this.overwrite.edit.value = created;
+      return this.overwrite.edit;
     }
     // A write without a lease detaches the key from its lease, and one without a TTL clears it (etcd, Redis),
     // unless it keeps them (KEEPTTL); an update that keeps the value changes only the expiry (EXPIRE, PERSIST).

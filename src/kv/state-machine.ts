@@ -89,6 +89,11 @@ export class KvStateMachine {
     return this.tree.size;
   }
 
+  /** Number of keys with a TTL of their own (Redis's INFO `expires`). */
+  get keyTtlCount(): number {
+    return this.leases.keyTtlCount;
+  }
+
   /** Number of live sessions. */
   get sessionCount(): number {
     return this.sessions.size;
@@ -303,6 +308,7 @@ export class KvStateMachine {
   private executeWriteChecked(_index: number, w: PendingWrite): ApplyResult {
     // A key's own TTL runs from this entry's time (the same on every member); an absolute one is as given.
     w.expiresAtMs = w.keyTtlMs === 0 ? w.keyExpiresAtMs : this.clock + w.keyTtlMs;
+    w.nowMs = this.clock;
     const result = this.writes.execute(this.tree, this.rev + 1, w);
     if (changedKeySpace(result)) this.rev++;
     return result;

@@ -216,7 +216,9 @@ export class TxnExecutor {
         case TxnOpType.Update: {
           assert(!readOnly, 'a read-only transaction holds a write');
           const key = binaryStringFromBytes(op.key);
-          const existing = tree.get(key);
+          const stored = tree.get(key);
+          // A key whose own TTL has passed by the entry's time is written as if absent (key-writes.ts liveAt).
+          const existing = stored !== undefined && stored.expiresAtMs !== 0 && stored.expiresAtMs <= this.clockMs ? undefined : stored;
           // A copy: the key may be a view into the entry, and a saved error must not pin it.
           if (existing === undefined && op.type === TxnOpType.Update) throw new KeyNotFoundError({ key: copyBytes(op.key) });
           // No expiry given clears the key's lease and TTL (as a single put); keepTtl keeps both.
@@ -228,7 +230,7 @@ export class TxnExecutor {
             existing === undefined
               ? new StoredEntry(key, value, 1, this.revision, this.revision, 0, expiresAtMs)
               : new StoredEntry(key, value, existing.version + 1, existing.createRevision, this.revision, lease, expiresAtMs);
-          this.undo.push([key, existing]);
+          this.undo.push([key, stored]);
           tree.set(key, entry);
           out.push({ type: op.type, version: entry.version, createRevision: entry.createRevision, modRevision: entry.modRevision });
           break;

@@ -111,3 +111,20 @@ test('transaction puts and updates take ttlMs from the entry time, expiresAtMs, 
   copy.sm.restore(d.sm.snapshot());
   assert.equal(copy.sm.get(b('a'))!.expiresAtMs, d.nowMs + 300);
 });
+
+test("a write at an entry time past the key's own TTL treats the key as absent, before the expiry entry deletes it", () => {
+  const d = new Driver();
+  d.run({ kind: CommandKind.Put, key: b('k'), value: b('old'), ttlMs: 100 });
+  d.run({ kind: CommandKind.Put, key: b('t'), value: b('old'), ttlMs: 100 });
+  d.nowMs += 100;
+  const created = d.run({ kind: CommandKind.Put, key: b('k'), value: b('new'), expectedVersion: 0 });
+  assert.equal(created.kind, ResultKind.Write, 'SETNX on an expired key succeeds');
+  assert.equal(d.sm.get(b('k'))!.version, 1);
+  assert.equal(d.sm.get(b('k'))!.expiresAtMs, 0);
+  assert.equal(d.run({ kind: CommandKind.Update, key: b('t'), value: b('x') }).kind, ResultKind.Error, 'an update finds nothing');
+  assert.equal(d.run({ kind: CommandKind.Delete, key: b('t') }).kind, ResultKind.Delete);
+  const txn = d.run({ kind: CommandKind.Txn, compare: [], success: [{ type: TxnOpType.Put, key: b('t'), value: b('2') }], failure: [] });
+  assert.equal(txn.kind, ResultKind.Txn);
+  assert.equal(d.sm.get(b('t'))!.version, 1, 'a txn put re-creates it too');
+  assert.deepEqual(d.sm.dueExpiries(d.nowMs, 10).keys, [], 'neither is in the TTL index any more');
+});

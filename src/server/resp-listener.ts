@@ -24,6 +24,10 @@ export interface RespListenerOptions {
   readonly requestTimeoutMs: number;
   readonly keyBytesMax: number;
   readonly valueBytesMax: number;
+  /** This member's view of the entry clock (key TTLs are on it). */
+  readonly entryTimeMs: () => number;
+  /** The local state machine's key count and keys with a TTL (INFO keyspace). */
+  readonly keyspace: () => { readonly keys: number; readonly expires: number };
   readonly tls?: TlsOptions;
   readonly logger: Logger;
 }
@@ -47,6 +51,8 @@ export async function listenResp(options: RespListenerOptions): Promise<RespList
     memberName: options.memberName,
     isLeader: options.isLeader,
     valueBytesMax: options.valueBytesMax,
+    keyspace: options.keyspace,
+    entryTimeMs: options.entryTimeMs,
     connect: (): KvCall => {
       // The principal (AUTH) is keyed by the client connection object: one per RESP connection.
       const context: RequestContext = { forwarded: false, connection: { peerIdentity: null } as unknown as Connection<any> };

@@ -36,6 +36,8 @@ export class FakeKv {
       memberName: 'n1',
       isLeader: () => true,
       valueBytesMax: 1024,
+      keyspace: () => ({ keys: this.store.size, expires: 0 }),
+      entryTimeMs: () => this.clock.nowMs(),
       connect: (): KvCall => ((method: KvMethod, request: any) => this.call(method, request)) as KvCall,
       ...overrides,
     };

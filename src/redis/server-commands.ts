@@ -23,6 +23,12 @@ function clientLine(c: ConnectionState): string {
   return `id=${c.id} name=${c.name ?? ''} db=${c.db} user=${c.user} resp=${c.protocol} lib-name=${c.libName ?? ''} lib-ver=${c.libVersion ?? ''}`;
 }
 
+/** Redis omits the db line of an empty database. The counts are this member's (INFO is not a linearizable read). */
+function keyspaceLines(backend: RedisBackend): string[] {
+  const { keys, expires } = backend.keyspace();
+  return keys === 0 ? [] : [`db0:keys=${keys},expires=${expires},avg_ttl=0`];
+}
+
 function commandInfo(name: string): Reply {
   const spec = redisCommandSpec(name);
   if (spec === undefined) return reply.null;
@@ -57,7 +63,7 @@ export function registerServerCommands(table: CommandTable, source: ServerInfoSo
         ['stats', [`concord_sessions_open:${source.commands.openSessions}`]],
         ['replication', [`role:${leader ? 'master' : 'slave'}`, 'connected_slaves:0']],
         ['cpu', []],
-        ['keyspace', []],
+        ['keyspace', keyspaceLines(backend)],
       ];
       const status = await source.commands.sessionOf(call.connection.id).read('cluster.status', {});
       const member = status.member as unknown as Record<string, unknown>;

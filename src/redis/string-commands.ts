@@ -13,9 +13,14 @@ import type { RedisBackend } from './backend.js';
 import { ConnectionSession } from './connection-session.js';
 import { codeOf, RedisReplyError, RedisText, toRedisReply } from './redis-errors.js';
 import { globMatch } from './glob.js';
+import { integerOf as integerArg, KEEP_VALUE, parseSetExpiry, type CasDecision, type WriteExpiry } from './expiry.js';
+import { registerExpireCommands } from './expire-commands.js';
 
 /** How often a compare-and-set command tries again after losing a race, before it reports a conflict. */
 export const CAS_ATTEMPTS_MAX = 1_000;
+const EMPTY = Buffer.alloc(0);
+/** A write that keeps the key's TTL (INCR, APPEND, SETRANGE, SET KEEPTTL). */
+const KEEP_TTL: WriteExpiry = Object.freeze({ keepTtl: true });
 /** Keys read per kv.scan page by KEYS, SCAN, DBSIZE and FLUSHDB. */
 const SCAN_PAGE_KEYS = 1_000;
 /** Open SCAN cursors remembered per member (the oldest is forgotten first: its cursor then answers invalid cursor). */
@@ -25,11 +30,6 @@ const fail = (text: string): never => {
   throw new RedisReplyError(reply.error(text));
 };
 
-function integerArg(arg: Buffer): bigint {
-  const value = parseRedisInteger(arg, 0, arg.length);
-  if (value === null) fail(RedisText.notInteger);
-  return BigInt(value as number);
-}
 
 /** Redis's string2ll for a stored value: exact 64-bit integers only. */
 function storedInteger(value: Uint8Array | undefined): bigint {
@@ -91,6 +91,11 @@ export class RedisCommands {
     this.sessions.delete(connectionId);
   }
 
+  /** This member's view of the entry clock, which key TTLs are on (it follows the leader's wall clock within a margin). */
+  nowMs(): number {
+    return this.backend.entryTimeMs();
+  }
+
   get openSessions(): number {
     return this.sessions.size;
   }
@@ -103,7 +108,7 @@ export class RedisCommands {
         return toRedisReply(error);
       }
     };
-    return table
+    return registerExpireCommands(table, this)
       .register('get', h(async ({ args }, s) => reply.bulkOrNull((await this.get(s, args[1]!, true))?.value)))
       .register('set', h((call, s) => this.set(call, s)))
       .register('setnx', h(async ({ args }, s) => reply.integer((await this.setIfAbsent(s, args[1]!, args[2]!)) ? 1 : 0)))
@@ -137,7 +142,8 @@ export class RedisCommands {
 
   // ------------------------------------------------------------------ building blocks
 
-  private async get(s: ConnectionSession, key: Buffer, waitForWrites: boolean): Promise<KeyValue | null> {
+  /** The key's entry (null: missing or expired); `waitForWrites`: after this connection's earlier writes (outside a serialized body). */
+  async get(s: ConnectionSession, key: Buffer, waitForWrites: boolean): Promise<KeyValue | null> {
     const request = { key, consistency: 'linearizable' as const };
     return (waitForWrites ? await s.read('kv.get', request) : await s.readNow('kv.get', request)).kv;
   }
@@ -147,7 +153,7 @@ export class RedisCommands {
    * value (write it), null (delete it) or undefined (leave it); the write is
    * conditional on the modRevision read, so a concurrent writer makes it try again.
    */
-  private cas<T>(s: ConnectionSession, key: Buffer, decide: (old: KeyValue | null) => { value: Uint8Array | null | undefined; result: T }): Promise<T> {
+  cas<T>(s: ConnectionSession, key: Buffer, decide: (old: KeyValue | null) => CasDecision<T>): Promise<T> {
     return s.serialize(() => this.queuedOnKey(key, () => this.casLoop(s, key, decide)));
   }
 
@@ -163,18 +169,20 @@ export class RedisCommands {
     return run;
   }
 
-  private async casLoop<T>(s: ConnectionSession, key: Buffer, decide: (old: KeyValue | null) => { value: Uint8Array | null | undefined; result: T }): Promise<T> {
+  private async casLoop<T>(s: ConnectionSession, key: Buffer, decide: (old: KeyValue | null) => CasDecision<T>): Promise<T> {
     {
       for (let attempt = 1; ; attempt++) {
         const old = await this.get(s, key, false);
-        const { value, result } = decide(old);
+        const { value, result, expiry } = decide(old);
         if (value === undefined) return result;
         const expectedModRevision = old?.modRevision ?? 0;
         try {
           if (value === null) {
             if (old !== null) await s.writeNow('kv.delete', { key, expectedModRevision });
+          } else if (value === KEEP_VALUE) {
+            await s.writeNow('kv.update', { key, value: EMPTY, keepValue: true, expectedModRevision, ...expiry });
           } else {
-            await s.writeNow('kv.put', { key, value, expectedModRevision });
+            await s.writeNow('kv.put', { key, value, expectedModRevision, ...expiry });
           }
           return result;
         } catch (error) {
@@ -185,10 +193,11 @@ export class RedisCommands {
   }
 
   private modify(s: ConnectionSession, key: Buffer, next: (old: Uint8Array | undefined) => Uint8Array): Promise<Uint8Array> {
+    // INCR, APPEND and SETRANGE change the value in place: the key keeps its TTL (as in Redis).
     return this.cas(s, key, (old) => {
       const value = next(old?.value);
       if (value.length > this.backend.valueBytesMax) fail(RedisText.tooLarge);
-      return { value, result: value };
+      return { value, result: value, expiry: KEEP_TTL };
     });
   }
 
@@ -214,10 +223,10 @@ export class RedisCommands {
     return Buffer.from(value).toString('latin1');
   }
 
-  private async setIfAbsent(s: ConnectionSession, key: Buffer, value: Buffer): Promise<boolean> {
+  async setIfAbsent(s: ConnectionSession, key: Buffer, value: Buffer, expiry: WriteExpiry = {}): Promise<boolean> {
     return s.serialize(async () => {
       try {
-        await s.writeNow('kv.put', { key, value, expectedVersion: 0 });
+        await s.writeNow('kv.put', { key, value, expectedVersion: 0, ...expiry });
         return true;
       } catch (error) {
         if (codeOf(error) === Code.VersionMismatch) return false;
@@ -242,41 +251,48 @@ export class RedisCommands {
     });
   }
 
-  /** SET key value [NX|XX] [GET] [KEEPTTL] (Redis 7.0's option rules). */
+  /**
+   * SET key value [NX|XX|IFEQ v] [GET] [EX|PX|EXAT|PXAT n|KEEPTTL] (Redis 7.0's option rules; IFEQ
+   * as Valkey's: set only when the current value equals v). A relative TTL runs from the
+   * leader's entry time; an absolute one is kept as given.
+   */
   private async set({ args }: CommandCall, s: ConnectionSession): Promise<Reply> {
     const key = args[1]!;
     const value = args[2]!;
     let nx = false;
     let xx = false;
+    let ifeq: Buffer | null = null;
     let get = false;
-    let expiry = false;
+    let unit: string | null = null;
+    let amount: Buffer | null = null;
     let keepTtl = false;
     for (let i = 3; i < args.length; i++) {
       const opt = args[i]!.toString('latin1').toUpperCase();
-      if (opt === 'NX' && !xx) nx = true;
-      else if (opt === 'XX' && !nx) xx = true;
+      if (opt === 'NX' && !xx && ifeq === null) nx = true;
+      else if (opt === 'XX' && !nx && ifeq === null) xx = true;
+      else if (opt === 'IFEQ' && !nx && !xx && ifeq === null && i + 1 < args.length) ifeq = args[++i]!;
       else if (opt === 'GET') get = true;
-      else if (opt === 'KEEPTTL' && !expiry) keepTtl = true;
-      else if ((opt === 'EX' || opt === 'PX' || opt === 'EXAT' || opt === 'PXAT') && !keepTtl && !expiry && i + 1 < args.length) {
-        expiry = true;
-        const n = integerArg(args[++i]!);
-        if (n <= 0n) fail(`ERR invalid expire time in 'set' command`);
+      else if (opt === 'KEEPTTL' && unit === null) keepTtl = true;
+      else if ((opt === 'EX' || opt === 'PX' || opt === 'EXAT' || opt === 'PXAT') && !keepTtl && unit === null && i + 1 < args.length) {
+        unit = opt;
+        amount = args[++i]!;
       } else return reply.error(RedisText.syntax);
     }
-    if (expiry) return reply.error('ERR SET with EX/PX/EXAT/PXAT is not supported by this Concord build yet (keys have no TTL)');
-    if (get) {
-      const old = await this.cas(s, key, (entry) => {
+    const expiry: WriteExpiry = unit === null ? (keepTtl ? KEEP_TTL : {}) : parseSetExpiry(unit, amount!, 'set', this.nowMs());
+    if (get || ifeq !== null) {
+      const { old, written } = await this.cas(s, key, (entry) => {
         const exists = entry !== null;
-        const write = (nx && !exists) || (xx && exists) || (!nx && !xx);
-        return { value: write ? value : undefined, result: entry?.value ?? null };
+        const write = ifeq !== null ? exists && Buffer.from(entry.value).equals(ifeq) : (nx && !exists) || (xx && exists) || (!nx && !xx);
+        return { value: write ? value : undefined, expiry, result: { old: entry?.value ?? null, written: write } };
       });
-      return reply.bulkOrNull(old);
+      if (get) return reply.bulkOrNull(old);
+      return written ? reply.ok : reply.null;
     }
-    if (nx) return (await this.setIfAbsent(s, key, value)) ? reply.ok : reply.null;
+    if (nx) return (await this.setIfAbsent(s, key, value, expiry)) ? reply.ok : reply.null;
     return s.serialize(async () => {
       try {
-        if (xx) await s.writeNow('kv.update', { key, value });
-        else await s.writeNow('kv.put', { key, value });
+        if (xx) await s.writeNow('kv.update', { key, value, ...expiry });
+        else await s.writeNow('kv.put', { key, value, ...expiry });
         return reply.ok;
       } catch (error) {
         if (xx && codeOf(error) === Code.KeyNotFound) return reply.null;
@@ -296,7 +312,7 @@ export class RedisCommands {
       const out = Buffer.alloc(Math.max(current.length, Number(offset) + patch.length));
       current.copy(out);
       patch.copy(out, Number(offset));
-      return { value: out, result: out.length };
+      return { value: out, result: out.length, expiry: KEEP_TTL };
     });
     return reply.integer(length);
   }

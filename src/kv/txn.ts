@@ -10,7 +10,7 @@
  */
 import { assert } from '../common/errors.js';
 import { binaryStringFromBytes, copyBytes, type BinaryString } from './bytes.js';
-import { boundsOf, compareHolds, forEachInBounds } from './compare.js';
+import { boundsOf, compareHolds, forEachInBounds, ownTtlPassed } from './compare.js';
 import { InvalidCommandError, KeyNotFoundError, KvError, TxnTooLargeError } from './errors.js';
 import { StoredEntry, type KeyTree } from './key-tree.js';
 import type { KvOptions } from './options.js';
@@ -158,7 +158,7 @@ export class TxnExecutor {
     this.revision = revision;
     this.clockMs = clockMs;
     try {
-      const succeeded = body.compare.every((c) => compareHolds(tree, c));
+      const succeeded = body.compare.every((c) => compareHolds(tree, c, clockMs));
       const results = this.runOps(succeeded ? body.success : body.failure, readOnly);
       const changed = this.undo.length > 0;
       const result: TxnResult = { kind: ResultKind.Txn, succeeded, results, revision: changed ? revision : revision - 1 };
@@ -218,7 +218,7 @@ export class TxnExecutor {
           const key = binaryStringFromBytes(op.key);
           const stored = tree.get(key);
           // A key whose own TTL has passed by the entry's time is written as if absent (key-writes.ts liveAt).
-          const existing = stored !== undefined && stored.expiresAtMs !== 0 && stored.expiresAtMs <= this.clockMs ? undefined : stored;
+          const existing = stored !== undefined && ownTtlPassed(stored, this.clockMs) ? undefined : stored;
           // A copy: the key may be a view into the entry, and a saved error must not pin it.
           if (existing === undefined && op.type === TxnOpType.Update) throw new KeyNotFoundError({ key: copyBytes(op.key) });
           // No expiry given clears the key's lease and TTL (as a single put); keepTtl keeps both.
@@ -243,11 +243,12 @@ export class TxnExecutor {
             this.undo.push([entry.keyString, entry]);
             tree.delete(entry.keyString);
           }
-          out.push({ type: op.type, deleted: doomed.length });
+          // Keys whose own TTL had passed are deleted too, but were not there to delete (Redis's DEL count).
+          out.push({ type: op.type, deleted: doomed.filter((entry) => !ownTtlPassed(entry, this.clockMs)).length });
           break;
         }
         case TxnOpType.Txn: {
-          const succeeded = op.compare.every((c) => compareHolds(tree, c));
+          const succeeded = op.compare.every((c) => compareHolds(tree, c, this.clockMs));
           out.push({ type: op.type, succeeded, results: this.runOps(succeeded ? op.success : op.failure, readOnly) });
           break;
         }

@@ -7,7 +7,7 @@
  * key's own TTL is at most KEY_TTL_MS_MAX, times are safe integers).
  */
 import { KEY_TTL_MS_MAX } from '../kv/index.js';
-import { parseRedisInteger, reply } from '../resp/index.js';
+import { reply } from '../resp/index.js';
 import { RedisReplyError, RedisText } from './redis-errors.js';
 
 /** A write's expiry fields (kv.put / kv.update / txn put). None of them: the write clears the TTL. */
@@ -38,10 +38,13 @@ const EXPIRES_AT_MS_MAX = BigInt(Number.MAX_SAFE_INTEGER);
 
 const invalidExpire = (command: string): RedisReplyError => new RedisReplyError(reply.error(`ERR invalid expire time in '${command}' command`));
 
+/** A command argument as Redis's string2ll reads it: a 64-bit signed integer, no sign but '-', no spaces or leading zeros. */
 export function integerOf(arg: Buffer): bigint {
-  const value = parseRedisInteger(arg, 0, arg.length);
-  if (value === null) throw new RedisReplyError(reply.error(RedisText.notInteger));
-  return BigInt(value);
+  const text = arg.toString('latin1');
+  if (text.length > 20 || !/^(0|-?[1-9][0-9]*)$/.test(text)) throw new RedisReplyError(reply.error(RedisText.notInteger));
+  const n = BigInt(text);
+  if (n > LLONG_MAX || n < -LLONG_MAX - 1n) throw new RedisReplyError(reply.error(RedisText.notInteger));
+  return n;
 }
 
 /** An absolute expiry in ms, or a relative TTL in ms (from the entry time), as write fields. */

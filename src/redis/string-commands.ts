@@ -7,7 +7,7 @@
  * the key.
  */
 import { ConcordErrorCode as Code } from '../common/error-codes.js';
-import { CommandFlag, type CommandCall, type CommandTable, parseRedisInteger, reply, type Reply } from '../resp/index.js';
+import { CommandFlag, type CommandCall, type CommandTable, reply, type Reply } from '../resp/index.js';
 import type { KeyValue } from '../protocol/index.js';
 import type { RedisBackend } from './backend.js';
 import { ConnectionSession } from './connection-session.js';
@@ -15,6 +15,7 @@ import { codeOf, RedisReplyError, RedisText, toRedisReply } from './redis-errors
 import { globMatch } from './glob.js';
 import { integerOf as integerArg, KEEP_VALUE, parseSetExpiry, type CasDecision, type WriteExpiry } from './expiry.js';
 import { registerExpireCommands } from './expire-commands.js';
+import { registerMultiKeyCommands } from './multikey-commands.js';
 
 /** How often a compare-and-set command tries again after losing a race, before it reports a conflict. */
 export const CAS_ATTEMPTS_MAX = 1_000;
@@ -108,15 +109,13 @@ export class RedisCommands {
         return toRedisReply(error);
       }
     };
-    return registerExpireCommands(table, this)
+    return registerMultiKeyCommands(registerExpireCommands(table, this), this)
       .register('get', h(async ({ args }, s) => reply.bulkOrNull((await this.get(s, args[1]!, true))?.value)))
       .register('set', h((call, s) => this.set(call, s)))
       .register('setnx', h(async ({ args }, s) => reply.integer((await this.setIfAbsent(s, args[1]!, args[2]!)) ? 1 : 0)))
       .register('getset', h(async ({ args }, s) => reply.bulkOrNull(await this.swap(s, args[1]!, args[2]!))))
       .register('getdel', h(async ({ args }, s) => reply.bulkOrNull(await this.getDel(s, args[1]!))))
       .register('mget', h(async ({ args }, s) => reply.array(await Promise.all(args.slice(1).map(async (k) => reply.bulkOrNull((await this.get(s, k, true))?.value))))))
-      .register('del', h(async ({ args }, s) => reply.integer(await this.del(s, args.slice(1)))))
-      .register('unlink', h(async ({ args }, s) => reply.integer(await this.del(s, args.slice(1)))))
       .register('exists', h(async ({ args }, s) => reply.integer((await Promise.all(args.slice(1).map((k) => this.get(s, k, true)))).filter((e) => e !== null).length)))
       .register('type', h(async ({ args }, s) => reply.simple((await this.get(s, args[1]!, true)) === null ? 'none' : 'string')))
       .register('strlen', h(async ({ args }, s) => reply.integer((await this.get(s, args[1]!, true))?.value.length ?? 0)))
@@ -241,14 +240,6 @@ export class RedisCommands {
 
   private getDel(s: ConnectionSession, key: Buffer): Promise<Uint8Array | null> {
     return this.cas(s, key, (old) => ({ value: old === null ? undefined : null, result: old?.value ?? null }));
-  }
-
-  private del(s: ConnectionSession, keys: readonly Buffer[]): Promise<number> {
-    return s.serialize(async () => {
-      let deleted = 0;
-      for (const key of keys) if ((await s.writeNow('kv.delete', { key })).deleted) deleted++;
-      return deleted;
-    });
   }
 
   /**

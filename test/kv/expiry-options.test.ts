@@ -128,3 +128,22 @@ test("a write at an entry time past the key's own TTL treats the key as absent, 
   assert.equal(d.sm.get(b('t'))!.version, 1, 'a txn put re-creates it too');
   assert.deepEqual(d.sm.dueExpiries(d.nowMs, 10).keys, [], 'neither is in the TTL index any more');
 });
+
+test("a transaction's compares and delete counts see a key whose own TTL passed by the entry's time as missing", () => {
+  const d = new Driver();
+  d.run({ kind: CommandKind.Put, key: b('gone'), value: b('1'), ttlMs: 100 });
+  d.put('here', '1');
+  d.nowMs += 100;
+  const result = d.run({
+    kind: CommandKind.Txn,
+    compare: [{ key: b('gone'), target: 'version', op: '=', version: 0 }],
+    success: [
+      { type: TxnOpType.Delete, key: b('gone') },
+      { type: TxnOpType.Delete, key: b('here') },
+    ],
+    failure: [],
+  });
+  assert.equal(result.kind, ResultKind.Txn);
+  assert.equal((result as { succeeded: boolean }).succeeded, true, 'RENAMENX onto an expired key');
+  assert.deepEqual((result as { results: readonly unknown[] }).results, [{ type: 'delete', deleted: 0 }, { type: 'delete', deleted: 1 }]);
+});

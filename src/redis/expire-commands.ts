@@ -12,7 +12,7 @@
  */
 import { type CommandCall, type CommandTable, reply, type Reply } from '../resp/index.js';
 import type { KeyValue } from '../protocol/index.js';
-import type { ConnectionSession } from './connection-session.js';
+import type { KvSession } from './kv-session.js';
 import { expiryFields, KEEP_VALUE, parseExpireTime, parseSetExpiry, type CasDecision, type WriteExpiry } from './expiry.js';
 import { RedisText, toRedisReply } from './redis-errors.js';
 import type { RedisCommands } from './string-commands.js';
@@ -59,13 +59,7 @@ function conditionHolds(condition: ExpireCondition, current: number, newAtMs: bi
 
 export function registerExpireCommands(table: CommandTable, commands: RedisCommands): CommandTable {
   const clock = (): number => commands.nowMs();
-  const h = (fn: (call: CommandCall, s: ConnectionSession) => Promise<Reply>) => async (call: CommandCall) => {
-    try {
-      return await fn(call, commands.sessionOf(call.connection.id));
-    } catch (error) {
-      return toRedisReply(error);
-    }
-  };
+  const h = commands.handler.bind(commands);
 
   const setWithTtl = (unit: 'EX' | 'PX', command: string) =>
     h(async ({ args }, s) => {
@@ -126,7 +120,7 @@ export function registerExpireCommands(table: CommandTable, commands: RedisComma
 }
 
 /** GETEX key [EX|PX|EXAT|PXAT n|PERSIST]: the value, and the TTL changed as the option says. */
-async function getEx({ args }: CommandCall, s: ConnectionSession, commands: RedisCommands, nowMs: number): Promise<Reply> {
+async function getEx({ args }: CommandCall, s: KvSession, commands: RedisCommands, nowMs: number): Promise<Reply> {
   let unit: string | null = null;
   let amount: Buffer | null = null;
   let persist = false;

@@ -10,7 +10,7 @@
  */
 import type { WireCompare, WireTxnOp } from '../protocol/index.js';
 import { type CommandCall, type CommandTable, reply, type Reply } from '../resp/index.js';
-import type { ConnectionSession } from './connection-session.js';
+import type { KvSession } from './kv-session.js';
 import { RedisText, toRedisReply } from './redis-errors.js';
 import { CAS_ATTEMPTS_MAX, type RedisCommands } from './string-commands.js';
 
@@ -18,13 +18,7 @@ const modRevisionIs = (key: Uint8Array, modRevision: number): WireCompare => ({ 
 const absent = (key: Uint8Array): WireCompare => ({ key, target: 'version', op: '=', version: 0 });
 
 export function registerMultiKeyCommands(table: CommandTable, commands: RedisCommands): CommandTable {
-  const h = (fn: (call: CommandCall, s: ConnectionSession) => Promise<Reply>) => async (call: CommandCall) => {
-    try {
-      return await fn(call, commands.sessionOf(call.connection.id));
-    } catch (error) {
-      return toRedisReply(error);
-    }
-  };
+  const h = commands.handler.bind(commands);
   const pairs = (args: readonly Buffer[]): WireTxnOp[] => {
     const ops: WireTxnOp[] = [];
     for (let i = 1; i + 1 < args.length; i += 2) ops.push({ type: 'put', key: args[i]!, value: args[i + 1]! });
@@ -50,7 +44,7 @@ export function registerMultiKeyCommands(table: CommandTable, commands: RedisCom
 }
 
 /** DEL/UNLINK: one delete, or one transaction for several keys; the number of keys that existed. */
-function deleteKeys(s: ConnectionSession, keys: readonly Buffer[]): Promise<number> {
+function deleteKeys(s: KvSession, keys: readonly Buffer[]): Promise<number> {
   return s.serialize(async () => {
     if (keys.length === 1) return (await s.writeNow('kv.delete', { key: keys[0]! })).deleted ? 1 : 0;
     // A key named twice counts once, as in Redis (the second delete finds nothing).
@@ -59,7 +53,7 @@ function deleteKeys(s: ConnectionSession, keys: readonly Buffer[]): Promise<numb
   });
 }
 
-async function rename(commands: RedisCommands, s: ConnectionSession, from: Buffer, to: Buffer, onlyIfAbsent: boolean): Promise<Reply> {
+async function rename(commands: RedisCommands, s: KvSession, from: Buffer, to: Buffer, onlyIfAbsent: boolean): Promise<Reply> {
   return s.serialize(async () => {
     for (let attempt = 1; ; attempt++) {
       const source = await commands.get(s, from, false);

@@ -11,11 +11,13 @@ import { CommandFlag, type CommandCall, type CommandTable, reply, type Reply } f
 import type { KeyValue } from '../protocol/index.js';
 import type { RedisBackend } from './backend.js';
 import { ConnectionSession } from './connection-session.js';
+import type { KvSession } from './kv-session.js';
 import { codeOf, RedisReplyError, RedisText, toRedisReply } from './redis-errors.js';
 import { globMatch } from './glob.js';
 import { integerOf as integerArg, KEEP_VALUE, parseSetExpiry, type CasDecision, type WriteExpiry } from './expiry.js';
 import { registerExpireCommands } from './expire-commands.js';
 import { registerMultiKeyCommands } from './multikey-commands.js';
+import { Transactions } from './multi.js';
 
 /** How often a compare-and-set command tries again after losing a race, before it reports a conflict. */
 export const CAS_ATTEMPTS_MAX = 1_000;
@@ -63,6 +65,8 @@ function formatFloat(n: number): string {
 
 export class RedisCommands {
   private readonly sessions = new Map<number, ConnectionSession>();
+  private readonly overlays = new Map<number, KvSession>();
+  private readonly transactions = new Transactions(this);
   private readonly cursors = new Map<string, Buffer>();
   /**
    * Per-key queues of this member's read-modify-write commands: fifty
@@ -76,8 +80,37 @@ export class RedisCommands {
 
   constructor(private readonly backend: RedisBackend) {}
 
-  /** The session of a connection, created on first use. */
-  sessionOf(connectionId: number): ConnectionSession {
+  /**
+   * The session a connection's commands run on: while its EXEC runs, the
+   * transaction's overlay (multi.ts), else its Concord session.
+   */
+  sessionOf(connectionId: number): KvSession {
+    return this.overlays.get(connectionId) ?? this.liveSessionOf(connectionId);
+  }
+
+  /** Runs `body` with the connection's commands on `overlay` (EXEC: the queued commands' handlers). */
+  async withOverlay<T>(connectionId: number, overlay: KvSession, body: () => Promise<T>): Promise<T> {
+    this.overlays.set(connectionId, overlay);
+    try {
+      return await body();
+    } finally {
+      this.overlays.delete(connectionId);
+    }
+  }
+
+  /** A handler over the connection's session; a thrown error becomes its Redis reply. */
+  handler(fn: (call: CommandCall, s: KvSession) => Promise<Reply>): (call: CommandCall) => Promise<Reply> {
+    return async (call) => {
+      try {
+        return await fn(call, this.sessionOf(call.connection.id));
+      } catch (error) {
+        return toRedisReply(error);
+      }
+    };
+  }
+
+  /** The connection's Concord session, created on first use. */
+  liveSessionOf(connectionId: number): ConnectionSession {
     let session = this.sessions.get(connectionId);
     if (session === undefined) {
       session = new ConnectionSession(connectionId, this.backend);
@@ -90,6 +123,7 @@ export class RedisCommands {
   closeConnection(connectionId: number): void {
     this.sessions.get(connectionId)?.close();
     this.sessions.delete(connectionId);
+    this.transactions.forget(connectionId);
   }
 
   /** This member's view of the entry clock, which key TTLs are on (it follows the leader's wall clock within a margin). */
@@ -102,14 +136,8 @@ export class RedisCommands {
   }
 
   register(table: CommandTable): CommandTable {
-    const h = (fn: (call: CommandCall, s: ConnectionSession) => Promise<Reply>) => async (call: CommandCall) => {
-      try {
-        return await fn(call, this.sessionOf(call.connection.id));
-      } catch (error) {
-        return toRedisReply(error);
-      }
-    };
-    return registerMultiKeyCommands(registerExpireCommands(table, this), this)
+    const h = (fn: (call: CommandCall, s: KvSession) => Promise<Reply>) => this.handler(fn);
+    return this.transactions.register(registerMultiKeyCommands(registerExpireCommands(table, this), this))
       .register('get', h(async ({ args }, s) => reply.bulkOrNull((await this.get(s, args[1]!, true))?.value)))
       .register('set', h((call, s) => this.set(call, s)))
       .register('setnx', h(async ({ args }, s) => reply.integer((await this.setIfAbsent(s, args[1]!, args[2]!)) ? 1 : 0)))
@@ -142,7 +170,7 @@ export class RedisCommands {
   // ------------------------------------------------------------------ building blocks
 
   /** The key's entry (null: missing or expired); `waitForWrites`: after this connection's earlier writes (outside a serialized body). */
-  async get(s: ConnectionSession, key: Buffer, waitForWrites: boolean): Promise<KeyValue | null> {
+  async get(s: KvSession, key: Buffer, waitForWrites: boolean): Promise<KeyValue | null> {
     const request = { key, consistency: 'linearizable' as const };
     return (waitForWrites ? await s.read('kv.get', request) : await s.readNow('kv.get', request)).kv;
   }
@@ -152,7 +180,7 @@ export class RedisCommands {
    * value (write it), null (delete it) or undefined (leave it); the write is
    * conditional on the modRevision read, so a concurrent writer makes it try again.
    */
-  cas<T>(s: ConnectionSession, key: Buffer, decide: (old: KeyValue | null) => CasDecision<T>): Promise<T> {
+  cas<T>(s: KvSession, key: Buffer, decide: (old: KeyValue | null) => CasDecision<T>): Promise<T> {
     return s.serialize(() => this.queuedOnKey(key, () => this.casLoop(s, key, decide)));
   }
 
@@ -168,7 +196,7 @@ export class RedisCommands {
     return run;
   }
 
-  private async casLoop<T>(s: ConnectionSession, key: Buffer, decide: (old: KeyValue | null) => CasDecision<T>): Promise<T> {
+  private async casLoop<T>(s: KvSession, key: Buffer, decide: (old: KeyValue | null) => CasDecision<T>): Promise<T> {
     {
       for (let attempt = 1; ; attempt++) {
         const old = await this.get(s, key, false);
@@ -191,7 +219,7 @@ export class RedisCommands {
     }
   }
 
-  private modify(s: ConnectionSession, key: Buffer, next: (old: Uint8Array | undefined) => Uint8Array): Promise<Uint8Array> {
+  private modify(s: KvSession, key: Buffer, next: (old: Uint8Array | undefined) => Uint8Array): Promise<Uint8Array> {
     // INCR, APPEND and SETRANGE change the value in place: the key keeps its TTL (as in Redis).
     return this.cas(s, key, (old) => {
       const value = next(old?.value);
@@ -200,7 +228,7 @@ export class RedisCommands {
     });
   }
 
-  private async incrBy(s: ConnectionSession, key: Buffer, by: bigint): Promise<bigint> {
+  private async incrBy(s: KvSession, key: Buffer, by: bigint): Promise<bigint> {
     let out = 0n;
     await this.modify(s, key, (old) => {
       const n = storedInteger(old) + by;
@@ -211,7 +239,7 @@ export class RedisCommands {
     return out;
   }
 
-  private async incrByFloat(s: ConnectionSession, key: Buffer, byText: string): Promise<string> {
+  private async incrByFloat(s: KvSession, key: Buffer, byText: string): Promise<string> {
     const by = floatOf(byText, RedisText.notFloat);
     const value = await this.modify(s, key, (old) => {
       const current = old === undefined ? 0 : floatOf(Buffer.from(old).toString('latin1'), RedisText.notFloat);
@@ -222,7 +250,7 @@ export class RedisCommands {
     return Buffer.from(value).toString('latin1');
   }
 
-  async setIfAbsent(s: ConnectionSession, key: Buffer, value: Buffer, expiry: WriteExpiry = {}): Promise<boolean> {
+  async setIfAbsent(s: KvSession, key: Buffer, value: Buffer, expiry: WriteExpiry = {}): Promise<boolean> {
     return s.serialize(async () => {
       try {
         await s.writeNow('kv.put', { key, value, expectedVersion: 0, ...expiry });
@@ -234,11 +262,11 @@ export class RedisCommands {
     });
   }
 
-  private swap(s: ConnectionSession, key: Buffer, value: Buffer): Promise<Uint8Array | null> {
+  private swap(s: KvSession, key: Buffer, value: Buffer): Promise<Uint8Array | null> {
     return this.cas(s, key, (old) => ({ value, result: old?.value ?? null }));
   }
 
-  private getDel(s: ConnectionSession, key: Buffer): Promise<Uint8Array | null> {
+  private getDel(s: KvSession, key: Buffer): Promise<Uint8Array | null> {
     return this.cas(s, key, (old) => ({ value: old === null ? undefined : null, result: old?.value ?? null }));
   }
 
@@ -247,7 +275,7 @@ export class RedisCommands {
    * as Valkey's: set only when the current value equals v). A relative TTL runs from the
    * leader's entry time; an absolute one is kept as given.
    */
-  private async set({ args }: CommandCall, s: ConnectionSession): Promise<Reply> {
+  private async set({ args }: CommandCall, s: KvSession): Promise<Reply> {
     const key = args[1]!;
     const value = args[2]!;
     let nx = false;
@@ -292,7 +320,7 @@ export class RedisCommands {
     });
   }
 
-  private async setRange({ args }: CommandCall, s: ConnectionSession): Promise<Reply> {
+  private async setRange({ args }: CommandCall, s: KvSession): Promise<Reply> {
     const offset = integerArg(args[2]!);
     if (offset < 0n) return reply.error(RedisText.offsetOutOfRange);
     const patch = args[3]!;
@@ -309,7 +337,7 @@ export class RedisCommands {
   }
 
   /** Every key in order (KEYS, DBSIZE), read page by page after this connection's writes. */
-  private async allKeys(s: ConnectionSession, pattern: Buffer | null): Promise<Buffer[]> {
+  private async allKeys(s: KvSession, pattern: Buffer | null): Promise<Buffer[]> {
     const out: Buffer[] = [];
     let after: Uint8Array | null = null;
     for (;;) {
@@ -328,7 +356,7 @@ export class RedisCommands {
    * key present for the whole scan is returned exactly once. The cursor names
    * the last key returned (kept here, bounded: SCAN_CURSORS_MAX).
    */
-  private async scan({ args }: CommandCall, s: ConnectionSession): Promise<Reply> {
+  private async scan({ args }: CommandCall, s: KvSession): Promise<Reply> {
     const cursorText = args[1]!.toString('latin1');
     if (!/^\d+$/.test(cursorText)) return reply.error(RedisText.invalidCursor);
     let count = 10;
@@ -365,7 +393,7 @@ export class RedisCommands {
   }
 
   /** FLUSHDB/FLUSHALL: every key deleted through the log, one delete per key (not one atomic step). */
-  private flush(s: ConnectionSession): Promise<Reply> {
+  private flush(s: KvSession): Promise<Reply> {
     return s.serialize(async () => {
       for (;;) {
         const page = await s.readNow('kv.scan', { limit: SCAN_PAGE_KEYS, consistency: 'linearizable' });

@@ -14,7 +14,7 @@ export function setup(kv = new FakeKv()) {
   });
   const state = newConnectionState(1, false);
   const exec = async (...args: string[]): Promise<Reply> => {
-    const found = table.lookup(args.map((a) => Buffer.from(a)));
+    const found = table.lookup(args.map((a) => Buffer.from(a)), state);
     if (found.kind !== 'found') return found.reply;
     return found.entry.handler({ args: args.map((a) => Buffer.from(a)), spec: found.entry.spec, connection: state, services: { identity: defaultIdentity, authRequired: false } });
   };

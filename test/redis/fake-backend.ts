@@ -91,6 +91,9 @@ export class FakeKv {
         const items = page.map((k) => ({ key: Buffer.from(k, 'latin1'), ...this.store.get(k)! }));
         return { header: this.header(), items, next: keys.length > page.length ? Buffer.from(page[page.length - 1]!, 'latin1') : null };
       }
+      case 'kv.txn':
+        // A read-only transaction (EXEC without writes) comes without a session, as the server allows.
+        return request.session === undefined ? this.txn(request) : this.write(method, request);
       default:
         return this.write(method, request);
     }
@@ -149,9 +152,13 @@ export class FakeKv {
       if (c.target === 'value') return e !== undefined && e.value.equals(Buffer.from(c.value));
       return ((e as any)?.[c.target] ?? 0) === c[c.target];
     };
-    const succeeded = request.compare.every(holds);
     this.revision++;
-    const results = (succeeded ? request.success : request.failure).map((op: any) => {
+    const run = (body: any): { succeeded: boolean; results: unknown[] } => {
+      const succeeded = body.compare.every(holds);
+      return { succeeded, results: (succeeded ? body.success : body.failure).map(runOp) };
+    };
+    const runOp = (op: any): unknown => {
+      if (op.type === 'txn') return { type: 'txn', ...run(op) };
       const key = Buffer.from(op.key).toString('latin1');
       const old = this.live(key);
       if (op.type === 'get') return { type: 'get', kv: old === undefined ? null : { key: op.key, ...old } };
@@ -163,7 +170,8 @@ export class FakeKv {
       const entry = this.written(old, op);
       this.store.set(key, entry);
       return { type: op.type, version: entry.version, createRevision: entry.createRevision, modRevision: entry.modRevision };
-    });
+    };
+    const { succeeded, results } = run(request);
     this.applied++;
     return { header: this.header(), succeeded, revision: this.revision, results };
   }

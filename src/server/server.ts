@@ -369,6 +369,7 @@ export async function startServer(config: ServerConfig, logger?: Logger, options
             valueBytesMax: config.valueBytesMax,
             keyspace: () => ({ keys: kv.keyCount, expires: kv.keyTtlCount }),
             entryTimeMs: () => replica.readTimeMs(),
+            authEnabled: () => kv.auth.enabled,
             ...(clientTlsOptions(config).tls !== undefined ? { tls: clientTlsOptions(config).tls! } : {}),
             logger: log,
           });

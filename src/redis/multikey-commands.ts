@@ -19,10 +19,15 @@ const absent = (key: Uint8Array): WireCompare => ({ key, target: 'version', op: 
 
 export function registerMultiKeyCommands(table: CommandTable, commands: RedisCommands): CommandTable {
   const h = commands.handler.bind(commands);
+  // A key named twice takes its last value (as in Redis): one op per key keeps a long MSET within txnOpsMax.
   const pairs = (args: readonly Buffer[]): WireTxnOp[] => {
-    const ops: WireTxnOp[] = [];
-    for (let i = 1; i + 1 < args.length; i += 2) ops.push({ type: 'put', key: args[i]!, value: args[i + 1]! });
-    return ops;
+    const last = new Map<string, WireTxnOp>();
+    for (let i = 1; i + 1 < args.length; i += 2) {
+      const id = args[i]!.toString('latin1');
+      last.delete(id);
+      last.set(id, { type: 'put', key: args[i]!, value: args[i + 1]! });
+    }
+    return [...last.values()];
   };
   const wrongArgs = (name: string): Reply => reply.error(`ERR wrong number of arguments for '${name}' command`);
   return table

@@ -133,12 +133,11 @@ export type LookupInterceptor = (args: readonly Buffer[], connection: Connection
 
 export class CommandTable {
   private readonly slots = new Map<string, Slot>();
-  private interceptor: LookupInterceptor | null = null;
+  private readonly interceptors: LookupInterceptor[] = [];
 
-  /** Installs the one interceptor (src/redis/multi.ts); lookups that name a connection go through it. */
+  /** Adds an interceptor (MULTI's queue, command statistics); lookups that name a connection go through each, in order. */
   intercept(interceptor: LookupInterceptor): this {
-    assert(this.interceptor === null, 'one lookup interceptor per table');
-    this.interceptor = interceptor;
+    this.interceptors.push(interceptor);
     return this;
   }
 
@@ -197,8 +196,9 @@ export class CommandTable {
    * connection, the interceptor (if any) has the last word.
    */
   lookup(args: readonly Buffer[], connection?: ConnectionState): CommandLookup {
-    const found = this.find(args);
-    return connection === undefined || this.interceptor === null ? found : this.interceptor(args, connection, found);
+    let found = this.find(args);
+    if (connection !== undefined) for (const interceptor of this.interceptors) found = interceptor(args, connection, found);
+    return found;
   }
 
   private find(args: readonly Buffer[]): CommandLookup {

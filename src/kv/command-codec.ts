@@ -13,8 +13,9 @@
  * checked at auth revision 0.
  *
  * Writes (put=1, update=2, delete=3): u8 flags (bit 0 session, bit 1
- * expectedVersion, bit 2 expectedModRevision, bit 3 lease, bit 4 ttlMs;
- * the last two for put and update only), then the present ones in that
+ * expectedVersion, bit 2 expectedModRevision, bit 3 lease, bit 4 ttlMs,
+ * bit 5 expiresAtMs, bit 6 keepTtl, bit 7 keepValue; bits 3-6 for put and
+ * update only, bit 7 for update only), then the present ones in that
  * order (session = sessionId, seq, ackedSeq), then the key and, for put and
  * update, the value, each as varint length + bytes. openSession=4: ttlMs.
  * closeSession=5, keepAlive=6: sessionId. noop=7: nothing. compact=10: revision. auth=8: the
@@ -89,8 +90,10 @@ const Tag = {
   Compact: 10,
 } as const;
 
-const Flag = { Session: 1, ExpectedVersion: 2, ExpectedModRevision: 4, Lease: 8, KeyTtl: 16 } as const;
-const FLAGS_KNOWN = Flag.Session | Flag.ExpectedVersion | Flag.ExpectedModRevision | Flag.Lease | Flag.KeyTtl;
+const Flag = { Session: 1, ExpectedVersion: 2, ExpectedModRevision: 4, Lease: 8, KeyTtl: 16, ExpiresAt: 32, KeepTtl: 64, KeepValue: 128 } as const;
+const FLAGS_KNOWN = Flag.Session | Flag.ExpectedVersion | Flag.ExpectedModRevision | Flag.Lease | Flag.KeyTtl | Flag.ExpiresAt | Flag.KeepTtl | Flag.KeepValue;
+/** The flags a delete may not carry. */
+const EXPIRY_FLAGS = Flag.Lease | Flag.KeyTtl | Flag.ExpiresAt | Flag.KeepTtl | Flag.KeepValue;
 
 const tagOf: Record<Command['kind'], number> = {
   [CommandKind.Put]: Tag.Put,
@@ -113,6 +116,13 @@ function leaseOf(c: WriteCommand): number {
 function keyTtlOf(c: WriteCommand): number {
   return c.kind === CommandKind.Delete ? 0 : (c.ttlMs ?? 0);
 }
+function expiresAtOf(c: WriteCommand): number {
+  return c.kind === CommandKind.Delete ? 0 : (c.expiresAtMs ?? 0);
+}
+function keepFlags(c: WriteCommand): number {
+  if (c.kind === CommandKind.Delete) return 0;
+  return (c.keepTtl === true ? Flag.KeepTtl : 0) | (c.kind === CommandKind.Update && c.keepValue === true ? Flag.KeepValue : 0);
+}
 
 function writeFlags(c: WriteCommand): number {
   return (
@@ -120,7 +130,9 @@ function writeFlags(c: WriteCommand): number {
     (c.expectedVersion !== undefined ? Flag.ExpectedVersion : 0) |
     (c.expectedModRevision !== undefined ? Flag.ExpectedModRevision : 0) |
     (leaseOf(c) !== 0 ? Flag.Lease : 0) |
-    (keyTtlOf(c) !== 0 ? Flag.KeyTtl : 0)
+    (keyTtlOf(c) !== 0 ? Flag.KeyTtl : 0) |
+    (expiresAtOf(c) !== 0 ? Flag.ExpiresAt : 0) |
+    keepFlags(c)
   );
 }
 
@@ -140,6 +152,7 @@ function encodedBytes(command: Command, leaderTimeMs: number): number {
       if (command.expectedModRevision !== undefined) n += varintBytes(command.expectedModRevision);
       if (leaseOf(command) !== 0) n += varintBytes(leaseOf(command));
       if (keyTtlOf(command) !== 0) n += varintBytes(keyTtlOf(command));
+      if (expiresAtOf(command) !== 0) n += varintBytes(expiresAtOf(command));
       n += varintBytes(command.key.length) + command.key.length;
       if (command.kind !== CommandKind.Delete) n += varintBytes(command.value.length) + command.value.length;
       return n;
@@ -265,6 +278,7 @@ export function encodeCommand(command: Command, leaderTimeMs: number, headroomBy
       if (command.expectedModRevision !== undefined) pos = putVarint(buf, pos, command.expectedModRevision);
       if (leaseOf(command) !== 0) pos = putVarint(buf, pos, leaseOf(command));
       if (keyTtlOf(command) !== 0) pos = putVarint(buf, pos, keyTtlOf(command));
+      if (expiresAtOf(command) !== 0) pos = putVarint(buf, pos, expiresAtOf(command));
       pos = putBytes(buf, pos, command.key);
       if (command.kind !== CommandKind.Delete) pos = putBytes(buf, pos, command.value);
       break;
@@ -297,6 +311,9 @@ interface MutableWriteCommand {
   expectedModRevision?: number;
   lease?: number;
   ttlMs?: number;
+  expiresAtMs?: number;
+  keepTtl?: boolean;
+  keepValue?: boolean;
 }
 
 function fail(reason: string): never {
@@ -348,6 +365,10 @@ export class CommandFields {
   /** Put and update: the lease to attach (0: none) and the key's own TTL (0: none). */
   lease = 0;
   keyTtlMs = 0;
+  /** Put and update: the key's absolute expiry (0: none), and whether it keeps its expiry or (update) its value. */
+  keyExpiresAtMs = 0;
+  keepTtl = false;
+  keepValue = false;
   keyStart = 0;
   keyEnd = 0;
   /** Put and update only. */
@@ -451,9 +472,14 @@ export function readCommand(data: Uint8Array, f: CommandFields): void {
       if (f.hasExpectedVersion) f.expectedVersion = readVarint(f);
       f.hasExpectedModRevision = (flags & Flag.ExpectedModRevision) !== 0;
       if (f.hasExpectedModRevision) f.expectedModRevision = readVarint(f);
-      if ((flags & (Flag.Lease | Flag.KeyTtl)) !== 0 && tag === Tag.Delete) fail('a delete carries no lease or TTL');
+      if ((flags & EXPIRY_FLAGS) !== 0 && tag === Tag.Delete) fail('a delete carries no lease or TTL');
+      if ((flags & Flag.KeepValue) !== 0 && tag !== Tag.Update) fail('only an update keeps the value');
       f.lease = (flags & Flag.Lease) !== 0 ? readVarint(f) : 0;
       f.keyTtlMs = (flags & Flag.KeyTtl) !== 0 ? readVarint(f) : 0;
+      f.keyExpiresAtMs = (flags & Flag.ExpiresAt) !== 0 ? readVarint(f) : 0;
+      f.keepTtl = (flags & Flag.KeepTtl) !== 0;
+      f.keepValue = (flags & Flag.KeepValue) !== 0;
+      if ((flags & Flag.ExpiresAt) !== 0 && f.keyExpiresAtMs === 0) fail('expiresAt flag with time 0');
       // Present means non-zero: each command has one encoding.
       if ((flags & Flag.Lease) !== 0 && f.lease === 0) fail('lease flag with lease 0');
       if ((flags & Flag.KeyTtl) !== 0 && f.keyTtlMs === 0) fail('ttl flag with ttl 0');
@@ -548,6 +574,9 @@ export function decodeCommand(data: Uint8Array): CommandEnvelope {
       if (f.hasExpectedModRevision) write.expectedModRevision = f.expectedModRevision;
       if (f.lease !== 0) write.lease = f.lease;
       if (f.keyTtlMs !== 0) write.ttlMs = f.keyTtlMs;
+      if (f.keyExpiresAtMs !== 0) write.expiresAtMs = f.keyExpiresAtMs;
+      if (f.keepTtl) write.keepTtl = true;
+      if (f.keepValue) write.keepValue = true;
       command = write as unknown as WriteCommand;
       break;
     }

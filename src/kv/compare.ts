@@ -96,11 +96,21 @@ export function compareEntry(c: TxnCompare, entry: StoredEntry | undefined): boo
   return holds(c.op, actual < wanted ? -1 : actual > wanted ? 1 : 0);
 }
 
-/** Whether `c` holds in `tree` (every existing key of its range; a missing key or an empty range as described above). */
-export function compareHolds(tree: KeyTree, c: TxnCompare): boolean {
+/** Whether a key's own TTL has passed by entry time `nowMs` (0: no time given, nothing has). */
+export function ownTtlPassed(entry: StoredEntry, nowMs: number): boolean {
+  return nowMs > 0 && entry.expiresAtMs !== 0 && entry.expiresAtMs <= nowMs;
+}
+
+/**
+ * Whether `c` holds in `tree` (every existing key of its range; a missing key or an empty range as
+ * described above). With `nowMs` (a transaction's entry time), a key whose own TTL has passed is
+ * missing, as reads and writes see it.
+ */
+export function compareHolds(tree: KeyTree, c: TxnCompare, nowMs = 0): boolean {
   let seen = false;
   let ok = true;
   forEachInBounds(tree, boundsOf(c), (entry) => {
+    if (ownTtlPassed(entry, nowMs)) return true;
     seen = true;
     ok = compareEntry(c, entry);
     return ok;

@@ -11,7 +11,7 @@ import { StoredEntry, type KeyTree } from './key-tree.js';
 import type { KvOptions } from './options.js';
 import type { LeaseTable } from './leases.js';
 import { CommandKind, ResultKind, type ApplyResult, type ErrorResult, type WriteCommand } from './types.js';
-import { expiryProblem, keyLengthProblem, sessionFieldsProblem, valueLengthProblem } from './validate.js';
+import { expiryProblem, keepValueProblem, keyLengthProblem, sessionFieldsProblem, valueLengthProblem } from './validate.js';
 
 /** The value of every empty put: a view of length 0 would still pin its entry's buffer. */
 export const EMPTY_VALUE = new Uint8Array(0);
@@ -56,7 +56,24 @@ export class PendingWrite {
   /** Put and update: the lease to attach and the key's own TTL (0: none); the state machine sets expiresAtMs from the TTL. */
   lease = 0;
   keyTtlMs = 0;
+  /** The absolute expiry the command gave (0: none); `expiresAtMs` is what the entry gets. */
+  keyExpiresAtMs = 0;
   expiresAtMs = 0;
+  /** Keep an existing key's lease and expiry (KEEPTTL) / its value (an update that changes only the expiry). */
+  keepTtl = false;
+  keepValue = false;
+  /** The entry's time: a key whose own TTL has passed by then is written as if absent (see liveAt). */
+  nowMs = 0;
+}
+
+/**
+ * The entry as a write at entry time `nowMs` sees it: a key whose own TTL has
+ * passed is absent (reads already hide it; the leader's expiry entry deletes
+ * it later), so a conditional write or an update treats it as missing and a
+ * put re-creates it at version 1, as Redis does with an expired key.
+ */
+function liveAt(existing: StoredEntry | undefined, nowMs: number): StoredEntry | undefined {
+  return existing !== undefined && existing.expiresAtMs !== 0 && existing.expiresAtMs <= nowMs ? undefined : existing;
 }
 
 export function errorResult(error: KvError): ErrorResult {
@@ -96,14 +113,18 @@ export class KeyWrites {
     w.expectedModRevision = f.hasExpectedModRevision ? f.expectedModRevision : ABSENT;
     w.lease = f.lease;
     w.keyTtlMs = f.keyTtlMs;
+    w.keyExpiresAtMs = f.keyExpiresAtMs;
     w.expiresAtMs = 0;
+    w.keepTtl = f.keepTtl;
+    w.keepValue = f.keepValue;
     // Decoded integers are non-negative safe integers, so the conditions are always valid here.
     const isDelete = w.kind === CommandKind.Delete;
     const valueBytes = f.valueEnd - f.valueStart;
     w.problem =
       keyLengthProblem(f.keyEnd - f.keyStart, this.options) ??
       (isDelete ? null : valueLengthProblem(valueBytes, this.options)) ??
-      expiryProblem(f.lease, f.keyTtlMs);
+      expiryProblem(f.lease, f.keyTtlMs, f.keyExpiresAtMs, f.keepTtl) ??
+      keepValueProblem(f.kind, f.keepValue, valueBytes);
     if (w.problem !== null) return w;
     w.key = binaryStringFromBytes(f.bytes, f.keyStart, f.keyEnd);
     w.value = isDelete || valueBytes === 0 ? EMPTY_VALUE : storedValue(f.bytes, f.valueStart, f.valueEnd);
@@ -143,7 +164,7 @@ export class KeyWrites {
       leases.replaced(undefined, created);
       return { kind: ResultKind.Write, version: 1, createRevision: revision, modRevision: revision };
     }
-    const existing = tree.get(w.key);
+    const existing = liveAt(tree.get(w.key), w.nowMs);
     if (conditionFails(w, existing)) return errorResult(versionMismatch(w, existing));
     if (existing === undefined) return { kind: ResultKind.Delete, deleted: false, revision: revision - 1 };
     tree.delete(existing.keyString);
@@ -157,14 +178,37 @@ export class KeyWrites {
    * never changed in place: a snapshot's clone may still share the old one
    * (editRange copies shared tree nodes on the way down, like set).
    */
-  private readonly overwriteExisting = (_key: BinaryString, existing: StoredEntry): { value?: StoredEntry } | undefined => {
+  private readonly overwriteExisting = (_key: BinaryString, stored: StoredEntry): { value?: StoredEntry } | undefined => {
     const { write: w, revision } = this.overwrite;
+    const existing = liveAt(stored, w!.nowMs);
     if (conditionFails(w!, existing)) {
       this.overwrite.result = errorResult(versionMismatch(w!, existing));
       return undefined;
     }
-    // A write without a lease detaches the key from its lease, and one without a TTL clears it (etcd, Redis).
-    const entry = new StoredEntry(existing.keyString, w!.value, existing.version + 1, existing.createRevision, revision, w!.lease, w!.expiresAtMs);
+    if (existing === undefined) {
+      // An expired key: an update finds nothing; a put replaces it with a new key.
+      if (w!.kind === CommandKind.Update) {
+        this.overwrite.result = errorResult(new KeyNotFoundError({ key: bytesFromBinaryString(w!.key) }));
+        return undefined;
+      }
+      const created = new StoredEntry(stored.keyString, w!.value, 1, revision, revision, w!.lease, w!.expiresAtMs);
+      this.leases().replaced(stored, created);
+      this.overwrite.result = { kind: ResultKind.Write, version: 1, createRevision: revision, modRevision: revision };
+      this.overwrite.edit.value = created;
+      return this.overwrite.edit;
+    }
+    // A write without a lease detaches the key from its lease, and one without a TTL clears it (etcd, Redis),
+    // unless it keeps them (KEEPTTL); an update that keeps the value changes only the expiry (EXPIRE, PERSIST).
+    const keep = w!.keepTtl;
+    const entry = new StoredEntry(
+      existing.keyString,
+      w!.keepValue ? existing.value : w!.value,
+      existing.version + 1,
+      existing.createRevision,
+      revision,
+      keep ? existing.lease : w!.lease,
+      keep ? existing.expiresAtMs : w!.expiresAtMs,
+    );
     this.leases().replaced(existing, entry);
     this.overwrite.result = { kind: ResultKind.Write, version: entry.version, createRevision: entry.createRevision, modRevision: revision };
     this.overwrite.edit.value = entry;

@@ -97,6 +97,11 @@ export class KvStateMachine {
     return this.tree.size;
   }
 
+  /** Number of keys with a TTL of their own (Redis's INFO `expires`). */
+  get keyTtlCount(): number {
+    return this.leases.keyTtlCount;
+  }
+
   /** Number of live sessions. */
   get sessionCount(): number {
     return this.sessions.size;
@@ -315,7 +320,7 @@ export class KvStateMachine {
       result = errorResult(invalid);
     } else {
       const budget = admitted === null ? null : txnResultBudget(this.sessions, this.options, admitted);
-      const run = this.txns.run(this.tree, this.rev + 1, command, budget === null ? Infinity : budget.bytes);
+      const run = this.txns.run(this.tree, this.rev + 1, command, budget === null ? Infinity : budget.bytes, false, this.clock);
       if (run.changed) this.rev++;
       result = run.result;
       // Over the user's quota or the table's budget rather than the session's own bound: say which.
@@ -328,8 +333,9 @@ export class KvStateMachine {
   }
 
   private executeWriteChecked(_index: number, w: PendingWrite): ApplyResult {
-    // A key's own TTL runs from this entry's time (the same on every member).
-    w.expiresAtMs = w.keyTtlMs === 0 ? 0 : this.clock + w.keyTtlMs;
+    // A key's own TTL runs from this entry's time (the same on every member); an absolute one is as given.
+    w.expiresAtMs = w.keyTtlMs === 0 ? w.keyExpiresAtMs : this.clock + w.keyTtlMs;
+    w.nowMs = this.clock;
     const result = this.writes.execute(this.tree, this.rev + 1, w);
     if (changedKeySpace(result)) this.rev++;
     return result;

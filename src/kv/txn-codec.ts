@@ -6,7 +6,9 @@
  *   compare := u8 target | u8 op | u8 flags (bit 0 rangeEnd) | bytes key | [bytes rangeEnd]
  *              | operand (bytes for target value, else varint)
  *   op      := u8 type, then get: bytes key; scan: u8 flags (bit 0 rangeEnd, bit 1 limit),
- *              bytes key, [bytes rangeEnd], [varint limit]; put, update: bytes key, bytes value;
+ *              bytes key, [bytes rangeEnd], [varint limit]; put, update: bytes key, bytes value
+ *              (type + EXPIRY_TYPE_BIT: u8 flags (bit 0 ttlMs, bit 1 expiresAtMs, bit 2 keepTtl,
+ *              bit 3 keepValue), [varint ttlMs], [varint expiresAtMs] before the key);
  *              delete: u8 flags (bit 0 rangeEnd), bytes key, [bytes rangeEnd]; txn: body
  *   result  := u8 succeeded | varint revision | results
  *   results := varint n, n x (u8 type, then get: u8 present, [kv]; scan: u8 more, varint n,
@@ -25,7 +27,7 @@
 import { varintBytes } from '../common/varint.js';
 import { ByteReader, ByteWriter, copyBytes } from './bytes.js';
 import type { KvEntry } from './types.js';
-import { CompareOp, CompareTarget, TxnOpType, type TxnBody, type TxnCompare, type TxnOp, type TxnOpResult, type TxnResult } from './txn-types.js';
+import { CompareOp, CompareTarget, TxnOpType, type TxnBody, type TxnCompare, type TxnOp, type TxnOpResult, type TxnPutOp, type TxnResult, type TxnUpdateOp } from './txn-types.js';
 
 /**
  * A put value is a view into its entry (not a copy) when the entry's whole
@@ -44,6 +46,21 @@ const ops: readonly CompareOp[] = [CompareOp.Equal, CompareOp.NotEqual, CompareO
 const types: readonly TxnOpType[] = [TxnOpType.Get, TxnOpType.Scan, TxnOpType.Put, TxnOpType.Update, TxnOpType.Delete, TxnOpType.Txn];
 const RANGE_END = 1;
 const LIMIT = 2;
+/** Set in a put's or update's type byte when an expiry follows (older entries never carry it). */
+const EXPIRY_TYPE_BIT = 0x80;
+const TTL = 1;
+const EXPIRES_AT = 2;
+const KEEP_TTL = 4;
+const KEEP_VALUE = 8;
+
+function expiryFlags(op: TxnPutOp | TxnUpdateOp): number {
+  return (
+    ((op.ttlMs ?? 0) !== 0 ? TTL : 0) |
+    ((op.expiresAtMs ?? 0) !== 0 ? EXPIRES_AT : 0) |
+    (op.keepTtl === true ? KEEP_TTL : 0) |
+    (op.type === TxnOpType.Update && op.keepValue === true ? KEEP_VALUE : 0)
+  );
+}
 
 type Fail = (reason: string) => never;
 
@@ -89,7 +106,8 @@ function writeCompare(w: ByteWriter, c: TxnCompare): void {
 function writeOps(w: ByteWriter, list: readonly TxnOp[]): void {
   w.varint(list.length);
   for (const op of list) {
-    w.u8(types.indexOf(op.type) + 1);
+    const expiry = op.type === TxnOpType.Put || op.type === TxnOpType.Update ? expiryFlags(op) : 0;
+    w.u8((types.indexOf(op.type) + 1) | (expiry !== 0 ? EXPIRY_TYPE_BIT : 0));
     switch (op.type) {
       case TxnOpType.Get:
         w.bytes(op.key);
@@ -102,6 +120,11 @@ function writeOps(w: ByteWriter, list: readonly TxnOp[]): void {
         break;
       case TxnOpType.Put:
       case TxnOpType.Update:
+        if (expiry !== 0) {
+          w.u8(expiry);
+          if ((expiry & TTL) !== 0) uint(w, op.ttlMs);
+          if ((expiry & EXPIRES_AT) !== 0) uint(w, op.expiresAtMs);
+        }
         w.bytes(op.key);
         w.bytes(op.value);
         break;
@@ -115,6 +138,14 @@ function writeOps(w: ByteWriter, list: readonly TxnOp[]): void {
         break;
     }
   }
+}
+
+const EMPTY_KEY = new Uint8Array(0);
+
+/** A present TTL or expiry time is never 0 (absent is the encoding of "none"). */
+function nonZero(n: number, fail: Fail): number {
+  if (n === 0) fail('an expiry field of 0');
+  return n;
 }
 
 function flags(r: ByteReader, known: number, fail: Fail): number {
@@ -192,7 +223,9 @@ function readCompare(r: ByteReader, fail: Fail): TxnCompare {
 function readOps(r: ByteReader, fail: Fail, depth: number): TxnOp[] {
   const out: TxnOp[] = [];
   for (let i = count(r, fail); i > 0; i--) {
-    const type = types[r.u8() - 1];
+    const typeByte = r.u8();
+    const type = types[(typeByte & ~EXPIRY_TYPE_BIT) - 1];
+    if ((typeByte & EXPIRY_TYPE_BIT) !== 0 && type !== TxnOpType.Put && type !== TxnOpType.Update) fail('only a put or update carries an expiry');
     switch (type) {
       case TxnOpType.Get:
         out.push({ type, key: view(r) });
@@ -207,8 +240,26 @@ function readOps(r: ByteReader, fail: Fail, depth: number): TxnOp[] {
       }
       case TxnOpType.Put:
       case TxnOpType.Update: {
-        const key = view(r);
-        out.push({ type, key, value: storedValue(r) });
+        if ((typeByte & EXPIRY_TYPE_BIT) === 0) {
+          const key = view(r);
+          out.push({ type, key, value: storedValue(r) });
+          break;
+        }
+        const f = flags(r, TTL | EXPIRES_AT | KEEP_TTL | KEEP_VALUE, fail);
+        // One encoding per op: the bit is set only when a flag is.
+        if (f === 0) fail('expiry bit without an expiry');
+        const op: { type: typeof type; key: Uint8Array; value: Uint8Array; ttlMs?: number; expiresAtMs?: number; keepTtl?: boolean; keepValue?: boolean } = {
+          type,
+          key: EMPTY_KEY,
+          value: EMPTY_KEY,
+        };
+        if ((f & TTL) !== 0) op.ttlMs = nonZero(r.varint(), fail);
+        if ((f & EXPIRES_AT) !== 0) op.expiresAtMs = nonZero(r.varint(), fail);
+        if ((f & KEEP_TTL) !== 0) op.keepTtl = true;
+        if ((f & KEEP_VALUE) !== 0) op.keepValue = true;
+        op.key = view(r);
+        op.value = storedValue(r);
+        out.push(op);
         break;
       }
       case TxnOpType.Delete: {
@@ -358,9 +409,12 @@ function opsBytes(list: readonly TxnOp[]): number {
         n += 1 + bytesLen(op.key) + (op.rangeEnd !== undefined ? bytesLen(op.rangeEnd) : 0) + (op.limit !== undefined ? varintBytes(op.limit) : 0);
         break;
       case TxnOpType.Put:
-      case TxnOpType.Update:
+      case TxnOpType.Update: {
+        const expiry = expiryFlags(op);
+        if (expiry !== 0) n += 1 + ((expiry & TTL) !== 0 ? varintBytes(op.ttlMs!) : 0) + ((expiry & EXPIRES_AT) !== 0 ? varintBytes(op.expiresAtMs!) : 0);
         n += bytesLen(op.key) + bytesLen(op.value);
         break;
+      }
       case TxnOpType.Delete:
         n += 1 + bytesLen(op.key) + (op.rangeEnd !== undefined ? bytesLen(op.rangeEnd) : 0);
         break;

@@ -53,16 +53,27 @@ export interface TxnScanOp extends PermissionRange {
   readonly type: typeof TxnOpType.Scan;
   readonly limit?: number;
 }
-export interface TxnPutOp {
+/**
+ * A put's or update's expiry (as a single write's, types.ts ExpiryOptions, without leases): none of
+ * them clears the key's TTL; at most one may be given.
+ */
+export interface TxnExpiry {
+  readonly ttlMs?: number;
+  readonly expiresAtMs?: number;
+  readonly keepTtl?: boolean;
+}
+export interface TxnPutOp extends TxnExpiry {
   readonly type: typeof TxnOpType.Put;
   readonly key: Uint8Array;
   readonly value: Uint8Array;
 }
 /** Overwrites an existing key; a missing key fails the whole transaction (KeyNotFoundError, nothing applied). */
-export interface TxnUpdateOp {
+export interface TxnUpdateOp extends TxnExpiry {
   readonly type: typeof TxnOpType.Update;
   readonly key: Uint8Array;
+  /** Empty with `keepValue`: the key keeps its value and only its expiry changes. */
   readonly value: Uint8Array;
+  readonly keepValue?: boolean;
 }
 /** Deletes a key or every key of a range. */
 export interface TxnDeleteOp extends PermissionRange {

@@ -10,14 +10,14 @@
  */
 import { assert } from '../common/errors.js';
 import { binaryStringFromBytes, copyBytes, type BinaryString } from './bytes.js';
-import { boundsOf, compareHolds, forEachInBounds } from './compare.js';
+import { boundsOf, compareHolds, forEachInBounds, ownTtlPassed } from './compare.js';
 import { InvalidCommandError, KeyNotFoundError, KvError, TxnTooLargeError } from './errors.js';
 import { StoredEntry, type KeyTree } from './key-tree.js';
 import type { KvOptions } from './options.js';
 import { TXN_DEPTH_MAX, txnResultBytes } from './txn-codec.js';
 import { CompareTarget, TxnOpType, type TxnBody, type TxnCompare, type TxnOp, type TxnOpResult, type TxnResult } from './txn-types.js';
 import { ResultKind, type ErrorResult, type KvEntry } from './types.js';
-import { keyProblem, sessionProblem, valueProblem } from './validate.js';
+import { expiryProblem, keepValueProblem, keyProblem, sessionProblem, valueProblem } from './validate.js';
 import type { TxnCommand } from './txn-types.js';
 
 const compareTargets: ReadonlySet<string> = new Set(Object.values(CompareTarget));
@@ -104,7 +104,12 @@ function opProblem(op: TxnOp, options: KvOptions, depth: number, counted: { n: n
       return rangeProblem(op, options);
     case TxnOpType.Put:
     case TxnOpType.Update:
-      return keyProblem(op.key, options) ?? valueProblem(op.value, options);
+      return (
+        keyProblem(op.key, options) ??
+        valueProblem(op.value, options) ??
+        expiryProblem(0, op.ttlMs ?? 0, op.expiresAtMs ?? 0, op.keepTtl ?? false) ??
+        keepValueProblem(op.type, op.type === TxnOpType.Update ? op.keepValue : undefined, op.value.length)
+      );
     case TxnOpType.Delete:
       return rangeProblem(op, options);
     case TxnOpType.Txn:
@@ -125,6 +130,8 @@ export class TxnExecutor {
   private readonly undo: [BinaryString, StoredEntry | undefined][] = [];
   private tree: KeyTree | null = null;
   private revision = 0;
+  /** The entry's time: a put's relative TTL runs from it. */
+  private clockMs = 0;
 
   constructor(
     private readonly options: KvOptions,
@@ -135,8 +142,9 @@ export class TxnExecutor {
   /**
    * Runs `body` on `tree`. `revision` is the one its writes take (the current
    * revision + 1). `resultBytesMax` bounds the encoded result (a session's
-   * remaining budget; Infinity without one). Returns the result and whether it
-   * changed the key space, or an error result with nothing changed.
+   * remaining budget; Infinity without one). `clockMs`: the entry's time (a put's
+   * ttlMs runs from it). Returns the result and whether it changed the key
+   * space, or an error result with nothing changed.
    */
   run(
     tree: KeyTree,
@@ -144,11 +152,13 @@ export class TxnExecutor {
     body: TxnBody,
     resultBytesMax: number,
     readOnly = false,
+    clockMs = 0,
   ): { result: TxnResult | ErrorResult; changed: boolean; resultBytes: number } {
     this.tree = tree;
     this.revision = revision;
+    this.clockMs = clockMs;
     try {
-      const succeeded = body.compare.every((c) => compareHolds(tree, c));
+      const succeeded = body.compare.every((c) => compareHolds(tree, c, clockMs));
       const results = this.runOps(succeeded ? body.success : body.failure, readOnly);
       const changed = this.undo.length > 0;
       const result: TxnResult = { kind: ResultKind.Txn, succeeded, results, revision: changed ? revision : revision - 1 };
@@ -206,14 +216,21 @@ export class TxnExecutor {
         case TxnOpType.Update: {
           assert(!readOnly, 'a read-only transaction holds a write');
           const key = binaryStringFromBytes(op.key);
-          const existing = tree.get(key);
+          const stored = tree.get(key);
+          // A key whose own TTL has passed by the entry's time is written as if absent (key-writes.ts liveAt).
+          const existing = stored !== undefined && ownTtlPassed(stored, this.clockMs) ? undefined : stored;
           // A copy: the key may be a view into the entry, and a saved error must not pin it.
           if (existing === undefined && op.type === TxnOpType.Update) throw new KeyNotFoundError({ key: copyBytes(op.key) });
+          // No expiry given clears the key's lease and TTL (as a single put); keepTtl keeps both.
+          const keep = op.keepTtl === true && existing !== undefined;
+          const expiresAtMs = keep ? existing.expiresAtMs : (op.ttlMs ?? 0) !== 0 ? this.clockMs + op.ttlMs! : (op.expiresAtMs ?? 0);
+          const lease = keep ? existing.lease : 0;
+          const value = op.type === TxnOpType.Update && op.keepValue === true ? existing!.value : op.value;
           const entry =
             existing === undefined
-              ? new StoredEntry(key, op.value, 1, this.revision, this.revision)
-              : new StoredEntry(key, op.value, existing.version + 1, existing.createRevision, this.revision);
-          this.undo.push([key, existing]);
+              ? new StoredEntry(key, value, 1, this.revision, this.revision, 0, expiresAtMs)
+              : new StoredEntry(key, value, existing.version + 1, existing.createRevision, this.revision, lease, expiresAtMs);
+          this.undo.push([key, stored]);
           tree.set(key, entry);
           out.push({ type: op.type, version: entry.version, createRevision: entry.createRevision, modRevision: entry.modRevision });
           break;
@@ -226,11 +243,12 @@ export class TxnExecutor {
             this.undo.push([entry.keyString, entry]);
             tree.delete(entry.keyString);
           }
-          out.push({ type: op.type, deleted: doomed.length });
+          // Keys whose own TTL had passed are deleted too, but were not there to delete (Redis's DEL count).
+          out.push({ type: op.type, deleted: doomed.filter((entry) => !ownTtlPassed(entry, this.clockMs)).length });
           break;
         }
         case TxnOpType.Txn: {
-          const succeeded = op.compare.every((c) => compareHolds(tree, c));
+          const succeeded = op.compare.every((c) => compareHolds(tree, c, this.clockMs));
           out.push({ type: op.type, succeeded, results: this.runOps(succeeded ? op.success : op.failure, readOnly) });
           break;
         }

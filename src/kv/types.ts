@@ -27,6 +27,8 @@ export interface KvEntry {
    * member of an older version does not send it. The state machine's own entries always have it.)
    */
   readonly lease?: number;
+  /** The key's own expiry time on the entry clock (a put with a TTL); 0 or absent: none. */
+  readonly expiresAtMs?: number;
 }
 
 /**
@@ -81,6 +83,14 @@ export interface ExpiryOptions {
   readonly lease?: number;
   /** The key is deleted this many milliseconds (entry clock) after the write, in [1, KEY_TTL_MS_MAX]. */
   readonly ttlMs?: number;
+  /**
+   * The key is deleted once the entry clock reaches this time (Redis's PXAT, EXPIREAT: an absolute
+   * time, so a client's deadline does not move with the entry's). A time already passed hides the
+   * key at once (the leader's expiry entry then deletes it).
+   */
+  readonly expiresAtMs?: number;
+  /** Keep the key's current lease and expiry (Redis's KEEPTTL); a new key gets none. */
+  readonly keepTtl?: boolean;
 }
 
 /** Create or overwrite. */
@@ -96,7 +106,13 @@ export interface PutCommand extends WriteConditions, ExpiryOptions {
 export interface UpdateCommand extends WriteConditions, ExpiryOptions {
   readonly kind: typeof CommandKind.Update;
   readonly key: Uint8Array;
+  /** Must be empty with `keepValue`. */
   readonly value: Uint8Array;
+  /**
+   * The key keeps its value: only its expiry (and version, modRevision) change. Redis's EXPIRE and
+   * PERSIST, without sending the value back through the log.
+   */
+  readonly keepValue?: boolean;
   readonly session?: SessionRef;
 }
 

@@ -89,12 +89,28 @@ function conditionsProblem(c: WriteConditions): KvError | null {
 }
 
 /** The problem with a write's lease and TTL fields (0: absent), or null. */
-export function expiryProblem(lease: unknown, keyTtlMs: unknown): KvError | null {
+/**
+ * The problem with a write's expiry fields, or null: at most one of a lease, a relative TTL, an
+ * absolute expiry time and keepTtl; `keepValue` only on an update, with an empty value.
+ */
+export function expiryProblem(lease: unknown, keyTtlMs: unknown, expiresAtMs: unknown = 0, keepTtl: unknown = false): KvError | null {
   if (!isCount(lease)) return new InvalidCommandError({ reason: 'lease must be an integer >= 0' });
   if (!isCount(keyTtlMs)) return new InvalidCommandError({ reason: 'ttlMs must be an integer >= 0' });
-  if (lease !== 0 && keyTtlMs !== 0) return new InvalidCommandError({ reason: 'a write takes a lease or a ttlMs, not both' });
+  if (!isCount(expiresAtMs)) return new InvalidCommandError({ reason: 'expiresAtMs must be an integer >= 0' });
+  if (typeof keepTtl !== 'boolean') return new InvalidCommandError({ reason: 'keepTtl must be a boolean' });
+  if ((lease !== 0 ? 1 : 0) + (keyTtlMs !== 0 ? 1 : 0) + (expiresAtMs !== 0 ? 1 : 0) + (keepTtl ? 1 : 0) > 1) {
+    return new InvalidCommandError({ reason: 'a write takes at most one of a lease, a ttlMs, an expiresAtMs and keepTtl' });
+  }
   if (keyTtlMs > KEY_TTL_MS_MAX) return new InvalidCommandError({ reason: `ttlMs must be at most ${KEY_TTL_MS_MAX}` });
   return null;
+}
+
+/** The problem with keepValue (an update's "change only the expiry"), or null. */
+export function keepValueProblem(kind: string, keepValue: unknown, valueBytes: number): KvError | null {
+  if (keepValue === undefined || keepValue === false) return null;
+  if (keepValue !== true) return new InvalidCommandError({ reason: 'keepValue must be a boolean' });
+  if (kind !== CommandKind.Update) return new InvalidCommandError({ reason: 'only an update keeps the value' });
+  return valueBytes === 0 ? null : new InvalidCommandError({ reason: 'an update with keepValue carries an empty value' });
 }
 
 /** The problem with a write's key, value, conditions, lease and TTL (not its session), or null. */
@@ -103,7 +119,10 @@ export function writeProblem(command: WriteCommand, limits: Limits): KvError | n
     keyProblem(command.key, limits) ??
     (command.kind === CommandKind.Delete ? null : valueProblem(command.value, limits)) ??
     conditionsProblem(command) ??
-    (command.kind === CommandKind.Delete ? null : expiryProblem(command.lease ?? 0, command.ttlMs ?? 0))
+    (command.kind === CommandKind.Delete
+      ? null
+      : (expiryProblem(command.lease ?? 0, command.ttlMs ?? 0, command.expiresAtMs ?? 0, command.keepTtl ?? false) ??
+        keepValueProblem(command.kind, command.kind === CommandKind.Update ? command.keepValue : undefined, command.value.length)))
   );
 }
 

@@ -33,6 +33,7 @@ export const keyValueSchema = s.object({
   createRevision: s.uint(),
   modRevision: s.uint(),
   lease: s.optional(s.uint()),
+  expiresAtMs: s.optional(s.uint()),
 });
 
 export const sessionRefSchema = s.object({
@@ -52,8 +53,9 @@ const writeShape = {
   expectedModRevision: s.optional(s.uint()),
 };
 /** A put may attach the key to a lease or give it a TTL of its own (not both). */
-export const putRequestSchema = s.object({ ...writeShape, lease: s.optional(s.uint()), ttlMs: s.optional(s.uint()) });
-export const updateRequestSchema = s.object({ ...writeShape, lease: s.optional(s.uint()), ttlMs: s.optional(s.uint()) });
+const expiryShape = { lease: s.optional(s.uint()), ttlMs: s.optional(s.uint()), expiresAtMs: s.optional(s.uint()), keepTtl: s.optional(s.bool()) };
+export const putRequestSchema = s.object({ ...writeShape, ...expiryShape });
+export const updateRequestSchema = s.object({ ...writeShape, ...expiryShape, keepValue: s.optional(s.bool()) });
 export const writeResponseSchema = s.object({ header: responseHeaderSchema, revision: s.uint(), version: s.uint() });
 
 export const deleteRequestSchema = s.object({
@@ -278,6 +280,10 @@ export const txnOpSchema: Schema<WireTxnOp> = new LazySchema<WireTxnOp>('transac
     rangeEnd: s.optional(s.bytes()),
     value: s.optional(s.bytes()),
     limit: s.optional(s.uint()),
+    ttlMs: s.optional(s.uint()),
+    expiresAtMs: s.optional(s.uint()),
+    keepTtl: s.optional(s.bool()),
+    keepValue: s.optional(s.bool()),
     compare: s.optional(s.array(compareSchema)),
     success: s.optional(s.array(txnOpSchema)),
     failure: s.optional(s.array(txnOpSchema)),

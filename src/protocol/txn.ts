@@ -34,6 +34,11 @@ export interface WireTxnOp {
   readonly rangeEnd?: Uint8Array;
   readonly value?: Uint8Array;
   readonly limit?: number;
+  /** put / update: the key's expiry, as for kv.put (no lease); update also keepValue. */
+  readonly ttlMs?: number;
+  readonly expiresAtMs?: number;
+  readonly keepTtl?: boolean;
+  readonly keepValue?: boolean;
   readonly compare?: readonly WireCompare[];
   readonly success?: readonly WireTxnOp[];
   readonly failure?: readonly WireTxnOp[];

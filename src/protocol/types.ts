@@ -86,6 +86,10 @@ export interface PutRequest extends WriteConditions {
   readonly lease?: number;
   /** Delete the key this many ms after the write (its own TTL; Redis SET PX). Excludes `lease`. */
   readonly ttlMs?: number;
+  /** Delete the key once the entry clock (the leader's time) reaches this Unix time in ms (Redis SET PXAT). */
+  readonly expiresAtMs?: number;
+  /** Keep the key's current lease and TTL (Redis SET KEEPTTL). At most one of lease, ttlMs, expiresAtMs, keepTtl. */
+  readonly keepTtl?: boolean;
 }
 export interface UpdateRequest extends WriteConditions {
   readonly key: Uint8Array;
@@ -94,6 +98,10 @@ export interface UpdateRequest extends WriteConditions {
   /** As for put: attach to a lease, or a TTL of the key's own; neither detaches the key. */
   readonly lease?: number;
   readonly ttlMs?: number;
+  readonly expiresAtMs?: number;
+  readonly keepTtl?: boolean;
+  /** Keep the key's value (send an empty one): only its expiry changes (Redis EXPIRE, PERSIST). */
+  readonly keepValue?: boolean;
 }
 /** Answer to put and update. */
 export interface WriteResponse {

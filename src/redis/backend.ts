@@ -6,7 +6,7 @@
 import type { Clock } from '../common/clock.js';
 import type { MethodTypes } from '../protocol/index.js';
 
-export type KvMethod = 'kv.get' | 'kv.put' | 'kv.update' | 'kv.delete' | 'kv.scan' | 'session.open' | 'session.keepAlive' | 'session.close' | 'cluster.status';
+export type KvMethod = 'kv.get' | 'kv.put' | 'kv.update' | 'kv.delete' | 'kv.scan' | 'kv.txn' | 'session.open' | 'session.keepAlive' | 'session.close' | 'cluster.status';
 
 /** One client method call, as one RESP connection (its principal) makes it. */
 export type KvCall = <M extends KvMethod>(method: M, request: MethodTypes[M]['request']) => Promise<MethodTypes[M]['response']>;
@@ -25,6 +25,10 @@ export interface RedisBackend {
   isLeader(): boolean;
   /** The largest value a key may hold (APPEND, SETRANGE bounds). */
   readonly valueBytesMax: number;
+  /** This member's view of the entry clock (the time TTLs are on: Redis's TTL, PTTL, EXPIREAT). */
+  entryTimeMs(): number;
+  /** This member's local key count and keys with a TTL (INFO keyspace; not a linearizable read). */
+  keyspace(): { readonly keys: number; readonly expires: number };
 }
 
 /** How long an idle RESP connection's implicit session lives without a keep-alive. */

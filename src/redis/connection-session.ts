@@ -15,7 +15,7 @@ import type { MethodTypes, SessionRef } from '../protocol/index.js';
 import { REDIS_SESSION_TTL_MS, type KvCall, type RedisBackend } from './backend.js';
 import { codeOf, isRetryable, mayHaveApplied, outcomeUnknown, tryAgain } from './redis-errors.js';
 
-type WriteMethod = 'kv.put' | 'kv.update' | 'kv.delete';
+type WriteMethod = 'kv.put' | 'kv.update' | 'kv.delete' | 'kv.txn';
 type WriteFields<M extends WriteMethod> = Omit<MethodTypes[M]['request'], 'session'>;
 
 export class ConnectionSession {
@@ -37,8 +37,8 @@ export class ConnectionSession {
     this.call = backend.connect(connectionId);
   }
 
-  /** A read (or any call that is not a numbered write), after this connection's earlier writes. */
-  async read<M extends 'kv.get' | 'kv.scan' | 'cluster.status'>(method: M, request: MethodTypes[M]['request']): Promise<MethodTypes[M]['response']> {
+  /** A read (or any call that is not a numbered write, such as a read-only kv.txn), after this connection's earlier writes. */
+  async read<M extends 'kv.get' | 'kv.scan' | 'kv.txn' | 'cluster.status'>(method: M, request: MethodTypes[M]['request']): Promise<MethodTypes[M]['response']> {
     await this.tail.catch(() => {});
     return this.retrying(() => this.call(method, request), false);
   }
@@ -56,7 +56,7 @@ export class ConnectionSession {
   }
 
   /** Reads inside a serialized body (no waiting on the chain: the body holds it). */
-  readNow<M extends 'kv.get' | 'kv.scan'>(method: M, request: MethodTypes[M]['request']): Promise<MethodTypes[M]['response']> {
+  readNow<M extends 'kv.get' | 'kv.scan' | 'kv.txn'>(method: M, request: MethodTypes[M]['request']): Promise<MethodTypes[M]['response']> {
     return this.retrying(() => this.call(method, request), false);
   }
 

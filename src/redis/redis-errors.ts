@@ -76,6 +76,10 @@ export function toRedisReply(error: unknown): Reply {
   switch (code) {
     case Code.PermissionDenied:
       return reply.error(`NOPERM ${message}`);
+    // A connection that has not logged in (opened before auth was enabled, or AUTH not sent yet), or whose login
+    // a password change or user delete has since invalidated: Redis's texts.
+    case Code.AuthenticationFailed:
+      return reply.error((error as { details?: { user?: unknown } }).details?.user == null ? 'NOAUTH Authentication required.' : 'WRONGPASS invalid username-password pair or user is disabled.');
     case Code.ValueTooLarge:
       return reply.error(RedisText.tooLarge);
     case Code.KeyTooLarge:

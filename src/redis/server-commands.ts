@@ -8,6 +8,7 @@ import { type CommandCall, type CommandTable, type ConnectionState, redisCommand
 import type { RedisBackend } from './backend.js';
 import { RedisText, toRedisReply } from './redis-errors.js';
 import type { RedisCommands } from './string-commands.js';
+import { CommandStats } from './command-stats.js';
 
 export interface ServerInfoSource {
   readonly backend: RedisBackend;
@@ -21,6 +22,12 @@ export interface ServerInfoSource {
 
 function clientLine(c: ConnectionState): string {
   return `id=${c.id} name=${c.name ?? ''} db=${c.db} user=${c.user} resp=${c.protocol} lib-name=${c.libName ?? ''} lib-ver=${c.libVersion ?? ''}`;
+}
+
+/** Redis omits the db line of an empty database. The counts are this member's (INFO is not a linearizable read). */
+function keyspaceLines(backend: RedisBackend): string[] {
+  const { keys, expires } = backend.keyspace();
+  return keys === 0 ? [] : [`db0:keys=${keys},expires=${expires},avg_ttl=0`];
 }
 
 function commandInfo(name: string): Reply {
@@ -40,13 +47,20 @@ function commandInfo(name: string): Reply {
   ]);
 }
 
+/** INFO's sections that only `all` and `everything` (or their own names) include, as in Redis. */
+const NOT_DEFAULT: ReadonlySet<string> = new Set(['commandstats', 'errorstats']);
+
 export function registerServerCommands(table: CommandTable, source: ServerInfoSource): CommandTable {
   const { backend } = source;
+  const stats = new CommandStats();
+  stats.install(table);
   const topLevel = (): string[] => [...new Set(table.names().map((n) => n.split('|')[0]!))].sort();
   const info = async (call: CommandCall): Promise<Reply> => {
     try {
       const wanted = new Set(call.args.slice(1).map((a) => a.toString('latin1').toLowerCase()));
-      const all = wanted.size === 0 || wanted.has('all') || wanted.has('everything') || wanted.has('default');
+      const all = wanted.has('all') || wanted.has('everything');
+      const defaults = wanted.size === 0 || wanted.has('default');
+      const cpu = process.cpuUsage();
       const leader = backend.isLeader();
       const uptime = Math.floor((backend.clock.nowMs() - source.startedAtMs) / 1000);
       const sections: [string, string[]][] = [
@@ -55,9 +69,11 @@ export function registerServerCommands(table: CommandTable, source: ServerInfoSo
         ['memory', ['used_memory:0', 'maxmemory:0', 'maxmemory_policy:noeviction']],
         ['persistence', ['loading:0', 'aof_enabled:1', 'rdb_bgsave_in_progress:0', 'aof_rewrite_in_progress:0']],
         ['stats', [`concord_sessions_open:${source.commands.openSessions}`]],
-        ['replication', [`role:${leader ? 'master' : 'slave'}`, 'connected_slaves:0']],
-        ['cpu', []],
-        ['keyspace', []],
+        ['replication', [`role:${leader ? 'master' : 'slave'}`, 'connected_slaves:0', 'master_repl_offset:0']],
+        ['cpu', [`used_cpu_sys:${(cpu.system / 1e6).toFixed(6)}`, `used_cpu_user:${(cpu.user / 1e6).toFixed(6)}`, 'used_cpu_sys_children:0.000000', 'used_cpu_user_children:0.000000']],
+        ['keyspace', keyspaceLines(backend)],
+        ['commandstats', stats.commandLines()],
+        ['errorstats', stats.errorLines()],
       ];
       const status = await source.commands.sessionOf(call.connection.id).read('cluster.status', {});
       const member = status.member as unknown as Record<string, unknown>;
@@ -70,7 +86,7 @@ export function registerServerCommands(table: CommandTable, source: ServerInfoSo
         `raft_members:${status.members.length}`,
       ]]);
       const text = sections
-        .filter(([name]) => all || wanted.has(name))
+        .filter(([name]) => all || wanted.has(name) || (defaults && !NOT_DEFAULT.has(name)))
         .map(([name, lines]) => `# ${name[0]!.toUpperCase()}${name.slice(1)}\r\n${lines.map((l) => l + '\r\n').join('')}`)
         .join('\r\n');
       return reply.bulk(text);
@@ -89,7 +105,10 @@ export function registerServerCommands(table: CommandTable, source: ServerInfoSo
     .register('command|docs', () => reply.map([]))
     .register('config|get', () => reply.map([]))
     .register('config|set', () => reply.ok)
-    .register('config|resetstat', () => reply.ok)
+    .register('config|resetstat', () => {
+      stats.reset();
+      return reply.ok;
+    })
     // No functions exist (no scripting): flushing them is always done. Redis's test suite calls it in external mode.
     .register('function|flush', () => reply.ok)
     .register('role', () => (backend.isLeader() ? reply.array([reply.bulk('master'), reply.integer(0), reply.array([])]) : reply.array([reply.bulk('slave'), reply.bulk(''), reply.integer(0), reply.bulk('connected'), reply.integer(0)])))

@@ -7,15 +7,23 @@
  * the key.
  */
 import { ConcordErrorCode as Code } from '../common/error-codes.js';
-import { CommandFlag, type CommandCall, type CommandTable, parseRedisInteger, reply, type Reply } from '../resp/index.js';
+import { CommandFlag, type CommandCall, type CommandTable, reply, type Reply } from '../resp/index.js';
 import type { KeyValue } from '../protocol/index.js';
 import type { RedisBackend } from './backend.js';
 import { ConnectionSession } from './connection-session.js';
+import type { KvSession } from './kv-session.js';
 import { codeOf, RedisReplyError, RedisText, toRedisReply } from './redis-errors.js';
 import { globMatch } from './glob.js';
+import { integerOf as integerArg, KEEP_VALUE, parseSetExpiry, type CasDecision, type WriteExpiry } from './expiry.js';
+import { registerExpireCommands } from './expire-commands.js';
+import { registerMultiKeyCommands } from './multikey-commands.js';
+import { Transactions } from './multi.js';
 
 /** How often a compare-and-set command tries again after losing a race, before it reports a conflict. */
 export const CAS_ATTEMPTS_MAX = 1_000;
+const EMPTY = Buffer.alloc(0);
+/** A write that keeps the key's TTL (INCR, APPEND, SETRANGE, SET KEEPTTL). */
+const KEEP_TTL: WriteExpiry = Object.freeze({ keepTtl: true });
 /** Keys read per kv.scan page by KEYS, SCAN, DBSIZE and FLUSHDB. */
 const SCAN_PAGE_KEYS = 1_000;
 /** Open SCAN cursors remembered per member (the oldest is forgotten first: its cursor then answers invalid cursor). */
@@ -25,11 +33,6 @@ const fail = (text: string): never => {
   throw new RedisReplyError(reply.error(text));
 };
 
-function integerArg(arg: Buffer): bigint {
-  const value = parseRedisInteger(arg, 0, arg.length);
-  if (value === null) fail(RedisText.notInteger);
-  return BigInt(value as number);
-}
 
 /** Redis's string2ll for a stored value: exact 64-bit integers only. */
 function storedInteger(value: Uint8Array | undefined): bigint {
@@ -62,6 +65,8 @@ function formatFloat(n: number): string {
 
 export class RedisCommands {
   private readonly sessions = new Map<number, ConnectionSession>();
+  private readonly overlays = new Map<number, KvSession>();
+  private readonly transactions = new Transactions(this);
   private readonly cursors = new Map<string, Buffer>();
   /**
    * Per-key queues of this member's read-modify-write commands: fifty
@@ -75,8 +80,37 @@ export class RedisCommands {
 
   constructor(private readonly backend: RedisBackend) {}
 
-  /** The session of a connection, created on first use. */
-  sessionOf(connectionId: number): ConnectionSession {
+  /**
+   * The session a connection's commands run on: while its EXEC runs, the
+   * transaction's overlay (multi.ts), else its Concord session.
+   */
+  sessionOf(connectionId: number): KvSession {
+    return this.overlays.get(connectionId) ?? this.liveSessionOf(connectionId);
+  }
+
+  /** Runs `body` with the connection's commands on `overlay` (EXEC: the queued commands' handlers). */
+  async withOverlay<T>(connectionId: number, overlay: KvSession, body: () => Promise<T>): Promise<T> {
+    this.overlays.set(connectionId, overlay);
+    try {
+      return await body();
+    } finally {
+      this.overlays.delete(connectionId);
+    }
+  }
+
+  /** A handler over the connection's session; a thrown error becomes its Redis reply. */
+  handler(fn: (call: CommandCall, s: KvSession) => Promise<Reply>): (call: CommandCall) => Promise<Reply> {
+    return async (call) => {
+      try {
+        return await fn(call, this.sessionOf(call.connection.id));
+      } catch (error) {
+        return toRedisReply(error);
+      }
+    };
+  }
+
+  /** The connection's Concord session, created on first use. */
+  liveSessionOf(connectionId: number): ConnectionSession {
     let session = this.sessions.get(connectionId);
     if (session === undefined) {
       session = new ConnectionSession(connectionId, this.backend);
@@ -89,6 +123,12 @@ export class RedisCommands {
   closeConnection(connectionId: number): void {
     this.sessions.get(connectionId)?.close();
     this.sessions.delete(connectionId);
+    this.transactions.forget(connectionId);
+  }
+
+  /** This member's view of the entry clock, which key TTLs are on (it follows the leader's wall clock within a margin). */
+  nowMs(): number {
+    return this.backend.entryTimeMs();
   }
 
   get openSessions(): number {
@@ -96,22 +136,14 @@ export class RedisCommands {
   }
 
   register(table: CommandTable): CommandTable {
-    const h = (fn: (call: CommandCall, s: ConnectionSession) => Promise<Reply>) => async (call: CommandCall) => {
-      try {
-        return await fn(call, this.sessionOf(call.connection.id));
-      } catch (error) {
-        return toRedisReply(error);
-      }
-    };
-    return table
+    const h = (fn: (call: CommandCall, s: KvSession) => Promise<Reply>) => this.handler(fn);
+    return this.transactions.register(registerMultiKeyCommands(registerExpireCommands(table, this), this))
       .register('get', h(async ({ args }, s) => reply.bulkOrNull((await this.get(s, args[1]!, true))?.value)))
       .register('set', h((call, s) => this.set(call, s)))
       .register('setnx', h(async ({ args }, s) => reply.integer((await this.setIfAbsent(s, args[1]!, args[2]!)) ? 1 : 0)))
       .register('getset', h(async ({ args }, s) => reply.bulkOrNull(await this.swap(s, args[1]!, args[2]!))))
       .register('getdel', h(async ({ args }, s) => reply.bulkOrNull(await this.getDel(s, args[1]!))))
       .register('mget', h(async ({ args }, s) => reply.array(await Promise.all(args.slice(1).map(async (k) => reply.bulkOrNull((await this.get(s, k, true))?.value))))))
-      .register('del', h(async ({ args }, s) => reply.integer(await this.del(s, args.slice(1)))))
-      .register('unlink', h(async ({ args }, s) => reply.integer(await this.del(s, args.slice(1)))))
       .register('exists', h(async ({ args }, s) => reply.integer((await Promise.all(args.slice(1).map((k) => this.get(s, k, true)))).filter((e) => e !== null).length)))
       .register('type', h(async ({ args }, s) => reply.simple((await this.get(s, args[1]!, true)) === null ? 'none' : 'string')))
       .register('strlen', h(async ({ args }, s) => reply.integer((await this.get(s, args[1]!, true))?.value.length ?? 0)))
@@ -137,7 +169,8 @@ export class RedisCommands {
 
   // ------------------------------------------------------------------ building blocks
 
-  private async get(s: ConnectionSession, key: Buffer, waitForWrites: boolean): Promise<KeyValue | null> {
+  /** The key's entry (null: missing or expired); `waitForWrites`: after this connection's earlier writes (outside a serialized body). */
+  async get(s: KvSession, key: Buffer, waitForWrites: boolean): Promise<KeyValue | null> {
     const request = { key, consistency: 'linearizable' as const };
     return (waitForWrites ? await s.read('kv.get', request) : await s.readNow('kv.get', request)).kv;
   }
@@ -147,7 +180,7 @@ export class RedisCommands {
    * value (write it), null (delete it) or undefined (leave it); the write is
    * conditional on the modRevision read, so a concurrent writer makes it try again.
    */
-  private cas<T>(s: ConnectionSession, key: Buffer, decide: (old: KeyValue | null) => { value: Uint8Array | null | undefined; result: T }): Promise<T> {
+  cas<T>(s: KvSession, key: Buffer, decide: (old: KeyValue | null) => CasDecision<T>): Promise<T> {
     return s.serialize(() => this.queuedOnKey(key, () => this.casLoop(s, key, decide)));
   }
 
@@ -163,18 +196,20 @@ export class RedisCommands {
     return run;
   }
 
-  private async casLoop<T>(s: ConnectionSession, key: Buffer, decide: (old: KeyValue | null) => { value: Uint8Array | null | undefined; result: T }): Promise<T> {
+  private async casLoop<T>(s: KvSession, key: Buffer, decide: (old: KeyValue | null) => CasDecision<T>): Promise<T> {
     {
       for (let attempt = 1; ; attempt++) {
         const old = await this.get(s, key, false);
-        const { value, result } = decide(old);
+        const { value, result, expiry } = decide(old);
         if (value === undefined) return result;
         const expectedModRevision = old?.modRevision ?? 0;
         try {
           if (value === null) {
             if (old !== null) await s.writeNow('kv.delete', { key, expectedModRevision });
+          } else if (value === KEEP_VALUE) {
+            await s.writeNow('kv.update', { key, value: EMPTY, keepValue: true, expectedModRevision, ...expiry });
           } else {
-            await s.writeNow('kv.put', { key, value, expectedModRevision });
+            await s.writeNow('kv.put', { key, value, expectedModRevision, ...expiry });
           }
           return result;
         } catch (error) {
@@ -184,15 +219,16 @@ export class RedisCommands {
     }
   }
 
-  private modify(s: ConnectionSession, key: Buffer, next: (old: Uint8Array | undefined) => Uint8Array): Promise<Uint8Array> {
+  private modify(s: KvSession, key: Buffer, next: (old: Uint8Array | undefined) => Uint8Array): Promise<Uint8Array> {
+    // INCR, APPEND and SETRANGE change the value in place: the key keeps its TTL (as in Redis).
     return this.cas(s, key, (old) => {
       const value = next(old?.value);
       if (value.length > this.backend.valueBytesMax) fail(RedisText.tooLarge);
-      return { value, result: value };
+      return { value, result: value, expiry: KEEP_TTL };
     });
   }
 
-  private async incrBy(s: ConnectionSession, key: Buffer, by: bigint): Promise<bigint> {
+  private async incrBy(s: KvSession, key: Buffer, by: bigint): Promise<bigint> {
     let out = 0n;
     await this.modify(s, key, (old) => {
       const n = storedInteger(old) + by;
@@ -203,7 +239,7 @@ export class RedisCommands {
     return out;
   }
 
-  private async incrByFloat(s: ConnectionSession, key: Buffer, byText: string): Promise<string> {
+  private async incrByFloat(s: KvSession, key: Buffer, byText: string): Promise<string> {
     const by = floatOf(byText, RedisText.notFloat);
     const value = await this.modify(s, key, (old) => {
       const current = old === undefined ? 0 : floatOf(Buffer.from(old).toString('latin1'), RedisText.notFloat);
@@ -214,10 +250,10 @@ export class RedisCommands {
     return Buffer.from(value).toString('latin1');
   }
 
-  private async setIfAbsent(s: ConnectionSession, key: Buffer, value: Buffer): Promise<boolean> {
+  async setIfAbsent(s: KvSession, key: Buffer, value: Buffer, expiry: WriteExpiry = {}): Promise<boolean> {
     return s.serialize(async () => {
       try {
-        await s.writeNow('kv.put', { key, value, expectedVersion: 0 });
+        await s.writeNow('kv.put', { key, value, expectedVersion: 0, ...expiry });
         return true;
       } catch (error) {
         if (codeOf(error) === Code.VersionMismatch) return false;
@@ -226,57 +262,56 @@ export class RedisCommands {
     });
   }
 
-  private swap(s: ConnectionSession, key: Buffer, value: Buffer): Promise<Uint8Array | null> {
+  private swap(s: KvSession, key: Buffer, value: Buffer): Promise<Uint8Array | null> {
     return this.cas(s, key, (old) => ({ value, result: old?.value ?? null }));
   }
 
-  private getDel(s: ConnectionSession, key: Buffer): Promise<Uint8Array | null> {
+  private getDel(s: KvSession, key: Buffer): Promise<Uint8Array | null> {
     return this.cas(s, key, (old) => ({ value: old === null ? undefined : null, result: old?.value ?? null }));
   }
 
-  private del(s: ConnectionSession, keys: readonly Buffer[]): Promise<number> {
-    return s.serialize(async () => {
-      let deleted = 0;
-      for (const key of keys) if ((await s.writeNow('kv.delete', { key })).deleted) deleted++;
-      return deleted;
-    });
-  }
-
-  /** SET key value [NX|XX] [GET] [KEEPTTL] (Redis 7.0's option rules). */
-  private async set({ args }: CommandCall, s: ConnectionSession): Promise<Reply> {
+  /**
+   * SET key value [NX|XX|IFEQ v] [GET] [EX|PX|EXAT|PXAT n|KEEPTTL] (Redis 7.0's option rules; IFEQ
+   * as Valkey's: set only when the current value equals v). A relative TTL runs from the
+   * leader's entry time; an absolute one is kept as given.
+   */
+  private async set({ args }: CommandCall, s: KvSession): Promise<Reply> {
     const key = args[1]!;
     const value = args[2]!;
     let nx = false;
     let xx = false;
+    let ifeq: Buffer | null = null;
     let get = false;
-    let expiry = false;
+    let unit: string | null = null;
+    let amount: Buffer | null = null;
     let keepTtl = false;
     for (let i = 3; i < args.length; i++) {
       const opt = args[i]!.toString('latin1').toUpperCase();
-      if (opt === 'NX' && !xx) nx = true;
-      else if (opt === 'XX' && !nx) xx = true;
+      if (opt === 'NX' && !xx && ifeq === null) nx = true;
+      else if (opt === 'XX' && !nx && ifeq === null) xx = true;
+      else if (opt === 'IFEQ' && !nx && !xx && ifeq === null && i + 1 < args.length) ifeq = args[++i]!;
       else if (opt === 'GET') get = true;
-      else if (opt === 'KEEPTTL' && !expiry) keepTtl = true;
-      else if ((opt === 'EX' || opt === 'PX' || opt === 'EXAT' || opt === 'PXAT') && !keepTtl && !expiry && i + 1 < args.length) {
-        expiry = true;
-        const n = integerArg(args[++i]!);
-        if (n <= 0n) fail(`ERR invalid expire time in 'set' command`);
+      else if (opt === 'KEEPTTL' && unit === null) keepTtl = true;
+      else if ((opt === 'EX' || opt === 'PX' || opt === 'EXAT' || opt === 'PXAT') && !keepTtl && unit === null && i + 1 < args.length) {
+        unit = opt;
+        amount = args[++i]!;
       } else return reply.error(RedisText.syntax);
     }
-    if (expiry) return reply.error('ERR SET with EX/PX/EXAT/PXAT is not supported by this Concord build yet (keys have no TTL)');
-    if (get) {
-      const old = await this.cas(s, key, (entry) => {
+    const expiry: WriteExpiry = unit === null ? (keepTtl ? KEEP_TTL : {}) : parseSetExpiry(unit, amount!, 'set', this.nowMs());
+    if (get || ifeq !== null) {
+      const { old, written } = await this.cas(s, key, (entry) => {
         const exists = entry !== null;
-        const write = (nx && !exists) || (xx && exists) || (!nx && !xx);
-        return { value: write ? value : undefined, result: entry?.value ?? null };
+        const write = ifeq !== null ? exists && Buffer.from(entry.value).equals(ifeq) : (nx && !exists) || (xx && exists) || (!nx && !xx);
+        return { value: write ? value : undefined, expiry, result: { old: entry?.value ?? null, written: write } };
       });
-      return reply.bulkOrNull(old);
+      if (get) return reply.bulkOrNull(old);
+      return written ? reply.ok : reply.null;
     }
-    if (nx) return (await this.setIfAbsent(s, key, value)) ? reply.ok : reply.null;
+    if (nx) return (await this.setIfAbsent(s, key, value, expiry)) ? reply.ok : reply.null;
     return s.serialize(async () => {
       try {
-        if (xx) await s.writeNow('kv.update', { key, value });
-        else await s.writeNow('kv.put', { key, value });
+        if (xx) await s.writeNow('kv.update', { key, value, ...expiry });
+        else await s.writeNow('kv.put', { key, value, ...expiry });
         return reply.ok;
       } catch (error) {
         if (xx && codeOf(error) === Code.KeyNotFound) return reply.null;
@@ -285,7 +320,7 @@ export class RedisCommands {
     });
   }
 
-  private async setRange({ args }: CommandCall, s: ConnectionSession): Promise<Reply> {
+  private async setRange({ args }: CommandCall, s: KvSession): Promise<Reply> {
     const offset = integerArg(args[2]!);
     if (offset < 0n) return reply.error(RedisText.offsetOutOfRange);
     const patch = args[3]!;
@@ -296,13 +331,13 @@ export class RedisCommands {
       const out = Buffer.alloc(Math.max(current.length, Number(offset) + patch.length));
       current.copy(out);
       patch.copy(out, Number(offset));
-      return { value: out, result: out.length };
+      return { value: out, result: out.length, expiry: KEEP_TTL };
     });
     return reply.integer(length);
   }
 
   /** Every key in order (KEYS, DBSIZE), read page by page after this connection's writes. */
-  private async allKeys(s: ConnectionSession, pattern: Buffer | null): Promise<Buffer[]> {
+  private async allKeys(s: KvSession, pattern: Buffer | null): Promise<Buffer[]> {
     const out: Buffer[] = [];
     let after: Uint8Array | null = null;
     for (;;) {
@@ -321,7 +356,7 @@ export class RedisCommands {
    * key present for the whole scan is returned exactly once. The cursor names
    * the last key returned (kept here, bounded: SCAN_CURSORS_MAX).
    */
-  private async scan({ args }: CommandCall, s: ConnectionSession): Promise<Reply> {
+  private async scan({ args }: CommandCall, s: KvSession): Promise<Reply> {
     const cursorText = args[1]!.toString('latin1');
     if (!/^\d+$/.test(cursorText)) return reply.error(RedisText.invalidCursor);
     let count = 10;
@@ -358,7 +393,7 @@ export class RedisCommands {
   }
 
   /** FLUSHDB/FLUSHALL: every key deleted through the log, one delete per key (not one atomic step). */
-  private flush(s: ConnectionSession): Promise<Reply> {
+  private flush(s: KvSession): Promise<Reply> {
     return s.serialize(async () => {
       for (;;) {
         const page = await s.readNow('kv.scan', { limit: SCAN_PAGE_KEYS, consistency: 'linearizable' });

@@ -124,8 +124,22 @@ interface Slot {
   subcommands?: Map<string, CommandEntry>;
 }
 
+/**
+ * Sees every lookup a connection makes and may answer it otherwise: MULTI
+ * queues the commands that follow it, and marks the transaction failed when
+ * one is refused (unknown command, wrong arity).
+ */
+export type LookupInterceptor = (args: readonly Buffer[], connection: ConnectionState, found: CommandLookup) => CommandLookup;
+
 export class CommandTable {
   private readonly slots = new Map<string, Slot>();
+  private readonly interceptors: LookupInterceptor[] = [];
+
+  /** Adds an interceptor (MULTI's queue, command statistics); lookups that name a connection go through each, in order. */
+  intercept(interceptor: LookupInterceptor): this {
+    this.interceptors.push(interceptor);
+    return this;
+  }
 
   /**
    * Registers `fullName` (`get`, `client|setname`) with Redis's arity and flags. A name Redis does
@@ -177,8 +191,17 @@ export class CommandTable {
     return out;
   }
 
-  /** Redis's processCommand order: unknown command, unknown subcommand, then arity. */
-  lookup(args: readonly Buffer[]): CommandLookup {
+  /**
+   * Redis's processCommand order: unknown command, unknown subcommand, then arity; with the
+   * connection, the interceptor (if any) has the last word.
+   */
+  lookup(args: readonly Buffer[], connection?: ConnectionState): CommandLookup {
+    let found = this.find(args);
+    if (connection !== undefined) for (const interceptor of this.interceptors) found = interceptor(args, connection, found);
+    return found;
+  }
+
+  private find(args: readonly Buffer[]): CommandLookup {
     assert(args.length > 0, 'a request has a name');
     const base = args[0]!.toString('latin1').toLowerCase();
     const slot = this.slots.get(base);

@@ -44,7 +44,7 @@ async function checkCredentials(state: ConnectionState, services: ConnectionServ
     // No authentication configured: the default user has no password and takes any.
     outcome = name === 'default' ? AuthOutcome.ok : AuthOutcome.wrongPassword;
   } else {
-    outcome = await services.authenticate(name, password);
+    outcome = await services.authenticate(name, password, state);
   }
   if (outcome !== AuthOutcome.ok) return reply.error(ConnectionErrorText.wrongPass);
   state.authenticated = true;

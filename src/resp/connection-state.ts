@@ -39,10 +39,13 @@ export type AuthOutcome = (typeof AuthOutcome)[keyof typeof AuthOutcome];
 
 export interface ConnectionServices {
   readonly identity: ServerIdentity;
-  /** True when connections must authenticate (Concord auth enabled). */
+  /** True when connections must authenticate (Concord auth enabled; may be a getter: auth can be switched on live). */
   readonly authRequired: boolean;
-  /** Checks a user's password (Concord users and roles); absent when authentication is off. */
-  readonly authenticate?: (user: string, password: Buffer) => AuthOutcome | Promise<AuthOutcome>;
+  /**
+   * Checks a user's password (Concord users and roles) and, on success, logs `connection` in as
+   * that user; absent when authentication is off.
+   */
+  readonly authenticate?: (user: string, password: Buffer, connection: ConnectionState) => AuthOutcome | Promise<AuthOutcome>;
 }
 
 export const defaultIdentity: ServerIdentity = Object.freeze({

@@ -171,7 +171,7 @@ export class RespConnection {
   }
 
   private route(args: Buffer[]): void {
-    const found = this.options.table.lookup(args);
+    const found = this.options.table.lookup(args, this.state);
     if (found.kind === 'rejected') {
       this.pushDone(found.reply);
       return;

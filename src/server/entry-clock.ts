@@ -52,7 +52,10 @@ export class EntryClock {
     const wall = Math.floor(this.clock.nowMs());
     if (this.anchorTimeMs < 0 || this.appliedTimeMs > this.lastStampMs) {
       // First stamp, or another leader's entries are newer than ours: continue from the log.
-      if (this.appliedTimeMs < 0) {
+      // A state machine clock of 0 is one no entry has set yet (a new cluster, whose first
+      // entries are the leaders' empty ones): anchoring there would start the entry clock at 0
+      // instead of the wall clock, and absolute expiry times (Redis PXAT) would mean nothing.
+      if (this.appliedTimeMs <= 0) {
         // Nothing applied yet carries a time (a new cluster): the wall clock is all there is.
         this.anchorTimeMs = wall;
         this.anchorMonoMs = mono;
@@ -79,7 +82,7 @@ export class EntryClock {
    * the margin (its wall clock slow), by at most `marginMs`.
    */
   viewMs(): number {
-    if (this.appliedTimeMs < 0) return Math.max(0, this.lastStampMs);
+    if (this.appliedTimeMs <= 0) return Math.max(0, this.lastStampMs);
     const projected = this.appliedTimeMs + Math.max(0, this.clock.monotonicMs() - this.appliedAtMonoMs);
     return Math.max(projected, this.lastStampMs);
   }

@@ -10,7 +10,8 @@ import { createServer as createTlsServer } from 'node:tls';
 import { unlinkSync } from 'node:fs';
 import type { Clock } from '../common/clock.js';
 import { parseAddress, type Connection, type TlsOptions } from '../net/index.js';
-import { attachRespSocket, connectionCommandTable, defaultIdentity, respLimits, type RespConnection, type RespLimits } from '../resp/index.js';
+import { attachRespSocket, AuthOutcome, connectionCommandTable, defaultIdentity, respLimits, type ConnectionServices, type RespConnection, type RespLimits } from '../resp/index.js';
+import { ConcordErrorCode } from '../common/error-codes.js';
 import { RedisCommands, registerServerCommands, type KvCall, type KvMethod, type RedisBackend } from '../redis/index.js';
 import type { ClientService, RequestContext } from './kv-service.js';
 import type { Logger } from './logger.js';
@@ -24,6 +25,12 @@ export interface RespListenerOptions {
   readonly requestTimeoutMs: number;
   readonly keyBytesMax: number;
   readonly valueBytesMax: number;
+  /** Whether Concord auth is enabled now (RESP connections must then AUTH as a Concord user). */
+  readonly authEnabled: () => boolean;
+  /** This member's view of the entry clock (key TTLs are on it). */
+  readonly entryTimeMs: () => number;
+  /** The local state machine's key count and keys with a TTL (INFO keyspace). */
+  readonly keyspace: () => { readonly keys: number; readonly expires: number };
   readonly tls?: TlsOptions;
   readonly logger: Logger;
 }
@@ -47,11 +54,38 @@ export async function listenResp(options: RespListenerOptions): Promise<RespList
     memberName: options.memberName,
     isLeader: options.isLeader,
     valueBytesMax: options.valueBytesMax,
-    connect: (): KvCall => {
-      // The principal (AUTH) is keyed by the client connection object: one per RESP connection.
-      const context: RequestContext = { forwarded: false, connection: { peerIdentity: null } as unknown as Connection<any> };
-      const handlers = options.service.handlers as unknown as Record<KvMethod, (request: unknown, context: RequestContext) => Promise<unknown>>;
+    keyspace: options.keyspace,
+    entryTimeMs: options.entryTimeMs,
+    connect: (connectionId): KvCall => {
+      const context = contextOf(connectionId);
       return ((method: KvMethod, request: unknown) => handlers[method](request, context)) as KvCall;
+    },
+  };
+  const handlers = options.service.handlers as unknown as Record<KvMethod | 'auth.authenticate', (request: unknown, context: RequestContext) => Promise<unknown>>;
+  // The principal (AUTH) is keyed by the client connection object: one per RESP connection, kept while it is open.
+  const contexts = new Map<number, RequestContext>();
+  const contextOf = (connectionId: number): RequestContext => {
+    let context = contexts.get(connectionId);
+    if (context === undefined) {
+      context = { forwarded: false, connection: { peerIdentity: null } as unknown as Connection<any> };
+      contexts.set(connectionId, context);
+    }
+    return context;
+  };
+  const services: ConnectionServices = {
+    identity: { ...defaultIdentity, role: () => (options.isLeader() ? 'master' : 'replica') },
+    get authRequired() {
+      return options.authEnabled();
+    },
+    // AUTH [user] password and HELLO AUTH: Concord's auth.authenticate, for this connection's principal.
+    authenticate: async (user, password, connection) => {
+      try {
+        await handlers['auth.authenticate']({ user, password: password.toString('utf8') }, contextOf(connection.id));
+        return AuthOutcome.ok;
+      } catch (error) {
+        if ((error as { code?: unknown }).code === ConcordErrorCode.AuthenticationFailed) return AuthOutcome.wrongPassword;
+        throw error;
+      }
     },
   };
   const commands = new RedisCommands(backend);
@@ -76,12 +110,13 @@ export async function listenResp(options: RespListenerOptions): Promise<RespList
     socket.once('close', () => sockets.delete(socket));
     const connection = attachRespSocket(socket, nextId++, {
       table,
-      services: { identity: { ...defaultIdentity, role: () => (options.isLeader() ? 'master' : 'replica') }, authRequired: false },
+      services,
       limits,
       onHandlerError: (error, command) => options.logger.warn({ err: error, command }, 'RESP command failed'),
       onClose: (c) => {
         connections.delete(c);
         commands.closeConnection(c.state.id);
+        contexts.delete(c.state.id);
       },
     });
     connections.add(connection);

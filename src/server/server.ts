@@ -372,6 +372,9 @@ export async function startServer(config: ServerConfig, logger?: Logger, options
             requestTimeoutMs: config.requestTimeoutMs,
             keyBytesMax: config.keyBytesMax,
             valueBytesMax: config.valueBytesMax,
+            keyspace: () => ({ keys: kv.keyCount, expires: kv.keyTtlCount }),
+            entryTimeMs: () => replica.readTimeMs(),
+            authEnabled: () => kv.auth.enabled,
             ...(clientTlsOptions(config).tls !== undefined ? { tls: clientTlsOptions(config).tls! } : {}),
             logger: log,
           });

@@ -44,8 +44,18 @@ function opFromWire(op: WireTxnOp, where: () => string): TxnOp {
     case TxnOpType.Get:
       return { type: op.type, key: required(op, 'key', where) };
     case TxnOpType.Put:
-    case TxnOpType.Update:
-      return { type: op.type, key: required(op, 'key', where), value: required(op, 'value', where) };
+    case TxnOpType.Update: {
+      const out: { type: typeof op.type; key: Uint8Array; value: Uint8Array; ttlMs?: number; expiresAtMs?: number; keepTtl?: boolean; keepValue?: boolean } = {
+        type: op.type,
+        key: required(op, 'key', where),
+        value: required(op, 'value', where),
+      };
+      if (op.ttlMs !== undefined && op.ttlMs !== 0) out.ttlMs = op.ttlMs;
+      if (op.expiresAtMs !== undefined && op.expiresAtMs !== 0) out.expiresAtMs = op.expiresAtMs;
+      if (op.keepTtl === true) out.keepTtl = true;
+      if (op.keepValue === true && op.type === TxnOpType.Update) out.keepValue = true;
+      return out;
+    }
     case TxnOpType.Scan: {
       const out: { type: typeof op.type; key: Uint8Array; rangeEnd?: Uint8Array; limit?: number } = { type: op.type, key: required(op, 'key', where) };
       if (op.rangeEnd !== undefined) out.rangeEnd = plainBytes(op.rangeEnd);
@@ -78,10 +88,21 @@ export function txnFromWire(request: TxnRequest): TxnBody {
 
 export function toKeyValue(entry: KvEntry): KeyValue {
   const lease = entry.lease ?? 0;
-  // The lease only on a key that has one: other keys' answers stay as they were (and as older members send them).
-  return lease === 0
-    ? { key: entry.key, value: entry.value, version: entry.version, createRevision: entry.createRevision, modRevision: entry.modRevision }
-    : { key: entry.key, value: entry.value, version: entry.version, createRevision: entry.createRevision, modRevision: entry.modRevision, lease };
+  const expiresAtMs = entry.expiresAtMs ?? 0;
+  // The lease and expiry only on a key that has one: other keys' answers stay as they were (and as older members send them).
+  if (lease === 0 && expiresAtMs === 0) {
+    return { key: entry.key, value: entry.value, version: entry.version, createRevision: entry.createRevision, modRevision: entry.modRevision };
+  }
+  const out: { key: Uint8Array; value: Uint8Array; version: number; createRevision: number; modRevision: number; lease?: number; expiresAtMs?: number } = {
+    key: entry.key,
+    value: entry.value,
+    version: entry.version,
+    createRevision: entry.createRevision,
+    modRevision: entry.modRevision,
+  };
+  if (lease !== 0) out.lease = lease;
+  if (expiresAtMs !== 0) out.expiresAtMs = expiresAtMs;
+  return out;
 }
 
 function resultToWire(result: TxnOpResult): WireTxnOpResult {

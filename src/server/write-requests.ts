@@ -44,12 +44,16 @@ export function writeCommand(
   request: Request<'kv.put'> | Request<'kv.update'>,
 ): Command {
   const command = { kind, key: request.key, value: request.value, session: request.session, ...writeConditions(request) };
-  if ((request.lease ?? 0) === 0 && (request.ttlMs ?? 0) === 0) return command;
+  const keepValue = kind === CommandKind.Update && (request as Request<'kv.update'>).keepValue === true;
+  if ((request.lease ?? 0) === 0 && (request.ttlMs ?? 0) === 0 && (request.expiresAtMs ?? 0) === 0 && request.keepTtl !== true && !keepValue) return command;
   return {
     ...command,
     ...(request.lease !== undefined && request.lease !== 0 ? { lease: request.lease } : {}),
     ...(request.ttlMs !== undefined && request.ttlMs !== 0 ? { ttlMs: request.ttlMs } : {}),
-  };
+    ...(request.expiresAtMs !== undefined && request.expiresAtMs !== 0 ? { expiresAtMs: request.expiresAtMs } : {}),
+    ...(request.keepTtl === true ? { keepTtl: true } : {}),
+    ...(keepValue ? { keepValue: true } : {}),
+  } as Command;
 }
 
 export function clampTtl(ttlMs: number): number {

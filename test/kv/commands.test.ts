@@ -89,7 +89,12 @@ test('decode rejects unknown versions, tags and flags, and trailing bytes', () =
   };
   assert.throws(() => decodeCommand(withByte(0, 3)), /unknown command format version 3/);
   assert.throws(() => decodeCommand(withByte(1, 99)), /unknown command tag 99/);
-  assert.throws(() => decodeCommand(withByte(3, 0x40)), /unknown flags/);
+  // Every flag bit of a put has a meaning now; keepValue (0x80) belongs to an update only.
+  assert.throws(() => decodeCommand(withByte(3, 0x80)), /only an update keeps the value/);
+  const txn = encodeCommand({ kind: CommandKind.Txn, compare: [], success: [], failure: [] }, 7);
+  const txnFlags = txn.slice();
+  txnFlags[3] = 0x40;
+  assert.throws(() => decodeCommand(txnFlags), /unknown flags/);
   assert.throws(() => decodeCommand(Uint8Array.of(...good, 0)), /trailing/);
   const error = (() => {
     try {

@@ -12,6 +12,8 @@ export interface Entry {
   version: number;
   createRevision: number;
   modRevision: number;
+  /** The key's own expiry on the clock (0: none); hidden from reads once passed. */
+  expiresAtMs: number;
 }
 
 export const codeError = (code: string, message = code): Error => Object.assign(new Error(message), { code });
@@ -36,6 +38,8 @@ export class FakeKv {
       memberName: 'n1',
       isLeader: () => true,
       valueBytesMax: 1024,
+      keyspace: () => ({ keys: this.store.size, expires: 0 }),
+      entryTimeMs: () => this.clock.nowMs(),
       connect: (): KvCall => ((method: KvMethod, request: any) => this.call(method, request)) as KvCall,
       ...overrides,
     };
@@ -44,7 +48,13 @@ export class FakeKv {
   put(key: string, value: string): void {
     this.revision++;
     const old = this.store.get(key);
-    this.store.set(key, { value: Buffer.from(value), version: (old?.version ?? 0) + 1, createRevision: old?.createRevision ?? this.revision, modRevision: this.revision });
+    this.store.set(key, { value: Buffer.from(value), version: (old?.version ?? 0) + 1, createRevision: old?.createRevision ?? this.revision, modRevision: this.revision, expiresAtMs: 0 });
+  }
+
+  /** The live entry of a key (one whose TTL passed is absent, as the state machine sees it). */
+  private live(key: string): Entry | undefined {
+    const e = this.store.get(key);
+    return e !== undefined && e.expiresAtMs !== 0 && e.expiresAtMs <= this.clock.nowMs() ? undefined : e;
   }
 
   private header() {
@@ -72,15 +82,18 @@ export class FakeKv {
       case 'cluster.status':
         return { header: this.header(), member: { name: 'n1', role: 'leader' }, members: [] };
       case 'kv.get': {
-        const e = this.store.get(Buffer.from(request.key).toString('latin1'));
+        const e = this.live(Buffer.from(request.key).toString('latin1'));
         return { header: this.header(), kv: e === undefined ? null : { key: request.key, ...e } };
       }
       case 'kv.scan': {
-        const keys = [...this.store.keys()].sort().filter((k) => request.after === undefined || k > Buffer.from(request.after).toString('latin1'));
+        const keys = [...this.store.keys()].filter((k) => this.live(k) !== undefined).sort().filter((k) => request.after === undefined || k > Buffer.from(request.after).toString('latin1'));
         const page = keys.slice(0, request.limit);
         const items = page.map((k) => ({ key: Buffer.from(k, 'latin1'), ...this.store.get(k)! }));
         return { header: this.header(), items, next: keys.length > page.length ? Buffer.from(page[page.length - 1]!, 'latin1') : null };
       }
+      case 'kv.txn':
+        // A read-only transaction (EXEC without writes) comes without a session, as the server allows.
+        return request.session === undefined ? this.txn(request) : this.write(method, request);
       default:
         return this.write(method, request);
     }
@@ -108,8 +121,9 @@ export class FakeKv {
   }
 
   private applyWrite(method: KvMethod, request: any): unknown {
+    if (method === 'kv.txn') return this.txn(request);
     const key = Buffer.from(request.key).toString('latin1');
-    const old = this.store.get(key);
+    const old = this.live(key);
     if (request.expectedVersion !== undefined && (old?.version ?? 0) !== request.expectedVersion) throw codeError('CONCORD_ERR_VERSION_MISMATCH');
     if (request.expectedModRevision !== undefined && (old?.modRevision ?? 0) !== request.expectedModRevision) throw codeError('CONCORD_ERR_VERSION_MISMATCH');
     if (method === 'kv.update' && old === undefined) throw codeError('CONCORD_ERR_KEY_NOT_FOUND');
@@ -119,8 +133,46 @@ export class FakeKv {
       this.store.delete(key);
       return { header: this.header(), revision: this.revision, deleted: old !== undefined };
     }
-    const entry = { value: Buffer.from(request.value), version: (old?.version ?? 0) + 1, createRevision: old?.createRevision ?? this.revision, modRevision: this.revision };
+    const entry = this.written(old, request);
     this.store.set(key, entry);
     return { header: this.header(), revision: this.revision, version: entry.version };
+  }
+
+  /** A put's or update's new entry, with its expiry fields (ttlMs, expiresAtMs, keepTtl, keepValue) applied. */
+  private written(old: Entry | undefined, op: any): Entry {
+    const expiresAtMs = op.keepTtl === true ? (old?.expiresAtMs ?? 0) : op.ttlMs ? this.clock.nowMs() + op.ttlMs : (op.expiresAtMs ?? 0);
+    const value = op.keepValue === true ? old!.value : Buffer.from(op.value);
+    return { value, version: (old?.version ?? 0) + 1, createRevision: old?.createRevision ?? this.revision, modRevision: this.revision, expiresAtMs };
+  }
+
+  /** kv.txn with the compares and ops the command layer sends (single keys; version/modRevision/createRevision/value =). */
+  private txn(request: any): unknown {
+    const holds = (c: any): boolean => {
+      const e = this.live(Buffer.from(c.key).toString('latin1'));
+      if (c.target === 'value') return e !== undefined && e.value.equals(Buffer.from(c.value));
+      return ((e as any)?.[c.target] ?? 0) === c[c.target];
+    };
+    this.revision++;
+    const run = (body: any): { succeeded: boolean; results: unknown[] } => {
+      const succeeded = body.compare.every(holds);
+      return { succeeded, results: (succeeded ? body.success : body.failure).map(runOp) };
+    };
+    const runOp = (op: any): unknown => {
+      if (op.type === 'txn') return { type: 'txn', ...run(op) };
+      const key = Buffer.from(op.key).toString('latin1');
+      const old = this.live(key);
+      if (op.type === 'get') return { type: 'get', kv: old === undefined ? null : { key: op.key, ...old } };
+      if (op.type === 'delete') {
+        this.store.delete(key);
+        return { type: 'delete', deleted: old === undefined ? 0 : 1 };
+      }
+      if (op.type === 'update' && old === undefined) throw codeError('CONCORD_ERR_KEY_NOT_FOUND');
+      const entry = this.written(old, op);
+      this.store.set(key, entry);
+      return { type: op.type, version: entry.version, createRevision: entry.createRevision, modRevision: entry.modRevision };
+    };
+    const { succeeded, results } = run(request);
+    this.applied++;
+    return { header: this.header(), succeeded, revision: this.revision, results };
   }
 }

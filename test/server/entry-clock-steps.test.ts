@@ -90,3 +90,15 @@ test('leader wall clock +1 h, then a leader 1 h behind: no session expires early
   const advanced = stamps[stamps.length - 1]! - stamps[0]!;
   assert.ok(advanced >= 20_000 - 1000 && advanced <= 20_000 + 1000, `entry time advanced ${advanced} ms over 20 s of ticks`);
 });
+
+test("a new cluster's entry clock starts at the wall clock, though its first entries (the leaders' empty ones) carry no time", () => {
+  const time = { monoMs: 5_000 };
+  const clock = new MemberClock(time);
+  const entryClock = new EntryClock(clock);
+  // What a server does at start and after applying the empty entry of its first term: the state machine's clock is 0.
+  entryClock.observeApplied(0);
+  time.monoMs += 200;
+  entryClock.observeApplied(0);
+  assert.equal(entryClock.nowMs(), clock.nowMs(), 'stamped with the wall clock, not 0 + the ticks since start');
+  assert.ok(entryClock.viewMs() >= clock.nowMs() - 1);
+});

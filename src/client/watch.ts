@@ -31,6 +31,8 @@ import { RemoteError } from '../net/index.js';
 
 /** Batches one watcher holds for a consumer that has not taken them; past it the watcher is paused on the member. */
 export const WATCH_BUFFER_BATCHES_MAX = 64;
+/** Creates sent at once when (re)creating many watchers on a member (the member serves 1024 calls per connection). */
+const WATCH_CREATES_IN_FLIGHT_MAX = 256;
 /** How long one poll may be held by the member when nothing happens. */
 export const WATCH_POLL_WAIT_MS = 10_000;
 
@@ -104,7 +106,8 @@ class ClientWatcher {
   }
 
   accepted(startRevision: number): void {
-    this.resumeFrom = startRevision;
+    // Never back: a poll answered while the create's own answer was on its way may have delivered already.
+    this.resumeFrom = Math.max(this.resumeFrom, startRevision);
     this.settleStart?.(startRevision);
     this.settleStart = null;
   }
@@ -201,8 +204,9 @@ export class WatchMux {
   private nextId = 1;
   private url: string | null = null;
   private channel: RpcChannel | null = null;
-  /** Watchers created on the current channel. */
+  /** Watchers created on the current channel, and those whose create is in flight. */
   private readonly created = new Set<ClientWatcher>();
+  private readonly creating = new Set<ClientWatcher>();
   private running = false;
   private progressWanted = false;
   private readonly call: Call;
@@ -228,6 +232,9 @@ export class WatchMux {
     };
     const watcher = new ClientWatcher(this.nextId++, request, options.startRevision ?? 0, (w) => this.ended(w), options.signal);
     this.watchers.set(watcher.id, watcher);
+    // While a poll is held, create it at once on the current member (the poll loop would only after the poll).
+    const channel = this.channel;
+    if (channel !== null && this.running) void this.createOne(channel, watcher).catch(() => undefined);
     this.run();
     return new WatchStream(watcher, this);
   }
@@ -303,24 +310,33 @@ export class WatchMux {
     this.created.clear();
   }
 
-  /** Creates (again) every watcher the current channel does not have, from its next revision. */
+  /** Creates (again) every watcher the current channel does not have, from its next revision; pipelined in rounds. */
   private async createPending(channel: RpcChannel): Promise<void> {
-    for (const w of [...this.watchers.values()]) {
-      if (this.created.has(w) || w.done) continue;
-      try {
-        const response = await this.call(channel, Method.WatchCreate, { ...w.request, watchId: w.id, ...(w.resumeFrom > 0 ? { startRevision: w.resumeFrom } : {}) }, this.deps.timeoutMs);
-        if (w.done) {
-          void this.call(channel, Method.WatchCancel, { watchId: w.id }, this.deps.timeoutMs).catch(() => undefined);
-          continue;
-        }
-        w.accepted(response.startRevision);
-        this.created.add(w);
-      } catch (error) {
-        const typed = error instanceof RemoteError ? errorFromRemote(error.code, error.message, error.details) : error;
-        // A definitive refusal ends that watcher only (compacted start, permission, bad range); anything else moves on.
-        if (typed instanceof CompactedError || (error instanceof RemoteError && !isRetryableCode(error.code))) w.fail(typed);
-        else throw error;
+    const pending = [...this.watchers.values()].filter((w) => !this.created.has(w) && !w.done);
+    for (let i = 0; i < pending.length; i += WATCH_CREATES_IN_FLIGHT_MAX) {
+      await Promise.all(pending.slice(i, i + WATCH_CREATES_IN_FLIGHT_MAX).map((w) => this.createOne(channel, w)));
+    }
+  }
+
+  /** Creates `w` on `channel` unless it is there or on its way; a definitive refusal ends `w`, anything else throws. */
+  private async createOne(channel: RpcChannel, w: ClientWatcher): Promise<void> {
+    if (this.created.has(w) || this.creating.has(w) || w.done) return;
+    this.creating.add(w);
+    try {
+      const response = await this.call(channel, Method.WatchCreate, { ...w.request, watchId: w.id, ...(w.resumeFrom > 0 ? { startRevision: w.resumeFrom } : {}) }, this.deps.timeoutMs);
+      if (w.done || this.channel !== channel) {
+        void this.call(channel, Method.WatchCancel, { watchId: w.id }, this.deps.timeoutMs).catch(() => undefined);
+        return;
       }
+      w.accepted(response.startRevision);
+      this.created.add(w);
+    } catch (error) {
+      const typed = error instanceof RemoteError ? errorFromRemote(error.code, error.message, error.details) : error;
+      // A definitive refusal ends that watcher only (compacted start, permission, bad range); anything else moves on.
+      if (typed instanceof CompactedError || (error instanceof RemoteError && !isRetryableCode(error.code))) w.fail(typed);
+      else throw error;
+    } finally {
+      this.creating.delete(w);
     }
   }
 

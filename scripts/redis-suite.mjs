@@ -69,7 +69,7 @@ try {
   const { leader } = await cluster.waitForLeader({ timeoutMs: 60_000 });
   const port = leader.respUrl.slice(leader.respUrl.lastIndexOf(':') + 1);
   for (const unit of units) {
-    const run = sh('tclsh', ['tests/test_helper.tcl', '--host', '127.0.0.1', '--port', port, '--singledb', '--single', `unit/${unit}`, '--skipfile', runnerSkip, '--timeout', '120', '--clients', '1', '--tags', '-needs:debug', '--tags', '-needs:repl', '--tags', '-needs:save'], {
+    const run = sh('tclsh', ['tests/test_helper.tcl', '--host', '127.0.0.1', '--port', port, '--singledb', '--ignore-encoding', '--ignore-digest', '--single', `unit/${unit}`, '--skipfile', runnerSkip, '--timeout', '120', '--clients', '1', '--tags', '-needs:debug', '--tags', '-needs:repl', '--tags', '-needs:save'], {
       cwd: redisRoot,
       timeout: 15 * 60_000,
       maxBuffer: 64 * 1024 * 1024,

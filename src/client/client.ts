@@ -46,6 +46,7 @@ import { LeaderAdmin, MemberAdmin, type MemberCall } from './members.js';
 import { SessionKeeper } from './session-keeper.js';
 import { openSnapshot, snapshotMethod, type SnapshotDownload, type SnapshotOptions } from './snapshot.js';
 import { LeaseClient } from './leases.js';
+import { SessionTableClient } from './session-table.js';
 import { UnresolvedWrite, UnresolvedWriteState } from './unresolved-write.js';
 import { UnresolvedWrites, type WriteRequest } from './unresolved-writes.js';
 import { isReadOnlyWireTxn, TxnBuilder, txnBodyToWire, txnResultOf, type TxnOptions, type TxnResult, type TxnSpec } from './txn.js';
@@ -82,6 +83,8 @@ export class KvClient {
   readonly leader: LeaderAdmin;
   /** Leases: grant, revoke, keepAlive (background, coalesced), timeToLive, list (leases.ts). */
   readonly lease: LeaseClient;
+  /** The replicated session table at a glance (session-table.ts). */
+  readonly sessionTable: SessionTableClient;
 
   /** Use `connect()`: it opens the session before handing the client out. */
   constructor(options: KvClientOptions, channelFactory: ChannelFactory) {
@@ -104,6 +107,7 @@ export class KvClient {
     const call: MemberCall = (method, request, callOptions) => this.loop.invoke(plainCall(method), request, callOptions, null);
     this.members = new MemberAdmin(call);
     this.leader = new LeaderAdmin(call);
+    this.sessionTable = new SessionTableClient(call);
     this.loop = new RetryLoop(this.pool, this.sessions, this.unresolved, {
       clock: this.clock,
       random,

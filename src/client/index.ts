@@ -143,6 +143,8 @@ export {
   LeaseExistsError,
   LeasesFullError,
 } from '../kv/index.js';
+export { SessionTableClient, type SessionListOptions } from './session-table.js';
+export type { SessionListResponse, SessionSummary } from '../protocol/index.js';
 export { LeaseClient, type KeepAliveHandle, type LeaseGrant, type LeaseTimeToLive } from './leases.js';
 export type { AuthCredentials } from './auth.js';
 export { Consistency, ErrorCode } from '../protocol/index.js';

@@ -176,6 +176,25 @@ describe('dashboard in a real browser', { timeout: 300_000, skip: noBrowser }, (
     await page.screenshot({ path: join(shots, 'live.png'), fullPage: true });
   });
 
+  test('the sessions view shows the session table and the leases, largest and expiring first', async () => {
+    const lease = await kv.lease.grant(120_000);
+    await kv.put('leased/a', '1', { lease: lease.id });
+    await kv.put('leased/b', '2', { lease: lease.id });
+    const short = await kv.lease.grant(30_000);
+    const listed = await kv.sessionTable.list();
+    await open('sessions');
+    await page.getByTestId('session-count').filter({ hasText: /\d+ live sessions/ }).waitFor(slow);
+    const shown = Number(/(\d+) live sessions/.exec((await page.getByTestId('session-count').textContent()) ?? '')?.[1]);
+    // The page's own client opens no session until it writes; the count is the cluster's (CLI sessions may have closed since).
+    assert.ok(shown >= 1 && shown <= listed.count + 1, `${shown} sessions shown, ${listed.count} listed`);
+    await page.locator(`[data-testid="leases-largest"] tr[data-lease="${lease.id}"]`).filter({ hasText: '2' }).waitFor(slow);
+    assert.equal(await page.locator('[data-testid="leases-largest"] tbody tr').first().getAttribute('data-lease'), String(lease.id));
+    assert.equal(await page.locator('[data-testid="leases-expiring"] tbody tr').first().getAttribute('data-lease'), String(short.id));
+    assert.match((await page.getByTestId('lease-count').textContent()) ?? '', /^2 leases holding 2 keys$/);
+    await page.screenshot({ path: join(shots, 'sessions.png'), fullPage: true });
+    await kv.lease.revoke(short.id);
+  });
+
   test('the load charts receive data points', async () => {
     await open('load');
     // The stream is open and sampling before the load starts.
@@ -217,8 +236,56 @@ describe('dashboard in a real browser', { timeout: 300_000, skip: noBrowser }, (
     assert.match((await page.locator(`tr[data-member="${old}"]`).textContent()) ?? '', /last seen \d+ s ago/);
     assert.match((await page.locator('.changes').textContent()) ?? '', new RegExp(`${old} → `));
     await page.screenshot({ path: join(shots, 'cluster-failover.png'), fullPage: true });
-    cluster.restartMember(old);
     restarted = old;
+  });
+
+  test('with a voter down, removing another is refused with the reason the member gives', async () => {
+    // Three voters, the old leader down: removing the page's live follower would leave one live voter of two.
+    try {
+      page.once('dialog', (dialog) => void dialog.accept());
+      await page.getByRole('button', { name: `Remove ${viewer.name}` }).click();
+      const refusal = page.getByRole('alert').filter({ hasText: `Removing ${viewer.name} refused:` });
+      await refusal.waitFor(slow);
+      // The leader's own words: who counts as live, and who it has not heard from.
+      assert.match((await refusal.textContent()) ?? '', new RegExp(`leaves 2 voters needing 2, but only 1 are live \\(not heard from: ${restarted}\\)`));
+      assert.equal((await kv.members.list()).members.length, 3);
+    } finally {
+      cluster.restartMember(restarted);
+    }
+  });
+
+  test('a learner is added from the page, refused promotion while it trails, and removed, each after a confirmation', async () => {
+    await open('cluster');
+    await page.locator('tr[data-member]').first().waitFor(slow);
+    const spare = await freePortRange(1, 0);
+    const asked: string[] = [];
+    const accept = (dialog: { message(): string; accept(): Promise<void> }): void => {
+      asked.push(dialog.message());
+      void dialog.accept();
+    };
+    page.on('dialog', accept);
+    try {
+      await page.getByLabel('Name', { exact: true }).fill('n9');
+      await page.getByLabel('Peer URL').fill(`tcp://127.0.0.1:${spare}`);
+      await page.getByRole('button', { name: 'Add learner' }).click();
+      await page.getByTestId('member-notice').filter({ hasText: /n9 was added as a learner|refused/ }).waitFor(slow);
+      assert.match((await page.getByTestId('member-notice').textContent()) ?? '', /n9 was added as a learner/);
+      const added = (await kv.members.list()).members.find((m) => m.name === 'n9');
+      assert.equal(added?.role, 'learner');
+      await page.locator('tr[data-member="n9"]').filter({ hasText: '(learner)' }).waitFor(slow);
+      await page.screenshot({ path: join(shots, 'members.png'), fullPage: true });
+      // Nothing runs at n9's address: it has not caught up, and the member says so.
+      await page.getByRole('button', { name: 'Promote n9' }).click();
+      await page.getByRole('alert').filter({ hasText: 'Promoting n9 refused:' }).waitFor(slow);
+      assert.equal((await kv.members.list()).members.find((m) => m.name === 'n9')?.role, 'learner');
+      await page.getByRole('button', { name: 'Remove n9' }).click();
+      await page.getByTestId('member-notice').filter({ hasText: 'n9 was removed.' }).waitFor(slow);
+      assert.equal((await kv.members.list()).members.find((m) => m.name === 'n9'), undefined);
+      await page.locator('tr[data-member="n9"]').waitFor({ state: 'detached', ...slow });
+    } finally {
+      page.off('dialog', accept);
+    }
+    assert.deepEqual(asked, [`Add n9 (tcp://127.0.0.1:${spare}) as a learner?`, 'Promote the learner n9 to a voter?', 'Remove n9 from the cluster? It stops once it learns it was removed.']);
   });
 
   test('leadership moves to the member chosen on the page, after a confirmation', async () => {
@@ -233,7 +300,7 @@ describe('dashboard in a real browser', { timeout: 300_000, skip: noBrowser }, (
       void dialog.accept();
     });
     await page.getByRole('button', { name: 'Transfer' }).click();
-    const outcome = page.getByRole('status').filter({ hasText: /Leadership moved|failed/ });
+    const outcome = page.getByTestId('member-notice').filter({ hasText: /Leadership moved|refused/ });
     await outcome.waitFor(slow);
     assert.equal(await outcome.textContent(), `Leadership moved from ${leader} to ${target}.`);
     assert.match(asked, new RegExp(`Hand leadership from ${leader} to ${target}\\?`));
@@ -258,6 +325,11 @@ describe('dashboard in a real browser', { timeout: 300_000, skip: noBrowser }, (
     await page.getByLabel('Password').fill('readerpw');
     await page.getByRole('button', { name: 'Log in' }).click();
     await page.getByTestId('user').filter({ hasText: 'reader' }).waitFor(slow);
+    // Leases are for any logged-in user; the session table names users, so it is admin only.
+    await page.getByRole('link', { name: 'Sessions' }).click();
+    await page.getByTestId('lease-count').waitFor(slow);
+    await page.getByRole('alert').filter({ hasText: /permission denied/i }).waitFor(slow);
+    await page.getByRole('link', { name: 'Keys' }).click();
     await page.getByRole('button', { name: /app\// }).click();
     await page.locator('button[data-key="app/greeting"]').click();
     await page.getByTestId('value').filter({ hasText: 'edited from the dashboard' }).waitFor(slow);

@@ -8,11 +8,13 @@ import { html } from './html.js';
 import { ClusterView } from './cluster.js';
 import { KeysView, LiveView } from './keys.js';
 import { LoadView } from './load.js';
+import { SessionsView } from './sessions.js';
 
 const views = [
   { id: 'cluster', label: 'Cluster', View: ClusterView },
   { id: 'keys', label: 'Keys', View: KeysView },
   { id: 'live', label: 'Live prefix', View: LiveView },
+  { id: 'sessions', label: 'Sessions', View: SessionsView },
   { id: 'load', label: 'Load', View: LoadView },
 ];
 

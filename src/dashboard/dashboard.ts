@@ -7,6 +7,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Registry } from 'prom-client';
 import type { Clock, Timer } from '../common/clock.js';
 import { ConcordErrorCode } from '../common/errors.js';
+import type { TlsOptions } from '../net/index.js';
 import { systemClock } from '../common/system-clock.js';
 import { handleApi } from './api.js';
 import { send } from './api-http.js';
@@ -22,6 +23,8 @@ const loadIntervalMs = 1_000;
 export interface DashboardOptions {
   /** The member's own client URL: the API is a client of it. */
   readonly clientUrl: string;
+  /** For a tls:// client URL: whom to trust and the certificate to present (the member's own; see server.ts). */
+  readonly tls?: TlsOptions;
   /** The member's metrics registry: the load charts show the same numbers as /metrics. */
   readonly registry: Registry;
   readonly clock?: Clock;
@@ -45,7 +48,7 @@ export class Dashboard {
 
   constructor(options: DashboardOptions) {
     this.clock = options.clock ?? systemClock;
-    this.logins = new Logins(options.clientUrl, this.clock);
+    this.logins = new Logins(options.clientUrl, this.clock, options.tls);
     this.cluster = new ClusterTracker(this.clock);
     this.sampler = new LoadSampler(options.registry);
   }

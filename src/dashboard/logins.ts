@@ -8,6 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import { connect, type KvClient } from '../client/index.js';
 import type { Clock } from '../common/clock.js';
+import type { TlsOptions } from '../net/index.js';
 
 /** Login sessions held at once; beyond it the least recently used one is logged out. */
 export const loginSessionsMax = 64;
@@ -28,11 +29,12 @@ export class Logins {
   constructor(
     private readonly clientUrl: string,
     private readonly clock: Clock,
+    private readonly tls?: TlsOptions,
   ) {}
 
   private open(auth?: { user: string; password: string }): Promise<KvClient> {
     // No session opened until the first write: a dashboard that only looks proposes nothing.
-    return connect({ endpoints: [this.clientUrl], openSessionOnConnect: false, timeoutMs: 5_000, clock: this.clock, ...(auth !== undefined ? { auth } : {}) });
+    return connect({ endpoints: [this.clientUrl], openSessionOnConnect: false, timeoutMs: 5_000, clock: this.clock, ...(this.tls !== undefined ? { tls: this.tls } : {}), ...(auth !== undefined ? { auth } : {}) });
   }
 
   /** The client for a request's cookie: its login's, or the anonymous one. */

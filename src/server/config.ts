@@ -399,10 +399,6 @@ export function validateServerConfig(config: ServerConfig): void {
   if (config.dashboard === true && config.metricsUrl === undefined) {
     throw new InvalidConfigError('dashboard is served on the metrics listener: it needs metricsUrl (--metrics-url)');
   }
-  // The dashboard is a client of this member's client URL; a tls:// one needs trust and identity settings it does not have yet.
-  if (config.dashboard === true && parseAddress(config.clientUrl).transport === 'tls') {
-    throw new InvalidConfigError('dashboard needs a tcp:// clientUrl for now (its API connects to this member as a client; tls:// is not supported yet)');
-  }
   if (config.respUrl !== undefined) {
     let resp;
     try {

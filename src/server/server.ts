@@ -375,7 +375,9 @@ export async function startServer(config: ServerConfig, logger?: Logger, options
     identity.listening(clientListener.address);
 
     // The dashboard is a client of this member's own client URL (the one it listens on).
-    const dashboard = metrics !== null && config.dashboard === true ? new Dashboard({ clientUrl: clientListener.address, registry: metrics.registry, clock }) : null;
+    const dashboardTls = dashboardClientTls(clientTlsOptions(config).tls);
+    const dashboard =
+      metrics !== null && config.dashboard === true ? new Dashboard({ clientUrl: clientListener.address, registry: metrics.registry, clock, ...(dashboardTls !== undefined ? { tls: dashboardTls } : {}) }) : null;
     if (dashboard !== null) cleanups.push(() => dashboard.close());
     const metricsServer = metrics !== null && config.metricsUrl !== undefined ? await metrics.listen(config.metricsUrl, dashboard === null ? undefined : (req, res) => dashboard.handle(req, res)) : null;
     if (metricsServer !== null) cleanups.push(() => metricsServer.close());
@@ -472,6 +474,18 @@ export async function startServer(config: ServerConfig, logger?: Logger, options
     await cleanup();
     throw error;
   }
+}
+
+/**
+ * The dashboard's own connection to a tls:// client URL: it trusts
+ * --trusted-ca-file and presents this member's certificate, which a member
+ * with --client-cert-auth demands of every client. That certificate names the
+ * member, not a user: once auth is on the connection has no rights of its
+ * own, and every call acts as the browser's user (docs/dashboard.md, "TLS").
+ */
+function dashboardClientTls(listener: TlsOptions | undefined): TlsOptions | undefined {
+  if (listener === undefined) return undefined;
+  return { ...(listener.ca !== undefined ? { ca: listener.ca } : {}), ...(listener.cert !== undefined ? { cert: listener.cert, key: listener.key! } : {}) };
 }
 
 /** The client listener's TLS material (read at start: rotating certificates means restarting the member). */

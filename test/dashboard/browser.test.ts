@@ -9,32 +9,26 @@
  */
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import type { BrowserContext, Page } from 'playwright-core';
 import { connect, type KvClient } from '../../src/client/index.js';
-import { LocalCluster, MemberOutput, type LocalMember } from '../../src/cli/dev/local-cluster.js';
+import type { LocalCluster, LocalMember } from '../../src/cli/dev/local-cluster.js';
 import { freePortRange } from '../../src/cli/dev/free-ports.js';
+import { shots, slowMs, startDashboardCluster, type DashboardCluster } from './dashboard-cluster.js';
 
 // The waitForFunction bodies run in the page; this file compiles without the DOM library.
 declare const document: { querySelector(s: string): { textContent: string | null; getAttribute(n: string): string | null } | null; querySelectorAll(s: string): { length: number } };
 
-const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
-const shots = join(repoRoot, 'docs', 'dashboard');
 const chromiumPath = process.env.CONCORD_CHROMIUM ?? '/usr/bin/chromium';
 const noBrowser = existsSync(chromiumPath) ? false : `no browser: ${chromiumPath} is missing (scripts/install-test-deps.sh installs Debian's chromium)`;
-const run = promisify(execFile);
 
-/** Waits for a page condition with a deadline generous enough for a loaded machine. */
-const slow = { timeout: 30_000 };
+const slow = { timeout: slowMs };
 
 describe('dashboard in a real browser', { timeout: 300_000, skip: noBrowser }, () => {
-  let dataDir: string | undefined;
   let userDataDir: string | undefined;
+  let fixture: DashboardCluster;
   let cluster: LocalCluster;
   let browser: BrowserContext;
   let page: Page;
@@ -44,10 +38,7 @@ describe('dashboard in a real browser', { timeout: 300_000, skip: noBrowser }, (
   /** The old leader, killed and started again (the leader may not have heard from it yet). */
   let restarted = '';
 
-  const cli = async (...args: string[]): Promise<string> => {
-    const { stdout } = await run(process.execPath, [join(repoRoot, 'bin', 'concord.js'), ...args, '--endpoints', cluster.endpoints.join(',')], { timeout: 30_000 });
-    return stdout;
-  };
+  const cli = (...args: string[]): Promise<string> => fixture.cli(...args);
   /** A fresh load of a view (going to the same URL with only a new hash would not reload the page). */
   const open = async (view: string): Promise<void> => {
     await page.goto('about:blank');
@@ -56,21 +47,9 @@ describe('dashboard in a real browser', { timeout: 300_000, skip: noBrowser }, (
 
   before(async () => {
     const { chromium } = await import('playwright-core');
-    dataDir = mkdtempSync(join(tmpdir(), 'concord-dashboard-'));
+    fixture = await startDashboardCluster();
+    ({ cluster, kv, viewer } = fixture);
     userDataDir = mkdtempSync(join(tmpdir(), 'concord-dashboard-browser-'));
-    const base = await freePortRange(3, 300);
-    cluster = await LocalCluster.start({
-      nodes: 3,
-      dataDir,
-      clientPortBase: base,
-      peerPortBase: base + 100,
-      metricsPortBase: base + 200,
-      output: MemberOutput.Ignore,
-      serverArgs: ['--dashboard', '--heartbeat-interval-ms', '100', '--election-timeout-ms', '1000', '--log-level', 'warn'],
-    });
-    const { leader } = await cluster.waitForLeader({ timeoutMs: 60_000 });
-    viewer = cluster.members.find((m) => m.name !== leader.name)!;
-    kv = await connect({ endpoints: cluster.endpoints, timeoutMs: 30_000 });
     browser = await chromium.launchPersistentContext(userDataDir, {
       executablePath: chromiumPath,
       headless: true,
@@ -78,14 +57,12 @@ describe('dashboard in a real browser', { timeout: 300_000, skip: noBrowser }, (
       args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
     });
     page = await browser.newPage();
-    mkdirSync(shots, { recursive: true });
   });
 
   after(async () => {
     await browser?.close().catch(() => undefined);
-    await kv?.close().catch(() => undefined);
-    if (cluster !== undefined) await cluster.stop();
-    for (const dir of [dataDir, userDataDir]) if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
+    await fixture?.stop();
+    if (userDataDir !== undefined) rmSync(userDataDir, { recursive: true, force: true });
   });
 
   /** Script errors and CSP refusals on the page over the whole run (HTTP errors the page shows are expected). */

@@ -11,6 +11,7 @@ import type { KvClient } from '../client/index.js';
 import { ConcordErrorCode } from '../common/errors.js';
 import { DashboardApiError, describe, readJson, send, stringField, type Json } from './api-http.js';
 import type { ClusterTracker } from './cluster-view.js';
+import { certificateUserOf } from './certificate-login.js';
 import { memberRoute } from './members-api.js';
 import { sessionsAndLeases } from './sessions-api.js';
 import { loginIdleMs, sessionCookie, sessionIdFrom, type Logins } from './logins.js';
@@ -44,7 +45,7 @@ export async function handleApi(request: IncomingMessage, response: ServerRespon
       response.setHeader('set-cookie', `${sessionCookie}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0`);
       return send(response, 200, {});
     }
-    const { client, user } = await ctx.logins.clientFor(sessionId);
+    const { client, user } = await ctx.logins.clientFor(sessionId, certificateUserOf(request));
     send(response, 200, { user, ...(await route_(route, url.searchParams, body, client, ctx)) });
   } catch (error) {
     const { status, code, message } = describe(error);

@@ -14,6 +14,7 @@ import { send } from './api-http.js';
 import { ClusterTracker } from './cluster-view.js';
 import { LoadSampler, type LoadSample } from './load.js';
 import { Logins } from './logins.js';
+import type { CertificateLogin } from './certificate-login.js';
 import { contentSecurityPolicy, StaticFiles } from './static-files.js';
 
 /** Load streams open at once; one more is refused with 503. */
@@ -25,6 +26,8 @@ export interface DashboardOptions {
   readonly clientUrl: string;
   /** For a tls:// client URL: whom to trust and the certificate to present (the member's own; see server.ts). */
   readonly tls?: TlsOptions;
+  /** Certificate logins (an https:// listener asking browsers for certificates): the member's private listener for them. */
+  readonly certificates?: { readonly endpoint: string; readonly login: CertificateLogin };
   /** The member's metrics registry: the load charts show the same numbers as /metrics. */
   readonly registry: Registry;
   readonly clock?: Clock;
@@ -48,7 +51,7 @@ export class Dashboard {
 
   constructor(options: DashboardOptions) {
     this.clock = options.clock ?? systemClock;
-    this.logins = new Logins(options.clientUrl, this.clock, options.tls);
+    this.logins = new Logins(options.clientUrl, this.clock, options.tls, options.certificates);
     this.cluster = new ClusterTracker(this.clock);
     this.sampler = new LoadSampler(options.registry);
   }

@@ -50,6 +50,10 @@ function App() {
     addEventListener('hashchange', onHash);
     return () => removeEventListener('hashchange', onHash);
   }, []);
+  // A browser certificate the member's listener verified logs in by itself (its CN is the user).
+  useEffect(() => {
+    api('GET', '/api/status').then((answer) => answer.user && setUser(answer.user), () => undefined);
+  }, []);
   // An API answer of 401 means auth is on and nobody is logged in (or the login expired).
   // A 403 on a write is shown where it happened; on a read with nobody logged in, ask to log in.
   const onAuthError = (error, isWrite = false) => {

@@ -48,6 +48,7 @@ import { openSnapshot, snapshotMethod, type SnapshotDownload, type SnapshotOptio
 import { LeaseClient } from './leases.js';
 import { WatchMux, type WatchOptions, type WatchStream, type WatchTarget } from './watch.js';
 import { CompactedError } from '../kv/errors.js';
+import { SessionTableClient } from './session-table.js';
 import { UnresolvedWrite, UnresolvedWriteState } from './unresolved-write.js';
 import { UnresolvedWrites, type WriteRequest } from './unresolved-writes.js';
 import { isReadOnlyWireTxn, TxnBuilder, txnBodyToWire, txnResultOf, type TxnOptions, type TxnResult, type TxnSpec } from './txn.js';
@@ -86,6 +87,8 @@ export class KvClient {
   readonly lease: LeaseClient;
   /** Every watcher of this client, on one member and one long-poll (watch.ts). */
   private readonly watches: WatchMux;
+  /** The replicated session table at a glance (session-table.ts). */
+  readonly sessionTable: SessionTableClient;
 
   /** Use `connect()`: it opens the session before handing the client out. */
   constructor(options: KvClientOptions, channelFactory: ChannelFactory) {
@@ -108,6 +111,7 @@ export class KvClient {
     const call: MemberCall = (method, request, callOptions) => this.loop.invoke(plainCall(method), request, callOptions, null);
     this.members = new MemberAdmin(call);
     this.leader = new LeaderAdmin(call);
+    this.sessionTable = new SessionTableClient(call);
     this.loop = new RetryLoop(this.pool, this.sessions, this.unresolved, {
       clock: this.clock,
       random,

@@ -148,6 +148,8 @@ export {
 export { Mutex } from './concurrency/mutex.js';
 export { Election } from './concurrency/election.js';
 export { WatchCanceledError, WatchStream, WATCH_BUFFER_BATCHES_MAX, type WatchBatch, type WatchEvent, type WatchOptions, type WatchTarget } from './watch.js';
+export { SessionTableClient, type SessionListOptions } from './session-table.js';
+export type { SessionListResponse, SessionSummary } from '../protocol/index.js';
 export { LeaseClient, type KeepAliveHandle, type LeaseGrant, type LeaseTimeToLive } from './leases.js';
 export type { AuthCredentials } from './auth.js';
 export { Consistency, ErrorCode } from '../protocol/index.js';

@@ -7,36 +7,25 @@
  * without a CORS preflight this server never grants.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { AuthenticationFailedError, KvError, PermissionDeniedError, ServerError, type KvClient } from '../client/index.js';
-import { ConcordError, ConcordErrorCode } from '../common/errors.js';
+import type { KvClient } from '../client/index.js';
+import { ConcordErrorCode } from '../common/errors.js';
+import { DashboardApiError, describe, readJson, send, stringField, type Json } from './api-http.js';
 import type { ClusterTracker } from './cluster-view.js';
+import { certificateUserOf } from './certificate-login.js';
+import { memberRoute } from './members-api.js';
+import { sessionsAndLeases } from './sessions-api.js';
 import { loginIdleMs, sessionCookie, sessionIdFrom, type Logins } from './logins.js';
 
-/** Largest JSON body the API reads (a value up to 1 MiB, base64 in JSON). */
-export const apiBodyBytesMax = 1_500_000;
 /** Keys one tree listing or live prefix view reads at most. */
 export const prefixKeysMax = 5_000;
 /** Value characters a live prefix view shows per key. */
 const previewCharsMax = 200;
 export const csrfHeader = 'x-concord-dashboard';
 
-/** An answer of the API itself (not of the member): its HTTP status and code. */
-export class DashboardApiError extends ConcordError {
-  constructor(
-    readonly status: number,
-    code: ConcordErrorCode,
-    message: string,
-  ) {
-    super(code, message);
-  }
-}
-
 export interface ApiContext {
   readonly logins: Logins;
   readonly cluster: ClusterTracker;
 }
-
-type Json = Record<string, unknown>;
 
 export async function handleApi(request: IncomingMessage, response: ServerResponse, url: URL, ctx: ApiContext): Promise<void> {
   try {
@@ -56,7 +45,7 @@ export async function handleApi(request: IncomingMessage, response: ServerRespon
       response.setHeader('set-cookie', `${sessionCookie}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0`);
       return send(response, 200, {});
     }
-    const { client, user } = await ctx.logins.clientFor(sessionId);
+    const { client, user } = await ctx.logins.clientFor(sessionId, certificateUserOf(request));
     send(response, 200, { user, ...(await route_(route, url.searchParams, body, client, ctx)) });
   } catch (error) {
     const { status, code, message } = describe(error);
@@ -68,6 +57,8 @@ async function route_(route: string, query: URLSearchParams, body: Json, client:
   switch (route) {
     case 'GET /api/status':
       return { cluster: await ctx.cluster.view(client) };
+    case 'GET /api/sessions':
+      return sessionsAndLeases(client);
     case 'GET /api/tree':
       return tree(client, query.get('prefix') ?? '');
     case 'GET /api/prefix':
@@ -87,10 +78,11 @@ async function route_(route: string, query: URLSearchParams, body: Json, client:
     }
     case 'DELETE /api/key':
       return { deleted: await client.delete(stringField(body, 'key')) };
-    case 'POST /api/leader/transfer':
-      return { transfer: await client.leader.transfer(typeof body.to === 'string' && body.to !== '' ? body.to : undefined) };
-    default:
+    default: {
+      const answer = await memberRoute(route, body, client);
+      if (answer !== null) return answer;
       throw new DashboardApiError(404, ConcordErrorCode.DashboardNotFound, `no API ${route}`);
+    }
   }
 }
 
@@ -142,45 +134,3 @@ function preview(value: Uint8Array): string {
   return text.length > previewCharsMax ? `${text.slice(0, previewCharsMax)}…` : text;
 }
 
-function stringField(body: Json, name: string, allowEmpty = false): string {
-  const v = body[name];
-  if (typeof v !== 'string' || (!allowEmpty && v === '')) throw new DashboardApiError(400, ConcordErrorCode.DashboardBadRequest, `${name} must be a non-empty string`);
-  return v;
-}
-
-async function readJson(request: IncomingMessage): Promise<Json> {
-  if (!(request.headers['content-type'] ?? '').startsWith('application/json')) throw new DashboardApiError(415, ConcordErrorCode.DashboardBadRequest, 'send application/json');
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of request) {
-    size += (chunk as Buffer).length;
-    if (size > apiBodyBytesMax) throw new DashboardApiError(413, ConcordErrorCode.DashboardBodyTooLarge, `request body over ${apiBodyBytesMax} bytes`);
-    chunks.push(chunk as Buffer);
-  }
-  if (size === 0) return {};
-  try {
-    const parsed: unknown = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('not an object');
-    return parsed as Json;
-  } catch {
-    throw new DashboardApiError(400, ConcordErrorCode.DashboardBadRequest, 'the body is not a JSON object');
-  }
-}
-
-/** An HTTP status for the member's typed errors (the code is the protocol's, shown on the page). */
-function describe(error: unknown): { status: number; code: string; message: string } {
-  if (error instanceof DashboardApiError) return { status: error.status, code: error.code, message: error.message };
-  const code = (error as { code?: unknown }).code;
-  const message = error instanceof Error ? error.message : String(error);
-  const codeText = typeof code === 'string' ? code : 'unknown';
-  if (error instanceof AuthenticationFailedError) return { status: 401, code: codeText, message };
-  if (error instanceof PermissionDeniedError) return { status: 403, code: codeText, message };
-  if (error instanceof KvError) return { status: 409, code: codeText, message };
-  if (error instanceof ServerError) return { status: 502, code: codeText, message };
-  return { status: 503, code: codeText, message };
-}
-
-export function send(response: ServerResponse, status: number, body: Json): void {
-  if (response.headersSent) return;
-  response.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' }).end(JSON.stringify(body));
-}

@@ -7,11 +7,14 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Registry } from 'prom-client';
 import type { Clock, Timer } from '../common/clock.js';
 import { ConcordErrorCode } from '../common/errors.js';
+import type { TlsOptions } from '../net/index.js';
 import { systemClock } from '../common/system-clock.js';
-import { handleApi, send } from './api.js';
+import { handleApi } from './api.js';
+import { send } from './api-http.js';
 import { ClusterTracker } from './cluster-view.js';
 import { LoadSampler, type LoadSample } from './load.js';
 import { Logins } from './logins.js';
+import type { CertificateLogin } from './certificate-login.js';
 import { contentSecurityPolicy, StaticFiles } from './static-files.js';
 
 /** Load streams open at once; one more is refused with 503. */
@@ -21,6 +24,10 @@ const loadIntervalMs = 1_000;
 export interface DashboardOptions {
   /** The member's own client URL: the API is a client of it. */
   readonly clientUrl: string;
+  /** For a tls:// client URL: whom to trust and the certificate to present (the member's own; see server.ts). */
+  readonly tls?: TlsOptions;
+  /** Certificate logins (an https:// listener asking browsers for certificates): the member's private listener for them. */
+  readonly certificates?: { readonly endpoint: string; readonly login: CertificateLogin };
   /** The member's metrics registry: the load charts show the same numbers as /metrics. */
   readonly registry: Registry;
   readonly clock?: Clock;
@@ -44,7 +51,7 @@ export class Dashboard {
 
   constructor(options: DashboardOptions) {
     this.clock = options.clock ?? systemClock;
-    this.logins = new Logins(options.clientUrl, this.clock);
+    this.logins = new Logins(options.clientUrl, this.clock, options.tls, options.certificates);
     this.cluster = new ClusterTracker(this.clock);
     this.sampler = new LoadSampler(options.registry);
   }

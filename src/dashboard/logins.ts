@@ -8,6 +8,8 @@
 import { randomBytes } from 'node:crypto';
 import { connect, type KvClient } from '../client/index.js';
 import type { Clock } from '../common/clock.js';
+import type { TlsOptions } from '../net/index.js';
+import type { CertificateLogin } from './certificate-login.js';
 
 /** Login sessions held at once; beyond it the least recently used one is logged out. */
 export const loginSessionsMax = 64;
@@ -24,19 +26,28 @@ interface Login {
 export class Logins {
   private anonymous: Promise<KvClient> | null = null;
   private readonly sessions = new Map<string, Login>();
+  /** One client per certificate user (at most loginSessionsMax; the oldest is closed). */
+  private readonly byCertificate = new Map<string, Promise<KvClient>>();
 
   constructor(
     private readonly clientUrl: string,
     private readonly clock: Clock,
+    private readonly tls?: TlsOptions,
+    /** Certificate logins: the private listener and the certificates for it (certificate-login.ts). */
+    private readonly certificates?: { readonly endpoint: string; readonly login: CertificateLogin },
   ) {}
 
-  private open(auth?: { user: string; password: string }): Promise<KvClient> {
+  private open(auth?: { user: string; password: string }, endpoint = this.clientUrl, tls = this.tls): Promise<KvClient> {
     // No session opened until the first write: a dashboard that only looks proposes nothing.
-    return connect({ endpoints: [this.clientUrl], openSessionOnConnect: false, timeoutMs: 5_000, clock: this.clock, ...(auth !== undefined ? { auth } : {}) });
+    return connect({ endpoints: [endpoint], openSessionOnConnect: false, timeoutMs: 5_000, clock: this.clock, ...(tls !== undefined ? { tls } : {}), ...(auth !== undefined ? { auth } : {}) });
   }
 
-  /** The client for a request's cookie: its login's, or the anonymous one. */
-  async clientFor(sessionId: string | null): Promise<{ client: KvClient; user: string | null }> {
+  /**
+   * The client for a request: its password login's (cookie), else its
+   * browser certificate's user's (when the listener verified one), else the
+   * anonymous one.
+   */
+  async clientFor(sessionId: string | null, certificateUser: string | null = null): Promise<{ client: KvClient; user: string | null }> {
     const login = sessionId === null ? undefined : this.sessions.get(sessionId);
     if (login !== undefined) {
       if (this.clock.monotonicMs() - login.lastUsedMs > loginIdleMs) {
@@ -49,11 +60,29 @@ export class Logins {
         return { client: login.client, user: login.user };
       }
     }
+    if (certificateUser !== null && this.certificates !== undefined) return { client: await this.certificateClient(certificateUser), user: certificateUser };
     if (this.anonymous === null) {
       this.anonymous = this.open();
       this.anonymous.catch(() => (this.anonymous = null));
     }
     return { client: await this.anonymous, user: null };
+  }
+
+  private async certificateClient(user: string): Promise<KvClient> {
+    const certificates = this.certificates!;
+    let client = this.byCertificate.get(user);
+    if (client === undefined) {
+      const opening = certificates.login.clientTls(user).then((tls) => this.open(undefined, certificates.endpoint, tls));
+      client = opening;
+      this.byCertificate.set(user, opening);
+      opening.catch(() => this.byCertificate.delete(user));
+      while (this.byCertificate.size > loginSessionsMax) {
+        const oldest = this.byCertificate.keys().next().value as string;
+        void this.byCertificate.get(oldest)?.then((c) => c.close().catch(() => undefined), () => undefined);
+        this.byCertificate.delete(oldest);
+      }
+    }
+    return client;
   }
 
   /** Checks the credentials with the member (a status call authenticates the connection) and returns a new session id. */
@@ -86,7 +115,9 @@ export class Logins {
     this.sessions.clear();
     const anonymous = this.anonymous;
     this.anonymous = null;
-    if (anonymous !== null) clients.push(...(await anonymous.then((c) => [c], () => [])));
+    const opening = [...this.byCertificate.values(), ...(anonymous !== null ? [anonymous] : [])];
+    this.byCertificate.clear();
+    for (const client of opening) clients.push(...(await client.then((c) => [c], () => [])));
     await Promise.all(clients.map((c) => c.close({ timeoutMs: 1_000 }).catch(() => c.abort())));
   }
 }

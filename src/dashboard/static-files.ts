@@ -38,7 +38,7 @@ const types: Record<string, string> = {
 /** URL under /ui/ → file on disk. */
 function fileTable(): Map<string, string> {
   const table = new Map<string, string>();
-  for (const name of ['app.js', 'api.js', 'html.js', 'cluster.js', 'keys.js', 'load.js', 'format.js', 'style.css']) table.set(`/ui/${name}`, join(staticDir, name));
+  for (const name of ['app.js', 'api.js', 'html.js', 'cluster.js', 'keys.js', 'load.js', 'format.js', 'members.js', 'sessions.js', 'style.css']) table.set(`/ui/${name}`, join(staticDir, name));
   table.set('/ui/vendor/preact.js', packageFile('preact', 'dist/preact.module.js'));
   table.set('/ui/vendor/preact-hooks.js', packageFile('preact', 'hooks/dist/hooks.module.js'));
   table.set('/ui/vendor/htm.js', packageFile('htm', 'dist/htm.module.js'));

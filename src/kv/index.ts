@@ -49,6 +49,7 @@ export {
   type OwnerUsage,
 } from './session-quotas.js';
 export { compactResult, expandResult, type SavedResult } from './saved-result.js';
+export type { SessionInfo } from './sessions.js';
 export {
   AUTH_NAME_BYTES_MAX,
   AUTH_STATE_BYTES_MAX,

@@ -44,6 +44,17 @@ export interface Session {
   expiryKey: ExpiryKey;
 }
 
+/** A read-only summary of one session (the `session.list` status). */
+export interface SessionInfo {
+  readonly id: number;
+  readonly owner: string;
+  readonly ttlMs: number;
+  /** On the state machine's clock. */
+  readonly deadlineMs: number;
+  readonly savedResults: number;
+  readonly savedResultBytes: number;
+}
+
 interface ExpiryKey {
   readonly deadlineMs: number;
   readonly id: number;
@@ -98,6 +109,13 @@ export class SessionTable implements SessionUsage {
   /** Every session in id order. */
   values(): IterableIterator<Session> {
     return this.byId.values();
+  }
+
+  /** Every session in id order, as read-only summaries. */
+  *infos(): Generator<SessionInfo> {
+    for (const session of this.byId.values()) {
+      yield { id: session.id, owner: session.owner, ttlMs: session.ttlMs, deadlineMs: session.deadlineMs, savedResults: session.results.size, savedResultBytes: session.bytes - sessionBaseBytes(session.owner) };
+    }
   }
 
   /** Adds a session (opened now, or read from a snapshot: ids must arrive in increasing order). */

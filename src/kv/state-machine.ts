@@ -16,7 +16,7 @@ import { newKeyTree, type KeyTree } from './key-tree.js';
 import { changedKeySpace, EMPTY_VALUE, errorResult, KeyWrites, type PendingWrite } from './key-writes.js';
 import { resolveKvOptions, type KvOptions } from './options.js';
 import { scanKeys } from './scan.js';
-import { SessionTable, type Session } from './sessions.js';
+import { SessionTable, type Session, type SessionInfo } from './sessions.js';
 import { ANONYMOUS_OWNER, openSessionProblem, saveResultProblem, txnResultBudget } from './session-quotas.js';
 import { compactResult, expandResult } from './saved-result.js';
 import { authRevisionProblem } from './auth-revision.js';
@@ -116,6 +116,11 @@ export class KvStateMachine {
   sessionUsageOf(owner: string): { readonly sessions: number; readonly resultBytes: number } {
     const usage = this.sessions.usageOf(owner);
     return { sessions: usage?.sessions ?? 0, resultBytes: usage?.resultBytes ?? 0 };
+  }
+
+  /** Every live session in id order, as read-only summaries (the `session.list` status). */
+  sessionInfos(): Iterable<SessionInfo> {
+    return this.sessions.infos();
   }
 
   /** Whether a session is live now (for the server: refuse a write before proposing it). */

@@ -11,7 +11,7 @@
  *   `kv.scan`, `kv.txn`, `session.open`, `session.keepAlive`, `session.close`,
  *   `cluster.status`, users/roles/auth, membership, `snapshot.save` (backups, paged),
  *   `lease.grant`, `lease.revoke`, `lease.keepAlive`, `lease.timeToLive`,
- *   `lease.list` (lease-types.ts). Request/response types per method: `MethodTypes`.
+ *   `lease.list` (lease-types.ts), `session.list` (session-status-types.ts). Request/response types per method: `MethodTypes`.
  *   Schemas that validate them on the wire: `clientMessages` (schemas.ts).
  * - Any member serves any method. A follower forwards writes and
  *   linearizable reads to the leader and answers; every response's `header`
@@ -39,6 +39,7 @@ export * from './error-codes.js';
 export * from './server-error.js';
 export * from './schemas.js';
 export type * from './watch-types.js';
+export * from './session-status-types.js';
 export * from './auth-types.js';
 export * from './member-types.js';
 export * from './lease-types.js';

@@ -28,6 +28,7 @@ import type {
 import type * as A from './auth-types.js';
 import type * as M from './member-types.js';
 import type * as L from './lease-types.js';
+import type * as S from './session-status-types.js';
 import type { TxnRequest, TxnResponse } from './txn.js';
 import type * as W from './watch-types.js';
 
@@ -64,6 +65,12 @@ export const Method = {
   KeepAlive: 'session.keepAlive',
   /** Close a session and free its remembered results. */
   CloseSession: 'session.close',
+  /**
+   * The session table at a glance (counts, the sessions holding the most saved
+   * results, those expiring first); admin once auth is enabled, answered by the
+   * leader after a ReadIndex (session-status-types.ts).
+   */
+  SessionList: 'session.list',
   /** The answering member's state and the cluster's members. Served locally, never forwarded. */
   Status: 'cluster.status',
   /** Log this connection in as `user` (AuthenticationFailed otherwise); later requests on it act as that user. */
@@ -141,6 +148,7 @@ export interface MethodTypes {
   'session.open': { request: OpenSessionRequest; response: OpenSessionResponse };
   'session.keepAlive': { request: KeepAliveRequest; response: KeepAliveResponse };
   'session.close': { request: CloseSessionRequest; response: CloseSessionResponse };
+  'session.list': { request: S.SessionListRequest; response: S.SessionListResponse };
   'cluster.status': { request: StatusRequest; response: StatusResponse };
   'auth.authenticate': { request: A.AuthenticateRequest; response: A.AuthOkResponse };
   'user.add': { request: A.UserAddRequest; response: A.AuthOkResponse };

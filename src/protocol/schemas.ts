@@ -15,6 +15,7 @@ import type { Method, MethodTypes } from './methods.js';
 import type * as T from './types.js';
 import type * as L from './lease-types.js';
 import type * as W from './watch-types.js';
+import type * as S from './session-status-types.js';
 
 const consistency = s.oneOf('linearizable', 'stale');
 const role = s.oneOf('follower', 'pre-candidate', 'candidate', 'leader');
@@ -236,6 +237,19 @@ export const watchSchemas = {
   compacted: s.object({ header: responseHeaderSchema }),
 };
 
+// The session table at a glance (session-status-types.ts).
+const sessionListMax = 100;
+const sessionSummarySchema = s.object({ id: s.uint(), owner: s.string(), ttlMs: s.uint(), expiresInMs: s.uint(), savedResults: s.uint(), savedResultBytes: s.uint() });
+export const sessionListSchemas = {
+  request: s.object({ limit: s.optional(s.uint()) }),
+  response: s.object({
+    header: responseHeaderSchema,
+    count: s.uint(),
+    tableBytes: s.uint(),
+    largest: s.array(sessionSummarySchema, { maxLength: sessionListMax }),
+    expiringFirst: s.array(sessionSummarySchema, { maxLength: sessionListMax }),
+  }),
+};
 // Transactions (txn.ts). Nested transactions make ops and results recursive: the schema
 // recurses lazily, and msgpack's decode depth bound keeps the recursion bounded.
 
@@ -333,6 +347,7 @@ export const clientMethods = defineMethods({
   'session.open': { id: 6, request: openSessionRequestSchema, response: openSessionResponseSchema },
   'session.keepAlive': { id: 7, request: keepAliveRequestSchema, response: keepAliveResponseSchema },
   'session.close': { id: 8, request: closeSessionRequestSchema, response: closeSessionResponseSchema },
+  'session.list': { id: 15, request: sessionListSchemas.request, response: sessionListSchemas.response },
   'cluster.status': { id: 9, request: statusRequestSchema, response: statusResponseSchema },
   'kv.txn': { id: 10, request: txnRequestSchema, response: txnResponseSchema },
   'auth.authenticate': { id: 20, request: authSchemas.authenticate, response: okResponse },
@@ -393,6 +408,7 @@ export type SchemaTypeChecks = [
   Check<Same<Loose<Infer<typeof snapshotSaveResponseSchema>>, Loose<T.SnapshotSaveResponse>>>,
   Check<Same<Loose<Infer<typeof leaseSchemas.timeToLiveResponse>>, Loose<L.LeaseTimeToLiveResponse>>>,
   Check<Same<Loose<Infer<typeof leaseSchemas.listResponse>>, Loose<L.LeaseListResponse>>>,
+  Check<Same<Loose<Infer<typeof sessionListSchemas.response>>, Loose<S.SessionListResponse>>>,
   Check<Same<Loose<Infer<typeof txnRequestSchema>>, Loose<TxnRequest>>>,
   Check<Same<Loose<Infer<typeof txnResponseSchema>>, Loose<TxnResponse>>>,
   Check<Same<Loose<Infer<typeof watchSchemas.create>>, Loose<W.WatchCreateRequest>>>,

@@ -173,7 +173,7 @@ export const serverConfigOptions: readonly ConfigOption[] = [
   { key: 'shutdownTimeoutMs', flag: '--shutdown-timeout-ms', env: 'CONCORD_SHUTDOWN_TIMEOUT_MS', kind: 'integer', description: 'how long graceful shutdown waits', defaultValue: 5_000 },
   { key: 'logLevel', flag: '--log-level', env: 'CONCORD_LOG_LEVEL', kind: 'logLevel', description: 'trace|debug|info|warn|error|fatal|silent', defaultValue: 'info' },
   { key: 'respUrl', flag: '--resp-url', env: 'CONCORD_RESP_URL', kind: 'string', description: 'serve the Redis protocol at tcp://host:port, unix:///path or tls://host:port (tls uses --cert-file/--key-file; default: off)' },
-  { key: 'metricsUrl', flag: '--metrics-url', env: 'CONCORD_METRICS_URL', kind: 'string', description: 'serve Prometheus metrics at <url>/metrics, e.g. http://127.0.0.1:9101 (default: off)' },
+  { key: 'metricsUrl', flag: '--metrics-url', env: 'CONCORD_METRICS_URL', kind: 'string', description: 'serve Prometheus metrics at <url>/metrics, e.g. http://127.0.0.1:9101; https:// uses --cert-file/--key-file (default: off)' },
   { key: 'dashboard', flag: '--dashboard', env: 'CONCORD_DASHBOARD', kind: 'boolean', description: 'serve the web dashboard at <metrics-url>/ui (bound where --metrics-url says; needs it)' },
   { key: 'certFile', flag: '--cert-file', env: 'CONCORD_CERT_FILE', kind: 'string', description: 'PEM certificate for the client URL (needs a tls:// client URL)' },
   { key: 'keyFile', flag: '--key-file', env: 'CONCORD_KEY_FILE', kind: 'string', description: 'PEM private key for the client URL' },
@@ -418,10 +418,6 @@ export function validateServerConfig(config: ServerConfig): void {
   if (config.dashboard === true && config.metricsUrl === undefined) {
     throw new InvalidConfigError('dashboard is served on the metrics listener: it needs metricsUrl (--metrics-url)');
   }
-  // The dashboard is a client of this member's client URL; a tls:// one needs trust and identity settings it does not have yet.
-  if (config.dashboard === true && parseAddress(config.clientUrl).transport === 'tls') {
-    throw new InvalidConfigError('dashboard needs a tcp:// clientUrl for now (its API connects to this member as a client; tls:// is not supported yet)');
-  }
   if (config.respUrl !== undefined) {
     let resp;
     try {
@@ -435,8 +431,12 @@ export function validateServerConfig(config: ServerConfig): void {
     }
     if (config.respUrl === config.clientUrl || config.respUrl === config.peerUrl) throw new InvalidConfigError('respUrl must differ from clientUrl and peerUrl');
   }
-  if (config.metricsUrl !== undefined && !/^http:\/\/[^/]+:\d+\/?$/.test(config.metricsUrl)) {
+  if (config.metricsUrl !== undefined && !/^https?:\/\/[^/]+:\d+\/?$/.test(config.metricsUrl)) {
     throw new InvalidConfigError(`metricsUrl "${config.metricsUrl}" must look like http://127.0.0.1:9101`);
+  }
+  // https:// serves the metrics listener with the client certificate, as etcd does for https metrics URLs.
+  if (config.metricsUrl?.startsWith('https:') === true && (config.certFile === undefined || config.keyFile === undefined)) {
+    throw new InvalidConfigError('an https:// metricsUrl is served with certFile and keyFile (--cert-file, --key-file)');
   }
 }
 

@@ -5,6 +5,7 @@
  * linearizable-read barriers, the state machine for reads).
  */
 import type { ApplyResult, AuthView, KvEntry, KvOptions, KvStateMachine, LeaseInfo, ScanPage, ScanRequest, TxnBody, TxnResult } from '../kv/index.js';
+import type { SessionTableView } from './session-status.js';
 import type { StatusResponse } from '../protocol/index.js';
 import type { LeaderHint } from './errors.js';
 import type { Replica } from './kv-service.js';
@@ -106,6 +107,10 @@ export class KvReplica implements Replica {
 
   leaseList(): LeaseInfo[] {
     return this.kv.leaseList();
+  }
+
+  sessionTable(): SessionTableView {
+    return { count: this.kv.sessionCount, bytes: this.kv.sessionBytes, infos: () => this.kv.sessionInfos() };
   }
 
   readTxn(body: TxnBody): TxnResult {

@@ -53,6 +53,7 @@ import { toKeyValue, txnFromWire, txnResponse } from './txn-request.js';
 import { forwardedUserOf, RequestAuth, type RequestContext } from './request-auth.js';
 import { clampTtl, unexpected, writeCommand, writeResponse, type WriteMethod } from './write-requests.js';
 import type { WatchService } from './watch-service.js';
+import { sessionListAnswer, type SessionTableView } from './session-status.js';
 
 /** One member as the client methods need it (implemented by KvReplica over the loop and the state machine). */
 export interface Replica {
@@ -86,6 +87,8 @@ export interface Replica {
   readTimeMs(): number;
   lease(id: number, keys: boolean): (LeaseInfo & { keys?: Uint8Array[] }) | null;
   leaseList(): LeaseInfo[];
+  /** The replicated session table, read-only (session.list). */
+  sessionTable(): SessionTableView;
   /** A read-only transaction on the local state (throws its problem). */
   readTxn(body: TxnBody): TxnResult;
   /** The local state's store revision. */
@@ -199,6 +202,7 @@ export class ClientService {
         const leases = all.slice(0, limit).map((l) => ({ id: l.id, ttlMs: Math.max(0, l.expiresAtMs - now), grantedTtlMs: l.grantedTtlMs, keyCount: l.keyCount }));
         return { header: this.header(), leases, more: all.length > limit };
       }),
+    'session.list': (request, context) => this.sessionList(request, context),
     'cluster.status': async (_request, context) => {
       await this.access.allowed(context, (user) => this.access.authorizer.checkAuthenticated(user));
       return { header: this.header(), ...this.replica.status() };
@@ -296,6 +300,18 @@ export class ClientService {
     const membership = this.options.membership;
     if (membership === undefined) throw internalError('this member serves no membership methods');
     return run(membership, this.deadline());
+  }
+
+  /** The session table at a glance: admin once auth is enabled (it names users), answered by the leader after a ReadIndex. */
+  private async sessionList(request: Request<'session.list'>, context: RequestContext): Promise<Response<'session.list'>> {
+    this.replica.checkAccepting();
+    this.access.authorizer.check(this.access.userOf(context), Operation.Admin, null);
+    if (!this.replica.isLeader()) {
+      if (context.forwarded) throw notLeader(this.replica.name, this.replica.hint());
+      return this.forwarder.forward('session.list', this.access.carry(request, context), this.deadline());
+    }
+    await this.replica.readBarrier(this.deadline());
+    return { header: this.header(), ...sessionListAnswer(this.replica.sessionTable(), this.replica.readTimeMs(), request.limit) };
   }
 
   /** Sends a request on to the leader as it is (a leader that handed leadership away before removing itself). */

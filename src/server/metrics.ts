@@ -8,6 +8,7 @@
  * so that etcd's dashboards and alerts carry over.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer, type ServerOptions as HttpsOptions } from 'node:https';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Handlers, MethodTable } from '../net/index.js';
 import { InvalidConfigError } from './config.js';
@@ -220,15 +221,17 @@ export class ServerMetrics {
    * Serves GET /metrics, /livez, /readyz and /health at `url` (http://host:port),
    * and whatever `mount` (the web dashboard) answers for before those.
    */
-  async listen(url: string, mount?: (request: IncomingMessage, response: ServerResponse) => boolean): Promise<{ address: string; close(): Promise<void> }> {
+  /** `https` (for an https:// URL): the certificate, and whether to ask browsers for theirs (the dashboard's certificate login). */
+  async listen(url: string, mount?: (request: IncomingMessage, response: ServerResponse) => boolean, https?: HttpsOptions): Promise<{ address: string; close(): Promise<void> }> {
     let parsed: URL;
     try {
       parsed = new URL(url);
     } catch {
       throw new InvalidConfigError(`metricsUrl "${url}" is not a URL like http://127.0.0.1:9101`);
     }
-    if (parsed.protocol !== 'http:') throw new InvalidConfigError(`metricsUrl "${url}" must be http://host:port`);
-    const server: Server = createServer((request, response) => {
+    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new InvalidConfigError(`metricsUrl "${url}" must be http://host:port`);
+    if (parsed.protocol === 'https:' && https === undefined) throw new InvalidConfigError(`metricsUrl "${url}" needs a certificate`);
+    const answer = (request: IncomingMessage, response: ServerResponse): void => {
       if (mount !== undefined && mount(request, response)) return;
       const target = new URL(request.url ?? '/', 'http://metrics.invalid');
       if (request.method === 'GET' && target.pathname !== '/metrics') {
@@ -247,7 +250,8 @@ export class ServerMetrics {
         (body) => response.writeHead(200, { 'content-type': this.registry.contentType }).end(body),
         (error: unknown) => response.writeHead(500).end(String(error)),
       );
-    });
+    };
+    const server: Server = parsed.protocol === 'https:' ? createHttpsServer(https!, answer) : createServer(answer);
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(Number(parsed.port || 80), parsed.hostname.replace(/^\[|\]$/g, ''), () => resolve());
@@ -255,7 +259,7 @@ export class ServerMetrics {
     const bound = server.address();
     const port = typeof bound === 'object' && bound !== null ? bound.port : Number(parsed.port);
     return {
-      address: `http://${parsed.hostname}:${port}`,
+      address: `${parsed.protocol}//${parsed.hostname}:${port}`,
       close: () =>
         new Promise<void>((resolve) => {
           server.close(() => resolve());

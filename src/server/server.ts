@@ -29,7 +29,7 @@ import { PeerNetwork } from './peer-network.js';
 import { peerMessages, type PeerMessages } from './peer-protocol.js';
 import { RaftHost } from './raft-host.js';
 import { ServerMetrics } from './metrics.js';
-import { Dashboard } from '../dashboard/index.js';
+import { CertificateLogin, Dashboard } from '../dashboard/index.js';
 import { DataDirSize } from './data-size.js';
 import { PeerRoundTrips } from './peer-traffic.js';
 import { createRaftCore } from './raft-core-adapter.js';
@@ -383,9 +383,27 @@ export async function startServer(config: ServerConfig, logger?: Logger, options
     identity.listening(clientListener.address);
 
     // The dashboard is a client of this member's own client URL (the one it listens on).
-    const dashboard = metrics !== null && config.dashboard === true ? new Dashboard({ clientUrl: clientListener.address, registry: metrics.registry, clock }) : null;
+    const dashboardTls = dashboardClientTls(clientTlsOptions(config).tls);
+    const httpsMetrics = config.metricsUrl?.startsWith('https:') === true;
+    // Certificate login: browsers' certificates on an https:// listener, acted on through a private client listener (certificate-login.ts).
+    const certificateLogin = metrics !== null && config.dashboard === true && httpsMetrics && config.clientCertAuth === true ? await CertificateLogin.create(clock) : null;
+    const loginListener =
+      certificateLogin === null
+        ? null
+        : await listen('tls://127.0.0.1:0', { tls: certificateLogin.listenerTls, frameBytesMax, ...bounds.client, clock, logger: log, onConnection: (connection) => clientRpc.serve(connection) });
+    if (loginListener !== null) cleanups.push(() => loginListener.close());
+    const dashboard =
+      metrics !== null && config.dashboard === true
+        ? new Dashboard({
+            clientUrl: clientListener.address,
+            registry: metrics.registry,
+            clock,
+            ...(dashboardTls !== undefined ? { tls: dashboardTls } : {}),
+            ...(loginListener !== null ? { certificates: { endpoint: loginListener.address, login: certificateLogin! } } : {}),
+          })
+        : null;
     if (dashboard !== null) cleanups.push(() => dashboard.close());
-    const metricsServer = metrics !== null && config.metricsUrl !== undefined ? await metrics.listen(config.metricsUrl, dashboard === null ? undefined : (req, res) => dashboard.handle(req, res)) : null;
+    const metricsServer = metrics !== null && config.metricsUrl !== undefined ? await metrics.listen(config.metricsUrl, dashboard === null ? undefined : (req, res) => dashboard.handle(req, res), httpsMetrics ? metricsHttps(config) : undefined) : null;
     if (metricsServer !== null) cleanups.push(() => metricsServer.close());
 
     peers.start(host);
@@ -483,6 +501,28 @@ export async function startServer(config: ServerConfig, logger?: Logger, options
     await cleanup();
     throw error;
   }
+}
+
+/**
+ * The dashboard's own connection to a tls:// client URL: it trusts
+ * --trusted-ca-file and presents this member's certificate, which a member
+ * with --client-cert-auth demands of every client. That certificate names the
+ * member, not a user: once auth is on the connection has no rights of its
+ * own, and every call acts as the browser's user (docs/dashboard.md, "TLS").
+ */
+function dashboardClientTls(listener: TlsOptions | undefined): TlsOptions | undefined {
+  if (listener === undefined) return undefined;
+  return { ...(listener.ca !== undefined ? { ca: listener.ca } : {}), ...(listener.cert !== undefined ? { cert: listener.cert, key: listener.key! } : {}) };
+}
+
+/**
+ * An https:// metrics listener: the client certificate (etcd's rule), and with
+ * --client-cert-auth it asks browsers for a certificate without demanding one
+ * (/metrics and the health probes stay open; the dashboard checks it).
+ */
+function metricsHttps(config: ServerConfig): { cert: Buffer; key: Buffer; ca?: Buffer; requestCert: boolean; rejectUnauthorized: false } {
+  const tls = clientTlsOptions(config).tls!;
+  return { cert: tls.cert as Buffer, key: tls.key as Buffer, ...(tls.ca !== undefined ? { ca: tls.ca as Buffer } : {}), requestCert: config.clientCertAuth === true, rejectUnauthorized: false };
 }
 
 /** The client listener's TLS material (read at start: rotating certificates means restarting the member). */

@@ -9,32 +9,26 @@
  */
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import type { BrowserContext, Page } from 'playwright-core';
 import { connect, type KvClient } from '../../src/client/index.js';
-import { LocalCluster, MemberOutput, type LocalMember } from '../../src/cli/dev/local-cluster.js';
+import type { LocalCluster, LocalMember } from '../../src/cli/dev/local-cluster.js';
 import { freePortRange } from '../../src/cli/dev/free-ports.js';
+import { shots, slowMs, startDashboardCluster, type DashboardCluster } from './dashboard-cluster.js';
 
 // The waitForFunction bodies run in the page; this file compiles without the DOM library.
 declare const document: { querySelector(s: string): { textContent: string | null; getAttribute(n: string): string | null } | null; querySelectorAll(s: string): { length: number } };
 
-const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
-const shots = join(repoRoot, 'docs', 'dashboard');
 const chromiumPath = process.env.CONCORD_CHROMIUM ?? '/usr/bin/chromium';
 const noBrowser = existsSync(chromiumPath) ? false : `no browser: ${chromiumPath} is missing (scripts/install-test-deps.sh installs Debian's chromium)`;
-const run = promisify(execFile);
 
-/** Waits for a page condition with a deadline generous enough for a loaded machine. */
-const slow = { timeout: 30_000 };
+const slow = { timeout: slowMs };
 
 describe('dashboard in a real browser', { timeout: 300_000, skip: noBrowser }, () => {
-  let dataDir: string | undefined;
   let userDataDir: string | undefined;
+  let fixture: DashboardCluster;
   let cluster: LocalCluster;
   let browser: BrowserContext;
   let page: Page;
@@ -44,10 +38,7 @@ describe('dashboard in a real browser', { timeout: 300_000, skip: noBrowser }, (
   /** The old leader, killed and started again (the leader may not have heard from it yet). */
   let restarted = '';
 
-  const cli = async (...args: string[]): Promise<string> => {
-    const { stdout } = await run(process.execPath, [join(repoRoot, 'bin', 'concord.js'), ...args, '--endpoints', cluster.endpoints.join(',')], { timeout: 30_000 });
-    return stdout;
-  };
+  const cli = (...args: string[]): Promise<string> => fixture.cli(...args);
   /** A fresh load of a view (going to the same URL with only a new hash would not reload the page). */
   const open = async (view: string): Promise<void> => {
     await page.goto('about:blank');
@@ -56,21 +47,9 @@ describe('dashboard in a real browser', { timeout: 300_000, skip: noBrowser }, (
 
   before(async () => {
     const { chromium } = await import('playwright-core');
-    dataDir = mkdtempSync(join(tmpdir(), 'concord-dashboard-'));
+    fixture = await startDashboardCluster();
+    ({ cluster, kv, viewer } = fixture);
     userDataDir = mkdtempSync(join(tmpdir(), 'concord-dashboard-browser-'));
-    const base = await freePortRange(3, 300);
-    cluster = await LocalCluster.start({
-      nodes: 3,
-      dataDir,
-      clientPortBase: base,
-      peerPortBase: base + 100,
-      metricsPortBase: base + 200,
-      output: MemberOutput.Ignore,
-      serverArgs: ['--dashboard', '--heartbeat-interval-ms', '100', '--election-timeout-ms', '1000', '--log-level', 'warn'],
-    });
-    const { leader } = await cluster.waitForLeader({ timeoutMs: 60_000 });
-    viewer = cluster.members.find((m) => m.name !== leader.name)!;
-    kv = await connect({ endpoints: cluster.endpoints, timeoutMs: 30_000 });
     browser = await chromium.launchPersistentContext(userDataDir, {
       executablePath: chromiumPath,
       headless: true,
@@ -78,14 +57,12 @@ describe('dashboard in a real browser', { timeout: 300_000, skip: noBrowser }, (
       args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
     });
     page = await browser.newPage();
-    mkdirSync(shots, { recursive: true });
   });
 
   after(async () => {
     await browser?.close().catch(() => undefined);
-    await kv?.close().catch(() => undefined);
-    if (cluster !== undefined) await cluster.stop();
-    for (const dir of [dataDir, userDataDir]) if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
+    await fixture?.stop();
+    if (userDataDir !== undefined) rmSync(userDataDir, { recursive: true, force: true });
   });
 
   /** Script errors and CSP refusals on the page over the whole run (HTTP errors the page shows are expected). */
@@ -176,6 +153,25 @@ describe('dashboard in a real browser', { timeout: 300_000, skip: noBrowser }, (
     await page.screenshot({ path: join(shots, 'live.png'), fullPage: true });
   });
 
+  test('the sessions view shows the session table and the leases, largest and expiring first', async () => {
+    const lease = await kv.lease.grant(120_000);
+    await kv.put('leased/a', '1', { lease: lease.id });
+    await kv.put('leased/b', '2', { lease: lease.id });
+    const short = await kv.lease.grant(30_000);
+    const listed = await kv.sessionTable.list();
+    await open('sessions');
+    await page.getByTestId('session-count').filter({ hasText: /\d+ live sessions/ }).waitFor(slow);
+    const shown = Number(/(\d+) live sessions/.exec((await page.getByTestId('session-count').textContent()) ?? '')?.[1]);
+    // The page's own client opens no session until it writes; the count is the cluster's (CLI sessions may have closed since).
+    assert.ok(shown >= 1 && shown <= listed.count + 1, `${shown} sessions shown, ${listed.count} listed`);
+    await page.locator(`[data-testid="leases-largest"] tr[data-lease="${lease.id}"]`).filter({ hasText: '2' }).waitFor(slow);
+    assert.equal(await page.locator('[data-testid="leases-largest"] tbody tr').first().getAttribute('data-lease'), String(lease.id));
+    assert.equal(await page.locator('[data-testid="leases-expiring"] tbody tr').first().getAttribute('data-lease'), String(short.id));
+    assert.match((await page.getByTestId('lease-count').textContent()) ?? '', /^2 leases holding 2 keys$/);
+    await page.screenshot({ path: join(shots, 'sessions.png'), fullPage: true });
+    await kv.lease.revoke(short.id);
+  });
+
   test('the load charts receive data points', async () => {
     await open('load');
     // The stream is open and sampling before the load starts.
@@ -217,8 +213,56 @@ describe('dashboard in a real browser', { timeout: 300_000, skip: noBrowser }, (
     assert.match((await page.locator(`tr[data-member="${old}"]`).textContent()) ?? '', /last seen \d+ s ago/);
     assert.match((await page.locator('.changes').textContent()) ?? '', new RegExp(`${old} → `));
     await page.screenshot({ path: join(shots, 'cluster-failover.png'), fullPage: true });
-    cluster.restartMember(old);
     restarted = old;
+  });
+
+  test('with a voter down, removing another is refused with the reason the member gives', async () => {
+    // Three voters, the old leader down: removing the page's live follower would leave one live voter of two.
+    try {
+      page.once('dialog', (dialog) => void dialog.accept());
+      await page.getByRole('button', { name: `Remove ${viewer.name}` }).click();
+      const refusal = page.getByRole('alert').filter({ hasText: `Removing ${viewer.name} refused:` });
+      await refusal.waitFor(slow);
+      // The leader's own words: who counts as live, and who it has not heard from.
+      assert.match((await refusal.textContent()) ?? '', new RegExp(`leaves 2 voters needing 2, but only 1 are live \\(not heard from: ${restarted}\\)`));
+      assert.equal((await kv.members.list()).members.length, 3);
+    } finally {
+      cluster.restartMember(restarted);
+    }
+  });
+
+  test('a learner is added from the page, refused promotion while it trails, and removed, each after a confirmation', async () => {
+    await open('cluster');
+    await page.locator('tr[data-member]').first().waitFor(slow);
+    const spare = await freePortRange(1, 0);
+    const asked: string[] = [];
+    const accept = (dialog: { message(): string; accept(): Promise<void> }): void => {
+      asked.push(dialog.message());
+      void dialog.accept();
+    };
+    page.on('dialog', accept);
+    try {
+      await page.getByLabel('Name', { exact: true }).fill('n9');
+      await page.getByLabel('Peer URL').fill(`tcp://127.0.0.1:${spare}`);
+      await page.getByRole('button', { name: 'Add learner' }).click();
+      await page.getByTestId('member-notice').filter({ hasText: /n9 was added as a learner|refused/ }).waitFor(slow);
+      assert.match((await page.getByTestId('member-notice').textContent()) ?? '', /n9 was added as a learner/);
+      const added = (await kv.members.list()).members.find((m) => m.name === 'n9');
+      assert.equal(added?.role, 'learner');
+      await page.locator('tr[data-member="n9"]').filter({ hasText: '(learner)' }).waitFor(slow);
+      await page.screenshot({ path: join(shots, 'members.png'), fullPage: true });
+      // Nothing runs at n9's address: it has not caught up, and the member says so.
+      await page.getByRole('button', { name: 'Promote n9' }).click();
+      await page.getByRole('alert').filter({ hasText: 'Promoting n9 refused:' }).waitFor(slow);
+      assert.equal((await kv.members.list()).members.find((m) => m.name === 'n9')?.role, 'learner');
+      await page.getByRole('button', { name: 'Remove n9' }).click();
+      await page.getByTestId('member-notice').filter({ hasText: 'n9 was removed.' }).waitFor(slow);
+      assert.equal((await kv.members.list()).members.find((m) => m.name === 'n9'), undefined);
+      await page.locator('tr[data-member="n9"]').waitFor({ state: 'detached', ...slow });
+    } finally {
+      page.off('dialog', accept);
+    }
+    assert.deepEqual(asked, [`Add n9 (tcp://127.0.0.1:${spare}) as a learner?`, 'Promote the learner n9 to a voter?', 'Remove n9 from the cluster? It stops once it learns it was removed.']);
   });
 
   test('leadership moves to the member chosen on the page, after a confirmation', async () => {
@@ -233,7 +277,7 @@ describe('dashboard in a real browser', { timeout: 300_000, skip: noBrowser }, (
       void dialog.accept();
     });
     await page.getByRole('button', { name: 'Transfer' }).click();
-    const outcome = page.getByRole('status').filter({ hasText: /Leadership moved|failed/ });
+    const outcome = page.getByTestId('member-notice').filter({ hasText: /Leadership moved|refused/ });
     await outcome.waitFor(slow);
     assert.equal(await outcome.textContent(), `Leadership moved from ${leader} to ${target}.`);
     assert.match(asked, new RegExp(`Hand leadership from ${leader} to ${target}\\?`));
@@ -258,6 +302,11 @@ describe('dashboard in a real browser', { timeout: 300_000, skip: noBrowser }, (
     await page.getByLabel('Password').fill('readerpw');
     await page.getByRole('button', { name: 'Log in' }).click();
     await page.getByTestId('user').filter({ hasText: 'reader' }).waitFor(slow);
+    // Leases are for any logged-in user; the session table names users, so it is admin only.
+    await page.getByRole('link', { name: 'Sessions' }).click();
+    await page.getByTestId('lease-count').waitFor(slow);
+    await page.getByRole('alert').filter({ hasText: /permission denied/i }).waitFor(slow);
+    await page.getByRole('link', { name: 'Keys' }).click();
     await page.getByRole('button', { name: /app\// }).click();
     await page.locator('button[data-key="app/greeting"]').click();
     await page.getByTestId('value').filter({ hasText: 'edited from the dashboard' }).waitFor(slow);

@@ -107,6 +107,9 @@ class LaggingFollower implements Replica {
   leaseList() {
     return this.kv.leaseList();
   }
+  sessionTable() {
+    return { count: this.kv.sessionCount, bytes: this.kv.sessionBytes, infos: () => this.kv.sessionInfos() };
+  }
   readTxn(body: Parameters<KvStateMachine['readTxn']>[0]) {
     return this.kv.readTxn(body);
   }

@@ -263,6 +263,9 @@ class ScriptedReplica implements Replica {
   leaseList() {
     return this.kv.leaseList();
   }
+  sessionTable() {
+    return { count: this.kv.sessionCount, bytes: this.kv.sessionBytes, infos: () => this.kv.sessionInfos() };
+  }
   readTxn(body: Parameters<KvStateMachine['readTxn']>[0]) {
     return this.kv.readTxn(body);
   }

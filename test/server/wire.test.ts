@@ -93,6 +93,7 @@ test('the client method table has stable ids for every method', () => {
     'session.keepAlive': 7,
     'session.close': 8,
     'cluster.status': 9,
+    'session.list': 15,
     'kv.txn': 10,
     'kv.compact': 11,
     'watch.create': 70,

@@ -96,8 +96,8 @@ async function runDev(options: DevOptions): Promise<void> {
   if (options.electionTimeoutMs !== undefined) serverArgs.push('--election-timeout-ms', String(options.electionTimeoutMs));
   if (options.snapshotEveryEntries !== undefined) serverArgs.push('--snapshot-every-entries', String(options.snapshotEveryEntries));
   // The web dashboard is on by default here (loopback only); it lives on the metrics listener.
-  // It reaches its member over the plain client URL, so not (yet) with --tls's tls:// client URLs.
-  const dashboard = options.metricsPort !== 0 && options.dashboard && !options.tls;
+  // With --tls it reaches its member over tls://, presenting the member's own certificate.
+  const dashboard = options.metricsPort !== 0 && options.dashboard;
   if (dashboard) serverArgs.push('--dashboard');
   const names = Array.from({ length: options.nodes }, (_, i) => `n${i + 1}`);
   const material = options.tls ? await ensureTlsMaterial({ dir: join(options.dataDir, 'tls'), members: names, clientUsers: [devTlsUser] }) : null;

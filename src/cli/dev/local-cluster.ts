@@ -43,6 +43,8 @@ export interface LocalClusterOptions {
   readonly peerTls?: PeerTlsFiles | null;
   /** Metrics and health port of the first member (the others follow); 0: no metrics listener. Default 0. */
   readonly metricsPortBase?: number;
+  /** https serves the metrics listener (and dashboard) with the client certificate (needs clientTls). Default http. */
+  readonly metricsScheme?: 'http' | 'https';
   /**
    * TLS for clients (`concord dev --tls`, `bench:kv --tls`): client URLs are
    * then tls://, each member serves its member certificate, and with
@@ -151,6 +153,7 @@ export class LocalCluster {
       output: options.output ?? MemberOutput.LogFile,
       peerTls: options.peerTls ?? null,
       metricsPortBase: options.metricsPortBase ?? 0,
+      metricsScheme: options.metricsScheme ?? 'http',
       clientTls: options.clientTls ?? null,
       probeAuth: options.probeAuth ?? null,
       respPortBase: options.respPortBase ?? 0,
@@ -164,7 +167,7 @@ export class LocalCluster {
         peerUrl: `${resolved.peerTls === null ? 'tcp' : 'tls'}://${resolved.host}:${resolved.peerPortBase + i}`,
         dataDir: join(resolved.dataDir, name),
         logFile: resolved.output === MemberOutput.LogFile ? join(resolved.dataDir, `${name}.log`) : null,
-        metricsUrl: resolved.metricsPortBase === 0 ? null : `http://${resolved.host}:${resolved.metricsPortBase + i}`,
+        metricsUrl: resolved.metricsPortBase === 0 ? null : `${resolved.metricsScheme}://${resolved.host}:${resolved.metricsPortBase + i}`,
         respUrl: resolved.respPortBase === 0 ? null : `tcp://${resolved.host}:${resolved.respPortBase + i}`,
         process: null,
         exited: Promise.resolve(0),

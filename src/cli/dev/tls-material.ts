@@ -13,13 +13,14 @@
  * signatures SHA-256. Generation uses @peculiar/x509 over Node's WebCrypto;
  * checks use node:crypto's X509Certificate.
  */
-import { X509Certificate as NodeX509, createPrivateKey, webcrypto } from 'node:crypto';
+import { X509Certificate as NodeX509, createPrivateKey } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as x509 from '@peculiar/x509';
 import type { Clock } from '../../common/clock.js';
 import { ConcordError, ConcordErrorCode } from '../../common/errors.js';
 import { systemClock } from '../../common/system-clock.js';
+import { createCa, ecdsa, issueLeaf, subtle, type Issued, type Issuer } from '../../common/certificate-issuer.js';
 
 export interface TlsMaterialOptions {
   readonly dir: string;
@@ -51,19 +52,8 @@ export interface TlsMaterial {
 const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 /** Existing certificates are replaced when they expire within this (1 day). */
 export const REUSE_VALIDITY_LEFT_MS = 24 * 3600 * 1000;
-/** notBefore is set this far back, for clocks that are slightly behind (1 hour). */
-const CLOCK_SKEW_MS = 3600 * 1000;
-const DAY_MS = 24 * 3600 * 1000;
 const LOCAL_HOSTS = ['localhost'];
 const LOCAL_IPS = ['127.0.0.1', '::1'];
-
-const ecdsa = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
-type CryptoKeyPair = webcrypto.CryptoKeyPair;
-type CryptoKey = webcrypto.CryptoKey;
-/** The WebCrypto provider as @peculiar/x509 types it. */
-type X509Crypto = NonNullable<Parameters<typeof x509.X509CertificateGenerator.createSelfSigned>[1]>;
-const crypto = webcrypto as unknown as X509Crypto;
-const subtle = webcrypto.subtle;
 
 export class TlsMaterialError extends ConcordError {
   constructor(message: string) {
@@ -95,10 +85,6 @@ function writeAtomically(path: string, data: string, mode: number): void {
   renameSync(tmp, path);
 }
 
-function pem(label: string, der: ArrayBuffer): string {
-  const base64 = Buffer.from(der).toString('base64');
-  return `-----BEGIN ${label}-----\n${base64.replace(/.{64}/g, '$&\n').replace(/\n$/, '')}\n-----END ${label}-----\n`;
-}
 
 /** A loaded certificate and key, checked to belong together. */
 interface Loaded {
@@ -153,70 +139,6 @@ function goodLeaf(loaded: Loaded | null, ca: Loaded, cn: string, expectedSans: s
   return true;
 }
 
-async function newKeys(): Promise<CryptoKeyPair> {
-  return (await subtle.generateKey(ecdsa, true, ['sign', 'verify'])) as CryptoKeyPair;
-}
-
-async function keyPem(keys: CryptoKeyPair): Promise<string> {
-  return pem('PRIVATE KEY', await subtle.exportKey('pkcs8', keys.privateKey));
-}
-
-interface Issued {
-  readonly certPem: string;
-  readonly keyPem: string;
-}
-
-async function createCa(nowMs: number, validityDays: number): Promise<Issued & { readonly keys: CryptoKeyPair; readonly cert: x509.X509Certificate }> {
-  const keys = await newKeys();
-  const cert = await x509.X509CertificateGenerator.createSelfSigned(
-    {
-      name: 'CN=Concord dev CA',
-      notBefore: new Date(nowMs - CLOCK_SKEW_MS),
-      notAfter: new Date(nowMs + validityDays * DAY_MS),
-      signingAlgorithm: ecdsa,
-      keys,
-      extensions: [
-        new x509.BasicConstraintsExtension(true, 0, true),
-        new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
-        await x509.SubjectKeyIdentifierExtension.create(keys.publicKey, false, crypto),
-      ],
-    },
-    crypto,
-  );
-  return { keys, cert, certPem: cert.toString('pem') + '\n', keyPem: await keyPem(keys) };
-}
-
-interface Issuer {
-  readonly cert: x509.X509Certificate;
-  readonly privateKey: CryptoKey;
-}
-
-async function issueLeaf(issuer: Issuer, cn: string, names: x509.JsonGeneralNames | null, server: boolean, nowMs: number, validityDays: number): Promise<Issued> {
-  const keys = await newKeys();
-  const usages = server ? [x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth] : [x509.ExtendedKeyUsage.clientAuth];
-  const extensions: x509.Extension[] = [
-    new x509.BasicConstraintsExtension(false, undefined, true),
-    new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
-    new x509.ExtendedKeyUsageExtension(usages, false),
-    await x509.AuthorityKeyIdentifierExtension.create(issuer.cert, false, crypto),
-  ];
-  if (names !== null) extensions.push(new x509.SubjectAlternativeNameExtension(names, false));
-  const cert = await x509.X509CertificateGenerator.create(
-    {
-      subject: `CN=${cn}`,
-      issuer: issuer.cert.subject,
-      notBefore: new Date(nowMs - CLOCK_SKEW_MS),
-      notAfter: new Date(nowMs + validityDays * DAY_MS),
-      signingAlgorithm: ecdsa,
-      publicKey: keys.publicKey,
-      signingKey: issuer.privateKey,
-      extensions,
-    },
-    crypto,
-  );
-  return { certPem: cert.toString('pem') + '\n', keyPem: await keyPem(keys) };
-}
-
 async function loadIssuer(ca: Loaded): Promise<Issuer> {
   const der = createPrivateKey(ca.keyPem).export({ type: 'pkcs8', format: 'der' });
   const privateKey = await subtle.importKey('pkcs8', der, ecdsa, false, ['sign']);
@@ -255,7 +177,7 @@ export async function ensureTlsMaterial(options: TlsMaterialOptions): Promise<Tl
   let ca = load(caFiles);
   let caRenewed = false;
   if (ca === null || !stillValid(ca.cert, nowMs) || !ca.cert.ca || !ca.cert.verify(ca.cert.publicKey)) {
-    const created = await createCa(nowMs, validityDays);
+    const created = await createCa('Concord dev CA', nowMs, validityDays);
     save(caFiles, created);
     ca = load(caFiles);
     caRenewed = true;

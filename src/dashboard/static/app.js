@@ -8,11 +8,13 @@ import { html } from './html.js';
 import { ClusterView } from './cluster.js';
 import { KeysView, LiveView } from './keys.js';
 import { LoadView } from './load.js';
+import { SessionsView } from './sessions.js';
 
 const views = [
   { id: 'cluster', label: 'Cluster', View: ClusterView },
   { id: 'keys', label: 'Keys', View: KeysView },
   { id: 'live', label: 'Live prefix', View: LiveView },
+  { id: 'sessions', label: 'Sessions', View: SessionsView },
   { id: 'load', label: 'Load', View: LoadView },
 ];
 
@@ -47,6 +49,10 @@ function App() {
     const onHash = () => setView(location.hash.slice(1) || 'cluster');
     addEventListener('hashchange', onHash);
     return () => removeEventListener('hashchange', onHash);
+  }, []);
+  // A browser certificate the member's listener verified logs in by itself (its CN is the user).
+  useEffect(() => {
+    api('GET', '/api/status').then((answer) => answer.user && setUser(answer.user), () => undefined);
   }, []);
   // An API answer of 401 means auth is on and nobody is logged in (or the login expired).
   // A 403 on a write is shown where it happened; on a read with nobody logged in, ask to log in.

@@ -2,13 +2,14 @@ import { html } from './html.js';
 import { useEffect, useState } from 'preact/hooks';
 import { api } from './api.js';
 import { ago, clockTime } from './format.js';
+import { AddMemberForm, MemberButtons, Notice, useMemberActions } from './members.js';
 
 /** The cluster view: every member's report, refreshed every second. */
 export function ClusterView({ onAuthError }) {
   const [cluster, setCluster] = useState(null);
   const [error, setError] = useState(null);
-  const [notice, setNotice] = useState(null);
   const [target, setTarget] = useState('');
+  const { notice, actions } = useMemberActions();
 
   useEffect(() => {
     let stopped = false;
@@ -32,17 +33,7 @@ export function ClusterView({ onAuthError }) {
     };
   }, []);
 
-  const transfer = async () => {
-    const to = target || 'the most caught-up member';
-    if (!window.confirm(`Hand leadership from ${cluster.leader} to ${to}?`)) return;
-    setNotice('Transferring leadership…');
-    try {
-      const answer = await api('POST', '/api/leader/transfer', { to: target });
-      setNotice(`Leadership moved from ${answer.transfer.previousLeader} to ${answer.transfer.leader}.`);
-    } catch (e) {
-      setNotice(`Leader transfer failed: ${e.message}`);
-    }
-  };
+  const transfer = () => actions.transfer(cluster.leader, target);
 
   if (cluster === null) return html`<section aria-busy="true"><p>${error ?? 'Asking the members…'}</p></section>`;
   const leaders = cluster.members.filter((m) => m.role === 'leader');
@@ -51,7 +42,7 @@ export function ClusterView({ onAuthError }) {
     <p class="summary" data-testid="leader">Leader: <strong>${cluster.leader ?? 'none'}</strong> · ${cluster.members.filter((m) => m.up).length} of ${cluster.members.length} members up</p>
     ${error !== null ? html`<p role="alert" class="error">${error}</p>` : null}
     <div class="table-wrap"><table class="members">
-      <thead><tr><th scope="col">Member</th><th scope="col">Role</th><th scope="col">Health</th><th scope="col">Term</th><th scope="col">Commit</th><th scope="col">Applied</th><th scope="col">Trailing</th><th scope="col">Version</th><th scope="col">URLs</th></tr></thead>
+      <thead><tr><th scope="col">Member</th><th scope="col">Role</th><th scope="col">Health</th><th scope="col">Term</th><th scope="col">Commit</th><th scope="col">Applied</th><th scope="col">Trailing</th><th scope="col">Version</th><th scope="col">URLs</th><th scope="col">Manage</th></tr></thead>
       <tbody>${cluster.members.map(
         (m) => html`<tr data-member=${m.name} data-role=${m.up ? m.role : 'down'} class=${m.up ? m.role : 'down'}>
           <th scope="row">${m.name}${m.voter ? '' : ' (learner)'}</th>
@@ -60,6 +51,7 @@ export function ClusterView({ onAuthError }) {
           <td>${m.term ?? '–'}</td><td>${m.commitIndex ?? '–'}</td><td>${m.appliedIndex ?? '–'}</td><td>${m.trailing ?? '–'}</td>
           <td>${m.version ?? '–'}</td>
           <td class="urls">client ${m.clientUrl ?? '?'}<br/>peer ${m.peerUrl}</td>
+          <${MemberButtons} member=${m} actions=${actions} />
         </tr>`,
       )}</tbody>
     </table></div>
@@ -71,7 +63,8 @@ export function ClusterView({ onAuthError }) {
           </select>
           <button type="button" onClick=${transfer}>Transfer</button></div>`
       : null}
-    ${notice !== null ? html`<p role="status">${notice}</p>` : null}
+    <${Notice} notice=${notice} />
+    <${AddMemberForm} actions=${actions} />
     <h3>Last leader changes</h3>
     ${cluster.leaderChanges.length === 0
       ? html`<p>None seen since this page's member started its dashboard.</p>`

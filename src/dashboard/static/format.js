@@ -48,3 +48,15 @@ export function ago(ms) {
 export function clockTime(ms) {
   return new Date(ms).toLocaleTimeString();
 }
+
+export function byteSize(n) {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
+  return `${(n / (1024 * 1024)).toFixed(1)} MiB`;
+}
+
+/** A time left: "in 12 s", "in 3 min 5 s"; "due" at 0. */
+export function timeLeft(ms) {
+  if (ms <= 0) return 'due';
+  return `in ${ago(ms).replace(/ ago$/, '')}`;
+}

@@ -62,9 +62,10 @@ describe('TTLs, MULTI and AUTH with Redis clients against a real three-member cl
     test(`ioredis (protocol ${protocol}) on a follower: TTLs set, read and expired through the log; MSET, RENAME`, async () => {
       const r = new Redis({ host: '127.0.0.1', port: portOf(follower), protocol, maxRetriesPerRequest: 0, lazyConnect: true });
       const other = new Redis({ host: '127.0.0.1', port: portOf(leader), protocol, maxRetriesPerRequest: 0, lazyConnect: true });
-      await r.connect();
-      await other.connect();
       try {
+        // Inside the try: a client whose connect fails must still be disconnected (ioredis retries forever).
+        await r.connect();
+        await other.connect();
         const p = `ttl${protocol}:`;
         assert.equal(await r.set(`${p}a`, 'v', 'EX', 100), 'OK');
         const ttl = await r.ttl(`${p}a`);
@@ -102,9 +103,9 @@ describe('TTLs, MULTI and AUTH with Redis clients against a real three-member cl
   test('ioredis MULTI/EXEC and WATCH: one transaction, replies in order; a WATCHed key changed by another client: null', async () => {
     const r = new Redis({ host: '127.0.0.1', port: portOf(follower), maxRetriesPerRequest: 0, lazyConnect: true });
     const other = new Redis({ host: '127.0.0.1', port: portOf(leader), maxRetriesPerRequest: 0, lazyConnect: true });
-    await r.connect();
-    await other.connect();
     try {
+      await r.connect();
+      await other.connect();
       const result = await r.multi().set('tx:a', '1').incr('tx:a').get('tx:a').expire('tx:a', 100).mset('tx:b', 'x', 'tx:c', 'y').exec();
       assert.deepEqual(result, [[null, 'OK'], [null, 2], [null, '2'], [null, 1], [null, 'OK']]);
       assert.ok((await other.ttl('tx:a')) > 90);
@@ -123,8 +124,9 @@ describe('TTLs, MULTI and AUTH with Redis clients against a real three-member cl
   });
 
   test('node-redis (RESP3) MULTI with concurrent transactions: every INCR counted once', async () => {
-    const clients = await Promise.all(cluster.members.map(async (m) => createClient({ socket: { host: '127.0.0.1', port: portOf(m) }, RESP: 3 }).connect()));
+    const clients = cluster.members.map((m) => createClient({ socket: { host: '127.0.0.1', port: portOf(m) }, RESP: 3 }));
     try {
+      await Promise.all(clients.map((c) => c.connect()));
       const rounds = 10;
       await Promise.all(
         clients.map(async (c) => {
@@ -138,7 +140,7 @@ describe('TTLs, MULTI and AUTH with Redis clients against a real three-member cl
       assert.equal(await clients[0]!.get('nr:count'), String(rounds * clients.length));
       assert.equal((await clients[1]!.get('nr:log'))!.length, rounds * clients.length);
     } finally {
-      await Promise.all(clients.map((c) => c.quit()));
+      await Promise.all(clients.map((c) => (c.isOpen ? c.quit() : c.disconnect().catch(() => {}))));
     }
   });
 
@@ -172,8 +174,8 @@ describe('TTLs, MULTI and AUTH with Redis clients against a real three-member cl
       assert.equal(out.code, 0, `${args.join(' ')}: ${out.stderr}`);
     }
     const r = new Redis({ host: '127.0.0.1', port: portOf(follower), maxRetriesPerRequest: 0, lazyConnect: true, enableReadyCheck: false });
-    await r.connect();
     try {
+      await r.connect();
       await assert.rejects(r.get('app:x'), /NOAUTH Authentication required/);
       await assert.rejects(r.auth('app', 'wrong'), /WRONGPASS invalid username-password pair or user is disabled/);
       assert.equal(await r.auth('app', 'apppw'), 'OK');
@@ -184,11 +186,12 @@ describe('TTLs, MULTI and AUTH with Redis clients against a real three-member cl
       r.disconnect();
     }
     const n = createClient({ socket: { host: '127.0.0.1', port: portOf(leader) }, RESP: 3, username: 'app', password: 'apppw' });
-    await n.connect();
     try {
+      await n.connect();
       assert.equal(await n.get('app:x'), '1', 'node-redis logs in with HELLO 3 AUTH');
     } finally {
-      await n.quit();
+      if (n.isOpen) await n.quit();
+      else await n.disconnect().catch(() => {});
     }
   });
 });

@@ -6,7 +6,7 @@
 import type { Clock } from '../common/clock.js';
 import type { MethodTypes } from '../protocol/index.js';
 
-export type KvMethod = 'kv.get' | 'kv.put' | 'kv.update' | 'kv.delete' | 'kv.scan' | 'session.open' | 'session.keepAlive' | 'session.close' | 'cluster.status';
+export type KvMethod = 'kv.get' | 'kv.put' | 'kv.update' | 'kv.delete' | 'kv.txn' | 'kv.scan' | 'session.open' | 'session.keepAlive' | 'session.close' | 'cluster.status';
 
 /** One client method call, as one RESP connection (its principal) makes it. */
 export type KvCall = <M extends KvMethod>(method: M, request: MethodTypes[M]['request']) => Promise<MethodTypes[M]['response']>;

@@ -234,12 +234,9 @@ export class RedisCommands {
     return this.cas(s, key, (old) => ({ value: old === null ? undefined : null, result: old?.value ?? null }));
   }
 
-  private del(s: ConnectionSession, keys: readonly Buffer[]): Promise<number> {
-    return s.serialize(async () => {
-      let deleted = 0;
-      for (const key of keys) if ((await s.writeNow('kv.delete', { key })).deleted) deleted++;
-      return deleted;
-    });
+  private async del(s: ConnectionSession, keys: readonly Buffer[]): Promise<number> {
+    const existed = await Promise.all(keys.map((key) => s.delete(key)));
+    return existed.filter((e) => e).length;
   }
 
   /** SET key value [NX|XX] [GET] [KEEPTTL] (Redis 7.0's option rules). */
@@ -273,13 +270,16 @@ export class RedisCommands {
       return reply.bulkOrNull(old);
     }
     if (nx) return (await this.setIfAbsent(s, key, value)) ? reply.ok : reply.null;
+    if (!xx) {
+      await s.put(key, value);
+      return reply.ok;
+    }
     return s.serialize(async () => {
       try {
-        if (xx) await s.writeNow('kv.update', { key, value });
-        else await s.writeNow('kv.put', { key, value });
+        await s.writeNow('kv.update', { key, value });
         return reply.ok;
       } catch (error) {
-        if (xx && codeOf(error) === Code.KeyNotFound) return reply.null;
+        if (codeOf(error) === Code.KeyNotFound) return reply.null;
         throw error;
       }
     });

@@ -7,38 +7,9 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { connectionCommandTable, newConnectionState, defaultIdentity, type Reply } from '../../src/resp/index.js';
-import { RedisCommands, registerServerCommands } from '../../src/redis/index.js';
 import { globMatch } from '../../src/redis/glob.js';
 import { codeError, FakeKv } from './fake-backend.js';
-
-function setup(kv = new FakeKv()) {
-  const commands = new RedisCommands(kv.backend());
-  const table = registerServerCommands(commands.register(connectionCommandTable()), {
-    backend: kv.backend(),
-    commands,
-    address: () => '127.0.0.1:6379',
-    connections: () => [],
-    startedAtMs: kv.clock.nowMs(),
-  });
-  const state = newConnectionState(1, false);
-  const exec = async (...args: string[]): Promise<Reply> => {
-    const found = table.lookup(args.map((a) => Buffer.from(a)));
-    if (found.kind !== 'found') return found.reply;
-    return found.entry.handler({ args: args.map((a) => Buffer.from(a)), spec: found.entry.spec, connection: state, services: { identity: defaultIdentity, authRequired: false } });
-  };
-  return { kv, commands, exec };
-}
-
-const bulk = (v: string) => ({ type: 'bulk', value: Buffer.from(v) });
-const int = (n: number) => ({ type: 'integer', value: BigInt(n) });
-const err = (message: string) => ({ type: 'error', message });
-const norm = (r: Reply): unknown => {
-  if (r.type === 'bulk') return { type: 'bulk', value: Buffer.from(r.value as Uint8Array) };
-  if (r.type === 'integer') return { type: 'integer', value: BigInt(r.value) };
-  if (r.type === 'array') return { type: 'array', items: r.items.map(norm) };
-  return r;
-};
+import { bulk, err, int, norm, setup } from './command-harness.js';
 
 test('string commands answer as Redis 7.0 does', async () => {
   const { exec } = setup();

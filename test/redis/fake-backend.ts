@@ -25,6 +25,10 @@ export class FakeKv {
   /** (sessionId:seq) -> saved result: a retried write answers the first result without applying again. */
   readonly results = new Map<string, unknown>();
   applied = 0;
+  /** Transactions applied (each counts once in `applied`). */
+  txns = 0;
+  /** Writes of keys longer than this are refused before they apply, as a member's keyBytesMax refuses them (a transaction as a whole). */
+  keyBytesMax = Infinity;
   /** Called before every method; may throw to inject a failure, or return 'applyThenLose' to apply and then throw ConnectionClosed. */
   inject: ((method: KvMethod, request: any) => void | 'applyThenLose') | null = null;
 
@@ -108,6 +112,8 @@ export class FakeKv {
   }
 
   private applyWrite(method: KvMethod, request: any): unknown {
+    if (method === 'kv.txn') return this.applyTxn(request);
+    if (request.key.length > this.keyBytesMax) throw codeError('CONCORD_ERR_KEY_TOO_LARGE', 'key too large');
     const key = Buffer.from(request.key).toString('latin1');
     const old = this.store.get(key);
     if (request.expectedVersion !== undefined && (old?.version ?? 0) !== request.expectedVersion) throw codeError('CONCORD_ERR_VERSION_MISMATCH');
@@ -122,5 +128,29 @@ export class FakeKv {
     const entry = { value: Buffer.from(request.value), version: (old?.version ?? 0) + 1, createRevision: old?.createRevision ?? this.revision, modRevision: this.revision };
     this.store.set(key, entry);
     return { header: this.header(), revision: this.revision, version: entry.version };
+  }
+
+  /** Put and delete ops without compares (what the command layer batches): one revision, all or nothing. */
+  private applyTxn(request: any): unknown {
+    if (request.compare.length !== 0) throw new Error('the fake takes transactions without compares only');
+    for (const op of request.success) {
+      if (op.type !== 'put' && op.type !== 'delete') throw new Error(`the fake takes put and delete ops only, not ${op.type}`);
+      if (op.key.length > this.keyBytesMax) throw codeError('CONCORD_ERR_KEY_TOO_LARGE', 'key too large');
+    }
+    this.revision++;
+    this.applied++;
+    this.txns++;
+    const results = request.success.map((op: any) => {
+      const key = Buffer.from(op.key).toString('latin1');
+      const old = this.store.get(key);
+      if (op.type === 'delete') {
+        this.store.delete(key);
+        return { type: 'delete', deleted: old === undefined ? 0 : 1 };
+      }
+      const entry = { value: Buffer.from(op.value), version: (old?.version ?? 0) + 1, createRevision: old?.createRevision ?? this.revision, modRevision: this.revision };
+      this.store.set(key, entry);
+      return { type: 'put', version: entry.version, createRevision: entry.createRevision, modRevision: entry.modRevision };
+    });
+    return { header: this.header(), succeeded: true, revision: this.revision, results };
   }
 }

@@ -1,0 +1,37 @@
+/**
+ * The command layer over the in-memory member (fake-backend.ts), as the
+ * command tests drive it: the full table (string, connection and server
+ * commands), one connection's `exec`, and helpers to compare replies.
+ */
+import { connectionCommandTable, newConnectionState, defaultIdentity, type CommandTable, type Reply } from '../../src/resp/index.js';
+import { RedisCommands, registerServerCommands } from '../../src/redis/index.js';
+import { FakeKv } from './fake-backend.js';
+
+export function setup(kv = new FakeKv()): { kv: FakeKv; commands: RedisCommands; table: CommandTable; exec: (...args: string[]) => Promise<Reply> } {
+  const commands = new RedisCommands(kv.backend());
+  const table = registerServerCommands(commands.register(connectionCommandTable()), {
+    backend: kv.backend(),
+    commands,
+    address: () => '127.0.0.1:6379',
+    connections: () => [],
+    startedAtMs: kv.clock.nowMs(),
+  });
+  const state = newConnectionState(1, false);
+  const exec = async (...args: string[]): Promise<Reply> => {
+    const found = table.lookup(args.map((a) => Buffer.from(a)));
+    if (found.kind !== 'found') return found.reply;
+    return found.entry.handler({ args: args.map((a) => Buffer.from(a)), spec: found.entry.spec, connection: state, services: { identity: defaultIdentity, authRequired: false } });
+  };
+  return { kv, commands, table, exec };
+}
+
+export const bulk = (v: string) => ({ type: 'bulk', value: Buffer.from(v) });
+export const int = (n: number) => ({ type: 'integer', value: BigInt(n) });
+export const err = (message: string) => ({ type: 'error', message });
+export const norm = (r: Reply): unknown => {
+  if (r.type === 'bulk') return { type: 'bulk', value: Buffer.from(r.value as Uint8Array) };
+  if (r.type === 'integer') return { type: 'integer', value: BigInt(r.value) };
+  if (r.type === 'array') return { type: 'array', items: r.items.map(norm) };
+  return r;
+};
+

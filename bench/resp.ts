@@ -1,21 +1,29 @@
 /**
  * `npm run bench:resp`: redis-benchmark against a local 3-member Concord
- * (RESP on every member, fsync on; the benchmark talks to the leader) and,
- * in the same run, against one redis-server with appendonly yes +
- * appendfsync always and with persistence off, each with -P 1 and -P 16.
- * Prints a table (or --json) with the load average: figures measured while
- * other work runs on the machine are not comparable.
+ * (RESP on every member, fsync on), through the leader and through a
+ * follower (which forwards to the leader), and, in the same run, against one
+ * redis-server with appendonly yes + appendfsync always and with
+ * persistence off, each with -P 1 and -P 16. Each test runs on its own, so
+ * every row also gets the CPU time the serving processes spent per request
+ * (the leader's, and the follower's when it was the one talked to; the
+ * redis-server's): wall-clock rates move with the machine's load, CPU per
+ * request much less. Prints a table (or --json) with the load average.
  *
- *   npm run bench:resp                  -n 200000 -c 50, tests set,get,incr
- *   npm run bench:resp -- --json        one JSON object
- *   npm run bench:resp -- -n 20000      fewer requests
+ *   npm run bench:resp                     -n 200000 -c 50, tests set,get,incr
+ *   npm run bench:resp -- --json           one JSON object
+ *   npm run bench:resp -- -n 20000         fewer requests
+ *   npm run bench:resp -- --via leader     only through the leader
+ *
+ * INCR is a compare-and-set (a linearizable read, then a conditional write)
+ * on one hot key, two round trips each: it runs `--incr-n` requests
+ * (default 20000) so that the full run stays within minutes.
  *
  * redis-benchmark comes from Debian's redis-tools, redis-server from
  * redis-server: installed here with apt-get when missing and possible
  * (the redis-server rows are skipped, with one line, otherwise).
  */
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -26,8 +34,10 @@ const { values } = parseArgs({
   options: {
     json: { type: 'boolean', default: false },
     n: { type: 'string', short: 'n', default: '200000' },
+    'incr-n': { type: 'string', default: '20000' },
     c: { type: 'string', short: 'c', default: '50' },
     tests: { type: 'string', default: 'set,get,incr' },
+    via: { type: 'string', default: 'leader,follower' },
   },
 });
 
@@ -43,23 +53,56 @@ interface Row {
   readonly target: string;
   readonly pipeline: number;
   readonly test: string;
+  readonly requests: number;
   readonly rps: number;
   readonly p50Ms: number | null;
   readonly p99Ms: number | null;
+  /** CPU time (user + system) the serving processes spent per request, in microseconds: [leader or redis-server, the follower talked to]. */
+  readonly cpuPerRequestUs: readonly number[];
 }
 
-/** Runs redis-benchmark --csv and reads its rows ("SET","12345.67","avg","min","p50","p95","p99","max"). */
-function benchmark(target: string, port: number, pipeline: number): Row[] {
-  const out = execFileSync('redis-benchmark', ['-h', '127.0.0.1', '-p', String(port), '-t', values.tests!, '-n', values.n!, '-c', values.c!, '-P', String(pipeline), '--csv'], {
-    encoding: 'utf8',
-    maxBuffer: 16 * 1024 * 1024,
-    timeout: 30 * 60_000,
-  });
+const clockTicksPerSecond = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+
+/** A process's CPU time so far (user + system), in seconds, from /proc (0 where there is no /proc). */
+function cpuSeconds(pid: number): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / clockTicksPerSecond;
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * Runs redis-benchmark --csv for each test on its own ("SET","12345.67","avg","min","p50","p95","p99","max"),
+ * with the CPU time of `pids` (the processes serving it) per request.
+ */
+function benchmark(target: string, port: number, pipeline: number, pids: readonly number[]): Row[] {
   const rows: Row[] = [];
-  for (const line of out.split('\n')) {
-    const cells = line.split(',').map((c) => c.replace(/"/g, ''));
-    if (cells.length < 2 || cells[0] === 'test' || !Number.isFinite(Number(cells[1]))) continue;
-    rows.push({ target, pipeline, test: cells[0]!.split(' ')[0]!, rps: Number(cells[1]), p50Ms: cells[4] !== undefined ? Number(cells[4]) : null, p99Ms: cells[6] !== undefined ? Number(cells[6]) : null });
+  for (const test of values.tests!.split(',')) {
+    const requests = Number(test === 'incr' ? values['incr-n'] : values.n);
+    const cpuBefore = pids.map(cpuSeconds);
+    const out = execFileSync('redis-benchmark', ['-h', '127.0.0.1', '-p', String(port), '-t', test, '-n', String(requests), '-c', values.c!, '-P', String(pipeline), '--csv'], {
+      encoding: 'utf8',
+      maxBuffer: 16 * 1024 * 1024,
+      timeout: 30 * 60_000,
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
+    const cpuPerRequestUs = pids.map((pid, i) => Math.round(((cpuSeconds(pid) - cpuBefore[i]!) * 1e6) / requests));
+    for (const line of out.split('\n')) {
+      const cells = line.split(',').map((c) => c.replace(/"/g, ''));
+      if (cells.length < 2 || cells[0] === 'test' || !Number.isFinite(Number(cells[1]))) continue;
+      rows.push({
+        target,
+        pipeline,
+        test: cells[0]!.split(' ')[0]!,
+        requests,
+        rps: Number(cells[1]),
+        p50Ms: cells[4] !== undefined ? Number(cells[4]) : null,
+        p99Ms: cells[6] !== undefined ? Number(cells[6]) : null,
+        cpuPerRequestUs,
+      });
+    }
   }
   return rows;
 }
@@ -94,8 +137,13 @@ const cluster = await LocalCluster.start({
 });
 try {
   const { leader } = await cluster.waitForLeader({ timeoutMs: 60_000 });
-  const port = Number(leader.respUrl!.slice(leader.respUrl!.lastIndexOf(':') + 1));
-  for (const p of [1, 16]) rows.push(...benchmark('concord (3 members, leader)', port, p));
+  const follower = cluster.members.find((m) => m !== leader)!;
+  const portOf = (url: string): number => Number(url.slice(url.lastIndexOf(':') + 1));
+  for (const via of values.via!.split(',')) {
+    const member = via === 'follower' ? follower : leader;
+    const pids = [leader.process!.pid!, ...(member === leader ? [] : [member.process!.pid!])];
+    for (const p of [1, 16]) rows.push(...benchmark(`concord ${via} (${member.name})`, portOf(member.respUrl!), p, pids));
+  }
 } finally {
   await cluster.stop();
   rmSync(dataDir, { recursive: true, force: true });
@@ -111,7 +159,7 @@ if (ensurePackage('/usr/bin/redis-server', 'redis-server')) {
     const server: ChildProcess = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, ...args], { stdio: 'ignore' });
     try {
       await waitForPort(port);
-      for (const p of [1, 16]) rows.push(...benchmark(label, port, p));
+      for (const p of [1, 16]) rows.push(...benchmark(label, port, p, [server.pid!]));
     } finally {
       server.kill('SIGTERM');
       await new Promise((r) => server.once('exit', r));
@@ -123,14 +171,25 @@ if (ensurePackage('/usr/bin/redis-server', 'redis-server')) {
 }
 
 const loadAfter = loadavg();
-const result = { requests: Number(values.n), clients: Number(values.c), loadavgBefore: loadBefore.map((l) => +l.toFixed(2)), loadavgAfter: loadAfter.map((l) => +l.toFixed(2)), rows, notes };
+const result = {
+  requests: Number(values.n),
+  incrRequests: Number(values['incr-n']),
+  clients: Number(values.c),
+  loadavgBefore: loadBefore.map((l) => +l.toFixed(2)),
+  loadavgAfter: loadAfter.map((l) => +l.toFixed(2)),
+  rows,
+  notes,
+};
 if (values.json) {
   console.log(JSON.stringify(result));
 } else {
-  console.log(`redis-benchmark -n ${values.n} -c ${values.c}; load average ${result.loadavgBefore.join(' ')} before, ${result.loadavgAfter.join(' ')} after`);
-  console.log(`${'target'.padEnd(34)} ${'-P'.padStart(3)} ${'test'.padEnd(5)} ${'req/s'.padStart(12)} ${'p50 ms'.padStart(8)} ${'p99 ms'.padStart(8)}`);
+  console.log(`redis-benchmark -n ${values.n} (INCR -n ${values['incr-n']}) -c ${values.c}; load average ${result.loadavgBefore.join(' ')} before, ${result.loadavgAfter.join(' ')} after`);
+  console.log('CPU us/req: CPU time of the leader (or redis-server) per request, then of the follower talked to');
+  console.log(`${'target'.padEnd(32)} ${'-P'.padStart(3)} ${'test'.padEnd(5)} ${'req/s'.padStart(10)} ${'p50 ms'.padStart(8)} ${'p99 ms'.padStart(8)}  CPU us/req`);
   for (const r of rows) {
-    console.log(`${r.target.padEnd(34)} ${String(r.pipeline).padStart(3)} ${r.test.padEnd(5)} ${r.rps.toFixed(0).padStart(12)} ${String(r.p50Ms ?? '-').padStart(8)} ${String(r.p99Ms ?? '-').padStart(8)}`);
+    console.log(
+      `${r.target.padEnd(32)} ${String(r.pipeline).padStart(3)} ${r.test.padEnd(5)} ${r.rps.toFixed(0).padStart(10)} ${String(r.p50Ms ?? '-').padStart(8)} ${String(r.p99Ms ?? '-').padStart(8)}  ${r.cpuPerRequestUs.join(' + ')}`,
+    );
   }
   for (const n of notes) console.log(n);
 }

@@ -8,12 +8,16 @@
  * Redis applies a connection's commands in order, and a pipelined
  * `SET k 1; SET k 2` must end with 2 even when a forward to the leader is
  * retried. A read waits until the connection's earlier writes have applied.
+ * Plain writes (`put`, `delete`) that queue up behind one another go to the
+ * leader together, as one transaction under one seq (write-batch.ts).
  */
 import type { Timer } from '../common/clock.js';
 import { ConcordErrorCode as Code } from '../common/error-codes.js';
-import type { MethodTypes, SessionRef } from '../protocol/index.js';
+import type { MethodTypes, SessionRef, WireTxnOp, WireTxnOpResult } from '../protocol/index.js';
 import { REDIS_SESSION_TTL_MS, type KvCall, type RedisBackend } from './backend.js';
-import { codeOf, isRetryable, mayHaveApplied, outcomeUnknown, tryAgain } from './redis-errors.js';
+import { codeOf, isRetryable, mayHaveApplied, outcomeUnknown, RedisReplyError, tryAgain } from './redis-errors.js';
+import { WriteBatch } from './write-batch.js';
+import type { WriteExpiry } from './expiry.js';
 
 type WriteMethod = 'kv.put' | 'kv.update' | 'kv.delete' | 'kv.txn';
 type WriteFields<M extends WriteMethod> = Omit<MethodTypes[M]['request'], 'session'>;
@@ -27,6 +31,8 @@ export class ConnectionSession {
   private ackedSeq = 0;
   /** The tail of this connection's write chain: resolves once every write issued so far has finished. */
   private tail: Promise<unknown> = Promise.resolve();
+  /** The batch of plain writes waiting for its turn in the chain: later plain writes join it. */
+  private openBatch: WriteBatch | null = null;
   private keepAlive: Timer | null = null;
   private closed = false;
 
@@ -39,8 +45,19 @@ export class ConnectionSession {
 
   /** A read (or any call that is not a numbered write, such as a read-only kv.txn), after this connection's earlier writes. */
   async read<M extends 'kv.get' | 'kv.scan' | 'kv.txn' | 'cluster.status'>(method: M, request: MethodTypes[M]['request']): Promise<MethodTypes[M]['response']> {
+    this.openBatch = null;
     await this.tail.catch(() => {});
     return this.retrying(() => this.call(method, request), false);
+  }
+
+  /** A plain SET, in this connection's write order (batched with the plain writes queued beside it). */
+  async put(key: Uint8Array, value: Uint8Array, expiry: WriteExpiry = {}): Promise<void> {
+    await this.batched({ type: 'put', key, value, ...expiry });
+  }
+
+  /** A plain delete of one key, in this connection's write order (batched likewise): whether the key existed. */
+  async delete(key: Uint8Array): Promise<boolean> {
+    return ((await this.batched({ type: 'delete', key })).deleted ?? 0) > 0;
   }
 
   /**
@@ -50,9 +67,79 @@ export class ConnectionSession {
    * inside the same slot.
    */
   serialize<T>(body: () => Promise<T>): Promise<T> {
+    this.openBatch = null;
+    return this.chain(body);
+  }
+
+  private chain<T>(body: () => Promise<T>): Promise<T> {
     const run = this.tail.catch(() => {}).then(body);
     this.tail = run.catch(() => {});
     return run;
+  }
+
+  /**
+   * DEL of several keys, in this connection's write order: its deletes join the
+   * open batch together (a new batch when they do not all fit), so the command
+   * stays atomic, as Redis's DEL is. The number of keys that existed (a key
+   * named twice counts once: its second delete finds nothing).
+   */
+  async deleteAll(keys: readonly Uint8Array[]): Promise<number> {
+    const ops: WireTxnOp[] = keys.map((key) => ({ type: 'delete', key }));
+    const together = this.openBatch !== null && this.openBatch.fitsAll(ops);
+    const results = await Promise.all(ops.map((op, i) => this.batched(op, i === 0 && !together)));
+    return results.reduce((n, r) => n + (r.deleted ?? 0), 0);
+  }
+
+  private batched(op: WireTxnOp, fresh = false): Promise<WireTxnOpResult> {
+    let batch = this.openBatch;
+    if (batch === null || fresh || !batch.fits(op)) {
+      const opened = new WriteBatch();
+      batch = opened;
+      this.openBatch = opened;
+      void this.chain(() => {
+        if (this.openBatch === opened) this.openBatch = null;
+        return this.sendBatch(opened);
+      });
+    }
+    return batch.add(op);
+  }
+
+  /**
+   * Sends a batch as one transaction (a batch of one as its plain write). A
+   * transaction refused as a whole (too large, a key it may not write) applied
+   * nothing: its ops are then sent one by one, each for its own answer. A
+   * deadline error (TRYAGAIN, outcome unknown) answers every op alike.
+   */
+  private async sendBatch(batch: WriteBatch): Promise<void> {
+    const { ops } = batch;
+    if (ops.length > 1) {
+      try {
+        const response = await this.writeNow('kv.txn', { compare: [], success: ops, failure: [] });
+        for (let i = 0; i < ops.length; i++) batch.settle(i, response.results[i]!);
+        return;
+      } catch (error) {
+        if (error instanceof RedisReplyError) {
+          for (let i = 0; i < ops.length; i++) batch.fail(i, error);
+          return;
+        }
+      }
+    }
+    for (let i = 0; i < ops.length; i++) {
+      try {
+        batch.settle(i, await this.sendOne(ops[i]!));
+      } catch (error) {
+        batch.fail(i, error);
+      }
+    }
+  }
+
+  private async sendOne(op: WireTxnOp): Promise<WireTxnOpResult> {
+    if (op.type === 'put') {
+      const { type: _put, key, value, ...expiry } = op;
+      await this.writeNow('kv.put', { key: key!, value: value!, ...expiry });
+      return { type: 'put' };
+    }
+    return { type: 'delete', deleted: (await this.writeNow('kv.delete', { key: op.key! })).deleted ? 1 : 0 };
   }
 
   /** Reads inside a serialized body (no waiting on the chain: the body holds it). */

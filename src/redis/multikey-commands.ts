@@ -10,6 +10,7 @@
  */
 import type { WireCompare, WireTxnOp } from '../protocol/index.js';
 import { type CommandCall, type CommandTable, reply, type Reply } from '../resp/index.js';
+import { ConnectionSession } from './connection-session.js';
 import type { KvSession } from './kv-session.js';
 import { RedisText, toRedisReply } from './redis-errors.js';
 import { CAS_ATTEMPTS_MAX, type RedisCommands } from './string-commands.js';
@@ -50,6 +51,8 @@ export function registerMultiKeyCommands(table: CommandTable, commands: RedisCom
 
 /** DEL/UNLINK: one delete, or one transaction for several keys; the number of keys that existed. */
 function deleteKeys(s: KvSession, keys: readonly Buffer[]): Promise<number> {
+  // On the live connection the deletes join the batch of its pipelined plain writes (write-batch.ts).
+  if (s instanceof ConnectionSession) return s.deleteAll(keys);
   return s.serialize(async () => {
     if (keys.length === 1) return (await s.writeNow('kv.delete', { key: keys[0]! })).deleted ? 1 : 0;
     // A key named twice counts once, as in Redis (the second delete finds nothing).

@@ -308,6 +308,12 @@ export class RedisCommands {
       return written ? reply.ok : reply.null;
     }
     if (nx) return (await this.setIfAbsent(s, key, value, expiry)) ? reply.ok : reply.null;
+    if (!xx && s instanceof ConnectionSession) {
+      // A plain SET on the live connection joins the batch of its pipelined plain writes
+      // (write-batch.ts); inside EXEC (an overlay session) it becomes one of the transaction's ops.
+      await s.put(key, value, expiry);
+      return reply.ok;
+    }
     return s.serialize(async () => {
       try {
         if (xx) await s.writeNow('kv.update', { key, value, ...expiry });

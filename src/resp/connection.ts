@@ -84,6 +84,8 @@ export class RespConnection {
   private closing: CloseReason | null = null;
   private closed = false;
   private pumping = false;
+  /** A pump is scheduled for the completions of this turn (one write for all the replies they finish). */
+  private completionPumpQueued = false;
 
   constructor(private readonly options: RespConnectionOptions) {
     this.limits = options.limits ?? defaultRespLimits;
@@ -229,9 +231,17 @@ export class RespConnection {
       this.barrierRunning = false;
     }
     if (this.state.closeAfterReply && this.closing === null) this.closing = CloseReason.quit;
-    if (this.closed) return;
-    this.pump();
+    if (this.closed || this.completionPumpQueued) return;
+    // Handlers finished by one event (a batch applied, a read index confirmed) complete in one
+    // microtask run: pumping once after it writes all their replies in one socket write, not one each.
+    this.completionPumpQueued = true;
+    process.nextTick(this.pumpCompletions);
   }
+
+  private readonly pumpCompletions = (): void => {
+    this.completionPumpQueued = false;
+    if (!this.closed) this.pump();
+  };
 
   /** Encodes the done slots at the head into the writer; true if there were any. */
   private retireDone(): boolean {

@@ -1,9 +1,13 @@
-/** Runs Redis commands against the command layer over an in-memory member (fake-backend.ts), as a connection would. */
-import { connectionCommandTable, newConnectionState, defaultIdentity, type Reply } from '../../src/resp/index.js';
+/**
+ * The command layer over the in-memory member (fake-backend.ts), as the
+ * command tests drive it: the full table (string, connection and server
+ * commands), one connection's `exec`, and helpers to compare replies.
+ */
+import { connectionCommandTable, newConnectionState, defaultIdentity, type CommandTable, type Reply } from '../../src/resp/index.js';
 import { RedisCommands, registerServerCommands } from '../../src/redis/index.js';
 import { FakeKv } from './fake-backend.js';
 
-export function setup(kv = new FakeKv()) {
+export function setup(kv = new FakeKv()): { kv: FakeKv; commands: RedisCommands; table: CommandTable; exec: (...args: string[]) => Promise<Reply> } {
   const commands = new RedisCommands(kv.backend());
   const table = registerServerCommands(commands.register(connectionCommandTable()), {
     backend: kv.backend(),
@@ -18,7 +22,7 @@ export function setup(kv = new FakeKv()) {
     if (found.kind !== 'found') return found.reply;
     return found.entry.handler({ args: args.map((a) => Buffer.from(a)), spec: found.entry.spec, connection: state, services: { identity: defaultIdentity, authRequired: false } });
   };
-  return { kv, commands, exec };
+  return { kv, commands, table, exec };
 }
 
 export const bulk = (v: string) => ({ type: 'bulk', value: Buffer.from(v) });

@@ -27,6 +27,10 @@ export class FakeKv {
   /** (sessionId:seq) -> saved result: a retried write answers the first result without applying again. */
   readonly results = new Map<string, unknown>();
   applied = 0;
+  /** Transactions applied (each counts once in `applied`). */
+  txns = 0;
+  /** Writes of keys longer than this are refused before they apply, as a member's keyBytesMax refuses them (a transaction as a whole). */
+  keyBytesMax = Infinity;
   /** Called before every method; may throw to inject a failure, or return 'applyThenLose' to apply and then throw ConnectionClosed. */
   inject: ((method: KvMethod, request: any) => void | 'applyThenLose') | null = null;
 
@@ -122,6 +126,7 @@ export class FakeKv {
 
   private applyWrite(method: KvMethod, request: any): unknown {
     if (method === 'kv.txn') return this.txn(request);
+    if (request.key.length > this.keyBytesMax) throw codeError('CONCORD_ERR_KEY_TOO_LARGE', 'key too large');
     const key = Buffer.from(request.key).toString('latin1');
     const old = this.live(key);
     if (request.expectedVersion !== undefined && (old?.version ?? 0) !== request.expectedVersion) throw codeError('CONCORD_ERR_VERSION_MISMATCH');
@@ -147,6 +152,9 @@ export class FakeKv {
 
   /** kv.txn with the compares and ops the command layer sends (single keys; version/modRevision/createRevision/value =). */
   private txn(request: any): unknown {
+    const tooLarge = (ops: any[]): boolean => ops.some((op) => (op.key?.length ?? 0) > this.keyBytesMax || (op.type === 'txn' && (tooLarge(op.success) || tooLarge(op.failure))));
+    if (tooLarge(request.success) || tooLarge(request.failure)) throw codeError('CONCORD_ERR_KEY_TOO_LARGE', 'key too large');
+    this.txns++;
     const holds = (c: any): boolean => {
       const e = this.live(Buffer.from(c.key).toString('latin1'));
       if (c.target === 'value') return e !== undefined && e.value.equals(Buffer.from(c.value));

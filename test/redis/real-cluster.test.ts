@@ -4,7 +4,9 @@
  * RESP3, redis-cli when installed; string commands, pipelines, SCAN
  * streams, writes through a follower (forwarded under the connection's
  * session), and a leader SIGKILL during writes: every write is acknowledged
- * or reported failed/unknown, and every acknowledged INCR is counted once.
+ * or reported failed/unknown, and every acknowledged INCR is counted once;
+ * pipelines of SETs (one transaction each) across a leader SIGKILL apply
+ * each SET at most once, every acknowledged one exactly once.
  */
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -16,6 +18,7 @@ import { Redis } from 'ioredis';
 import { createClient } from 'redis';
 import { LocalCluster, MemberOutput, type LocalMember } from '../../src/cli/dev/local-cluster.js';
 import { freePortRange } from '../../src/cli/dev/free-ports.js';
+import { connect } from '../../src/client/index.js';
 
 const portOf = (m: LocalMember): number => Number(m.respUrl!.slice(m.respUrl!.lastIndexOf(':') + 1));
 
@@ -224,6 +227,53 @@ describe('Redis clients against a real three-member cluster', { timeout: 300_000
     } finally {
       for (const w of writers) w.disconnect();
       cluster.restartMember(leader.name);
+    }
+  });
+
+  test('pipelined SETs through a follower across a leader SIGKILL: each applies once if acknowledged, at most once otherwise', async (t) => {
+    const current = (await cluster.waitForLeader({ timeoutMs: 60_000 })).leader;
+    const via = cluster.members.find((m) => m !== current && m.name !== leader.name) ?? cluster.members.find((m) => m !== current)!;
+    const r = new Redis({ host: '127.0.0.1', port: portOf(via), maxRetriesPerRequest: 0, lazyConnect: true });
+    await r.connect();
+    const outcomes = new Map<string, 'ok' | 'unknown' | 'tryagain'>();
+    const pipelineWrites = 50;
+    let killedAt = -1;
+    try {
+      // Bounded: 60 pipelines; the leader is killed while the 10th is in flight.
+      for (let round = 0; round < 60; round++) {
+        const pipeline = r.pipeline();
+        for (let i = 0; i < pipelineWrites; i++) pipeline.set(`pk:${round}:${i}`, `v${round}`);
+        const sent = pipeline.exec();
+        if (round === 10) {
+          killedAt = round;
+          await cluster.stopMember(current.name, 'SIGKILL');
+        }
+        const results = (await sent)!;
+        results.forEach(([error], i) => {
+          const message = error === null ? null : String(error.message);
+          const outcome = message === null ? 'ok' : /outcome unknown/.test(message) ? 'unknown' : /TRYAGAIN/.test(message) ? 'tryagain' : null;
+          assert.ok(outcome !== null, `pk:${round}:${i}: unexpected error ${message}`);
+          outcomes.set(`pk:${round}:${i}`, outcome);
+        });
+      }
+    } finally {
+      r.disconnect();
+    }
+    cluster.restartMember(current.name);
+    const kv = await connect({ endpoints: cluster.members.filter((m) => m !== current).map((m) => m.clientUrl), timeoutMs: 20_000 });
+    try {
+      const counts = { ok: 0, unknown: 0, tryagain: 0 };
+      for (const [key, outcome] of outcomes) {
+        counts[outcome]++;
+        const entry = await kv.get(key);
+        if (outcome === 'ok') assert.equal(entry?.version, 1, `${key} acknowledged: applied exactly once`);
+        else if (outcome === 'unknown') assert.ok(entry === null || entry.version === 1, `${key} outcome unknown: applied at most once`);
+        else assert.equal(entry, null, `${key} TRYAGAIN: never applied`);
+      }
+      t.diagnostic(`killed during pipeline ${killedAt}; SETs acknowledged ${counts.ok}, unknown ${counts.unknown}, TRYAGAIN ${counts.tryagain}`);
+      assert.ok(counts.ok > pipelineWrites * 10, 'the pipelines before the kill and after the new leader were acknowledged');
+    } finally {
+      await kv.close();
     }
   });
 });

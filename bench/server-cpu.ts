@@ -1,7 +1,8 @@
 /**
  * The members' CPU per operation: starts a local 3-member cluster (as
- * bench/kv.ts does), runs a fixed number of puts (64 loops), linearizable
- * gets (64 loops) and sequential puts, and reads each member's CPU time
+ * bench/kv.ts does), runs a fixed number of puts (64 loops), transactions
+ * (2 compares, 2 puts, as bench/kv.ts's; 64 loops), linearizable gets (64
+ * loops) and sequential puts, and reads each member's CPU time
  * (utime + stime from /proc/<pid>/stat, all its threads) and write syscalls
  * (/proc/<pid>/io) around each measured run. The members' idle CPU (ticks,
  * heartbeats) is measured first and its share of each run's wall time
@@ -13,7 +14,7 @@
  * The client talks to the leader first (it would find it anyway), so that
  * which member won the election does not change what is measured.
  *
- *   node dist/bench/server-cpu.js [--scale 1] [--json]
+ *   node dist/bench/server-cpu.js [--scale 1] [--json] [--workload put|txn|get|seq ...]
  */
 import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
@@ -21,13 +22,15 @@ import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startBenchMembers } from './local-members.js';
 import { benchKey } from '../src/cli/bench/run-bench.js';
-import { connect, type KvClient } from '../src/client/index.js';
+import { Compare, Op, connect, type KvClient } from '../src/client/index.js';
 
 const { values } = parseArgs({
   options: {
     json: { type: 'boolean', default: false },
     /** Multiplies every workload's operation count. */
     scale: { type: 'string', default: '1' },
+    /** Only these workloads (put, txn, get, seq); all by default. */
+    workload: { type: 'string', multiple: true },
   },
 });
 const scale = Number(values.scale);
@@ -48,23 +51,37 @@ function sample(pid: number): Sample {
   return { cpuMs: (Number(fields[11]) + Number(fields[12])) * ticksToMs, writes };
 }
 
-const workloads = [
-  { name: 'put, 64 loops', get: false, loops: 64, ops: 40_000 },
-  { name: 'get (linearizable), 64 loops', get: true, loops: 64, ops: 120_000 },
-  { name: 'put, 1 sequential loop', get: false, loops: 1, ops: 2_000 },
+type Kind = 'put' | 'txn' | 'get';
+const allWorkloads: { id: string; name: string; kind: Kind; loops: number; ops: number }[] = [
+  { id: 'put', name: 'put, 64 loops', kind: 'put', loops: 64, ops: 40_000 },
+  { id: 'txn', name: 'txn (2 compares, 2 puts), 64 loops', kind: 'txn', loops: 64, ops: 20_000 },
+  { id: 'get', name: 'get (linearizable), 64 loops', kind: 'get', loops: 64, ops: 120_000 },
+  { id: 'seq', name: 'put, 1 sequential loop', kind: 'put', loops: 1, ops: 2_000 },
 ];
+for (const id of values.workload ?? []) {
+  if (!allWorkloads.some((w) => w.id === id)) throw new Error(`unknown workload ${id}; workloads: ${allWorkloads.map((w) => w.id).join(', ')}`);
+}
+const workloads = allWorkloads.filter((w) => values.workload === undefined || values.workload.includes(w.id));
 
 const value = new Uint8Array(256).fill(0x61);
 const keys = Array.from({ length: 10_000 }, (_, i) => benchKey(i));
 
-async function run(client: KvClient, get: boolean, loops: number, ops: number): Promise<void> {
+async function run(client: KvClient, kind: Kind, loops: number, ops: number): Promise<void> {
   let started = 0;
   const loop = async (first: number): Promise<void> => {
     for (let n = first; started < ops; n = (n + 1) | 0) {
       started++;
-      const key = keys[((n * 2654435761) >>> 0) % keys.length]!;
-      if (get) await client.get(key);
-      else await client.put(key, value);
+      const hash = (n * 2654435761) >>> 0;
+      const key = keys[hash % keys.length]!;
+      if (kind === 'get') await client.get(key);
+      else if (kind === 'put') await client.put(key, value);
+      else {
+        const other = keys[(hash + 1) % keys.length]!;
+        await client.txn({
+          compare: [Compare.modRevision(key, '<', Number.MAX_SAFE_INTEGER), Compare.version(other, '<', Number.MAX_SAFE_INTEGER)],
+          success: [Op.put(key, value), Op.put(other, value)],
+        });
+      }
     }
   };
   await Promise.all(Array.from({ length: loops }, (_, i) => loop(i)));
@@ -79,7 +96,7 @@ try {
   const leaderAt = cluster.members.indexOf(leader);
   client = await connect({ endpoints: [leader.clientUrl, ...cluster.endpoints.filter((url) => url !== leader.clientUrl)], timeoutMs: 10_000 });
   // Every key exists (gets find values), and the members' JIT has seen puts.
-  await run(client, false, 256, Math.max(keys.length, Math.round(10_000 * scale)));
+  await run(client, 'put', 256, Math.max(keys.length, Math.round(10_000 * scale)));
   const idleStart = pids.map(sample);
   const idleStartMs = performance.now();
   await sleep(3000);
@@ -87,10 +104,10 @@ try {
   const idleCpuPerMs = pids.map((_, i) => (idleEnd[i]!.cpuMs - idleStart[i]!.cpuMs) / (performance.now() - idleStartMs));
   for (const w of workloads) {
     const ops = Math.max(1, Math.round(w.ops * scale));
-    await run(client, w.get, w.loops, Math.ceil(ops / 4)); // warm-up of this workload
+    await run(client, w.kind, w.loops, Math.ceil(ops / 4)); // warm-up of this workload
     const before = pids.map(sample);
     const startMs = performance.now();
-    await run(client, w.get, w.loops, ops);
+    await run(client, w.kind, w.loops, ops);
     const elapsedMs = performance.now() - startMs;
     const after = pids.map(sample);
     const busyMs = pids.map((_, i) => after[i]!.cpuMs - before[i]!.cpuMs - idleCpuPerMs[i]! * elapsedMs);

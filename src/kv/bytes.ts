@@ -175,7 +175,17 @@ export class ByteWriter {
     this.pos = pos;
   }
 
-  /** A view of everything written so far (no copy: the writer must not be used afterwards). */
+  /** Bytes the buffer holds now (written or not). */
+  get capacity(): number {
+    return this.buf.length;
+  }
+
+  /** Starts over at position 0, keeping the buffer (a scratch writer reused for short-lived bytes). */
+  reset(): void {
+    this.pos = 0;
+  }
+
+  /** A view of everything written so far (no copy: the writer must not be used afterwards, except after reset()). */
   finish(): Uint8Array {
     return this.buf.subarray(0, this.pos);
   }

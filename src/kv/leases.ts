@@ -12,8 +12,12 @@
  * O(log n + due), never a scan: 100,000 keys with TTLs are a normal load.
  * A keep-alive is the hot path (100,000 leases renewed every few seconds), so
  * it costs O(1): leases are indexed in buckets of LEASE_BUCKET_MS of expiry
- * time (a Set per bucket, the few bucket numbers in a sorted tree), and a
- * renewal moves a lease from one Set to another. Which leases an expiry
+ * time (a Set per bucket, the few bucket numbers in a sorted tree). A renewal
+ * only moves the lease's expiry time on; the bucket it is filed in stays a
+ * lower bound of it, and the lease is re-filed under its real expiry only
+ * when that bucket's time has passed (settleDue), once per TTL at most rather
+ * than once per renewal (a lease renewed every third of its TTL moves a third
+ * as often). Only the index changes there, never which leases are due. Which leases an expiry
  * entry deletes depends only on each lease's `expiresAtMs`, the same on every
  * member (the order within a bucket, which may differ, only orders the ids
  * the leader lists in the entry).
@@ -161,13 +165,8 @@ export class LeaseTable {
       }
       // Never earlier (the clock never goes back, but an old renewal must not shorten a newer one).
       const expiresAtMs = Math.max(lease.expiresAtMs, clockMs + lease.grantedTtlMs);
-      if (expiresAtMs !== lease.expiresAtMs) {
-        lease.expiresAtMs = expiresAtMs;
-        if (Math.floor(expiresAtMs / LEASE_BUCKET_MS) !== lease.bucket) {
-          this.unplace(lease);
-          this.place(lease);
-        }
-      }
+      // Never earlier, so the bucket it is filed in stays a lower bound (re-filed by settleDue).
+      lease.expiresAtMs = expiresAtMs;
       ttls[i] = lease.grantedTtlMs;
     }
     return ttls;
@@ -268,8 +267,29 @@ export class LeaseTable {
     return lease === undefined || lease.expiresAtMs <= nowMs;
   }
 
+  /**
+   * Re-files the leases of every bucket whose time has passed by `nowMs` that were renewed since they
+   * were filed, under their real expiry (a later bucket). Changes only the index, never which leases are
+   * due (that is each lease's expiresAtMs), so members that settle at different times decide alike.
+   */
+  private settleDue(nowMs: number): void {
+    const passed: [number, Set<Lease>][] = [];
+    for (const [bucket, set] of this.bucketOrder.entries()) {
+      if (bucket * LEASE_BUCKET_MS > nowMs) break;
+      passed.push([bucket, set]);
+    }
+    for (const [bucket, set] of passed) {
+      for (const lease of set) {
+        if (Math.floor(lease.expiresAtMs / LEASE_BUCKET_MS) === bucket) continue;
+        this.unplace(lease);
+        this.place(lease);
+      }
+    }
+  }
+
   /** Ids of up to `max` leases whose expiry time has passed by `nowMs`, earliest buckets first. */
   dueLeases(nowMs: number, max: number): number[] {
+    this.settleDue(nowMs);
     const out: number[] = [];
     for (const [bucket, set] of this.bucketOrder.entries()) {
       if (bucket * LEASE_BUCKET_MS > nowMs || out.length >= max) break;
@@ -294,9 +314,12 @@ export class LeaseTable {
 
   /**
    * A lower bound of the earliest expiry time of any lease or key TTL (exact for key TTLs; for leases the
-   * start of the earliest bucket, at most LEASE_BUCKET_MS early), or null when there is none. O(log n).
+   * start of the earliest bucket, at most LEASE_BUCKET_MS early once the buckets passed by `nowMs` (the
+   * entry clock) are settled; a lease renewed since it was filed may make a later bucket come first
+   * until its time passes), or null when there is none. O(log n) plus the leases re-filed.
    */
-  nextExpiryMs(): number | null {
+  nextExpiryMs(nowMs: number): number | null {
+    this.settleDue(nowMs);
     const bucket = this.bucketOrder.minKey();
     const lease = bucket === undefined ? undefined : bucket * LEASE_BUCKET_MS;
     const key = this.keyTtls.minKey()?.atMs;

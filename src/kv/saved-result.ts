@@ -13,8 +13,8 @@
  * only happens when a client retries, which is rare.
  */
 import { writeVarint } from '../common/varint.js';
-import { binaryStringFromBytes, bytesFromBinaryString, type BinaryString } from './bytes.js';
-import { decodeApplyResult, encodeApplyResult, ResultTag } from './result-codec.js';
+import { ByteWriter, binaryStringFromBytes, bytesFromBinaryString, type BinaryString } from './bytes.js';
+import { decodeApplyResult, ResultTag, writeResult } from './result-codec.js';
 import { ResultKind, type ApplyResult } from './types.js';
 
 /** One saved result: the result codec's bytes as a binary string. */
@@ -26,6 +26,15 @@ const writeTag: SavedResult = fromCharCode(ResultTag.Write);
 /** One-byte varints as strings, so that the common small numbers cost a table read. */
 const oneByteVarints: readonly string[] = Array.from({ length: 0x80 }, (_, n) => fromCharCode(n));
 const scratch = new Uint8Array(8);
+/**
+ * Where the other results (transactions, leases, errors, deletes) are encoded
+ * before they become a string: one writer for the process rather than a new
+ * buffer (an ArrayBuffer and a DataView) per saved result. Applying is
+ * synchronous and the string is a copy, so nothing written here outlives the call.
+ */
+let resultWriter = new ByteWriter(256);
+/** A scratch writer grown past this (a huge result) is not kept for the next one. */
+const RESULT_SCRATCH_RETAINED_BYTES_MAX = 64 * 1024;
 
 /** `n`'s LEB128 varint (common/varint.ts) as a binary string; up to 3 bytes without a buffer. */
 function varintChars(n: number): string {
@@ -46,8 +55,14 @@ export function compactResult(result: ApplyResult): SavedResult {
       return savedOk;
     case ResultKind.Write:
       return writeTag + varintChars(result.version) + varintChars(result.createRevision) + varintChars(result.modRevision);
-    default:
-      return binaryStringFromBytes(encodeApplyResult(result));
+    default: {
+      const w = resultWriter;
+      w.reset();
+      writeResult(w, result);
+      const saved = binaryStringFromBytes(w.written(0, w.pos));
+      if (w.capacity > RESULT_SCRATCH_RETAINED_BYTES_MAX) resultWriter = new ByteWriter(256);
+      return saved;
+    }
   }
 }
 

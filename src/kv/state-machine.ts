@@ -416,9 +416,12 @@ export class KvStateMachine {
     return { leases: this.leases.dueLeases(nowMs, max), keys: this.leases.dueKeys(nowMs, max).map(bytesFromBinaryString) };
   }
 
-  /** A lower bound (at most 100 ms early) of the earliest expiry time of a lease or key TTL, or null when there is none. */
+  /**
+   * A lower bound of the earliest expiry time of a lease or key TTL (at most 100 ms early, except for a
+   * renewed lease whose earlier expiry has not passed yet by the last entry's time), or null when there is none.
+   */
   nextExpiryMs(): number | null {
-    return this.leases.nextExpiryMs();
+    return this.leases.nextExpiryMs(this.clock);
   }
 
   /**

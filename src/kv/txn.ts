@@ -24,6 +24,9 @@ const compareTargets: ReadonlySet<string> = new Set(Object.values(CompareTarget)
 const compareOps: ReadonlySet<string> = new Set(['=', '!=', '<', '>']);
 const operandFields = ['value', 'version', 'createRevision', 'modRevision', 'lease'] as const;
 
+/** Up to this many writes, reportReplaced finds each key's first undo record by a scan (quadratic, but tiny) rather than a Map. */
+const UNDO_SCANNED_MAX = 8;
+
 const isCount = (n: unknown): n is number => typeof n === 'number' && Number.isSafeInteger(n) && n >= 0;
 const invalid = (reason: string): InvalidCommandError => new InvalidCommandError({ reason: `txn: ${reason}` });
 
@@ -186,6 +189,17 @@ export class TxnExecutor {
 
   /** Each changed key's entry before the transaction (its first undo record) and after it. */
   private reportReplaced(tree: KeyTree): void {
+    const undo = this.undo;
+    if (undo.length <= UNDO_SCANNED_MAX) {
+      // A few writes (the common transaction): a key's first record found by a scan, no Map per transaction.
+      for (let i = 0; i < undo.length; i++) {
+        const [key, previous] = undo[i]!;
+        let first = true;
+        for (let j = 0; j < i && first; j++) first = undo[j]![0] !== key;
+        if (first) this.onReplaced(previous, tree.get(key));
+      }
+      return;
+    }
     const before = new Map<BinaryString, StoredEntry | undefined>();
     for (const [key, previous] of this.undo) if (!before.has(key)) before.set(key, previous);
     for (const [key, previous] of before) this.onReplaced(previous, tree.get(key));

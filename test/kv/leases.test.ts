@@ -242,6 +242,27 @@ test('renewals are O(1): the expiry index catches up lazily, and what is due is 
   assert.deepEqual(concat(restored.snapshot()), concat(d.sm.snapshot()));
 });
 
+test('a renewed lease stays filed under its old expiry (a lower bound) until that time passes; it is never due early', () => {
+  const d = new Driver();
+  const first = grant(d, 1000);
+  const firstExpiryMs = d.sm.lease(first)!.expiresAtMs;
+  d.nowMs += 500;
+  const second = grant(d, 1000);
+  d.nowMs += 200;
+  d.run({ kind: CommandKind.LeaseKeepAlive, ids: [first] });
+  assert.equal(d.sm.nextExpiryMs(), firstExpiryMs, 'a lower bound: the renewal has not moved it yet');
+  assert.deepEqual(d.sm.dueExpiries(firstExpiryMs, 10).leases, [], 'not due at its old expiry');
+  assert.equal(d.sm.nextExpiryMs(), d.sm.lease(second)!.expiresAtMs, 'asked for what is due at its old expiry: re-filed');
+  // Renewed many times before its filed time passes: never listed early, and filed exactly once that time has passed.
+  for (let round = 0; round < 5; round++) {
+    d.nowMs += 400;
+    d.run({ kind: CommandKind.LeaseKeepAlive, ids: [first, second] });
+    assert.deepEqual(d.sm.dueExpiries(d.nowMs + 999, 10).leases, []);
+  }
+  assert.equal(d.sm.nextExpiryMs(), d.nowMs + 1000);
+  assert.deepEqual(d.sm.dueExpiries(d.nowMs + 1000, 10).leases.sort((x, y) => x - y), [first, second]);
+});
+
 test('a transaction that overwrites or deletes leased and TTL keys detaches them from the lease table', () => {
   const d = new Driver();
   const id = grant(d, 5000);

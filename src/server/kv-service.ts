@@ -293,10 +293,7 @@ export class ClientService {
       this.replica.checkAcceptingWrites();
       this.access.authorizer.check(this.access.userOf(context), Operation.Admin, null);
     }
-    if (!this.replica.isLeader()) {
-      if (context.forwarded) throw notLeader(this.replica.name, this.replica.hint());
-      return this.forwarder.forward(method, this.access.carry(request, context), this.deadline());
-    }
+    if (!this.replica.isLeader()) return this.toLeader(method, request, context);
     const membership = this.options.membership;
     if (membership === undefined) throw internalError('this member serves no membership methods');
     return run(membership, this.deadline());
@@ -306,15 +303,22 @@ export class ClientService {
   private async sessionList(request: Request<'session.list'>, context: RequestContext): Promise<Response<'session.list'>> {
     this.replica.checkAccepting();
     this.access.authorizer.check(this.access.userOf(context), Operation.Admin, null);
-    if (!this.replica.isLeader()) {
-      if (context.forwarded) throw notLeader(this.replica.name, this.replica.hint());
-      return this.forwarder.forward('session.list', this.access.carry(request, context), this.deadline());
-    }
+    if (!this.replica.isLeader()) return this.toLeader('session.list', request, context);
     await this.replica.readBarrier(this.deadline());
     return { header: this.header(), ...sessionListAnswer(this.replica.sessionTable(), this.replica.readTimeMs(), request.limit) };
   }
 
   /** Sends a request on to the leader as it is (a leader that handed leadership away before removing itself). */
+  /**
+   * A follower's answer to a request only the leader serves: forwarded to it,
+   * carrying who asked. A request that was itself forwarded here answers
+   * NotLeader instead (leadership moved on; the client follows the hint).
+   */
+  private toLeader<M extends Method>(method: M, request: Request<M>, context: RequestContext): Promise<Response<M>> {
+    if (context.forwarded) throw notLeader(this.replica.name, this.replica.hint());
+    return this.forwarder.forward(method, this.access.carry(request, context), this.deadline());
+  }
+
   forwardToLeader<M extends MemberMethod>(method: M, request: Request<M>, deadlineMs: number): Promise<Response<M>> {
     return this.forwarder.forward(method, request, deadlineMs);
   }
@@ -356,10 +360,7 @@ export class ClientService {
       await this.access.confirmRefusal(error, context, (user) => checkGet(this.access.authorizer, user, key));
     }
     if (request.consistency === 'linearizable') {
-      if (!this.replica.isLeader()) {
-        if (context.forwarded) throw notLeader(this.replica.name, this.replica.hint());
-        return this.forwarder.forward('kv.get', this.access.carry(request, context), this.deadline());
-      }
+      if (!this.replica.isLeader()) return this.toLeader('kv.get', request, context);
       await this.replica.readBarrier(this.deadline());
     }
     const entry = this.replica.get(key);
@@ -382,10 +383,7 @@ export class ClientService {
       await this.access.confirmRefusal(error, context, (user) => checkScan(this.access.authorizer, user, range));
     }
     if (request.consistency === 'linearizable') {
-      if (!this.replica.isLeader()) {
-        if (context.forwarded) throw notLeader(this.replica.name, this.replica.hint());
-        return this.forwarder.forward('kv.scan', this.access.carry(request, context), this.deadline());
-      }
+      if (!this.replica.isLeader()) return this.toLeader('kv.scan', request, context);
       await this.replica.readBarrier(this.deadline());
     }
     const page = this.replica.scan({
@@ -417,10 +415,7 @@ export class ClientService {
     if (isReadOnlyTxn(body)) {
       await this.access.allowed(context, check);
       if (request.consistency !== 'stale') {
-        if (!this.replica.isLeader()) {
-          if (context.forwarded) throw notLeader(this.replica.name, this.replica.hint());
-          return this.forwarder.forward('kv.txn', this.access.carry(request, context), this.deadline());
-        }
+        if (!this.replica.isLeader()) return this.toLeader('kv.txn', request, context);
         await this.replica.readBarrier(this.deadline());
       }
       return txnResponse(this.header(), this.replica.readTxn(body));
@@ -431,10 +426,7 @@ export class ClientService {
       // Every key the transaction may touch, checked as for a write (a refusal confirmed after catching up).
       // The check that passes (the common case) stays synchronous: no promise and no await per request.
       const principal = this.access.checkedNow(context, command, check) ?? (await this.access.checkedAfterCatchUp(context, command, check));
-      if (!this.replica.isLeader()) {
-        if (context.forwarded) throw notLeader(this.replica.name, this.replica.hint());
-        return this.forwarder.forward('kv.txn', this.access.carry(request, context), this.deadline());
-      }
+      if (!this.replica.isLeader()) return this.toLeader('kv.txn', request, context);
       const payload = encodeCommand(command, Math.floor(this.clock.nowMs()), proposalHeadroomBytes, principal);
       const tooLarge = txnBytesProblem(payload.length - proposalHeadroomBytes, this.replica.limits);
       if (tooLarge) throw tooLarge;
@@ -472,10 +464,7 @@ export class ClientService {
     for (let attempt = 1; ; attempt++) {
       // As in txn(): a check that passes costs no await.
       const principal = this.access.checkedNow(context, command, check) ?? (await this.access.checkedAfterCatchUp(context, command, check));
-      if (!this.replica.isLeader()) {
-        if (context.forwarded) throw notLeader(this.replica.name, this.replica.hint());
-        return this.forwarder.forward(method, this.access.carry(request, context), this.deadline());
-      }
+      if (!this.replica.isLeader()) return this.toLeader(method, request, context);
       const result = refusedUnlessStale(await this.replica.propose(encodeCommand(command, Math.floor(this.clock.nowMs()), proposalHeadroomBytes, principal), this.deadline()));
       if (result.kind !== ResultKind.Error) return writeResponse(method, result, this.header());
       if (attempt >= AUTH_REVISION_ATTEMPTS_MAX) throw result.error;
@@ -509,10 +498,7 @@ export class ClientService {
     const adminCheck: Command = { kind: AuthCommandKind.AuthDisable };
     // The revision is taken with the check, before the (slow) password hash: a revoke meanwhile is caught on apply.
     let principal = await this.access.checked(context, adminCheck);
-    if (!this.replica.isLeader()) {
-      if (context.forwarded) throw notLeader(this.replica.name, this.replica.hint());
-      return this.forwarder.forward(method, this.access.carry(request, context), this.deadline());
-    }
+    if (!this.replica.isLeader()) return this.toLeader(method, request, context);
     const command = await build();
     const problem = commandProblem(command, this.replica.limits);
     if (problem) throw problem;
@@ -549,10 +535,7 @@ export class ClientService {
   ): Promise<Response<M>> {
     this.replica.checkAccepting();
     await this.access.allowed(context, (user) => this.access.authorizer.checkAuthenticated(user));
-    if (!this.replica.isLeader()) {
-      if (context.forwarded) throw notLeader(this.replica.name, this.replica.hint());
-      return this.forwarder.forward(method, this.access.carry(request, context), this.deadline());
-    }
+    if (!this.replica.isLeader()) return this.toLeader(method, request, context);
     await this.replica.readBarrier(this.deadline());
     // The keys as of the read index: judged on the leader's newest state, no catch-up needed.
     this.checkLeaseKeys(this.access.userOf(context), ids);
@@ -567,10 +550,7 @@ export class ClientService {
     } catch (error) {
       await this.access.confirmRefusal(error, context, (user) => checkAuthQuery(this.access.authorizer, user, query, (name) => this.replica.auth.user(name)?.roles ?? []));
     }
-    if (!this.replica.isLeader()) {
-      if (context.forwarded) throw notLeader(this.replica.name, this.replica.hint());
-      return this.forwarder.forward(method, this.access.carry(request, context), this.deadline());
-    }
+    if (!this.replica.isLeader()) return this.toLeader(method, request, context);
     await this.replica.readBarrier(this.deadline());
     return answer();
   }

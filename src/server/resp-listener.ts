@@ -12,7 +12,7 @@ import type { Clock } from '../common/clock.js';
 import { parseAddress, type Connection, type TlsOptions } from '../net/index.js';
 import { attachRespSocket, AuthOutcome, connectionCommandTable, defaultIdentity, respLimits, type ConnectionServices, type RespConnection, type RespLimits } from '../resp/index.js';
 import { ConcordErrorCode } from '../common/error-codes.js';
-import { RedisCommands, registerServerCommands, type KvCall, type KvMethod, type RedisBackend } from '../redis/index.js';
+import { RedisCommands, registerClusterCommands, registerServerCommands, type ClusterTopology, type KvCall, type KvMethod, type RedisBackend } from '../redis/index.js';
 import type { ClientService, RequestContext } from './kv-service.js';
 import type { Logger } from './logger.js';
 
@@ -33,6 +33,8 @@ export interface RespListenerOptions {
   readonly keyspace: () => { readonly keys: number; readonly expires: number };
   readonly tls?: TlsOptions;
   readonly logger: Logger;
+  /** --resp-cluster emulated: who leads and the members' RESP URLs (src/redis/cluster-commands.ts); absent: cluster support disabled. */
+  readonly cluster?: ClusterTopology;
 }
 
 export interface RespListener {
@@ -40,6 +42,27 @@ export interface RespListener {
   readonly address: string;
   readonly connections: ReadonlySet<RespConnection>;
   close(): Promise<void>;
+}
+
+/**
+ * The emulated Redis Cluster's view of this member (--resp-cluster emulated):
+ * the leader from Raft, the members and their RESP URLs from the peer hellos.
+ * A member that believes it leads but may not serve (its disk failed) names
+ * no leader: no MOVED then points at it.
+ */
+export function respClusterTopology(
+  self: string,
+  host: { leaderId(): string | null; isLeader(): boolean },
+  peers: { members(): readonly { name: string; peerUrl: string }[]; respUrlOf(name: string): string | null; isReachable(name: string): boolean },
+): ClusterTopology {
+  return {
+    self,
+    leaderId: () => {
+      const leader = host.leaderId();
+      return leader === self && !host.isLeader() ? null : leader;
+    },
+    members: () => peers.members().map((m) => ({ name: m.name, peerUrl: m.peerUrl, respUrl: peers.respUrlOf(m.name), reachable: m.name === self || peers.isReachable(m.name) })),
+  };
 }
 
 /** Pause between retries of a command that found no leader (a fraction of an election). */
@@ -73,7 +96,7 @@ export async function listenResp(options: RespListenerOptions): Promise<RespList
     return context;
   };
   const services: ConnectionServices = {
-    identity: { ...defaultIdentity, role: () => (options.isLeader() ? 'master' : 'replica') },
+    identity: { ...defaultIdentity, mode: options.cluster === undefined ? 'standalone' : 'cluster', role: () => (options.isLeader() ? 'master' : 'replica') },
     get authRequired() {
       return options.authEnabled();
     },
@@ -91,12 +114,14 @@ export async function listenResp(options: RespListenerOptions): Promise<RespList
   const commands = new RedisCommands(backend);
   const connections = new Set<RespConnection>();
   let address = options.url;
-  const table = registerServerCommands(commands.register(connectionCommandTable()), {
+  // The cluster commands first: their MOVED check comes before MULTI's queueing (cluster-commands.ts).
+  const table = registerServerCommands(commands.register(registerClusterCommands(connectionCommandTable(), options.cluster ?? null)), {
     backend,
     commands,
     address: () => address,
     connections: () => [...connections].map((c) => c.state),
     startedAtMs: options.clock.nowMs(),
+    clusterEnabled: options.cluster !== undefined,
   });
   // A value larger than a proposal can carry fails at the protocol layer, before any work.
   const limits: RespLimits = respLimits({

@@ -1,16 +1,18 @@
 /** Runs Redis commands against the command layer over an in-memory member (fake-backend.ts), as a connection would. */
 import { connectionCommandTable, newConnectionState, defaultIdentity, type Reply } from '../../src/resp/index.js';
-import { RedisCommands, registerServerCommands } from '../../src/redis/index.js';
+import { RedisCommands, registerClusterCommands, registerServerCommands, type ClusterTopology } from '../../src/redis/index.js';
 import { FakeKv } from './fake-backend.js';
 
-export function setup(kv = new FakeKv()) {
+/** `cluster`: --resp-cluster emulated with that topology (null: cluster support disabled), wired as resp-listener.ts wires it. */
+export function setup(kv = new FakeKv(), cluster: ClusterTopology | null = null) {
   const commands = new RedisCommands(kv.backend());
-  const table = registerServerCommands(commands.register(connectionCommandTable()), {
+  const table = registerServerCommands(commands.register(registerClusterCommands(connectionCommandTable(), cluster)), {
     backend: kv.backend(),
     commands,
     address: () => '127.0.0.1:6379',
     connections: () => [],
     startedAtMs: kv.clock.nowMs(),
+    clusterEnabled: cluster !== null,
   });
   const state = newConnectionState(1, false);
   const exec = async (...args: string[]): Promise<Reply> => {
@@ -18,7 +20,7 @@ export function setup(kv = new FakeKv()) {
     if (found.kind !== 'found') return found.reply;
     return found.entry.handler({ args: args.map((a) => Buffer.from(a)), spec: found.entry.spec, connection: state, services: { identity: defaultIdentity, authRequired: false } });
   };
-  return { kv, commands, exec };
+  return { kv, commands, exec, state };
 }
 
 export const bulk = (v: string) => ({ type: 'bulk', value: Buffer.from(v) });

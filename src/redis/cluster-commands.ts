@@ -19,7 +19,6 @@
  * Without the option, CLUSTER, READONLY and READWRITE answer as a Redis with
  * cluster support disabled.
  */
-import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { type CommandLookup, type CommandTable, type ConnectionState, reply, type Reply } from '../resp/index.js';
 
@@ -33,6 +32,8 @@ export const CLUSTER_DISABLED_TEXT = 'ERR This instance has cluster support disa
 /** One member as the cluster commands show it. */
 export interface ClusterMemberView {
   readonly name: string;
+  /** Its Redis node ID: 40 hex digits, stable for the member. */
+  readonly nodeId: string;
   /** Its RESP URL (`tcp://h:p`, `tls://h:p`, `unix://...`), null until it announced one. */
   readonly respUrl: string | null;
   readonly peerUrl: string;
@@ -60,17 +61,14 @@ export function endpointOf(url: string | null): Endpoint | null {
   return match === null ? null : { host: match[1]!, port: Number(match[2]) };
 }
 
-/** A stable 40-hex Redis node ID for a member name. */
-export function nodeIdOf(name: string): string {
-  return createHash('sha1').update(`concord-member:${name}`).digest('hex');
-}
-
 interface Shard {
   /** The leader, when it is known and has a RESP address. */
   readonly master: (ClusterMemberView & Endpoint) | null;
   /** Every other member with a RESP address. */
   readonly replicas: readonly (ClusterMemberView & Endpoint)[];
   readonly all: readonly ClusterMemberView[];
+  /** This member. */
+  readonly self: ClusterMemberView | undefined;
 }
 
 function shardOf(topology: ClusterTopology): Shard {
@@ -84,7 +82,7 @@ function shardOf(topology: ClusterTopology): Shard {
     if (m.name === leader) master = { ...m, ...endpoint };
     else replicas.push({ ...m, ...endpoint });
   }
-  return { master, replicas, all };
+  return { master, replicas, all, self: all.find((m) => m.name === topology.self) };
 }
 
 function busPortOf(peerUrl: string): number {
@@ -94,7 +92,7 @@ function busPortOf(peerUrl: string): number {
 function slotsReply(shard: Shard): Reply {
   const { master } = shard;
   if (master === null) return reply.array([]);
-  const node = (m: ClusterMemberView & Endpoint): Reply => reply.array([reply.bulk(m.host), reply.integer(m.port), reply.bulk(nodeIdOf(m.name)), reply.map([])]);
+  const node = (m: ClusterMemberView & Endpoint): Reply => reply.array([reply.bulk(m.host), reply.integer(m.port), reply.bulk(m.nodeId), reply.map([])]);
   // Redis leaves failed replicas out of CLUSTER SLOTS.
   return reply.array([reply.array([reply.integer(0), reply.integer(SLOTS_COUNT - 1), node(master), ...shard.replicas.filter((r) => r.reachable).map(node)])]);
 }
@@ -102,7 +100,7 @@ function slotsReply(shard: Shard): Reply {
 function shardsReply(shard: Shard): Reply {
   const node = (m: ClusterMemberView & Endpoint, role: string): Reply =>
     reply.map([
-      [reply.bulk('id'), reply.bulk(nodeIdOf(m.name))],
+      [reply.bulk('id'), reply.bulk(m.nodeId)],
       [reply.bulk('port'), reply.integer(m.port)],
       [reply.bulk('ip'), reply.bulk(m.host)],
       [reply.bulk('endpoint'), reply.bulk(m.host)],
@@ -116,16 +114,16 @@ function shardsReply(shard: Shard): Reply {
 }
 
 /** CLUSTER NODES: one line per member, Redis's format (`<id> <ip:port@cport> <flags> <master> <ping> <pong> <epoch> <link> <slots>`). */
-function nodesText(shard: Shard, self: string): string {
+function nodesText(shard: Shard): string {
   const { master } = shard;
   return shard.all
     .map((m) => {
       const endpoint = endpointOf(m.respUrl);
       const isMaster = master !== null && m.name === master.name;
-      const flags = [...(m.name === self ? ['myself'] : []), isMaster || master === null ? 'master' : 'slave', ...(m.reachable ? [] : ['fail']), ...(endpoint === null ? ['noaddr'] : [])].join(',');
+      const flags = [...(m === shard.self ? ['myself'] : []), isMaster || master === null ? 'master' : 'slave', ...(m.reachable ? [] : ['fail']), ...(endpoint === null ? ['noaddr'] : [])].join(',');
       const address = endpoint === null ? ':0@0' : `${endpoint.host}:${endpoint.port}@${busPortOf(m.peerUrl)}`;
-      const masterId = isMaster || master === null ? '-' : nodeIdOf(master.name);
-      return `${nodeIdOf(m.name)} ${address} ${flags} ${masterId} 0 0 0 ${m.reachable ? 'connected' : 'disconnected'}${isMaster ? ` 0-${SLOTS_COUNT - 1}` : ''}\n`;
+      const masterId = isMaster || master === null ? '-' : master.nodeId;
+      return `${m.nodeId} ${address} ${flags} ${masterId} 0 0 0 ${m.reachable ? 'connected' : 'disconnected'}${isMaster ? ` 0-${SLOTS_COUNT - 1}` : ''}\n`;
     })
     .join('');
 }
@@ -183,9 +181,9 @@ export function registerClusterCommands(table: CommandTable, topology: ClusterTo
     .intercept((args, connection, found) => redirect(topology, args, connection, found))
     .register('cluster|slots', () => slotsReply(shardOf(topology)))
     .register('cluster|shards', () => shardsReply(shardOf(topology)))
-    .register('cluster|nodes', () => reply.bulk(nodesText(shardOf(topology), topology.self)))
+    .register('cluster|nodes', () => reply.bulk(nodesText(shardOf(topology))))
     .register('cluster|info', () => reply.bulk(infoText(shardOf(topology))))
-    .register('cluster|myid', () => reply.bulk(nodeIdOf(topology.self)))
+    .register('cluster|myid', () => reply.bulk(shardOf(topology).self?.nodeId ?? ''))
     .register('cluster|keyslot', ({ args }) => reply.integer(keySlot(args[2]!)))
     .register('readonly', ({ connection }) => {
       connection.replicaReads = true;

@@ -9,6 +9,7 @@ import { createServer as createNetServer, type Server, type Socket } from 'node:
 import { createServer as createTlsServer } from 'node:tls';
 import { unlinkSync } from 'node:fs';
 import type { Clock } from '../common/clock.js';
+import { crc32c } from '../kv/crc32c.js';
 import { parseAddress, type Connection, type TlsOptions } from '../net/index.js';
 import { attachRespSocket, AuthOutcome, connectionCommandTable, defaultIdentity, respLimits, type ConnectionServices, type RespConnection, type RespLimits } from '../resp/index.js';
 import { ConcordErrorCode } from '../common/error-codes.js';
@@ -61,8 +62,18 @@ export function respClusterTopology(
       const leader = host.leaderId();
       return leader === self && !host.isLeader() ? null : leader;
     },
-    members: () => peers.members().map((m) => ({ name: m.name, peerUrl: m.peerUrl, respUrl: peers.respUrlOf(m.name), reachable: m.name === self || peers.isReachable(m.name) })),
+    members: () =>
+      peers.members().map((m) => ({ name: m.name, nodeId: redisNodeId(m.name), peerUrl: m.peerUrl, respUrl: peers.respUrlOf(m.name), reachable: m.name === self || peers.isReachable(m.name) })),
   };
+}
+
+/**
+ * A member's Redis node ID (CLUSTER NODES, MYID): 40 hex digits as Redis's,
+ * the same on every member and across restarts: five CRC-32Cs of the name
+ * (a checksum, not a secret: IDs need only tell members apart).
+ */
+export function redisNodeId(name: string): string {
+  return [0, 1, 2, 3, 4].map((i) => crc32c(Buffer.from(`${i}:${name}`)).toString(16).padStart(8, '0')).join('');
 }
 
 /** Pause between retries of a command that found no leader (a fraction of an election). */

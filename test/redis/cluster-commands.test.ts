@@ -9,15 +9,18 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Reply } from '../../src/resp/index.js';
-import { CLUSTER_DISABLED_TEXT, endpointOf, keySlot, nodeIdOf, type ClusterMemberView, type ClusterTopology } from '../../src/redis/index.js';
+import { CLUSTER_DISABLED_TEXT, endpointOf, keySlot, type ClusterMemberView, type ClusterTopology } from '../../src/redis/index.js';
+import { redisNodeId } from '../../src/server/resp-listener.js';
 import { bulk, err, norm, setup } from './command-harness.js';
+
+const nodeIdOf = (name: string): string => name.padStart(40, '0');
 
 class FakeTopology implements ClusterTopology {
   leader: string | null = 'n2';
   readonly views: ClusterMemberView[] = [
-    { name: 'n1', respUrl: 'tcp://127.0.0.1:6379', peerUrl: 'tcp://127.0.0.1:7101', reachable: true },
-    { name: 'n2', respUrl: 'tcp://127.0.0.1:6380', peerUrl: 'tcp://127.0.0.1:7102', reachable: true },
-    { name: 'n3', respUrl: 'tcp://127.0.0.1:6381', peerUrl: 'tcp://127.0.0.1:7103', reachable: false },
+    { name: 'n1', nodeId: nodeIdOf('n1'), respUrl: 'tcp://127.0.0.1:6379', peerUrl: 'tcp://127.0.0.1:7101', reachable: true },
+    { name: 'n2', nodeId: nodeIdOf('n2'), respUrl: 'tcp://127.0.0.1:6380', peerUrl: 'tcp://127.0.0.1:7102', reachable: true },
+    { name: 'n3', nodeId: nodeIdOf('n3'), respUrl: 'tcp://127.0.0.1:6381', peerUrl: 'tcp://127.0.0.1:7103', reachable: false },
   ];
   constructor(readonly self = 'n1') {}
   leaderId(): string | null {
@@ -106,7 +109,6 @@ describe('emulated cluster', () => {
       `${nodeIdOf('n2')} 127.0.0.1:6380@7102 master - 0 0 0 connected 0-16383`,
       `${nodeIdOf('n3')} 127.0.0.1:6381@7103 slave,fail ${nodeIdOf('n2')} 0 0 0 disconnected`,
     ]);
-    assert.match(nodeIdOf('n1'), /^[0-9a-f]{40}$/);
     assert.equal(text(await exec('cluster', 'myid')), nodeIdOf('n1'));
     const info = text(await exec('cluster', 'info'));
     assert.match(info, /^cluster_state:ok\r\n/);
@@ -177,5 +179,12 @@ describe('emulated cluster', () => {
     assert.deepEqual(endpointOf('tls://[::1]:6380'), { host: '::1', port: 6380 });
     assert.equal(endpointOf('unix:///tmp/x.sock'), null);
     assert.equal(endpointOf(null), null);
+  });
+
+  test("members' node IDs: 40 hex digits, distinct, the same on every call (every member computes them)", () => {
+    const ids = ['n1', 'n2', 'n3', 'a-much-longer-member-name-than-twenty-bytes', 'a-much-longer-member-name-than-twenty-bytez'].map(redisNodeId);
+    for (const id of ids) assert.match(id, /^[0-9a-f]{40}$/);
+    assert.equal(new Set(ids).size, ids.length);
+    assert.equal(redisNodeId('n1'), ids[0]);
   });
 });

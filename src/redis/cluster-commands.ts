@@ -155,7 +155,8 @@ function infoText(shard: Shard): string {
  * fails the transaction (EXECABORT), as in Redis.
  */
 function redirect(topology: ClusterTopology, args: readonly Buffer[], connection: ConnectionState, found: CommandLookup): CommandLookup {
-  if (found.kind !== 'found') return found;
+  // Redis checks authentication first: a connection not logged in gets NOAUTH from the driver, not a MOVED.
+  if (found.kind !== 'found' || !connection.authenticated) return found;
   const { spec } = found.entry;
   if (spec.firstKey <= 0 || args.length <= spec.firstKey) return found;
   const leader = topology.leaderId();

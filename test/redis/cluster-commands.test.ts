@@ -152,6 +152,14 @@ describe('emulated cluster', () => {
     assert.deepEqual(await exec('get', 'somekey'), err('MOVED 11058 127.0.0.1:6380'));
   });
 
+  test('a connection not logged in is not MOVED (the driver answers NOAUTH first, as Redis checks auth first)', async () => {
+    const { exec, state } = setup(undefined, new FakeTopology());
+    state.authenticated = false;
+    assert.deepEqual(await exec('get', 'somekey'), { type: 'null' });
+    state.authenticated = true;
+    assert.deepEqual(await exec('get', 'somekey'), err('MOVED 11058 127.0.0.1:6380'));
+  });
+
   test('a MOVED inside MULTI fails the transaction (EXECABORT), as in Redis', async () => {
     const { exec } = setup(undefined, new FakeTopology());
     assert.deepEqual(await exec('multi'), { type: 'simple', value: 'OK' });

@@ -18,6 +18,8 @@ export interface ServerInfoSource {
   /** The connections now open on this member (CLIENT LIST, INFO clients). */
   readonly connections: () => Iterable<ConnectionState>;
   readonly startedAtMs: number;
+  /** `--resp-cluster emulated` (INFO's redis_mode and cluster_enabled). */
+  readonly clusterEnabled?: boolean;
 }
 
 function clientLine(c: ConnectionState): string {
@@ -64,13 +66,14 @@ export function registerServerCommands(table: CommandTable, source: ServerInfoSo
       const leader = backend.isLeader();
       const uptime = Math.floor((backend.clock.nowMs() - source.startedAtMs) / 1000);
       const sections: [string, string[]][] = [
-        ['server', ['redis_version:7.0.15', 'redis_mode:standalone', 'concord_member:' + backend.memberName, `tcp_port:${source.address().split(':').pop()}`, `uptime_in_seconds:${uptime}`, `uptime_in_days:${Math.floor(uptime / 86400)}`]],
+        ['server', ['redis_version:7.0.15', `redis_mode:${source.clusterEnabled === true ? 'cluster' : 'standalone'}`, 'concord_member:' + backend.memberName, `tcp_port:${source.address().split(':').pop()}`, `uptime_in_seconds:${uptime}`, `uptime_in_days:${Math.floor(uptime / 86400)}`]],
         ['clients', [`connected_clients:${[...source.connections()].length}`, 'blocked_clients:0']],
         ['memory', ['used_memory:0', 'maxmemory:0', 'maxmemory_policy:noeviction']],
         ['persistence', ['loading:0', 'aof_enabled:1', 'rdb_bgsave_in_progress:0', 'aof_rewrite_in_progress:0']],
         ['stats', [`concord_sessions_open:${source.commands.openSessions}`]],
         ['replication', [`role:${leader ? 'master' : 'slave'}`, 'connected_slaves:0', 'master_repl_offset:0']],
         ['cpu', [`used_cpu_sys:${(cpu.system / 1e6).toFixed(6)}`, `used_cpu_user:${(cpu.user / 1e6).toFixed(6)}`, 'used_cpu_sys_children:0.000000', 'used_cpu_user_children:0.000000']],
+        ['cluster', [`cluster_enabled:${source.clusterEnabled === true ? 1 : 0}`]],
         ['keyspace', keyspaceLines(backend)],
         ['commandstats', stats.commandLines()],
         ['errorstats', stats.errorLines()],

@@ -21,6 +21,8 @@ export interface ConnectionState {
   libVersion: string | null;
   /** Set by QUIT (or a protocol error): close once the replies owed so far are written. */
   closeAfterReply: boolean;
+  /** READONLY (emulated cluster mode): a follower serves this connection's reads itself instead of answering MOVED. */
+  replicaReads: boolean;
 }
 
 /** What HELLO reports (Redis's field names). */
@@ -66,5 +68,6 @@ export function newConnectionState(id: number, authRequired: boolean): Connectio
     libName: null,
     libVersion: null,
     closeAfterReply: false,
+    replicaReads: false,
   };
 }

@@ -79,6 +79,8 @@ export interface ServerConfig {
   readonly dashboard?: boolean;
   /** Serve the Redis protocol (RESP2/3) at tcp://host:port, unix:///path or tls://host:port (the client TLS options); off when absent. */
   readonly respUrl?: string;
+  /** `emulated`: answer CLUSTER SLOTS/NODES... as one shard led by the Raft leader, MOVED writes to it (docs/resp.md); `off` (default): followers forward. */
+  readonly respCluster?: string;
   /** Client URL TLS (tls://): this member's certificate and key (PEM files). */
   readonly certFile?: string;
   readonly keyFile?: string;
@@ -114,6 +116,9 @@ export interface ServerConfig {
   /** Bytes of partial inbound frames this member buffers across all its connections. */
   readonly partialFrameBytesMax: number;
 }
+
+/** --resp-cluster's values. */
+export const respClusterModes: readonly string[] = ['off', 'emulated'];
 
 /** A configuration problem the user must fix; the message says which setting and why. */
 export class InvalidConfigError extends ConcordError {
@@ -173,6 +178,7 @@ export const serverConfigOptions: readonly ConfigOption[] = [
   { key: 'shutdownTimeoutMs', flag: '--shutdown-timeout-ms', env: 'CONCORD_SHUTDOWN_TIMEOUT_MS', kind: 'integer', description: 'how long graceful shutdown waits', defaultValue: 5_000 },
   { key: 'logLevel', flag: '--log-level', env: 'CONCORD_LOG_LEVEL', kind: 'logLevel', description: 'trace|debug|info|warn|error|fatal|silent', defaultValue: 'info' },
   { key: 'respUrl', flag: '--resp-url', env: 'CONCORD_RESP_URL', kind: 'string', description: 'serve the Redis protocol at tcp://host:port, unix:///path or tls://host:port (tls uses --cert-file/--key-file; default: off)' },
+  { key: 'respCluster', flag: '--resp-cluster', env: 'CONCORD_RESP_CLUSTER', kind: 'string', description: 'off|emulated: emulated answers CLUSTER SLOTS/NODES/SHARDS as one shard led by the leader, and a follower answers MOVED instead of forwarding (default: off)' },
   { key: 'metricsUrl', flag: '--metrics-url', env: 'CONCORD_METRICS_URL', kind: 'string', description: 'serve Prometheus metrics at <url>/metrics, e.g. http://127.0.0.1:9101; https:// uses --cert-file/--key-file (default: off)' },
   { key: 'dashboard', flag: '--dashboard', env: 'CONCORD_DASHBOARD', kind: 'boolean', description: 'serve the web dashboard at <metrics-url>/ui (bound where --metrics-url says; needs it)' },
   { key: 'certFile', flag: '--cert-file', env: 'CONCORD_CERT_FILE', kind: 'string', description: 'PEM certificate for the client URL (needs a tls:// client URL)' },
@@ -431,6 +437,10 @@ export function validateServerConfig(config: ServerConfig): void {
     }
     if (config.respUrl === config.clientUrl || config.respUrl === config.peerUrl) throw new InvalidConfigError('respUrl must differ from clientUrl and peerUrl');
   }
+  if (config.respCluster !== undefined && !respClusterModes.includes(config.respCluster)) {
+    throw new InvalidConfigError(`respCluster must be one of ${respClusterModes.join('|')}, got "${config.respCluster}"`);
+  }
+  if (config.respCluster === 'emulated' && config.respUrl === undefined) throw new InvalidConfigError('respCluster emulated needs respUrl (--resp-url)');
   if (config.metricsUrl !== undefined && !/^https?:\/\/[^/]+:\d+\/?$/.test(config.metricsUrl)) {
     throw new InvalidConfigError(`metricsUrl "${config.metricsUrl}" must look like http://127.0.0.1:9101`);
   }

@@ -11,6 +11,8 @@ export interface MemberIdentity {
   readonly name: string;
   readonly peerUrl: string;
   clientUrl(): string;
+  /** Where this member serves the Redis protocol, once bound; null when it does not. */
+  respUrl?(): string | null;
   readonly version: string;
 }
 
@@ -66,6 +68,7 @@ export function memberStatus(inputs: StatusInputs): { member: MemberStatus; memb
  */
 export class StartingIdentity implements MemberIdentity {
   private boundClientUrl: string | null = null;
+  private boundRespUrl: string | null = null;
 
   constructor(
     readonly name: string,
@@ -81,5 +84,14 @@ export class StartingIdentity implements MemberIdentity {
   /** The client listener is bound at `address`. */
   listening(address: string): void {
     this.boundClientUrl = address;
+  }
+
+  respUrl(): string | null {
+    return this.boundRespUrl;
+  }
+
+  /** The RESP listener is bound at `address` (announced to the peers from now on). */
+  respListening(address: string): void {
+    this.boundRespUrl = address;
   }
 }

@@ -105,6 +105,8 @@ export class PeerNetwork implements PeerDirectory, Forwarder {
   private inbound: PeerInbound | null = null;
   private readonly links = new Map<NodeId, PeerLink<PeerMessages, ClientMethods>>();
   private readonly clientUrls = new Map<NodeId, string>();
+  /** Peers' RESP URLs, from their hellos (a peer without RESP has none). */
+  private readonly respUrls = new Map<NodeId, string>();
   /** Packs each batch of appended entries once for all followers. */
   private readonly packer = new EntryPacker();
   private helloTimer: Timer | undefined;
@@ -338,6 +340,8 @@ export class PeerNetwork implements PeerDirectory, Forwarder {
       log.info({ member: hello.name, clientUrl: hello.clientUrl }, 'learned a member client URL');
       this.clientUrls.set(hello.name, hello.clientUrl);
     }
+    if (hello.respUrl === undefined) this.respUrls.delete(hello.name);
+    else this.respUrls.set(hello.name, hello.respUrl);
   }
 
   /**
@@ -352,21 +356,28 @@ export class PeerNetwork implements PeerDirectory, Forwarder {
   }
 
   private postHello(connection: Connection<PeerMessages>, extra: Partial<Hello>, to: NodeId): void {
-    const identity = this.options.identity;
     try {
-      connection.post({ type: 'hello', body: { name: identity.name, clientUrl: identity.clientUrl(), peerUrl: identity.peerUrl, ...this.clusterIdField(), ...extra } });
+      connection.post({ type: 'hello', body: { ...this.helloFields(), ...extra } });
     } catch (error) {
       this.options.logger.debug?.({ err: error, member: to }, 'could not answer a peer hello');
     }
   }
 
-  private clusterIdField(): { clusterId?: string } {
-    return this.clusterIdValue === null ? {} : { clusterId: this.clusterIdValue };
+  /** What every hello says: who this member is, where it is reached, its cluster ID once known. */
+  private helloFields(): Hello {
+    const identity = this.options.identity;
+    const respUrl = identity.respUrl?.() ?? null;
+    return {
+      name: identity.name,
+      clientUrl: identity.clientUrl(),
+      peerUrl: identity.peerUrl,
+      ...(respUrl === null ? {} : { respUrl }),
+      ...(this.clusterIdValue === null ? {} : { clusterId: this.clusterIdValue }),
+    };
   }
 
   private sendHello(link: PeerLink<PeerMessages, ClientMethods>): void {
-    const identity = this.options.identity;
-    link.send({ type: 'hello', body: { name: identity.name, clientUrl: identity.clientUrl(), peerUrl: identity.peerUrl, ...this.clusterIdField() } });
+    link.send({ type: 'hello', body: this.helloFields() });
   }
 
   /** Bytes sent to and received from each peer so far, over our link to it and its connections to us (metrics). */
@@ -411,6 +422,12 @@ export class PeerNetwork implements PeerDirectory, Forwarder {
   clientUrlOf(name: NodeId): string | null {
     if (name === this.name) return this.options.identity.clientUrl();
     return this.clientUrls.get(name) ?? null;
+  }
+
+  /** Where a member serves the Redis protocol (this one's own included), null when unknown or not served. */
+  respUrlOf(name: NodeId): string | null {
+    if (name === this.name) return this.options.identity.respUrl?.() ?? null;
+    return this.respUrls.get(name) ?? null;
   }
 
   peerUrlOf(name: NodeId): string | null {

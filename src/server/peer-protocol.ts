@@ -10,7 +10,8 @@
  *   follower's decoding cost far less than one map per entry).
  * - `hello` (id 2): a member announces its name and URLs, on every
  *   (re)connection and periodically, so that every member learns the others'
- *   client URLs (for leader hints in responses) without extra configuration.
+ *   client URLs (for leader hints in responses) and RESP URLs (for MOVED in
+ *   emulated Redis Cluster mode) without extra configuration.
  *
  * RPC (forwarding): the client methods (`clientMethods`, same ids and
  * schemas). A follower forwards a write or linearizable read to the leader's
@@ -123,6 +124,8 @@ export const helloSchema = s.object({
   name: nodeId,
   clientUrl: s.string({ maxLength: 1024 }),
   peerUrl: s.string({ maxLength: 1024 }),
+  /** Where the sender serves the Redis protocol (--resp-url, the bound address); absent when it does not (emulated Redis Cluster: MOVED names it). */
+  respUrl: s.optional(s.string({ maxLength: 1024 })),
   /** Sent by a member about to bootstrap an empty data directory: answer with a hello carrying `log` (bootstrap-probe.ts). */
   replyWanted: s.optional(s.bool()),
   /** The sender's Raft state, in an answer: `probing` while it is itself deciding whether to bootstrap. */

@@ -9,10 +9,11 @@ import { createServer as createNetServer, type Server, type Socket } from 'node:
 import { createServer as createTlsServer } from 'node:tls';
 import { unlinkSync } from 'node:fs';
 import type { Clock } from '../common/clock.js';
+import { crc32c } from '../kv/crc32c.js';
 import { parseAddress, type Connection, type TlsOptions } from '../net/index.js';
 import { attachRespSocket, AuthOutcome, connectionCommandTable, defaultIdentity, respLimits, type ConnectionServices, type RespConnection, type RespLimits } from '../resp/index.js';
 import { ConcordErrorCode } from '../common/error-codes.js';
-import { RedisCommands, registerServerCommands, type KvCall, type KvMethod, type RedisBackend } from '../redis/index.js';
+import { RedisCommands, registerClusterCommands, registerServerCommands, type ClusterTopology, type KvCall, type KvMethod, type RedisBackend } from '../redis/index.js';
 import type { ClientService, RequestContext } from './kv-service.js';
 import type { Logger } from './logger.js';
 
@@ -33,6 +34,8 @@ export interface RespListenerOptions {
   readonly keyspace: () => { readonly keys: number; readonly expires: number };
   readonly tls?: TlsOptions;
   readonly logger: Logger;
+  /** --resp-cluster emulated: who leads and the members' RESP URLs (src/redis/cluster-commands.ts); absent: cluster support disabled. */
+  readonly cluster?: ClusterTopology;
 }
 
 export interface RespListener {
@@ -40,6 +43,37 @@ export interface RespListener {
   readonly address: string;
   readonly connections: ReadonlySet<RespConnection>;
   close(): Promise<void>;
+}
+
+/**
+ * The emulated Redis Cluster's view of this member (--resp-cluster emulated):
+ * the leader from Raft, the members and their RESP URLs from the peer hellos.
+ * A member that believes it leads but may not serve (its disk failed) names
+ * no leader: no MOVED then points at it.
+ */
+export function respClusterTopology(
+  self: string,
+  host: { leaderId(): string | null; isLeader(): boolean },
+  peers: { members(): readonly { name: string; peerUrl: string }[]; respUrlOf(name: string): string | null; isReachable(name: string): boolean },
+): ClusterTopology {
+  return {
+    self,
+    leaderId: () => {
+      const leader = host.leaderId();
+      return leader === self && !host.isLeader() ? null : leader;
+    },
+    members: () =>
+      peers.members().map((m) => ({ name: m.name, nodeId: redisNodeId(m.name), peerUrl: m.peerUrl, respUrl: peers.respUrlOf(m.name), reachable: m.name === self || peers.isReachable(m.name) })),
+  };
+}
+
+/**
+ * A member's Redis node ID (CLUSTER NODES, MYID): 40 hex digits as Redis's,
+ * the same on every member and across restarts: five CRC-32Cs of the name
+ * (a checksum, not a secret: IDs need only tell members apart).
+ */
+export function redisNodeId(name: string): string {
+  return [0, 1, 2, 3, 4].map((i) => crc32c(Buffer.from(`${i}:${name}`)).toString(16).padStart(8, '0')).join('');
 }
 
 /** Pause between retries of a command that found no leader (a fraction of an election). */
@@ -73,7 +107,7 @@ export async function listenResp(options: RespListenerOptions): Promise<RespList
     return context;
   };
   const services: ConnectionServices = {
-    identity: { ...defaultIdentity, role: () => (options.isLeader() ? 'master' : 'replica') },
+    identity: { ...defaultIdentity, mode: options.cluster === undefined ? 'standalone' : 'cluster', role: () => (options.isLeader() ? 'master' : 'replica') },
     get authRequired() {
       return options.authEnabled();
     },
@@ -91,12 +125,14 @@ export async function listenResp(options: RespListenerOptions): Promise<RespList
   const commands = new RedisCommands(backend);
   const connections = new Set<RespConnection>();
   let address = options.url;
-  const table = registerServerCommands(commands.register(connectionCommandTable()), {
+  // The cluster commands first: their MOVED check comes before MULTI's queueing (cluster-commands.ts).
+  const table = registerServerCommands(commands.register(registerClusterCommands(connectionCommandTable(), options.cluster ?? null)), {
     backend,
     commands,
     address: () => address,
     connections: () => [...connections].map((c) => c.state),
     startedAtMs: options.clock.nowMs(),
+    clusterEnabled: options.cluster !== undefined,
   });
   // A value larger than a proposal can carry fails at the protocol layer, before any work.
   const limits: RespLimits = respLimits({

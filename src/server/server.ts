@@ -10,7 +10,7 @@ import { KvStateMachine } from '../kv/index.js';
 import { InboundBudget, RpcServer, listen, parseAddress, type Listener, type TlsOptions } from '../net/index.js';
 import { clientMethods, type StatusResponse } from '../protocol/index.js';
 import { ClientService } from './kv-service.js';
-import { listenResp, type RespListener } from './resp-listener.js';
+import { listenResp, respClusterTopology, type RespListener } from './resp-listener.js';
 import { KvReplica, kvStateMachinePort } from './kv-replica.js';
 import { LeaseExpirer } from './lease-expirer.js';
 import { startWatches } from './watch-wiring.js';
@@ -377,8 +377,10 @@ export async function startServer(config: ServerConfig, logger?: Logger, options
             authEnabled: () => kv.auth.enabled,
             ...(clientTlsOptions(config).tls !== undefined ? { tls: clientTlsOptions(config).tls! } : {}),
             logger: log,
+            ...(config.respCluster === 'emulated' ? { cluster: respClusterTopology(config.name, host, peers) } : {}),
           });
     if (respListener !== null) cleanups.push(() => respListener.close());
+    if (respListener !== null) identity.respListening(respListener.address);
     // Listening on port 0 (tests) binds a real port: announce that one.
     identity.listening(clientListener.address);
 

@@ -96,6 +96,9 @@ test('bad settings are refused with a message naming the setting and its source'
     assert.throws(() => loadServerConfig({ flags: { ...base, metricsUrl: 'tcp://x:1' }, env: {} }), /metricsUrl/);
     assert.throws(() => loadServerConfig({ flags: { ...base, dashboard: true }, env: {} }), /dashboard is served on the metrics listener/);
     assert.equal(loadServerConfig({ flags: { ...base, metricsUrl: 'http://127.0.0.1:3' }, env: { CONCORD_DASHBOARD: 'true' } }).dashboard, true);
+    assert.throws(() => loadServerConfig({ flags: { ...base, respUrl: 'tcp://127.0.0.1:3', respCluster: 'proxy' }, env: {} }), /respCluster must be one of off\|emulated/);
+    assert.throws(() => loadServerConfig({ flags: base, env: { CONCORD_RESP_CLUSTER: 'emulated' } }), /respCluster emulated needs respUrl/);
+    assert.equal(loadServerConfig({ flags: { ...base, respUrl: 'tcp://127.0.0.1:3', respCluster: 'emulated' }, env: {} }).respCluster, 'emulated');
     const file = join(dir, 'bad.json');
     writeFileSync(file, JSON.stringify({ nmae: 'typo' }));
     assert.throws(() => loadServerConfig({ flags: { ...base, config: file }, env: {} }), /unknown setting "nmae"/);

@@ -60,6 +60,7 @@ interface DevOptions {
   /** False with --no-resp. */
   readonly resp: boolean;
   readonly respPortBase: number;
+  readonly respCluster?: string;
 }
 
 /** Redis's port: `redis-cli` with no flags reaches the first member. */
@@ -83,6 +84,7 @@ export function registerDevCommand(program: Command): void {
     .option('--no-dashboard', 'do not serve the web dashboard at <metrics URL>/ui')
     .option('--resp-port-base <port>', 'Redis protocol (RESP) port of the first member (the others follow)', parsePositiveInteger, devRespPortBase)
     .option('--no-resp', 'do not serve the Redis protocol')
+    .option('--resp-cluster <mode>', 'passed to every member: emulated answers CLUSTER SLOTS/NODES as one shard led by the leader, for cluster clients (redis-cli -c, ioredis Cluster)')
     .option('--tls', 'create a local CA, member and client certificates in <data-dir>/tls; mutual TLS between members, TLS with client certificates for clients', false)
     .action(async (options: DevOptions) => {
       await runDev(options);
@@ -95,6 +97,7 @@ async function runDev(options: DevOptions): Promise<void> {
   if (options.heartbeatIntervalMs !== undefined) serverArgs.push('--heartbeat-interval-ms', String(options.heartbeatIntervalMs));
   if (options.electionTimeoutMs !== undefined) serverArgs.push('--election-timeout-ms', String(options.electionTimeoutMs));
   if (options.snapshotEveryEntries !== undefined) serverArgs.push('--snapshot-every-entries', String(options.snapshotEveryEntries));
+  if (options.respCluster !== undefined && options.resp) serverArgs.push('--resp-cluster', options.respCluster);
   // The web dashboard is on by default here (loopback only); it lives on the metrics listener.
   // With --tls it reaches its member over tls://, presenting the member's own certificate.
   const dashboard = options.metricsPort !== 0 && options.dashboard;
@@ -183,7 +186,7 @@ async function runDev(options: DevOptions): Promise<void> {
         ...(material === null
           ? [defaultEndpoints ? '  npx concord put hello world && npx concord get hello' : `  CONCORD_ENDPOINTS=${endpoints} npx concord put hello world`]
           : devTlsLines(endpoints, material.caFile, material.clients[devTlsUser]!)),
-        ...(options.resp ? [`  redis-cli -p ${options.respPortBase} get hello`] : []),
+        ...(options.resp ? [`  redis-cli${options.respCluster === 'emulated' ? ' -c' : ''} -p ${options.respPortBase} get hello`] : []),
         '',
         'Press Ctrl-C to stop (the data stays for the next run).',
         '',

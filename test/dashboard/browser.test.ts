@@ -3,7 +3,7 @@
  * playwright-core) against a real three-member cluster: the cluster view,
  * a key written with the CLI in the key browser and the live prefix view (fed
  * by a watch: puts and deletes in order, nothing outside the user's read
- * permission), an
+ * permission, a cut connection resumed with Last-Event-ID), an
  * edit from the page read back with `concord get`, the load charts getting
  * points, a killed leader replaced on the page, and, with auth on, a
  * read-only user refused a save. The run writes the screenshots that
@@ -13,6 +13,7 @@ import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createConnection, createServer, type AddressInfo, type Socket } from 'node:net';
 import { join } from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
 import { connect, type KvClient } from '../../src/client/index.js';
@@ -172,6 +173,55 @@ describe('dashboard in a real browser', { timeout: 300_000, skip: noBrowser }, (
     page.off('request', note);
     assert.deepEqual(requests.filter((u) => u.includes('/api/')), []);
     await page.screenshot({ path: join(shots, 'live.png'), fullPage: true });
+  });
+
+  test('a dropped live stream reconnects with Last-Event-ID and shows what changed meanwhile, with no new snapshot', async () => {
+    // The page through a TCP relay to the viewer, so the test can cut its connections.
+    const target = new URL(viewer.metricsUrl!);
+    const sockets = new Set<Socket>();
+    const relay = createServer((client) => {
+      const upstream = createConnection(Number(target.port), target.hostname);
+      for (const s of [client, upstream]) {
+        sockets.add(s);
+        s.on('close', () => sockets.delete(s));
+        s.on('error', () => undefined);
+      }
+      client.pipe(upstream).pipe(client);
+    });
+    await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve));
+    const relayPort = (relay.address() as AddressInfo).port;
+    // allHeaders: the network stack adds Last-Event-ID, which headers() does not show.
+    const watches: Promise<string | undefined>[] = [];
+    const note = (request: { url(): string; allHeaders(): Promise<Record<string, string>> }): void => {
+      if (request.url().includes('/api/watch?')) watches.push(request.allHeaders().then((h) => h['last-event-id'], () => undefined));
+    };
+    page.on('request', note);
+    try {
+      await page.goto('about:blank');
+      await page.goto(`http://127.0.0.1:${relayPort}/ui#live`);
+      await page.getByRole('textbox', { name: 'Prefix', exact: true }).fill('drop/');
+      await page.getByRole('button', { name: 'Follow' }).click();
+      await page.getByTestId('live-status').filter({ hasText: '0 keys' }).waitFor(slow);
+      await cli('put', 'drop/before', '1');
+      await page.locator('[data-testid="changes"] li[data-key="drop/before"]').waitFor(slow);
+      // Cut every connection; what is written meanwhile reaches the page after the EventSource reconnects.
+      relay.close();
+      for (const s of sockets) s.destroy();
+      await cli('put', 'drop/meanwhile', '2');
+      relay.listen(relayPort, '127.0.0.1');
+      await page.locator('[data-testid="changes"] li[data-key="drop/meanwhile"]').waitFor(slow);
+      // The changes list was kept (a snapshot would have cleared it): the reconnect resumed the watch.
+      assert.deepEqual(await page.locator('[data-testid="changes"] li').evaluateAll((items) => items.map((li) => li.getAttribute('data-key'))), ['drop/meanwhile', 'drop/before']);
+      const before = (await kv.get('drop/before'))!.modRevision;
+      const sent = await Promise.all(watches);
+      assert.equal(sent[0], undefined);
+      assert.ok(sent.slice(1).includes(String(before + 1)), `the reconnects sent Last-Event-ID ${JSON.stringify(sent.slice(1))}, expected ${before + 1}`);
+    } finally {
+      page.off('request', note);
+      await page.goto('about:blank');
+      relay.close(() => undefined);
+      for (const s of sockets) s.destroy();
+    }
   });
 
   test('the sessions view shows the session table and the leases, largest and expiring first', async () => {

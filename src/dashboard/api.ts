@@ -14,12 +14,11 @@ import type { ClusterTracker } from './cluster-view.js';
 import { certificateUserOf } from './certificate-login.js';
 import { memberRoute } from './members-api.js';
 import { sessionsAndLeases } from './sessions-api.js';
+import { livePrefix } from './watch-api.js';
 import { loginIdleMs, sessionCookie, sessionIdFrom, type Logins } from './logins.js';
 
-/** Keys one tree listing or live prefix view reads at most. */
+/** Keys one tree listing reads at most. */
 export const prefixKeysMax = 5_000;
-/** Value characters a live prefix view shows per key. */
-const previewCharsMax = 200;
 export const csrfHeader = 'x-concord-dashboard';
 
 export interface ApiContext {
@@ -109,28 +108,3 @@ async function tree(client: KvClient, prefix: string): Promise<Json> {
   }
   return { prefix, folders: [...folders].map(([name, count]) => ({ name, count })), keys, truncated };
 }
-
-/**
- * Every key under `prefix` with a preview of its value. The page polls it
- * every second; when watch lands this is the seam to switch to a stream.
- */
-async function livePrefix(client: KvClient, prefix: string): Promise<Json> {
-  const entries: Json[] = [];
-  let truncated = false;
-  outer: for await (const page of client.scan({ prefix }, { limit: prefixKeysMax + 1 })) {
-    for (const entry of page) {
-      if (entries.length >= prefixKeysMax) {
-        truncated = true;
-        break outer;
-      }
-      entries.push({ key: entry.keyString(), preview: preview(entry.value), version: entry.version, modRevision: entry.modRevision });
-    }
-  }
-  return { prefix, entries, truncated };
-}
-
-function preview(value: Uint8Array): string {
-  const text = new TextDecoder('utf-8', { fatal: false }).decode(value.subarray(0, previewCharsMax * 4));
-  return text.length > previewCharsMax ? `${text.slice(0, previewCharsMax)}…` : text;
-}
-

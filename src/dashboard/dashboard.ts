@@ -1,7 +1,8 @@
 /**
  * The dashboard as the metrics listener mounts it: `handle` answers /ui
- * (the page), /api/ (the JSON API) and /api/load (Server-Sent Events, one
- * load sample a second) and leaves every other path to the listener.
+ * (the page), /api/ (the JSON API), /api/load (Server-Sent Events, one
+ * load sample a second) and /api/watch (Server-Sent Events, a prefix's
+ * changes: watch-api.ts) and leaves every other path to the listener.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Registry } from 'prom-client';
@@ -16,6 +17,7 @@ import { LoadSampler, type LoadSample } from './load.js';
 import { Logins } from './logins.js';
 import type { CertificateLogin } from './certificate-login.js';
 import { contentSecurityPolicy, StaticFiles } from './static-files.js';
+import { WatchStreams } from './watch-api.js';
 
 /** Load streams open at once; one more is refused with 503. */
 export const loadStreamsMax = 32;
@@ -46,6 +48,8 @@ export class Dashboard {
   private readonly logins: Logins;
   private readonly cluster: ClusterTracker;
   private readonly sampler: LoadSampler;
+  /** The live prefix views' watch streams (bounded per member and per login). */
+  readonly watches: WatchStreams;
   private readonly streams = new Set<ServerResponse>();
   private timer: Timer | null = null;
 
@@ -54,6 +58,7 @@ export class Dashboard {
     this.logins = new Logins(options.clientUrl, this.clock, options.tls, options.certificates);
     this.cluster = new ClusterTracker(this.clock);
     this.sampler = new LoadSampler(options.registry);
+    this.watches = new WatchStreams(this.logins, this.clock);
   }
 
   /** True when the request was the dashboard's (answered or being answered). */
@@ -64,6 +69,10 @@ export class Dashboard {
     for (const [name, value] of Object.entries(securityHeaders)) response.setHeader(name, value);
     if (path === '/api/load' && request.method === 'GET') {
       this.openLoadStream(response);
+      return true;
+    }
+    if (path === '/api/watch' && request.method === 'GET') {
+      void this.watches.serve(request, response, url);
       return true;
     }
     if (path.startsWith('/api/')) {
@@ -120,6 +129,7 @@ export class Dashboard {
     this.stopSampling();
     for (const stream of this.streams) stream.end();
     this.streams.clear();
+    this.watches.close();
     await this.logins.close();
   }
 }

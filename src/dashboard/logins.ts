@@ -45,9 +45,10 @@ export class Logins {
   /**
    * The client for a request: its password login's (cookie), else its
    * browser certificate's user's (when the listener verified one), else the
-   * anonymous one.
+   * anonymous one. `login` names which of those it is (a bound per login
+   * counts by it: a cookie that is no login counts as anonymous).
    */
-  async clientFor(sessionId: string | null, certificateUser: string | null = null): Promise<{ client: KvClient; user: string | null }> {
+  async clientFor(sessionId: string | null, certificateUser: string | null = null): Promise<{ client: KvClient; user: string | null; login: string }> {
     const login = sessionId === null ? undefined : this.sessions.get(sessionId);
     if (login !== undefined) {
       if (this.clock.monotonicMs() - login.lastUsedMs > loginIdleMs) {
@@ -57,15 +58,15 @@ export class Logins {
         // Map order is use order: the first entry is the least recently used.
         this.sessions.delete(sessionId!);
         this.sessions.set(sessionId!, login);
-        return { client: login.client, user: login.user };
+        return { client: login.client, user: login.user, login: `session:${sessionId!}` };
       }
     }
-    if (certificateUser !== null && this.certificates !== undefined) return { client: await this.certificateClient(certificateUser), user: certificateUser };
+    if (certificateUser !== null && this.certificates !== undefined) return { client: await this.certificateClient(certificateUser), user: certificateUser, login: `certificate:${certificateUser}` };
     if (this.anonymous === null) {
       this.anonymous = this.open();
       this.anonymous.catch(() => (this.anonymous = null));
     }
-    return { client: await this.anonymous, user: null };
+    return { client: await this.anonymous, user: null, login: 'anonymous' };
   }
 
   private async certificateClient(user: string): Promise<KvClient> {

@@ -1,7 +1,9 @@
 /**
  * The dashboard in a real browser (Debian's Chromium driven by
  * playwright-core) against a real three-member cluster: the cluster view,
- * a key written with the CLI in the key browser and the live prefix view, an
+ * a key written with the CLI in the key browser and the live prefix view (fed
+ * by a watch: puts and deletes in order, nothing outside the user's read
+ * permission, a cut connection resumed with Last-Event-ID), an
  * edit from the page read back with `concord get`, the load charts getting
  * points, a killed leader replaced on the page, and, with auth on, a
  * read-only user refused a save. The run writes the screenshots that
@@ -11,6 +13,7 @@ import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createConnection, createServer, type AddressInfo, type Socket } from 'node:net';
 import { join } from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
 import { connect, type KvClient } from '../../src/client/index.js';
@@ -150,7 +153,75 @@ describe('dashboard in a real browser', { timeout: 300_000, skip: noBrowser }, (
     await page.locator('tr[data-key="app/live/counter"]').filter({ hasText: '41' }).waitFor(slow);
     await cli('put', 'app/live/counter', '42');
     await page.locator('tr[data-key="app/live/counter"]').filter({ hasText: '42' }).waitFor(slow);
+    // A delete and a put from the CLI show in order (newest first), each with its revision; the deleted row goes.
+    await cli('del', 'app/live/counter');
+    await cli('put', 'app/live/next', 'after the delete');
+    await page.locator('tr[data-key="app/live/next"]').filter({ hasText: 'after the delete' }).waitFor(slow);
+    await page.locator('tr[data-key="app/live/counter"]').waitFor({ state: 'detached', ...slow });
+    const log = await page.locator('[data-testid="changes"] li').evaluateAll((items) => items.map((li) => [li.getAttribute('data-type'), li.getAttribute('data-key'), Number(li.getAttribute('data-revision'))] as const));
+    assert.deepEqual(log.slice(0, 4).map(([type, key]) => `${type} ${key}`), ['put app/live/next', 'delete app/live/counter', 'put app/live/counter', 'put app/live/counter']);
+    const revisions = log.slice(0, 4).map(([, , revision]) => revision);
+    assert.deepEqual([...revisions].sort((a, b) => b - a), revisions);
+    assert.equal(new Set(revisions).size, 4);
+    assert.equal((await kv.get('app/live/next'))?.modRevision, revisions[0]);
+    await page.getByTestId('live-status').filter({ hasText: `up to revision ${revisions[0]}` }).waitFor(slow);
+    // Fed by the watch stream: no scan polling is left on the page.
+    const requests: string[] = [];
+    const note = (request: { url(): string }): void => void requests.push(request.url());
+    page.on('request', note);
+    await new Promise((r) => setTimeout(r, 2_500));
+    page.off('request', note);
+    assert.deepEqual(requests.filter((u) => u.includes('/api/')), []);
     await page.screenshot({ path: join(shots, 'live.png'), fullPage: true });
+  });
+
+  test('a dropped live stream reconnects with Last-Event-ID and shows what changed meanwhile, with no new snapshot', async () => {
+    // The page through a TCP relay to the viewer, so the test can cut its connections.
+    const target = new URL(viewer.metricsUrl!);
+    const sockets = new Set<Socket>();
+    const relay = createServer((client) => {
+      const upstream = createConnection(Number(target.port), target.hostname);
+      for (const s of [client, upstream]) {
+        sockets.add(s);
+        s.on('close', () => sockets.delete(s));
+        s.on('error', () => undefined);
+      }
+      client.pipe(upstream).pipe(client);
+    });
+    await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve));
+    const relayPort = (relay.address() as AddressInfo).port;
+    // allHeaders: the network stack adds Last-Event-ID, which headers() does not show.
+    const watches: Promise<string | undefined>[] = [];
+    const note = (request: { url(): string; allHeaders(): Promise<Record<string, string>> }): void => {
+      if (request.url().includes('/api/watch?')) watches.push(request.allHeaders().then((h) => h['last-event-id'], () => undefined));
+    };
+    page.on('request', note);
+    try {
+      await page.goto('about:blank');
+      await page.goto(`http://127.0.0.1:${relayPort}/ui#live`);
+      await page.getByRole('textbox', { name: 'Prefix', exact: true }).fill('drop/');
+      await page.getByRole('button', { name: 'Follow' }).click();
+      await page.getByTestId('live-status').filter({ hasText: '0 keys' }).waitFor(slow);
+      await cli('put', 'drop/before', '1');
+      await page.locator('[data-testid="changes"] li[data-key="drop/before"]').waitFor(slow);
+      // Cut every connection; what is written meanwhile reaches the page after the EventSource reconnects.
+      relay.close();
+      for (const s of sockets) s.destroy();
+      await cli('put', 'drop/meanwhile', '2');
+      relay.listen(relayPort, '127.0.0.1');
+      await page.locator('[data-testid="changes"] li[data-key="drop/meanwhile"]').waitFor(slow);
+      // The changes list was kept (a snapshot would have cleared it): the reconnect resumed the watch.
+      assert.deepEqual(await page.locator('[data-testid="changes"] li').evaluateAll((items) => items.map((li) => li.getAttribute('data-key'))), ['drop/meanwhile', 'drop/before']);
+      const before = (await kv.get('drop/before'))!.modRevision;
+      const sent = await Promise.all(watches);
+      assert.equal(sent[0], undefined);
+      assert.ok(sent.slice(1).includes(String(before + 1)), `the reconnects sent Last-Event-ID ${JSON.stringify(sent.slice(1))}, expected ${before + 1}`);
+    } finally {
+      page.off('request', note);
+      await page.goto('about:blank');
+      relay.close(() => undefined);
+      for (const s of sockets) s.destroy();
+    }
   });
 
   test('the sessions view shows the session table and the leases, largest and expiring first', async () => {
@@ -321,6 +392,41 @@ describe('dashboard in a real browser', { timeout: 300_000, skip: noBrowser }, (
       const forged = await fetch(`${viewer.metricsUrl}/api/key`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ key: 'app/greeting', value: 'forged' }) });
       assert.equal(forged.status, 403);
       assert.equal(((await forged.json()) as { error: { code: string } }).error.code, 'CONCORD_ERR_DASHBOARD_CSRF');
+      await root.admin('auth.disable', {});
+    } finally {
+      await root.close();
+    }
+  });
+
+  test('with auth on, the live view acts as the logged-in user: a prefix it may not read is refused, keys outside its rights never show', async () => {
+    const root = await connect({ endpoints: cluster.endpoints, timeoutMs: 30_000, auth: { user: 'root', password: 'rootpw' } });
+    try {
+      const bytes = (t: string): Uint8Array => new TextEncoder().encode(t);
+      await kv.admin('user.add', { name: 'appreader', password: 'apppw' });
+      await kv.admin('role.add', { name: 'app-ro' });
+      await kv.admin('role.grantPermission', { name: 'app-ro', permission: { access: 'read', key: bytes('app/'), rangeEnd: bytes('app0') } });
+      await kv.admin('user.grantRole', { name: 'appreader', role: 'app-ro' });
+      await kv.admin('auth.enable', {});
+      // A new browser session: the follow asks for a login (the stream's 401).
+      await browser.clearCookies();
+      await open('live');
+      await page.getByRole('button', { name: 'Follow' }).click();
+      await page.getByLabel('User').fill('appreader');
+      await page.getByLabel('Password').fill('apppw');
+      await page.getByRole('button', { name: 'Log in' }).click();
+      await page.getByTestId('user').filter({ hasText: 'appreader' }).waitFor(slow);
+      // Every key: the member refuses the watch, and nothing is listed.
+      await page.getByRole('button', { name: 'Follow' }).click();
+      await page.getByRole('alert').filter({ hasText: /permission denied/i }).waitFor(slow);
+      assert.equal(await page.locator('table.live tbody tr').count(), 0);
+      await page.getByRole('textbox', { name: 'Prefix', exact: true }).fill('app/');
+      await page.getByRole('button', { name: 'Follow' }).click();
+      await page.locator('tr[data-key="app/greeting"]').waitFor(slow);
+      await root.put('secret/live', 'not for appreader');
+      await root.put('app0', 'just past the prefix');
+      await root.put('app/live/seen', 'for appreader');
+      await page.locator('tr[data-key="app/live/seen"]').waitFor(slow);
+      assert.doesNotMatch(await page.locator('main').innerText(), /secret\/live|not for appreader|app0/);
       await root.admin('auth.disable', {});
     } finally {
       await root.close();

@@ -5,7 +5,7 @@
  * the page runs under its Content-Security-Policy with no script error, the
  * cluster view lists three members and one leader, a key written with the
  * CLI shows in the key browser and an edit from the page is read back by
- * `concord get`, the live prefix view follows a change, a learner is added
+ * `concord get`, the live prefix view follows a put and a delete in order, a learner is added
  * and removed after confirmations, the sessions view and the load charts get
  * data, and the page fits a 390 px phone screen.
  */
@@ -103,13 +103,20 @@ describe('dashboard in Firefox', { timeout: 300_000, skip: noBrowser }, () => {
     assert.equal((await fixture.cli('get', 'ff/greeting')).trim(), 'edited in Firefox');
   });
 
-  test('the live prefix view follows a change', async () => {
+  test('the live prefix view follows a put and a delete from the CLI, in order', async () => {
     await open('live');
     await page.type('#live-prefix', 'ff/');
     await clickButton('Follow');
     await page.waitForSelector('tr[data-key="ff/greeting"]', slow);
     await fixture.cli('put', 'ff/counter', '7');
     await waitForText('tr[data-key="ff/counter"]', '7');
+    // A delete and a put from the CLI, in order, newest first in the changes list.
+    await fixture.cli('del', 'ff/counter');
+    await fixture.cli('put', 'ff/after', 'x');
+    await waitForText('tr[data-key="ff/after"]', 'x');
+    await page.waitForFunction(() => document.querySelector('tr[data-key="ff/counter"]') === null, slow);
+    const log = await page.$$eval('[data-testid="changes"] li', (items) => items.map((li) => `${li.getAttribute('data-type')} ${li.getAttribute('data-key')}`));
+    assert.deepEqual(log, ['put ff/after', 'delete ff/counter', 'put ff/counter']);
   });
 
   test('a learner is added and removed from the page, each after a confirmation', async () => {

@@ -144,23 +144,20 @@ export function KeysView({ onAuthError }) {
   </section>`;
 }
 
-/** Every key under a prefix, as it changes (api.js subscribePrefix: polling now, watch later). */
+/** Every key under a prefix and its latest changes, as they happen (api.js subscribePrefix: the member's watch). */
 export function LiveView({ onAuthError }) {
   const [input, setInput] = useState('');
   const [prefix, setPrefix] = useState(null);
-  const [entries, setEntries] = useState([]);
-  const [changed, setChanged] = useState(new Set());
+  const [view, setView] = useState(null);
   const [error, setError] = useState(null);
   useEffect(() => {
     if (prefix === null) return undefined;
-    let previous = null;
+    setView(null);
+    setError(null);
     return subscribePrefix(
       prefix,
       (next) => {
-        const before = new Map((previous ?? []).map((e) => [e.key, e.modRevision]));
-        setChanged(new Set(previous === null ? [] : next.filter((e) => before.get(e.key) !== e.modRevision).map((e) => e.key)));
-        previous = next;
-        setEntries(next);
+        setView(next);
         setError(null);
       },
       (e) => onAuthError(e) || setError(e.message),
@@ -176,10 +173,18 @@ export function LiveView({ onAuthError }) {
     ${error !== null ? html`<p role="alert" class="error">${error}</p>` : null}
     ${prefix === null
       ? html`<p>Choose a prefix to follow; changes show as they happen.</p>`
-      : html`<p role="status">Following ${prefix === '' ? 'every key' : prefix}: ${entries.length} keys.</p>
-        <div class="table-wrap"><table class="live" aria-live="polite">
+      : view === null
+        ? html`<p>…</p>`
+        : html`<p role="status" data-testid="live-status" data-revision=${view.revision}>Following ${prefix === '' ? 'every key' : prefix}: ${view.entries.length} keys${view.truncated ? ' (first keys only)' : ''}, up to revision ${view.revision}.</p>
+        <div class="table-wrap"><table class="live">
           <thead><tr><th scope="col">Key</th><th scope="col">Value</th><th scope="col">Version</th><th scope="col">Revision</th></tr></thead>
-          <tbody>${entries.map((e) => html`<tr key=${e.key} data-key=${e.key} class=${changed.has(e.key) ? 'changed' : ''}><th scope="row">${e.key}</th><td class="value-cell">${e.preview}</td><td>${e.version}</td><td>${e.modRevision}</td></tr>`)}</tbody>
-        </table></div>`}
+          <tbody>${view.entries.map((e) => html`<tr key=${e.key} data-key=${e.key} class=${view.changed.has(e.key) ? 'changed' : ''}><th scope="row">${e.key}</th><td class="value-cell">${e.preview}</td><td>${e.version}</td><td>${e.modRevision}</td></tr>`)}</tbody>
+        </table></div>
+        <h3>Changes</h3>
+        ${view.recent.length === 0
+          ? html`<p class="empty">none since you started following</p>`
+          : html`<ol class="changes-log" data-testid="changes" aria-live="polite">${view.recent.map(
+              (e) => html`<li key=${`${e.modRevision} ${e.key}`} data-type=${e.type} data-key=${e.key} data-revision=${e.modRevision}>revision ${e.modRevision}: <strong>${e.type === 'put' ? 'put' : 'delete'}</strong> <code>${e.key}</code>${e.type === 'put' ? html` = <span class="value-cell">${e.preview}</span>` : null}</li>`,
+            )}</ol>`}`}
   </section>`;
 }

@@ -14,9 +14,8 @@
  *   npm run bench:resp -- -n 20000         fewer requests
  *   npm run bench:resp -- --via leader     only through the leader
  *
- * INCR is a compare-and-set (a linearizable read, then a conditional write)
- * on one hot key, two round trips each: it runs `--incr-n` requests
- * (default 20000) so that the full run stays within minutes.
+ * INCR (one hot key, one incr write decided at apply time) runs `--incr-n`
+ * requests (default 20000).
  *
  * redis-benchmark comes from Debian's redis-tools, redis-server from
  * redis-server: installed here with apt-get when missing and possible

@@ -6,6 +6,7 @@
 // added here when missing, and root for apt-get), extracted into .redis-suite/ (gitignored);
 // tclsh from Debian's tcl. Tests listed in test/redis-suite/skip.txt (one reason per line) are skipped.
 // Prints passed/failed/skipped per unit; exits 0 (the counts are the result).
+// `-- --units type/incr,type/string` runs only those units.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,7 +15,9 @@ import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const suiteDir = join(root, '.redis-suite');
-const units = ['type/string', 'type/incr', 'keyspace', 'expire', 'multi', 'scan', 'protocol', 'info-command', 'quit', 'auth'];
+const allUnits = ['type/string', 'type/incr', 'keyspace', 'expire', 'multi', 'scan', 'protocol', 'info-command', 'quit', 'auth'];
+const unitsArg = process.argv.indexOf('--units');
+const units = unitsArg === -1 ? allUnits : process.argv[unitsArg + 1].split(',').filter((u) => allUnits.includes(u));
 
 function sh(cmd, args, opts = {}) {
   return spawnSync(cmd, args, { encoding: 'utf8', ...opts });

@@ -51,7 +51,7 @@ export function checkCommand(authorizer: Authorizer, user: string | null, comman
 /**
  * A transaction needs every key it may touch, in both branches (which one
  * runs depends on the data, and the answer must not): read for compares,
- * gets and scans, write for puts, updates and deletes, over the whole range
+ * gets and scans, write for puts, updates, incrs and deletes, over the whole range
  * for a range. Nested transactions likewise.
  */
 export function checkTxn(authorizer: Authorizer, user: string | null, body: TxnBody): void {
@@ -67,6 +67,7 @@ export function checkTxn(authorizer: Authorizer, user: string | null, body: TxnB
         break;
       case TxnOpType.Put:
       case TxnOpType.Update:
+      case TxnOpType.Incr:
         authorizer.check(user, Operation.Write, { key: op.key });
         break;
       case TxnOpType.Delete:

@@ -65,6 +65,10 @@ export const ConcordErrorCode = {
   InvalidScan: 'CONCORD_ERR_INVALID_SCAN',
   /** A transaction over one of its bounds (ops, entry bytes, saved result bytes). */
   TxnTooLarge: 'CONCORD_ERR_TXN_TOO_LARGE',
+  /** An incr op on a value that is not a number (Redis's "value is not an integer or out of range" / "not a valid float"). */
+  NotANumber: 'CONCORD_ERR_NOT_A_NUMBER',
+  /** An incr op whose result leaves int64, or is NaN or infinite. */
+  IncrementOverflow: 'CONCORD_ERR_INCREMENT_OVERFLOW',
   /** The key-value snapshot's content does not validate (the storage layer's file check is CorruptSnapshotFile). */
   CorruptSnapshot: 'CONCORD_ERR_CORRUPT_SNAPSHOT',
   UserNotFound: 'CONCORD_ERR_USER_NOT_FOUND',

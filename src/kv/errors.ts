@@ -28,6 +28,8 @@ export const KvErrorCode = {
   InvalidCommand: ConcordErrorCode.InvalidCommand,
   InvalidScan: ConcordErrorCode.InvalidScan,
   TxnTooLarge: ConcordErrorCode.TxnTooLarge,
+  NotANumber: ConcordErrorCode.NotANumber,
+  IncrementOverflow: ConcordErrorCode.IncrementOverflow,
   CorruptSnapshot: ConcordErrorCode.CorruptSnapshot,
   // Users, roles and permissions (auth-state.ts, src/auth).
   UserNotFound: ConcordErrorCode.UserNotFound,
@@ -200,6 +202,25 @@ export class TxnTooLargeError extends KvError {
   override readonly code = KvErrorCode.TxnTooLarge;
   constructor(readonly details: { readonly limit: string; readonly max: number; readonly actual: number }) {
     super(KvErrorCode.TxnTooLarge, `transaction too large: ${details.actual} over ${details.limit} ${details.max}`);
+  }
+}
+
+/**
+ * An `incr` op found a value (or was given a delta) that is not a number of
+ * its `kind` ('integer': an int64 in Redis's form; 'float'). Nothing was applied.
+ */
+export class NotANumberError extends KvError {
+  override readonly code = KvErrorCode.NotANumber;
+  constructor(readonly details: { readonly key: Uint8Array; readonly kind: string }) {
+    super(KvErrorCode.NotANumber, `value of key ${showKey(details.key)} is not ${details.kind === 'float' ? 'a valid float' : 'an integer or out of range'}`);
+  }
+}
+
+/** An `incr` op's result would leave int64 ('integer') or be NaN or infinite ('float'). Nothing was applied. */
+export class IncrementOverflowError extends KvError {
+  override readonly code = KvErrorCode.IncrementOverflow;
+  constructor(readonly details: { readonly key: Uint8Array; readonly kind: string }) {
+    super(KvErrorCode.IncrementOverflow, `increment of key ${showKey(details.key)} would ${details.kind === 'float' ? 'produce NaN or Infinity' : 'overflow'}`);
   }
 }
 
@@ -470,6 +491,8 @@ const rebuilders: Record<KvErrorCode, (d: KvErrorDetails, f: FieldReader) => KvE
   [KvErrorCode.InvalidCommand]: (d, f) => new InvalidCommandError({ reason: f.str(d, 'reason') }),
   [KvErrorCode.InvalidScan]: (d, f) => new InvalidScanError({ reason: f.str(d, 'reason') }),
   [KvErrorCode.TxnTooLarge]: (d, f) => new TxnTooLargeError({ limit: f.str(d, 'limit'), max: f.num(d, 'max'), actual: f.num(d, 'actual') }),
+  [KvErrorCode.NotANumber]: (d, f) => new NotANumberError({ key: f.bytes(d, 'key'), kind: f.str(d, 'kind') }),
+  [KvErrorCode.IncrementOverflow]: (d, f) => new IncrementOverflowError({ key: f.bytes(d, 'key'), kind: f.str(d, 'kind') }),
   [KvErrorCode.CorruptSnapshot]: (d, f) => new CorruptSnapshotError({ reason: f.str(d, 'reason') }),
   [KvErrorCode.UserNotFound]: (d, f) => new UserNotFoundError({ user: f.str(d, 'user') }),
   [KvErrorCode.UserExists]: (d, f) => new UserExistsError({ user: f.str(d, 'user') }),

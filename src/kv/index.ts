@@ -17,6 +17,7 @@ export {
   type TxnCompare,
   type TxnDeleteOp,
   type TxnGetOp,
+  type TxnIncrOp,
   type TxnNestedOp,
   type TxnOp,
   type TxnOpResult,
@@ -27,6 +28,7 @@ export {
 } from './txn-types.js';
 export { txnBytesProblem, txnProblem } from './txn.js';
 export { TXN_DEPTH_MAX } from './txn-codec.js';
+export { formatRedisFloat, incrementedValue, parseInt64, parseRedisFloat } from './incr.js';
 export { defaultKvOptions, resolveKvOptions, type KvOptions } from './options.js';
 export { encodeCommand, decodeCommand, principalOf, COMMAND_FORMAT_VERSION, COMMAND_FORMAT_VERSION_PRINCIPAL } from './command-codec.js';
 export { encodeApplyResult, decodeApplyResult } from './result-codec.js';
@@ -151,6 +153,8 @@ export {
   InvalidCommandError,
   InvalidScanError,
   TxnTooLargeError,
+  NotANumberError,
+  IncrementOverflowError,
   KeyNotFoundError,
   KeyTooLargeError,
   LeaseExistsError,

@@ -9,11 +9,13 @@
  *              bytes key, [bytes rangeEnd], [varint limit]; put, update: bytes key, bytes value
  *              (type + EXPIRY_TYPE_BIT: u8 flags (bit 0 ttlMs, bit 1 expiresAtMs, bit 2 keepTtl,
  *              bit 3 keepValue), [varint ttlMs], [varint expiresAtMs] before the key);
- *              delete: u8 flags (bit 0 rangeEnd), bytes key, [bytes rangeEnd]; txn: body
+ *              delete: u8 flags (bit 0 rangeEnd), bytes key, [bytes rangeEnd]; txn: body;
+ *              incr: u8 flags (bit 0 float), bytes key, bytes by
  *   result  := u8 succeeded | varint revision | results
  *   results := varint n, n x (u8 type, then get: u8 present, [kv]; scan: u8 more, varint n,
  *              n x kv; put, update: varint version, createRevision, modRevision;
- *              delete: varint deleted; txn: u8 succeeded, results)
+ *              delete: varint deleted; txn: u8 succeeded, results;
+ *              incr: bytes value, varint version, createRevision, modRevision)
  *   kv      := bytes key, bytes value, varint version, createRevision, modRevision, lease
  *
  * Decoded put and update values are copies, except in a small entry that is
@@ -43,7 +45,7 @@ export const TXN_DEPTH_MAX = 32;
 
 const targets: readonly CompareTarget[] = [CompareTarget.Value, CompareTarget.Version, CompareTarget.CreateRevision, CompareTarget.ModRevision, CompareTarget.Lease];
 const ops: readonly CompareOp[] = [CompareOp.Equal, CompareOp.NotEqual, CompareOp.Less, CompareOp.Greater];
-const types: readonly TxnOpType[] = [TxnOpType.Get, TxnOpType.Scan, TxnOpType.Put, TxnOpType.Update, TxnOpType.Delete, TxnOpType.Txn];
+const types: readonly TxnOpType[] = [TxnOpType.Get, TxnOpType.Scan, TxnOpType.Put, TxnOpType.Update, TxnOpType.Delete, TxnOpType.Txn, TxnOpType.Incr];
 const RANGE_END = 1;
 const LIMIT = 2;
 /** Set in a put's or update's type byte when an expiry follows (older entries never carry it). */
@@ -52,6 +54,8 @@ const TTL = 1;
 const EXPIRES_AT = 2;
 const KEEP_TTL = 4;
 const KEEP_VALUE = 8;
+/** An incr op's flag: `by` is a float (INCRBYFLOAT). */
+const FLOAT = 1;
 
 function expiryFlags(op: TxnPutOp | TxnUpdateOp): number {
   return (
@@ -127,6 +131,11 @@ function writeOps(w: ByteWriter, list: readonly TxnOp[]): void {
         }
         w.bytes(op.key);
         w.bytes(op.value);
+        break;
+      case TxnOpType.Incr:
+        w.u8(op.float === true ? FLOAT : 0);
+        w.bytes(op.key);
+        w.bytes(op.by);
         break;
       case TxnOpType.Delete:
         w.u8(op.rangeEnd !== undefined ? RANGE_END : 0);
@@ -271,6 +280,13 @@ function readOps(r: ByteReader, fail: Fail, depth: number): TxnOp[] {
       case TxnOpType.Txn:
         out.push({ type, ...readTxnBody(r, fail, depth + 1) });
         break;
+      case TxnOpType.Incr: {
+        const f = flags(r, FLOAT, fail);
+        const key = view(r);
+        const by = view(r);
+        out.push((f & FLOAT) !== 0 ? { type, key, by, float: true } : { type, key, by });
+        break;
+      }
       default:
         fail('unknown txn op type');
     }
@@ -318,6 +334,12 @@ function writeOpResults(w: ByteWriter, results: readonly TxnOpResult[]): void {
       case TxnOpType.Delete:
         w.varint(res.deleted);
         break;
+      case TxnOpType.Incr:
+        w.bytes(res.value);
+        w.varint(res.version);
+        w.varint(res.createRevision);
+        w.varint(res.modRevision);
+        break;
       case TxnOpType.Txn:
         w.u8(res.succeeded ? 1 : 0);
         writeOpResults(w, res.results);
@@ -364,6 +386,9 @@ function readOpResults(r: ByteReader, fail: Fail, depth: number): TxnOpResult[] 
         break;
       case TxnOpType.Delete:
         out.push({ type, deleted: r.varint() });
+        break;
+      case TxnOpType.Incr:
+        out.push({ type, value: r.bytesCopy(), version: r.varint(), createRevision: r.varint(), modRevision: r.varint() });
         break;
       case TxnOpType.Txn: {
         const succeeded = bool(r, fail);
@@ -421,6 +446,9 @@ function opsBytes(list: readonly TxnOp[]): number {
       case TxnOpType.Txn:
         n += txnBodyBytes(op);
         break;
+      case TxnOpType.Incr:
+        n += 1 + bytesLen(op.key) + bytesLen(op.by);
+        break;
     }
   }
   return n;
@@ -464,6 +492,9 @@ function opResultsBytes(results: readonly TxnOpResult[]): number {
         break;
       case TxnOpType.Delete:
         n += varintBytes(res.deleted);
+        break;
+      case TxnOpType.Incr:
+        n += bytesLen(res.value) + varintBytes(res.version) + varintBytes(res.createRevision) + varintBytes(res.modRevision);
         break;
       case TxnOpType.Txn:
         n += 1 + opResultsBytes(res.results);

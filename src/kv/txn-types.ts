@@ -41,7 +41,7 @@ export interface TxnCompare extends PermissionRange {
   readonly lease?: number;
 }
 
-export const TxnOpType = { Get: 'get', Scan: 'scan', Put: 'put', Update: 'update', Delete: 'delete', Txn: 'txn' } as const;
+export const TxnOpType = { Get: 'get', Scan: 'scan', Put: 'put', Update: 'update', Delete: 'delete', Txn: 'txn', Incr: 'incr' } as const;
 export type TxnOpType = (typeof TxnOpType)[keyof typeof TxnOpType];
 
 export interface TxnGetOp {
@@ -79,11 +79,24 @@ export interface TxnUpdateOp extends TxnExpiry {
 export interface TxnDeleteOp extends PermissionRange {
   readonly type: typeof TxnOpType.Delete;
 }
+/**
+ * Adds `by` to the number the key holds (Redis's INCRBY, or with `float`
+ * INCRBYFLOAT; incr.ts has the rules), decided when the entry applies: a
+ * missing key counts as 0; the key keeps its lease and TTL. `by` is the
+ * delta's text (an int64 in Redis's form, or a float). A value that is not a
+ * number, or a result out of range, fails the whole transaction.
+ */
+export interface TxnIncrOp {
+  readonly type: typeof TxnOpType.Incr;
+  readonly key: Uint8Array;
+  readonly by: Uint8Array;
+  readonly float?: boolean;
+}
 /** A nested transaction: its compares are evaluated when it is reached, against the state at that point. */
 export interface TxnNestedOp extends TxnBody {
   readonly type: typeof TxnOpType.Txn;
 }
-export type TxnOp = TxnGetOp | TxnScanOp | TxnPutOp | TxnUpdateOp | TxnDeleteOp | TxnNestedOp;
+export type TxnOp = TxnGetOp | TxnScanOp | TxnPutOp | TxnUpdateOp | TxnDeleteOp | TxnNestedOp | TxnIncrOp;
 
 /** If every compare holds, the success ops run in order; else the failure ops. */
 export interface TxnBody {
@@ -109,6 +122,14 @@ export type TxnOpResult =
       readonly modRevision: number;
     }
   | { readonly type: typeof TxnOpType.Delete; readonly deleted: number }
+  | {
+      readonly type: typeof TxnOpType.Incr;
+      /** The new value (its text). */
+      readonly value: Uint8Array;
+      readonly version: number;
+      readonly createRevision: number;
+      readonly modRevision: number;
+    }
   | { readonly type: typeof TxnOpType.Txn; readonly succeeded: boolean; readonly results: readonly TxnOpResult[] };
 
 /** The outcome of a transaction. */

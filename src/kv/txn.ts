@@ -11,6 +11,7 @@
 import { assert } from '../common/errors.js';
 import { binaryStringFromBytes, copyBytes, type BinaryString } from './bytes.js';
 import { boundsOf, compareHolds, forEachInBounds, ownTtlPassed } from './compare.js';
+import { incrementedValue, parseInt64, parseRedisFloat, textOf } from './incr.js';
 import { InvalidCommandError, KeyNotFoundError, KvError, TxnTooLargeError } from './errors.js';
 import { StoredEntry, type KeyTree } from './key-tree.js';
 import type { KvOptions } from './options.js';
@@ -117,6 +118,12 @@ function opProblem(op: TxnOp, options: KvOptions, depth: number, counted: { n: n
       return rangeProblem(op, options);
     case TxnOpType.Txn:
       return bodyProblem(op, options, depth + 1, counted);
+    case TxnOpType.Incr:
+      if (!(op.by instanceof Uint8Array)) return invalid('an incr op needs by, the delta as bytes');
+      if ((op.float === true ? parseRedisFloat(textOf(op.by)) : parseInt64(textOf(op.by))) === null) {
+        return invalid(`incr by must be ${op.float === true ? 'a float' : 'a decimal int64'}`);
+      }
+      return keyProblem(op.key, options);
     default:
       return invalid(`unknown op type ${String((op as { type: unknown }).type)}`);
   }
@@ -261,6 +268,10 @@ export class TxnExecutor {
           out.push({ type: op.type, deleted: doomed.filter((entry) => !ownTtlPassed(entry, this.clockMs)).length });
           break;
         }
+        case TxnOpType.Incr:
+          assert(!readOnly, 'a read-only transaction holds a write');
+          out.push(this.incr(op.key, op.by, op.float === true));
+          break;
         case TxnOpType.Txn: {
           const succeeded = op.compare.every((c) => compareHolds(tree, c, this.clockMs));
           out.push({ type: op.type, succeeded, results: this.runOps(succeeded ? op.success : op.failure, readOnly) });
@@ -269,6 +280,22 @@ export class TxnExecutor {
       }
     }
     return out;
+  }
+
+  /** The incr op: the new value replaces the old one; the key keeps its lease and TTL (as Redis's INCR keeps the TTL). */
+  private incr(keyBytes: Uint8Array, by: Uint8Array, float: boolean): TxnOpResult {
+    const tree = this.tree!;
+    const key = binaryStringFromBytes(keyBytes);
+    const stored = tree.get(key);
+    const existing = stored !== undefined && ownTtlPassed(stored, this.clockMs) ? undefined : stored;
+    const value = incrementedValue(existing?.value, by, float, copyBytes(keyBytes));
+    const entry =
+      existing === undefined
+        ? new StoredEntry(key, value, 1, this.revision, this.revision, 0, 0)
+        : new StoredEntry(key, value, existing.version + 1, existing.createRevision, this.revision, existing.lease, existing.expiresAtMs);
+    this.undo.push([key, stored]);
+    tree.set(key, entry);
+    return { type: TxnOpType.Incr, value, version: entry.version, createRevision: entry.createRevision, modRevision: entry.modRevision };
   }
 
   /** Up to `limit` keys of the range and at most scanBytesMax bytes of them (at least one); `more` when keys remain. */

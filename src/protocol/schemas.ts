@@ -273,7 +273,7 @@ class LazySchema<T> extends Schema<T> {
   }
 }
 
-const opType = s.oneOf('get', 'scan', 'put', 'update', 'delete', 'txn');
+const opType = s.oneOf('get', 'scan', 'put', 'update', 'delete', 'txn', 'incr');
 
 export const compareSchema: Schema<WireCompare> = s.object({
   key: s.bytes(),
@@ -298,6 +298,8 @@ export const txnOpSchema: Schema<WireTxnOp> = new LazySchema<WireTxnOp>('transac
     expiresAtMs: s.optional(s.uint()),
     keepTtl: s.optional(s.bool()),
     keepValue: s.optional(s.bool()),
+    by: s.optional(s.bytes()),
+    float: s.optional(s.bool()),
     compare: s.optional(s.array(compareSchema)),
     success: s.optional(s.array(txnOpSchema)),
     failure: s.optional(s.array(txnOpSchema)),
@@ -307,6 +309,7 @@ export const txnOpSchema: Schema<WireTxnOp> = new LazySchema<WireTxnOp>('transac
 export const txnOpResultSchema: Schema<WireTxnOpResult> = new LazySchema<WireTxnOpResult>('transaction op result', () =>
   s.object({
     type: opType,
+    value: s.optional(s.bytes()),
     kv: s.optional(s.nullable(keyValueSchema)),
     kvs: s.optional(s.array(keyValueSchema)),
     more: s.optional(s.bool()),

@@ -8,7 +8,7 @@ import type { Consistency, KeyValue, ResponseHeader, SessionRef } from './types.
 
 export type CompareTarget = 'value' | 'version' | 'createRevision' | 'modRevision' | 'lease';
 export type CompareOp = '=' | '!=' | '<' | '>';
-export type TxnOpType = 'get' | 'scan' | 'put' | 'update' | 'delete' | 'txn';
+export type TxnOpType = 'get' | 'scan' | 'put' | 'update' | 'delete' | 'txn' | 'incr';
 
 /** `target op operand` on `key`, or on every existing key of [key, rangeEnd) (rangeEnd [0x00]: every key >= key). */
 export interface WireCompare {
@@ -26,7 +26,8 @@ export interface WireCompare {
 
 /**
  * One op: get { key }, scan { key, rangeEnd?, limit? }, put / update { key,
- * value }, delete { key, rangeEnd? }, txn { compare, success, failure }.
+ * value }, delete { key, rangeEnd? }, txn { compare, success, failure },
+ * incr { key, by, float? } (Redis's INCRBY / INCRBYFLOAT, src/kv/incr.ts).
  */
 export interface WireTxnOp {
   readonly type: TxnOpType;
@@ -39,6 +40,9 @@ export interface WireTxnOp {
   readonly expiresAtMs?: number;
   readonly keepTtl?: boolean;
   readonly keepValue?: boolean;
+  /** incr: the delta's text (a decimal int64, or with `float` a float). */
+  readonly by?: Uint8Array;
+  readonly float?: boolean;
   readonly compare?: readonly WireCompare[];
   readonly success?: readonly WireTxnOp[];
   readonly failure?: readonly WireTxnOp[];
@@ -56,10 +60,13 @@ export interface TxnRequest {
 
 /**
  * One op's result: get { kv }, scan { kvs, more }, put / update { version,
- * createRevision, modRevision }, delete { deleted }, txn { succeeded, results }.
+ * createRevision, modRevision }, delete { deleted }, txn { succeeded, results },
+ * incr { value, version, createRevision, modRevision }.
  */
 export interface WireTxnOpResult {
   readonly type: TxnOpType;
+  /** incr: the new value. */
+  readonly value?: Uint8Array;
   readonly kv?: KeyValue | null;
   readonly kvs?: readonly KeyValue[];
   readonly more?: boolean;

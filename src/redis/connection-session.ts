@@ -8,7 +8,7 @@
  * Redis applies a connection's commands in order, and a pipelined
  * `SET k 1; SET k 2` must end with 2 even when a forward to the leader is
  * retried. A read waits until the connection's earlier writes have applied.
- * Plain writes (`put`, `delete`) that queue up behind one another go to the
+ * Plain writes (`put`, `delete`, `incr`) that queue up behind one another go to the
  * leader together, as one transaction under one seq (write-batch.ts).
  */
 import type { Timer } from '../common/clock.js';
@@ -58,6 +58,15 @@ export class ConnectionSession {
   /** A plain delete of one key, in this connection's write order (batched likewise): whether the key existed. */
   async delete(key: Uint8Array): Promise<boolean> {
     return ((await this.batched({ type: 'delete', key })).deleted ?? 0) > 0;
+  }
+
+  /**
+   * INCRBY (or with `float` INCRBYFLOAT) by `by`, the delta's text: one incr op
+   * that the state machine decides when it applies (batched likewise). The new value.
+   */
+  async incr(key: Uint8Array, by: Uint8Array, float: boolean): Promise<Uint8Array> {
+    const result = await this.batched(float ? { type: 'incr', key, by, float } : { type: 'incr', key, by });
+    return result.value!;
   }
 
   /**
@@ -134,6 +143,8 @@ export class ConnectionSession {
   }
 
   private async sendOne(op: WireTxnOp): Promise<WireTxnOpResult> {
+    // An incr has no single-key method: a transaction of one op (one entry, one seq, as a put).
+    if (op.type === 'incr') return (await this.writeNow('kv.txn', { compare: [], success: [op], failure: [] })).results[0]!;
     if (op.type === 'put') {
       const { type: _put, key, value, ...expiry } = op;
       await this.writeNow('kv.put', { key: key!, value: value!, ...expiry });

@@ -68,6 +68,8 @@ export const RedisText = {
   invalidCursor: 'ERR invalid cursor',
 } as const;
 
+const isFloatKind = (error: unknown): boolean => (error as { details?: { kind?: unknown } }).details?.kind === 'float';
+
 /** Any error a handler throws, as the reply the client gets. */
 export function toRedisReply(error: unknown): Reply {
   if (error instanceof RedisReplyError) return error.reply;
@@ -82,6 +84,11 @@ export function toRedisReply(error: unknown): Reply {
       return reply.error((error as { details?: { user?: unknown } }).details?.user == null ? 'NOAUTH Authentication required.' : 'WRONGPASS invalid username-password pair or user is disabled.');
     case Code.ValueTooLarge:
       return reply.error(RedisText.tooLarge);
+    // The incr op's verdicts (src/kv/incr.ts), in Redis's words for INCR* and INCRBYFLOAT.
+    case Code.NotANumber:
+      return reply.error(isFloatKind(error) ? RedisText.notFloat : RedisText.notInteger);
+    case Code.IncrementOverflow:
+      return reply.error(isFloatKind(error) ? RedisText.nanOrInfinity : RedisText.overflow);
     case Code.KeyTooLarge:
     case Code.EmptyKey:
       return reply.error(`ERR ${message}`);

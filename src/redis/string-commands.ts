@@ -1,13 +1,16 @@
 /**
  * Redis string and keyspace commands over the key-value API. A Redis key is
- * a Concord key (one keyspace); values are strings. Read-modify-write
- * commands (INCR, APPEND, SET ... GET, GETDEL) are a compare-and-set on the
- * key's modRevision, repeated while another writer wins the race: each
- * attempt is one write under its own seq, and only the winning one changes
- * the key.
+ * a Concord key (one keyspace); values are strings. The INCR family is one
+ * `incr` write the state machine decides at apply time (src/kv/incr.ts), so
+ * it joins the connection's write batch and never races. Other
+ * read-modify-write commands (APPEND, SET ... GET, GETDEL) are a
+ * compare-and-set on the key's modRevision, repeated while another writer
+ * wins the race: each attempt is one write under its own seq, and only the
+ * winning one changes the key.
  */
 import { ConcordErrorCode as Code } from '../common/error-codes.js';
 import { CommandFlag, type CommandCall, type CommandTable, reply, type Reply } from '../resp/index.js';
+import { incrementedValue, parseRedisFloat } from '../kv/index.js';
 import type { KeyValue } from '../protocol/index.js';
 import type { RedisBackend } from './backend.js';
 import { ConnectionSession } from './connection-session.js';
@@ -34,35 +37,6 @@ const fail = (text: string): never => {
 };
 
 
-/** Redis's string2ll for a stored value: exact 64-bit integers only. */
-function storedInteger(value: Uint8Array | undefined): bigint {
-  if (value === undefined) return 0n;
-  const text = Buffer.from(value).toString('latin1');
-  if (!/^-?(0|[1-9][0-9]*)$/.test(text) || text.length > 20) fail(RedisText.notInteger);
-  const n = BigInt(text);
-  if (n > 9223372036854775807n || n < -9223372036854775808n) fail(RedisText.notInteger);
-  return n;
-}
-
-function floatOf(text: string, error: string): number {
-  const trimmed = text.trim();
-  if (trimmed !== text || text === '' || !/^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$|^[-+]?inf$/i.test(text)) fail(error);
-  const n = /inf$/i.test(text) ? (text.startsWith('-') ? -Infinity : Infinity) : Number(text);
-  return n;
-}
-
-/**
- * INCRBYFLOAT's result text: Redis prints its long double with up to 17
- * significant digits and no exponent; the shortest text that reads back as
- * the same double is what that gives for every value a double holds.
- */
-function formatFloat(n: number): string {
-  const text = String(n);
-  if (!text.includes('e')) return text;
-  if (Math.abs(n) >= 1) return BigInt(Math.trunc(n)).toString();
-  return n.toFixed(20).replace(/0+$/, '').replace(/\.$/, '');
-}
-
 export class RedisCommands {
   private readonly sessions = new Map<number, ConnectionSession>();
   private readonly overlays = new Map<number, KvSession>();
@@ -70,7 +44,7 @@ export class RedisCommands {
   private readonly cursors = new Map<string, Buffer>();
   /**
    * Per-key queues of this member's read-modify-write commands: fifty
-   * connections INCRing one key take turns here instead of racing (each race
+   * connections APPENDing to one key take turns here instead of racing (each race
    * lost is a wasted log entry); only writers on other members can still win
    * in between, and the compare-and-set catches those. An entry lives while
    * its key has commands queued (bounded by the connections' in-flight bounds).
@@ -229,25 +203,22 @@ export class RedisCommands {
   }
 
   private async incrBy(s: KvSession, key: Buffer, by: bigint): Promise<bigint> {
-    let out = 0n;
-    await this.modify(s, key, (old) => {
-      const n = storedInteger(old) + by;
-      if (n > 9223372036854775807n || n < -9223372036854775808n) fail(RedisText.overflow);
-      out = n;
-      return Buffer.from(n.toString());
-    });
-    return out;
+    return BigInt(Buffer.from(await this.increment(s, key, Buffer.from(by.toString()), false)).toString('latin1'));
   }
 
   private async incrByFloat(s: KvSession, key: Buffer, byText: string): Promise<string> {
-    const by = floatOf(byText, RedisText.notFloat);
-    const value = await this.modify(s, key, (old) => {
-      const current = old === undefined ? 0 : floatOf(Buffer.from(old).toString('latin1'), RedisText.notFloat);
-      const n = current + by;
-      if (!Number.isFinite(n)) fail(RedisText.nanOrInfinity);
-      return Buffer.from(formatFloat(n));
-    });
-    return Buffer.from(value).toString('latin1');
+    if (parseRedisFloat(byText) === null) fail(RedisText.notFloat);
+    return Buffer.from(await this.increment(s, key, Buffer.from(byText, 'latin1'), true)).toString('latin1');
+  }
+
+  /**
+   * On the live connection: one incr write, batched with its neighbours and
+   * decided where it applies. Inside EXEC the overlay computes it with the
+   * same rules (its transaction carries the compares that make it atomic).
+   */
+  private increment(s: KvSession, key: Buffer, by: Buffer, float: boolean): Promise<Uint8Array> {
+    if (s instanceof ConnectionSession) return s.incr(key, by, float);
+    return this.modify(s, key, (old) => incrementedValue(old, by, float, key));
   }
 
   async setIfAbsent(s: KvSession, key: Buffer, value: Buffer, expiry: WriteExpiry = {}): Promise<boolean> {

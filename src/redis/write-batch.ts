@@ -1,5 +1,6 @@
 /**
- * A connection's plain writes (a put or a delete of one key, no conditions)
+ * A connection's plain writes (a put or a delete of one key, no conditions;
+ * an incr, which the state machine decides at apply time)
  * collected while they wait for their turn in the connection's write order:
  * sent together as one `kv.txn` (one log entry, one seq of the connection's
  * session), each op answered from its own result. A pipeline of N SETs then
@@ -60,5 +61,5 @@ export class WriteBatch {
 }
 
 function opBytes(op: WireTxnOp): number {
-  return (op.key?.length ?? 0) + (op.value?.length ?? 0);
+  return (op.key?.length ?? 0) + (op.value?.length ?? 0) + (op.by?.length ?? 0);
 }

@@ -17,7 +17,7 @@ import type { KeyValue, ResponseHeader, TxnRequest, TxnResponse, WireCompare, Wi
 import { plainBytes } from './bytes.js';
 import { invalidRequest } from './errors.js';
 
-function required(op: WireTxnOp, field: 'key' | 'value', where: () => string): Uint8Array {
+function required(op: WireTxnOp, field: 'key' | 'value' | 'by', where: () => string): Uint8Array {
   const value = op[field];
   if (value === undefined) throw invalidRequest(`txn: a ${op.type} op needs ${field} (${where()})`, `missing ${field}`);
   return plainBytes(value);
@@ -65,6 +65,11 @@ function opFromWire(op: WireTxnOp, where: () => string): TxnOp {
     case TxnOpType.Delete: {
       const key = required(op, 'key', where);
       return op.rangeEnd === undefined ? { type: op.type, key } : { type: op.type, key, rangeEnd: plainBytes(op.rangeEnd) };
+    }
+    case TxnOpType.Incr: {
+      const key = required(op, 'key', where);
+      const by = required(op, 'by', where);
+      return op.float === true ? { type: op.type, key, by, float: true } : { type: op.type, key, by };
     }
     case TxnOpType.Txn: {
       const body = bodyFromWire({ compare: op.compare ?? [], success: op.success ?? [], failure: op.failure ?? [] }, where);
@@ -116,6 +121,8 @@ function resultToWire(result: TxnOpResult): WireTxnOpResult {
       return { type: result.type, version: result.version, createRevision: result.createRevision, modRevision: result.modRevision };
     case TxnOpType.Delete:
       return { type: result.type, deleted: result.deleted };
+    case TxnOpType.Incr:
+      return { type: result.type, value: result.value, version: result.version, createRevision: result.createRevision, modRevision: result.modRevision };
     case TxnOpType.Txn:
       return { type: result.type, succeeded: result.succeeded, results: result.results.map(resultToWire) };
   }

@@ -19,6 +19,7 @@ export type ModelOpResult =
   | { type: 'scan'; kvs: ({ key: string } & ModelEntry)[]; more: boolean }
   | { type: 'put' | 'update'; version: number; createRevision: number; modRevision: number }
   | { type: 'delete'; deleted: number }
+  | { type: 'incr'; value: string; version: number; createRevision: number; modRevision: number }
   | { type: 'txn'; succeeded: boolean; results: ModelOpResult[] };
 
 export type ModelResult = { kind: 'txn'; succeeded: boolean; revision: number; results: ModelOpResult[] } | { kind: 'error'; code: string };
@@ -125,6 +126,19 @@ export class TxnModel {
       }
       case 'txn':
         return { type: 'txn', ...run(op) };
+      case 'incr': {
+        // Integers only in the model (the generator's ops); a stored text that is not a plain int64 fails the transaction.
+        const key = latin1(op.key);
+        const e = work.get(key);
+        const text = e?.value ?? '0';
+        if (op.float === true || !/^(0|-?[1-9]\d{0,18})$/.test(text)) throw { code: 'CONCORD_ERR_NOT_A_NUMBER' };
+        const n = BigInt(text) + BigInt(latin1(op.by));
+        if (n >= 2n ** 63n || n < -(2n ** 63n)) throw { code: 'CONCORD_ERR_INCREMENT_OVERFLOW' };
+        const next = { value: n.toString(), version: (e?.version ?? 0) + 1, createRevision: e?.createRevision ?? rev, modRevision: rev };
+        work.set(key, next);
+        changed();
+        return { type: 'incr', value: next.value, version: next.version, createRevision: next.createRevision, modRevision: rev };
+      }
     }
   }
 }
@@ -151,6 +165,8 @@ export function normalize(result: unknown): ModelResult {
         return { type: x.type, version: x.version, createRevision: x.createRevision, modRevision: x.modRevision };
       case 'delete':
         return { type: 'delete', deleted: x.deleted };
+      case 'incr':
+        return { type: 'incr', value: latin1(x.value), version: x.version, createRevision: x.createRevision, modRevision: x.modRevision };
       default:
         return { type: 'txn', succeeded: x.succeeded, results: x.results.map(op) };
     }

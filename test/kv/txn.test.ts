@@ -329,6 +329,7 @@ const leafOpArb: fc.Arbitrary<TxnOp> = fc.oneof(
   fc.tuple(keyArb, fc.constantFrom('0', '1', '2')).map(([k, v]) => ({ type: 'put' as const, key: bytesOf(k), value: bytesOf(v) })),
   fc.tuple(keyArb, fc.constantFrom('0', '1', '2')).map(([k, v]) => ({ type: 'update' as const, key: bytesOf(k), value: bytesOf(v) })),
   rangeArb.map((r) => ({ type: 'delete' as const, ...r })),
+  fc.tuple(keyArb, fc.constantFrom('1', '-2', '9223372036854775807')).map(([k, by]) => ({ type: 'incr' as const, key: bytesOf(k), by: bytesOf(by) })),
 );
 const bodyArb = (depth: number): fc.Arbitrary<TxnBody> => {
   const op = depth === 0 ? leafOpArb : fc.oneof({ weight: 4, arbitrary: leafOpArb }, { weight: 1, arbitrary: bodyArb(depth - 1).map((body) => ({ type: 'txn' as const, ...body })) });

@@ -82,25 +82,24 @@ test('SCAN walks sorted keys with a cursor; KEYS and DBSIZE see every key', asyn
   assert.deepEqual(norm(await exec('dbsize')), int(0));
 });
 
-test('INCR retries its compare-and-set when another writer changes the key in between', async () => {
+test('INCR is one write decided where it applies: a change by another writer just before it is counted, never raced', async () => {
   const { kv, exec } = setup();
   kv.put('n', '10');
-  let interfered = 0;
+  const methods: string[] = [];
   kv.inject = (method) => {
-    if (method === 'kv.put' && interfered < 3) {
-      interfered++;
-      kv.put('n', String(10 + interfered * 100));
-    }
+    methods.push(method);
+    if (method === 'kv.txn') kv.put('n', '110');
   };
-  assert.deepEqual(norm(await exec('incr', 'n')), int(311));
-  assert.equal(kv.store.get('n')!.value.toString(), '311');
+  assert.deepEqual(norm(await exec('incr', 'n')), int(111));
+  assert.equal(kv.store.get('n')!.value.toString(), '111');
+  assert.deepEqual(methods.filter((m) => m !== 'session.open'), ['kv.txn'], 'no read, no compare-and-set');
 });
 
 test('a write whose answer is lost is sent again under the same seq and applies once', async () => {
   const { kv, exec } = setup();
   let lost = false;
   kv.inject = (method) => {
-    if (method === 'kv.put' && !lost) {
+    if (method === 'kv.txn' && !lost) {
       lost = true;
       return 'applyThenLose';
     }

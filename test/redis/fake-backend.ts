@@ -6,6 +6,7 @@
  */
 import type { KvCall, KvMethod, RedisBackend } from '../../src/redis/index.js';
 import { ManualClock } from '../../src/testing/manual-clock.js';
+import { incrementedValue } from '../../src/kv/index.js';
 
 export interface Entry {
   value: Buffer;
@@ -150,11 +151,15 @@ export class FakeKv {
     return { value, version: (old?.version ?? 0) + 1, createRevision: old?.createRevision ?? this.revision, modRevision: this.revision, expiresAtMs };
   }
 
-  /** kv.txn with the compares and ops the command layer sends (single keys; version/modRevision/createRevision/value =). */
+  /**
+   * kv.txn with the compares and ops the command layer sends (single keys; version/modRevision/createRevision/value =;
+   * incr with the state machine's rules). Atomic like the member's: an op that fails leaves the store as it was.
+   */
   private txn(request: any): unknown {
     const tooLarge = (ops: any[]): boolean => ops.some((op) => (op.key?.length ?? 0) > this.keyBytesMax || (op.type === 'txn' && (tooLarge(op.success) || tooLarge(op.failure))));
     if (tooLarge(request.success) || tooLarge(request.failure)) throw codeError('CONCORD_ERR_KEY_TOO_LARGE', 'key too large');
-    this.txns++;
+    const before = new Map(this.store);
+    const revisionBefore = this.revision;
     const holds = (c: any): boolean => {
       const e = this.live(Buffer.from(c.key).toString('latin1'));
       if (c.target === 'value') return e !== undefined && e.value.equals(Buffer.from(c.value));
@@ -175,11 +180,28 @@ export class FakeKv {
         return { type: 'delete', deleted: old === undefined ? 0 : 1 };
       }
       if (op.type === 'update' && old === undefined) throw codeError('CONCORD_ERR_KEY_NOT_FOUND');
+      if (op.type === 'incr') {
+        // As INCR in Redis: the key keeps its TTL; a missing key starts from 0.
+        const value = Buffer.from(incrementedValue(old?.value, op.by, op.float === true, op.key));
+        const entry = { value, version: (old?.version ?? 0) + 1, createRevision: old?.createRevision ?? this.revision, modRevision: this.revision, expiresAtMs: old?.expiresAtMs ?? 0 };
+        this.store.set(key, entry);
+        return { type: 'incr', value, version: entry.version, createRevision: entry.createRevision, modRevision: entry.modRevision };
+      }
       const entry = this.written(old, op);
       this.store.set(key, entry);
       return { type: op.type, version: entry.version, createRevision: entry.createRevision, modRevision: entry.modRevision };
     };
-    const { succeeded, results } = run(request);
+    let outcome: { succeeded: boolean; results: unknown[] };
+    try {
+      outcome = run(request);
+    } catch (error) {
+      this.store.clear();
+      for (const [k, e] of before) this.store.set(k, e);
+      this.revision = revisionBefore;
+      throw error;
+    }
+    const { succeeded, results } = outcome;
+    this.txns++;
     this.applied++;
     return { header: this.header(), succeeded, revision: this.revision, results };
   }

@@ -1,5 +1,5 @@
 /**
- * A connection's pipelined plain writes (SET, DEL) go to the member as one
+ * A connection's pipelined plain writes (SET, DEL, the INCR family) go to the member as one
  * transaction under one seq of its session, each answered from its own
  * result; anything else in the pipeline (a read, a read-modify-write)
  * closes the batch, so answers and effects stay in request order. Over the
@@ -132,4 +132,54 @@ test('replies leave in request order over the RESP driver, with reads, writes an
       '',
     ].join('\r\n'),
   );
+});
+
+test('pipelined INCRs join the batch: one transaction, each answered with its own new value, read-after-write kept', async () => {
+  const { kv, exec } = setup();
+  await exec('set', 'warm', 'up');
+  const txnsBefore = kv.txns;
+  const replies = await Promise.all([
+    exec('incr', 'n'),
+    exec('incrby', 'n', '10'),
+    exec('set', 'm', '5'),
+    exec('decrby', 'm', '7'),
+    exec('incrbyfloat', 'f', '1.5'),
+    exec('decr', 'n'),
+    exec('get', 'n'),
+  ]);
+  assert.deepEqual(replies.map(norm), [int(1), int(11), ok, int(-2), bulk('1.5'), int(10), bulk('10')]);
+  assert.equal(kv.txns - txnsBefore, 1, 'the six writes were one transaction');
+});
+
+test('an INCR that fails in a batch answers its error alone: its neighbours apply exactly once', async () => {
+  const { kv, exec } = setup();
+  await exec('set', 's', 'abc');
+  await exec('set', 'big', '9223372036854775807');
+  const replies = await Promise.all([exec('incr', 'n'), exec('incr', 's'), exec('incr', 'n'), exec('incr', 'big'), exec('incrbyfloat', 's', '1'), exec('incr', 'n')]);
+  assert.deepEqual(replies.map(norm), [
+    int(1),
+    err('ERR value is not an integer or out of range'),
+    int(2),
+    err('ERR increment or decrement would overflow'),
+    err('ERR value is not a valid float'),
+    int(3),
+  ]);
+  assert.equal(kv.store.get('n')!.value.toString(), '3');
+  assert.equal(kv.store.get('s')!.value.toString(), 'abc');
+});
+
+test('a batch of INCRs whose answer is lost is sent again under the same seq and counts once', async () => {
+  const { kv, exec } = setup();
+  await exec('set', 'warm', 'up');
+  let lost = false;
+  kv.inject = (method) => {
+    if (method === 'kv.txn' && !lost) {
+      lost = true;
+      return 'applyThenLose';
+    }
+  };
+  const pending = Promise.all([exec('incr', 'n'), exec('incr', 'n'), exec('incrby', 'n', '5')]);
+  await kv.clock.advance(200);
+  assert.deepEqual((await pending).map(norm), [int(1), int(2), int(7)]);
+  assert.equal(kv.store.get('n')!.value.toString(), '7');
 });

@@ -56,3 +56,12 @@ test('txnResponse: results in the wire shape, keys and values as bytes', () => {
     ],
   });
 });
+
+test('an incr op crosses the wire with its delta and float flag; its result carries the new value', () => {
+  const body = txnFromWire({ compare: [], success: [{ type: 'incr', key: b('n'), by: b('-3'), value: b('ignored') }, { type: 'incr', key: b('f'), by: b('0.5'), float: true }], failure: [] });
+  assert.deepEqual(body.success, [{ type: 'incr', key: b('n'), by: b('-3') }, { type: 'incr', key: b('f'), by: b('0.5'), float: true }]);
+  assert.throws(() => txnFromWire({ compare: [], success: [{ type: 'incr', key: b('n') }], failure: [] }), (error: unknown) => (error as { code?: string }).code === ErrorCode.InvalidRequest);
+  const header = { memberName: 'n1', leaderId: 'n1', leaderClientUrl: null, revision: 4 };
+  const r = txnResponse(header, { kind: 'txn', succeeded: true, revision: 4, results: [{ type: 'incr', value: b('7'), version: 2, createRevision: 1, modRevision: 4 }] });
+  assert.deepEqual(r.results, [{ type: 'incr', value: b('7'), version: 2, createRevision: 1, modRevision: 4 }]);
+});

@@ -52,8 +52,9 @@ export interface WatchFanoutResult {
   readonly byMember: readonly { member: string; connections: number; p50Ms: number; p99Ms: number }[];
   /** Watchers that ended early (cancelled or failed): should be 0. */
   readonly watchersLost: number;
-  /** Members' CPU (all three) per put without watchers, and per delivered event beyond that. */
+  /** Members' CPU (all three) per put without watchers and with them, and per delivered event beyond the puts' own (noisy when batching changes). */
   readonly memberCpuUsPerPutAlone: number;
+  readonly memberCpuUsPerPutWatched: number;
   readonly memberCpuUsPerEvent: number;
   /** The watcher processes' CPU, as cores busy on average (2 on a 2-core machine is saturated). */
   readonly watcherProcessCores: number;
@@ -122,6 +123,7 @@ export async function runWatchFanoutBench(options: {
       byMember: byMember(reports),
       watchersLost: reports.reduce((n, r) => n + r.lost, 0),
       memberCpuUsPerPutAlone: round(cpuUsPerPutAlone, 1),
+      memberCpuUsPerPutWatched: round((run.memberCpuMs * 1000) / Math.max(1, run.done.puts), 1),
       memberCpuUsPerEvent: round((watchCpuMs * 1000) / Math.max(1, delivered), 3),
       watcherProcessCores: round(run.watcherCpuMs / 1000 / seconds, 2),
       loadAverage1m: round(loadavg()[0]!, 2),
@@ -211,6 +213,6 @@ export function formatWatchFanout(r: WatchFanoutResult): string {
     `  puts/s ${r.putsPerSec}, events delivered/s ${r.eventsDeliveredPerSec}, watchers lost ${r.watchersLost}`,
     `  put ack -> delivery: p50 ${r.deliveryP50Ms} ms, p99 ${r.deliveryP99Ms} ms, max ${r.deliveryMaxMs} ms (target p99 < 20 ms; ${r.samples} samples)`,
     `  by member served: ${r.byMember.map((m) => `${m.member} (${m.connections} conns) p50 ${m.p50Ms} / p99 ${m.p99Ms} ms`).join(', ')}`,
-    `  members' CPU: ${r.memberCpuUsPerPutAlone} us per put without watchers, ${r.memberCpuUsPerEvent} us per delivered event beyond that; watcher processes ${r.watcherProcessCores} cores; load average ${r.loadAverage1m}`,
+    `  members' CPU: ${r.memberCpuUsPerPutAlone} us per put without watchers, ${r.memberCpuUsPerPutWatched} with, ${r.memberCpuUsPerEvent} us per delivered event beyond that; watcher processes ${r.watcherProcessCores} cores; load average ${r.loadAverage1m}`,
   ].join('\n');
 }

@@ -26,6 +26,7 @@ import { fileURLToPath } from 'node:url';
 import { cpuMsBetween, sampleProcess } from './proc-stat.js';
 import type { PutterDone } from './watch-fanout-putters.js';
 import type { WatcherReport } from './watch-fanout-watchers.js';
+import { nextMessage } from './child-message.js';
 
 /** Every this-many-th revision is timed at every watcher. */
 const SAMPLE_EVERY = 10;
@@ -154,20 +155,6 @@ async function measuredRun(putter: ChildProcess, memberPids: readonly number[], 
   const watcherCpuMs = cpuMsBetween(watchersBefore, watcherPids.map(sampleProcess));
   for (const c of watchers) c.send({ type: 'window', from: fromRevision, to: done.toRevision });
   return { done, memberCpuMs, watcherCpuMs };
-}
-
-function nextMessage<T>(child: ChildProcess, type: string): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const onMessage = (message: { type: string }): void => {
-      if (message.type !== type) return;
-      child.off('message', onMessage);
-      child.off('exit', onExit);
-      resolve(message as T);
-    };
-    const onExit = (code: number | null): void => reject(new Error(`bench child ${child.pid} exited (${code}) before '${type}'`));
-    child.on('message', onMessage);
-    child.once('exit', onExit);
-  });
 }
 
 async function stopChild(child: ChildProcess): Promise<void> {

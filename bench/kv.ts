@@ -27,6 +27,9 @@
  *   npm run bench:kv -- --watch-procs 4 --watch-conns 1   the watchers' processes,
  *                                    and client connections in each (spread
  *                                    over the members)
+ *   npm run bench:kv -- --watch-put-rate 1500   caps the fan-out case's puts/s
+ *                                    (0, the default: as fast as answered), for
+ *                                    comparing members' CPU per event at one load
  *   npm run bench:kv -- --only watch      only the watch fan-out case
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -57,6 +60,7 @@ const { values } = parseArgs({
     watchers: { type: 'string', default: '1000' },
     'watch-procs': { type: 'string', default: '4' },
     'watch-conns': { type: 'string', default: '1' },
+    'watch-put-rate': { type: 'string', default: '0' },
     only: { type: 'string' },
   },
 });
@@ -211,6 +215,7 @@ try {
       watchers,
       watchProcesses: Number(values['watch-procs']),
       connectionsPerProcess: Number(values['watch-conns']),
+      putsPerSec: Number(values['watch-put-rate']),
       putClients: clients,
       durationS,
       warmupS,

@@ -5,9 +5,11 @@
  * sends { type: 'measuring', fromRevision } when the measured part starts
  * and { type: 'done', ... } at its end, with the acknowledgement time
  * (performance.timeOrigin + performance.now()) of every measured revision
- * that is a multiple of SAMPLE_EVERY. { type: 'stop' } exits.
+ * that is a multiple of SAMPLE_EVERY. { type: 'stop' } exits. PUTS_PER_SEC
+ * above 0 caps the loops' rate together (a fixed load, for comparing CPU per
+ * event between builds); 0: as fast as the cluster answers.
  *
- *   node dist/bench/watch-fanout-putters.js ENDPOINTS PUT_CLIENTS VALUE_BYTES SAMPLE_EVERY PREFIX
+ *   node dist/bench/watch-fanout-putters.js ENDPOINTS PUT_CLIENTS VALUE_BYTES SAMPLE_EVERY PREFIX PUTS_PER_SEC
  */
 import { connect } from '../src/client/index.js';
 
@@ -21,7 +23,8 @@ export interface PutterDone {
   readonly ackTimesMs: number[];
 }
 
-const [endpointsArg, putClientsArg, valueBytesArg, sampleEveryArg, prefix] = process.argv.slice(2);
+const [endpointsArg, putClientsArg, valueBytesArg, sampleEveryArg, prefix, putsPerSecArg] = process.argv.slice(2);
+const putsPerSec = Number(putsPerSecArg ?? 0);
 const putClients = Number(putClientsArg);
 const sampleEvery = Number(sampleEveryArg);
 const value = 'v'.repeat(Number(valueBytesArg));
@@ -36,11 +39,14 @@ async function run(warmupS: number, durationS: number): Promise<PutterDone> {
   let fromRevision = 0;
   let toRevision = 0;
   let puts = 0;
+  let started = 0;
   const ackRevisions: number[] = [];
   const ackTimesMs: number[] = [];
   await Promise.all(
     Array.from({ length: putClients }, async (_, loop) => {
       for (let i = 0; performance.now() < stopAtMs; i++) {
+        const dueMs = putsPerSec > 0 ? startMs + (started++ * 1000) / putsPerSec : 0;
+        if (dueMs > performance.now()) await new Promise((resolve) => setTimeout(resolve, dueMs - performance.now()));
         const { revision } = await client.put(`${prefix}${loop}/${i % 100}`, value);
         const now = performance.now();
         if (!measuring && now >= measureFromMs) {

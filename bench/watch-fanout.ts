@@ -16,9 +16,10 @@
  * performance.now() in each process: comparable on one machine.
  *
  * Also the members' CPU per delivered event (less sensitive to a busy
- * machine than the delays): first the same put load runs without watchers
- * for the members' CPU per put; the fan-out run's member CPU minus that
- * share of its puts, over its delivered events, is what delivery costs.
+ * machine than the delays): after the fan-out run the same put load runs
+ * without watchers for the members' CPU per put; the fan-out run's member
+ * CPU minus that share of its puts, over its delivered events, is what
+ * delivery costs.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { loadavg } from 'node:os';
@@ -72,6 +73,8 @@ export async function runWatchFanoutBench(options: {
   watchProcesses?: number;
   connectionsPerProcess?: number;
   valueBytes?: number;
+  /** Caps the put rate (0: as fast as the cluster answers). */
+  putsPerSec?: number;
 }): Promise<WatchFanoutResult> {
   const watchProcesses = Math.max(1, Math.min(options.watchers, options.watchProcesses ?? 4));
   const connectionsPerProcess = options.connectionsPerProcess ?? 1;
@@ -82,12 +85,8 @@ export async function runWatchFanoutBench(options: {
     return child;
   };
   try {
-    const putter = start('./watch-fanout-putters.js', [options.endpoints.join(','), String(options.putClients), String(options.valueBytes ?? 256), String(SAMPLE_EVERY), PREFIX]);
+    const putter = start('./watch-fanout-putters.js', [options.endpoints.join(','), String(options.putClients), String(options.valueBytes ?? 256), String(SAMPLE_EVERY), PREFIX, String(options.putsPerSec ?? 0)]);
     await nextMessage(putter, 'ready');
-    // The put load alone: the members' CPU per put, charged to the puts of the fan-out run.
-    const alone = await measuredRun(putter, options.memberPids, [], options);
-    const cpuUsPerPutAlone = (alone.memberCpuMs * 1000) / Math.max(1, alone.done.puts);
-
     let connection = 0;
     const watcherChildren = Array.from({ length: watchProcesses }, (_, p) => {
       const count = Math.floor(options.watchers / watchProcesses) + (p < options.watchers % watchProcesses ? 1 : 0);
@@ -104,6 +103,10 @@ export async function runWatchFanoutBench(options: {
         return reply;
       }),
     );
+    // Then the put load alone, on members as warm as in the fan-out run: their CPU per put, charged to that run's puts.
+    await Promise.all(watcherChildren.map((c) => stopChild(c)));
+    const alone = await measuredRun(putter, options.memberPids, [], options);
+    const cpuUsPerPutAlone = (alone.memberCpuMs * 1000) / Math.max(1, alone.done.puts);
     const histogram = reports[0]!.histogram.map((_, i) => reports.reduce((n, r) => n + r.histogram[i]!, 0));
     const samples = reports.reduce((n, r) => n + r.samples, 0);
     const delivered = reports.reduce((n, r) => n + r.delivered, 0);

@@ -24,6 +24,12 @@
  *                                    it; see lease-keepalive.ts)
  *   npm run bench:kv -- --watchers 1000   watchers in the watch fan-out case (0
  *                                    skips it; see watch-fanout.ts)
+ *   npm run bench:kv -- --watch-procs 4 --watch-conns 1   the watchers' processes,
+ *                                    and client connections in each (spread
+ *                                    over the members)
+ *   npm run bench:kv -- --watch-put-rate 1500   caps the fan-out case's puts/s
+ *                                    (0, the default: as fast as answered), for
+ *                                    comparing members' CPU per event at one load
  *   npm run bench:kv -- --only watch      only the watch fan-out case
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -52,6 +58,9 @@ const { values } = parseArgs({
     'compare-tls': { type: 'boolean', default: false },
     leases: { type: 'string', default: '100000' },
     watchers: { type: 'string', default: '1000' },
+    'watch-procs': { type: 'string', default: '4' },
+    'watch-conns': { type: 'string', default: '1' },
+    'watch-put-rate': { type: 'string', default: '0' },
     only: { type: 'string' },
   },
 });
@@ -200,7 +209,17 @@ try {
   const watchers = Number(values.watchers);
   if (watchers > 0 && first.mode !== Mode.Tls) {
     if (!values.json) process.stderr.write(`watch fan-out: ${watchers} watchers...\n`);
-    const fanout = await runWatchFanoutBench({ endpoints: first.cluster.endpoints, watchers, putClients: clients, durationS, warmupS });
+    const fanout = await runWatchFanoutBench({
+      endpoints: first.cluster.endpoints,
+      memberPids: first.cluster.members.map((m) => m.process!.pid!),
+      watchers,
+      watchProcesses: Number(values['watch-procs']),
+      connectionsPerProcess: Number(values['watch-conns']),
+      putsPerSec: Number(values['watch-put-rate']),
+      putClients: clients,
+      durationS,
+      warmupS,
+    });
     if (values.json) process.stdout.write(JSON.stringify({ case: 'watch fan-out', ...fanout }) + '\n');
     else process.stdout.write(formatWatchFanout(fanout) + '\n');
   }

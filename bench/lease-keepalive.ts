@@ -9,6 +9,7 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { runBench, Workload, type BenchResult } from '../src/cli/bench/run-bench.js';
+import { nextMessage } from './child-message.js';
 
 export interface LeaseBenchResult {
   readonly leases: number;
@@ -29,20 +30,6 @@ interface Report {
   readonly requests: number;
   readonly renewals: number;
   readonly lost: number;
-}
-
-function nextMessage<T>(child: ChildProcess, type: string): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const onMessage = (message: { type: string }): void => {
-      if (message.type !== type) return;
-      child.off('message', onMessage);
-      child.off('exit', onExit);
-      resolve(message as T);
-    };
-    const onExit = (code: number | null): void => reject(new Error(`the lease holder process exited (${code}) before '${type}'`));
-    child.on('message', onMessage);
-    child.once('exit', onExit);
-  });
 }
 
 /**

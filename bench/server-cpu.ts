@@ -16,11 +16,11 @@
  *
  *   node dist/bench/server-cpu.js [--scale 1] [--json] [--workload put|txn|get|seq ...]
  */
-import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startBenchMembers } from './local-members.js';
+import { sampleProcess } from './proc-stat.js';
 import { benchKey } from '../src/cli/bench/run-bench.js';
 import { Compare, Op, connect, type KvClient } from '../src/client/index.js';
 
@@ -35,21 +35,7 @@ const { values } = parseArgs({
 });
 const scale = Number(values.scale);
 
-interface Sample {
-  /** CPU milliseconds (all threads). */
-  readonly cpuMs: number;
-  /** write/writev/pwrite syscalls so far. */
-  readonly writes: number;
-}
-
-function sample(pid: number): Sample {
-  // Fields after the command name (which may hold spaces, hence the split at ") "): utime is the 14th field, stime the 15th.
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  const ticksToMs = 10; // USER_HZ is 100 on Linux
-  const io = readFileSync(`/proc/${pid}/io`, 'utf8');
-  const writes = Number(/^syscw: (\d+)$/m.exec(io)?.[1] ?? NaN);
-  return { cpuMs: (Number(fields[11]) + Number(fields[12])) * ticksToMs, writes };
-}
+const sample = sampleProcess;
 
 type Kind = 'put' | 'txn' | 'get';
 const allWorkloads: { id: string; name: string; kind: Kind; loops: number; ops: number }[] = [

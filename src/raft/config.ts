@@ -26,6 +26,15 @@ export interface RaftConfig {
   readonly inflightAppendsMax?: number;
   /** Bound on the entry bytes of one append message (always at least one entry). Default 1 MiB. */
   readonly appendBytesMax?: number;
+  /**
+   * A leader whose commit index moved sends it to a follower on its own (an
+   * empty append) when no append with entries carries it in the same Ready,
+   * as etcd does. Off, the commit index waits for the next append or
+   * heartbeat: a message and its answer saved per follower per batch, but
+   * followers apply late (a watcher served by a follower waits for it).
+   * Default false.
+   */
+  readonly commitNotify?: boolean;
   /** Size of one InstallSnapshot chunk. Default 1 MiB. */
   readonly snapshotChunkBytesMax?: number;
   /** A leader drops proposals while this many bytes are proposed but uncommitted. Default 64 MiB. */
@@ -52,6 +61,7 @@ export interface ResolvedRaftConfig {
   readonly checkQuorum: boolean;
   readonly inflightAppendsMax: number;
   readonly appendBytesMax: number;
+  readonly commitNotify: boolean;
   readonly snapshotChunkBytesMax: number;
   readonly uncommittedEntriesBytesMax: number;
   readonly committedEntriesBytesPerReadyMax: number;
@@ -73,6 +83,7 @@ export function resolveConfig(config: RaftConfig): ResolvedRaftConfig {
     checkQuorum: config.checkQuorum ?? true,
     inflightAppendsMax: config.inflightAppendsMax ?? 256,
     appendBytesMax: config.appendBytesMax ?? MiB,
+    commitNotify: config.commitNotify ?? false,
     snapshotChunkBytesMax: config.snapshotChunkBytesMax ?? MiB,
     uncommittedEntriesBytesMax: config.uncommittedEntriesBytesMax ?? 64 * MiB,
     committedEntriesBytesPerReadyMax: config.committedEntriesBytesPerReadyMax ?? 64 * MiB,

@@ -182,6 +182,9 @@ function sendAppends(r: Raft, pr: Progress): void {
   // Nothing waits on it: followers need it only to apply, and serve no linearizable request
   // on their own (they forward to the leader).
   if (pr.state === ProgressState.Probe && pr.next - 1 > pr.match) sendAppend(r, pr, true);
+  // Unless followers should apply promptly (they serve watches from their applied state): then an
+  // empty append, once per commit advance, tells a follower in replicate state what it holds.
+  else if (r.cfg.commitNotify && pr.state === ProgressState.Replicate && pr.commitSent < Math.min(r.log.committed, pr.next - 1)) sendAppend(r, pr, true);
 }
 
 /** One AppendEntries from pr.next; falls back to a snapshot when those entries are compacted. */
@@ -203,6 +206,7 @@ function sendAppend(r: Raft, pr: Progress, allowEmpty: boolean): boolean {
   if (entries.length === 0 && !allowEmpty) return false;
   const leaderCommit = log.committed;
   r.send({ type: MessageType.AppendEntries, from: r.id, to: pr.id, term: r.term, prevLogIndex, prevLogTerm, entries, leaderCommit });
+  pr.commitSent = Math.max(pr.commitSent, leaderCommit);
   const lastSent = prevLogIndex + entries.length;
   if (entries.length > 0 && pr.state === ProgressState.Replicate) {
     pr.next = lastSent + 1;

@@ -66,6 +66,8 @@ export class Progress {
   state: ProgressState = ProgressState.Probe;
   /** Probe state: an append was sent and not yet answered. */
   probeSent = false;
+  /** The highest commit index sent to this follower in an append (commitNotify). */
+  commitSent = 0;
   readonly inflights: Inflights;
   /** Heard from since the last check-quorum round (thesis §6.2). */
   recentActive = true;

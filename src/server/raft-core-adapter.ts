@@ -46,6 +46,8 @@ export function createRaftCore(options: CreateRaftCoreOptions): CreatedRaftCore 
     rng: options.random,
     preVote: true,
     checkQuorum: true,
+    // Followers serve watches from their applied state: they learn each commit at once, not with the next batch.
+    commitNotify: true,
     uncommittedEntriesBytesMax: coreLimits.uncommittedEntriesBytesMax,
     pendingReadIndexRequestsMax: coreLimits.pendingReadIndexRequestsMax,
     ...options.raftOverrides,

@@ -83,6 +83,8 @@ export interface WatchSpec {
 
 class RangeGroup {
   readonly members = new Set<Watcher>();
+  /** The members that are caught up (not ready): all a new revision in range has to look at. */
+  readonly idle = new Set<Watcher>();
   private readonly memo = new Map<number, readonly HistoryEvent[]>();
   constructor(
     readonly id: string,
@@ -160,6 +162,7 @@ export class WatchHub {
       for (const conn of this.connections.values()) {
         for (const w of conn.watchers.values()) {
           w.ready = true;
+          w.group.idle.delete(w);
           conn.ready.add(w);
         }
         this.wake(conn);
@@ -272,6 +275,7 @@ export class WatchHub {
     conn.ready.delete(watcher);
     const group = watcher.group;
     group.members.delete(watcher);
+    group.idle.delete(watcher);
     if (group.members.size === 0) {
       if (group.exact) this.exactGroups.delete(group.id);
       else this.rangeGroups.delete(group.id);
@@ -294,9 +298,10 @@ export class WatchHub {
   }
 
   private touch(group: RangeGroup, revision: number): void {
-    for (const w of group.members) {
-      // Ready already, or starting after this revision (a client resuming here from a member that was ahead).
-      if (w.ready || revision < w.next) continue;
+    for (const w of group.idle) {
+      // Starting after this revision (a client resuming here from a member that was ahead).
+      if (revision < w.next) continue;
+      group.idle.delete(w);
       // Caught up until now: every revision since its cursor missed its range.
       w.next = revision;
       w.ready = true;
@@ -408,6 +413,7 @@ export class WatchHub {
       // Never below where it asked to start: a resumed watcher may start beyond this member's head.
       w.next = Math.max(w.next, head + 1);
       w.ready = false;
+      w.group.idle.add(w);
       conn.ready.delete(w);
     }
     if (sent) {

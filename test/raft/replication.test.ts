@@ -206,6 +206,31 @@ test('a new commit index costs no message of its own: it rides on the next appen
   );
 });
 
+test('commitNotify: a new commit index goes to the followers at once in one empty append each, once per advance', () => {
+  const net = new RaftNetwork(['a', 'b', 'c'], { node: { commitNotify: true } });
+  net.settle();
+  const leader = net.electLeader();
+  net.tick(2);
+  net.settle();
+  const followers = ['a', 'b', 'c'].filter((id) => id !== leader);
+  const lh = net.host(leader);
+  const isAppend = (m: { type: string }): m is AppendEntriesMessage => m.type === MessageType.AppendEntries;
+  const applied = (id: string) => net.host(id).appliedData;
+
+  net.node(leader).propose(bytes('A'));
+  const batchA = lh.handleReady().filter(isAppend);
+  for (const m of batchA) net.deliver(m);
+  for (const id of followers) for (const m of net.host(id).handleReady()) net.deliver(m);
+  const indexA = batchA[0]!.entries[0]!.index;
+  const notices = lh.handleReady().filter(isAppend);
+  assert.deepEqual(notices.map((m) => [m.entries.length, m.leaderCommit]), [[0, indexA], [0, indexA]], 'one empty append per follower with the new commit');
+  for (const m of notices) net.deliver(m);
+  for (const id of followers) for (const m of net.host(id).handleReady()) net.deliver(m);
+  assert.deepEqual(followers.map(applied), [['A'], ['A']], 'the followers apply A without waiting for a heartbeat');
+  // Their answers change nothing: the commit is not sent again.
+  assert.deepEqual(lh.handleReady().filter(isAppend), []);
+});
+
 test('takeDuringPersist: a leader replicates proposals while its Ready is persisted; followers alone can commit them', () => {
   const net = new RaftNetwork(['a', 'b', 'c']);
   net.settle();

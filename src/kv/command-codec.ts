@@ -31,9 +31,9 @@
  */
 import { assert } from '../common/errors.js';
 import { InvalidCommandError, KvError } from './errors.js';
-import { readVarint as varintValue, varintBytes, varintBytesMax, varintEnd, varintTooLong, varintTruncated, writeVarint } from '../common/varint.js';
-import { copyBytes, utf8Decoder, utf8Encoder } from './bytes.js';
-import { anonymousPrincipal, CommandKind, type Command, type CommandEnvelope, type EntryPrincipal, type SessionRef, type WriteCommand } from './types.js';
+import { readVarint as varintValue, varintBytes, varintBytesMax, varintEnd, varintTooLong, varintTruncated } from '../common/varint.js';
+import { copyBytes, utf8Decoder } from './bytes.js';
+import { CommandKind, type Command, type CommandEnvelope, type EntryPrincipal, type SessionRef, type WriteCommand } from './types.js';
 import { decodeAuthBody, encodeAuthBody } from './auth-codec.js';
 import { AUTH_NAME_BYTES_MAX, AuthCommandKind, isAuthCommand, type AuthCommand } from './auth-types.js';
 import { decodeLeaseBody, encodeLeaseBody } from './lease-codec.js';
@@ -41,40 +41,9 @@ import { LeaseCommandKind, isLeaseCommand, type LeaseCommand } from './lease-typ
 import { ByteReader, ByteWriter } from './bytes.js';
 import { readTxnBody, txnBodyBytes, writeTxnBody } from './txn-codec.js';
 import type { TxnCommand } from './txn-types.js';
+import { COMMAND_FORMAT_VERSION, COMMAND_FORMAT_VERSION_PRINCIPAL, putBytes, putHeader, putVarint, principalBytes, principalUserBytes } from './command-header.js';
 
-/** The format without a principal: written whenever there is no principal to carry. */
-export const COMMAND_FORMAT_VERSION = 1;
-/** The format with a principal (see the header comment). */
-export const COMMAND_FORMAT_VERSION_PRINCIPAL = 2;
-const noUser = new Uint8Array(0);
-
-/** The principal's bytes, or null when the entry needs none (format 1). */
-function principalUserBytes(principal: EntryPrincipal | undefined): Uint8Array | null {
-  if (principal === undefined || (principal.user === null && principal.authRevision === 0)) return null;
-  if (!Number.isSafeInteger(principal.authRevision) || principal.authRevision < 0) {
-    throw new InvalidCommandError({ reason: 'authRevision must be an integer >= 0' });
-  }
-  const user = principal.user === null ? noUser : utf8Encoder.encode(principal.user);
-  if (user.length > AUTH_NAME_BYTES_MAX) throw new InvalidCommandError({ reason: `user name over ${AUTH_NAME_BYTES_MAX} bytes` });
-  return user;
-}
-
-/** Bytes of the format-2 principal fields. */
-function principalBytes(user: Uint8Array, authRevision: number): number {
-  return varintBytes(authRevision) + varintBytes(user.length) + user.length;
-}
-
-/** Writes the header (version, tag, time and, for format 2, the principal); returns the position after it. */
-function putHeader(buf: Uint8Array, tag: number, leaderTimeMs: number, user: Uint8Array | null, authRevision: number): number {
-  buf[0] = user === null ? COMMAND_FORMAT_VERSION : COMMAND_FORMAT_VERSION_PRINCIPAL;
-  buf[1] = tag;
-  let pos = putVarint(buf, 2, leaderTimeMs);
-  if (user !== null) {
-    pos = putVarint(buf, pos, authRevision);
-    pos = putBytes(buf, pos, user);
-  }
-  return pos;
-}
+export { COMMAND_FORMAT_VERSION, COMMAND_FORMAT_VERSION_PRINCIPAL, principalOf } from './command-header.js';
 
 const Tag = {
   Put: 1,
@@ -225,20 +194,6 @@ function encodeTxnCommand(command: TxnCommand, leaderTimeMs: number, headroomByt
     throw new InvalidCommandError({ reason: `unencodable transaction: ${(err as Error).message}` });
   }
   return w.finish();
-}
-
-/** Writes `value` as a varint at `pos`; returns the position after it. */
-function putVarint(buf: Uint8Array, pos: number, value: number): number {
-  if (!Number.isSafeInteger(value) || value < 0) {
-    throw new InvalidCommandError({ reason: `integer field ${value} is not a non-negative safe integer` });
-  }
-  return writeVarint(buf, pos, value);
-}
-
-function putBytes(buf: Uint8Array, pos: number, bytes: Uint8Array): number {
-  pos = putVarint(buf, pos, bytes.length);
-  buf.set(bytes, pos);
-  return pos + bytes.length;
 }
 
 /**
@@ -604,9 +559,4 @@ export function decodeCommand(data: Uint8Array): CommandEnvelope {
   return f.hasPrincipal
     ? { leaderTimeMs: f.leaderTimeMs, command, principal: { user: f.user, authRevision: f.authRevision } }
     : { leaderTimeMs: f.leaderTimeMs, command };
-}
-
-/** The principal of an envelope (anonymous at revision 0 for format 1). */
-export function principalOf(envelope: CommandEnvelope): EntryPrincipal {
-  return envelope.principal ?? anonymousPrincipal;
 }

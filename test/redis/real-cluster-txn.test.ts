@@ -173,7 +173,9 @@ describe('TTLs, MULTI and AUTH with Redis clients against a real three-member cl
       const out = await cli(...args);
       assert.equal(out.code, 0, `${args.join(' ')}: ${out.stderr}`);
     }
-    const r = new Redis({ host: '127.0.0.1', port: portOf(follower), maxRetriesPerRequest: 0, lazyConnect: true, enableReadyCheck: false });
+    // RESP2: ioredis's RESP3 connect sends HELLO 3 without credentials, which Redis 7 (and Concord)
+    // refuse with NOAUTH once auth is on; the RESP3 login (HELLO 3 AUTH) is node-redis's, below.
+    const r = new Redis({ host: '127.0.0.1', port: portOf(follower), protocol: 2, maxRetriesPerRequest: 0, lazyConnect: true, enableReadyCheck: false });
     try {
       await r.connect();
       await assert.rejects(r.get('app:x'), /NOAUTH Authentication required/);

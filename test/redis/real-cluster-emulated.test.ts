@@ -9,25 +9,14 @@
  */
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { execFile } from 'node:child_process';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { existsSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Cluster, Redis } from 'ioredis';
 import { createCluster } from 'redis';
-import { LocalCluster, MemberOutput, type LocalMember } from '../../src/cli/dev/local-cluster.js';
-import { freePortRange } from '../../src/cli/dev/free-ports.js';
+import type { LocalCluster, LocalMember } from '../../src/cli/dev/local-cluster.js';
+import { portOf, run, startRespCluster, type RespCluster } from './resp-cluster-harness.js';
 
-const portOf = (m: LocalMember): number => Number(m.respUrl!.slice(m.respUrl!.lastIndexOf(':') + 1));
 
-function run(file: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(file, args, { timeout: 60_000 }, (error, stdout, stderr) => {
-      resolve({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : 1, stdout, stderr });
-    });
-  });
-}
 
 /** CLUSTER SLOTS of one member, as [masterPort, ...replicaPorts] (empty while it knows no leader's address). */
 async function slotPorts(member: LocalMember): Promise<number[]> {
@@ -59,32 +48,18 @@ async function waitForTopology(running: readonly LocalMember[]): Promise<LocalMe
 }
 
 describe('emulated Redis Cluster with cluster-aware clients against a real three-member cluster', { timeout: 300_000 }, () => {
-  let dataDir: string | undefined;
+  let started: RespCluster | undefined;
   let cluster: LocalCluster;
   let leader: LocalMember;
   let follower: LocalMember;
 
   before(async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'concord-redis-cluster-'));
-    dataDir = dir;
-    const base = await freePortRange(3, 200);
-    cluster = await LocalCluster.start({
-      nodes: 3,
-      dataDir: dir,
-      clientPortBase: base,
-      peerPortBase: base + 100,
-      respPortBase: base + 200,
-      output: MemberOutput.Ignore,
-      serverArgs: ['--heartbeat-interval-ms', '50', '--election-timeout-ms', '300', '--log-level', 'warn', '--request-timeout-ms', '8000', '--resp-cluster', 'emulated'],
-    });
-    ({ leader } = await cluster.waitForLeader({ timeoutMs: 60_000 }));
-    follower = cluster.members.find((m) => m !== leader)!;
-    assert.equal((await waitForTopology(cluster.members)).name, leader.name);
+    started = await startRespCluster('concord-redis-cluster-', ['--resp-cluster', 'emulated']);
+    ({ cluster, leader, follower } = started);
   });
 
   after(async () => {
-    if (cluster !== undefined) await cluster.stop();
-    if (dataDir !== undefined) rmSync(dataDir, { recursive: true, force: true });
+    await started?.stop();
   });
 
   test('redis-cli: a follower answers MOVED to the leader; with -c one-shot SET and GET follow it', async (t) => {

@@ -9,53 +9,29 @@
  */
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { execFile } from 'node:child_process';
-import { tmpdir } from 'node:os';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { createClient } from 'redis';
-import { LocalCluster, MemberOutput, type LocalMember } from '../../src/cli/dev/local-cluster.js';
-import { freePortRange } from '../../src/cli/dev/free-ports.js';
+import type { LocalCluster, LocalMember } from '../../src/cli/dev/local-cluster.js';
+import { portOf, run, startRespCluster, type RespCluster } from './resp-cluster-harness.js';
 
-const portOf = (m: LocalMember): number => Number(m.respUrl!.slice(m.respUrl!.lastIndexOf(':') + 1));
 const concord = join(import.meta.dirname, '../../../bin/concord.js');
 
-function run(file: string, args: string[], input?: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = execFile(file, args, { timeout: 120_000 }, (error, stdout, stderr) => {
-      resolve({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : 1, stdout, stderr });
-    });
-    if (input !== undefined) child.stdin!.end(input);
-  });
-}
 
 describe('TTLs, MULTI and AUTH with Redis clients against a real three-member cluster', { timeout: 300_000 }, () => {
-  let dataDir: string | undefined;
+  let started: RespCluster | undefined;
   let cluster: LocalCluster;
   let leader: LocalMember;
   let follower: LocalMember;
 
   before(async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'concord-redis-txn-'));
-    dataDir = dir;
-    const base = await freePortRange(3, 200);
-    cluster = await LocalCluster.start({
-      nodes: 3,
-      dataDir: dir,
-      clientPortBase: base,
-      peerPortBase: base + 100,
-      respPortBase: base + 200,
-      output: MemberOutput.Ignore,
-      serverArgs: ['--heartbeat-interval-ms', '50', '--election-timeout-ms', '300', '--log-level', 'warn', '--request-timeout-ms', '8000'],
-    });
-    ({ leader } = await cluster.waitForLeader({ timeoutMs: 60_000 }));
-    follower = cluster.members.find((m) => m !== leader)!;
+    started = await startRespCluster('concord-redis-txn-');
+    ({ cluster, leader, follower } = started);
   });
 
   after(async () => {
-    if (cluster !== undefined) await cluster.stop();
-    if (dataDir !== undefined) rmSync(dataDir, { recursive: true, force: true });
+    await started?.stop();
   });
 
   for (const protocol of [3, 2] as const) {

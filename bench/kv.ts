@@ -30,7 +30,8 @@
  *   npm run bench:kv -- --watch-put-rate 1500   caps the fan-out case's puts/s
  *                                    (0, the default: as fast as answered), for
  *                                    comparing members' CPU per event at one load
- *   npm run bench:kv -- --only watch      only the watch fan-out case
+ *   npm run bench:kv -- --only watch      only the named cases, comma-separated:
+ *                                    put, txn, get, seq (1 client), watch, leases
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -68,13 +69,15 @@ const durationS = Number(values.duration);
 const warmupS = Number(values.warmup);
 const clients = Number(values.clients);
 
-const watchOnly = values.only === 'watch';
-const cases: { label: string; workload: Workload; clients: number }[] = watchOnly ? [] : [
-  { label: `put, ${clients} clients`, workload: Workload.Put, clients },
-  { label: `txn (2 compares, 2 puts), ${clients} clients`, workload: Workload.Txn, clients },
-  { label: `get (linearizable), ${clients} clients`, workload: Workload.Get, clients },
-  { label: 'put, 1 sequential client', workload: Workload.Put, clients: 1 },
-];
+const CASE_NAMES = ['put', 'txn', 'get', 'seq', 'watch', 'leases'] as const;
+const only = new Set((values.only ?? CASE_NAMES.join(',')).split(',').map((name) => name.trim()));
+for (const name of only) if (!(CASE_NAMES as readonly string[]).includes(name)) throw new Error(`--only: unknown case ${name} (known: ${CASE_NAMES.join(', ')})`);
+const cases: { label: string; workload: Workload; clients: number }[] = [
+  { name: 'put', label: `put, ${clients} clients`, workload: Workload.Put, clients },
+  { name: 'txn', label: `txn (2 compares, 2 puts), ${clients} clients`, workload: Workload.Txn, clients },
+  { name: 'get', label: `get (linearizable), ${clients} clients`, workload: Workload.Get, clients },
+  { name: 'seq', label: 'put, 1 sequential client', workload: Workload.Put, clients: 1 },
+].filter((c) => only.has(c.name));
 
 const Mode = { Plain: 'plain', PeerTls: 'peer-tls', Tls: 'tls' } as const;
 type Mode = (typeof Mode)[keyof typeof Mode];
@@ -206,7 +209,7 @@ try {
     if (values.json) process.stdout.write(JSON.stringify({ case: 'txn/put', mode: first.mode, ratio, target: 0.8 }) + '\n');
     else process.stdout.write(`txn/put ops/s [${first.mode}]: ${ratio}x (target >= 0.8x)\n`);
   }
-  const watchers = Number(values.watchers);
+  const watchers = only.has('watch') ? Number(values.watchers) : 0;
   if (watchers > 0 && first.mode !== Mode.Tls) {
     if (!values.json) process.stderr.write(`watch fan-out: ${watchers} watchers...\n`);
     const fanout = await runWatchFanoutBench({
@@ -223,7 +226,7 @@ try {
     if (values.json) process.stdout.write(JSON.stringify({ case: 'watch fan-out', ...fanout }) + '\n');
     else process.stdout.write(formatWatchFanout(fanout) + '\n');
   }
-  const leases = watchOnly ? 0 : Number(values.leases);
+  const leases = only.has('leases') ? Number(values.leases) : 0;
   if (leases > 0 && first.mode !== Mode.Tls) {
     if (!values.json) process.stderr.write(`lease keep-alive: granting ${leases} leases...\n`);
     const lease = await runLeaseKeepAliveBench({

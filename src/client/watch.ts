@@ -82,6 +82,8 @@ class ClientWatcher {
   readonly buffer: WatchBatch[] = [];
   /** The next revision to deliver: where a resume starts (0 until the first member answered the create). */
   resumeFrom: number;
+  /** Members in a row that lacked its start only in their own history (CompactedError with clusterCompactRevision). */
+  localFloorRefusals = 0;
   private waiter: { resolve(r: IteratorResult<WatchBatch>): void; reject(e: unknown): void } | null = null;
   private failure: unknown = null;
   done = false;
@@ -108,6 +110,7 @@ class ClientWatcher {
   accepted(startRevision: number): void {
     // Never back: a poll answered while the create's own answer was on its way may have delivered already.
     this.resumeFrom = Math.max(this.resumeFrom, startRevision);
+    this.localFloorRefusals = 0;
     this.settleStart?.(startRevision);
     this.settleStart = null;
   }
@@ -209,6 +212,8 @@ export class WatchMux {
   private readonly creating = new Set<ClientWatcher>();
   private running = false;
   private progressWanted = false;
+  /** A watcher was cancelled by a member that lacks its revisions only locally: leave that member after this round. */
+  private moveOnAfterRound = false;
   private readonly call: Call;
   /** The member that answered the last poll. */
   member: string | null = null;
@@ -278,6 +283,12 @@ export class WatchMux {
         );
         this.member = response.header.memberName;
         for (const batch of response.batches) this.route(batch);
+        if (this.moveOnAfterRound) {
+          this.moveOnAfterRound = false;
+          // The member is alive: end our watchers there, they are all made again on the next one.
+          for (const w of this.created) void this.call(channel, Method.WatchCancel, { watchId: w.id }, this.deps.timeoutMs).catch(() => undefined);
+          throw new Error('a watcher must resume on another member');
+        }
         backoff.reset();
       } catch (error) {
         if (this.deps.closeSignal.aborted) return;
@@ -332,12 +343,26 @@ export class WatchMux {
       this.created.add(w);
     } catch (error) {
       const typed = error instanceof RemoteError ? errorFromRemote(error.code, error.message, error.details) : error;
+      // Only that member lacks the start (it restarted or was restored): another may still have it.
+      if (typed instanceof CompactedError && this.anotherMemberMayHave(w, typed)) throw error;
       // A definitive refusal ends that watcher only (compacted start, permission, bad range); anything else moves on.
       if (typed instanceof CompactedError || (error instanceof RemoteError && !isRetryableCode(error.code))) w.fail(typed);
       else throw error;
     } finally {
       this.creating.delete(w);
     }
+  }
+
+  /**
+   * True (counting the refusal) when `refusal` came from a member whose own
+   * history starts above the cluster's compaction point, below `w`'s start,
+   * and not every other member has refused it that way yet.
+   */
+  private anotherMemberMayHave(w: ClientWatcher, refusal: CompactedError): boolean {
+    const cluster = refusal.details.clusterCompactRevision;
+    if (cluster === undefined || w.resumeFrom <= cluster || w.localFloorRefusals >= this.deps.pool.known.length - 1) return false;
+    w.localFloorRefusals++;
+    return true;
   }
 
   private route(batch: WireWatchBatch): void {
@@ -354,7 +379,9 @@ export class WatchMux {
       this.created.delete(w);
       const c = batch.canceled;
       const error = c.code === ConcordErrorCode.Compacted ? errorFromRemote(c.code, c.message, c.details) : new WatchCanceledError(c.message, c.details);
-      w.fail(error);
+      // This member's history was replaced under the watcher (a snapshot installed): resume it on another member.
+      if (error instanceof CompactedError && this.anotherMemberMayHave(w, error)) this.moveOnAfterRound = true;
+      else w.fail(error);
     }
   }
 }

@@ -232,7 +232,17 @@ export class IncrementOverflowError extends KvError {
  */
 export class CompactedError extends KvError {
   override readonly code = KvErrorCode.Compacted;
-  constructor(readonly details: { readonly compactRevision: number }) {
+  constructor(
+    readonly details: {
+      readonly compactRevision: number;
+      /**
+       * Set when the answering member's history starts above the cluster's compaction point (it
+       * restarted or was restored from a snapshot): revisions above this one may still be on
+       * other members, and the client library tries them before giving up.
+       */
+      readonly clusterCompactRevision?: number;
+    },
+  ) {
     super(KvErrorCode.Compacted, `required revision has been compacted (compaction revision ${details.compactRevision})`);
   }
 }
@@ -513,7 +523,7 @@ const rebuilders: Record<KvErrorCode, (d: KvErrorDetails, f: FieldReader) => KvE
   [KvErrorCode.LeaseNotFound]: (d, f) => new LeaseNotFoundError({ leaseId: f.num(d, 'leaseId') }),
   [KvErrorCode.LeaseExists]: (d, f) => new LeaseExistsError({ leaseId: f.num(d, 'leaseId') }),
   [KvErrorCode.LeasesFull]: (d, f) => new LeasesFullError({ leasesMax: f.num(d, 'leasesMax') }),
-  [KvErrorCode.Compacted]: (d, f) => new CompactedError({ compactRevision: f.num(d, 'compactRevision') }),
+  [KvErrorCode.Compacted]: (d, f) => new CompactedError({ compactRevision: f.num(d, 'compactRevision'), ...(typeof d['clusterCompactRevision'] === 'number' ? { clusterCompactRevision: d['clusterCompactRevision'] } : {}) }),
   [KvErrorCode.FutureRevision]: (d, f) => new FutureRevisionError({ revision: f.num(d, 'revision'), currentRevision: f.num(d, 'currentRevision') }),
 };
 

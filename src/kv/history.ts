@@ -68,6 +68,8 @@ export class RevisionHistory {
   private heldBytes = 0;
   /** Every revision <= this is gone (compacted, or below a restored snapshot). */
   private floor = 0;
+  /** The replicated compaction point (compact commands, or a restored snapshot's): the same on every member. */
+  private compacted = 0;
   /** Called after each recorded revision (the server's watch hub); may not throw. */
   onRecord: ((record: RevisionRecord) => void) | null = null;
   /** Called after a reset (a restore): every cursor into the old history must be checked against the new floor. */
@@ -95,6 +97,16 @@ export class RevisionHistory {
     return this.size === 0 ? this.floor : this.records[this.records.length - 1]!.revision;
   }
 
+  /**
+   * The cluster's compaction point. The floor is above it when this member
+   * restarted or was restored from a snapshot (which carries no history), or
+   * its own bounds dropped revisions: another member may still hold the
+   * revisions between the two.
+   */
+  get clusterCompactRevision(): number {
+    return this.compacted;
+  }
+
   /** Appends the events of `revision` (which must be above every held one) and applies the bounds. */
   record(revision: number, timeMs: number, events: readonly HistoryEvent[]): void {
     let bytes = 0;
@@ -113,15 +125,21 @@ export class RevisionHistory {
     if (revision <= this.floor) return;
     while (this.size > 0 && this.records[this.head]!.revision <= revision) this.dropHead();
     this.floor = Math.max(this.floor, revision);
+    this.compacted = Math.max(this.compacted, revision);
     this.trimHead();
   }
 
-  /** Forgets everything and starts again above `revision` (a restore: the snapshot carries no history). */
-  reset(revision: number): void {
+  /**
+   * Forgets everything and starts again above `revision` (a restore: the
+   * snapshot carries no history); `compactRevision` is the snapshot's
+   * replicated compaction point.
+   */
+  reset(revision: number, compactRevision: number): void {
     this.records = [];
     this.head = 0;
     this.heldBytes = 0;
     this.floor = revision;
+    this.compacted = compactRevision;
     this.onReset?.();
   }
 

@@ -461,7 +461,7 @@ export class KvStateMachine {
         this.recorder.attach(this.tree);
         // History does not travel in snapshots: this member's starts at the snapshot's revision.
         this.compacted = state.compactRevision;
-        this.history.reset(Math.max(state.revision, state.compactRevision));
+        this.history.reset(Math.max(state.revision, state.compactRevision), state.compactRevision);
         this.sessions = state.sessions;
         this.authState.adopt(state.auth);
         this.leases = state.leases;

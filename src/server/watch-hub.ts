@@ -192,8 +192,7 @@ export class WatchHub {
     if (conn.watchers.has(spec.watchId)) throw invalidRequest(`watch id ${spec.watchId} is in use on this connection`, 'duplicate watch id');
     if (conn.watchers.size >= this.options.watchersPerConnectionMax) throw overloaded('watchers-per-connection', this.options.watchersPerConnectionMax);
     if (this.watcherCount >= this.options.watchersMax) throw overloaded('watchers', this.options.watchersMax);
-    const floor = this.history.compactRevision;
-    if (spec.startRevision <= floor) throw new CompactedError({ compactRevision: floor });
+    if (spec.startRevision <= this.history.compactRevision) throw this.compactedError();
     const group = this.groupOf(spec.range);
     const watcher = new Watcher(spec, group, conn, spec.startRevision, this.clock.monotonicMs());
     group.members.add(watcher);
@@ -422,11 +421,17 @@ export class WatchHub {
     }
   }
 
+  /** The refusal of a start at or below the history's floor; says so when only this member lacks those revisions. */
+  private compactedError(): CompactedError {
+    const compactRevision = this.history.compactRevision;
+    const clusterCompactRevision = this.history.clusterCompactRevision;
+    return new CompactedError(clusterCompactRevision < compactRevision ? { compactRevision, clusterCompactRevision } : { compactRevision });
+  }
+
   private cancelReason(w: Watcher, head: number, paused: ReadonlySet<number>): WireWatchCancel | null {
-    const floor = this.history.compactRevision;
-    if (w.next <= floor) {
-      const error = new CompactedError({ compactRevision: floor });
-      return { code: error.code, message: error.message, details: { compactRevision: floor } };
+    if (w.next <= this.history.compactRevision) {
+      const error = this.compactedError();
+      return { code: error.code, message: error.message, details: { ...error.details } };
     }
     const lag = head - w.next + 1;
     // Only a watcher its consumer asked to hold back: a busy store must not cancel a watcher that is keeping up.

@@ -171,6 +171,9 @@ test('snapshot: the compaction revision travels (format 4), the history restarts
   restored.restore([snapshot.toBytes()]);
   assert.equal(restored.compactRevision, 2);
   assert.equal(restored.history.compactRevision, 6, 'no history below the snapshot');
+  // Revisions 3..6 are gone only here (other members may hold them): the cluster's point stays 2.
+  assert.equal(restored.history.clusterCompactRevision, 2);
+  assert.equal(d.sm.history.clusterCompactRevision, 2);
   assert.equal(restored.history.size, 0);
   assert.equal(restored.snapshot().toBytes().length, snapshot.toBytes().length);
   // Applying on goes on recording from the next revision.

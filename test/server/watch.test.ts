@@ -8,6 +8,7 @@
  */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { CompactedError, connect, WatchCanceledError, type KvClient, type WatchBatch } from '../../src/client/index.js';
 import { TestCluster, waitFor } from './harness.js';
 
@@ -142,4 +143,32 @@ test('a slow consumer is cancelled at its bound; a watcher beside it on the same
     (error: unknown) => error instanceof WatchCanceledError && /slow consumer/.test(error.message),
   );
   assert.ok(delivered < 200, `the slow watcher stopped short (${delivered} events delivered before the cancel)`);
+});
+
+test('a member restored from its snapshot lacks the old history; a watch from revision 1 is served by another member', { timeout: 120_000 }, async () => {
+  const { cluster, client } = await start(['--snapshot-every-entries', '20']);
+  const writer = await client();
+  const total = 60;
+  for (let i = 0; i < total; i++) await writer.put(`r/${i}`, `${i}`);
+  const leader = await cluster.waitForLeader();
+  const restored = cluster.members.find((m) => m.name !== leader)!;
+  await cluster.kill(restored.name);
+  await cluster.restart(restored.name);
+  await cluster.waitForConvergence(60_000);
+  // Its history now starts at its snapshot's revision, far above 1 (nothing was ever compacted).
+  assert.match(readFileSync(restored.logFile, 'utf8'), /restored the state machine from the latest snapshot/);
+
+  // The restored member is the first endpoint, and the pool starts at the first (random 0), so the watch is created there first.
+  const first = { nextInt: () => 0, nextFloat: () => 0 };
+  const endpoints = [restored.clientUrl, ...cluster.members.filter((m) => m !== restored).map((m) => m.clientUrl)];
+  const kv = await connect({ endpoints, timeoutMs: 30_000, random: first });
+  clients.push(kv);
+  const stream = kv.watch({ prefix: 'r/' }, { startRevision: 1 });
+  const seen: number[] = [];
+  for await (const batch of stream) {
+    for (const e of batch.events) seen.push(e.kv.modRevision);
+    if (seen.length >= total) break;
+  }
+  assert.deepEqual(seen, Array.from({ length: total }, (_, i) => i + 1), 'every revision from 1, in order');
+  assert.notEqual(stream.member, restored.name, 'served by a member that still holds the history');
 });

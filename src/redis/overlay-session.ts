@@ -31,7 +31,7 @@ const OVERLAY_REVISION_BASE = 2 ** 52;
 const KEEP_STORED_TTL: WriteExpiry = Object.freeze({ keepTtl: true });
 const header = Object.freeze({ memberName: '', leaderId: null, leaderClientUrl: null, revision: 0 });
 const notInMulti = (): RedisReplyError =>
-  new RedisReplyError(reply.error('ERR KEYS, SCAN, DBSIZE, FLUSHDB, FLUSHALL and INFO cannot run inside MULTI on Concord (they read every key)'));
+  new RedisReplyError(reply.error('ERR KEYS, SCAN, DBSIZE, RANDOMKEY, FLUSHDB, FLUSHALL and INFO cannot run inside MULTI on Concord (they read every key)'));
 
 type Fields = { key: Uint8Array; value?: Uint8Array; expectedVersion?: number; expectedModRevision?: number; keepValue?: boolean } & WriteExpiry;
 

@@ -140,6 +140,7 @@ export class RedisCommands {
       .register('keys', h(async ({ args }, s) => reply.array((await this.allKeys(s, args[1]!)).map((k) => reply.bulk(k)))))
       .register('scan', h((call, s) => this.scan(call, s)))
       .register('dbsize', h(async (_call, s) => reply.integer((await this.allKeys(s, null)).length)))
+      .register('randomkey', h(async (_call, s) => reply.bulkOrNull(await this.randomKey(s))))
       .register('flushdb', h(async (_call, s) => this.flush(s)), { extraFlags: [CommandFlag.barrier] })
       .register('flushall', h(async (_call, s) => this.flush(s)), { extraFlags: [CommandFlag.barrier] });
   }
@@ -317,14 +318,34 @@ export class RedisCommands {
   /** Every key in order (KEYS, DBSIZE), read page by page after this connection's writes. */
   private async allKeys(s: KvSession, pattern: Buffer | null): Promise<Buffer[]> {
     const out: Buffer[] = [];
+    await this.eachKey(s, (key) => {
+      if (pattern === null || globMatch(pattern, key)) out.push(key);
+    });
+    return out;
+  }
+
+  /**
+   * RANDOMKEY: every key equally likely (a reservoir of one over the sorted keys, page by
+   * page). O(N), unlike Redis's O(1) sample of its hash table: a range-ordered store has no
+   * cheap uniform pick, and a random start key would favour keys after gaps.
+   */
+  private async randomKey(s: KvSession): Promise<Buffer | null> {
+    let chosen: Buffer | null = null;
+    let seen = 0;
+    await this.eachKey(s, (key) => {
+      seen++;
+      if (Math.random() * seen < 1) chosen = key;
+    });
+    return chosen;
+  }
+
+  /** Every live key in order, a page of kv.scan at a time (after the connection's earlier writes). */
+  private async eachKey(s: KvSession, visit: (key: Buffer) => void): Promise<void> {
     let after: Uint8Array | null = null;
     for (;;) {
       const page: { items: readonly KeyValue[]; next: Uint8Array | null } = await s.read('kv.scan', { limit: SCAN_PAGE_KEYS, consistency: 'linearizable', ...(after !== null ? { after } : {}) });
-      for (const item of page.items) {
-        const key = Buffer.from(item.key);
-        if (pattern === null || globMatch(pattern, key)) out.push(key);
-      }
-      if (page.next === null) return out;
+      for (const item of page.items) visit(Buffer.from(item.key));
+      if (page.next === null) return;
       after = page.next;
     }
   }

@@ -428,12 +428,15 @@ export class KvStateMachine {
    * A read-only transaction (no put, update or delete in any branch) on the
    * local state, without the log: the server serves it after a ReadIndex,
    * like a get. Throws its problem (InvalidCommandError, TxnTooLargeError).
+   * With `nowMs` (the reader's view of the entry clock, as for get), a key
+   * whose own TTL has passed compares as missing, as it would in an entry
+   * applied then: Redis's WATCH counts a watched key that expired as touched.
    */
-  readTxn(body: TxnBody): TxnResult {
+  readTxn(body: TxnBody, nowMs = 0): TxnResult {
     const problem = txnProblem({ kind: CommandKind.Txn, compare: body.compare, success: body.success, failure: body.failure }, this.options);
     if (problem !== null) throw problem;
     if (!isReadOnlyTxn(body)) throw new InvalidCommandError({ reason: 'txn: a transaction with writes must go through the log' });
-    const { result } = this.txns.run(this.tree, this.rev + 1, body, Infinity, true);
+    const { result } = this.txns.run(this.tree, this.rev + 1, body, Infinity, true, nowMs);
     if (result.kind === ResultKind.Error) throw result.error;
     return result;
   }

@@ -19,12 +19,22 @@
  * only the inner one (EXEC runs the commands again on fresh reads). A
  * transaction without writes is checked the same way as a read-only
  * transaction, without the log.
+ *
+ * A key that only INCR-family commands of the transaction name is not read:
+ * its increments are `incr` ops at the end of the inner success branch,
+ * decided where the entry applies (increments.ts), and their replies come
+ * from the ops' results. A hot counter incremented inside EXEC then never
+ * fails the inner compare. When such an op is refused (the key holds no
+ * number, or it would overflow) the entry applies nothing, and EXEC runs the
+ * commands again reading every key, so that command alone answers the error.
  */
 import type { WireCompare } from '../protocol/index.js';
 import { CommandFlag, type CommandCall, type CommandEntry, type CommandLookup, type CommandTable, type ConnectionState, reply, type Reply } from '../resp/index.js';
 import { OverlaySession } from './overlay-session.js';
-import { toRedisReply } from './redis-errors.js';
-import { CAS_ATTEMPTS_MAX, type RedisCommands } from './string-commands.js';
+import { ConcordErrorCode as Code } from '../common/error-codes.js';
+import { INCREMENT_COMMANDS, incrementOf, incrementOnlyKeys } from './increments.js';
+import { codeOf, toRedisReply } from './redis-errors.js';
+import { CAS_ATTEMPTS_MAX, incrementedReply, type RedisCommands } from './string-commands.js';
 
 /** Commands one transaction may queue (a transaction is one entry: kv's txnOpsMax bounds its ops anyway). */
 export const MULTI_QUEUED_COMMANDS_MAX = 10_000;
@@ -33,6 +43,18 @@ export const WATCHED_KEYS_MAX = 10_000;
 
 /** Commands that run at once inside MULTI instead of being queued (Redis's processCommand). */
 const IMMEDIATE: ReadonlySet<string> = new Set(['exec', 'discard', 'multi', 'watch', 'quit', 'reset']);
+
+/** An increment EXEC sent as an incr op: its reply comes from the entry's result. */
+class Deferred {
+  constructor(
+    readonly n: number,
+    readonly float: boolean,
+  ) {}
+}
+
+const NO_KEYS: ReadonlySet<string> = new Set();
+/** The incr op's refusals (src/kv/incr.ts). */
+const INCR_REFUSALS: ReadonlySet<string> = new Set([Code.NotANumber, Code.IncrementOverflow]);
 
 interface Queued {
   readonly args: readonly Buffer[];
@@ -142,21 +164,40 @@ export class Transactions {
     this.watched.delete(id);
     if (tx.dirty) return reply.error('EXECABORT Transaction discarded because of previous errors.');
     const live = this.commands.liveSessionOf(id);
+    let incrementOnly: ReadonlySet<string> = incrementOnlyKeys(tx.queue.map((q) => ({ args: q.args, spec: q.entry.spec })));
     try {
       return await live.serialize(async () => {
         for (let attempt = 1; attempt <= CAS_ATTEMPTS_MAX; attempt++) {
-          const overlay = new OverlaySession(live, this.commands.nowMs());
+          const overlay = new OverlaySession(live, this.commands.nowMs(), incrementOnly);
           const replies = await this.commands.withOverlay(id, overlay, async () => {
-            const out: Reply[] = [];
-            for (const q of tx.queue) out.push(await q.entry.handler({ args: q.args, spec: q.entry.spec, connection: call.connection, services: call.services }));
+            const out: (Reply | Deferred)[] = [];
+            for (const q of tx.queue) out.push(await this.run(q, call, overlay));
             return out;
           });
+          if (overlay.touchedIncrementOnly) {
+            // A command reached an increment-only key its spec does not name: run again, every key read here.
+            incrementOnly = NO_KEYS;
+            continue;
+          }
           const reads = overlay.readCompares();
-          if (watches.length === 0 && reads.length === 0 && !overlay.hasWrites) return reply.array(replies);
+          if (watches.length === 0 && reads.length === 0 && !overlay.hasWrites) return reply.array(replies as Reply[]);
           const body = { compare: watches, success: [{ type: 'txn' as const, compare: reads, success: overlay.finalOps(), failure: [] }], failure: [] };
-          const result = overlay.hasWrites ? await live.writeNow('kv.txn', body) : await live.readNow('kv.txn', body);
+          let result;
+          try {
+            result = overlay.hasWrites ? await live.writeNow('kv.txn', body) : await live.readNow('kv.txn', body);
+          } catch (error) {
+            // An incr op refused where it applied (not a number, overflow) refuses the whole entry, nothing applied:
+            // run again with every key read here, so that only that command answers the error, as in Redis.
+            if (incrementOnly.size === 0 || !INCR_REFUSALS.has(codeOf(error) ?? '')) throw error;
+            incrementOnly = NO_KEYS;
+            continue;
+          }
           if (!result.succeeded) return reply.nullArray;
-          if (result.results[0]?.succeeded === true) return reply.array(replies);
+          const inner = result.results[0];
+          if (inner?.succeeded === true) {
+            const results = inner.results ?? [];
+            return reply.array(replies.map((r) => (r instanceof Deferred ? incrementedReply(overlay.deferredValue(results, r.n), r.float) : r)));
+          }
           // A key read changed before the entry applied: run the commands again on fresh reads.
         }
         return reply.error('ERR EXEC lost the race to other writers too many times; nothing was applied');
@@ -164,5 +205,19 @@ export class Transactions {
     } catch (error) {
       return toRedisReply(error);
     }
+  }
+
+  /** One queued command on the overlay; an increment of an increment-only key becomes an incr op of the entry. */
+  private async run(q: Queued, call: CommandCall, overlay: OverlaySession): Promise<Reply | Deferred> {
+    const name = q.entry.spec.fullName;
+    if (INCREMENT_COMMANDS.has(name) && overlay.defersIncrementOf(q.args[1]!)) {
+      try {
+        const { by, float } = incrementOf(name, q.args);
+        return new Deferred(overlay.deferIncrement(q.args[1]!, by, float), float);
+      } catch (error) {
+        return toRedisReply(error);
+      }
+    }
+    return q.entry.handler({ args: q.args, spec: q.entry.spec, connection: call.connection, services: call.services });
   }
 }

@@ -1,17 +1,19 @@
 /**
  * Redis commands that change several keys at once, each one Concord
  * transaction (one log entry, one store revision): MSET, MSETNX, RENAME,
- * RENAMENX, and DEL/UNLINK of several keys.
+ * RENAMENX, COPY, and DEL/UNLINK of several keys.
  *
  * RENAME reads the source first and then writes under a compare on the
  * source's modRevision (and, for RENAMENX, on the target's absence), tried
  * again when another writer changed them in between; the target takes the
  * source's TTL as an absolute deadline (Redis moves the TTL with the key).
+ * COPY does the same without deleting the source.
  */
-import type { WireCompare, WireTxnOp } from '../protocol/index.js';
+import type { KeyValue, WireCompare, WireTxnOp } from '../protocol/index.js';
 import { type CommandCall, type CommandTable, reply, type Reply } from '../resp/index.js';
 import { ConnectionSession } from './connection-session.js';
 import type { KvSession } from './kv-session.js';
+import { integerOf } from './expiry.js';
 import { RedisText, toRedisReply } from './redis-errors.js';
 import { CAS_ATTEMPTS_MAX, type RedisCommands } from './string-commands.js';
 
@@ -45,6 +47,7 @@ export function registerMultiKeyCommands(table: CommandTable, commands: RedisCom
     }))
     .register('rename', h(async ({ args }, s) => rename(commands, s, args[1]!, args[2]!, false)))
     .register('renamenx', h(async ({ args }, s) => rename(commands, s, args[1]!, args[2]!, true)))
+    .register('copy', h(async ({ args }, s) => copy(commands, s, args)))
     .register('del', h(async ({ args }, s) => reply.integer(await deleteKeys(s, args.slice(1)))))
     .register('unlink', h(async ({ args }, s) => reply.integer(await deleteKeys(s, args.slice(1)))));
 }
@@ -72,12 +75,46 @@ async function rename(commands: RedisCommands, s: KvSession, from: Buffer, to: B
         if ((await commands.get(s, to, false)) !== null) return reply.integer(0);
         compare.push(absent(to));
       }
-      const expiresAtMs = source.expiresAtMs ?? 0;
-      const put: WireTxnOp = expiresAtMs === 0 ? { type: 'put', key: to, value: source.value } : { type: 'put', key: to, value: source.value, expiresAtMs };
-      const result = await s.writeNow('kv.txn', { compare, success: [put, { type: 'delete', key: from }], failure: [] });
+      const result = await s.writeNow('kv.txn', { compare, success: [copyOf(source, to), { type: 'delete', key: from }], failure: [] });
       if (result.succeeded) return onlyIfAbsent ? reply.integer(1) : reply.ok;
       // Another writer changed a key between the read and the transaction: read again.
       if (attempt >= CAS_ATTEMPTS_MAX) return reply.error('ERR rename lost the race to other writers too many times');
+    }
+  });
+}
+
+/** The target's put: the source's value, and its TTL as the absolute deadline it is (Redis copies the TTL). */
+function copyOf(source: KeyValue, to: Buffer): WireTxnOp {
+  const expiresAtMs = source.expiresAtMs ?? 0;
+  return expiresAtMs === 0 ? { type: 'put', key: to, value: source.value } : { type: 'put', key: to, value: source.value, expiresAtMs };
+}
+
+/** COPY source destination [DB 0] [REPLACE]: 1 when copied, 0 when the source is missing or the destination exists without REPLACE. */
+async function copy(commands: RedisCommands, s: KvSession, args: readonly Buffer[]): Promise<Reply> {
+  const [, from, to] = args as [Buffer, Buffer, Buffer];
+  let replace = false;
+  // Redis's copyCommand: options in any order; DB needs its argument, and there is only database 0 here.
+  for (let i = 3; i < args.length; i++) {
+    const option = args[i]!.toString('latin1').toLowerCase();
+    if (option === 'replace') replace = true;
+    else if (option === 'db' && i + 1 < args.length) {
+      if (integerOf(args[++i]!) !== 0n) return reply.error('ERR DB index is out of range');
+    } else return reply.error(RedisText.syntax);
+  }
+  if (from.equals(to)) return reply.error('ERR source and destination objects are the same');
+  return s.serialize(async () => {
+    for (let attempt = 1; ; attempt++) {
+      const source = await commands.get(s, from, false);
+      if (source === null) return reply.integer(0);
+      const compare = [modRevisionIs(from, source.modRevision)];
+      if (!replace) {
+        if ((await commands.get(s, to, false)) !== null) return reply.integer(0);
+        compare.push(absent(to));
+      }
+      const result = await s.writeNow('kv.txn', { compare, success: [copyOf(source, to)], failure: [] });
+      if (result.succeeded) return reply.integer(1);
+      // Another writer changed a key between the read and the transaction: read again.
+      if (attempt >= CAS_ATTEMPTS_MAX) return reply.error('ERR copy lost the race to other writers too many times');
     }
   });
 }

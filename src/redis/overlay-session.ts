@@ -9,7 +9,7 @@
  * one has, EXEC runs the commands again on a fresh overlay.
  */
 import { KeyNotFoundError, VersionMismatchError } from '../kv/index.js';
-import type { KeyValue, MethodTypes, WireCompare, WireTxnOp } from '../protocol/index.js';
+import type { KeyValue, MethodTypes, WireCompare, WireTxnOp, WireTxnOpResult } from '../protocol/index.js';
 import { reply } from '../resp/index.js';
 import type { KvSession } from './kv-session.js';
 import { RedisReplyError } from './redis-errors.js';
@@ -31,7 +31,7 @@ const OVERLAY_REVISION_BASE = 2 ** 52;
 const KEEP_STORED_TTL: WriteExpiry = Object.freeze({ keepTtl: true });
 const header = Object.freeze({ memberName: '', leaderId: null, leaderClientUrl: null, revision: 0 });
 const notInMulti = (): RedisReplyError =>
-  new RedisReplyError(reply.error('ERR KEYS, SCAN, DBSIZE, FLUSHDB, FLUSHALL and INFO cannot run inside MULTI on Concord (they read every key)'));
+  new RedisReplyError(reply.error('ERR KEYS, SCAN, DBSIZE, RANDOMKEY, FLUSHDB, FLUSHALL and INFO cannot run inside MULTI on Concord (they read every key)'));
 
 type Fields = { key: Uint8Array; value?: Uint8Array; expectedVersion?: number; expectedModRevision?: number; keepValue?: boolean } & WriteExpiry;
 
@@ -41,15 +41,41 @@ export class OverlaySession implements KvSession {
   /** Every key read from the store, and the modRevision it had (0: missing). */
   private readonly readRevisions = new Map<string, number>();
   private readonly written = new Set<string>();
+  /** The incr ops of keys the transaction only increments, in command order (decided where the entry applies). */
+  private readonly increments: WireTxnOp[] = [];
   private nextRevision = OVERLAY_REVISION_BASE;
+  /**
+   * A command reached a key of `incrementOnly` other than by an increment
+   * EXEC deferred (a command whose spec does not name its keys): this run's
+   * replies may be wrong, and EXEC runs the commands again without deferring.
+   */
+  touchedIncrementOnly = false;
 
+  /** `incrementOnly`: keys (latin1) that only INCR-family commands of the transaction name (increments.ts). */
   constructor(
     private readonly live: KvSession,
     private readonly nowMs: number,
+    private readonly incrementOnly: ReadonlySet<string> = new Set(),
   ) {}
 
   get hasWrites(): boolean {
-    return this.written.size > 0;
+    return this.written.size > 0 || this.increments.length > 0;
+  }
+
+  /** Whether EXEC sends the increments of `key` as incr ops instead of running them here. */
+  defersIncrementOf(key: Uint8Array): boolean {
+    return this.incrementOnly.has(Buffer.from(key).toString('latin1'));
+  }
+
+  /** Adds an incr op; returns its number, for deferredValue. */
+  deferIncrement(key: Uint8Array, by: Uint8Array, float: boolean): number {
+    this.increments.push(float ? { type: 'incr', key: Buffer.from(key), by, float } : { type: 'incr', key: Buffer.from(key), by });
+    return this.increments.length - 1;
+  }
+
+  /** Deferred increment `n`'s new value, from the results of the ops finalOps gave (the increments come last). */
+  deferredValue(results: readonly WireTxnOpResult[], n: number): Uint8Array {
+    return results[results.length - this.increments.length + n]!.value!;
   }
 
   /** One compare per key read: its modRevision is still the one read (a missing key: still missing). */
@@ -57,13 +83,18 @@ export class OverlaySession implements KvSession {
     return [...this.readRevisions].map(([id, modRevision]) => ({ key: Buffer.from(id, 'latin1'), target: 'modRevision', op: '=', modRevision }));
   }
 
-  /** The final state of every key written: a put (with its TTL) or a delete. */
+  /**
+   * The final state of every key written: a put (with its TTL) or a delete;
+   * then the deferred increments (their keys are not among those written).
+   * Call once the commands have run: deferIncrement's indexes count on it.
+   */
   finalOps(): WireTxnOp[] {
-    return [...this.written].map((id): WireTxnOp => {
+    const writes = [...this.written].map((id): WireTxnOp => {
       const key = Buffer.from(id, 'latin1');
       const entry = this.entries.get(id) ?? null;
       return entry === null ? { type: 'delete', key } : { type: 'put', key, value: entry.value, ...entry.expiry };
     });
+    return [...writes, ...this.increments];
   }
 
   read<M extends 'kv.get' | 'kv.scan' | 'kv.txn' | 'cluster.status'>(method: M, request: MethodTypes[M]['request']): Promise<MethodTypes[M]['response']> {
@@ -144,6 +175,7 @@ export class OverlaySession implements KvSession {
   /** The key as the transaction sees it now: the overlay's, else read once from the store. */
   private async entry(key: Uint8Array): Promise<OverlayEntry | null> {
     const id = Buffer.from(key).toString('latin1');
+    if (this.incrementOnly.has(id)) this.touchedIncrementOnly = true;
     let entry = this.entries.get(id);
     if (entry === undefined) {
       const { kv } = await this.live.readNow('kv.get', { key, consistency: 'linearizable' });

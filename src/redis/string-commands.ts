@@ -10,7 +10,7 @@
  */
 import { ConcordErrorCode as Code } from '../common/error-codes.js';
 import { CommandFlag, type CommandCall, type CommandTable, reply, type Reply } from '../resp/index.js';
-import { incrementedValue, parseRedisFloat } from '../kv/index.js';
+import { incrementedValue } from '../kv/index.js';
 import type { KeyValue } from '../protocol/index.js';
 import type { RedisBackend } from './backend.js';
 import { ConnectionSession } from './connection-session.js';
@@ -21,6 +21,7 @@ import { integerOf as integerArg, KEEP_VALUE, parseSetExpiry, type CasDecision, 
 import { registerExpireCommands } from './expire-commands.js';
 import { registerMultiKeyCommands } from './multikey-commands.js';
 import { Transactions } from './multi.js';
+import { incrementOf } from './increments.js';
 
 /** How often a compare-and-set command tries again after losing a race, before it reports a conflict. */
 export const CAS_ATTEMPTS_MAX = 1_000;
@@ -31,6 +32,12 @@ const KEEP_TTL: WriteExpiry = Object.freeze({ keepTtl: true });
 const SCAN_PAGE_KEYS = 1_000;
 /** Open SCAN cursors remembered per member (the oldest is forgotten first: its cursor then answers invalid cursor). */
 export const SCAN_CURSORS_MAX = 10_000;
+
+/** An increment's reply from the new value: an integer, or INCRBYFLOAT's bulk text. */
+export function incrementedReply(value: Uint8Array, float: boolean): Reply {
+  const text = Buffer.from(value).toString('latin1');
+  return float ? reply.bulk(text) : reply.integer(BigInt(text));
+}
 
 const fail = (text: string): never => {
   throw new RedisReplyError(reply.error(text));
@@ -122,21 +129,18 @@ export class RedisCommands {
       .register('type', h(async ({ args }, s) => reply.simple((await this.get(s, args[1]!, true)) === null ? 'none' : 'string')))
       .register('strlen', h(async ({ args }, s) => reply.integer((await this.get(s, args[1]!, true))?.value.length ?? 0)))
       .register('append', h(async ({ args }, s) => reply.integer((await this.modify(s, args[1]!, (old) => Buffer.concat([old ?? Buffer.alloc(0), args[2]!]))).length)))
-      .register('incr', h(async ({ args }, s) => reply.integer(await this.incrBy(s, args[1]!, 1n))))
-      .register('decr', h(async ({ args }, s) => reply.integer(await this.incrBy(s, args[1]!, -1n))))
-      .register('incrby', h(async ({ args }, s) => reply.integer(await this.incrBy(s, args[1]!, integerArg(args[2]!)))))
-      .register('decrby', h(async ({ args }, s) => {
-        const by = integerArg(args[2]!);
-        if (by === -9223372036854775808n) fail('ERR decrement would overflow');
-        return reply.integer(await this.incrBy(s, args[1]!, -by));
-      }))
-      .register('incrbyfloat', h(async ({ args }, s) => reply.bulk(await this.incrByFloat(s, args[1]!, args[2]!.toString('latin1')))))
+      .register('incr', h((call, s) => this.incrementReply(call, s)))
+      .register('decr', h((call, s) => this.incrementReply(call, s)))
+      .register('incrby', h((call, s) => this.incrementReply(call, s)))
+      .register('decrby', h((call, s) => this.incrementReply(call, s)))
+      .register('incrbyfloat', h((call, s) => this.incrementReply(call, s)))
       .register('getrange', h(async ({ args }, s) => reply.bulk(getRange((await this.get(s, args[1]!, true))?.value, integerArg(args[2]!), integerArg(args[3]!)))))
       .register('substr', h(async ({ args }, s) => reply.bulk(getRange((await this.get(s, args[1]!, true))?.value, integerArg(args[2]!), integerArg(args[3]!)))))
       .register('setrange', h((call, s) => this.setRange(call, s)))
       .register('keys', h(async ({ args }, s) => reply.array((await this.allKeys(s, args[1]!)).map((k) => reply.bulk(k)))))
       .register('scan', h((call, s) => this.scan(call, s)))
       .register('dbsize', h(async (_call, s) => reply.integer((await this.allKeys(s, null)).length)))
+      .register('randomkey', h(async (_call, s) => reply.bulkOrNull(await this.randomKey(s))))
       .register('flushdb', h(async (_call, s) => this.flush(s)), { extraFlags: [CommandFlag.barrier] })
       .register('flushall', h(async (_call, s) => this.flush(s)), { extraFlags: [CommandFlag.barrier] });
   }
@@ -202,19 +206,17 @@ export class RedisCommands {
     });
   }
 
-  private async incrBy(s: KvSession, key: Buffer, by: bigint): Promise<bigint> {
-    return BigInt(Buffer.from(await this.increment(s, key, Buffer.from(by.toString()), false)).toString('latin1'));
-  }
-
-  private async incrByFloat(s: KvSession, key: Buffer, byText: string): Promise<string> {
-    if (parseRedisFloat(byText) === null) fail(RedisText.notFloat);
-    return Buffer.from(await this.increment(s, key, Buffer.from(byText, 'latin1'), true)).toString('latin1');
+  /** INCR, DECR, INCRBY, DECRBY (the new integer) and INCRBYFLOAT (the new value's text). */
+  private async incrementReply({ args, spec }: CommandCall, s: KvSession): Promise<Reply> {
+    const { by, float } = incrementOf(spec.fullName, args);
+    return incrementedReply(await this.increment(s, args[1]!, by, float), float);
   }
 
   /**
    * On the live connection: one incr write, batched with its neighbours and
    * decided where it applies. Inside EXEC the overlay computes it with the
-   * same rules (its transaction carries the compares that make it atomic).
+   * same rules (its transaction carries the compares that make it atomic),
+   * unless EXEC sends it as an incr op itself (increments.ts).
    */
   private increment(s: KvSession, key: Buffer, by: Buffer, float: boolean): Promise<Uint8Array> {
     if (s instanceof ConnectionSession) return s.incr(key, by, float);
@@ -316,14 +318,34 @@ export class RedisCommands {
   /** Every key in order (KEYS, DBSIZE), read page by page after this connection's writes. */
   private async allKeys(s: KvSession, pattern: Buffer | null): Promise<Buffer[]> {
     const out: Buffer[] = [];
+    await this.eachKey(s, (key) => {
+      if (pattern === null || globMatch(pattern, key)) out.push(key);
+    });
+    return out;
+  }
+
+  /**
+   * RANDOMKEY: every key equally likely (a reservoir of one over the sorted keys, page by
+   * page). O(N), unlike Redis's O(1) sample of its hash table: a range-ordered store has no
+   * cheap uniform pick, and a random start key would favour keys after gaps.
+   */
+  private async randomKey(s: KvSession): Promise<Buffer | null> {
+    let chosen: Buffer | null = null;
+    let seen = 0;
+    await this.eachKey(s, (key) => {
+      seen++;
+      if (Math.random() * seen < 1) chosen = key;
+    });
+    return chosen;
+  }
+
+  /** Every live key in order, a page of kv.scan at a time (after the connection's earlier writes). */
+  private async eachKey(s: KvSession, visit: (key: Buffer) => void): Promise<void> {
     let after: Uint8Array | null = null;
     for (;;) {
       const page: { items: readonly KeyValue[]; next: Uint8Array | null } = await s.read('kv.scan', { limit: SCAN_PAGE_KEYS, consistency: 'linearizable', ...(after !== null ? { after } : {}) });
-      for (const item of page.items) {
-        const key = Buffer.from(item.key);
-        if (pattern === null || globMatch(pattern, key)) out.push(key);
-      }
-      if (page.next === null) return out;
+      for (const item of page.items) visit(Buffer.from(item.key));
+      if (page.next === null) return;
       after = page.next;
     }
   }

@@ -114,7 +114,8 @@ export class KvReplica implements Replica {
   }
 
   readTxn(body: TxnBody): TxnResult {
-    return this.kv.readTxn(body);
+    // The same time as get's: a key a read hides compares as missing (not as the entry the expiry has yet to delete).
+    return this.kv.readTxn(body, this.readTimeMs());
   }
 
   revision(): number {

@@ -394,3 +394,18 @@ test("a transaction's saved result counts against its owner's quota: over sessio
   // A small one still fits.
   assert.equal(asTxn(d.run(txn({ success: [put('w', '1')], session: { sessionId: s, seq: 2, ackedSeq: 1 } }))).succeeded, true);
 });
+
+test("a read-only transaction at a reader's time compares a key whose TTL has passed as missing (Redis: a WATCHed key that expired is touched)", () => {
+  const d = new Driver();
+  d.run({ kind: CommandKind.Put, key: b('x'), value: b('foo'), expiresAtMs: d.nowMs + 1000 });
+  const { modRevision } = d.sm.get(b('x'))!;
+  const body = (c: TxnCompare): TxnBody => ({ compare: [c], success: [], failure: [] });
+  const unchanged = body({ key: b('x'), target: 'modRevision', op: '=', modRevision });
+  const missing = body({ key: b('x'), target: 'createRevision', op: '=', createRevision: 0 });
+  assert.equal(d.sm.readTxn(unchanged, d.nowMs + 999).succeeded, true, 'before its TTL the key is as written');
+  assert.equal(d.sm.readTxn(missing, d.nowMs + 999).succeeded, false);
+  // The expiry entry has not applied yet (the key is still stored), but a read at this time hides it.
+  assert.equal(d.sm.readTxn(unchanged, d.nowMs + 1000).succeeded, false, 'a watched key that expired counts as changed');
+  assert.equal(d.sm.readTxn(missing, d.nowMs + 1000).succeeded, true, 'a key watched while expired is still missing');
+  assert.notEqual(d.sm.get(b('x')), null, 'the key itself is still stored until the expiry entry');
+});

@@ -107,6 +107,66 @@ test('a key read inside the transaction and changed before its entry applies: EX
   };
   await exec('multi');
   await exec('incr', 'n');
-  assert.deepEqual(norm(await exec('exec')), arr(int(101)));
+  // Read by a later command: the INCR runs on the overlay (not as an incr op), so the race is seen.
+  await exec('get', 'n');
+  assert.deepEqual(norm(await exec('exec')), arr(int(101), bulk('101')));
   assert.deepEqual(norm(await exec('get', 'n')), bulk('101'));
+});
+
+test('INCR, DECR, INCRBY, DECRBY, INCRBYFLOAT of a key nothing else in the transaction names: decided where the entry applies, never read, never rerun', async () => {
+  const kv = new FakeKv();
+  const { exec } = setup(kv);
+  await exec('set', 'c', '10', 'EX', '100');
+  await exec('set', 'other', 'x');
+  const reads: string[] = [];
+  let txns = 0;
+  kv.inject = (method, request) => {
+    if (method === 'kv.get') reads.push(Buffer.from(request.key).toString());
+    // Another client's write to the counter lands between EXEC's reads and its entry.
+    if (method === 'kv.txn' && txns++ === 0) kv.put('c', '100');
+  };
+  await exec('multi');
+  for (const args of [['incr', 'c'], ['get', 'other'], ['incrby', 'c', '5'], ['decr', 'c'], ['decrby', 'c', '2'], ['incrbyfloat', 'c', '0.5'], ['incr', 'fresh']]) {
+    assert.deepEqual(norm(await exec(...args)), queued, args.join(' '));
+  }
+  assert.deepEqual(norm(await exec('exec')), arr(int(101), bulk('x'), int(106), int(105), int(103), bulk('103.5'), int(1)));
+  kv.inject = null;
+  assert.equal(txns, 1, 'one entry: the counters were not compared, so the racing write did not rerun EXEC');
+  assert.deepEqual(reads, ['other'], 'only the key a command reads is read');
+  assert.deepEqual(norm(await exec('mget', 'c', 'fresh')), arr(bulk('103.5'), bulk('1')));
+});
+
+test("increments sent as incr ops keep Redis's replies: argument errors in place, a key holding no number or overflowing fails only that command", async () => {
+  const { exec } = setup();
+  await exec('set', 'word', 'hello');
+  await exec('set', 'big', '9223372036854775807');
+  await exec('set', 'c', '1', 'EX', '100');
+  await exec('multi');
+  for (const args of [
+    ['incrby', 'c', 'notanumber'],
+    ['decrby', 'c', '-9223372036854775808'],
+    ['incrbyfloat', 'c', 'abc'],
+    ['incr', 'word'],
+    ['incrbyfloat', 'word', '1'],
+    ['incr', 'big'],
+    ['set', 't', '1'],
+    ['incr', 'c'],
+  ]) {
+    await exec(...args);
+  }
+  assert.deepEqual(
+    norm(await exec('exec')),
+    arr(
+      err('ERR value is not an integer or out of range'),
+      err('ERR decrement would overflow'),
+      err('ERR value is not a valid float'),
+      err('ERR value is not an integer or out of range'),
+      err('ERR value is not a valid float'),
+      err('ERR increment or decrement would overflow'),
+      ok,
+      int(2),
+    ),
+  );
+  assert.deepEqual(norm(await exec('mget', 'word', 'big', 't', 'c')), arr(bulk('hello'), bulk('9223372036854775807'), bulk('1'), bulk('2')));
+  assert.deepEqual(norm(await exec('ttl', 'c')), int(100), 'INCR keeps the TTL');
 });

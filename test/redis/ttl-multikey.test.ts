@@ -132,3 +132,39 @@ test('MSET and MSETNX are one transaction each; RENAME and RENAMENX move the val
     [['exists', 'a', 'b'], int(0)],
   ]);
 });
+
+test("COPY copies the value and the TTL (REPLACE, DB 0), Redis's answers and errors; RANDOMKEY returns each key, nil when empty", async () => {
+  const { exec } = setup();
+  await check(exec, [
+    [['copy', 'src', 'dst'], int(0)],
+    [['set', 'src', 'v', 'EX', '100'], ok],
+    [['copy', 'src', 'dst'], int(1)],
+    [['mget', 'src', 'dst'], { type: 'array', items: [bulk('v'), bulk('v')] }],
+    [['ttl', 'dst'], int(100)],
+    [['set', 'plain', 'p'], ok],
+    [['copy', 'plain', 'dst'], int(0)],
+    [['get', 'dst'], bulk('v')],
+    [['copy', 'plain', 'dst', 'replace', 'DB', '0'], int(1)],
+    [['get', 'dst'], bulk('p')],
+    [['ttl', 'dst'], int(-1)],
+    [['set', 'dst', 'changed'], ok],
+    [['get', 'plain'], bulk('p')],
+    [['copy', 'src', 'src'], err('ERR source and destination objects are the same')],
+    [['copy', 'src', 'x', 'DB', 'notanumber'], err('ERR value is not an integer or out of range')],
+    [['copy', 'src', 'x', 'DB', '1'], err('ERR DB index is out of range')],
+    [['copy', 'src', 'x', 'DB'], err('ERR syntax error')],
+    [['copy', 'src', 'x', 'bogus'], err('ERR syntax error')],
+    [['exists', 'x'], int(0)],
+  ]);
+  const seen = new Set<string>();
+  // Each of the three keys has a 1/3 chance per call: all are seen within 200 calls but with odds below 1e-34.
+  for (let i = 0; i < 200 && seen.size < 3; i++) {
+    const r = await exec('randomkey');
+    assert.equal(r.type, 'bulk');
+    seen.add(Buffer.from((r as { value: Uint8Array }).value).toString());
+  }
+  assert.deepEqual([...seen].sort(), ['dst', 'plain', 'src']);
+  await exec('del', 'src', 'dst', 'plain');
+  assert.deepEqual(norm(await exec('randomkey')), nil);
+});
+

@@ -114,7 +114,7 @@ export class KvReplica implements Replica {
   }
 
   readTxn(body: TxnBody): TxnResult {
-    return this.kv.readTxn(body);
+    return this.kv.readTxn(body, this.readTimeMs());
   }
 
   revision(): number {

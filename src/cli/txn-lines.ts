@@ -6,8 +6,9 @@
  *   compare:  mod("key") > "0"    val("key") = "v"    version("key") = "2"
  *             create("key") = "0"    lease("key") = "0"
  *             (append --prefix to compare every key with that prefix)
- *   op:       get KEY [--prefix] [--limit N] | put KEY VALUE | update KEY VALUE
- *             | del KEY [--prefix]
+ *   op:       get KEY [--prefix] [--limit N] | put KEY VALUE [--lease ID | --ttl SECONDS]
+ *             | update KEY VALUE [--lease ID | --ttl SECONDS] | del KEY [--prefix]
+ *             (--lease and --ttl as for `concord put`)
  *
  * Words may be double-quoted ("a b", with \" and \\ escapes).
  */
@@ -69,13 +70,34 @@ export function parseCompare(line: string): TxnCompareSpec {
   return { key, ...prefix, target, op, [target]: Number(operand) } as TxnCompareSpec;
 }
 
+/** The value of option `name` (`--name V` or `--name=V`) among `rest`, removing it; undefined when absent. */
+function takeOption(rest: string[], name: string, line: string): string | undefined {
+  const at = rest.findIndex((w) => w === name || w.startsWith(`${name}=`));
+  if (at < 0) return undefined;
+  const word = rest[at]!;
+  const inline = word.length > name.length;
+  if (!inline && at + 1 >= rest.length) throw new TxnSyntaxError(`${name} needs a value: ${line}`);
+  const value = inline ? word.slice(name.length + 1) : rest[at + 1]!;
+  rest.splice(at, inline ? 1 : 2);
+  return value;
+}
+
+function positiveNumber(text: string | undefined, name: string, line: string, integer: boolean): number | undefined {
+  if (text === undefined) return undefined;
+  const n = Number(text);
+  if (!(n > 0 && (integer ? Number.isSafeInteger(n) : Number.isFinite(n)))) throw new TxnSyntaxError(`${name} needs a positive ${integer ? 'integer' : 'number'}: ${line}`);
+  return n;
+}
+
 export function parseOp(line: string): TxnOpSpec {
   const [verb, ...rest] = words(line);
+  const limit = positiveNumber(takeOption(rest, '--limit', line), '--limit', line, true);
+  const lease = positiveNumber(takeOption(rest, '--lease', line), '--lease', line, true);
+  const ttlSeconds = positiveNumber(takeOption(rest, '--ttl', line), '--ttl', line, false);
   const flags = new Set(rest.filter((w) => w === '--prefix'));
-  const limitAt = rest.indexOf('--limit');
-  const limit = limitAt >= 0 ? Number(rest[limitAt + 1]) : undefined;
-  if (limit !== undefined && !(Number.isSafeInteger(limit) && limit > 0)) throw new TxnSyntaxError(`--limit needs a positive integer: ${line}`);
-  const args = rest.filter((w, i) => w !== '--prefix' && !(limitAt >= 0 && (i === limitAt || i === limitAt + 1)));
+  const args = rest.filter((w) => w !== '--prefix');
+  if ((lease !== undefined || ttlSeconds !== undefined) && verb !== 'put' && verb !== 'update') throw new TxnSyntaxError(`only put and update take --lease or --ttl: ${line}`);
+  if (lease !== undefined && ttlSeconds !== undefined) throw new TxnSyntaxError(`give --lease or --ttl, not both: ${line}`);
   const need = (n: number): void => {
     if (args.length !== n) throw new TxnSyntaxError(`${verb} takes ${n === 1 ? 'KEY' : 'KEY VALUE'}: ${line}`);
   };
@@ -90,7 +112,14 @@ export function parseOp(line: string): TxnOpSpec {
     case 'put':
     case 'update':
       need(2);
-      return { type: verb, key: args[0]!, value: args[1]! };
+      return {
+        type: verb,
+        key: args[0]!,
+        value: args[1]!,
+        ...(lease !== undefined ? { lease } : {}),
+        // As `concord put --ttl`: seconds, at least 1 ms.
+        ...(ttlSeconds !== undefined ? { ttlMs: Math.max(1, Math.round(ttlSeconds * 1000)) } : {}),
+      };
     case 'del':
     case 'delete':
       need(1);

@@ -93,6 +93,7 @@ export {
   type TxnKeyRange,
   type TxnOpResult,
   type TxnOpSpec,
+  type TxnWriteExpiry,
   type TxnOptions,
   type TxnResult,
   type TxnSpec,

@@ -44,10 +44,23 @@ export interface TxnCompareSpec extends TxnKeyRange {
   readonly lease?: number;
 }
 
+/**
+ * A put's or update's expiry, as kv.put takes it: attach the key to a lease (`client.lease.grant`;
+ * an unknown lease fails the whole transaction with LeaseNotFoundError, nothing applied), give it a
+ * TTL of its own (`ttlMs` from the entry's time, or an absolute `expiresAtMs`), or `keepTtl` (keep
+ * its current lease and TTL). At most one; none detaches the key from its lease and clears its TTL.
+ */
+export interface TxnWriteExpiry {
+  readonly lease?: number;
+  readonly ttlMs?: number;
+  readonly expiresAtMs?: number;
+  readonly keepTtl?: boolean;
+}
+
 export type TxnOpSpec =
   | { readonly type: 'get'; readonly key: BytesLike }
   | ({ readonly type: 'scan'; readonly limit?: number } & TxnKeyRange)
-  | { readonly type: 'put' | 'update'; readonly key: BytesLike; readonly value: BytesLike }
+  | ({ readonly type: 'put' | 'update'; readonly key: BytesLike; readonly value: BytesLike } & TxnWriteExpiry)
   | ({ readonly type: 'delete' } & TxnKeyRange)
   | ({ readonly type: 'txn' } & TxnSpec);
 
@@ -100,8 +113,8 @@ export const Compare = {
 export const Op = {
   get: (key: BytesLike): TxnOpSpec => ({ type: 'get', key }),
   scan: (range: TxnKeyRange, options: { limit?: number } = {}): TxnOpSpec => ({ type: 'scan', key: range.key, rangeEnd: range.rangeEnd, prefix: range.prefix, limit: options.limit }),
-  put: (key: BytesLike, value: BytesLike): TxnOpSpec => ({ type: 'put', key, value }),
-  update: (key: BytesLike, value: BytesLike): TxnOpSpec => ({ type: 'update', key, value }),
+  put: (key: BytesLike, value: BytesLike, expiry: TxnWriteExpiry = {}): TxnOpSpec => ({ type: 'put', key, value, ...expiry }),
+  update: (key: BytesLike, value: BytesLike, expiry: TxnWriteExpiry = {}): TxnOpSpec => ({ type: 'update', key, value, ...expiry }),
   delete: (key: BytesLike | TxnKeyRange): TxnOpSpec =>
     typeof key === 'string' || key instanceof Uint8Array ? { type: 'delete', key } : { type: 'delete', key: key.key, rangeEnd: key.rangeEnd, prefix: key.prefix },
   txn: (spec: TxnSpec): TxnOpSpec => ({ type: 'txn', compare: spec.compare, success: spec.success, failure: spec.failure }),
@@ -202,8 +215,21 @@ function wireOp(op: TxnOpSpec, where: Where): WireTxnOp {
     case 'get':
       return { type: op.type, key: bytesField(op.key, where, 'key') };
     case 'put':
-    case 'update':
-      return { type: op.type, key: bytesField(op.key, where, 'key'), value: bytesField(op.value, where, 'value') };
+    case 'update': {
+      const out: { -readonly [F in keyof WireTxnOp]: WireTxnOp[F] } = { type: op.type, key: bytesField(op.key, where, 'key'), value: bytesField(op.value, where, 'value') };
+      // Checked here for a clear message; the server checks them again (at most one, as for kv.put).
+      for (const field of ['lease', 'ttlMs', 'expiresAtMs'] as const) {
+        const n = op[field];
+        if (n === undefined) continue;
+        if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0) throw bad(where(), `${field} must be an integer >= 0`);
+        if (n !== 0) out[field] = n;
+      }
+      if (op.keepTtl !== undefined) {
+        if (typeof op.keepTtl !== 'boolean') throw bad(where(), 'keepTtl must be a boolean');
+        if (op.keepTtl) out.keepTtl = true;
+      }
+      return out;
+    }
     case 'scan': {
       const out: { type: 'scan'; key?: Uint8Array; rangeEnd?: Uint8Array; limit?: number } = { type: op.type };
       wireRange(op, where, out);

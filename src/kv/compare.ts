@@ -103,14 +103,14 @@ export function ownTtlPassed(entry: StoredEntry, nowMs: number): boolean {
 
 /**
  * Whether `c` holds in `tree` (every existing key of its range; a missing key or an empty range as
- * described above). With `nowMs` (a transaction's entry time), a key whose own TTL has passed is
- * missing, as reads and writes see it.
+ * described above). An entry `hidden` says is gone (its own TTL passed by the transaction's entry
+ * time; on the read path, its lease or TTL by the reader's clock) is missing, as reads and writes see it.
  */
-export function compareHolds(tree: KeyTree, c: TxnCompare, nowMs = 0): boolean {
+export function compareHolds(tree: KeyTree, c: TxnCompare, hidden: (entry: StoredEntry) => boolean = () => false): boolean {
   let seen = false;
   let ok = true;
   forEachInBounds(tree, boundsOf(c), (entry) => {
-    if (ownTtlPassed(entry, nowMs)) return true;
+    if (hidden(entry)) return true;
     seen = true;
     ok = compareEntry(c, entry);
     return ok;

@@ -12,7 +12,7 @@
 import { assert } from '../common/errors.js';
 import { CommandFields, readCommand } from './command-codec.js';
 import { KvError, SessionExpiredError, TxnTooLargeError, SessionResultsFullError, SessionsFullError, StaleSequenceError } from './errors.js';
-import { newKeyTree, type KeyTree } from './key-tree.js';
+import { newKeyTree, type KeyTree, type StoredEntry } from './key-tree.js';
 import { changedKeySpace, EMPTY_VALUE, errorResult, KeyWrites, type PendingWrite } from './key-writes.js';
 import { resolveKvOptions, type KvOptions } from './options.js';
 import { scanKeys } from './scan.js';
@@ -67,7 +67,11 @@ export class KvStateMachine {
     this.recorder.attach(this.tree);
     this.writes = new KeyWrites(this.options, () => this.leases);
     // A transaction's puts detach keys from their leases and clear their TTLs; its deletes drop them (leases.ts).
-    this.txns = new TxnExecutor(this.options, (previous, next) => this.leases.replaced(previous, next));
+    this.txns = new TxnExecutor(
+      this.options,
+      (previous, next) => this.leases.replaced(previous, next),
+      (leaseId) => this.leases.attachProblem(leaseId),
+    );
   }
 
   /** Index of the last entry applied (or of the restored snapshot). */
@@ -428,15 +432,16 @@ export class KvStateMachine {
    * A read-only transaction (no put, update or delete in any branch) on the
    * local state, without the log: the server serves it after a ReadIndex,
    * like a get. Throws its problem (InvalidCommandError, TxnTooLargeError).
-   * With `nowMs` (the reader's view of the entry clock, as for get), a key
-   * whose own TTL has passed compares as missing, as it would in an entry
-   * applied then: Redis's WATCH counts a watched key that expired as touched.
+   * With `nowMs` (the reader's view of the entry clock), a key whose lease or TTL
+   * has expired by then is absent to its compares and reads, as for get and scan.
    */
-  readTxn(body: TxnBody, nowMs = 0): TxnResult {
+  readTxn(body: TxnBody, nowMs?: number): TxnResult {
     const problem = txnProblem({ kind: CommandKind.Txn, compare: body.compare, success: body.success, failure: body.failure }, this.options);
     if (problem !== null) throw problem;
     if (!isReadOnlyTxn(body)) throw new InvalidCommandError({ reason: 'txn: a transaction with writes must go through the log' });
-    const { result } = this.txns.run(this.tree, this.rev + 1, body, Infinity, true, nowMs);
+    const leases = this.leases;
+    const hidden = nowMs === undefined ? () => false : (entry: StoredEntry) => leases.expired(entry, nowMs);
+    const { result } = this.txns.run(this.tree, this.rev + 1, body, Infinity, true, this.clock, hidden);
     if (result.kind === ResultKind.Error) throw result.error;
     return result;
   }

@@ -8,7 +8,8 @@
  *   op      := u8 type, then get: bytes key; scan: u8 flags (bit 0 rangeEnd, bit 1 limit),
  *              bytes key, [bytes rangeEnd], [varint limit]; put, update: bytes key, bytes value
  *              (type + EXPIRY_TYPE_BIT: u8 flags (bit 0 ttlMs, bit 1 expiresAtMs, bit 2 keepTtl,
- *              bit 3 keepValue), [varint ttlMs], [varint expiresAtMs] before the key);
+ *              bit 3 keepValue, bit 4 lease), [varint ttlMs], [varint expiresAtMs], [varint lease]
+ *              before the key);
  *              delete: u8 flags (bit 0 rangeEnd), bytes key, [bytes rangeEnd]; txn: body;
  *              incr: u8 flags (bit 0 float), bytes key, bytes by
  *   result  := u8 succeeded | varint revision | results
@@ -54,6 +55,7 @@ const TTL = 1;
 const EXPIRES_AT = 2;
 const KEEP_TTL = 4;
 const KEEP_VALUE = 8;
+const LEASE = 16;
 /** An incr op's flag: `by` is a float (INCRBYFLOAT). */
 const FLOAT = 1;
 
@@ -62,6 +64,7 @@ function expiryFlags(op: TxnPutOp | TxnUpdateOp): number {
     ((op.ttlMs ?? 0) !== 0 ? TTL : 0) |
     ((op.expiresAtMs ?? 0) !== 0 ? EXPIRES_AT : 0) |
     (op.keepTtl === true ? KEEP_TTL : 0) |
+    ((op.lease ?? 0) !== 0 ? LEASE : 0) |
     (op.type === TxnOpType.Update && op.keepValue === true ? KEEP_VALUE : 0)
   );
 }
@@ -128,6 +131,7 @@ function writeOps(w: ByteWriter, list: readonly TxnOp[]): void {
           w.u8(expiry);
           if ((expiry & TTL) !== 0) uint(w, op.ttlMs);
           if ((expiry & EXPIRES_AT) !== 0) uint(w, op.expiresAtMs);
+          if ((expiry & LEASE) !== 0) uint(w, op.lease);
         }
         w.bytes(op.key);
         w.bytes(op.value);
@@ -254,16 +258,17 @@ function readOps(r: ByteReader, fail: Fail, depth: number): TxnOp[] {
           out.push({ type, key, value: storedValue(r) });
           break;
         }
-        const f = flags(r, TTL | EXPIRES_AT | KEEP_TTL | KEEP_VALUE, fail);
+        const f = flags(r, TTL | EXPIRES_AT | KEEP_TTL | KEEP_VALUE | LEASE, fail);
         // One encoding per op: the bit is set only when a flag is.
         if (f === 0) fail('expiry bit without an expiry');
-        const op: { type: typeof type; key: Uint8Array; value: Uint8Array; ttlMs?: number; expiresAtMs?: number; keepTtl?: boolean; keepValue?: boolean } = {
+        const op: { type: typeof type; key: Uint8Array; value: Uint8Array; lease?: number; ttlMs?: number; expiresAtMs?: number; keepTtl?: boolean; keepValue?: boolean } = {
           type,
           key: EMPTY_KEY,
           value: EMPTY_KEY,
         };
         if ((f & TTL) !== 0) op.ttlMs = nonZero(r.varint(), fail);
         if ((f & EXPIRES_AT) !== 0) op.expiresAtMs = nonZero(r.varint(), fail);
+        if ((f & LEASE) !== 0) op.lease = nonZero(r.varint(), fail);
         if ((f & KEEP_TTL) !== 0) op.keepTtl = true;
         if ((f & KEEP_VALUE) !== 0) op.keepValue = true;
         op.key = view(r);
@@ -436,7 +441,10 @@ function opsBytes(list: readonly TxnOp[]): number {
       case TxnOpType.Put:
       case TxnOpType.Update: {
         const expiry = expiryFlags(op);
-        if (expiry !== 0) n += 1 + ((expiry & TTL) !== 0 ? varintBytes(op.ttlMs!) : 0) + ((expiry & EXPIRES_AT) !== 0 ? varintBytes(op.expiresAtMs!) : 0);
+        if (expiry !== 0) {
+          n += 1 + ((expiry & TTL) !== 0 ? varintBytes(op.ttlMs!) : 0) + ((expiry & EXPIRES_AT) !== 0 ? varintBytes(op.expiresAtMs!) : 0);
+          n += (expiry & LEASE) !== 0 ? varintBytes(op.lease!) : 0;
+        }
         n += bytesLen(op.key) + bytesLen(op.value);
         break;
       }

@@ -54,10 +54,12 @@ export interface TxnScanOp extends PermissionRange {
   readonly limit?: number;
 }
 /**
- * A put's or update's expiry (as a single write's, types.ts ExpiryOptions, without leases): none of
- * them clears the key's TTL; at most one may be given.
+ * A put's or update's expiry (as a single write's, types.ts ExpiryOptions): none of them detaches
+ * the key from its lease and clears its TTL; at most one may be given. An unknown lease fails the
+ * whole transaction (LeaseNotFoundError, nothing applied).
  */
 export interface TxnExpiry {
+  readonly lease?: number;
   readonly ttlMs?: number;
   readonly expiresAtMs?: number;
   readonly keepTtl?: boolean;

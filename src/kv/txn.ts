@@ -111,7 +111,7 @@ function opProblem(op: TxnOp, options: KvOptions, depth: number, counted: { n: n
       return (
         keyProblem(op.key, options) ??
         valueProblem(op.value, options) ??
-        expiryProblem(0, op.ttlMs ?? 0, op.expiresAtMs ?? 0, op.keepTtl ?? false) ??
+        expiryProblem(op.lease ?? 0, op.ttlMs ?? 0, op.expiresAtMs ?? 0, op.keepTtl ?? false) ??
         keepValueProblem(op.type, op.type === TxnOpType.Update ? op.keepValue : undefined, op.value.length)
       );
     case TxnOpType.Delete:
@@ -142,19 +142,26 @@ export class TxnExecutor {
   private revision = 0;
   /** The entry's time: a put's relative TTL runs from it. */
   private clockMs = 0;
+  /** Whether an entry reads as absent (its own TTL passed by the entry's time; on the read path, its lease too). */
+  private hidden: (entry: StoredEntry) => boolean = () => false;
 
   constructor(
     private readonly options: KvOptions,
     /** Told, once per key a committed transaction changed, its entry before and after (the lease table's indexes). */
     private readonly onReplaced: (previous: StoredEntry | undefined, next: StoredEntry | undefined) => void = () => {},
+    /** The problem with attaching a write to a lease (LeaseNotFoundError), or null: the lease table's attachProblem. */
+    private readonly leaseProblem: (leaseId: number) => KvError | null = () => null,
   ) {}
 
   /**
    * Runs `body` on `tree`. `revision` is the one its writes take (the current
    * revision + 1). `resultBytesMax` bounds the encoded result (a session's
    * remaining budget; Infinity without one). `clockMs`: the entry's time (a put's
-   * ttlMs runs from it). Returns the result and whether it changed the key
-   * space, or an error result with nothing changed.
+   * ttlMs runs from it; a key whose own TTL has passed by then is absent to every
+   * compare, read and write). `hidden`, for a read-only transaction served off the
+   * log, says which entries the reader no longer sees (lease or TTL expired by its
+   * clock), as plain reads hide them. Returns the result and whether it changed
+   * the key space, or an error result with nothing changed.
    */
   run(
     tree: KeyTree,
@@ -163,12 +170,14 @@ export class TxnExecutor {
     resultBytesMax: number,
     readOnly = false,
     clockMs = 0,
+    hidden: (entry: StoredEntry) => boolean = (entry) => ownTtlPassed(entry, clockMs),
   ): { result: TxnResult | ErrorResult; changed: boolean; resultBytes: number } {
     this.tree = tree;
     this.revision = revision;
     this.clockMs = clockMs;
+    this.hidden = hidden;
     try {
-      const succeeded = body.compare.every((c) => compareHolds(tree, c, clockMs));
+      const succeeded = body.compare.every((c) => compareHolds(tree, c, hidden));
       const results = this.runOps(succeeded ? body.success : body.failure, readOnly);
       const changed = this.undo.length > 0;
       const result: TxnResult = { kind: ResultKind.Txn, succeeded, results, revision: changed ? revision : revision - 1 };
@@ -191,6 +200,7 @@ export class TxnExecutor {
       return { result: { kind: ResultKind.Error, error: err }, changed: false, resultBytes: 0 };
     } finally {
       this.tree = null;
+      this.hidden = () => false;
     }
   }
 
@@ -227,9 +237,11 @@ export class TxnExecutor {
     const out: TxnOpResult[] = [];
     for (const op of ops) {
       switch (op.type) {
-        case TxnOpType.Get:
-          out.push({ type: op.type, kv: tree.get(binaryStringFromBytes(op.key)) ?? null });
+        case TxnOpType.Get: {
+          const entry = tree.get(binaryStringFromBytes(op.key));
+          out.push({ type: op.type, kv: entry === undefined || this.hidden(entry) ? null : entry });
           break;
+        }
         case TxnOpType.Scan:
           out.push(this.scan(op.key, op.rangeEnd, op.limit ?? this.options.scanLimitMax));
           break;
@@ -239,17 +251,20 @@ export class TxnExecutor {
           const key = binaryStringFromBytes(op.key);
           const stored = tree.get(key);
           // A key whose own TTL has passed by the entry's time is written as if absent (key-writes.ts liveAt).
-          const existing = stored !== undefined && ownTtlPassed(stored, this.clockMs) ? undefined : stored;
+          const existing = stored !== undefined && this.hidden(stored) ? undefined : stored;
           // A copy: the key may be a view into the entry, and a saved error must not pin it.
           if (existing === undefined && op.type === TxnOpType.Update) throw new KeyNotFoundError({ key: copyBytes(op.key) });
+          // Thrown: the undo log takes back the ops before it (a single put with an unknown lease changes nothing either).
+          const leaseProblem = this.leaseProblem(op.lease ?? 0);
+          if (leaseProblem !== null) throw leaseProblem;
           // No expiry given clears the key's lease and TTL (as a single put); keepTtl keeps both.
           const keep = op.keepTtl === true && existing !== undefined;
           const expiresAtMs = keep ? existing.expiresAtMs : (op.ttlMs ?? 0) !== 0 ? this.clockMs + op.ttlMs! : (op.expiresAtMs ?? 0);
-          const lease = keep ? existing.lease : 0;
+          const lease = keep ? existing.lease : (op.lease ?? 0);
           const value = op.type === TxnOpType.Update && op.keepValue === true ? existing!.value : op.value;
           const entry =
             existing === undefined
-              ? new StoredEntry(key, value, 1, this.revision, this.revision, 0, expiresAtMs)
+              ? new StoredEntry(key, value, 1, this.revision, this.revision, op.lease ?? 0, expiresAtMs)
               : new StoredEntry(key, value, existing.version + 1, existing.createRevision, this.revision, lease, expiresAtMs);
           this.undo.push([key, stored]);
           tree.set(key, entry);
@@ -265,7 +280,7 @@ export class TxnExecutor {
             tree.delete(entry.keyString);
           }
           // Keys whose own TTL had passed are deleted too, but were not there to delete (Redis's DEL count).
-          out.push({ type: op.type, deleted: doomed.filter((entry) => !ownTtlPassed(entry, this.clockMs)).length });
+          out.push({ type: op.type, deleted: doomed.filter((entry) => !this.hidden(entry)).length });
           break;
         }
         case TxnOpType.Incr:
@@ -273,7 +288,7 @@ export class TxnExecutor {
           out.push(this.incr(op.key, op.by, op.float === true));
           break;
         case TxnOpType.Txn: {
-          const succeeded = op.compare.every((c) => compareHolds(tree, c, this.clockMs));
+          const succeeded = op.compare.every((c) => compareHolds(tree, c, this.hidden));
           out.push({ type: op.type, succeeded, results: this.runOps(succeeded ? op.success : op.failure, readOnly) });
           break;
         }
@@ -287,7 +302,7 @@ export class TxnExecutor {
     const tree = this.tree!;
     const key = binaryStringFromBytes(keyBytes);
     const stored = tree.get(key);
-    const existing = stored !== undefined && ownTtlPassed(stored, this.clockMs) ? undefined : stored;
+    const existing = stored !== undefined && this.hidden(stored) ? undefined : stored;
     const value = incrementedValue(existing?.value, by, float, copyBytes(keyBytes));
     const entry =
       existing === undefined
@@ -305,6 +320,8 @@ export class TxnExecutor {
     let more = false;
     const bytesMax = this.options.scanBytesMax;
     forEachInBounds(this.tree!, boundsOf(rangeEnd === undefined ? { key } : { key, rangeEnd }), (entry) => {
+      // An expired key is not there (as a plain scan skips it); it does not count against the limit.
+      if (this.hidden(entry)) return true;
       if (kvs.length >= limit || bytes >= bytesMax) {
         more = true;
         return false;

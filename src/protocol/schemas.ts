@@ -294,6 +294,7 @@ export const txnOpSchema: Schema<WireTxnOp> = new LazySchema<WireTxnOp>('transac
     rangeEnd: s.optional(s.bytes()),
     value: s.optional(s.bytes()),
     limit: s.optional(s.uint()),
+    lease: s.optional(s.uint()),
     ttlMs: s.optional(s.uint()),
     expiresAtMs: s.optional(s.uint()),
     keepTtl: s.optional(s.bool()),

@@ -35,7 +35,8 @@ export interface WireTxnOp {
   readonly rangeEnd?: Uint8Array;
   readonly value?: Uint8Array;
   readonly limit?: number;
-  /** put / update: the key's expiry, as for kv.put (no lease); update also keepValue. */
+  /** put / update: the key's expiry, as for kv.put (at most one of lease, ttlMs, expiresAtMs, keepTtl); update also keepValue. */
+  readonly lease?: number;
   readonly ttlMs?: number;
   readonly expiresAtMs?: number;
   readonly keepTtl?: boolean;

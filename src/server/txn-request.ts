@@ -45,11 +45,12 @@ function opFromWire(op: WireTxnOp, where: () => string): TxnOp {
       return { type: op.type, key: required(op, 'key', where) };
     case TxnOpType.Put:
     case TxnOpType.Update: {
-      const out: { type: typeof op.type; key: Uint8Array; value: Uint8Array; ttlMs?: number; expiresAtMs?: number; keepTtl?: boolean; keepValue?: boolean } = {
+      const out: { type: typeof op.type; key: Uint8Array; value: Uint8Array; lease?: number; ttlMs?: number; expiresAtMs?: number; keepTtl?: boolean; keepValue?: boolean } = {
         type: op.type,
         key: required(op, 'key', where),
         value: required(op, 'value', where),
       };
+      if (op.lease !== undefined && op.lease !== 0) out.lease = op.lease;
       if (op.ttlMs !== undefined && op.ttlMs !== 0) out.ttlMs = op.ttlMs;
       if (op.expiresAtMs !== undefined && op.expiresAtMs !== 0) out.expiresAtMs = op.expiresAtMs;
       if (op.keepTtl === true) out.keepTtl = true;

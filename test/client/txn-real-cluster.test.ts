@@ -4,7 +4,8 @@
  * transactions served by any member without the log, range compares and
  * deletes, the ops bound as a typed error, atomicity under concurrent
  * writers and readers, and `concord txn` (JSON file, JSON on stdin,
- * etcdctl's line form, --json).
+ * etcdctl's line form, --json), and put ops attaching a lease or a TTL
+ * (builder, JSON and line form).
  */
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -13,7 +14,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Compare, connect, Op, TxnTooLargeError, type KvClient, type TxnOpResult } from '../../src/client/index.js';
+import { Compare, connect, LeaseNotFoundError, Op, TxnTooLargeError, type KvClient, type TxnOpResult } from '../../src/client/index.js';
 import { LocalCluster, MemberOutput } from '../../src/cli/dev/local-cluster.js';
 import { freePortRange } from '../../src/cli/dev/free-ports.js';
 
@@ -114,6 +115,20 @@ describe('transactions on a real three-member cluster', { timeout: 240_000 }, ()
     assert.equal(await kv.get('big/0'), null);
   });
 
+  test('a put op attaches a lease or a TTL of its own; an unknown lease fails the whole transaction, nothing applied', async () => {
+    const { id } = await kv.lease.grant(60_000);
+    const r = await kv.txn().then(Op.put('tl/a', '1', { lease: id }), Op.put('tl/b', '2'), Op.put('tl/gone', '3', { expiresAtMs: 1 })).commit();
+    assert.equal(r.succeeded, true);
+    assert.equal((await kv.get('tl/a'))?.lease, id);
+    assert.equal((await kv.get('tl/b'))?.lease, 0);
+    assert.equal(await kv.get('tl/gone'), null, 'an expiry already passed: the key reads as absent');
+    await assert.rejects(kv.txn({ success: [Op.put('tl/b', 'changed'), Op.put('tl/c', 'x', { lease: id + 1_000_000 })] }), (error: unknown) => error instanceof LeaseNotFoundError);
+    assert.equal((await kv.get('tl/b'))?.valueString(), '2', 'the earlier op of the failed transaction is not applied');
+    assert.equal(await kv.get('tl/c'), null);
+    await kv.lease.revoke(id);
+    assert.equal(await kv.get('tl/a'), null, 'revoking the lease deleted the key the transaction attached');
+  });
+
   test('atomicity: concurrent readers never see part of a transaction', async () => {
     let stop = false;
     const writers = Array.from({ length: 8 }, async (_, w) => {
@@ -163,5 +178,21 @@ describe('transactions on a real three-member cluster', { timeout: 240_000 }, ()
     assert.equal(bad.code, 2, 'a syntax error is a usage error');
     const notJson = await concord(['txn', ...endpoints], '{ nope');
     assert.equal(notJson.code, 2);
+    // A put op's lease, from JSON and from the line form.
+    const { id } = await kv.lease.grant(60_000);
+    const leased = await concord(['txn', ...endpoints], JSON.stringify({ success: [{ type: 'put', key: 'cli/leased', value: 'v', lease: id }] }));
+    assert.equal(leased.code, 0, leased.stderr);
+    assert.equal((await kv.get('cli/leased'))?.lease, id);
+    const lineLeased = await concord(['txn', '-i', ...endpoints], `\nput cli/line v --lease ${id}\nput cli/ttl v --ttl 60\n\n`);
+    assert.equal(lineLeased.code, 0, lineLeased.stderr);
+    assert.equal((await kv.get('cli/line'))?.lease, id);
+    assert.equal((await kv.get('cli/ttl'))?.lease, 0);
+    assert.notEqual(await kv.get('cli/ttl'), null);
+    const unknown = await concord(['txn', ...endpoints], JSON.stringify({ success: [{ type: 'put', key: 'cli/none', value: 'v', lease: id + 1_000_000 }] }));
+    assert.notEqual(unknown.code, 0, 'an unknown lease fails the command');
+    assert.match(unknown.stderr, /lease/i);
+    assert.equal(await kv.get('cli/none'), null);
+    const both = await concord(['txn', '-i', ...endpoints], `\nput cli/both v --lease ${id} --ttl 5\n\n`);
+    assert.equal(both.code, 2, 'a lease and a ttl together are a usage error');
   });
 });

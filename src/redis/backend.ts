@@ -4,6 +4,7 @@
  * forwarding to the leader, ReadIndex), per RESP connection.
  */
 import type { Clock } from '../common/clock.js';
+import type { RandomSource } from '../common/rng.js';
 import type { MethodTypes } from '../protocol/index.js';
 
 export type KvMethod = 'kv.get' | 'kv.put' | 'kv.update' | 'kv.delete' | 'kv.scan' | 'kv.txn' | 'session.open' | 'session.keepAlive' | 'session.close' | 'cluster.status';
@@ -15,6 +16,8 @@ export interface RedisBackend {
   /** The calls for one RESP connection (keyed by its client id). */
   connect(connectionId: number): KvCall;
   readonly clock: Clock;
+  /** Injected randomness (RANDOMKEY): the simulator and tests replay it from a seed. */
+  readonly random: RandomSource;
   /** How long a command keeps retrying while there is no leader before it answers TRYAGAIN or "outcome unknown". */
   readonly requestTimeoutMs: number;
   /** Pause between retries of a write that found no leader. */

@@ -334,7 +334,7 @@ export class RedisCommands {
     let seen = 0;
     await this.eachKey(s, (key) => {
       seen++;
-      if (Math.random() * seen < 1) chosen = key;
+      if (this.backend.random.nextFloat() * seen < 1) chosen = key;
     });
     return chosen;
   }

@@ -9,6 +9,7 @@ import { createServer as createNetServer, type Server, type Socket } from 'node:
 import { createServer as createTlsServer } from 'node:tls';
 import { unlinkSync } from 'node:fs';
 import type { Clock } from '../common/clock.js';
+import type { RandomSource } from '../common/rng.js';
 import { crc32c } from '../kv/crc32c.js';
 import { parseAddress, type Connection, type TlsOptions } from '../net/index.js';
 import { attachRespSocket, AuthOutcome, connectionCommandTable, defaultIdentity, respLimits, type ConnectionServices, type RespConnection, type RespLimits } from '../resp/index.js';
@@ -21,6 +22,7 @@ export interface RespListenerOptions {
   readonly url: string;
   readonly service: ClientService;
   readonly clock: Clock;
+  readonly random: RandomSource;
   readonly memberName: string;
   readonly isLeader: () => boolean;
   readonly requestTimeoutMs: number;
@@ -83,6 +85,7 @@ export async function listenResp(options: RespListenerOptions): Promise<RespList
   const parsed = parseAddress(options.url);
   const backend: RedisBackend = {
     clock: options.clock,
+    random: options.random,
     requestTimeoutMs: options.requestTimeoutMs,
     retryDelayMs: RETRY_DELAY_MS,
     memberName: options.memberName,

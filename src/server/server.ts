@@ -367,6 +367,7 @@ export async function startServer(config: ServerConfig, logger?: Logger, options
             url: config.respUrl,
             service,
             clock,
+            random,
             memberName: config.name,
             isLeader: () => host.isLeader(),
             requestTimeoutMs: config.requestTimeoutMs,

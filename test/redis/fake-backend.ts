@@ -6,6 +6,7 @@
  */
 import type { KvCall, KvMethod, RedisBackend } from '../../src/redis/index.js';
 import { ManualClock } from '../../src/testing/manual-clock.js';
+import { Prng } from '../../src/common/rng.js';
 import { incrementedValue } from '../../src/kv/index.js';
 
 export interface Entry {
@@ -38,6 +39,7 @@ export class FakeKv {
   backend(overrides: Partial<RedisBackend> = {}): RedisBackend {
     return {
       clock: this.clock,
+      random: new Prng(1),
       requestTimeoutMs: 1_000,
       retryDelayMs: 50,
       memberName: 'n1',
